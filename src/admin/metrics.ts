@@ -1,0 +1,85 @@
+// The Prometheus registry: the metric names are the admin contract (see DESIGN.md).
+// Gauges of live state read the pool and server when scraped; counters follow events.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RejectionReason, ServerEvents } from '../http/events.js';
+import type { PoolStats } from '../pool/pool.js';
+import type { SecurityRule } from '../security/path.js';
+
+export interface LiveState {
+  poolStats(): PoolStats;
+  openConnections(): number;
+}
+
+/** Methods outside this set share one label value, so hostile clients cannot grow the series. */
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT']);
+
+export function methodLabel(method: string): string {
+  return KNOWN_METHODS.has(method) ? method : 'OTHER';
+}
+
+// A fast static server answers in well under a millisecond; the tail reaches into seconds.
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export class Metrics implements ServerEvents {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'method' | 'status'>;
+  private readonly duration: Histogram<'method' | 'status'>;
+  private readonly rejections: Counter<'reason'>;
+  private readonly connections: Counter;
+  private readonly securityRejections: Counter<'reason'>;
+  private readonly workerRestarts: Counter;
+  private readonly uploads: Counter;
+  private readonly uploadBytes: Counter;
+
+  constructor(live: LiveState) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({ name: 'http_server_queue_depth', help: 'Jobs waiting for a worker', registers, collect() { this.set(live.poolStats().queued); } });
+    new Gauge({ name: 'http_server_busy_workers', help: 'Workers running a job now', registers, collect() { this.set(live.poolStats().busy); } });
+    new Gauge({ name: 'http_server_workers', help: 'Live workers in the pool', registers, collect() { this.set(live.poolStats().workers); } });
+    new Gauge({ name: 'http_server_open_connections', help: 'Open client connections', registers, collect() { this.set(live.openConnections()); } });
+    this.rejections = new Counter({ name: 'http_server_rejected_total', help: 'Requests refused with 503 because a limit was hit', labelNames: ['reason'], registers });
+    this.requests = new Counter({ name: 'http_server_requests_total', help: 'Responses sent, by method and status', labelNames: ['method', 'status'], registers });
+    this.duration = new Histogram({
+      name: 'http_server_request_duration_seconds',
+      help: 'Time from a complete request head to the last response byte written',
+      labelNames: ['method', 'status'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.connections = new Counter({ name: 'http_server_connections_total', help: 'Connections accepted', registers });
+    this.workerRestarts = new Counter({ name: 'http_server_worker_restarts_total', help: 'Workers replaced after they died', registers });
+    this.securityRejections = new Counter({ name: 'http_server_security_rejections_total', help: 'Requests refused by a security rule', labelNames: ['reason'], registers });
+    this.uploads = new Counter({ name: 'http_server_uploads_total', help: 'JSON documents stored by POST /upload', registers });
+    this.uploadBytes = new Counter({ name: 'http_server_upload_bytes_total', help: 'Bytes stored by POST /upload', registers });
+    // Show every reason from the start, so rate() and alerts work before the first event.
+    for (const reason of ['queue_full', 'connection_limit', 'draining'] satisfies RejectionReason[]) this.rejections.inc({ reason }, 0);
+  }
+
+  connectionOpened(): void {
+    this.connections.inc();
+  }
+
+  requestCompleted(method: string, status: number, seconds: number): void {
+    const labels = { method: methodLabel(method), status: String(status) };
+    this.requests.inc(labels);
+    this.duration.observe(labels, seconds);
+  }
+
+  rejected(reason: RejectionReason): void {
+    this.rejections.inc({ reason });
+  }
+
+  securityRejection(rule: SecurityRule): void {
+    this.securityRejections.inc({ reason: rule });
+  }
+
+  uploadStored(bytes: number): void {
+    this.uploads.inc();
+    this.uploadBytes.inc(bytes);
+  }
+
+  workerRestarted(): void {
+    this.workerRestarts.inc();
+  }
+}

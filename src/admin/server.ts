@@ -1,0 +1,79 @@
+// The admin listener ("sidecar"): Prometheus metrics and health probes on their own port.
+// It runs on the main event loop but never behind the worker pool, so it answers while the
+// public side is saturated. node:http is fine here: this port is for operators, not the public.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Registry } from 'prom-client';
+
+export interface AdminOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly registry: Registry;
+  /** Why the server should not get traffic now, or null when it is ready. */
+  readonly notReadyReason: () => string | null;
+}
+
+const ALLOW = 'GET, HEAD';
+
+export class AdminServer {
+  private readonly server: Server;
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
+
+  constructor(private readonly options: AdminOptions) {
+    this.server = createServer((request, response) => {
+      this.handle(request, response).catch((error: Error) => {
+        if (!response.headersSent) this.send(response, request, 500, { status: 'error', message: error.message });
+        else response.destroy();
+      });
+    });
+  }
+
+  listen(): Promise<AddressInfo> {
+    this.loopDelay.enable();
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host: this.options.host, port: this.options.port }, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    this.loopDelay.disable();
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const path = (request.url ?? '/').split('?', 1)[0];
+    const known = path === '/metrics' || path === '/livez' || path === '/healthz' || path === '/readyz';
+    if (!known) return this.send(response, request, 404, { status: 'error', message: 'not found' });
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.setHeader('Allow', ALLOW);
+      return this.send(response, request, 405, { status: 'error', message: 'method not allowed' });
+    }
+    if (path === '/metrics') {
+      const body = await this.options.registry.metrics();
+      response.writeHead(200, { 'Content-Type': this.options.registry.contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+      response.end(request.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    if (path === '/readyz') {
+      const reason = this.options.notReadyReason();
+      return reason === null
+        ? this.send(response, request, 200, { status: 'ready' })
+        : this.send(response, request, 503, { status: 'not ready', reason });
+    }
+    // Liveness: answering at all proves the main event loop turns; the delay says how well.
+    const p99Ms = Math.round(this.loopDelay.percentile(99) / 1e4) / 100;
+    this.send(response, request, 200, { status: 'ok', uptimeSeconds: Math.round(process.uptime()), eventLoopDelayP99Ms: p99Ms });
+  }
+
+  private send(response: ServerResponse, request: IncomingMessage, status: number, document: unknown): void {
+    const body = JSON.stringify(document);
+    response.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+    response.end(request.method === 'HEAD' ? undefined : body);
+  }
+}

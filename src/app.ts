@@ -1,0 +1,137 @@
+// Wires the parts together: uploads folder, worker pool, metrics, public and admin listeners.
+import { mkdirSync, readdirSync, realpathSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { AdminServer } from './admin/server.js';
+import { defaultAllowedHosts, type Config } from './config.js';
+import { Metrics } from './admin/metrics.js';
+import type { WorkContext } from './handlers/work.js';
+import { TEMP_PREFIX, TEMP_SUFFIX } from './handlers/upload.js';
+import { HttpServer } from './http/server.js';
+import { RateLimitedLog } from './log.js';
+import { WorkerPool } from './pool/pool.js';
+
+
+export interface App {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly pool: WorkerPool;
+  readonly http: HttpServer;
+  readonly admin: AdminServer;
+  readonly metrics: Metrics;
+  /** Set when shutdown begins; readiness turns 503 at once. */
+  shuttingDown: boolean;
+}
+
+/** Files up to this size travel from the worker in one transferred buffer; larger ones stream. */
+const SMALL_FILE_BYTES = 64 * 1024;
+
+/** Creates the uploads folder and removes temporaries a crash may have left behind. */
+function prepareUploads(uploadsDir: string, log: Logger): void {
+  mkdirSync(uploadsDir, { recursive: true });
+  for (const name of readdirSync(uploadsDir)) {
+    if (name.startsWith(TEMP_PREFIX) && name.endsWith(TEMP_SUFFIX)) {
+      unlinkSync(join(uploadsDir, name));
+      log.warn({ file: name }, 'removed a stale upload temporary');
+    }
+  }
+}
+
+export async function startApp(config: Config, log: Logger): Promise<App> {
+  prepareUploads(config.uploadsDir, log);
+  const context: WorkContext = {
+    resourcesRoot: realpathSync(config.resourcesDir),
+    uploadsRoot: realpathSync(config.uploadsDir),
+    uploadsDir: config.uploadsDir,
+    inlineTypes: config.inlineTypes,
+    downloadTypes: config.downloadTypes,
+    smallFileBytes: SMALL_FILE_BYTES,
+  };
+  const saturatedLog = new RateLimitedLog(1000);
+  const dequeuedLog = new RateLimitedLog(1000);
+  let metrics: Metrics | null = null;
+  const pool = new WorkerPool({
+    size: config.maxThreads,
+    queueSize: config.queueSize,
+    workerFile: new URL('./pool/worker.js', import.meta.url),
+    workerData: context,
+    events: {
+      saturated: (stats) => saturatedLog.maybe((suppressed) => log.warn({ ...stats, suppressed }, 'pool saturated, request queued')),
+      dequeued: (worker, waitedMs) => dequeuedLog.maybe((suppressed) => log.info({ worker, waitedMs, suppressed }, `dequeued, assigned to worker ${worker}`)),
+      workerExited: (worker, error) => log.error({ worker, err: error ?? undefined }, `worker ${worker} died, replacing it`),
+      workerRestarted: (worker) => {
+        metrics?.workerRestarted();
+        log.warn({ worker }, `worker ${worker} replaced`);
+      },
+    },
+  });
+  await pool.start();
+
+  // Filled in as soon as the port is known, before the first connection is accepted.
+  const allowedHosts = new Set(config.allowedHosts.map((host) => host.toLowerCase()));
+  let http: HttpServer | null = null;
+  metrics = new Metrics({ poolStats: () => pool.stats(), openConnections: () => http?.openConnections ?? 0 });
+  http = new HttpServer({
+    host: config.host,
+    port: config.port,
+    backlog: config.backlog,
+    maxConnections: config.maxConnections,
+    log,
+    connection: {
+      settings: {
+        keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+        headersTimeoutMs: config.headersTimeoutMs,
+        requestTimeoutMs: config.requestTimeoutMs,
+        maxRequestsPerConnection: config.maxRequestsPerConnection,
+        limits: { maxRequestLineBytes: config.maxRequestLineBytes, maxHeaderBytes: config.maxHeaderBytes, maxBodyBytes: config.maxBodyBytes },
+        allowedHosts,
+      },
+      dispatch: (work, transfer, done) => pool.submit(work, transfer, done),
+      events: metrics,
+      log,
+    },
+  });
+  const app: App = {
+    config,
+    log,
+    pool,
+    http,
+    metrics,
+    shuttingDown: false,
+    admin: new AdminServer({
+      host: config.adminHost,
+      port: config.adminPort,
+      registry: metrics.registry,
+      notReadyReason: () => {
+        if (app.shuttingDown) return 'shutting down';
+        if (!http.listening) return 'public listener not bound';
+        const { workers } = pool.stats();
+        if (!pool.healthy) return `worker pool degraded: ${workers}/${config.maxThreads} workers alive`;
+        return null;
+      },
+    }),
+  };
+  const address = await http.listen();
+  if (allowedHosts.size === 0) for (const host of defaultAllowedHosts(config.host, address.port)) allowedHosts.add(host);
+  const adminAddress = await app.admin.listen();
+  log.info(
+    {
+      address: `${address.address}:${address.port}`,
+      admin: `${adminAddress.address}:${adminAddress.port}`,
+      workers: config.maxThreads,
+      queueSize: config.queueSize,
+      documentRoot: config.resourcesDir,
+      uploads: config.uploadsDir,
+      allowedHosts: [...allowedHosts],
+    },
+    `listening on http://${address.address}:${address.port}`,
+  );
+  if (config.poolStatusIntervalMs > 0) {
+    const timer = setInterval(() => {
+      const { busy, workers, queued } = pool.stats();
+      log.info({ busy, workers, queued, connections: http.openConnections }, `busy ${busy}/${workers}, queue ${queued}`);
+    }, config.poolStatusIntervalMs);
+    timer.unref();
+  }
+  return app;
+}

@@ -1,0 +1,420 @@
+// One client socket's life: parse requests, hand them to the pool, write the responses back
+// in request order, keep the connection alive or close it, and enforce the time limits.
+import { close as closeFd, createReadStream, type ReadStream } from 'node:fs';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { route, type Route } from '../handlers/router.js';
+import { transferList, type Work } from '../pool/messages.js';
+import type { JobOutcome } from '../pool/pool.js';
+import type { ServerEvents } from './events.js';
+import { RequestParser, type ParserLimits, type RequestHead } from './parser.js';
+import { errorResponse, serializeHead, type HandlerResponse } from './response.js';
+
+export interface ConnectionSettings {
+  readonly keepAliveTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly maxRequestsPerConnection: number;
+  readonly limits: ParserLimits;
+  readonly allowedHosts: ReadonlySet<string>;
+}
+
+/** Queues work on the pool; false when the pool is saturated. */
+export type Dispatch = (work: Work, transfer: ArrayBuffer[], done: (outcome: JobOutcome) => void) => boolean;
+
+export interface ConnectionDeps {
+  readonly settings: ConnectionSettings;
+  readonly dispatch: Dispatch;
+  readonly events: ServerEvents;
+  readonly log: Logger;
+}
+
+/** A request that has been read, in the order responses must go out. */
+interface Slot {
+  readonly method: string;
+  readonly target: string;
+  /** 1-based number of the request on this connection. */
+  readonly index: number;
+  /** Whether the connection may stay open after this response. */
+  keepAlive: boolean;
+  readonly startedAt: number;
+  wantsContinue: boolean;
+  response: HandlerResponse | null;
+  workerId: number | null;
+}
+
+type Phase = 'idle' | 'headers' | 'body' | 'write' | 'closing' | 'none';
+
+/** Pipelined requests in flight per connection before we stop reading from it. */
+const MAX_IN_FLIGHT = 16;
+/** Bodies up to this size are copied into the head's buffer: one write, one packet. */
+const COALESCE_BYTES = 16 * 1024;
+/** How long a closing socket may linger before it is destroyed. */
+const CLOSE_GRACE_MS = 2000;
+const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+
+export class Connection {
+  /** Absolute time (ms) at which `phase` expires; 0 for none. Checked by the server's sweep. */
+  deadline = 0;
+  private phase: Phase = 'idle';
+  private readonly parser: RequestParser;
+  private readonly slots: Slot[] = [];
+  /** The request whose body is being read, with the route chosen from its head. */
+  private bodyRequest: { readonly slot: Slot; readonly route: Exclude<Route, { kind: 'reject' }> } | null = null;
+  private requestCount = 0;
+  private requestStartedAt = 0;
+  /** No further requests are parsed (close requested, error, or drain). */
+  private readingDone = false;
+  private paused = false;
+  private stream: ReadStream | null = null;
+  private draining = false;
+  /** The client sent FIN; we answer what it asked and then close. */
+  private clientEnded = false;
+  private ended = false;
+  private closed = false;
+
+  constructor(
+    readonly id: number,
+    private readonly socket: Socket,
+    private readonly deps: ConnectionDeps,
+  ) {
+    this.parser = new RequestParser(deps.settings.limits);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.onClientEnd());
+    socket.on('drain', () => this.onDrain());
+    socket.on('error', (error) => this.deps.log.debug({ conn: id, err: error.message }, 'socket error'));
+    socket.on('close', () => this.onClose());
+    this.setDeadline('idle', deps.settings.keepAliveTimeoutMs);
+  }
+
+  get remoteAddress(): string {
+    return this.socket.remoteAddress ?? 'unknown';
+  }
+
+  /** Graceful shutdown: finish what is in flight, take nothing new, then close. */
+  drain(): void {
+    this.draining = true;
+    if (this.bodyRequest === null) this.readingDone = true;
+    if (this.slots.length === 0 && this.stream === null) this.end();
+  }
+
+  /** Closes at once, whatever is in flight (the shutdown timeout has passed). */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** Called by the server's sweep with the current time. */
+  checkDeadline(now: number): void {
+    if (this.deadline === 0 || now < this.deadline) return;
+    const phase = this.phase;
+    this.deadline = 0;
+    switch (phase) {
+      case 'idle':
+        this.deps.log.debug({ conn: this.id }, 'keep-alive timeout, closing');
+        this.end();
+        break;
+      case 'headers':
+        this.failRequest(408, 'headers not received in time');
+        break;
+      case 'body':
+        this.failRequest(408, 'body not received in time');
+        break;
+      case 'write':
+      case 'closing':
+        this.deps.log.debug({ conn: this.id, phase }, 'client stopped reading, destroying');
+        this.socket.destroy();
+        break;
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.readingDone) return;
+    if (!this.parser.inRequest) this.requestStartedAt = Date.now();
+    this.parser.feed(chunk);
+    this.parse();
+  }
+
+  private parse(): void {
+    while (!this.readingDone) {
+      if (this.slots.length >= MAX_IN_FLIGHT || this.socket.writableNeedDrain) {
+        // Backpressure: a client that pipelines faster than it reads waits for us.
+        this.paused = true;
+        this.socket.pause();
+        break;
+      }
+      const event = this.parser.next();
+      if (event.type === 'need-more') break;
+      if (event.type === 'error') {
+        this.failRequest(event.status, event.reason);
+        return;
+      }
+      if (event.type === 'head') this.onHead(event.head);
+      else this.onRequest(event.request.body, event.request);
+      if (this.parser.inRequest) this.requestStartedAt = Date.now();
+    }
+    this.updateDeadline();
+  }
+
+  private openSlot(head: RequestHead): Slot {
+    this.requestCount++;
+    const slot: Slot = {
+      method: head.method,
+      target: head.target,
+      index: this.requestCount,
+      keepAlive: head.keepAlive && this.requestCount < this.deps.settings.maxRequestsPerConnection,
+      startedAt: performance.now(),
+      wantsContinue: false,
+      response: null,
+      workerId: null,
+    };
+    this.slots.push(slot);
+    if (!slot.keepAlive) this.readingDone = true;
+    return slot;
+  }
+
+  /** The head of a request with a body: refuse early, or ask for the body with 100 Continue. */
+  private onHead(head: RequestHead): void {
+    const slot = this.openSlot(head);
+    const decision = route(head, this.deps.settings.allowedHosts);
+    if (decision.kind === 'reject') {
+      // The body stays unread, so the connection cannot be reused.
+      this.readingDone = true;
+      this.respondRejected(slot, decision, false);
+      return;
+    }
+    this.bodyRequest = { slot, route: decision };
+    slot.wantsContinue = head.expectContinue && head.version === '1.1';
+    this.flush();
+  }
+
+  private onRequest(body: Uint8Array | null, head: RequestHead): void {
+    let slot: Slot;
+    let decision: Route;
+    if (this.bodyRequest !== null) {
+      ({ slot, route: decision } = this.bodyRequest);
+      this.bodyRequest = null;
+      slot.wantsContinue = false;
+      if (this.draining) this.readingDone = true;
+    } else {
+      slot = this.openSlot(head);
+      decision = route(head, this.deps.settings.allowedHosts);
+    }
+    if (decision.kind === 'reject') {
+      this.respondRejected(slot, decision, true);
+      return;
+    }
+    const work: Work = decision.kind === 'upload' ? { kind: 'upload', body: body ?? new Uint8Array(0) } : decision;
+    const transfer = work.kind === 'upload' ? transferList([work.body]) : [];
+    const accepted = this.deps.dispatch(work, transfer, (outcome) => this.onOutcome(slot, outcome));
+    if (!accepted) {
+      this.deps.events.rejected('queue_full');
+      slot.response = errorResponse(503, slot.method, [['Retry-After', '1']]);
+      this.flush();
+    }
+  }
+
+  private respondRejected(slot: Slot, decision: Extract<Route, { kind: 'reject' }>, keepAlive: boolean): void {
+    if (decision.rule !== undefined) {
+      this.deps.events.securityRejection(decision.rule);
+      this.deps.log.warn({ conn: this.id, client: this.remoteAddress, target: slot.target, rule: decision.rule, reason: decision.reason }, 'security refusal');
+    }
+    slot.response = errorResponse(decision.status, slot.method, decision.headers);
+    if (!keepAlive) {
+      slot.keepAlive = false;
+      this.readingDone = true;
+    }
+    this.flush();
+  }
+
+  private onOutcome(slot: Slot, outcome: JobOutcome): void {
+    if (this.closed) {
+      // Nobody is left to send to; a file the worker opened must still be closed.
+      if (outcome.ok && outcome.result.response.body.kind === 'file') closeFd(outcome.result.response.body.fd, () => undefined);
+      return;
+    }
+    slot.workerId = outcome.workerId;
+    if (!outcome.ok) {
+      this.deps.log.error({ conn: this.id, worker: outcome.workerId, err: outcome.error }, 'worker failed while holding the request');
+      slot.response = errorResponse(500, slot.method);
+    } else {
+      const { result } = outcome;
+      slot.response = result.response;
+      if (result.securityRule !== undefined) this.deps.events.securityRejection(result.securityRule);
+      if (result.storedBytes !== undefined) this.deps.events.uploadStored(result.storedBytes);
+      if (result.log !== undefined) {
+        const fields = { conn: this.id, client: this.remoteAddress, target: slot.target, worker: outcome.workerId, ...result.log.fields };
+        this.deps.log[result.log.level](fields, result.log.message);
+      }
+    }
+    this.flush();
+  }
+
+  /** A request that cannot be read any further: answer with `status` and close. */
+  private failRequest(status: number, reason: string): void {
+    this.readingDone = true;
+    let slot: Slot;
+    if (this.bodyRequest !== null) {
+      slot = this.bodyRequest.slot;
+      this.bodyRequest = null;
+    } else {
+      this.requestCount++;
+      slot = { method: '-', target: '-', index: this.requestCount, keepAlive: false, startedAt: performance.now(), wantsContinue: false, response: null, workerId: null };
+      this.slots.push(slot);
+    }
+    this.deps.log.info({ conn: this.id, client: this.remoteAddress, status, reason }, 'bad request');
+    slot.response = errorResponse(status, 'GET');
+    slot.wantsContinue = false;
+    slot.keepAlive = false;
+    this.flush();
+  }
+
+  /** Writes every response that is ready, in request order. */
+  private flush(): void {
+    while (this.stream === null && !this.ended && this.slots.length > 0) {
+      const slot = this.slots[0]!;
+      if (slot.response === null) {
+        if (slot.wantsContinue) {
+          this.socket.write(CONTINUE);
+          slot.wantsContinue = false;
+        }
+        break;
+      }
+      this.slots.shift();
+      const isLast = this.slots.length === 0 && this.bodyRequest === null;
+      const keepAlive = slot.keepAlive && !(this.draining && isLast);
+      this.write(slot, slot.response, keepAlive);
+      if (!keepAlive && this.stream === null) this.end();
+    }
+    if ((this.draining || this.clientEnded) && this.slots.length === 0 && this.bodyRequest === null && this.stream === null) this.end();
+    if (this.paused && this.slots.length < MAX_IN_FLIGHT && !this.socket.writableNeedDrain && !this.ended) {
+      this.paused = false;
+      this.socket.resume();
+      this.parse();
+      return;
+    }
+    this.updateDeadline();
+  }
+
+  private write(slot: Slot, response: HandlerResponse, keepAlive: boolean): void {
+    const head = serializeHead(response, {
+      keepAlive,
+      keepAliveTimeoutSeconds: Math.ceil(this.deps.settings.keepAliveTimeoutMs / 1000),
+      remainingRequests: this.deps.settings.maxRequestsPerConnection - slot.index + 1,
+    });
+    const body = response.body;
+    if (body.kind === 'file') {
+      this.socket.write(head, 'latin1');
+      this.streamFile(slot, response, body.fd, body.length, keepAlive, head.length);
+      return;
+    }
+    if (body.kind === 'bytes' && body.bytes.length > COALESCE_BYTES) {
+      this.socket.cork();
+      this.socket.write(head, 'latin1');
+      this.socket.write(body.bytes);
+      this.socket.uncork();
+    } else if (body.kind === 'bytes') {
+      const packet = Buffer.allocUnsafe(head.length + body.bytes.length);
+      packet.write(head, 0, 'latin1');
+      packet.set(body.bytes, head.length);
+      this.socket.write(packet);
+    } else {
+      this.socket.write(head, 'latin1');
+    }
+    this.finished(slot, response.status, head.length + (body.kind === 'bytes' ? body.bytes.length : 0), keepAlive);
+  }
+
+  /** Streams a large file with backpressure; memory stays flat whatever the file size. */
+  private streamFile(slot: Slot, response: HandlerResponse, fd: number, length: number, keepAlive: boolean, headBytes: number): void {
+    if (length === 0) {
+      closeFd(fd, () => undefined);
+      this.finished(slot, response.status, headBytes, keepAlive);
+      return;
+    }
+    const stream = createReadStream('', { fd, start: 0, end: length - 1, highWaterMark: 64 * 1024 });
+    this.stream = stream;
+    let sent = 0;
+    stream.on('data', (chunk) => {
+      sent += chunk.length;
+      if (!this.socket.write(chunk)) stream.pause();
+      this.updateDeadline();
+    });
+    stream.on('error', (error) => {
+      this.deps.log.error({ conn: this.id, err: error }, 'file read failed mid-response');
+      this.socket.destroy();
+    });
+    stream.on('end', () => {
+      this.stream = null;
+      if (sent !== length) {
+        // The file shrank while we sent it: the framing is broken, so the connection must go.
+        this.deps.log.error({ conn: this.id, sent, length }, 'file changed while being sent');
+        this.socket.destroy();
+        return;
+      }
+      this.finished(slot, response.status, headBytes + sent, keepAlive);
+      if (keepAlive) this.flush();
+      else this.end();
+    });
+  }
+
+  private finished(slot: Slot, status: number, bytes: number, keepAlive: boolean): void {
+    const seconds = (performance.now() - slot.startedAt) / 1000;
+    this.deps.events.requestCompleted(slot.method, status, seconds);
+    this.deps.log.info(
+      { conn: this.id, method: slot.method, path: slot.target, status, bytes, ms: Math.round(seconds * 1e6) / 1e3, worker: slot.workerId, connection: keepAlive ? 'keep-alive' : 'close' },
+      'request',
+    );
+  }
+
+  private onDrain(): void {
+    if (this.stream?.isPaused()) this.stream.resume();
+    if (this.paused) this.flush();
+    else this.updateDeadline();
+  }
+
+  /** The client sent FIN: answer what it asked for, then close. */
+  private onClientEnd(): void {
+    this.readingDone = true;
+    this.clientEnded = true;
+    if (this.bodyRequest !== null || (this.slots.length === 0 && this.parser.inRequest)) {
+      // The last request can never complete.
+      this.socket.destroy();
+      return;
+    }
+    if (this.slots.length === 0 && this.stream === null) this.end();
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.readingDone = true;
+    this.socket.end();
+    this.setDeadline('closing', CLOSE_GRACE_MS);
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    this.deadline = 0;
+    this.stream?.destroy();
+    this.stream = null;
+  }
+
+  private updateDeadline(): void {
+    if (this.ended) return;
+    const { settings } = this.deps;
+    if (this.bodyRequest !== null) this.setDeadlineAt('body', this.requestStartedAt + settings.requestTimeoutMs);
+    else if (this.stream !== null || (this.slots.length > 0 && this.socket.writableLength > 0)) this.setDeadline('write', settings.keepAliveTimeoutMs);
+    else if (this.slots.length > 0) this.setDeadlineAt('none', 0);
+    else if (this.parser.inRequest) this.setDeadlineAt('headers', this.requestStartedAt + settings.headersTimeoutMs);
+    else if (this.phase !== 'idle') this.setDeadline('idle', settings.keepAliveTimeoutMs);
+  }
+
+  private setDeadline(phase: Phase, fromNowMs: number): void {
+    this.setDeadlineAt(phase, Date.now() + fromNowMs);
+  }
+
+  private setDeadlineAt(phase: Phase, at: number): void {
+    this.phase = phase;
+    this.deadline = at;
+  }
+}

@@ -1,0 +1,14 @@
+// What the HTTP engine reports as it runs. The admin side turns these into metrics; the
+// engine itself knows nothing of Prometheus.
+import type { SecurityRule } from '../security/path.js';
+
+export type RejectionReason = 'queue_full' | 'connection_limit' | 'draining';
+
+export interface ServerEvents {
+  connectionOpened(): void;
+  requestCompleted(method: string, status: number, seconds: number): void;
+  /** A request refused with 503 because a limit was hit. */
+  rejected(reason: RejectionReason): void;
+  securityRejection(rule: SecurityRule): void;
+  uploadStored(bytes: number): void;
+}

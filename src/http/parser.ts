@@ -1,0 +1,396 @@
+// Incremental HTTP/1.1 request parser. Pure: bytes in, events out, no I/O and no timers.
+// Strict on purpose: anything that two implementations could frame differently (the root of
+// request smuggling) is refused with a status code instead of guessed at.
+
+/** Lowercased header names to values; repeated fields are joined with ", ". */
+export type Headers = Readonly<Record<string, string>>;
+
+export type HttpVersion = '1.0' | '1.1';
+
+export type BodyFraming =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'length'; readonly length: number }
+  | { readonly kind: 'chunked' };
+
+export interface RequestHead {
+  readonly method: string;
+  readonly target: string;
+  readonly version: HttpVersion;
+  readonly headers: Headers;
+  readonly framing: BodyFraming;
+  /** What the client asked for: HTTP/1.1 unless `close`, HTTP/1.0 only with `keep-alive`. */
+  readonly keepAlive: boolean;
+  readonly expectContinue: boolean;
+}
+
+export interface ParsedRequest extends RequestHead {
+  /** The body in a buffer of its own (safe to transfer to a worker); null when there is none. */
+  readonly body: Uint8Array | null;
+}
+
+export type ParseErrorStatus = 400 | 413 | 414 | 417 | 431 | 501 | 505;
+
+export type ParseEvent =
+  /** Feed more bytes. */
+  | { readonly type: 'need-more' }
+  /** The head of a request that has a body; the body follows in a later 'request' event. */
+  | { readonly type: 'head'; readonly head: RequestHead }
+  /** A complete request. */
+  | { readonly type: 'request'; readonly request: ParsedRequest }
+  /** The bytes cannot be served; the connection must answer with `status` and close. */
+  | { readonly type: 'error'; readonly status: ParseErrorStatus; readonly reason: string };
+
+export interface ParserLimits {
+  readonly maxRequestLineBytes: number;
+  /** Bytes of header field lines (CRLFs included, request line and final CRLF excluded). */
+  readonly maxHeaderBytes: number;
+  readonly maxBodyBytes: number;
+}
+
+const CR = 13;
+const LF = 10;
+const NEED_MORE: ParseEvent = { type: 'need-more' };
+const MAX_CHUNK_SIZE_LINE = 1024;
+
+// RFC 9110 §5.6.2 token characters.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Visible ASCII only: no spaces, controls or bytes above 0x7E in a request target.
+const TARGET = /^[\x21-\x7e]+$/;
+// Field values may hold VCHAR, SP, HTAB and obs-text, nothing else (no NUL, no controls).
+const INVALID_FIELD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+const VERSION = /^HTTP\/(\d)\.(\d)$/;
+const DECIMAL = /^\d{1,15}$/;
+const HEX = /^[0-9a-fA-F]+$/;
+
+type State = 'head' | 'body-length' | 'chunk-size' | 'chunk-data' | 'chunk-data-end' | 'trailers' | 'failed';
+
+function isOws(code: number): boolean {
+  return code === 32 || code === 9;
+}
+
+function trimOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && isOws(value.charCodeAt(start))) start++;
+  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
+  return value.slice(start, end);
+}
+
+class ParseFailure extends Error {
+  constructor(readonly status: ParseErrorStatus, reason: string) {
+    super(reason);
+  }
+}
+
+export class RequestParser {
+  private buffer: Buffer = Buffer.alloc(0);
+  /** Start of the bytes not consumed yet. */
+  private offset = 0;
+  private state: State = 'head';
+
+  // Head scanning, relative to `offset` so that compaction needs no bookkeeping.
+  private scanned = 0;
+  private lineStart = 0;
+  private lines: number[] = [];
+  private headerBytes = 0;
+
+  // Body assembly.
+  private head: RequestHead | null = null;
+  private bodyParts: Buffer[] = [];
+  private bodyReceived = 0;
+  private chunkRemaining = 0;
+
+  constructor(private readonly limits: ParserLimits) {}
+
+  /** Appends bytes from the socket. */
+  feed(chunk: Buffer): void {
+    if (this.offset >= this.buffer.length) {
+      this.buffer = chunk;
+    } else {
+      this.buffer = Buffer.concat([this.buffer.subarray(this.offset), chunk]);
+    }
+    this.offset = 0;
+  }
+
+  /** True while part of a request has arrived but not all of it. */
+  get inRequest(): boolean {
+    return this.state !== 'head' || this.buffer.length > this.offset;
+  }
+
+  /** Bytes received and not yet consumed by a complete request. */
+  get pendingBytes(): number {
+    return this.buffer.length - this.offset;
+  }
+
+  /** Returns the next event; call repeatedly until 'need-more' or 'error'. */
+  next(): ParseEvent {
+    if (this.state === 'failed') return NEED_MORE;
+    try {
+      return this.state === 'head' ? this.parseHead() : this.parseBody();
+    } catch (error) {
+      if (!(error instanceof ParseFailure)) throw error;
+      this.state = 'failed';
+      this.bodyParts = [];
+      return { type: 'error', status: error.status, reason: error.message };
+    }
+  }
+
+  private parseHead(): ParseEvent {
+    const buf = this.buffer;
+    // RFC 9112 §2.2: ignore empty lines before the request line.
+    if (this.lines.length === 0 && this.lineStart === 0) {
+      while (buf.length - this.offset >= 2 && buf[this.offset] === CR && buf[this.offset + 1] === LF) this.offset += 2;
+    }
+    const base = this.offset;
+    for (;;) {
+      const lf = buf.indexOf(LF, base + this.scanned);
+      if (lf === -1) {
+        this.scanned = buf.length - base;
+        this.checkHeadLimits(buf.length - base - this.lineStart);
+        return NEED_MORE;
+      }
+      const end = lf - base;
+      if (end === 0 || buf[lf - 1] !== CR) throw new ParseFailure(400, 'line ending without CR (bare LF)');
+      const lineEnd = end - 1;
+      this.scanned = end + 1;
+      if (lineEnd === this.lineStart) {
+        if (this.lines.length === 0) throw new ParseFailure(400, 'missing request line');
+        return this.finishHead(base + end + 1);
+      }
+      this.checkHeadLimits(lineEnd - this.lineStart);
+      if (this.lines.length > 0) this.headerBytes += lineEnd - this.lineStart + 2;
+      this.lines.push(this.lineStart, lineEnd);
+      this.lineStart = end + 1;
+    }
+  }
+
+  /** `pending` is the length of the line being scanned. */
+  private checkHeadLimits(pending: number): void {
+    if (this.lines.length === 0) {
+      if (pending > this.limits.maxRequestLineBytes) throw new ParseFailure(414, 'request line too long');
+    } else if (this.headerBytes + pending > this.limits.maxHeaderBytes) {
+      throw new ParseFailure(431, 'header section too large');
+    }
+  }
+
+  private finishHead(headEnd: number): ParseEvent {
+    const base = this.offset;
+    const text = (index: number): string => this.buffer.toString('latin1', base + this.lines[index]!, base + this.lines[index + 1]!);
+    const { method, target, version } = parseRequestLine(text(0));
+    const fields: Record<string, string> = Object.create(null);
+    let contentLength: number | null = null;
+    for (let i = 2; i < this.lines.length; i += 2) {
+      const [name, value] = parseFieldLine(text(i));
+      if (name === 'content-length') {
+        const length = parseContentLength(value);
+        if (contentLength !== null && contentLength !== length) throw new ParseFailure(400, 'conflicting Content-Length values');
+        contentLength = length;
+        fields[name] = String(length);
+      } else if (name === 'host' && fields.host !== undefined) {
+        throw new ParseFailure(400, 'more than one Host header');
+      } else {
+        fields[name] = fields[name] === undefined ? value : `${fields[name]}, ${value}`;
+      }
+    }
+    const framing = parseFraming(fields, contentLength, version);
+    if (framing.kind === 'length' && framing.length > this.limits.maxBodyBytes) {
+      throw new ParseFailure(413, `body of ${framing.length} bytes exceeds the limit of ${this.limits.maxBodyBytes}`);
+    }
+    const head: RequestHead = {
+      method,
+      target,
+      version,
+      headers: fields,
+      framing,
+      keepAlive: wantsKeepAlive(version, fields.connection),
+      expectContinue: parseExpect(fields.expect, framing),
+    };
+    this.offset = headEnd;
+    this.scanned = 0;
+    this.lineStart = 0;
+    this.lines = [];
+    this.headerBytes = 0;
+
+    if (framing.kind === 'none' || (framing.kind === 'length' && framing.length === 0)) {
+      return { type: 'request', request: { ...head, body: framing.kind === 'none' ? null : new Uint8Array(0) } };
+    }
+    this.head = head;
+    this.bodyReceived = 0;
+    this.bodyParts = [];
+    if (framing.kind === 'length') {
+      this.chunkRemaining = framing.length;
+      this.state = 'body-length';
+    } else {
+      this.state = 'chunk-size';
+    }
+    return { type: 'head', head };
+  }
+
+  private parseBody(): ParseEvent {
+    for (;;) {
+      switch (this.state) {
+        case 'body-length':
+          if (!this.takeBodyBytes()) return NEED_MORE;
+          return this.finishBody();
+        case 'chunk-size':
+          if (!this.readChunkSize()) return NEED_MORE;
+          break;
+        case 'chunk-data':
+          if (!this.takeBodyBytes()) return NEED_MORE;
+          this.state = 'chunk-data-end';
+          break;
+        case 'chunk-data-end':
+          if (this.pendingBytes < 2) return NEED_MORE;
+          if (this.buffer[this.offset] !== CR || this.buffer[this.offset + 1] !== LF) {
+            throw new ParseFailure(400, 'chunk data not followed by CRLF');
+          }
+          this.offset += 2;
+          this.state = 'chunk-size';
+          break;
+        case 'trailers':
+          if (!this.skipTrailers()) return NEED_MORE;
+          return this.finishBody();
+        default:
+          throw new Error(`parser in state ${this.state} has no body to read`);
+      }
+    }
+  }
+
+  /** Moves up to `chunkRemaining` bytes into the body; true once they have all arrived. */
+  private takeBodyBytes(): boolean {
+    const take = Math.min(this.chunkRemaining, this.pendingBytes);
+    if (take > 0) {
+      this.bodyParts.push(this.buffer.subarray(this.offset, this.offset + take));
+      this.offset += take;
+      this.chunkRemaining -= take;
+    }
+    return this.chunkRemaining === 0;
+  }
+
+  private readChunkSize(): boolean {
+    const line = this.readLine(MAX_CHUNK_SIZE_LINE, 'chunk size line too long');
+    if (line === null) return false;
+    const semicolon = line.indexOf(';');
+    const sizeText = semicolon === -1 ? line : trimOws(line.slice(0, semicolon));
+    if (!HEX.test(sizeText)) throw new ParseFailure(400, 'invalid chunk size');
+    if (semicolon !== -1 && INVALID_FIELD_VALUE.test(line)) throw new ParseFailure(400, 'invalid chunk extension');
+    const digits = sizeText.replace(/^0+/, '');
+    // More than 12 hex digits is far past any body limit and past exact float arithmetic.
+    const size = digits.length > 12 ? Infinity : digits === '' ? 0 : parseInt(digits, 16);
+    if (this.bodyReceived + size > this.limits.maxBodyBytes) {
+      throw new ParseFailure(413, `chunked body exceeds the limit of ${this.limits.maxBodyBytes} bytes`);
+    }
+    this.bodyReceived += size;
+    this.chunkRemaining = size;
+    this.state = size === 0 ? 'trailers' : 'chunk-data';
+    return true;
+  }
+
+  /** Trailer fields are validated and dropped; true once the final empty line has arrived. */
+  private skipTrailers(): boolean {
+    for (;;) {
+      const line = this.readLine(this.limits.maxHeaderBytes - this.headerBytes, 'trailer section too large', 431);
+      if (line === null) return false;
+      if (line === '') return true;
+      parseFieldLine(line);
+      this.headerBytes += line.length + 2;
+    }
+  }
+
+  /** One CRLF-terminated line from the buffer, or null if it has not arrived yet. */
+  private readLine(maxLength: number, tooLong: string, tooLongStatus: ParseErrorStatus = 400): string | null {
+    const lf = this.buffer.indexOf(LF, this.offset);
+    if (lf === -1) {
+      if (this.pendingBytes > maxLength + 1) throw new ParseFailure(tooLongStatus, tooLong);
+      return null;
+    }
+    if (lf === this.offset || this.buffer[lf - 1] !== CR) throw new ParseFailure(400, 'line ending without CR (bare LF)');
+    if (lf - 1 - this.offset > maxLength) throw new ParseFailure(tooLongStatus, tooLong);
+    const line = this.buffer.toString('latin1', this.offset, lf - 1);
+    if (line.includes('\r')) throw new ParseFailure(400, 'bare CR');
+    this.offset = lf + 1;
+    return line;
+  }
+
+  private finishBody(): ParseEvent {
+    // Copy into a buffer of its own: socket chunks may share pooled memory that cannot be transferred.
+    const body = new Uint8Array(this.bodyParts.reduce((sum, part) => sum + part.length, 0));
+    let at = 0;
+    for (const part of this.bodyParts) {
+      body.set(part, at);
+      at += part.length;
+    }
+    const request: ParsedRequest = { ...this.head!, body };
+    this.head = null;
+    this.bodyParts = [];
+    this.headerBytes = 0;
+    this.state = 'head';
+    return { type: 'request', request };
+  }
+}
+
+function parseRequestLine(line: string): { method: string; target: string; version: HttpVersion } {
+  if (line.includes('\r')) throw new ParseFailure(400, 'bare CR in request line');
+  const parts = line.split(' ');
+  if (parts.length !== 3) throw new ParseFailure(400, 'malformed request line');
+  const [method, target, versionText] = parts as [string, string, string];
+  if (!TOKEN.test(method)) throw new ParseFailure(400, 'invalid method token');
+  if (!TARGET.test(target)) throw new ParseFailure(400, 'invalid request target');
+  const match = VERSION.exec(versionText);
+  if (match === null) throw new ParseFailure(400, 'malformed HTTP version');
+  const version = `${match[1]}.${match[2]}`;
+  if (version !== '1.1' && version !== '1.0') throw new ParseFailure(505, `HTTP/${version} is not supported`);
+  return { method, target, version };
+}
+
+function parseFieldLine(line: string): [name: string, value: string] {
+  if (isOws(line.charCodeAt(0))) throw new ParseFailure(400, 'obsolete line folding');
+  if (line.includes('\r')) throw new ParseFailure(400, 'bare CR in header');
+  const colon = line.indexOf(':');
+  if (colon <= 0) throw new ParseFailure(400, 'header line without a name and colon');
+  const name = line.slice(0, colon);
+  if (!TOKEN.test(name)) {
+    throw new ParseFailure(400, isOws(name.charCodeAt(name.length - 1)) ? 'whitespace before colon' : 'invalid header name');
+  }
+  const value = trimOws(line.slice(colon + 1));
+  if (INVALID_FIELD_VALUE.test(value)) throw new ParseFailure(400, `invalid byte in ${name} header`);
+  return [name.toLowerCase(), value];
+}
+
+/** `Content-Length: 5` or the list form `5, 5`; anything else, including `+5`, is refused. */
+function parseContentLength(value: string): number {
+  let length: number | null = null;
+  for (const item of value.split(',')) {
+    const text = trimOws(item);
+    if (!DECIMAL.test(text)) throw new ParseFailure(400, 'invalid Content-Length');
+    const parsed = Number(text);
+    if (length !== null && parsed !== length) throw new ParseFailure(400, 'conflicting Content-Length values');
+    length = parsed;
+  }
+  return length!;
+}
+
+function parseFraming(fields: Record<string, string>, contentLength: number | null, version: HttpVersion): BodyFraming {
+  const transferEncoding = fields['transfer-encoding'];
+  if (transferEncoding === undefined) {
+    return contentLength === null ? { kind: 'none' } : { kind: 'length', length: contentLength };
+  }
+  if (contentLength !== null) throw new ParseFailure(400, 'both Content-Length and Transfer-Encoding');
+  if (version === '1.0') throw new ParseFailure(400, 'Transfer-Encoding in an HTTP/1.0 request');
+  const codings = transferEncoding.toLowerCase().split(',').map(trimOws);
+  if (codings.length === 1 && codings[0] === 'chunked') return { kind: 'chunked' };
+  if (codings.includes('chunked')) throw new ParseFailure(400, 'chunked must be the only and final transfer coding');
+  throw new ParseFailure(501, `unsupported transfer coding "${transferEncoding}"`);
+}
+
+function wantsKeepAlive(version: HttpVersion, connection: string | undefined): boolean {
+  const options = connection === undefined ? [] : connection.toLowerCase().split(',').map(trimOws);
+  if (options.includes('close')) return false;
+  return version === '1.1' || options.includes('keep-alive');
+}
+
+function parseExpect(expect: string | undefined, framing: BodyFraming): boolean {
+  if (expect === undefined) return false;
+  if (expect.toLowerCase() !== '100-continue') throw new ParseFailure(417, `unsupported expectation "${expect}"`);
+  return framing.kind !== 'none';
+}

@@ -1,0 +1,123 @@
+// The public listener: accepts sockets, enforces the connection cap, runs the timeout sweep
+// and drains connections on shutdown. Everything per socket lives in Connection.
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { Connection, type ConnectionDeps } from './connection.js';
+import { errorResponse, serializeHead } from './response.js';
+
+export interface HttpServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly backlog: number;
+  readonly maxConnections: number;
+  readonly connection: ConnectionDeps;
+  readonly log: Logger;
+}
+
+/** Sent to connections over the cap; built per use only for its Date header. */
+function overloadResponse(): Buffer {
+  const response = errorResponse(503, 'GET', [['Retry-After', '1']]);
+  const head = serializeHead(response, { keepAlive: false, keepAliveTimeoutSeconds: 0, remainingRequests: 0 });
+  return Buffer.concat([Buffer.from(head, 'latin1'), response.body.kind === 'bytes' ? response.body.bytes : Buffer.alloc(0)]);
+}
+
+const REFUSED_LINGER_MS = 1000;
+
+export class HttpServer {
+  private readonly server: Server;
+  private readonly connections = new Set<Connection>();
+  private nextConnectionId = 1;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private draining = false;
+  private lastAcceptErrorLog = 0;
+
+  constructor(private readonly options: HttpServerOptions) {
+    // allowHalfOpen: a client that shuts down its sending side still gets its responses.
+    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  get openConnections(): number {
+    return this.connections.size;
+  }
+
+  get listening(): boolean {
+    return this.server.listening;
+  }
+
+  address(): AddressInfo {
+    return this.server.address() as AddressInfo;
+  }
+
+  listen(): Promise<AddressInfo> {
+    const { host, port, backlog } = this.options;
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host, port, backlog }, () => {
+        this.server.off('error', reject);
+        this.server.on('error', (error) => this.onServerError(error));
+        this.startSweep();
+        resolve(this.address());
+      });
+    });
+  }
+
+  /** Stops accepting and lets every connection finish what it has in flight. */
+  drain(): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const connection of this.connections) connection.drain();
+    return closed;
+  }
+
+  /** Cuts whatever is left (after the shutdown timeout). */
+  destroyAll(): number {
+    const left = this.connections.size;
+    for (const connection of this.connections) connection.destroy();
+    return left;
+  }
+
+  private accept(socket: Socket): void {
+    const { events } = this.options.connection;
+    if (this.draining || this.connections.size >= this.options.maxConnections) {
+      events.rejected(this.draining ? 'draining' : 'connection_limit');
+      this.refuse(socket);
+      return;
+    }
+    const connection = new Connection(this.nextConnectionId++, socket, this.options.connection);
+    this.connections.add(connection);
+    events.connectionOpened();
+    this.options.log.debug({ conn: connection.id, client: connection.remoteAddress }, 'connection opened');
+    socket.once('close', () => {
+      this.connections.delete(connection);
+      this.options.log.debug({ conn: connection.id }, 'connection closed');
+    });
+  }
+
+  /** Answers 503 without reading a request, then closes. */
+  private refuse(socket: Socket): void {
+    socket.on('error', () => undefined);
+    socket.resume(); // discard what the client sends, so closing does not turn into a reset
+    socket.end(overloadResponse());
+    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+  }
+
+  /** Accept failures (EMFILE and friends) are logged, at most once a second, and survived. */
+  private onServerError(error: NodeJS.ErrnoException): void {
+    const now = Date.now();
+    if (now - this.lastAcceptErrorLog < 1000) return;
+    this.lastAcceptErrorLog = now;
+    this.options.log.error({ code: error.code, err: error.message }, 'accept failed');
+  }
+
+  private startSweep(): void {
+    const { settings } = this.options.connection;
+    const shortest = Math.min(settings.keepAliveTimeoutMs, settings.headersTimeoutMs, settings.requestTimeoutMs);
+    const interval = Math.max(10, Math.min(1000, Math.floor(shortest / 10)));
+    this.sweepTimer = setInterval(() => {
+      const now = Date.now();
+      for (const connection of this.connections) connection.checkDeadline(now);
+    }, interval);
+    this.sweepTimer.unref();
+    this.server.once('close', () => clearInterval(this.sweepTimer!));
+  }
+}

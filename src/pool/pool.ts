@@ -1,0 +1,211 @@
+// A fixed pool of worker threads behind one bounded FIFO queue.
+// Jobs submitted during one event-loop turn are handed out together: each idle worker gets a
+// batch in one postMessage, and answers with one message whose buffers are transferred.
+import { Worker } from 'node:worker_threads';
+import { BoundedQueue } from './queue.js';
+import type { FromWorker, JobMessage, ToWorker, Work, WorkResult } from './messages.js';
+
+/** Called once per job with the worker's result, or with `failure` when the worker died. */
+export type JobCallback = (outcome: JobOutcome) => void;
+export type JobOutcome =
+  | { readonly ok: true; readonly result: WorkResult; readonly workerId: number }
+  | { readonly ok: false; readonly error: Error; readonly workerId: number };
+
+export interface PoolEvents {
+  /** A job had to wait because every worker was busy. */
+  saturated(stats: PoolStats): void;
+  /** A job that had waited was handed to a worker. */
+  dequeued(workerId: number, waitedMs: number): void;
+  workerExited(workerId: number, error: Error | null): void;
+  workerRestarted(workerId: number): void;
+}
+
+export interface PoolOptions {
+  readonly size: number;
+  readonly queueSize: number;
+  /** The worker entry module. */
+  readonly workerFile: URL;
+  readonly workerData: unknown;
+  readonly events: PoolEvents;
+  /** Upper bound of jobs in one batch, so one worker never hoards the queue. */
+  readonly maxBatch?: number;
+}
+
+export interface PoolStats {
+  readonly workers: number;
+  readonly busy: number;
+  readonly queued: number;
+}
+
+interface PendingJob {
+  readonly message: JobMessage;
+  readonly transfer: ArrayBuffer[];
+  readonly done: JobCallback;
+  /** When the job started waiting for a busy pool; null if a worker was idle. */
+  readonly waitingSince: number | null;
+}
+
+interface Slot {
+  readonly id: number;
+  readonly worker: Worker;
+  online: boolean;
+  /** False while the worker starts; a worker that dies before it is online is retried slowly. */
+  everOnline: boolean;
+  /** Jobs this worker holds now, by job id. */
+  readonly running: Map<number, PendingJob>;
+}
+
+const DEFAULT_MAX_BATCH = 32;
+const RESTART_BACKOFF_MS = 1000;
+
+export class WorkerPool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: BoundedQueue<PendingJob>;
+  private nextJobId = 1;
+  private flushScheduled = false;
+  private closing = false;
+
+  constructor(private readonly options: PoolOptions) {
+    // The ring holds waiting jobs plus the ones submitted in this turn for idle workers.
+    this.queue = new BoundedQueue(options.queueSize + options.size * (options.maxBatch ?? DEFAULT_MAX_BATCH));
+  }
+
+  /** Starts every worker and resolves once all are online. */
+  async start(): Promise<void> {
+    const ready: Promise<void>[] = [];
+    for (let id = 1; id <= this.options.size; id++) ready.push(this.spawn(id));
+    await Promise.all(ready);
+  }
+
+  stats(): PoolStats {
+    let busy = 0;
+    let live = 0;
+    for (const slot of this.slots) {
+      if (slot.running.size > 0) busy++;
+      if (slot.online) live++;
+    }
+    return { workers: live, busy, queued: this.queue.length };
+  }
+
+  /** True while every worker is running. */
+  get healthy(): boolean {
+    return !this.closing && this.slots.length === this.options.size && this.slots.every((slot) => slot.online);
+  }
+
+  /**
+   * Queues a job. Returns false at once when every worker is busy and QUEUE_SIZE jobs already
+   * wait; the caller answers 503. `transfer` lists buffers moved to the worker with the job.
+   */
+  submit(work: Work, transfer: ArrayBuffer[], done: JobCallback): boolean {
+    if (this.closing) return false;
+    const idle = this.idleCount();
+    if (this.queue.length >= this.options.queueSize + idle) return false;
+    const waiting = this.queue.length >= idle;
+    const job: PendingJob = { message: { id: this.nextJobId++, work }, transfer, done, waitingSince: waiting ? Date.now() : null };
+    this.queue.push(job);
+    if (waiting) this.options.events.saturated(this.stats());
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+    return true;
+  }
+
+  /** Stops the workers. Jobs still queued or running fail. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const error = new Error('worker pool closed');
+    for (const job of this.queue.drain()) job.done({ ok: false, error, workerId: 0 });
+    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+  }
+
+  private idleCount(): number {
+    let idle = 0;
+    for (const slot of this.slots) if (slot.online && slot.running.size === 0) idle++;
+    return idle;
+  }
+
+  /** Hands queued jobs to idle workers, spreading them evenly. */
+  private flush(): void {
+    const idle = this.slots.filter((slot) => slot.online && slot.running.size === 0);
+    const maxBatch = this.options.maxBatch ?? DEFAULT_MAX_BATCH;
+    for (let i = 0; i < idle.length && this.queue.length > 0; i++) {
+      const batchSize = Math.min(maxBatch, Math.ceil(this.queue.length / (idle.length - i)));
+      this.dispatch(idle[i]!, batchSize);
+    }
+  }
+
+  private dispatch(slot: Slot, count: number): void {
+    const jobs: JobMessage[] = [];
+    const transfer: ArrayBuffer[] = [];
+    const now = Date.now();
+    for (let n = 0; n < count; n++) {
+      const job = this.queue.shift();
+      if (job === undefined) break;
+      slot.running.set(job.message.id, job);
+      jobs.push(job.message);
+      transfer.push(...job.transfer);
+      if (job.waitingSince !== null) this.options.events.dequeued(slot.id, now - job.waitingSince);
+    }
+    const message: ToWorker = { type: 'batch', jobs };
+    slot.worker.postMessage(message, transfer);
+  }
+
+  private spawn(id: number): Promise<void> {
+    const worker = new Worker(this.options.workerFile, { workerData: this.options.workerData });
+    const slot: Slot = { id, worker, online: false, everOnline: false, running: new Map() };
+    this.slots[id - 1] = slot;
+    let failure: Error | null = null;
+    worker.on('message', (message: FromWorker) => this.complete(slot, message));
+    worker.on('error', (error) => {
+      failure = error;
+    });
+    worker.on('exit', () => this.onExit(slot, failure));
+    return new Promise((resolve, reject) => {
+      worker.once('online', () => {
+        slot.online = true;
+        slot.everOnline = true;
+        resolve();
+        // Jobs may have queued while this worker was starting.
+        if (this.queue.length > 0) this.flush();
+      });
+      worker.once('exit', () => reject(failure ?? new Error(`worker ${id} exited during start`)));
+    });
+  }
+
+  private complete(slot: Slot, message: FromWorker): void {
+    for (const { id, result } of message.results) {
+      const job = slot.running.get(id);
+      if (job === undefined) continue;
+      slot.running.delete(id);
+      job.done({ ok: true, result, workerId: slot.id });
+    }
+    if (slot.running.size === 0 && this.queue.length > 0) {
+      this.dispatch(slot, Math.min(this.options.maxBatch ?? DEFAULT_MAX_BATCH, Math.ceil(this.queue.length / Math.max(1, this.idleCount()))));
+    }
+  }
+
+  /** A worker that exits unasked fails the jobs it held and is replaced at once. */
+  private onExit(slot: Slot, failure: Error | null): void {
+    slot.online = false;
+    const error = failure ?? new Error(`worker ${slot.id} exited`);
+    const held = [...slot.running.values()];
+    slot.running.clear();
+    for (const job of held) job.done({ ok: false, error, workerId: slot.id });
+    if (this.closing) return;
+    this.options.events.workerExited(slot.id, failure);
+    const respawn = (): void => {
+      if (this.closing) return;
+      this.spawn(slot.id).then(
+        () => this.options.events.workerRestarted(slot.id),
+        () => undefined, // the new worker's own exit handler retries
+      );
+    };
+    // A worker that cannot even start (a broken install) is retried once a second, not in a hot loop.
+    if (slot.everOnline) respawn();
+    else setTimeout(respawn, RESTART_BACKOFF_MS).unref();
+  }
+}

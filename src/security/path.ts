@@ -1,0 +1,42 @@
+// Request path rules, pure: what a target may name before the file system is touched.
+// The worker later checks that the resolved real path stays inside the document root.
+
+/** Bounded labels for the security rejection metric. */
+export type SecurityRule = 'bad_path' | 'traversal' | 'hidden_file' | 'outside_root' | 'missing_host' | 'host_not_allowed';
+
+export interface SecurityRefusal {
+  readonly ok: false;
+  readonly status: 400 | 403;
+  readonly rule: SecurityRule;
+  readonly reason: string;
+}
+
+export type PathCheck = { readonly ok: true; readonly path: string } | SecurityRefusal;
+
+const refuse = (status: 400 | 403, rule: SecurityRule, reason: string): SecurityRefusal => ({ ok: false, status, rule, reason });
+
+/**
+ * Decodes the path part of an origin-form target once and refuses anything that could
+ * name a file outside the root or a hidden file. Returns the decoded path, starting with "/".
+ */
+export function checkRequestPath(target: string): PathCheck {
+  const queryAt = target.indexOf('?');
+  const rawPath = queryAt === -1 ? target : target.slice(0, queryAt);
+  if (!rawPath.startsWith('/')) return refuse(400, 'bad_path', 'target is not an absolute path');
+  if (rawPath.startsWith('//')) return refuse(403, 'traversal', 'path starts with //');
+  let path: string;
+  try {
+    path = decodeURIComponent(rawPath);
+  } catch {
+    return refuse(400, 'bad_path', 'invalid percent-encoding');
+  }
+  if (path.includes('\0')) return refuse(400, 'bad_path', 'NUL byte in path');
+  if (/[\x01-\x1f\x7f]/.test(path)) return refuse(400, 'bad_path', 'control character in path');
+  if (path.includes('\\')) return refuse(403, 'traversal', 'backslash in path');
+  if (path.startsWith('//')) return refuse(403, 'traversal', 'path starts with //');
+  for (const segment of path.split('/')) {
+    if (segment === '.' || segment === '..') return refuse(403, 'traversal', 'dot segment in path');
+    if (segment.startsWith('.')) return refuse(403, 'hidden_file', 'hidden file');
+  }
+  return { ok: true, path };
+}
