@@ -1,0 +1,136 @@
+// A raw-socket HTTP client for tests: sends exact bytes and parses exact responses, so tests
+// see what is on the wire (no client library fixing things up on the way).
+import { connect, type Socket } from 'node:net';
+
+export interface RawResponse {
+  readonly status: number;
+  readonly statusLine: string;
+  /** Lowercased names; repeated fields joined with ", ". */
+  readonly headers: Record<string, string>;
+  readonly body: Buffer;
+}
+
+/** Parses as many complete responses as `data` holds (Content-Length framing, or none). */
+export function parseResponses(data: Buffer, headRequests = 0): { responses: RawResponse[]; rest: Buffer } {
+  const responses: RawResponse[] = [];
+  let at = 0;
+  for (;;) {
+    const headEnd = data.indexOf('\r\n\r\n', at);
+    if (headEnd === -1) break;
+    const lines = data.toString('latin1', at, headEnd).split('\r\n');
+    const statusLine = lines[0]!;
+    const status = Number(statusLine.split(' ')[1]);
+    const headers: Record<string, string> = {};
+    for (const line of lines.slice(1)) {
+      const colon = line.indexOf(':');
+      const name = line.slice(0, colon).toLowerCase();
+      const value = line.slice(colon + 1).trim();
+      headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+    }
+    const interim = status >= 100 && status < 200;
+    const isHead = !interim && responses.filter((r) => r.status >= 200).length < headRequests;
+    const length = interim || isHead ? 0 : Number(headers['content-length'] ?? 0);
+    const bodyStart = headEnd + 4;
+    if (data.length < bodyStart + length) break;
+    responses.push({ status, statusLine, headers, body: data.subarray(bodyStart, bodyStart + length) });
+    at = bodyStart + length;
+  }
+  return { responses, rest: data.subarray(at) };
+}
+
+export class RawClient {
+  private data = Buffer.alloc(0);
+  private closedFlag = false;
+  private readonly waiters = new Set<() => void>();
+  readonly closed: Promise<void>;
+
+  private constructor(readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.data = Buffer.concat([this.data, chunk]);
+      this.notify();
+    });
+    socket.on('error', () => undefined);
+    this.closed = new Promise((resolve) => {
+      socket.once('close', () => {
+        this.closedFlag = true;
+        this.notify();
+        resolve();
+      });
+    });
+  }
+
+  static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ port, host }, () => resolve(new RawClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** Everything received so far. */
+  get received(): Buffer {
+    return this.data;
+  }
+
+  write(bytes: string | Buffer): void {
+    this.socket.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes);
+  }
+
+  /** Waits until `count` complete responses have arrived (interim 1xx included). */
+  async responses(count: number, timeoutMs = 5000, headRequests = 0): Promise<RawResponse[]> {
+    await this.until(() => parseResponses(this.data, headRequests).responses.length >= count || this.closedFlag, timeoutMs);
+    const { responses } = parseResponses(this.data, headRequests);
+    if (responses.length < count) throw new Error(`expected ${count} responses, got ${responses.length}: ${this.data.toString('latin1').slice(0, 500)}`);
+    return responses.slice(0, count);
+  }
+
+  /** Waits until the server closes the connection; rejects after the timeout. */
+  async waitClosed(timeoutMs = 5000): Promise<void> {
+    await this.until(() => this.closedFlag, timeoutMs);
+    if (!this.closedFlag) throw new Error('connection still open');
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private until(done: () => boolean, timeoutMs: number): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (done()) finish();
+      };
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      this.waiters.add(check);
+    });
+  }
+
+  private notify(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+}
+
+/** One request on a fresh connection; resolves with the first response. */
+export async function request(port: number, bytes: string | Buffer, timeoutMs = 5000): Promise<RawResponse> {
+  const client = await RawClient.connect(port);
+  try {
+    client.write(bytes);
+    const [response] = await client.responses(1, timeoutMs);
+    return response!;
+  } finally {
+    client.close();
+  }
+}
+
+/** A minimal GET with the Host header tests use. */
+export function get(path: string, port: number, extra = ''): string {
+  return `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${extra}\r\n`;
+}

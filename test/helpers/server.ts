@@ -1,0 +1,134 @@
+// Starts the real server (dist/src/main.js) as a child process on ephemeral ports and reads
+// its JSON log lines, so end-to-end tests talk to exactly what users run.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const RESOURCES_DIR = join(REPO_ROOT, 'resources');
+const MAIN = join(REPO_ROOT, 'dist', 'src', 'main.js');
+
+export type LogLine = Record<string, unknown> & { msg?: string; level?: string };
+
+export interface StartedServer {
+  readonly port: number;
+  readonly adminPort: number;
+  readonly uploadsDir: string;
+  readonly process: ChildProcess;
+  /** Every JSON log line so far. */
+  readonly logs: LogLine[];
+  /** Resolves with the first log line (past or future) that matches. */
+  waitForLog(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  readonly exited: Promise<number | null>;
+}
+
+export interface StartOptions {
+  readonly env?: Record<string, string>;
+  readonly args?: readonly string[];
+  /** Keep uploads in this folder instead of a fresh temporary one. */
+  readonly uploadsDir?: string;
+}
+
+export async function startServer(options: StartOptions = {}): Promise<StartedServer> {
+  const ownUploads = options.uploadsDir === undefined;
+  const uploadsDir = options.uploadsDir ?? mkdtempSync(join(tmpdir(), 'rawhttp-uploads-'));
+  const child = spawn(process.execPath, [MAIN, ...(options.args ?? [])], {
+    cwd: REPO_ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      ADMIN_PORT: '0',
+      RESOURCES_DIR: RESOURCES_DIR,
+      UPLOADS_DIR: uploadsDir,
+      LOG_LEVEL: 'info',
+      POOL_STATUS_INTERVAL_MS: '0',
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: LogLine[] = [];
+  const waiters: { match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = [];
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  createInterface({ input: child.stdout! }).on('line', (text) => {
+    let line: LogLine;
+    try {
+      line = JSON.parse(text) as LogLine;
+    } catch {
+      return;
+    }
+    logs.push(line);
+    for (const waiter of [...waiters]) {
+      if (waiter.match(line)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(line);
+      }
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  exited.then(() => {
+    if (ownUploads) rmSync(uploadsDir, { recursive: true, force: true });
+  });
+
+  const waitForLog = (match: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> => {
+    const seen = logs.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`log line not seen in ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
+      waiters.push({
+        match,
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      });
+    });
+  };
+
+  const started = await Promise.race([
+    waitForLog((line) => typeof line.msg === 'string' && line.msg.startsWith('listening on')),
+    exited.then((code) => {
+      throw new Error(`server exited with ${code} before listening: ${stderr}`);
+    }),
+  ]);
+  const portOf = (address: unknown): number => Number(String(address).split(':').pop());
+  return {
+    port: portOf(started.address),
+    adminPort: portOf(started.admin),
+    uploadsDir,
+    process: child,
+    logs,
+    waitForLog,
+    exited,
+    stop: (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Runs the server to completion (for configuration errors); returns code and output. */
+export function runServer(args: readonly string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, ...args], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', RESOURCES_DIR, PORT: '0', ADMIN_PORT: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
