@@ -61,13 +61,15 @@ const RESTART_BACKOFF_MS = 1000;
 export class WorkerPool {
   private readonly slots: Slot[] = [];
   private readonly queue: BoundedQueue<PendingJob>;
+  private readonly maxBatch: number;
   private nextJobId = 1;
   private flushScheduled = false;
   private closing = false;
 
   constructor(private readonly options: PoolOptions) {
+    this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
     // The ring holds waiting jobs plus the ones submitted in this turn for idle workers.
-    this.queue = new BoundedQueue(options.queueSize + options.size * (options.maxBatch ?? DEFAULT_MAX_BATCH));
+    this.queue = new BoundedQueue(options.queueSize + options.size * this.maxBatch);
   }
 
   /** Starts every worker and resolves once all are online. */
@@ -100,7 +102,7 @@ export class WorkerPool {
     if (this.closing) return false;
     const idle = this.idleCount();
     if (this.queue.length >= this.options.queueSize + idle) return false;
-    const waiting = this.queue.length >= idle;
+    const waiting = idle === 0;
     const job: PendingJob = { message: { id: this.nextJobId++, work }, transfer, done, waitingSince: waiting ? Date.now() : null };
     this.queue.push(job);
     if (waiting) this.options.events.saturated(this.stats());
@@ -128,20 +130,22 @@ export class WorkerPool {
     return idle;
   }
 
-  /** Hands queued jobs to idle workers, spreading them evenly. */
+  /**
+   * Hands queued jobs to idle workers in batches as large as allowed: every message costs a
+   * fixed amount (serialise, wake the thread), so fewer, fuller messages are cheaper.
+   */
   private flush(): void {
-    const idle = this.slots.filter((slot) => slot.online && slot.running.size === 0);
-    const maxBatch = this.options.maxBatch ?? DEFAULT_MAX_BATCH;
-    for (let i = 0; i < idle.length && this.queue.length > 0; i++) {
-      const batchSize = Math.min(maxBatch, Math.ceil(this.queue.length / (idle.length - i)));
-      this.dispatch(idle[i]!, batchSize);
+    for (const slot of this.slots) {
+      if (this.queue.length === 0) return;
+      if (slot.online && slot.running.size === 0) this.dispatch(slot);
     }
   }
 
-  private dispatch(slot: Slot, count: number): void {
+  private dispatch(slot: Slot): void {
     const jobs: JobMessage[] = [];
     const transfer: ArrayBuffer[] = [];
     const now = Date.now();
+    const count = Math.min(this.maxBatch, this.queue.length);
     for (let n = 0; n < count; n++) {
       const job = this.queue.shift();
       if (job === undefined) break;
@@ -183,9 +187,7 @@ export class WorkerPool {
       slot.running.delete(id);
       job.done({ ok: true, result, workerId: slot.id });
     }
-    if (slot.running.size === 0 && this.queue.length > 0) {
-      this.dispatch(slot, Math.min(this.options.maxBatch ?? DEFAULT_MAX_BATCH, Math.ceil(this.queue.length / Math.max(1, this.idleCount()))));
-    }
+    if (slot.running.size === 0 && this.queue.length > 0) this.dispatch(slot);
   }
 
   /** A worker that exits unasked fails the jobs it held and is replaced at once. */
