@@ -1,0 +1,163 @@
+// POST /upload when storage misbehaves: stale temporaries at start, a full disk (507) and a
+// folder the server may not write to (500). Each test gets a server of its own.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { get, request, type RawResponse } from '../helpers/raw.js';
+import { REPO_ROOT, startServer, type StartedServer } from '../helpers/server.js';
+
+const DATA_JSON = readFileSync(join(REPO_ROOT, 'data.json'));
+const isRoot = process.getuid?.() === 0;
+const UPLOAD_FILE = /^upload_\d{8}_\d{6}_[0-9a-f]{16}\.json$/;
+
+function upload(port: number, body: Buffer): Promise<RawResponse> {
+  const head = `POST /upload HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+  return request(port, Buffer.concat([Buffer.from(head, 'latin1'), body]), 30_000);
+}
+
+const uploadsIn = (dir: string): string[] => readdirSync(dir).filter((name) => name.startsWith('upload_') || name.startsWith('.upload-'));
+
+/** The server still answers, and stores again once the problem is gone. */
+async function assertServes(server: StartedServer): Promise<void> {
+  const page = await request(server.port, get('/', server.port));
+  assert.equal(page.status, 200);
+}
+
+async function assertStoresAgain(server: StartedServer, dir: string): Promise<void> {
+  const response = await upload(server.port, DATA_JSON);
+  assert.equal(response.status, 201, response.body.toString());
+  const name = (response.headers.location ?? '').replace('/uploads/', '');
+  assert.ok(readFileSync(join(dir, name)).equals(DATA_JSON));
+}
+
+/** Says in the test output why a check could not run here, then skips it. */
+function skipWithReason(t: TestContext, reason: string): void {
+  t.diagnostic(`SKIPPED: ${reason}`);
+  t.skip(reason);
+}
+
+function run(command: string, args: string[]): string | null {
+  try {
+    execFileSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    return null;
+  } catch (error) {
+    return `${command} ${args.join(' ')} failed: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}`;
+  }
+}
+
+/** Writes until the file system refuses with ENOSPC, so no page is left for an upload. */
+function fill(dir: string): void {
+  const fd = openSync(join(dir, 'filler'), 'w');
+  try {
+    for (const size of [4096, 1]) {
+      const block = Buffer.alloc(size, 0x61);
+      for (let i = 0; i < 1_000_000; i++) {
+        try {
+          writeSync(fd, block);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'ENOSPC') break;
+          throw error;
+        }
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test('stale upload temporaries are removed at start, nothing else is touched', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rawhttp-stale-'));
+  const stale = ['.upload-0123456789abcdef01234567.tmp', '.upload-x.tmp'];
+  const kept = ['.upload-notes.txt', 'draft.tmp', 'upload_20240101_000000_0123456789abcdef.json'];
+  for (const name of [...stale, ...kept]) writeFileSync(join(dir, name), '{"half":');
+  let server: StartedServer | null = null;
+  try {
+    server = await startServer({ uploadsDir: dir });
+    assert.deepEqual(readdirSync(dir).sort(), [...kept].sort());
+    for (const name of stale) {
+      const line = await server.waitForLog((entry) => entry.msg === 'removed a stale upload temporary' && entry.file === name);
+      assert.equal(line.level, 'warn');
+    }
+  } finally {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a full disk gives 507 and leaves no partial or temporary file; the server keeps serving', async (t) => {
+  if (!isRoot) return skipWithReason(t, 'full-disk test needs root to mount a small tmpfs; not running as root');
+  const dir = mkdtempSync(join(tmpdir(), 'rawhttp-full-'));
+  const mountError = run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
+  if (mountError !== null) {
+    rmSync(dir, { recursive: true, force: true });
+    return skipWithReason(t, `cannot mount a tmpfs for the full-disk test (${mountError})`);
+  }
+  let server: StartedServer | null = null;
+  try {
+    server = await startServer({ uploadsDir: dir });
+    fill(dir);
+    const response = await upload(server.port, DATA_JSON);
+    assert.equal(response.status, 507, response.body.toString());
+    assert.deepEqual(uploadsIn(dir), [], 'a partial or temporary file was left behind');
+    const line = await server.waitForLog((entry) => entry.msg === 'upload refused: storage full');
+    assert.equal(line.code, 'ENOSPC');
+    await assertServes(server);
+    unlinkSync(join(dir, 'filler'));
+    await assertStoresAgain(server, dir);
+  } finally {
+    await server?.stop();
+    run('umount', [dir]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Makes `dir` refuse new files; root ignores modes, so it needs an immutable flag or a read-only mount. */
+function makeUnwritable(dir: string): { undo: () => void; how: string } | { reason: string } {
+  if (!isRoot) {
+    chmodSync(dir, 0o555);
+    return { undo: () => chmodSync(dir, 0o755), how: 'chmod 0555' };
+  }
+  const chattrError = run('chattr', ['+i', dir]);
+  if (chattrError === null) return { undo: () => run('chattr', ['-i', dir]), how: 'chattr +i (running as root)' };
+  const bindError = run('mount', ['--bind', dir, dir]);
+  if (bindError !== null) return { reason: `running as root, and neither chattr +i nor a bind mount works (${chattrError}; ${bindError})` };
+  const remountError = run('mount', ['-o', 'remount,bind,ro', dir]);
+  if (remountError !== null) {
+    run('umount', [dir]);
+    return { reason: `running as root, chattr +i fails and a read-only remount fails (${chattrError}; ${remountError})` };
+  }
+  return { undo: () => run('umount', [dir]), how: 'a read-only bind mount (running as root)' };
+}
+
+test('an uploads folder the server may not write to gives 500 and an error log; the server keeps serving', async (t) => {
+  const parent = mkdtempSync(join(tmpdir(), 'rawhttp-readonly-'));
+  const dir = join(parent, 'uploads');
+  mkdirSync(dir);
+  let server: StartedServer | null = null;
+  let undo: (() => void) | null = null;
+  try {
+    server = await startServer({ uploadsDir: dir });
+    const unwritable = makeUnwritable(dir);
+    if ('reason' in unwritable) return skipWithReason(t, unwritable.reason);
+    undo = unwritable.undo;
+    t.diagnostic(`uploads folder made unwritable with ${unwritable.how}`);
+    const response = await upload(server.port, DATA_JSON);
+    assert.equal(response.status, 500, response.body.toString());
+    const line = await server.waitForLog((entry) => entry.msg === 'upload failed');
+    assert.equal(line.level, 'error');
+    assert.match(String(line.code), /^(EACCES|EPERM|EROFS)$/);
+    assert.deepEqual(uploadsIn(dir), []);
+    await assertServes(server);
+    undo();
+    undo = null;
+    await assertStoresAgain(server, dir);
+    assert.equal(uploadsIn(dir).filter((name) => UPLOAD_FILE.test(name)).length, 1);
+  } finally {
+    undo?.();
+    await server?.stop();
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
