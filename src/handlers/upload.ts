@@ -1,9 +1,9 @@
 // POST /upload: validates a JSON document and stores exactly the bytes sent, atomically and
 // durably. Runs on a worker thread. A file appears under its final name only when complete:
 // temporary file (exclusive create) -> write -> fsync -> hard link to a fresh name (fails
-// instead of overwriting) -> unlink temporary -> fsync folder.
+// instead of overwriting) -> remove temporary -> fsync folder.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorResponse, type HandlerResponse } from '../http/response.js';
 import type { UploadWork, WorkResult } from '../pool/messages.js';
@@ -18,6 +18,7 @@ export const TEMP_PREFIX = '.upload-';
 export const TEMP_SUFFIX = '.tmp';
 const MAX_NAME_ATTEMPTS = 8;
 const STORAGE_FULL = new Set(['ENOSPC', 'EDQUOT']);
+const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function pad(value: number, width = 2): string {
@@ -76,6 +77,7 @@ function syncFolder(path: string): void {
 function store(body: Uint8Array, folder: string): string {
   const tempPath = join(folder, `${TEMP_PREFIX}${randomBytes(12).toString('hex')}${TEMP_SUFFIX}`);
   const fd = openSync(tempPath, 'wx', 0o644);
+  let name: string;
   try {
     try {
       writeAll(fd, body);
@@ -83,18 +85,37 @@ function store(body: Uint8Array, folder: string): string {
     } finally {
       closeSync(fd);
     }
-    for (let attempt = 1; ; attempt++) {
-      const name = uploadName(new Date(), randomBytes(8).toString('hex'));
-      try {
-        linkSync(tempPath, join(folder, name));
-        return name;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt === MAX_NAME_ATTEMPTS) throw error;
-      }
-    }
+    name = publish(tempPath, folder);
   } finally {
-    unlinkSync(tempPath);
-    syncFolder(folder);
+    try {
+      rmSync(tempPath, { force: true });
+    } catch {
+      // Hidden, never served, and removed at the next start; the outcome stands either way.
+    }
+  }
+  syncFolder(folder);
+  return name;
+}
+
+/** Gives the complete temporary file its final name, never replacing an existing file. */
+function publish(tempPath: string, folder: string): string {
+  for (let attempt = 1; ; attempt++) {
+    const name = uploadName(new Date(), randomBytes(8).toString('hex'));
+    const finalPath = join(folder, name);
+    try {
+      linkSync(tempPath, finalPath); // fails with EEXIST instead of overwriting
+      return name;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? '';
+      if (attempt === MAX_NAME_ATTEMPTS) throw error;
+      if (code === 'EEXIST') continue;
+      if (!LINK_UNSUPPORTED.has(code)) throw error;
+      // File systems without hard links (some network and desktop bind mounts): rename is
+      // still atomic; the 64-bit random part makes a clash on the checked name negligible.
+      if (existsSync(finalPath)) continue;
+      renameSync(tempPath, finalPath);
+      return name;
+    }
   }
 }
 
