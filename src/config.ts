@@ -5,8 +5,8 @@ import convict from 'convict';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-const positiveInt = (name: string) => (value: unknown): void => {
-  if (!Number.isInteger(value) || (value as number) < 1) throw new Error(`${name} must be a positive integer`);
+const positiveInt = (value: unknown): void => {
+  if (!Number.isInteger(value) || (value as number) < 1) throw new Error('must be a positive integer');
 };
 
 const nonNegativeInt = (value: unknown): void => {
@@ -29,17 +29,17 @@ const existingDirectory = (value: unknown): void => {
 const schema = {
   host: { doc: 'Bind address of the public listener', format: String, default: '127.0.0.1', env: 'HOST', arg: 'host' },
   port: { doc: 'Public port', format: 'port', default: 8080, env: 'PORT', arg: 'port' },
-  maxThreads: { doc: 'Worker threads in the pool', format: positiveInt('MAX_THREADS'), default: 10, env: 'MAX_THREADS', arg: 'max-threads' },
+  maxThreads: { doc: 'Worker threads in the pool', format: positiveInt, default: 10, env: 'MAX_THREADS', arg: 'max-threads' },
   queueSize: { doc: 'Jobs that may wait for a worker before 503', format: nonNegativeInt, default: 1024, env: 'QUEUE_SIZE', arg: 'queue-size' },
-  backlog: { doc: 'Listen backlog', format: positiveInt('BACKLOG'), default: 50, env: 'BACKLOG', arg: 'backlog' },
-  keepAliveTimeoutMs: { doc: 'Idle time before a persistent connection is closed', format: positiveInt('KEEP_ALIVE_TIMEOUT_MS'), default: 30_000, env: 'KEEP_ALIVE_TIMEOUT_MS', arg: 'keep-alive-timeout-ms' },
-  maxRequestsPerConnection: { doc: 'Requests served on one connection before it closes', format: positiveInt('MAX_REQUESTS_PER_CONNECTION'), default: 100, env: 'MAX_REQUESTS_PER_CONNECTION', arg: 'max-requests-per-connection' },
-  headersTimeoutMs: { doc: 'Time allowed for a request line and headers to arrive', format: positiveInt('HEADERS_TIMEOUT_MS'), default: 10_000, env: 'HEADERS_TIMEOUT_MS', arg: 'headers-timeout-ms' },
-  requestTimeoutMs: { doc: 'Time allowed for a whole request, body included, to arrive', format: positiveInt('REQUEST_TIMEOUT_MS'), default: 30_000, env: 'REQUEST_TIMEOUT_MS', arg: 'request-timeout-ms' },
-  maxHeaderBytes: { doc: 'Largest header section served (431 beyond)', format: positiveInt('MAX_HEADER_BYTES'), default: 8192, env: 'MAX_HEADER_BYTES', arg: 'max-header-bytes' },
-  maxRequestLineBytes: { doc: 'Longest request line served (414 beyond)', format: positiveInt('MAX_REQUEST_LINE_BYTES'), default: 8192, env: 'MAX_REQUEST_LINE_BYTES', arg: 'max-request-line-bytes' },
-  maxBodyBytes: { doc: 'Largest request body accepted (413 beyond)', format: positiveInt('MAX_BODY_BYTES'), default: 1_048_576, env: 'MAX_BODY_BYTES', arg: 'max-body-bytes' },
-  maxConnections: { doc: 'Open connections at most (503 beyond)', format: positiveInt('MAX_CONNECTIONS'), default: 1024, env: 'MAX_CONNECTIONS', arg: 'max-connections' },
+  backlog: { doc: 'Listen backlog', format: positiveInt, default: 50, env: 'BACKLOG', arg: 'backlog' },
+  keepAliveTimeoutMs: { doc: 'Idle time before a persistent connection is closed', format: positiveInt, default: 30_000, env: 'KEEP_ALIVE_TIMEOUT_MS', arg: 'keep-alive-timeout-ms' },
+  maxRequestsPerConnection: { doc: 'Requests served on one connection before it closes', format: positiveInt, default: 100, env: 'MAX_REQUESTS_PER_CONNECTION', arg: 'max-requests-per-connection' },
+  headersTimeoutMs: { doc: 'Time allowed for a request line and headers to arrive', format: positiveInt, default: 10_000, env: 'HEADERS_TIMEOUT_MS', arg: 'headers-timeout-ms' },
+  requestTimeoutMs: { doc: 'Time allowed for a whole request, body included, to arrive', format: positiveInt, default: 30_000, env: 'REQUEST_TIMEOUT_MS', arg: 'request-timeout-ms' },
+  maxHeaderBytes: { doc: 'Largest header section served (431 beyond)', format: positiveInt, default: 8192, env: 'MAX_HEADER_BYTES', arg: 'max-header-bytes' },
+  maxRequestLineBytes: { doc: 'Longest request line served (414 beyond)', format: positiveInt, default: 8192, env: 'MAX_REQUEST_LINE_BYTES', arg: 'max-request-line-bytes' },
+  maxBodyBytes: { doc: 'Largest request body accepted (413 beyond)', format: positiveInt, default: 1_048_576, env: 'MAX_BODY_BYTES', arg: 'max-body-bytes' },
+  maxConnections: { doc: 'Open connections at most (503 beyond)', format: positiveInt, default: 1024, env: 'MAX_CONNECTIONS', arg: 'max-connections' },
   resourcesDir: { doc: 'Document root', format: existingDirectory, default: './resources', env: 'RESOURCES_DIR', arg: 'resources-dir' },
   uploadsDir: { doc: 'Where POST /upload writes (default <RESOURCES_DIR>/uploads)', format: String, default: '', env: 'UPLOADS_DIR', arg: 'uploads-dir' },
   allowedHosts: { doc: 'Host header values accepted (default: localhost, 127.0.0.1, [::1] and HOST, each with PORT)', format: 'comma-list', default: [] as string[], env: 'ALLOWED_HOSTS', arg: 'allowed-hosts' },
@@ -50,7 +50,7 @@ const schema = {
   logLevel: { doc: 'pino log level', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', env: 'LOG_LEVEL', arg: 'log-level' },
   poolStatusIntervalMs: { doc: 'Interval of the pool status log line (0 turns it off)', format: nonNegativeInt, default: 10_000, env: 'POOL_STATUS_INTERVAL_MS', arg: 'pool-status-interval-ms' },
   shutdownDelayMs: { doc: 'Drain delay after SIGTERM before the listener stops accepting', format: nonNegativeInt, default: 0, env: 'SHUTDOWN_DELAY_MS', arg: 'shutdown-delay-ms' },
-  shutdownTimeoutMs: { doc: 'Grace period for in-flight requests on SIGTERM/SIGINT', format: positiveInt('SHUTDOWN_TIMEOUT_MS'), default: 10_000, env: 'SHUTDOWN_TIMEOUT_MS', arg: 'shutdown-timeout-ms' },
+  shutdownTimeoutMs: { doc: 'Grace period for in-flight requests on SIGTERM/SIGINT', format: positiveInt, default: 10_000, env: 'SHUTDOWN_TIMEOUT_MS', arg: 'shutdown-timeout-ms' },
 };
 
 type SchemaValues<S> = { [K in keyof S]: S[K] extends { default: infer D } ? D : never };
@@ -67,6 +67,8 @@ export type Config = Readonly<Omit<RawConfig, 'allowedHosts' | 'inlineTypes' | '
 export class ConfigError extends Error {}
 
 const POSITIONAL_FLAGS = ['--port', '--host', '--max-threads'] as const;
+const USAGE = 'usage: server [port] [host] [max_threads] [--flags]';
+const KNOWN_FLAGS = new Set(Object.values(schema).map((entry) => `--${entry.arg}`));
 
 /** Turns `[port] [host] [max_threads]` into the equivalent flags; flags pass through. */
 export function positionalToFlags(argv: readonly string[]): string[] {
@@ -75,13 +77,15 @@ export function positionalToFlags(argv: readonly string[]): string[] {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg.startsWith('--')) {
+      // convict ignores flags it does not know: a misspelt one would be dropped in silence.
+      if (!KNOWN_FLAGS.has(arg.split('=', 1)[0]!)) throw new ConfigError(`unknown option "${arg}" (${USAGE})`);
       flags.push(arg);
       // a flag's value may follow as its own argument
       if (!arg.includes('=') && i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) flags.push(argv[++i]!);
       continue;
     }
     const flag = POSITIONAL_FLAGS[position++];
-    if (flag === undefined) throw new ConfigError(`unexpected argument "${arg}" (usage: server [port] [host] [max_threads] [--flags])`);
+    if (flag === undefined) throw new ConfigError(`unexpected argument "${arg}" (${USAGE})`);
     flags.push(`${flag}=${arg}`);
   }
   return flags;
@@ -90,7 +94,8 @@ export function positionalToFlags(argv: readonly string[]): string[] {
 /** Every Host value a client on this address may send, derived from host and port. */
 export function defaultAllowedHosts(host: string, port: number): string[] {
   const names = ['localhost', '127.0.0.1', '[::1]'];
-  const configured = host.includes(':') ? `[${host}]` : host;
+  // Lowercased: Host values are compared in lower case.
+  const configured = (host.includes(':') ? `[${host}]` : host).toLowerCase();
   if (!names.includes(configured) && host !== '0.0.0.0' && host !== '::') names.push(configured);
   return names.map((name) => `${name}:${port}`);
 }

@@ -104,6 +104,8 @@ export class RequestParser {
 
   /** Appends bytes from the socket. */
   feed(chunk: Buffer): void {
+    // A failed parser keeps nothing more: the connection answers the error and closes.
+    if (this.state === 'failed') return;
     if (this.offset >= this.buffer.length) {
       this.buffer = chunk;
     } else {
@@ -139,36 +141,48 @@ export class RequestParser {
     const buf = this.buffer;
     // RFC 9112 §2.2: ignore empty lines before the request line.
     if (this.lines.length === 0 && this.lineStart === 0) {
-      while (buf.length - this.offset >= 2 && buf[this.offset] === CR && buf[this.offset + 1] === LF) this.offset += 2;
+      while (buf.length - this.offset >= 2 && buf[this.offset] === CR && buf[this.offset + 1] === LF) {
+        this.offset += 2;
+        // A lone CR scanned earlier was part of the skipped line.
+        this.scanned = 0;
+      }
     }
     const base = this.offset;
     for (;;) {
       const lf = buf.indexOf(LF, base + this.scanned);
       if (lf === -1) {
         this.scanned = buf.length - base;
-        this.checkHeadLimits(buf.length - base - this.lineStart);
+        // The part of the line that has arrived, less a CR whose LF may be next.
+        const partial = this.scanned - this.lineStart;
+        this.checkHeadLimits(partial > 0 && buf[buf.length - 1] === CR ? partial - 1 : partial);
         return NEED_MORE;
       }
       const end = lf - base;
-      if (end === 0 || buf[lf - 1] !== CR) throw new ParseFailure(400, 'line ending without CR (bare LF)');
-      const lineEnd = end - 1;
+      const bareLf = end === 0 || buf[lf - 1] !== CR;
+      const lineEnd = bareLf ? end : end - 1;
+      // Limits before the line ending: a long line gets the same answer whether or not its LF has arrived.
+      this.checkHeadLimits(lineEnd - this.lineStart);
+      if (bareLf) throw new ParseFailure(400, 'line ending without CR (bare LF)');
       this.scanned = end + 1;
       if (lineEnd === this.lineStart) {
         if (this.lines.length === 0) throw new ParseFailure(400, 'missing request line');
         return this.finishHead(base + end + 1);
       }
-      this.checkHeadLimits(lineEnd - this.lineStart);
       if (this.lines.length > 0) this.headerBytes += lineEnd - this.lineStart + 2;
       this.lines.push(this.lineStart, lineEnd);
       this.lineStart = end + 1;
     }
   }
 
-  /** `pending` is the length of the line being scanned. */
-  private checkHeadLimits(pending: number): void {
+  /**
+   * `content` is the length of the line being scanned, or of the part that has arrived, without
+   * its CRLF. The same bytes give the same answer however they were split: a header line counts
+   * with its CRLF, and an empty line (possibly the end of the head) counts as nothing.
+   */
+  private checkHeadLimits(content: number): void {
     if (this.lines.length === 0) {
-      if (pending > this.limits.maxRequestLineBytes) throw new ParseFailure(414, 'request line too long');
-    } else if (this.headerBytes + pending > this.limits.maxHeaderBytes) {
+      if (content > this.limits.maxRequestLineBytes) throw new ParseFailure(414, 'request line too long');
+    } else if (content > 0 && this.headerBytes + content + 2 > this.limits.maxHeaderBytes) {
       throw new ParseFailure(431, 'header section too large');
     }
   }
@@ -189,7 +203,7 @@ export class RequestParser {
       } else if (name === 'host' && fields.host !== undefined) {
         throw new ParseFailure(400, 'more than one Host header');
       } else {
-        fields[name] = fields[name] === undefined ? value : `${fields[name]}, ${value}`;
+        fields[name] = joinFieldValues(fields[name], value);
       }
     }
     const framing = parseFraming(fields, contentLength, version);
@@ -271,7 +285,8 @@ export class RequestParser {
     const line = this.readLine(MAX_CHUNK_SIZE_LINE, 'chunk size line too long');
     if (line === null) return false;
     const semicolon = line.indexOf(';');
-    const sizeText = semicolon === -1 ? line : trimOws(line.slice(0, semicolon));
+    // Whitespace may only come between the size and a chunk extension (RFC 9112 §7.1.1, BWS).
+    const sizeText = semicolon === -1 ? line : line.slice(0, semicolon).replace(/[ \t]+$/, '');
     if (!HEX.test(sizeText)) throw new ParseFailure(400, 'invalid chunk size');
     if (semicolon !== -1 && INVALID_FIELD_VALUE.test(line)) throw new ParseFailure(400, 'invalid chunk extension');
     const digits = sizeText.replace(/^0+/, '');
@@ -304,8 +319,10 @@ export class RequestParser {
       if (this.pendingBytes > maxLength + 1) throw new ParseFailure(tooLongStatus, tooLong);
       return null;
     }
-    if (lf === this.offset || this.buffer[lf - 1] !== CR) throw new ParseFailure(400, 'line ending without CR (bare LF)');
-    if (lf - 1 - this.offset > maxLength) throw new ParseFailure(tooLongStatus, tooLong);
+    const bareLf = lf === this.offset || this.buffer[lf - 1] !== CR;
+    // Length before the line ending, as for a line whose LF has not arrived yet.
+    if (lf - this.offset - (bareLf ? 0 : 1) > maxLength) throw new ParseFailure(tooLongStatus, tooLong);
+    if (bareLf) throw new ParseFailure(400, 'line ending without CR (bare LF)');
     const line = this.buffer.toString('latin1', this.offset, lf - 1);
     if (line.includes('\r')) throw new ParseFailure(400, 'bare CR');
     this.offset = lf + 1;
@@ -355,6 +372,12 @@ function parseFieldLine(line: string): [name: string, value: string] {
   const value = trimOws(line.slice(colon + 1));
   if (INVALID_FIELD_VALUE.test(value)) throw new ParseFailure(400, `invalid byte in ${name} header`);
   return [name.toLowerCase(), value];
+}
+
+/** RFC 9110 §5.3: repeated fields join with a comma; no trailing space when the new value is empty. */
+function joinFieldValues(previous: string | undefined, value: string): string {
+  if (previous === undefined) return value;
+  return value === '' ? `${previous},` : `${previous}, ${value}`;
 }
 
 /** `Content-Length: 5` or the list form `5, 5`; anything else, including `+5`, is refused. */

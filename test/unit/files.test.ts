@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { classify, contentDisposition, presentationHeaders, type ContentPolicy } from '../../src/handlers/files.js';
+
+const POLICY: ContentPolicy = { inlineTypes: ['text/html'], downloadTypes: ['text/plain', 'image/png', 'image/jpeg', 'application/json'] };
+
+describe('content classification', () => {
+  test('HTML is shown inline as UTF-8', () => {
+    for (const name of ['index.html', 'page.htm', 'UPPER.HTML', 'dir.d/x.html']) {
+      assert.deepEqual(classify(name, POLICY), { kind: 'inline', contentType: 'text/html; charset=utf-8' }, name);
+    }
+  });
+
+  test('text, images and JSON are downloads', () => {
+    for (const name of ['sample.txt', 'logo.png', 'photo.jpg', 'photo.jpeg', 'PHOTO.JPG', 'upload_1.json']) {
+      assert.deepEqual(classify(name, POLICY), { kind: 'download' }, name);
+    }
+  });
+
+  test('any other type, or none, is unsupported', () => {
+    for (const name of ['script.js', 'style.css', 'anim.gif', 'doc.pdf', 'program.exe', 'README', 'archive.tar.gz', 'file.unknownext', 'svg.svg']) {
+      assert.deepEqual(classify(name, POLICY), { kind: 'unsupported' }, name);
+    }
+  });
+
+  test('the lists are configurable', () => {
+    const policy: ContentPolicy = { inlineTypes: ['text/plain'], downloadTypes: ['text/css'] };
+    assert.deepEqual(classify('a.txt', policy), { kind: 'inline', contentType: 'text/plain; charset=utf-8' });
+    assert.deepEqual(classify('a.css', policy), { kind: 'download' });
+    assert.deepEqual(classify('a.html', policy), { kind: 'unsupported' });
+  });
+});
+
+describe('Content-Disposition', () => {
+  test('a plain ASCII name is quoted', () => {
+    assert.equal(contentDisposition('sample.txt'), 'attachment; filename="sample.txt"');
+    assert.equal(contentDisposition("it's (1)*.txt"), 'attachment; filename="it\'s (1)*.txt"');
+  });
+
+  test('quotes and backslashes are escaped inside the quoted name', () => {
+    assert.equal(contentDisposition('we"ird\\name.txt'), 'attachment; filename="we\\"ird\\\\name.txt"');
+  });
+
+  test('a name that is not plain ASCII gets an ASCII fallback and an RFC 6266 filename*', () => {
+    assert.equal(contentDisposition('café.txt'), "attachment; filename=\"caf_.txt\"; filename*=UTF-8''caf%C3%A9.txt");
+    assert.equal(contentDisposition("é's (1)*.png"), "attachment; filename=\"_'s (1)*.png\"; filename*=UTF-8''%C3%A9%27s%20%281%29%2A.png");
+    assert.equal(contentDisposition('日本.jpg'), "attachment; filename=\"__.jpg\"; filename*=UTF-8''%E6%97%A5%E6%9C%AC.jpg");
+  });
+
+  test('control characters never reach the header', () => {
+    const value = contentDisposition('a\r\nSet-Cookie: x.txt');
+    assert.doesNotMatch(value, /[\x00-\x1f\x7f]/);
+    assert.match(value, /filename\*=UTF-8''a%0D%0ASet-Cookie%3A%20x\.txt$/);
+  });
+
+  test('presentation headers', () => {
+    assert.deepEqual(presentationHeaders({ kind: 'inline', contentType: 'text/html; charset=utf-8' }, 'index.html'), [['Content-Type', 'text/html; charset=utf-8']]);
+    assert.deepEqual(presentationHeaders({ kind: 'download' }, 'logo.png'), [
+      ['Content-Type', 'application/octet-stream'],
+      ['Content-Disposition', 'attachment; filename="logo.png"'],
+    ]);
+  });
+});

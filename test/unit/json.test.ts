@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { checkJson } from '../../src/handlers/json.js';
+
+const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+function parses(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const VALID = [
+  '0', '-0', '1', '-1', '10', '123.456', '-0.5e-10', '1E+2', '1e2', '2.5E-3', '1e400', '-1.7976931348623157e308',
+  'true', 'false', 'null', '""', '"abc"', '"\\"\\\\\\/\\b\\f\\n\\r\\t"', '"\\u0000\\uD83D\\uDE00\\uabcd\\uABCD"', '"caf\u00e9 \u2603 \ud83d\ude00"', '"\u007f"',
+  '[]', '{}', '[ ]', '{ }', ' \t\r\n[1, 2 ,3]\n', '[[[]]]', '[{}, [], "", 0, null]', '{"a":1}', '{"a" : 1 , "b" : [true, false]}',
+  '{"":""}', '{"a":{"b":{"c":[1,{"d":null}]}}}', '{"a":1,"a":2}', '[1e-5,-0.0,0e0]', '"\\u0041"', '  "padded"  ',
+];
+
+const INVALID = [
+  '', ' ', '\n', '[', ']', '{', '}', '[1', '[1,', '[1,]', '[,1]', '[,]', '{"a"}', '{"a":}', '{"a":1,}', '{,}', '{a:1}', "{'a':1}", '{"a" 1}',
+  '{1:2}', '[1 2]', '{"a":1 "b":2}', '01', '-01', '+1', '.5', '1.', '1.e5', '1e', '1e+', '-', '--1', '0x10', 'NaN', 'Infinity', '-Infinity',
+  'tru', 'true1', 'trUe', 'nul', 'nulls', 'False', 'undefined', '"abc', '"\\x"', '"\\u12G4"', '"\\u123"', '"\\', '"a\nb"', '"tab\there"',
+  '"\u0000"', "'single'", '1 2', '[] []', '{}x', '"a" "b"', '\ufeff{}', '\u00a0{}', '[1]\u0000', '//c\n1', '/*c*/1', '[1,2,3', '{"a":[1,2}',
+  '[}', '{]', '"\\U0041"', '1_000', 'é',
+];
+
+/** A seeded generator, so that a failure can be reproduced. */
+function random(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+    return state / 2 ** 31;
+  };
+}
+
+const MUTATION_CHARACTERS = ['{', '}', '[', ']', ',', ':', '"', '\\', '0', '1', '-', '+', '.', 'e', 'E', 'u', 'a', 't', 'n', ' ', '\n', '\t', '\u0001', '\u00e9', '/'];
+
+describe('JSON checker', () => {
+  test('accepts what JSON.parse accepts', () => {
+    for (const text of VALID) {
+      assert.equal(parses(text), true, `JSON.parse must accept ${JSON.stringify(text)}`);
+      assert.deepEqual(checkJson(encode(text)), { ok: true }, text);
+    }
+  });
+
+  test('refuses what JSON.parse refuses', () => {
+    for (const text of INVALID) {
+      assert.equal(parses(text), false, `JSON.parse must refuse ${JSON.stringify(text)}`);
+      const check = checkJson(encode(text));
+      assert.equal(check.ok, false, JSON.stringify(text));
+    }
+  });
+
+  test('agrees with JSON.parse on thousands of mutated documents', () => {
+    const next = random(20_240_601);
+    const bases = VALID.filter((text) => text.length > 2);
+    let valid = 0;
+    for (let i = 0; i < 20_000; i++) {
+      let text = bases[Math.floor(next() * bases.length)]!;
+      for (let edits = 1 + Math.floor(next() * 3); edits > 0; edits--) {
+        const at = Math.floor(next() * (text.length + 1));
+        const character = MUTATION_CHARACTERS[Math.floor(next() * MUTATION_CHARACTERS.length)]!;
+        const kind = next();
+        if (kind < 0.4) text = text.slice(0, at) + character + text.slice(at);
+        else if (kind < 0.7) text = text.slice(0, at) + text.slice(at + 1);
+        else text = text.slice(0, at) + character + text.slice(at + 1);
+      }
+      const expected = parses(text);
+      if (expected) valid++;
+      assert.equal(checkJson(encode(text)).ok, expected, JSON.stringify(text));
+    }
+    // Both outcomes must have been exercised for the comparison to mean anything.
+    assert.ok(valid > 500 && valid < 19_500, `valid mutations: ${valid}`);
+  });
+
+  test('reports the byte offset of the first error', () => {
+    const cases: ReadonlyArray<readonly [text: string, offset: number]> = [
+      ['', 0],
+      ['   ', 3],
+      ['{"a":}', 5],
+      ['[1,2', 4],
+      ['"abc', 4],
+      ['tru', 3],
+      ['trux', 3],
+      ['{"a" 1}', 5],
+      ['[1 2]', 3],
+      ['01', 1],
+      ['{"a":1,}', 7],
+      ['"\\x"', 2],
+      ['"\\u12G4"', 5],
+      ['"a\nb"', 2],
+      ['1 2', 2],
+      ['1.', 2],
+      ['1e+', 3],
+      ['{"caf\u00e9": x}', 10], // é is two bytes: the offset counts bytes, not characters
+    ];
+    for (const [text, offset] of cases) {
+      const check = checkJson(encode(text));
+      assert.ok(!check.ok, JSON.stringify(text));
+      assert.equal(check.offset, offset, `${JSON.stringify(text)}: ${check.message}`);
+      assert.ok(check.message.length > 0);
+    }
+  });
+
+  test('deep nesting neither throws nor overflows the stack', () => {
+    const depth = 100_000;
+    const open = checkJson(encode('['.repeat(depth)));
+    assert.deepEqual(open.ok === false && open.offset, depth);
+    assert.deepEqual(checkJson(encode('['.repeat(depth) + ']'.repeat(depth))), { ok: true });
+    assert.deepEqual(checkJson(encode('{"a":'.repeat(depth) + '1' + '}'.repeat(depth))), { ok: true });
+    assert.equal(checkJson(encode('['.repeat(depth) + '}'.repeat(depth))).ok, false);
+    assert.equal(checkJson(encode('{"a":'.repeat(depth))).ok, false);
+  });
+
+  test('reads bytes, not text: invalid UTF-8 inside a string is not its concern', () => {
+    assert.deepEqual(checkJson(new Uint8Array([0x22, 0xff, 0xfe, 0x22])), { ok: true });
+    assert.equal(checkJson(new Uint8Array([0xff])).ok, false);
+  });
+});

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { checkRequestPath } from '../../src/security/path.js';
+
+/** The refusal for `target`; fails if the path was accepted. */
+function refusal(target: string): { status: number; rule: string } {
+  const check = checkRequestPath(target);
+  assert.ok(!check.ok, `${target} must be refused`);
+  assert.ok(check.reason.length > 0);
+  return { status: check.status, rule: check.rule };
+}
+
+describe('request path rules', () => {
+  test('normal paths are accepted and decoded once', () => {
+    const cases: ReadonlyArray<readonly [target: string, path: string]> = [
+      ['/', '/'],
+      ['/index.html', '/index.html'],
+      ['/uploads/upload_1.json', '/uploads/upload_1.json'],
+      ['/a/b/', '/a/b/'],
+      ['/file%20name.txt', '/file name.txt'],
+      ['/caf%C3%A9.html', '/café.html'],
+      ['/%2541', '/%41'], // decoded once only
+      ['/a..b.txt', '/a..b.txt'], // dots inside a name are not a dot segment
+      ['/name.', '/name.'],
+    ];
+    for (const [target, path] of cases) assert.deepEqual(checkRequestPath(target), { ok: true, path }, target);
+  });
+
+  test('the query is stripped before the checks', () => {
+    assert.deepEqual(checkRequestPath('/index.html?x=1'), { ok: true, path: '/index.html' });
+    assert.deepEqual(checkRequestPath('/?'), { ok: true, path: '/' });
+    assert.deepEqual(checkRequestPath('/index.html?next=/../etc/passwd&y=%00'), { ok: true, path: '/index.html' });
+    assert.equal(refusal('/../etc/passwd?x=1').status, 403);
+  });
+
+  test('dot segments are refused with 403', () => {
+    for (const target of ['/../etc/passwd', '/./././../config', '/..', '/.', '/a/../../b', '/a/./b', '/a/..', '/./index.html']) {
+      assert.deepEqual(refusal(target), { status: 403, rule: 'traversal' }, target);
+    }
+  });
+
+  test('percent-encoded traversal is refused with 403', () => {
+    for (const target of ['/%2e%2e/etc/passwd', '/%2E%2E/%2E%2E/etc/passwd', '/.%2e/config', '/%2e/index.html', '/..%2Fetc%2Fpasswd', '/a%2F..%2F..%2Fetc%2Fpasswd', '/%2e%2e%2f%2e%2e%2fetc%2fpasswd']) {
+      assert.deepEqual(refusal(target), { status: 403, rule: 'traversal' }, target);
+    }
+  });
+
+  test('backslashes are refused with 403, raw or encoded', () => {
+    for (const target of ['/..\\etc\\passwd', '/a\\b', '/%5c..%5cetc', '/%5C']) {
+      assert.deepEqual(refusal(target), { status: 403, rule: 'traversal' }, target);
+    }
+  });
+
+  test('paths starting with // are refused with 403, raw or encoded', () => {
+    for (const target of ['//etc/passwd', '//', '/%2Fetc/passwd', '/%2f%2fhost/x']) {
+      assert.deepEqual(refusal(target), { status: 403, rule: 'traversal' }, target);
+    }
+  });
+
+  test('NUL and control characters are refused with 400', () => {
+    for (const target of ['/index.html%00', '/index.html%00.txt', '/%00', '/a%01b', '/a%1Fb', '/a%7Fb', '/a%0d%0aSet-Cookie:x']) {
+      assert.deepEqual(refusal(target), { status: 400, rule: 'bad_path' }, target);
+    }
+  });
+
+  test('invalid percent-encoding is refused with 400', () => {
+    for (const target of ['/%', '/%2', '/%zz', '/a%g0', '/%C3', '/%C0%AE%C0%AE/etc', '/%ED%A0%80', '/%FF']) {
+      assert.deepEqual(refusal(target), { status: 400, rule: 'bad_path' }, target);
+    }
+  });
+
+  test('hidden files and folders are refused with 403', () => {
+    for (const target of ['/.env', '/.git/config', '/uploads/.upload-1234.tmp', '/a/.hidden/b.txt', '/%2eenv', '/.htaccess']) {
+      assert.deepEqual(refusal(target), { status: 403, rule: 'hidden_file' }, target);
+    }
+  });
+
+  test('targets that are not absolute paths are refused with 400', () => {
+    for (const target of ['*', 'index.html', 'http://example.com/', '', '?x=1']) {
+      assert.deepEqual(refusal(target), { status: 400, rule: 'bad_path' }, JSON.stringify(target));
+    }
+  });
+});
