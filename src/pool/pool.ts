@@ -159,7 +159,9 @@ export class WorkerPool {
   }
 
   private spawn(id: number): Promise<void> {
-    const worker = new Worker(this.options.workerFile, { workerData: this.options.workerData });
+    // trackUnmanagedFds off: a worker hands open file descriptors to the main thread, which
+    // streams and closes them; a worker that tracked them would close them again on exit.
+    const worker = new Worker(this.options.workerFile, { workerData: this.options.workerData, trackUnmanagedFds: false });
     const slot: Slot = { id, worker, online: false, everOnline: false, running: new Map() };
     this.slots[id - 1] = slot;
     let failure: Error | null = null;

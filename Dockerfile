@@ -1,0 +1,40 @@
+# rawhttp: a raw-socket HTTP/1.1 server. Two stages: the build stage compiles TypeScript
+# with the dev dependencies; the runtime stage gets only the compiled code, the production
+# dependencies and the document root, and runs as the unprivileged `node` user.
+
+FROM node:22-bookworm-slim AS build
+WORKDIR /app
+# Dependencies first, so the layer stays cached while only the sources change.
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:22-bookworm-slim
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=8080 \
+    ADMIN_HOST=0.0.0.0 \
+    ADMIN_PORT=9090 \
+    RESOURCES_DIR=/app/resources \
+    UPLOADS_DIR=/app/resources/uploads \
+    LOG_LEVEL=info
+WORKDIR /app
+# Code and documents stay owned by root: the server can read them, not change them.
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist/src ./dist/src
+COPY resources ./resources
+# The uploads folder is the only writable place. It belongs to `node` before it becomes a
+# volume, so a fresh named volume is created with that owner.
+RUN mkdir -p /app/resources/uploads && chown node:node /app/resources/uploads
+VOLUME ["/app/resources/uploads"]
+USER node
+EXPOSE 8080 9090
+# The slim base has no curl or wget: Node's fetch asks the admin listener.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.ADMIN_PORT || 9090) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# The server is PID 1 and handles SIGTERM itself (graceful drain, exit code 0): no npm or
+# shell in between, which would not pass the signal on.
+CMD ["node", "dist/src/main.js"]
