@@ -1,0 +1,110 @@
+// Turns the medians into what people read: ratios against a baseline, the issue's
+// pass/fail targets, a markdown table and one summary line.
+
+const fmt = (x, digits = 0) => (x === null || x === undefined ? '-' : Number(x).toFixed(digits));
+const metricOf = (scenario, row) => (row ? row[scenario.metric] : null);
+
+/**
+ * Baseline for the chart's ratios in each scenario: nginx (1 worker) where it ran,
+ * else fastify (the upload scenario, which nginx does not do), else the first server.
+ */
+export function addRatios(results) {
+  for (const sc of results.scenarios) {
+    const order = ['nginx-1', 'fastify', ...Object.keys(sc.rows)];
+    const base = order.find((id) => metricOf(sc, sc.rows[id]) > 0);
+    sc.baseline = base ?? null;
+    for (const [id, row] of Object.entries(sc.rows)) {
+      if (row) row.ratio = base ? metricOf(sc, row) / metricOf(sc, sc.rows[base]) : null;
+      if (row && id === base) row.ratio = 1;
+    }
+  }
+}
+
+// The issue's targets. `ratio` targets compare ours with a peer on the scenario
+// metric; `check` targets test ours alone in a scenario.
+const TARGETS = [
+  { scenario: 'get-ka', peer: 'nginx-1', min: 0.9, text: 'small keep-alive >= 0.9 x nginx (1 worker)' },
+  { scenario: 'get-ka', peer: 'node-http', min: 2, text: 'small keep-alive >= 2 x node:http peer' },
+  { scenario: 'get-close', peer: 'nginx-1', min: 0.8, text: 'Connection: close >= 0.8 x nginx (1 worker)' },
+  { scenario: 'download-1m', peer: 'nginx-1', min: 0.6, text: '1 MiB download >= 0.6 x nginx (1 worker) MB/s' },
+  { scenario: 'upload', peer: 'fastify', min: 1.5, text: 'upload >= 1.5 x fastify' },
+  {
+    scenario: 'get-1000', text: '1000 conns: no errors, no non-2xx',
+    check: (r) => [r.errors + r.non2xx + r.failedRounds === 0, `errors ${r.errors}, non-2xx ${r.non2xx}, failed rounds ${r.failedRounds}`],
+  },
+  { scenario: 'get-1000', text: '1000 conns: no 503', check: (r) => [r.status503 === 0, `503s ${r.status503}`] },
+  { scenario: 'get-1000', text: '1000 conns: p99 < 50 ms', check: (r) => [r.p99Ms < 50, `p99 ${fmt(r.p99Ms, 1)} ms`] },
+  { scenario: 'get-1000', text: '1000 conns: RSS < 200 MiB', check: (r) => [r.rssMiB < 200, `peak RSS ${fmt(r.rssMiB, 1)} MiB`] },
+];
+
+/** Evaluates every target: { text, status: PASS|FAIL|SKIP, detail, ratio? }. */
+export function evaluateTargets(results) {
+  return TARGETS.map((t) => {
+    const sc = results.scenarios.find((s) => s.id === t.scenario);
+    const ours = sc?.rows.ours;
+    if (!sc) return { text: t.text, status: 'SKIP', detail: `scenario ${t.scenario} not run` };
+    // Ours ran but every round failed: that is a failure, not a skip.
+    if (!ours && sc.notes.ours) return { text: t.text, status: 'FAIL', detail: sc.notes.ours };
+    if (!ours) return { text: t.text, status: 'SKIP', detail: 'ours not measured' };
+    if (t.check) {
+      const [pass, detail] = t.check(ours);
+      return { text: t.text, status: pass ? 'PASS' : 'FAIL', detail };
+    }
+    const peer = sc.rows[t.peer];
+    if (!peer || !(metricOf(sc, peer) > 0)) return { text: t.text, status: 'SKIP', detail: `${t.peer} not measured` };
+    const ratio = metricOf(sc, ours) / metricOf(sc, peer);
+    return {
+      text: t.text,
+      status: ratio >= t.min ? 'PASS' : 'FAIL',
+      ratio,
+      label: `${t.scenario} vs ${t.peer}`,
+      detail: `${fmt(ratio, 2)} x (${fmt(metricOf(sc, ours), 1)} vs ${fmt(metricOf(sc, peer), 1)} ${sc.metric === 'mbps' ? 'MB/s' : 'req/s'})`,
+    };
+  });
+}
+
+/** The markdown table: one row per scenario and server. */
+export function markdownTable(results, labels) {
+  const lines = [
+    '| scenario | server | req/s | MB/s | p50 ms | p99 ms | errors | non-2xx | RSS MiB | x base | notes |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  ];
+  for (const sc of results.scenarios) {
+    for (const [id, row] of Object.entries(sc.rows)) {
+      const name = labels[id] ?? id;
+      if (!row) {
+        lines.push(`| ${sc.id} | ${name} | - | - | - | - | - | - | - | - | ${sc.notes[id] ?? 'no result'} |`);
+        continue;
+      }
+      const notes = [];
+      if (row.files !== undefined) notes.push(`files ${row.files} for ${row.ok2xx} 2xx${row.filesMismatch ? ' MISMATCH' : ''}`);
+      if (row.status503) notes.push(`503: ${row.status503}`);
+      if (sc.notes[id]) notes.push(sc.notes[id]);
+      if (id === sc.baseline) notes.push('baseline');
+      lines.push(`| ${sc.id} | ${name} | ${fmt(row.rps)} | ${fmt(row.mbps, 1)} | ${fmt(row.p50Ms, 2)} | ${fmt(row.p99Ms, 2)} | ` +
+        `${row.errors} | ${row.non2xx} | ${fmt(row.rssMiB, 1)} | ${fmt(row.ratio, 2)} | ${notes.join('; ')} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** One line with every ratio the targets look at (or why there are none). */
+export function summaryLine(results, targets) {
+  const ratios = targets.filter((t) => t.ratio !== undefined).map((t) => `${t.label} ${fmt(t.ratio, 2)}x`);
+  const passed = targets.filter((t) => t.status === 'PASS').length;
+  const failed = targets.filter((t) => t.status === 'FAIL').length;
+  const skipped = targets.filter((t) => t.status === 'SKIP').length;
+  const head = `SUMMARY targets ${passed} pass, ${failed} fail, ${skipped} skip`;
+  if (!results.scenarios.some((s) => s.rows.ours)) {
+    // Without ours, still say something useful: the peers against the baseline.
+    const peers = results.scenarios.map((s) => {
+      const others = Object.entries(s.rows).filter(([id, r]) => r && id !== s.baseline);
+      return others.length ? `${s.id}: ${others.map(([id, r]) => `${id} ${fmt(r.ratio, 2)}x`).join(' ')} (vs ${s.baseline})` : null;
+    }).filter(Boolean);
+    const why = results.servers.ours?.status === 'ran' ? 'ours gave no results' : 'ours not run';
+    return `${head} | ${why}${peers.length ? ` | peers: ${peers.join(' | ')}` : ''}`;
+  }
+  const many = results.scenarios.find((s) => s.id === 'get-1000')?.rows.ours;
+  const crowd = many ? ` | get-1000: p99 ${fmt(many.p99Ms, 1)} ms, RSS ${fmt(many.rssMiB, 0)} MiB, errors ${many.errors}, 503 ${many.status503}` : '';
+  return `${head} | ours/peer: ${ratios.join(', ') || '-'}${crowd}`;
+}

@@ -1,0 +1,144 @@
+// The servers under test: ours and the peers. Each entry says whether it can run
+// here (skip reason otherwise) and how to start it on a given loopback port.
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { startProcess } from './procs.mjs';
+import { resolvePackage } from './tools.mjs';
+
+export const SERVER_IDS = ['ours', 'nginx-1', 'nginx-auto', 'node-http', 'fastify', 'python'];
+
+/** A port the kernel says is free on 127.0.0.1 right now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// Our own mime map for nginx, so the peer does not depend on /etc/nginx.
+const NGINX_MIME = `types {
+    text/html html;
+    text/plain txt;
+    image/png png;
+    image/jpeg jpg;
+    application/json json;
+}
+`;
+
+function startNginx(ctx, id, workers, port) {
+  const prefix = path.join(ctx.work.dir, id);
+  fs.mkdirSync(prefix, { recursive: true });
+  fs.writeFileSync(path.join(prefix, 'mime.types'), NGINX_MIME);
+  const template = fs.readFileSync(path.join(ctx.benchDir, 'nginx.conf.template'), 'utf8');
+  const values = { WORKERS: workers, PREFIX: prefix, PORT: port, ROOT: ctx.work.docroot, MIME_TYPES: path.join(prefix, 'mime.types') };
+  const conf = template.replace(/\{\{(\w+)\}\}/g, (_, key) => {
+    if (!(key in values)) throw new Error(`nginx.conf.template: unknown placeholder {{${key}}}`);
+    return String(values[key]);
+  });
+  const confFile = path.join(prefix, 'nginx.conf');
+  fs.writeFileSync(confFile, conf);
+  return startProcess({
+    cmd: ctx.tools.nginx,
+    args: ['-p', prefix, '-c', confFile, '-e', path.join(prefix, 'error.log')],
+    env: process.env,
+    logFile: path.join(ctx.work.logs, `${id}.log`),
+  });
+}
+
+function startNodePeer(ctx, id, script, port) {
+  return startProcess({
+    cmd: process.execPath,
+    args: [path.join(ctx.benchDir, 'peers', script), '--port', String(port), '--root', ctx.work.docroot, '--uploads', ctx.work.uploads],
+    env: { ...process.env, NODE_ENV: 'production' },
+    logFile: path.join(ctx.work.logs, `${id}.log`),
+  });
+}
+
+/**
+ * ctx: { benchDir, repoRoot, work, tools }. Returns the catalogue in report order.
+ * `upload` says whether the server takes part in the POST /upload scenario:
+ * nginx and python's http.server cannot store a POST body without extra modules/code.
+ */
+export function serverCatalog(ctx) {
+  const ourEntry = path.join(ctx.repoRoot, 'dist', 'src', 'main.js');
+  return [
+    {
+      id: 'ours',
+      label: 'ours',
+      upload: true,
+      check: () => (fs.existsSync(ourEntry) ? null : `${path.relative(process.cwd(), ourEntry) || ourEntry} not found; run \`npm run build\` first`),
+      async start(port) {
+        const adminPort = await freePort();
+        return startProcess({
+          cmd: process.execPath,
+          args: [ourEntry],
+          // The environment passes through, so MAX_THREADS, QUEUE_SIZE, BACKLOG ...
+          // can be tried without touching the harness.
+          env: {
+            ...process.env,
+            NODE_ENV: 'production',
+            HOST: '127.0.0.1',
+            PORT: String(port),
+            RESOURCES_DIR: ctx.work.docroot,
+            UPLOADS_DIR: ctx.work.uploads,
+            ALLOWED_HOSTS: `127.0.0.1:${port},localhost:${port}`,
+            ADMIN_HOST: '127.0.0.1',
+            ADMIN_PORT: String(adminPort),
+            LOG_LEVEL: 'warn',
+          },
+          cwd: ctx.repoRoot,
+          logFile: path.join(ctx.work.logs, 'ours.log'),
+        });
+      },
+    },
+    {
+      id: 'nginx-1',
+      label: 'nginx (1 worker)',
+      upload: false,
+      check: () => (ctx.tools.nginx ? null : 'nginx not installed (apt-get install -y nginx)'),
+      start: (port) => startNginx(ctx, 'nginx-1', 1, port),
+    },
+    {
+      id: 'nginx-auto',
+      label: 'nginx (auto workers)',
+      upload: false,
+      check: () => (ctx.tools.nginx ? null : 'nginx not installed (apt-get install -y nginx)'),
+      start: (port) => startNginx(ctx, 'nginx-auto', 'auto', port),
+    },
+    {
+      id: 'node-http',
+      label: 'node:http static',
+      upload: true,
+      check: () => null,
+      start: (port) => startNodePeer(ctx, 'node-http', 'node-http-static.mjs', port),
+    },
+    {
+      id: 'fastify',
+      label: 'fastify + @fastify/static',
+      upload: true,
+      check: () => {
+        const missing = ['fastify', '@fastify/static'].filter((p) => !resolvePackage(ctx.benchDir, p));
+        return missing.length ? `${missing.join(' and ')} not installed (run \`npm install\`; they are devDependencies)` : null;
+      },
+      start: (port) => startNodePeer(ctx, 'fastify', 'fastify-server.mjs', port),
+    },
+    {
+      id: 'python',
+      label: 'python3 http.server',
+      upload: false,
+      check: () => (ctx.tools.python3 ? null : 'python3 not found'),
+      // http.server logs every request to stderr; that cost is part of it, the file is not needed.
+      start: (port) => startProcess({
+        cmd: ctx.tools.python3,
+        args: ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', ctx.work.docroot],
+        env: process.env,
+        logFile: '/dev/null',
+      }),
+    },
+  ];
+}

@@ -1,0 +1,65 @@
+// A dependency-free SVG bar chart: for each scenario, every server's throughput as
+// a ratio of that scenario's baseline (1.0 = baseline, drawn as a dashed line).
+
+const COLORS = {
+  ours: '#d62728',
+  'nginx-1': '#1f77b4',
+  'nginx-auto': '#6baed6',
+  'node-http': '#2ca02c',
+  fastify: '#9467bd',
+  python: '#8c8c8c',
+};
+
+const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+
+export function ratioChart(results, labels) {
+  const scenarios = results.scenarios;
+  const servers = [...new Set(scenarios.flatMap((s) => Object.keys(s.rows).filter((id) => s.rows[id])))];
+  const W = 960, H = 430, left = 56, right = 16, top = 64, bottom = 54;
+  const plotW = W - left - right, plotH = H - top - bottom;
+  const maxRatio = Math.max(1.2, ...scenarios.flatMap((s) => Object.values(s.rows).map((r) => r?.ratio ?? 0)));
+  const yMax = Math.ceil(maxRatio * 4) / 4; // round up to a quarter for tidy grid lines
+  const y = (v) => top + plotH - (v / yMax) * plotH;
+  const groupW = plotW / Math.max(1, scenarios.length);
+  const barW = Math.min(28, (groupW - 16) / Math.max(1, servers.length));
+
+  const out = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
+  out.push(`<text x="${left}" y="20" font-size="15" font-weight="bold">Throughput relative to baseline (higher is better)</text>`);
+  out.push(`<text x="${left}" y="38" fill="#555">${esc(`${results.meta.date} · ${results.meta.mode} run · ${results.meta.rounds} rounds x ${results.meta.duration}s · driver ${results.meta.driver}`)}</text>`);
+
+  // Legend.
+  let lx = left;
+  for (const id of servers) {
+    const label = labels[id] ?? id;
+    out.push(`<rect x="${lx}" y="46" width="10" height="10" fill="${COLORS[id] ?? '#444'}"/>`);
+    out.push(`<text x="${lx + 14}" y="55">${esc(label)}</text>`);
+    lx += 14 + label.length * 6.5 + 14; // rough text width at 12px
+  }
+
+  // Grid and axis.
+  for (let v = 0; v <= yMax + 1e-9; v += yMax > 3 ? 1 : 0.25) {
+    out.push(`<line x1="${left}" x2="${W - right}" y1="${y(v)}" y2="${y(v)}" stroke="#e5e5e5"/>`);
+    out.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end" fill="#555">${v.toFixed(2)}</text>`);
+  }
+  out.push(`<line x1="${left}" x2="${W - right}" y1="${y(1)}" y2="${y(1)}" stroke="#333" stroke-dasharray="4 3"/>`);
+
+  // Bars.
+  scenarios.forEach((sc, g) => {
+    const present = servers.filter((id) => sc.rows[id]);
+    const x0 = left + g * groupW + (groupW - present.length * barW) / 2;
+    present.forEach((id, i) => {
+      const r = sc.rows[id].ratio ?? 0;
+      const x = x0 + i * barW;
+      out.push(`<rect x="${x + 1}" y="${y(r)}" width="${barW - 2}" height="${Math.max(0, y(0) - y(r))}" fill="${COLORS[id] ?? '#444'}">` +
+        `<title>${esc(`${labels[id] ?? id}: ${r.toFixed(2)}x`)}</title></rect>`);
+      out.push(`<text x="${x + barW / 2}" y="${y(r) - 3}" text-anchor="middle" font-size="9">${r.toFixed(2)}</text>`);
+    });
+    const cx = left + g * groupW + groupW / 2;
+    out.push(`<text x="${cx}" y="${H - bottom + 18}" text-anchor="middle" font-weight="bold">${esc(sc.id)}</text>`);
+    out.push(`<text x="${cx}" y="${H - bottom + 34}" text-anchor="middle" fill="#555">${esc(sc.metric === 'mbps' ? 'MB/s' : 'req/s')} vs ${esc(sc.baseline ?? '-')}</text>`);
+  });
+  out.push('</svg>');
+  return out.join('\n');
+}

@@ -1,0 +1,54 @@
+// fastify peer: @fastify/static for GET and a JSON upload route, both stock.
+// It is the baseline for the upload target (ours >= 1.5x fastify).
+// Usage: node fastify-server.mjs --port 8082 --root DIR --uploads DIR
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import Fastify from 'fastify';
+import fastifyStatic from '@fastify/static';
+import { isInline, MAX_UPLOAD_BYTES } from './content-types.mjs';
+
+const { values: opts } = parseArgs({
+  options: {
+    port: { type: 'string' },
+    host: { type: 'string', default: '127.0.0.1' },
+    root: { type: 'string' },
+    uploads: { type: 'string' },
+  },
+});
+const root = path.resolve(opts.root);
+const uploads = path.resolve(opts.uploads ?? path.join(root, 'uploads'));
+
+const app = Fastify({ logger: false, keepAliveTimeout: 30_000, bodyLimit: MAX_UPLOAD_BYTES });
+
+await app.register(fastifyStatic, {
+  root,
+  // Same contract as ours: only .html inline. @fastify/static 10 passes the reply
+  // here, 9 and older the raw response; accept both.
+  setHeaders(target, filePath) {
+    if (isInline(path.extname(filePath).toLowerCase())) return;
+    if (typeof target.header === 'function') target.header('Content-Disposition', 'attachment');
+    else target.setHeader('Content-Disposition', 'attachment');
+  },
+});
+
+// Keep the raw bytes (to store them as sent) but still reject invalid JSON, as ours does.
+app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+  try {
+    JSON.parse(body.toString('utf8'));
+    done(null, body);
+  } catch (err) {
+    err.statusCode = 400;
+    done(err);
+  }
+});
+
+app.post('/upload', async (req, reply) => {
+  const name = `${randomUUID()}.json`;
+  await fs.promises.writeFile(path.join(uploads, name), req.body);
+  return reply.code(201).send({ file: name });
+});
+
+await app.listen({ port: Number(opts.port), host: opts.host });
+process.on('SIGTERM', () => process.exit(0));
