@@ -46,6 +46,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     inlineTypes: config.inlineTypes,
     downloadTypes: config.downloadTypes,
     smallFileBytes: SMALL_FILE_BYTES,
+    cacheControl: config.cacheControl,
   };
   const saturatedLog = new RateLimitedLog(1000);
   const dequeuedLog = new RateLimitedLog(1000);

@@ -1,22 +1,55 @@
 // Graceful shutdown on SIGTERM and SIGINT. The process handles the signals itself, so it
 // behaves as PID 1 in a container with no init or shell to forward them.
+import { constants } from 'node:os';
 import type { App } from './app.js';
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Exit codes: 0 clean, 1 connections had to be cut at the timeout, 130 a second signal. */
+/**
+ * How long an idle keep-alive connection stays open once the listener has closed: a client that
+ * has just read a response promising keep-alive may already be sending its next request,
+ * which is then served with `Connection: close` instead of meeting a closed connection.
+ */
+const IDLE_GRACE_MS = 1000;
+
+/** How long a process that something still holds open may take to end after shutdown. */
+const EXIT_GRACE_MS = 2000;
+
+/**
+ * Ends the process with `code` once the last log lines are written. pino writes stdout
+ * asynchronously, and process.exit() right away could reorder or lose the final lines. With
+ * listeners, connections and workers closed the event loop empties as soon as the writes are
+ * done and the process ends by itself; the unref'd timer only ends one that something holds.
+ */
+function exitWhenIdle(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+}
+
+/**
+ * Readiness turns 503 at once; after SHUTDOWN_DELAY_MS (time for orchestrators to stop routing
+ * here) the listener closes, in-flight requests finish with `Connection: close`, idle
+ * connections close after a short grace, and the workers stop. Resolves with the exit code: 0 when everything
+ * finished, 1 when connections had to be cut at SHUTDOWN_TIMEOUT_MS.
+ */
 export async function shutdown(app: App, signal: string): Promise<number> {
   const { log, config } = app;
   app.shuttingDown = true;
   log.info({ signal, delayMs: config.shutdownDelayMs }, 'shutdown: not ready any more, draining');
   if (config.shutdownDelayMs > 0) await delay(config.shutdownDelayMs);
 
-  log.info({ connections: app.http.openConnections }, 'shutdown: listener closed, finishing in-flight requests');
-  const drained = app.http.drain().then(() => true);
-  const timedOut = delay(config.shutdownTimeoutMs).then(() => false);
+  // At most half the timeout, so an idle connection is never what the timeout has to cut.
+  const idleGraceMs = Math.min(IDLE_GRACE_MS, Math.floor(config.shutdownTimeoutMs / 2));
+  const drained = app.http.drain(idleGraceMs).then(() => true);
+  log.info({ connections: app.http.openConnections, idleGraceMs, timeoutMs: config.shutdownTimeoutMs }, 'shutdown: listener closed, finishing in-flight requests');
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), config.shutdownTimeoutMs)));
   const clean = await Promise.race([drained, timedOut]);
+  clearTimeout(timer);
   let exitCode = 0;
-  if (!clean) {
+  if (clean) {
+    log.info('shutdown: all connections finished');
+  } else {
     const cut = app.http.destroyAll();
     log.warn({ connections: cut, timeoutMs: config.shutdownTimeoutMs }, 'shutdown: timeout reached, closed remaining connections');
     exitCode = 1;
@@ -28,21 +61,20 @@ export async function shutdown(app: App, signal: string): Promise<number> {
   return exitCode;
 }
 
+/** A second signal exits at once, with the shell's code for death by that signal (128 + n). */
 export function handleSignals(app: App): void {
   let started = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (started) {
-      app.log.warn({ signal }, 'shutdown: second signal, exiting now');
-      process.exit(130);
+      const exitCode = 128 + constants.signals[signal];
+      app.log.warn({ signal, exitCode }, 'shutdown: second signal, exiting now');
+      process.exit(exitCode);
     }
     started = true;
-    shutdown(app, signal).then(
-      (code) => process.exit(code),
-      (error: Error) => {
-        app.log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    shutdown(app, signal).then(exitWhenIdle, (error: Error) => {
+      app.log.error({ err: error }, 'shutdown failed');
+      exitWhenIdle(1);
+    });
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

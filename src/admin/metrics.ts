@@ -20,6 +20,26 @@ export function methodLabel(method: string): string {
 // A fast static server answers in well under a millisecond; the tail reaches into seconds.
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/**
+ * prom-client keeps these gauges only for backward compatibility: each is the sum of its
+ * `type`-labelled twin without the suffix (e.g. `nodejs_active_handles`), and a gauge named
+ * `_total` breaks the Prometheus naming rules (`promtool check metrics` flags it).
+ */
+const DEPRECATED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+// Every label value of the two rejection counters, so each series exists (at 0) from the
+// start and rate() and alerts work before the first event. A Record fails to compile when
+// a new reason is added to the union but not here.
+const REJECTION_REASONS: Record<RejectionReason, true> = { queue_full: true, connection_limit: true, draining: true };
+const SECURITY_RULES: Record<SecurityRule, true> = {
+  bad_path: true,
+  traversal: true,
+  hidden_file: true,
+  outside_root: true,
+  missing_host: true,
+  host_not_allowed: true,
+};
+
 export class Metrics implements ServerEvents {
   readonly registry = new Registry();
   private readonly requests: Counter<'method' | 'status'>;
@@ -34,6 +54,7 @@ export class Metrics implements ServerEvents {
   constructor(live: LiveState) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
+    for (const name of DEPRECATED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
     new Gauge({ name: 'http_server_queue_depth', help: 'Jobs waiting for a worker', registers, collect() { this.set(live.poolStats().queued); } });
     new Gauge({ name: 'http_server_busy_workers', help: 'Workers running a job now', registers, collect() { this.set(live.poolStats().busy); } });
     new Gauge({ name: 'http_server_workers', help: 'Live workers in the pool', registers, collect() { this.set(live.poolStats().workers); } });
@@ -52,8 +73,8 @@ export class Metrics implements ServerEvents {
     this.securityRejections = new Counter({ name: 'http_server_security_rejections_total', help: 'Requests refused by a security rule', labelNames: ['reason'], registers });
     this.uploads = new Counter({ name: 'http_server_uploads_total', help: 'JSON documents stored by POST /upload', registers });
     this.uploadBytes = new Counter({ name: 'http_server_upload_bytes_total', help: 'Bytes stored by POST /upload', registers });
-    // Show every reason from the start, so rate() and alerts work before the first event.
-    for (const reason of ['queue_full', 'connection_limit', 'draining'] satisfies RejectionReason[]) this.rejections.inc({ reason }, 0);
+    for (const reason of Object.keys(REJECTION_REASONS)) this.rejections.inc({ reason }, 0);
+    for (const reason of Object.keys(SECURITY_RULES)) this.securityRejections.inc({ reason }, 0);
   }
 
   connectionOpened(): void {

@@ -4,17 +4,27 @@ import type { RequestHead } from '../http/parser.js';
 import type { HeaderList } from '../http/response.js';
 import { checkHost } from '../security/host.js';
 import { checkRequestPath, type SecurityRule } from '../security/path.js';
+import type { ConditionalHeaders } from './conditional.js';
 
 export const UPLOAD_PATH = '/upload';
-export const STATIC_ALLOW = 'GET, HEAD';
-export const SERVER_ALLOW = 'GET, HEAD, POST';
+export const STATIC_ALLOW = 'GET, HEAD, OPTIONS';
+export const UPLOAD_ALLOW = 'POST, OPTIONS';
+export const SERVER_ALLOW = 'GET, HEAD, POST, OPTIONS';
 
 export type StaticMethod = 'GET' | 'HEAD' | 'POST';
 
 export type Route =
   /** A file under the document root; POST only learns whether it exists (405 or 404). */
-  | { readonly kind: 'static'; readonly method: StaticMethod; readonly path: string }
+  | {
+      readonly kind: 'static';
+      readonly method: StaticMethod;
+      readonly path: string;
+      readonly conditions: ConditionalHeaders;
+      readonly acceptEncoding: string | undefined;
+    }
   | { readonly kind: 'upload' }
+  /** OPTIONS: answered at once with what the target allows. */
+  | { readonly kind: 'options'; readonly allow: string }
   | {
       readonly kind: 'reject';
       readonly status: number;
@@ -31,22 +41,59 @@ export function isJsonMediaType(contentType: string | undefined): boolean {
   return mediaType === 'application/json';
 }
 
-export function route(head: RequestHead, allowedHosts: ReadonlySet<string>): Route {
+const ABSOLUTE_FORM = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)(.*)$/;
+
+type Target = { readonly ok: true; readonly target: string } | Extract<Route, { kind: 'reject' }>;
+
+/**
+ * The Host rules, and the absolute form (`GET http://host:port/path`): there the target's
+ * authority names the host instead of the Host header (RFC 9112 §3.2.2), and must be allowed.
+ */
+function checkAuthority(head: RequestHead, allowedHosts: ReadonlySet<string>): Target {
   const host = checkHost(head.headers.host, allowedHosts);
-  if (!host.ok) return { kind: 'reject', status: host.status, reason: host.reason, rule: host.rule };
+  const absolute = ABSOLUTE_FORM.exec(head.target);
+  if (absolute === null) {
+    return host.ok ? { ok: true, target: head.target } : { kind: 'reject', status: host.status, reason: host.reason, rule: host.rule };
+  }
+  const [, scheme, authority, rest] = absolute as unknown as [string, string, string, string];
+  if (host.ok === false && host.rule === 'missing_host') return { kind: 'reject', status: 400, reason: host.reason, rule: host.rule };
+  if (scheme.toLowerCase() !== 'http') return { kind: 'reject', status: 400, reason: `scheme ${scheme} not served` };
+  const byAuthority = checkHost(authority, allowedHosts);
+  if (!byAuthority.ok) return { kind: 'reject', status: byAuthority.status, reason: byAuthority.reason, rule: byAuthority.rule };
+  return { ok: true, target: rest === '' ? '/' : rest };
+}
+
+function conditionsOf(headers: RequestHead['headers']): ConditionalHeaders {
+  return {
+    ifMatch: headers['if-match'],
+    ifNoneMatch: headers['if-none-match'],
+    ifModifiedSince: headers['if-modified-since'],
+    ifUnmodifiedSince: headers['if-unmodified-since'],
+    range: headers.range,
+    ifRange: headers['if-range'],
+  };
+}
+
+export function route(head: RequestHead, allowedHosts: ReadonlySet<string>): Route {
+  const authority = checkAuthority(head, allowedHosts);
+  if (!('ok' in authority)) return authority;
 
   const method = head.method;
-  if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') {
+  if (method === 'OPTIONS' && authority.target === '*') return { kind: 'options', allow: SERVER_ALLOW };
+  if (method !== 'GET' && method !== 'HEAD' && method !== 'POST' && method !== 'OPTIONS') {
     return { kind: 'reject', status: 405, reason: `method ${method} not allowed`, headers: [['Allow', SERVER_ALLOW]] };
   }
-  const path = checkRequestPath(head.target);
+  const path = checkRequestPath(authority.target);
   if (!path.ok) return { kind: 'reject', status: path.status, reason: path.reason, rule: path.rule };
 
-  if (method === 'POST' && path.path === UPLOAD_PATH) {
-    if (!isJsonMediaType(head.headers['content-type'])) {
-      return { kind: 'reject', status: 415, reason: 'upload must be application/json' };
+  if (path.path === UPLOAD_PATH) {
+    if (method === 'OPTIONS') return { kind: 'options', allow: UPLOAD_ALLOW };
+    if (method === 'POST') {
+      return isJsonMediaType(head.headers['content-type'])
+        ? { kind: 'upload' }
+        : { kind: 'reject', status: 415, reason: 'upload must be application/json' };
     }
-    return { kind: 'upload' };
   }
-  return { kind: 'static', method, path: path.path };
+  if (method === 'OPTIONS') return { kind: 'options', allow: STATIC_ALLOW };
+  return { kind: 'static', method, path: path.path, conditions: conditionsOf(head.headers), acceptEncoding: head.headers['accept-encoding'] };
 }

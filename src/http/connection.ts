@@ -8,7 +8,7 @@ import { transferList, type Work } from '../pool/messages.js';
 import type { JobOutcome } from '../pool/pool.js';
 import type { ServerEvents } from './events.js';
 import { RequestParser, type ParserLimits, type RequestHead } from './parser.js';
-import { errorResponse, serializeHead, type HandlerResponse } from './response.js';
+import { errorResponse, optionsResponse, serializeHead, type HandlerResponse, type ResponseBody } from './response.js';
 
 export interface ConnectionSettings {
   readonly keepAliveTimeoutMs: number;
@@ -60,7 +60,7 @@ export class Connection {
   private readonly parser: RequestParser;
   private readonly slots: Slot[] = [];
   /** The request whose body is being read, with the route chosen from its head. */
-  private bodyRequest: { readonly slot: Slot; readonly route: Exclude<Route, { kind: 'reject' }> } | null = null;
+  private bodyRequest: { readonly slot: Slot; readonly route: Extract<Route, { kind: 'static' | 'upload' }> } | null = null;
   private requestCount = 0;
   private requestStartedAt = 0;
   /** No further requests are parsed (close requested, error, or drain). */
@@ -68,6 +68,9 @@ export class Connection {
   private paused = false;
   private stream: ReadStream | null = null;
   private draining = false;
+  /** While draining: how long an idle connection waits for the client's last request. */
+  private idleGraceMs = 0;
+  private idleCloseScheduled = false;
   /** The client sent FIN; we answer what it asked and then close. */
   private clientEnded = false;
   private ended = false;
@@ -92,11 +95,15 @@ export class Connection {
     return this.socket.remoteAddress ?? 'unknown';
   }
 
-  /** Graceful shutdown: finish what is in flight, take nothing new, then close. */
-  drain(): void {
+  /**
+   * Graceful shutdown: finish what is in flight, read at most one more request, then close.
+   * The response that ends the connection says `Connection: close`. A connection that is or
+   * becomes idle waits `idleGraceMs` for a request before it closes (see closeWhenIdle).
+   */
+  drain(idleGraceMs: number): void {
     this.draining = true;
-    if (this.bodyRequest === null) this.readingDone = true;
-    if (this.slots.length === 0 && this.stream === null) this.end();
+    this.idleGraceMs = idleGraceMs;
+    this.flush();
   }
 
   /** Closes at once, whatever is in flight (the shutdown timeout has passed). */
@@ -177,10 +184,9 @@ export class Connection {
   private onHead(head: RequestHead): void {
     const slot = this.openSlot(head);
     const decision = route(head, this.deps.settings.allowedHosts);
-    if (decision.kind === 'reject') {
+    if (decision.kind === 'reject' || decision.kind === 'options') {
       // The body stays unread, so the connection cannot be reused.
-      this.readingDone = true;
-      this.respondRejected(slot, decision, false);
+      this.respondAtOnce(slot, decision, false);
       return;
     }
     this.bodyRequest = { slot, route: decision };
@@ -195,13 +201,14 @@ export class Connection {
       ({ slot, route: decision } = this.bodyRequest);
       this.bodyRequest = null;
       slot.wantsContinue = false;
-      if (this.draining) this.readingDone = true;
     } else {
       slot = this.openSlot(head);
       decision = route(head, this.deps.settings.allowedHosts);
     }
-    if (decision.kind === 'reject') {
-      this.respondRejected(slot, decision, true);
+    // While draining, this request is the connection's last: its response says close.
+    if (this.draining) this.readingDone = true;
+    if (decision.kind === 'reject' || decision.kind === 'options') {
+      this.respondAtOnce(slot, decision, true);
       return;
     }
     const work: Work = decision.kind === 'upload' ? { kind: 'upload', body: body ?? new Uint8Array(0) } : decision;
@@ -214,12 +221,17 @@ export class Connection {
     }
   }
 
-  private respondRejected(slot: Slot, decision: Extract<Route, { kind: 'reject' }>, keepAlive: boolean): void {
-    if (decision.rule !== undefined) {
-      this.deps.events.securityRejection(decision.rule);
-      this.deps.log.warn({ conn: this.id, client: this.remoteAddress, target: slot.target, rule: decision.rule, reason: decision.reason }, 'security refusal');
+  /** Answers that need no worker: refusals decided from the head, and OPTIONS. */
+  private respondAtOnce(slot: Slot, decision: Extract<Route, { kind: 'reject' | 'options' }>, keepAlive: boolean): void {
+    if (decision.kind === 'options') {
+      slot.response = optionsResponse(decision.allow);
+    } else {
+      if (decision.rule !== undefined) {
+        this.deps.events.securityRejection(decision.rule);
+        this.deps.log.warn({ conn: this.id, client: this.remoteAddress, target: slot.target, rule: decision.rule, reason: decision.reason }, 'security refusal');
+      }
+      slot.response = errorResponse(decision.status, slot.method, decision.headers);
     }
-    slot.response = errorResponse(decision.status, slot.method, decision.headers);
     if (!keepAlive) {
       slot.keepAlive = false;
       this.readingDone = true;
@@ -282,11 +294,14 @@ export class Connection {
       }
       this.slots.shift();
       const isLast = this.slots.length === 0 && this.bodyRequest === null;
-      const keepAlive = slot.keepAlive && !(this.draining && isLast);
+      // Draining, or the client has sent FIN: the last response is followed by our close.
+      const keepAlive = slot.keepAlive && !((this.draining || this.clientEnded) && isLast);
       this.write(slot, slot.response, keepAlive);
       if (!keepAlive && this.stream === null) this.end();
     }
-    if ((this.draining || this.clientEnded) && this.slots.length === 0 && this.bodyRequest === null && this.stream === null) this.end();
+    const nothingInFlight = this.slots.length === 0 && this.bodyRequest === null && this.stream === null;
+    if (nothingInFlight && (this.clientEnded || (this.draining && this.readingDone))) this.end();
+    else if (nothingInFlight && this.draining) this.closeWhenIdle();
     if (this.paused && this.slots.length < MAX_IN_FLIGHT && !this.socket.writableNeedDrain && !this.ended) {
       this.paused = false;
       this.socket.resume();
@@ -305,7 +320,7 @@ export class Connection {
     const body = response.body;
     if (body.kind === 'file') {
       this.socket.write(head, 'latin1');
-      this.streamFile(slot, response, body.fd, body.length, keepAlive, head.length);
+      this.streamFile(slot, response, body, keepAlive, head.length);
       return;
     }
     if (body.kind === 'bytes' && body.bytes.length > COALESCE_BYTES) {
@@ -325,13 +340,14 @@ export class Connection {
   }
 
   /** Streams a large file with backpressure; memory stays flat whatever the file size. */
-  private streamFile(slot: Slot, response: HandlerResponse, fd: number, length: number, keepAlive: boolean, headBytes: number): void {
+  private streamFile(slot: Slot, response: HandlerResponse, file: Extract<ResponseBody, { kind: 'file' }>, keepAlive: boolean, headBytes: number): void {
+    const { fd, start, length } = file;
     if (length === 0) {
       closeFd(fd, () => undefined);
       this.finished(slot, response.status, headBytes, keepAlive);
       return;
     }
-    const stream = createReadStream('', { fd, start: 0, end: length - 1, highWaterMark: 64 * 1024 });
+    const stream = createReadStream('', { fd, start, end: start + length - 1, highWaterMark: 64 * 1024 });
     this.stream = stream;
     let sent = 0;
     stream.on('data', (chunk) => {
@@ -384,6 +400,27 @@ export class Connection {
     if (this.slots.length === 0 && this.stream === null) this.end();
   }
 
+  /**
+   * Draining and idle, but the client may have sent a request we have not read yet (it is in
+   * the socket buffer, or on its way because our last response promised keep-alive). Closing
+   * now would drop it unanswered, so wait the grace, let the event loop read once more, and
+   * close only if nothing arrived. A request that does arrive is served with `Connection: close`.
+   */
+  private closeWhenIdle(): void {
+    if (this.idleCloseScheduled || this.ended) return;
+    this.idleCloseScheduled = true;
+    setTimeout(() => {
+      // setImmediate runs after the poll phase, which reads whatever has arrived by now.
+      setImmediate(() => {
+        this.idleCloseScheduled = false;
+        if (this.ended || this.slots.length > 0 || this.bodyRequest !== null || this.stream !== null || this.parser.inRequest) return;
+        // Our last response is still on its way: the client cannot have answered it yet.
+        if (this.socket.writableLength > 0) this.closeWhenIdle();
+        else this.end();
+      });
+    }, this.idleGraceMs);
+  }
+
   private end(): void {
     if (this.ended) return;
     this.ended = true;
@@ -397,6 +434,10 @@ export class Connection {
     this.deadline = 0;
     this.stream?.destroy();
     this.stream = null;
+    // Responses that never got their turn on the wire may still hold an open file.
+    for (const slot of this.slots.splice(0)) {
+      if (slot.response?.body.kind === 'file') closeFd(slot.response.body.fd, () => undefined);
+    }
   }
 
   private updateDeadline(): void {

@@ -14,6 +14,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   408: 'Request Timeout',
+  412: 'Precondition Failed',
   413: 'Content Too Large',
   414: 'URI Too Long',
   415: 'Unsupported Media Type',
@@ -33,6 +34,7 @@ const EXPLANATION: Readonly<Record<number, string>> = {
   404: 'The requested resource was not found on this server.',
   405: 'This method is not allowed for the requested resource.',
   408: 'The request was not received in time.',
+  412: 'A precondition given in the request does not hold for this resource.',
   413: 'The request body is larger than the server accepts.',
   414: 'The request target is longer than the server accepts.',
   415: 'The media type is not supported for this resource.',
@@ -52,14 +54,17 @@ export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
 export type ResponseBody =
   | { readonly kind: 'none' }
   | { readonly kind: 'bytes'; readonly bytes: Uint8Array }
-  | { readonly kind: 'file'; readonly fd: number; readonly length: number };
+  | { readonly kind: 'file'; readonly fd: number; readonly start: number; readonly length: number };
 
 /** A response as handlers build it; the connection adds Date, Server, Connection and framing. */
 export interface HandlerResponse {
   readonly status: number;
   readonly headers: HeaderList;
-  /** Content-Length to announce; equals the body length except for HEAD. */
-  readonly contentLength: number;
+  /**
+   * Content-Length to announce: the body length, the length GET would send (HEAD), or null
+   * where the header must not appear (204, and 304 which describes another response).
+   */
+  readonly contentLength: number | null;
   readonly body: ResponseBody;
 }
 
@@ -88,7 +93,8 @@ export interface ConnectionHeaders {
 export function serializeHead(response: HandlerResponse, connection: ConnectionHeaders): string {
   let head = `HTTP/1.1 ${response.status} ${STATUS_TEXT[response.status] ?? 'Unknown'}\r\nDate: ${httpDate()}\r\nServer: ${SERVER_NAME}\r\n`;
   for (const [name, value] of response.headers) head += `${name}: ${value}\r\n`;
-  head += `Content-Length: ${response.contentLength}\r\nX-Content-Type-Options: nosniff\r\n`;
+  if (response.contentLength !== null) head += `Content-Length: ${response.contentLength}\r\n`;
+  head += 'X-Content-Type-Options: nosniff\r\n';
   head += connection.keepAlive
     ? `Connection: keep-alive\r\nKeep-Alive: timeout=${connection.keepAliveTimeoutSeconds}, max=${connection.remainingRequests}\r\n\r\n`
     : 'Connection: close\r\n\r\n';
@@ -113,4 +119,9 @@ export function errorResponse(status: number, method: string, extraHeaders: Head
     contentLength: bytes.length,
     body: method === 'HEAD' ? NO_BODY : { kind: 'bytes', bytes },
   };
+}
+
+/** 204 to OPTIONS: what the target allows, and no body (so no Content-Length either). */
+export function optionsResponse(allow: string): HandlerResponse {
+  return { status: 204, headers: [['Allow', allow], ['Cache-Control', 'no-store']], contentLength: null, body: NO_BODY };
 }

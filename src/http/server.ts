@@ -61,11 +61,14 @@ export class HttpServer {
     });
   }
 
-  /** Stops accepting and lets every connection finish what it has in flight. */
-  drain(): Promise<void> {
+  /**
+   * Stops accepting and lets every connection finish what it has in flight; idle ones wait
+   * `idleGraceMs` for a last request. Resolves once every connection has closed.
+   */
+  drain(idleGraceMs: number): Promise<void> {
     this.draining = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const connection of this.connections) connection.drain();
+    for (const connection of this.connections) connection.drain(idleGraceMs);
     return closed;
   }
 

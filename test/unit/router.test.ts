@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isJsonMediaType, route, SERVER_ALLOW } from '../../src/handlers/router.js';
+import { isJsonMediaType, route, SERVER_ALLOW, STATIC_ALLOW, UPLOAD_ALLOW, type Route } from '../../src/handlers/router.js';
 import type { RequestHead } from '../../src/http/parser.js';
 
 const ALLOWED: ReadonlySet<string> = new Set(['localhost:8080']);
@@ -17,22 +17,62 @@ function head(method: string, target: string, headers: Record<string, string> = 
   };
 }
 
+/** A static route with no conditional or encoding headers. */
+function plain(method: 'GET' | 'HEAD' | 'POST', path: string): Route {
+  return {
+    kind: 'static',
+    method,
+    path,
+    conditions: { ifMatch: undefined, ifNoneMatch: undefined, ifModifiedSince: undefined, ifUnmodifiedSince: undefined, range: undefined, ifRange: undefined },
+    acceptEncoding: undefined,
+  };
+}
+
 describe('routing', () => {
   test('GET and HEAD route to static files with the decoded path', () => {
-    assert.deepEqual(route(head('GET', '/'), ALLOWED), { kind: 'static', method: 'GET', path: '/' });
-    assert.deepEqual(route(head('HEAD', '/about.html?x=1'), ALLOWED), { kind: 'static', method: 'HEAD', path: '/about.html' });
-    assert.deepEqual(route(head('GET', '/my%20file.txt'), ALLOWED), { kind: 'static', method: 'GET', path: '/my file.txt' });
-    assert.deepEqual(route(head('GET', '/upload'), ALLOWED), { kind: 'static', method: 'GET', path: '/upload' });
+    assert.deepEqual(route(head('GET', '/'), ALLOWED), plain('GET', '/'));
+    assert.deepEqual(route(head('HEAD', '/about.html?x=1'), ALLOWED), plain('HEAD', '/about.html'));
+    assert.deepEqual(route(head('GET', '/my%20file.txt'), ALLOWED), plain('GET', '/my file.txt'));
+    assert.deepEqual(route(head('GET', '/upload'), ALLOWED), plain('GET', '/upload'));
   });
 
-  test('other methods get 405 with Allow listing GET, HEAD and POST', () => {
-    for (const method of ['PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT', 'get', 'PROPFIND']) {
+  test('other methods get 405 with Allow listing GET, HEAD, POST and OPTIONS', () => {
+    for (const method of ['PUT', 'DELETE', 'PATCH', 'TRACE', 'CONNECT', 'get', 'PROPFIND']) {
       const decision = route(head(method, '/index.html'), ALLOWED);
       assert.ok(decision.kind === 'reject', method);
       assert.equal(decision.status, 405, method);
       assert.deepEqual(decision.headers, [['Allow', SERVER_ALLOW]]);
     }
-    assert.equal(SERVER_ALLOW, 'GET, HEAD, POST');
+    assert.equal(SERVER_ALLOW, 'GET, HEAD, POST, OPTIONS');
+  });
+
+  test('OPTIONS answers with what the target allows', () => {
+    assert.deepEqual(route(head('OPTIONS', '*'), ALLOWED), { kind: 'options', allow: SERVER_ALLOW });
+    assert.deepEqual(route(head('OPTIONS', '/index.html'), ALLOWED), { kind: 'options', allow: STATIC_ALLOW });
+    assert.deepEqual(route(head('OPTIONS', '/upload'), ALLOWED), { kind: 'options', allow: UPLOAD_ALLOW });
+    const star = route(head('GET', '*'), ALLOWED);
+    assert.equal(star.kind === 'reject' && star.status, 400);
+  });
+
+  test('the absolute form is served when its authority is an allowed host', () => {
+    assert.deepEqual(route(head('GET', 'http://localhost:8080/about.html?x=1'), ALLOWED), plain('GET', '/about.html'));
+    assert.deepEqual(route(head('GET', 'HTTP://LOCALHOST:8080'), ALLOWED), plain('GET', '/'));
+    // The authority replaces the Host header, which may then name anything.
+    assert.deepEqual(route(head('GET', 'http://localhost:8080/', { host: 'other' }), ALLOWED), plain('GET', '/'));
+    const evil = route(head('GET', 'http://evil.com/about.html'), ALLOWED);
+    assert.deepEqual(evil.kind === 'reject' && [evil.status, evil.rule], [403, 'host_not_allowed']);
+    const https = route(head('GET', 'https://localhost:8080/'), ALLOWED);
+    assert.equal(https.kind === 'reject' && https.status, 400);
+    const noHost = route({ ...head('GET', 'http://localhost:8080/'), headers: {} }, ALLOWED);
+    assert.equal(noHost.kind === 'reject' && noHost.status, 400);
+  });
+
+  test('conditional, range and encoding headers travel with a static route', () => {
+    const decision = route(head('GET', '/a.html', { 'if-none-match': '"x"', range: 'bytes=0-1', 'accept-encoding': 'gzip' }), ALLOWED);
+    assert.ok(decision.kind === 'static');
+    assert.equal(decision.conditions.ifNoneMatch, '"x"');
+    assert.equal(decision.conditions.range, 'bytes=0-1');
+    assert.equal(decision.acceptEncoding, 'gzip');
   });
 
   test('POST /upload with a JSON media type routes to the upload handler', () => {
@@ -51,8 +91,8 @@ describe('routing', () => {
   });
 
   test('POST elsewhere is a static route (answered 405 or 404 by the worker)', () => {
-    assert.deepEqual(route(head('POST', '/index.html', { 'content-type': 'application/json' }), ALLOWED), { kind: 'static', method: 'POST', path: '/index.html' });
-    assert.deepEqual(route(head('POST', '/upload/', { 'content-type': 'application/json' }), ALLOWED), { kind: 'static', method: 'POST', path: '/upload/' });
+    assert.deepEqual(route(head('POST', '/index.html', { 'content-type': 'application/json' }), ALLOWED), plain('POST', '/index.html'));
+    assert.deepEqual(route(head('POST', '/upload/', { 'content-type': 'application/json' }), ALLOWED), plain('POST', '/upload/'));
   });
 
   test('the Host header is checked first, for every method', () => {
@@ -72,8 +112,8 @@ describe('routing', () => {
     assert.deepEqual(hidden.kind === 'reject' && [hidden.status, hidden.rule], [403, 'hidden_file']);
     const bad = route(head('GET', '/%00'), ALLOWED);
     assert.deepEqual(bad.kind === 'reject' && [bad.status, bad.rule], [400, 'bad_path']);
-    const absolute = route(head('GET', 'http://localhost:8080/'), ALLOWED);
-    assert.deepEqual(absolute.kind === 'reject' && absolute.status, 400);
+    const relative = route(head('GET', 'about.html'), ALLOWED);
+    assert.deepEqual(relative.kind === 'reject' && relative.status, 400);
     const upload = route(head('POST', '/%2e%2e/upload', { 'content-type': 'application/json' }), ALLOWED);
     assert.deepEqual(upload.kind === 'reject' && upload.status, 403);
   });

@@ -1,0 +1,110 @@
+// Configuration against the real start: the positional `[port] [host] [max_threads]` form,
+// flags, bad values that stop the start with one message naming the key, and LOG_LEVEL.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { get, RawClient, request } from '../helpers/raw.js';
+import { runServer, startServer } from '../helpers/server.js';
+
+/** A port that was free a moment ago (bound on 0.0.0.0, like the server under test). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen({ port: 0, host: '0.0.0.0' }, () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+test('positional form `8000 0.0.0.0 20` sets port, host and pool size', async () => {
+  const port = await freePort();
+  const server = await startServer({ args: [String(port), '0.0.0.0', '20'] });
+  try {
+    assert.equal(server.port, port);
+    const line = await server.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('listening on'));
+    assert.equal(line.address, `0.0.0.0:${port}`);
+    assert.equal(line.workers, 20);
+    const response = await request(port, get('/', port));
+    assert.equal(response.status, 200);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('--flags set values, in both --name=value and --name value forms', async () => {
+  const server = await startServer({ args: ['--max-threads=2', '--queue-size', '7'] });
+  try {
+    const line = await server.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('listening on'));
+    assert.equal(line.workers, 2);
+    assert.equal(line.queueSize, 7);
+  } finally {
+    await server.stop();
+  }
+});
+
+const badConfigs: { name: string; key: RegExp; args?: string[]; env?: Record<string, string> }[] = [
+  { name: 'PORT=70000', key: /PORT/, env: { PORT: '70000' } },
+  { name: 'positional port 70000', key: /PORT/, args: ['70000'] },
+  { name: 'MAX_THREADS=0', key: /MAX_THREADS/, env: { MAX_THREADS: '0' } },
+  { name: '--max-threads=0', key: /MAX_THREADS/, args: ['--max-threads=0'] },
+  { name: 'a missing RESOURCES_DIR', key: /RESOURCES_DIR/, env: { RESOURCES_DIR: '/nonexistent/rawhttp-resources' } },
+  { name: 'QUEUE_SIZE=-1', key: /QUEUE_SIZE/, env: { QUEUE_SIZE: '-1' } },
+];
+
+for (const { name, key, args, env } of badConfigs) {
+  test(`${name} stops the start with one message naming the key`, async () => {
+    const { code, stdout, stderr } = await runServer(args ?? [], env ?? {});
+    assert.notEqual(code, 0);
+    assert.notEqual(code, null, 'exits by itself instead of running');
+    const lines = stderr.trim().split('\n');
+    assert.equal(lines.length, 1, stderr);
+    assert.match(lines[0]!, key);
+    assert.doesNotMatch(stdout, /listening on/);
+  });
+}
+
+test('LOG_LEVEL=debug logs connection open and close', async () => {
+  const server = await startServer({ env: { LOG_LEVEL: 'debug' } });
+  try {
+    const client = await RawClient.connect(server.port);
+    client.write(get('/', server.port, 'Connection: close\r\n'));
+    await client.responses(1);
+    await client.waitClosed();
+    const opened = await server.waitForLog((l) => l.level === 'debug' && l.msg === 'connection opened');
+    assert.equal(opened.client, '127.0.0.1');
+    const closed = await server.waitForLog((l) => l.level === 'debug' && l.msg === 'connection closed' && l.conn === opened.conn);
+    assert.equal(typeof closed.conn, 'number');
+  } finally {
+    await server.stop();
+  }
+});
+
+test('at the default LOG_LEVEL connection open and close are not logged', async () => {
+  const server = await startServer();
+  try {
+    await request(server.port, get('/', server.port, 'Connection: close\r\n'));
+    await server.waitForLog((l) => l.msg === 'request');
+    assert.equal(server.logs.some((l) => l.level === 'debug'), false);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('the uploads folder is created if missing', async () => {
+  const parent = mkdtempSync(join(tmpdir(), 'rawhttp-parent-'));
+  const uploadsDir = join(parent, 'not', 'yet', 'there');
+  const server = await startServer({ uploadsDir });
+  try {
+    const line = await server.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('listening on'));
+    assert.equal(line.uploads, uploadsDir);
+    assert.ok(existsSync(uploadsDir) && statSync(uploadsDir).isDirectory());
+  } finally {
+    await server.stop();
+    rmSync(parent, { recursive: true, force: true });
+  }
+});

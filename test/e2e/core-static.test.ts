@@ -1,0 +1,350 @@
+// Static files against the started server: inline pages, byte-identical downloads, HEAD,
+// 404/415, path security (traversal, hidden files, symbolic links), no descriptor leaks when
+// clients leave, and bounded memory while streaming a large file.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { get, parseResponses, RawClient, request, type RawResponse } from '../helpers/raw.js';
+import { RESOURCES_DIR, startServer, type StartedServer } from '../helpers/server.js';
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+const resource = (name: string): Buffer => readFileSync(join(RESOURCES_DIR, name));
+
+function assertErrorPage(response: RawResponse, status: number, reason: string): void {
+  assert.equal(response.status, status);
+  assert.equal(response.headers['content-type'], 'text/html; charset=utf-8');
+  const page = response.body.toString('utf8');
+  assert.match(page, new RegExp(`<h1>${status} ${reason}</h1>`));
+  assert.match(page, /rawhttp/);
+}
+
+describe('shipped resources', () => {
+  let server: StartedServer;
+  before(async () => {
+    server = await startServer();
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  for (const [path, file] of [['/', 'index.html'], ['/about.html', 'about.html'], ['/contact.html', 'contact.html']] as const) {
+    test(`GET ${path} renders ${file} in the browser`, async () => {
+      const response = await request(server.port, get(path, server.port));
+      assert.equal(response.status, 200);
+      assert.equal(response.headers['content-type'], 'text/html; charset=utf-8');
+      assert.equal(response.headers['content-disposition'], undefined);
+      assert.equal(Number(response.headers['content-length']), response.body.length);
+      assert.equal(sha256(response.body), sha256(resource(file)));
+    });
+  }
+
+  for (const name of ['logo.png', 'photo.jpg', 'sample.txt', 'sample_image.png']) {
+    test(`GET /${name} downloads byte-identical as an attachment`, async () => {
+      const original = resource(name);
+      const response = await request(server.port, get(`/${name}`, server.port), 15_000);
+      assert.equal(response.status, 200);
+      assert.equal(response.headers['content-type'], 'application/octet-stream');
+      assert.equal(response.headers['content-disposition'], `attachment; filename="${name}"`);
+      assert.equal(Number(response.headers['content-length']), original.length);
+      assert.equal(sha256(response.body), sha256(original));
+    });
+  }
+
+  test('the large sample image is over 1 MiB, so the streaming path is covered', () => {
+    assert.ok(resource('sample_image.png').length > 1024 * 1024);
+  });
+
+  for (const name of ['sample.txt', 'sample_image.png', 'about.html']) {
+    test(`HEAD /${name} sends the GET headers and no body`, async () => {
+      const client = await RawClient.connect(server.port);
+      try {
+        // A GET follows on the same connection: any body after the HEAD would corrupt its response.
+        client.write(`HEAD /${name} HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n\r\n` + get('/sample.txt', server.port));
+        const [head, next] = await client.responses(2, 10_000, 1);
+        const viaGet = await request(server.port, get(`/${name}`, server.port), 10_000);
+        assert.equal(head!.status, 200);
+        for (const header of ['content-type', 'content-disposition', 'content-length', 'last-modified']) {
+          assert.equal(head!.headers[header], viaGet.headers[header], header);
+        }
+        assert.equal(head!.body.length, 0);
+        assert.equal(next!.status, 200);
+        assert.equal(sha256(next!.body), sha256(resource('sample.txt')));
+      } finally {
+        client.close();
+      }
+    });
+  }
+
+  test('a missing file is 404 with an HTML page', async () => {
+    assertErrorPage(await request(server.port, get('/no-such-file.txt', server.port)), 404, 'Not Found');
+    assertErrorPage(await request(server.port, get('/missing/deeper/page.html', server.port)), 404, 'Not Found');
+  });
+
+  test('HEAD of a missing file is 404 without a body', async () => {
+    const client = await RawClient.connect(server.port);
+    try {
+      client.write(`HEAD /nope.html HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n\r\n` + get('/sample.txt', server.port));
+      const [head, next] = await client.responses(2, 5000, 1);
+      assert.equal(head!.status, 404);
+      assert.ok(Number(head!.headers['content-length']) > 0);
+      assert.equal(next!.status, 200);
+    } finally {
+      client.close();
+    }
+  });
+
+  // Raw bytes on purpose: a client library would normalise these targets before sending.
+  for (const target of ['/../etc/passwd', '/./././../config', '/%2e%2e/etc/passwd', '/..%2fetc%2fpasswd', '//etc/passwd', '/sample.txt/..', '/a\\..\\b']) {
+    test(`traversal ${target} is 403 and logged at warn with the client`, async () => {
+      assertErrorPage(await request(server.port, get(target, server.port)), 403, 'Forbidden');
+      const line = await server.waitForLog((l) => l.level === 'warn' && l.target === target);
+      assert.equal(line.client, '127.0.0.1');
+      assert.equal(typeof line.reason, 'string');
+    });
+  }
+
+  test('invalid percent-encoding and a NUL byte are 400', async () => {
+    assertErrorPage(await request(server.port, get('/%zz.html', server.port)), 400, 'Bad Request');
+    assertErrorPage(await request(server.port, get('/index.html%00.png', server.port)), 400, 'Bad Request');
+  });
+
+  test('five simultaneous downloads of the large image are all byte-identical', async () => {
+    const expected = sha256(resource('sample_image.png'));
+    const clients = await Promise.all(Array.from({ length: 5 }, () => RawClient.connect(server.port)));
+    try {
+      for (const client of clients) client.write(get('/sample_image.png', server.port));
+      const responses = await Promise.all(clients.map((client) => client.responses(1, 30_000)));
+      for (const [response] of responses) {
+        assert.equal(response!.status, 200);
+        assert.equal(sha256(response!.body), expected);
+      }
+    } finally {
+      for (const client of clients) client.close();
+    }
+  });
+
+  test('a client that leaves with downloads still queued leaks no file descriptors', async () => {
+    const openFds = (): number => readdirSync(`/proc/${server.process.pid}/fd`).length;
+    const baseline = openFds();
+    for (let round = 0; round < 20; round++) {
+      // Four pipelined large downloads; the client leaves during the first, so three responses
+      // holding open files never get their turn.
+      await new Promise<void>((resolve) => {
+        const socket = connect({ port: server.port, host: '127.0.0.1' }, () => socket.write(get('/sample_image.png', server.port).repeat(4)));
+        let received = 0;
+        socket.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+          if (received > 100_000) socket.destroy();
+        });
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve());
+      });
+    }
+    // The server closes its side asynchronously: wait for the count to settle.
+    const deadline = Date.now() + 10_000;
+    while (openFds() > baseline + 5 && Date.now() < deadline) await sleep(50);
+    assert.ok(openFds() <= baseline + 5, `open descriptors went from ${baseline} to ${openFds()}`);
+  });
+});
+
+describe('a prepared document root', () => {
+  const BIG_BYTES = 256 * 1024 * 1024;
+  let root: string;
+  let outside: string;
+  let server: StartedServer;
+
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'rawhttp-root-'));
+    outside = mkdtempSync(join(tmpdir(), 'rawhttp-outside-'));
+    writeFileSync(join(outside, 'secret.txt'), 'not for the web\n');
+    writeFileSync(join(root, 'index.html'), '<!DOCTYPE html><title>root</title>\n');
+    writeFileSync(join(root, 'notes.txt'), 'notes\n');
+    writeFileSync(join(root, '.hidden.txt'), 'hidden\n');
+    writeFileSync(join(root, 'style.css'), 'body { color: red }\n');
+    writeFileSync(join(root, 'setup.exe'), 'MZ');
+    writeFileSync(join(root, 'page.htm'), '<!DOCTYPE html><title>htm</title>\n');
+    writeFileSync(join(root, 'picture.jpeg'), 'not really a jpeg');
+    writeFileSync(join(root, 'doc.json'), '{"a":1}\n');
+    writeFileSync(join(root, 'résumé.txt'), 'accents\n');
+    mkdirSync(join(root, 'empty'));
+    mkdirSync(join(root, 'docs'));
+    writeFileSync(join(root, 'docs', 'index.html'), '<!DOCTYPE html><title>docs</title>\n');
+    symlinkSync(join(root, 'notes.txt'), join(root, 'inside-link.txt'));
+    symlinkSync(join(outside, 'secret.txt'), join(root, 'escape.txt'));
+    symlinkSync(outside, join(root, 'escape-dir'));
+    // Sparse: costs no disk, yet the server must stream every byte.
+    writeFileSync(join(root, 'big.png'), '');
+    truncateSync(join(root, 'big.png'), BIG_BYTES);
+    server = await startServer({ env: { RESOURCES_DIR: root } });
+  });
+  after(async () => {
+    await server?.stop();
+    rmSync(root, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
+  });
+
+  test('a folder serves its index.html', async () => {
+    for (const path of ['/docs/', '/docs']) {
+      const response = await request(server.port, get(path, server.port));
+      assert.equal(response.status, 200, path);
+      assert.equal(response.headers['content-type'], 'text/html; charset=utf-8');
+      assert.match(response.body.toString(), /<title>docs<\/title>/);
+    }
+  });
+
+  test('a folder without index.html is 404, never a listing', async () => {
+    for (const path of ['/empty/', '/empty']) {
+      assertErrorPage(await request(server.port, get(path, server.port)), 404, 'Not Found');
+    }
+  });
+
+  test('.htm is shown inline; .jpeg and .json are downloads', async () => {
+    const page = await request(server.port, get('/page.htm', server.port));
+    assert.equal(page.status, 200);
+    assert.equal(page.headers['content-type'], 'text/html; charset=utf-8');
+    for (const name of ['picture.jpeg', 'doc.json']) {
+      const response = await request(server.port, get(`/${name}`, server.port));
+      assert.equal(response.status, 200, name);
+      assert.equal(response.headers['content-type'], 'application/octet-stream');
+      assert.equal(response.headers['content-disposition'], `attachment; filename="${name}"`);
+    }
+  });
+
+  test('a file name that is not plain ASCII gets an RFC 6266 filename* form', async () => {
+    const response = await request(server.port, get('/r%C3%A9sum%C3%A9.txt', server.port));
+    assert.equal(response.status, 200);
+    assert.equal(response.body.toString(), 'accents\n');
+    assert.equal(response.headers['content-disposition'], `attachment; filename="r_sum_.txt"; filename*=UTF-8''r%C3%A9sum%C3%A9.txt`);
+  });
+
+  test('other file types are 415', async () => {
+    for (const path of ['/style.css', '/setup.exe']) {
+      assertErrorPage(await request(server.port, get(path, server.port)), 415, 'Unsupported Media Type');
+    }
+  });
+
+  test('hidden files are 403 and logged at warn', async () => {
+    assertErrorPage(await request(server.port, get('/.hidden.txt', server.port)), 403, 'Forbidden');
+    const line = await server.waitForLog((l) => l.level === 'warn' && l.target === '/.hidden.txt');
+    assert.equal(line.client, '127.0.0.1');
+    assert.equal(typeof line.reason, 'string');
+  });
+
+  test('a symbolic link that stays inside the root is served', async () => {
+    const response = await request(server.port, get('/inside-link.txt', server.port));
+    assert.equal(response.status, 200);
+    assert.equal(response.body.toString(), 'notes\n');
+  });
+
+  test('symbolic links leading outside the root are 403 and logged at warn', async () => {
+    for (const path of ['/escape.txt', '/escape-dir/secret.txt']) {
+      const response = await request(server.port, get(path, server.port));
+      assertErrorPage(response, 403, 'Forbidden');
+      assert.doesNotMatch(response.body.toString(), /not for the web/);
+      const line = await server.waitForLog((l) => l.level === 'warn' && l.target === path);
+      assert.equal(line.client, '127.0.0.1');
+      assert.match(String(line.reason), /outside/);
+    }
+  });
+
+  test('a client that half-closes during a long download gets the rest, the last response saying close', async () => {
+    // The FIN arrives long before 256 MiB are through, so the server knows it is closing
+    // when it writes the second response.
+    const { first, last, total } = await halfCloseExchange(server.port, get('/big.png', server.port) + get('/notes.txt', server.port));
+    const [big] = parseResponses(first, 1).responses;
+    assert.equal(big!.status, 200);
+    assert.equal(Number(big!.headers['content-length']), BIG_BYTES);
+    const [notes] = parseResponses(last.subarray(last.lastIndexOf('HTTP/1.1 '))).responses;
+    assert.equal(notes!.status, 200);
+    assert.equal(notes!.body.toString(), 'notes\n');
+    assert.equal(notes!.headers.connection, 'close');
+    assert.equal(total, first.indexOf('\r\n\r\n') + 4 + BIG_BYTES + last.length - last.lastIndexOf('HTTP/1.1 '));
+  });
+
+  test('streaming a 256 MiB file to a slow reader keeps the server RSS growth under 64 MiB', async () => {
+    // Warm up the file path first, so the baseline includes what any download needs.
+    assert.equal((await request(server.port, get('/notes.txt', server.port))).status, 200);
+    const baseline = rssBytes(server.process.pid!);
+    let peak = baseline;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(server.process.pid!))), 20);
+    try {
+      const { status, bodyBytes, allZero } = await slowDownload(server.port, '/big.png');
+      assert.equal(status, 200);
+      assert.equal(bodyBytes, BIG_BYTES);
+      assert.ok(allZero, 'the sparse file reads as zeros');
+    } finally {
+      clearInterval(sampler);
+    }
+    const growth = peak - baseline;
+    assert.ok(growth < 64 * 1024 * 1024, `RSS grew by ${(growth / 1048576).toFixed(1)} MiB`);
+  });
+});
+
+/** Sends `bytes`, half-closes, and keeps the first and last 4 KiB of what comes back until the close. */
+function halfCloseExchange(port: number, bytes: string): Promise<{ first: Buffer; last: Buffer; total: number }> {
+  const KEEP = 4096;
+  return new Promise((resolve, reject) => {
+    let first = Buffer.alloc(0);
+    let last = Buffer.alloc(0);
+    let total = 0;
+    const socket = connect({ port, host: '127.0.0.1' }, () => socket.end(bytes, 'latin1'));
+    socket.on('data', (chunk: Buffer) => {
+      total += chunk.length;
+      if (first.length < KEEP) first = Buffer.concat([first, chunk.subarray(0, KEEP - first.length)]);
+      last = Buffer.concat([last, chunk]);
+      if (last.length > KEEP) last = last.subarray(last.length - KEEP);
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve({ first, last, total }));
+  });
+}
+
+function rssBytes(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+  assert.ok(match !== null, 'VmRSS readable');
+  return Number(match[1]) * 1024;
+}
+
+/**
+ * GETs `path` and reads the body slowly (a pause after every 2 MiB), counting bytes instead
+ * of keeping them, so the server has to honour backpressure.
+ */
+function slowDownload(port: number, path: string): Promise<{ status: number; bodyBytes: number; allZero: boolean }> {
+  const zeros = Buffer.alloc(64 * 1024);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1' }, () => socket.write(get(path, port, 'Connection: close\r\n')));
+    let head = Buffer.alloc(0);
+    let status = 0;
+    let bodyBytes = 0;
+    let allZero = true;
+    let sincePause = 0;
+    const countBody = (chunk: Buffer): void => {
+      bodyBytes += chunk.length;
+      for (let at = 0; at < chunk.length && allZero; at += zeros.length) {
+        const part = chunk.subarray(at, at + zeros.length);
+        allZero = part.equals(zeros.subarray(0, part.length));
+      }
+      sincePause += chunk.length;
+      if (sincePause >= 2 * 1024 * 1024) {
+        sincePause = 0;
+        socket.pause();
+        setTimeout(() => socket.resume(), 10);
+      }
+    };
+    socket.on('data', (chunk: Buffer) => {
+      if (status !== 0) return countBody(chunk);
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      status = Number(head.toString('latin1', 0, end).split(' ')[1]);
+      countBody(head.subarray(end + 4));
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve({ status, bodyBytes, allZero }));
+  });
+}
