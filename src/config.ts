@@ -111,7 +111,11 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   } catch (error) {
     const lines = (error as Error).message.split('\n').map((line) => {
       const key = line.split(':', 1)[0]!;
-      return `${envNameOf(key)}: ${line.slice(key.length + 1).trim()}`;
+      const problem = line.slice(key.length + 1).trim();
+      // convict leaves out values that are falsy (0, NaN, ""): name them too.
+      const given = env[envNameOf(key)] ?? String(config.get(key as keyof RawConfig));
+      const value = problem.includes('value was') ? '' : `: value was ${JSON.stringify(given)}`;
+      return `${envNameOf(key)}: ${problem}${value}`;
     });
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }

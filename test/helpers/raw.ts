@@ -10,13 +10,20 @@ export interface RawResponse {
   readonly body: Buffer;
 }
 
-/** Parses as many complete responses as `data` holds (Content-Length framing, or none). */
-export function parseResponses(data: Buffer, headRequests = 0): { responses: RawResponse[]; rest: Buffer } {
+/**
+ * Parses as many complete responses as `data` holds (Content-Length framing, or none).
+ * `need` is how long `rest` must grow before another response can be complete.
+ */
+export function parseResponses(data: Buffer, headRequests = 0): { responses: RawResponse[]; rest: Buffer; need: number } {
   const responses: RawResponse[] = [];
   let at = 0;
+  let need = 0;
   for (;;) {
     const headEnd = data.indexOf('\r\n\r\n', at);
-    if (headEnd === -1) break;
+    if (headEnd === -1) {
+      need = data.length - at + 1;
+      break;
+    }
     const lines = data.toString('latin1', at, headEnd).split('\r\n');
     const statusLine = lines[0]!;
     const status = Number(statusLine.split(' ')[1]);
@@ -31,22 +38,34 @@ export function parseResponses(data: Buffer, headRequests = 0): { responses: Raw
     const isHead = !interim && responses.filter((r) => r.status >= 200).length < headRequests;
     const length = interim || isHead ? 0 : Number(headers['content-length'] ?? 0);
     const bodyStart = headEnd + 4;
-    if (data.length < bodyStart + length) break;
+    if (data.length < bodyStart + length) {
+      need = bodyStart + length - at;
+      break;
+    }
     responses.push({ status, statusLine, headers, body: data.subarray(bodyStart, bodyStart + length) });
     at = bodyStart + length;
   }
-  return { responses, rest: data.subarray(at) };
+  return { responses, rest: data.subarray(at), need };
 }
 
 export class RawClient {
-  private data = Buffer.alloc(0);
+  /** Every byte received, joined only when asked for. */
+  private chunks: Buffer[] = [];
+  /** Bytes not yet parsed into responses, and how many there must be before parsing again. */
+  private unparsed: Buffer[] = [];
+  private unparsedSize = 0;
+  private need = 1;
+  private readonly parsed: RawResponse[] = [];
   private closedFlag = false;
   private readonly waiters = new Set<() => void>();
   readonly closed: Promise<void>;
 
   private constructor(readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
-      this.data = Buffer.concat([this.data, chunk]);
+      // Chunks are joined only when read, so a long pipeline costs linear time, not quadratic.
+      this.chunks.push(chunk);
+      this.unparsed.push(chunk);
+      this.unparsedSize += chunk.length;
       this.notify();
     });
     socket.on('error', () => undefined);
@@ -72,19 +91,38 @@ export class RawClient {
 
   /** Everything received so far. */
   get received(): Buffer {
-    return this.data;
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0] ?? Buffer.alloc(0);
   }
 
   write(bytes: string | Buffer): void {
     this.socket.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes);
   }
 
-  /** Waits until `count` complete responses have arrived (interim 1xx included). */
+  /**
+   * Waits until `count` complete responses have arrived (interim 1xx included); the first
+   * `headRequests` final responses answer HEAD requests and so carry no body.
+   */
   async responses(count: number, timeoutMs = 5000, headRequests = 0): Promise<RawResponse[]> {
-    await this.until(() => parseResponses(this.data, headRequests).responses.length >= count || this.closedFlag, timeoutMs);
-    const { responses } = parseResponses(this.data, headRequests);
-    if (responses.length < count) throw new Error(`expected ${count} responses, got ${responses.length}: ${this.data.toString('latin1').slice(0, 500)}`);
-    return responses.slice(0, count);
+    const enough = (): boolean => {
+      this.parseNew(headRequests);
+      return this.parsed.length >= count || this.closedFlag;
+    };
+    await this.until(enough, timeoutMs);
+    this.parseNew(headRequests);
+    if (this.parsed.length < count) throw new Error(`expected ${count} responses, got ${this.parsed.length}: ${this.received.toString('latin1').slice(0, 500)}`);
+    return this.parsed.slice(0, count);
+  }
+
+  /** Parses the bytes that arrived since the last call, once a response can be complete. */
+  private parseNew(headRequests: number): void {
+    if (this.unparsedSize < this.need) return;
+    const finals = this.parsed.filter((response) => response.status >= 200).length;
+    const { responses, rest, need } = parseResponses(Buffer.concat(this.unparsed), Math.max(0, headRequests - finals));
+    this.parsed.push(...responses);
+    this.unparsed = [rest];
+    this.unparsedSize = rest.length;
+    this.need = need;
   }
 
   /** Waits until the server closes the connection; rejects after the timeout. */
