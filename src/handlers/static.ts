@@ -2,7 +2,7 @@
 // synchronous fs calls (about 15 us against 75-100 us through libuv's async pool).
 import { closeSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { basename, join, sep } from 'node:path';
-import { errorResponse, NO_BODY, type HandlerResponse, type HeaderList } from '../http/response.js';
+import { errorResponse, NO_BODY, redirectResponse, type HandlerResponse, type HeaderList } from '../http/response.js';
 import type { StaticWork, WorkResult } from '../pool/messages.js';
 import { acceptedEncodings, decide, entityTag, type Encoding } from './conditional.js';
 import { classify, presentationHeaders, type ContentPolicy } from './files.js';
@@ -66,6 +66,12 @@ function locate(work: StaticWork, context: StaticContext): Located {
     }
     const stats = statSync(realPath, { throwIfNoEntry: false });
     if (stats?.isDirectory()) {
+      // `/docs` goes to `/docs/`, so the page's relative links resolve inside the folder.
+      if (attempt === 0 && !work.path.endsWith('/')) {
+        if (realFileInside(join(realPath, 'index.html'), root) === null) return notFound(work.method);
+        const location = `${work.path.split('/').map(encodeURIComponent).join('/')}/`;
+        return { ok: false, result: { response: redirectResponse(location, work.method) } };
+      }
       // A folder serves its index.html, never a listing.
       candidate = join(realPath, 'index.html');
       continue;

@@ -8,6 +8,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   201: 'Created',
   204: 'No Content',
   206: 'Partial Content',
+  301: 'Moved Permanently',
   304: 'Not Modified',
   400: 'Bad Request',
   403: 'Forbidden',
@@ -124,4 +125,15 @@ export function errorResponse(status: number, method: string, extraHeaders: Head
 /** 204 to OPTIONS: what the target allows, and no body (so no Content-Length either). */
 export function optionsResponse(allow: string): HandlerResponse {
   return { status: 204, headers: [['Allow', allow], ['Cache-Control', 'no-store']], contentLength: null, body: NO_BODY };
+}
+
+/** 301 to `location` (already percent-encoded), with a one-line page for clients that show it. */
+export function redirectResponse(location: string, method: string): HandlerResponse {
+  const bytes = new TextEncoder().encode(`<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>301 Moved Permanently</title></head><body><a href="${escapeHtml(location)}">${escapeHtml(location)}</a></body></html>\n`);
+  return {
+    status: 301,
+    headers: [['Location', location], ['Content-Type', 'text/html; charset=utf-8'], ['Cache-Control', 'no-store']],
+    contentLength: bytes.length,
+    body: method === 'HEAD' ? NO_BODY : { kind: 'bytes', bytes },
+  };
 }

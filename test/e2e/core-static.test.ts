@@ -188,13 +188,14 @@ describe('a prepared document root', () => {
     rmSync(outside, { recursive: true, force: true });
   });
 
-  test('a folder serves its index.html', async () => {
-    for (const path of ['/docs/', '/docs']) {
-      const response = await request(server.port, get(path, server.port));
-      assert.equal(response.status, 200, path);
-      assert.equal(response.headers['content-type'], 'text/html; charset=utf-8');
-      assert.match(response.body.toString(), /<title>docs<\/title>/);
-    }
+  test('a folder serves its index.html; without the slash it redirects to it', async () => {
+    const response = await request(server.port, get('/docs/', server.port));
+    assert.equal(response.status, 200);
+    assert.equal(response.headers['content-type'], 'text/html; charset=utf-8');
+    assert.match(response.body.toString(), /<title>docs<\/title>/);
+    const redirect = await request(server.port, get('/docs?x=1', server.port));
+    assert.equal(redirect.status, 301);
+    assert.equal(redirect.headers.location, '/docs/');
   });
 
   test('a folder without index.html is 404, never a listing', async () => {
