@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { AdminServer } from './admin/server.js';
 import { defaultAllowedHosts, type Config } from './config.js';
 import { Metrics } from './admin/metrics.js';
+import { contentTable } from './handlers/content-types.js';
 import type { WorkContext } from './handlers/work.js';
 import { TEMP_PREFIX, TEMP_SUFFIX } from './handlers/upload.js';
 import { HttpServer } from './http/server.js';
@@ -43,8 +44,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     resourcesRoot: realpathSync(config.resourcesDir),
     uploadsRoot: realpathSync(config.uploadsDir),
     uploadsDir: config.uploadsDir,
-    inlineTypes: config.inlineTypes,
-    downloadTypes: config.downloadTypes,
+    contentTable: contentTable(config),
     smallFileBytes: SMALL_FILE_BYTES,
     cacheControl: config.cacheControl,
   };

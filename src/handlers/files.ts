@@ -1,6 +1,6 @@
 // Content classification and download headers, pure: which files are shown, which are
 // downloaded, and how a file name is written into Content-Disposition (RFC 6266).
-import mime from 'mime-types';
+import { extname } from 'node:path';
 import type { HeaderList } from '../http/response.js';
 
 export type Presentation =
@@ -8,17 +8,17 @@ export type Presentation =
   | { readonly kind: 'download' }
   | { readonly kind: 'unsupported' };
 
-export interface ContentPolicy {
-  readonly inlineTypes: readonly string[];
-  readonly downloadTypes: readonly string[];
-}
+/**
+ * Lowercased file extensions (no dot) to how they are presented; an extension not listed is
+ * refused with 415. Built once from the configured media types (content-types.ts).
+ */
+export type ContentTable = Readonly<Record<string, Exclude<Presentation, { kind: 'unsupported' }>>>;
 
-export function classify(fileName: string, policy: ContentPolicy): Presentation {
-  const type = mime.lookup(fileName);
-  if (type === false) return { kind: 'unsupported' };
-  if (policy.inlineTypes.includes(type)) return { kind: 'inline', contentType: mime.contentType(type) || type };
-  if (policy.downloadTypes.includes(type)) return { kind: 'download' };
-  return { kind: 'unsupported' };
+const UNSUPPORTED: Presentation = { kind: 'unsupported' };
+
+export function classify(fileName: string, table: ContentTable): Presentation {
+  const extension = extname(fileName).slice(1).toLowerCase();
+  return Object.hasOwn(table, extension) ? table[extension]! : UNSUPPORTED;
 }
 
 const PLAIN_FILENAME = /^[\x20-\x7e]*$/;

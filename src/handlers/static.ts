@@ -1,17 +1,19 @@
 // GET and HEAD for files under the document root. Runs on a worker thread, so it uses the
-// synchronous fs calls (about 15 us against 75-100 us through libuv's async pool).
-import { closeSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+// synchronous fs calls (a few microseconds each, against 75-100 us through libuv's pool).
+import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename, join, sep } from 'node:path';
 import { errorResponse, NO_BODY, redirectResponse, type HandlerResponse, type HeaderList } from '../http/response.js';
 import type { StaticWork, WorkResult } from '../pool/messages.js';
 import { acceptedEncodings, decide, entityTag, type Encoding } from './conditional.js';
-import { classify, presentationHeaders, type ContentPolicy } from './files.js';
+import { classify, presentationHeaders, type ContentTable } from './files.js';
 import { STATIC_ALLOW } from './router.js';
 
-export interface StaticContext extends ContentPolicy {
+export interface StaticContext {
   /** Real (symlink-free) paths of the roots. */
   readonly resourcesRoot: string;
   readonly uploadsRoot: string;
+  /** What each file extension is: shown inline, downloaded, or (absent) refused. */
+  readonly contentTable: ContentTable;
   /** Files up to this size are read and sent in one piece; larger ones are streamed. */
   readonly smallFileBytes: number;
   /** Cache-Control for files of the document root (uploads are always no-store). */
@@ -20,41 +22,73 @@ export interface StaticContext extends ContentPolicy {
 
 const UPLOADS_PREFIX = '/uploads';
 const ENCODING_SUFFIX: Readonly<Record<Encoding, string>> = { br: '.br', gzip: '.gz' };
+// O_NONBLOCK: opening a FIFO someone left in the root must not block the worker forever.
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
 
-type Located =
-  | { readonly ok: true; readonly realPath: string; readonly root: string; readonly inUploads: boolean }
+/** An open regular file or folder whose real path lies inside the root. */
+interface Opened {
+  readonly fd: number;
+  readonly realPath: string;
+  readonly stats: Stats;
+}
+
+type Found =
+  | { readonly ok: true; readonly file: Opened; readonly root: string; readonly inUploads: boolean }
   | { readonly ok: false; readonly result: WorkResult };
 
-const notFound = (method: string): Located => ({ ok: false, result: { response: errorResponse(404, method) } });
+const refusal = (status: number, method: string): Found => ({ ok: false, result: { response: errorResponse(status, method) } });
 
 function isInside(realPath: string, root: string): boolean {
   return realPath === root || realPath.startsWith(root + sep);
 }
 
-/** The real path of a regular file inside `root`, or null. */
-function realFileInside(candidate: string, root: string): string | null {
+/** Where the descriptor really points: one readlink on Linux, a realpath walk elsewhere. */
+function realPathOf(fd: number, opened: string): string {
   try {
-    const realPath = realpathSync.native(candidate);
-    return isInside(realPath, root) && statSync(realPath).isFile() ? realPath : null;
+    return readlinkSync(`/proc/self/fd/${fd}`);
   } catch {
-    return null;
+    return realpathSync.native(opened);
+  }
+}
+
+/**
+ * Opens first and checks the descriptor's real path after, so a symlink swapped in between
+ * cannot redirect the read: what is checked is exactly what is sent.
+ */
+function openInside(path: string, root: string): Opened | 'missing' | 'outside' {
+  let fd: number;
+  try {
+    fd = openSync(path, OPEN_FLAGS);
+  } catch {
+    return 'missing';
+  }
+  try {
+    const realPath = realPathOf(fd, path);
+    const stats = fstatSync(fd);
+    if (!isInside(realPath, root)) {
+      closeSync(fd);
+      return 'outside';
+    }
+    if (!stats.isFile() && !stats.isDirectory()) {
+      closeSync(fd);
+      return 'missing';
+    }
+    return { fd, realPath, stats };
+  } catch (error) {
+    closeSync(fd);
+    throw error;
   }
 }
 
 /** Finds the file a checked path names, following symlinks only while they stay inside the root. */
-function locate(work: StaticWork, context: StaticContext): Located {
+function find(work: StaticWork, context: StaticContext): Found {
   const inUploads = work.path === UPLOADS_PREFIX || work.path.startsWith(`${UPLOADS_PREFIX}/`);
   const root = inUploads ? context.uploadsRoot : context.resourcesRoot;
   let candidate = join(root, inUploads ? work.path.slice(UPLOADS_PREFIX.length) : work.path);
-  if (work.path.endsWith('/')) candidate = join(candidate, 'index.html');
   for (let attempt = 0; attempt < 2; attempt++) {
-    let realPath: string;
-    try {
-      realPath = realpathSync.native(candidate);
-    } catch {
-      return notFound(work.method);
-    }
-    if (!isInside(realPath, root)) {
+    const opened = openInside(candidate, root);
+    if (opened === 'missing') return refusal(404, work.method);
+    if (opened === 'outside') {
       return {
         ok: false,
         result: {
@@ -64,21 +98,18 @@ function locate(work: StaticWork, context: StaticContext): Located {
         },
       };
     }
-    const stats = statSync(realPath, { throwIfNoEntry: false });
-    if (stats?.isDirectory()) {
-      // `/docs` goes to `/docs/`, so the page's relative links resolve inside the folder.
-      if (attempt === 0 && !work.path.endsWith('/')) {
-        if (realFileInside(join(realPath, 'index.html'), root) === null) return notFound(work.method);
-        const location = `${work.path.split('/').map(encodeURIComponent).join('/')}/`;
-        return { ok: false, result: { response: redirectResponse(location, work.method) } };
-      }
-      // A folder serves its index.html, never a listing.
-      candidate = join(realPath, 'index.html');
-      continue;
+    if (opened.stats.isFile()) return { ok: true, file: opened, root, inUploads };
+    closeSync(opened.fd);
+    // A folder serves its index.html, never a listing; `/docs` first redirects to `/docs/`,
+    // so the page's relative links resolve inside the folder.
+    candidate = join(opened.realPath, 'index.html');
+    if (attempt === 0 && !work.path.endsWith('/')) {
+      if (!statSync(candidate, { throwIfNoEntry: false })?.isFile()) return refusal(404, work.method);
+      const location = `${work.path.split('/').map(encodeURIComponent).join('/')}/`;
+      return { ok: false, result: { response: redirectResponse(location, work.method) } };
     }
-    return stats?.isFile() ? { ok: true, realPath, root, inUploads } : notFound(work.method);
   }
-  return notFound(work.method);
+  return refusal(404, work.method);
 }
 
 function readRange(fd: number, start: number, length: number): Uint8Array {
@@ -92,44 +123,52 @@ function readRange(fd: number, start: number, length: number): Uint8Array {
   return bytes;
 }
 
-/** Precompressed siblings (`name.html.br`, `name.html.gz`) that exist, and the one to send. */
-function chooseEncoding(realPath: string, root: string, acceptEncoding: string | undefined): { variants: number; chosen: { encoding: Encoding; path: string } | null } {
-  const available = new Map<Encoding, string>();
-  for (const encoding of Object.keys(ENCODING_SUFFIX) as Encoding[]) {
-    const path = realFileInside(realPath + ENCODING_SUFFIX[encoding], root);
-    if (path !== null) available.set(encoding, path);
+interface EncodingChoice {
+  /** Whether precompressed siblings exist at all (the response then varies by Accept-Encoding). */
+  readonly varies: boolean;
+  readonly chosen: { readonly encoding: Encoding; readonly file: Opened } | null;
+}
+
+/** Precompressed siblings (`name.html.br`, `name.html.gz`), and the one to send, opened. */
+function chooseEncoding(realPath: string, root: string, acceptEncoding: string | undefined): EncodingChoice {
+  const existing = (Object.keys(ENCODING_SUFFIX) as Encoding[]).filter(
+    // A cheap stat first: most pages have no siblings, and a failed open costs an exception.
+    (encoding) => statSync(realPath + ENCODING_SUFFIX[encoding], { throwIfNoEntry: false })?.isFile() === true,
+  );
+  for (const encoding of acceptedEncodings(acceptEncoding)) {
+    if (!existing.includes(encoding)) continue;
+    const opened = openInside(realPath + ENCODING_SUFFIX[encoding], root);
+    if (typeof opened !== 'string' && opened.stats.isFile()) return { varies: true, chosen: { encoding, file: opened } };
+    if (typeof opened !== 'string') closeSync(opened.fd);
   }
-  const encoding = acceptedEncodings(acceptEncoding).find((candidate) => available.has(candidate));
-  return { variants: available.size, chosen: encoding === undefined ? null : { encoding, path: available.get(encoding)! } };
+  return { varies: existing.length > 0, chosen: null };
 }
 
 export function serveStatic(work: StaticWork, context: StaticContext): WorkResult {
-  const located = locate(work, context);
-  if (!located.ok) return located.result;
-  const { realPath, root, inUploads } = located;
-  if (work.method === 'POST') return { response: errorResponse(405, work.method, [['Allow', STATIC_ALLOW]]) };
-  const name = basename(realPath);
-  const presentation = classify(name, context);
-  if (presentation.kind === 'unsupported') return { response: errorResponse(415, work.method) };
-
-  // Attachments are sent as stored; only pages shown inline may come precompressed.
-  const { variants, chosen } = presentation.kind === 'inline' ? chooseEncoding(realPath, root, work.acceptEncoding) : { variants: 0, chosen: null };
-  let fd: number;
-  try {
-    fd = openSync(chosen?.path ?? realPath, 'r');
-  } catch {
-    return { response: errorResponse(404, work.method) };
-  }
+  const found = find(work, context);
+  if (!found.ok) return found.result;
+  const { root, inUploads } = found;
+  let file = found.file;
   let keepOpen = false;
   try {
-    // Size and date from the open descriptor, so they describe exactly the bytes we send.
-    const stats = fstatSync(fd);
-    const etag = entityTag(stats.size, stats.mtimeMs, chosen?.encoding);
+    if (work.method === 'POST') return { response: errorResponse(405, work.method, [['Allow', STATIC_ALLOW]]) };
+    const name = basename(file.realPath);
+    const presentation = classify(name, context.contentTable);
+    if (presentation.kind === 'unsupported') return { response: errorResponse(415, work.method) };
+
+    // Attachments are sent as stored; only pages shown inline may come precompressed.
+    const { varies, chosen } = presentation.kind === 'inline' ? chooseEncoding(file.realPath, root, work.acceptEncoding) : { varies: false, chosen: null };
+    if (chosen !== null) {
+      closeSync(file.fd);
+      file = chosen.file;
+    }
+    const { size, mtimeMs, mtime } = file.stats;
+    const etag = entityTag(size, mtimeMs, chosen?.encoding);
     const validators: HeaderList = [
       ['ETag', etag],
-      ['Last-Modified', stats.mtime.toUTCString()],
+      ['Last-Modified', mtime.toUTCString()],
       ['Cache-Control', inUploads ? 'no-store' : context.cacheControl],
-      ...(variants > 0 ? ([['Vary', 'Accept-Encoding']] as const) : []),
+      ...(varies ? ([['Vary', 'Accept-Encoding']] as const) : []),
     ];
     const headers: HeaderList = [
       ...presentationHeaders(presentation, name),
@@ -137,22 +176,22 @@ export function serveStatic(work: StaticWork, context: StaticContext): WorkResul
       ['Accept-Ranges', 'bytes'],
       ...validators,
     ];
-    const decision = decide(work.conditions, { size: stats.size, mtimeMs: stats.mtimeMs, etag }, work.method === 'GET');
+    const decision = decide(work.conditions, { size, mtimeMs, etag }, work.method === 'GET');
     switch (decision.kind) {
       case 'precondition-failed':
         return { response: errorResponse(412, work.method) };
       case 'not-modified':
         return { response: { status: 304, headers: validators, contentLength: null, body: NO_BODY } };
       case 'unsatisfiable':
-        return { response: errorResponse(416, work.method, [['Content-Range', `bytes */${stats.size}`]]) };
+        return { response: errorResponse(416, work.method, [['Content-Range', `bytes */${size}`]]) };
     }
     const partial = decision.kind === 'partial';
     const start = partial ? decision.start : 0;
-    const length = partial ? decision.end - decision.start + 1 : stats.size;
+    const length = partial ? decision.end - decision.start + 1 : size;
     const respond = (body: HandlerResponse['body'], sent: number): WorkResult => ({
       response: {
         status: partial ? 206 : 200,
-        headers: partial ? [...headers, ['Content-Range', `bytes ${start}-${start + length - 1}/${stats.size}`]] : headers,
+        headers: partial ? [...headers, ['Content-Range', `bytes ${start}-${start + length - 1}/${size}`]] : headers,
         contentLength: sent,
         body,
       },
@@ -160,11 +199,11 @@ export function serveStatic(work: StaticWork, context: StaticContext): WorkResul
     if (work.method === 'HEAD') return respond(NO_BODY, length);
     if (length > context.smallFileBytes) {
       keepOpen = true; // the connection streams it and closes the descriptor
-      return respond({ kind: 'file', fd, start, length }, length);
+      return respond({ kind: 'file', fd: file.fd, start, length }, length);
     }
-    const bytes = readRange(fd, start, length);
+    const bytes = readRange(file.fd, start, length);
     return respond({ kind: 'bytes', bytes }, bytes.length);
   } finally {
-    if (!keepOpen) closeSync(fd);
+    if (!keepOpen) closeSync(file.fd);
   }
 }

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { classify, contentDisposition, presentationHeaders, type ContentPolicy } from '../../src/handlers/files.js';
+import { contentTable, type ContentPolicy } from '../../src/handlers/content-types.js';
+import { classify, contentDisposition, presentationHeaders } from '../../src/handlers/files.js';
 
-const POLICY: ContentPolicy = { inlineTypes: ['text/html'], downloadTypes: ['text/plain', 'image/png', 'image/jpeg', 'application/json'] };
+const POLICY = contentTable({ inlineTypes: ['text/html'], downloadTypes: ['text/plain', 'image/png', 'image/jpeg', 'application/json'] });
 
 describe('content classification', () => {
   test('HTML is shown inline as UTF-8', () => {
@@ -24,10 +25,19 @@ describe('content classification', () => {
   });
 
   test('the lists are configurable', () => {
-    const policy: ContentPolicy = { inlineTypes: ['text/plain'], downloadTypes: ['text/css'] };
+    const policy = contentTable({ inlineTypes: ['text/plain'], downloadTypes: ['text/css'] } satisfies ContentPolicy);
     assert.deepEqual(classify('a.txt', policy), { kind: 'inline', contentType: 'text/plain; charset=utf-8' });
     assert.deepEqual(classify('a.css', policy), { kind: 'download' });
     assert.deepEqual(classify('a.html', policy), { kind: 'unsupported' });
+  });
+
+  test('a media type with no known extension is a configuration error', () => {
+    assert.throws(() => contentTable({ inlineTypes: ['text/htlm'], downloadTypes: [] }), /INLINE_TYPES: .*"text\/htlm"/);
+    assert.throws(() => contentTable({ inlineTypes: [], downloadTypes: ['image/pgn'] }), /DOWNLOAD_TYPES: .*"image\/pgn"/);
+  });
+
+  test('names that look like object keys are not types', () => {
+    for (const name of ['x.constructor', 'x.__proto__', 'x.toString']) assert.deepEqual(classify(name, POLICY), { kind: 'unsupported' }, name);
   });
 });
 

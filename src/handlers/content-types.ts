@@ -1,0 +1,29 @@
+// Builds the extension table the workers classify files with, from the configured media
+// types and mime-types' database. Done once on the main thread, so the workers never load
+// the database (it would cost every worker about 2 MiB).
+import mime from 'mime-types';
+import type { ContentTable } from './files.js';
+
+export interface ContentPolicy {
+  readonly inlineTypes: readonly string[];
+  readonly downloadTypes: readonly string[];
+}
+
+/** Throws for a media type mime-types knows no extension of (a typo in the configuration). */
+export function contentTable(policy: ContentPolicy): ContentTable {
+  const table: Record<string, ContentTable[string]> = Object.create(null);
+  const extensionsOf = (type: string, setting: string): readonly string[] => {
+    const extensions = mime.extensions[type.toLowerCase()];
+    if (extensions === undefined) throw new Error(`${setting}: no file extension is known for media type "${type}"`);
+    return extensions;
+  };
+  for (const type of policy.downloadTypes) {
+    for (const extension of extensionsOf(type, 'DOWNLOAD_TYPES')) table[extension] = { kind: 'download' };
+  }
+  // Inline wins where a type is in both lists.
+  for (const type of policy.inlineTypes) {
+    const contentType = mime.contentType(type) || type;
+    for (const extension of extensionsOf(type, 'INLINE_TYPES')) table[extension] = { kind: 'inline', contentType };
+  }
+  return table;
+}
