@@ -6,6 +6,7 @@ import { AdminServer } from './admin/server.js';
 import { defaultAllowedHosts, type Config } from './config.js';
 import { Metrics } from './admin/metrics.js';
 import { contentTable } from './handlers/content-types.js';
+import { ResponseCache } from './handlers/response-cache.js';
 import type { WorkContext } from './handlers/work.js';
 import { TEMP_PREFIX, TEMP_SUFFIX } from './handlers/upload.js';
 import { HttpServer } from './http/server.js';
@@ -88,6 +89,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         allowedHosts,
       },
       dispatch: (work, transfer, done) => pool.submit(work, transfer, done),
+      cache: new ResponseCache(config.fileCacheMaxBytes, config.fileCacheTtlMs),
       events: metrics,
       log,
     },

@@ -45,6 +45,8 @@ const schema = {
   allowedHosts: { doc: 'Host header values accepted (default: localhost, 127.0.0.1, [::1] and HOST, each with PORT)', format: 'comma-list', default: [] as string[], env: 'ALLOWED_HOSTS', arg: 'allowed-hosts' },
   inlineTypes: { doc: 'Media types shown in the browser', format: 'comma-list', default: ['text/html'], env: 'INLINE_TYPES', arg: 'inline-types' },
   downloadTypes: { doc: 'Media types sent as attachments', format: 'comma-list', default: ['text/plain', 'image/png', 'image/jpeg', 'application/json'], env: 'DOWNLOAD_TYPES', arg: 'download-types' },
+  fileCacheTtlMs: { doc: 'How long the main thread answers a small file from memory (0 turns the cache off)', format: nonNegativeInt, default: 1000, env: 'FILE_CACHE_TTL_MS', arg: 'file-cache-ttl-ms' },
+  fileCacheMaxBytes: { doc: 'Memory for cached small files', format: nonNegativeInt, default: 16 * 1024 * 1024, env: 'FILE_CACHE_MAX_BYTES', arg: 'file-cache-max-bytes' },
   cacheControl: { doc: 'Cache-Control of files from the document root', format: String, default: 'no-cache', env: 'CACHE_CONTROL', arg: 'cache-control' },
   adminHost: { doc: 'Bind address of the admin listener', format: String, default: '127.0.0.1', env: 'ADMIN_HOST', arg: 'admin-host' },
   adminPort: { doc: 'Admin port (metrics, health probes)', format: 'port', default: 9090, env: 'ADMIN_PORT', arg: 'admin-port' },

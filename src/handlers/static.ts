@@ -2,10 +2,11 @@
 // synchronous fs calls (a few microseconds each, against 75-100 us through libuv's pool).
 import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename, join, sep } from 'node:path';
-import { errorResponse, NO_BODY, redirectResponse, type HandlerResponse, type HeaderList } from '../http/response.js';
+import { errorResponse, redirectResponse, type HeaderList } from '../http/response.js';
 import type { StaticWork, WorkResult } from '../pool/messages.js';
-import { acceptedEncodings, decide, entityTag, type Encoding } from './conditional.js';
+import { acceptedEncodings, entityTag, type Encoding } from './conditional.js';
 import { classify, presentationHeaders, type ContentTable } from './files.js';
+import { respondWith, type Representation } from './representation.js';
 import { STATIC_ALLOW } from './router.js';
 
 export interface StaticContext {
@@ -170,39 +171,32 @@ export function serveStatic(work: StaticWork, context: StaticContext): WorkResul
       ['Cache-Control', inUploads ? 'no-store' : context.cacheControl],
       ...(varies ? ([['Vary', 'Accept-Encoding']] as const) : []),
     ];
-    const headers: HeaderList = [
-      ...presentationHeaders(presentation, name),
-      ...(chosen !== null ? ([['Content-Encoding', chosen.encoding]] as const) : []),
-      ['Accept-Ranges', 'bytes'],
-      ...validators,
-    ];
-    const decision = decide(work.conditions, { size, mtimeMs, etag }, work.method === 'GET');
-    switch (decision.kind) {
-      case 'precondition-failed':
-        return { response: errorResponse(412, work.method) };
-      case 'not-modified':
-        return { response: { status: 304, headers: validators, contentLength: null, body: NO_BODY } };
-      case 'unsatisfiable':
-        return { response: errorResponse(416, work.method, [['Content-Range', `bytes */${size}`]]) };
+    const representation: Representation = {
+      headers: [
+        ...presentationHeaders(presentation, name),
+        ...(chosen !== null ? ([['Content-Encoding', chosen.encoding]] as const) : []),
+        ['Accept-Ranges', 'bytes'],
+        ...validators,
+      ],
+      validators,
+      facts: { size, mtimeMs, etag },
+    };
+    // A small file is read whole once: it answers this request and fills the main thread's cache.
+    if (size <= context.smallFileBytes) {
+      const bytes = readRange(file.fd, 0, size);
+      if (bytes.length === size) {
+        const response = respondWith(work.method, work.conditions, representation, (start, length) => ({ kind: 'bytes', bytes: bytes.subarray(start, start + length) }));
+        return { response, cacheable: { representation, bytes } };
+      }
     }
-    const partial = decision.kind === 'partial';
-    const start = partial ? decision.start : 0;
-    const length = partial ? decision.end - decision.start + 1 : size;
-    const respond = (body: HandlerResponse['body'], sent: number): WorkResult => ({
-      response: {
-        status: partial ? 206 : 200,
-        headers: partial ? [...headers, ['Content-Range', `bytes ${start}-${start + length - 1}/${size}`]] : headers,
-        contentLength: sent,
-        body,
-      },
-    });
-    if (work.method === 'HEAD') return respond(NO_BODY, length);
-    if (length > context.smallFileBytes) {
-      keepOpen = true; // the connection streams it and closes the descriptor
-      return respond({ kind: 'file', fd: file.fd, start, length }, length);
-    }
-    const bytes = readRange(file.fd, start, length);
-    return respond({ kind: 'bytes', bytes }, bytes.length);
+    const fd = file.fd;
+    return {
+      response: respondWith(work.method, work.conditions, representation, (start, length) => {
+        if (length <= context.smallFileBytes) return { kind: 'bytes', bytes: readRange(fd, start, length) };
+        keepOpen = true; // the connection streams it and closes the descriptor
+        return { kind: 'file', fd, start, length };
+      }),
+    };
   } finally {
     if (!keepOpen) closeSync(file.fd);
   }

@@ -3,6 +3,7 @@
 import { close as closeFd, createReadStream, type ReadStream } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { ResponseCache } from '../handlers/response-cache.js';
 import { route, type Route } from '../handlers/router.js';
 import { transferList, type Work } from '../pool/messages.js';
 import type { JobOutcome } from '../pool/pool.js';
@@ -25,6 +26,8 @@ export type Dispatch = (work: Work, transfer: ArrayBuffer[], done: (outcome: Job
 export interface ConnectionDeps {
   readonly settings: ConnectionSettings;
   readonly dispatch: Dispatch;
+  /** Small files the main thread answers itself, with no worker round trip. */
+  readonly cache: ResponseCache;
   readonly events: ServerEvents;
   readonly log: Logger;
 }
@@ -41,6 +44,8 @@ interface Slot {
   wantsContinue: boolean;
   response: HandlerResponse | null;
   workerId: number | null;
+  /** Answered from the main thread's file cache. */
+  cached: boolean;
 }
 
 type Phase = 'idle' | 'headers' | 'body' | 'write' | 'closing' | 'none';
@@ -174,6 +179,7 @@ export class Connection {
       wantsContinue: false,
       response: null,
       workerId: null,
+      cached: false,
     };
     this.slots.push(slot);
     if (!slot.keepAlive) this.readingDone = true;
@@ -213,7 +219,16 @@ export class Connection {
     }
     const work: Work = decision.kind === 'upload' ? { kind: 'upload', body: body ?? new Uint8Array(0) } : decision;
     const transfer = work.kind === 'upload' ? transferList([work.body]) : [];
-    const accepted = this.deps.dispatch(work, transfer, (outcome) => this.onOutcome(slot, outcome));
+    if (work.kind === 'static') {
+      const cached = this.deps.cache.respond(work, Date.now());
+      if (cached !== null) {
+        slot.response = cached;
+        slot.cached = true;
+        this.flush();
+        return;
+      }
+    }
+    const accepted = this.deps.dispatch(work, transfer, (outcome) => this.onOutcome(slot, work, outcome));
     if (!accepted) {
       this.deps.events.rejected('queue_full');
       slot.response = errorResponse(503, slot.method, [['Retry-After', '1']]);
@@ -239,7 +254,10 @@ export class Connection {
     this.flush();
   }
 
-  private onOutcome(slot: Slot, outcome: JobOutcome): void {
+  private onOutcome(slot: Slot, work: Work, outcome: JobOutcome): void {
+    if (outcome.ok && outcome.result.cacheable !== undefined && work.kind === 'static') {
+      this.deps.cache.store(work, outcome.result.cacheable, Date.now());
+    }
     if (this.closed) {
       // Nobody is left to send to; a file the worker opened must still be closed.
       if (outcome.ok && outcome.result.response.body.kind === 'file') closeFd(outcome.result.response.body.fd, () => undefined);
@@ -271,7 +289,7 @@ export class Connection {
       this.bodyRequest = null;
     } else {
       this.requestCount++;
-      slot = { method: '-', target: '-', index: this.requestCount, keepAlive: false, startedAt: performance.now(), wantsContinue: false, response: null, workerId: null };
+      slot = { method: '-', target: '-', index: this.requestCount, keepAlive: false, startedAt: performance.now(), wantsContinue: false, response: null, workerId: null, cached: false };
       this.slots.push(slot);
     }
     this.deps.log.info({ conn: this.id, client: this.remoteAddress, status, reason }, 'bad request');
@@ -377,7 +395,7 @@ export class Connection {
     const seconds = (performance.now() - slot.startedAt) / 1000;
     this.deps.events.requestCompleted(slot.method, status, seconds);
     this.deps.log.info(
-      { conn: this.id, method: slot.method, path: slot.target, status, bytes, ms: Math.round(seconds * 1e6) / 1e3, worker: slot.workerId, connection: keepAlive ? 'keep-alive' : 'close' },
+      { conn: this.id, method: slot.method, path: slot.target, status, bytes, ms: Math.round(seconds * 1e6) / 1e3, worker: slot.workerId, cached: slot.cached, connection: keepAlive ? 'keep-alive' : 'close' },
       'request',
     );
   }
@@ -413,7 +431,7 @@ export class Connection {
       // setImmediate runs after the poll phase, which reads whatever has arrived by now.
       setImmediate(() => {
         this.idleCloseScheduled = false;
-        if (this.ended || this.slots.length > 0 || this.bodyRequest !== null || this.stream !== null || this.parser.inRequest) return;
+        if (this.ended || this.closed || this.slots.length > 0 || this.bodyRequest !== null || this.stream !== null || this.parser.inRequest) return;
         // Our last response is still on its way: the client cannot have answered it yet.
         if (this.socket.writableLength > 0) this.closeWhenIdle();
         else this.end();

@@ -1,6 +1,7 @@
 // The messages between the main thread and the workers. Byte buffers travel as transferred
 // ArrayBuffers (moved, not copied), so every buffer named here owns its memory whole.
 import type { HandlerResponse } from '../http/response.js';
+import type { Representation } from '../handlers/representation.js';
 import type { Route } from '../handlers/router.js';
 import type { SecurityRule } from '../security/path.js';
 
@@ -26,6 +27,8 @@ export interface WorkResult {
   readonly securityRule?: SecurityRule;
   /** Bytes stored by an upload. */
   readonly storedBytes?: number;
+  /** A small file read whole, for the main thread's response cache. */
+  readonly cacheable?: { readonly representation: Representation; readonly bytes: Uint8Array };
 }
 
 export interface JobMessage {
@@ -41,14 +44,14 @@ export interface ResultMessage {
 export type ToWorker = { readonly type: 'batch'; readonly jobs: readonly JobMessage[] };
 export type FromWorker = { readonly type: 'results'; readonly results: readonly ResultMessage[] };
 
-/** The buffers of a message that can be moved instead of copied. */
+/** The buffers of a message that can be moved instead of copied, each listed once. */
 export function transferList(buffers: Iterable<Uint8Array | undefined>): ArrayBuffer[] {
-  const list: ArrayBuffer[] = [];
+  const list = new Set<ArrayBuffer>();
   for (const bytes of buffers) {
     // Only a view over a whole, unshared ArrayBuffer may be moved (never Node's shared Buffer pool).
     if (bytes !== undefined && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.byteLength > 0) {
-      list.push(bytes.buffer as ArrayBuffer);
+      list.add(bytes.buffer as ArrayBuffer);
     }
   }
-  return list;
+  return [...list];
 }

@@ -8,7 +8,8 @@ const context = workerData as WorkContext;
 
 parentPort!.on('message', (message: ToWorker) => {
   const results: ResultMessage[] = message.jobs.map((job) => ({ id: job.id, result: doWork(job.work, context) }));
-  const buffers = results.map(({ result }) => (result.response.body.kind === 'bytes' ? result.response.body.bytes : undefined));
+  // A cached file's bytes and a response body sliced from them share one buffer, moved once.
+  const buffers = results.flatMap(({ result }) => [result.response.body.kind === 'bytes' ? result.response.body.bytes : undefined, result.cacheable?.bytes]);
   const reply: FromWorker = { type: 'results', results };
   parentPort!.postMessage(reply, transferList(buffers));
 });

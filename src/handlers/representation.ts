@@ -1,0 +1,41 @@
+// From a file's representation (its headers and validators) and the request's conditions to
+// the response: 200, 206, 304, 412 or 416. Pure: the body comes from a reader the caller
+// supplies, so the worker (reading the file) and the main thread's cache (slicing bytes it
+// holds) answer alike.
+import { errorResponse, NO_BODY, type HandlerResponse, type HeaderList, type ResponseBody } from '../http/response.js';
+import { decide, type ConditionalHeaders, type FileFacts } from './conditional.js';
+
+export interface Representation {
+  /** Everything a 200 carries: content type or disposition, encoding, ranges, validators. */
+  readonly headers: HeaderList;
+  /** What a 304 repeats: ETag, Last-Modified, Cache-Control, Vary. */
+  readonly validators: HeaderList;
+  readonly facts: FileFacts;
+}
+
+/** Supplies the body bytes `start` .. `start + length - 1` of the representation. */
+export type BodyReader = (start: number, length: number) => ResponseBody;
+
+export function respondWith(method: 'GET' | 'HEAD', conditions: ConditionalHeaders, representation: Representation, read: BodyReader): HandlerResponse {
+  const { size } = representation.facts;
+  const decision = decide(conditions, representation.facts, method === 'GET');
+  switch (decision.kind) {
+    case 'precondition-failed':
+      return errorResponse(412, method);
+    case 'not-modified':
+      return { status: 304, headers: representation.validators, contentLength: null, body: NO_BODY };
+    case 'unsatisfiable':
+      return errorResponse(416, method, [['Content-Range', `bytes */${size}`]]);
+    case 'partial': {
+      const length = decision.end - decision.start + 1;
+      return {
+        status: 206,
+        headers: [...representation.headers, ['Content-Range', `bytes ${decision.start}-${decision.end}/${size}`]],
+        contentLength: length,
+        body: method === 'HEAD' ? NO_BODY : read(decision.start, length),
+      };
+    }
+    case 'full':
+      return { status: 200, headers: representation.headers, contentLength: size, body: method === 'HEAD' ? NO_BODY : read(0, size) };
+  }
+}

@@ -1,0 +1,69 @@
+// The main thread's cache of small files, so a hot page costs no worker round trip. Entries
+// live FILE_CACHE_TTL_MS: a file changed on disk is seen within that time, because a miss
+// goes to a worker, which reads the file anew and refreshes the entry. Least recently used
+// entries go first when the byte budget is spent.
+import type { HandlerResponse } from '../http/response.js';
+import type { StaticWork } from '../pool/messages.js';
+import { acceptedEncodings } from './conditional.js';
+import { respondWith, type Representation } from './representation.js';
+
+export interface CachedFile {
+  readonly representation: Representation;
+  readonly bytes: Uint8Array;
+}
+
+interface Entry extends CachedFile {
+  readonly expiresAt: number;
+}
+
+export class ResponseCache {
+  private readonly entries = new Map<string, Entry>();
+  private bytes = 0;
+
+  constructor(
+    private readonly maxBytes: number,
+    private readonly ttlMs: number,
+  ) {}
+
+  /** Requests that name the same file and accept the same encodings share an entry. */
+  static keyOf(work: StaticWork): string {
+    return `${work.path}\n${acceptedEncodings(work.acceptEncoding).join(',')}`;
+  }
+
+  /** The answer to a GET or HEAD from the cache, or null on a miss. */
+  respond(work: StaticWork, now: number): HandlerResponse | null {
+    if (work.method === 'POST') return null;
+    const key = ResponseCache.keyOf(work);
+    const entry = this.entries.get(key);
+    if (entry === undefined) return null;
+    if (now >= entry.expiresAt) {
+      this.remove(key, entry);
+      return null;
+    }
+    // Map order is the recency order: move the entry to the end.
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    return respondWith(work.method, work.conditions, entry.representation, (start, length) => ({
+      kind: 'bytes',
+      bytes: entry.bytes.subarray(start, start + length),
+    }));
+  }
+
+  store(work: StaticWork, file: CachedFile, now: number): void {
+    if (this.ttlMs === 0 || file.bytes.length > this.maxBytes) return;
+    const key = ResponseCache.keyOf(work);
+    const old = this.entries.get(key);
+    if (old !== undefined) this.remove(key, old);
+    this.entries.set(key, { ...file, expiresAt: now + this.ttlMs });
+    this.bytes += file.bytes.length;
+    for (const [oldestKey, oldest] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      this.remove(oldestKey, oldest);
+    }
+  }
+
+  private remove(key: string, entry: Entry): void {
+    this.entries.delete(key);
+    this.bytes -= entry.bytes.length;
+  }
+}
