@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ConditionalHeaders } from '../../src/handlers/conditional.js';
+import type { Representation } from '../../src/handlers/representation.js';
+import { ResponseCache } from '../../src/handlers/response-cache.js';
+import type { StaticWork } from '../../src/pool/messages.js';
+
+const NO_CONDITIONS: ConditionalHeaders = {};
+
+function work(path: string, options: { method?: StaticWork['method']; conditions?: ConditionalHeaders; acceptEncoding?: string } = {}): StaticWork {
+  return { kind: 'static', method: options.method ?? 'GET', path, conditions: options.conditions ?? NO_CONDITIONS, acceptEncoding: options.acceptEncoding };
+}
+
+function file(text: string, etag = '"e1"'): { representation: Representation; bytes: Uint8Array } {
+  const bytes = new TextEncoder().encode(text);
+  const validators = [['ETag', etag]] as const;
+  return {
+    representation: { headers: [['Content-Type', 'text/html; charset=utf-8'], ...validators], validators, facts: { size: bytes.length, mtimeMs: 1_000_000, etag } },
+    bytes,
+  };
+}
+
+const bodyText = (response: ReturnType<ResponseCache['respond']>): string =>
+  response !== null && response.body.kind === 'bytes' ? new TextDecoder().decode(response.body.bytes) : '';
+
+describe('response cache', () => {
+  test('a stored file answers GET and HEAD until its time is up', () => {
+    const cache = new ResponseCache(1024, 1000);
+    assert.equal(cache.respond(work('/a.html'), 0), null);
+    cache.store(work('/a.html'), file('hello'), 0);
+    const hit = cache.respond(work('/a.html'), 999);
+    assert.equal(hit?.status, 200);
+    assert.equal(bodyText(hit), 'hello');
+    const head = cache.respond(work('/a.html', { method: 'HEAD' }), 999);
+    assert.equal(head?.contentLength, 5);
+    assert.equal(head?.body.kind, 'none');
+    assert.equal(cache.respond(work('/a.html'), 1000), null, 'expired');
+    assert.equal(cache.respond(work('/a.html'), 0), null, 'an expired entry is gone');
+  });
+
+  test('conditions and ranges are answered from the cached representation', () => {
+    const cache = new ResponseCache(1024, 1000);
+    cache.store(work('/a.html'), file('hello world'), 0);
+    assert.equal(cache.respond(work('/a.html', { conditions: { ifNoneMatch: '"e1"' } }), 1)?.status, 304);
+    const partial = cache.respond(work('/a.html', { conditions: { range: 'bytes=6-' } }), 1);
+    assert.equal(partial?.status, 206);
+    assert.equal(bodyText(partial), 'world');
+    assert.equal(cache.respond(work('/a.html', { conditions: { ifMatch: '"other"' } }), 1)?.status, 412);
+  });
+
+  test('POST never hits, and clients accepting other encodings do not share entries', () => {
+    const cache = new ResponseCache(1024, 1000);
+    cache.store(work('/a.html', { acceptEncoding: 'gzip' }), file('zipped'), 0);
+    assert.equal(cache.respond(work('/a.html', { method: 'POST' }), 1), null);
+    assert.equal(cache.respond(work('/a.html'), 1), null);
+    assert.equal(bodyText(cache.respond(work('/a.html', { acceptEncoding: 'gzip;q=0.5, deflate' }), 1)), 'zipped');
+  });
+
+  test('the least recently used files go when the byte budget is spent', () => {
+    const cache = new ResponseCache(10, 1000);
+    cache.store(work('/a'), file('aaaa'), 0);
+    cache.store(work('/b'), file('bbbb'), 0);
+    assert.notEqual(cache.respond(work('/a'), 1), null, 'a is now the most recent');
+    cache.store(work('/c'), file('cccc'), 0);
+    assert.equal(cache.respond(work('/b'), 1), null, 'b was the least recent');
+    assert.notEqual(cache.respond(work('/a'), 1), null);
+    assert.notEqual(cache.respond(work('/c'), 1), null);
+    cache.store(work('/big'), file('x'.repeat(11)), 0);
+    assert.equal(cache.respond(work('/big'), 1), null, 'a file over the budget is not kept');
+  });
+
+  test('storing a path again replaces its entry; a TTL of 0 keeps nothing', () => {
+    const cache = new ResponseCache(1024, 1000);
+    cache.store(work('/a'), file('old', '"1"'), 0);
+    cache.store(work('/a'), file('new', '"2"'), 5);
+    assert.equal(bodyText(cache.respond(work('/a'), 6)), 'new');
+    const off = new ResponseCache(1024, 0);
+    off.store(work('/a'), file('x'), 0);
+    assert.equal(off.respond(work('/a'), 0), null);
+  });
+});
