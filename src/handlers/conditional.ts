@@ -36,10 +36,42 @@ function seconds(ms: number): number {
   return Math.floor(ms / 1000);
 }
 
-function parseHttpDate(value: string | undefined): number | null {
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const MONTH = MONTHS.join('|');
+const TIME = '(\\d{2}):(\\d{2}):(\\d{2})';
+// The three HTTP-date forms (RFC 9110 §5.6.7); day names are not checked against the date.
+const IMF_FIXDATE = new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\\d{2}) (${MONTH}) (\\d{4}) ${TIME} GMT$`);
+const RFC850_DATE = new RegExp(`^(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, (\\d{2})-(${MONTH})-(\\d{2}) ${TIME} GMT$`);
+const ASCTIME_DATE = new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (${MONTH}) ( \\d|\\d{2}) ${TIME} (\\d{4})$`);
+
+/** Milliseconds of a valid UTC date-time, or null (e.g. 30 Feb or 25:00:00). */
+function utc(year: number, month: string, day: string, hour: string, minute: string, second: string): number | null {
+  const monthIndex = MONTHS.indexOf(month);
+  const [d, h, m, s] = [day, hour, minute, second].map(Number) as [number, number, number, number];
+  if (h > 23 || m > 59 || s > 60) return null;
+  const ms = Date.UTC(year, monthIndex, d, h, m, Math.min(s, 59));
+  return new Date(ms).getUTCDate() === d ? ms : null;
+}
+
+/**
+ * A strict HTTP-date parser: Date.parse accepts almost anything ("x 5" is May 2001) and reads
+ * asctime dates in local time, while RFC 9110 §13.1 asks to ignore a field that is not a valid
+ * HTTP-date, and every form is UTC.
+ */
+export function parseHttpDate(value: string | undefined): number | null {
   if (value === undefined) return null;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? null : ms;
+  const text = value.trim();
+  let match = IMF_FIXDATE.exec(text);
+  if (match !== null) return utc(Number(match[3]), match[2]!, match[1]!, match[4]!, match[5]!, match[6]!);
+  match = ASCTIME_DATE.exec(text);
+  if (match !== null) return utc(Number(match[6]), match[1]!, match[2]!.trim(), match[3]!, match[4]!, match[5]!);
+  match = RFC850_DATE.exec(text);
+  if (match === null) return null;
+  // Two-digit years: the most recent year with those digits not over 50 years ahead (§5.6.7).
+  const thisYear = new Date().getUTCFullYear();
+  let year = thisYear - (thisYear % 100) + Number(match[3]);
+  if (year > thisYear + 50) year -= 100;
+  return utc(year, match[2]!, match[1]!, match[4]!, match[5]!, match[6]!);
 }
 
 function entityTags(list: string): string[] {
@@ -101,7 +133,10 @@ export function parseRange(value: string, size: number): Decision {
   if (first === '' && last === '') return { kind: 'full' };
   if (first === '') {
     const suffix = Number(last);
-    if (suffix === 0 || size === 0) return { kind: 'unsatisfiable' };
+    if (suffix === 0) return { kind: 'unsatisfiable' };
+    // Satisfiable for an empty file (RFC 9110 §14.1.2), but no Content-Range can name zero
+    // bytes: the whole (empty) representation is the answer.
+    if (size === 0) return { kind: 'full' };
     return { kind: 'partial', start: Math.max(0, size - suffix), end: size - 1 };
   }
   const start = Number(first);
@@ -118,10 +153,11 @@ export function acceptedEncodings(acceptEncoding: string | undefined): Encoding[
   if (acceptEncoding === undefined) return [];
   const weights = new Map<string, number>();
   for (const item of acceptEncoding.split(',')) {
-    const [name, ...params] = item.trim().toLowerCase().split(';');
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    // Whitespace may surround the ";" (RFC 9110 §12.4.2: OWS ";" OWS "q=" qvalue).
+    const [name, ...params] = item.toLowerCase().split(';').map((part) => part.trim()) as [string, ...string[]];
+    const q = params.find((p) => p.startsWith('q='));
     const weight = q === undefined ? 1 : Number(q.slice(2));
-    if (name) weights.set(name, Number.isNaN(weight) ? 0 : weight);
+    if (name !== '') weights.set(name, Number.isNaN(weight) ? 0 : weight);
   }
   const weightOf = (encoding: Encoding): number => weights.get(encoding) ?? weights.get('*') ?? 0;
   return (['br', 'gzip'] as const).filter((encoding) => weightOf(encoding) > 0).sort((a, b) => weightOf(b) - weightOf(a));
