@@ -168,7 +168,8 @@ export class Connection {
     this.updateDeadline();
   }
 
-  private openSlot(head: RequestHead): Slot {
+  /** `bodyFollows`: the head of a request whose body is still to be read. */
+  private openSlot(head: RequestHead, bodyFollows = false): Slot {
     this.requestCount++;
     const slot: Slot = {
       method: head.method,
@@ -182,13 +183,14 @@ export class Connection {
       cached: false,
     };
     this.slots.push(slot);
-    if (!slot.keepAlive) this.readingDone = true;
+    // The last request on this connection: read nothing after it (but its own body, if any).
+    if (!slot.keepAlive && !bodyFollows) this.readingDone = true;
     return slot;
   }
 
   /** The head of a request with a body: refuse early, or ask for the body with 100 Continue. */
   private onHead(head: RequestHead): void {
-    const slot = this.openSlot(head);
+    const slot = this.openSlot(head, true);
     const decision = route(head, this.deps.settings.allowedHosts);
     if (decision.kind === 'reject' || decision.kind === 'options') {
       // The body stays unread, so the connection cannot be reused.
@@ -207,6 +209,7 @@ export class Connection {
       ({ slot, route: decision } = this.bodyRequest);
       this.bodyRequest = null;
       slot.wantsContinue = false;
+      if (!slot.keepAlive) this.readingDone = true;
     } else {
       slot = this.openSlot(head);
       decision = route(head, this.deps.settings.allowedHosts);

@@ -1,0 +1,153 @@
+// The admin listener's probes: /livez (and /healthz), /readyz, HEAD, unknown paths and
+// methods, and readiness turning 503 as soon as a shutdown begins.
+import assert from 'node:assert/strict';
+import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { get, request } from '../helpers/raw.js';
+import { startServer, type StartedServer } from '../helpers/server.js';
+
+interface AdminResponse {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+}
+
+/** One request to the admin port with node:http (the admin side is plain node:http too). */
+function admin(port: number, method: string, path: string, headers: OutgoingHttpHeaders = {}): Promise<AdminResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${path} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('admin probes', () => {
+  let server: StartedServer;
+  before(async () => {
+    server = await startServer({ env: { MAX_THREADS: '2' } });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  for (const path of ['/livez', '/healthz']) {
+    test(`GET ${path} answers 200 with a small JSON body`, async () => {
+      const response = await admin(server.adminPort, 'GET', path);
+      assert.equal(response.status, 200);
+      assert.equal(response.headers['content-type'], 'application/json');
+      assert.equal(response.headers['cache-control'], 'no-store');
+      assert.equal(Number(response.headers['content-length']), Buffer.byteLength(response.body));
+      const document = JSON.parse(response.body) as Record<string, unknown>;
+      assert.equal(document.status, 'ok');
+      assert.equal(typeof document.uptimeSeconds, 'number');
+      assert.equal(typeof document.eventLoopDelayP99Ms, 'number');
+      assert.ok(response.body.length < 200, `a probe body stays small: ${response.body}`);
+    });
+  }
+
+  test('GET /readyz answers 200 while the listener is bound and every worker is alive', async () => {
+    const response = await admin(server.adminPort, 'GET', '/readyz');
+    assert.equal(response.status, 200);
+    assert.equal(response.headers['content-type'], 'application/json');
+    assert.deepEqual(JSON.parse(response.body), { status: 'ready' });
+  });
+
+  test('a query string does not change the probe', async () => {
+    const response = await admin(server.adminPort, 'GET', '/readyz?verbose=1');
+    assert.equal(response.status, 200);
+    assert.deepEqual(JSON.parse(response.body), { status: 'ready' });
+  });
+
+  test('any Host is accepted: orchestrators probe with the pod address', async () => {
+    const response = await admin(server.adminPort, 'GET', '/livez', { Host: '10.1.2.3:9090' });
+    assert.equal(response.status, 200);
+  });
+
+  for (const path of ['/livez', '/healthz', '/readyz', '/metrics']) {
+    test(`HEAD ${path} answers like GET without a body`, async () => {
+      const [head, getResponse] = await Promise.all([admin(server.adminPort, 'HEAD', path), admin(server.adminPort, 'GET', path)]);
+      assert.equal(head.status, 200);
+      assert.equal(head.body, '');
+      assert.equal(head.headers['content-type'], getResponse.headers['content-type']);
+      assert.ok(Number(head.headers['content-length']) > 0, 'HEAD announces the length GET would send');
+      if (path !== '/metrics') assert.equal(head.headers['content-length'], getResponse.headers['content-length']);
+    });
+  }
+
+  for (const path of ['/', '/nope', '/metrics/extra', '/readyz/', '/upload']) {
+    test(`unknown path ${path} answers 404`, async () => {
+      const response = await admin(server.adminPort, 'GET', path);
+      assert.equal(response.status, 404);
+      assert.equal(response.headers['content-type'], 'application/json');
+      assert.equal((JSON.parse(response.body) as { status: string }).status, 'error');
+    });
+  }
+
+  for (const [method, path] of [['POST', '/metrics'], ['PUT', '/readyz'], ['DELETE', '/livez'], ['PATCH', '/healthz'], ['OPTIONS', '/metrics']] as const) {
+    test(`${method} ${path} answers 405 with Allow`, async () => {
+      const response = await admin(server.adminPort, method, path);
+      assert.equal(response.status, 405);
+      assert.equal(response.headers.allow, 'GET, HEAD');
+      assert.equal((JSON.parse(response.body) as { status: string }).status, 'error');
+    });
+  }
+
+  test('the admin port is not the public port', async () => {
+    assert.notEqual(server.adminPort, server.port);
+    const response = await request(server.port, get('/readyz', server.port));
+    assert.equal(response.status, 404, 'the public side serves files, not probes');
+  });
+});
+
+describe('readiness during shutdown', () => {
+  const DELAY_MS = 1500;
+  let server: StartedServer;
+  before(async () => {
+    server = await startServer({ env: { SHUTDOWN_DELAY_MS: String(DELAY_MS) } });
+  });
+  after(async () => {
+    await server.stop('SIGKILL');
+  });
+
+  test('/readyz turns 503 at once on SIGTERM while traffic is still served during the drain delay', async () => {
+    assert.equal((await admin(server.adminPort, 'GET', '/readyz')).status, 200);
+    server.process.kill('SIGTERM');
+
+    let notReady: AdminResponse | null = null;
+    for (let attempt = 0; attempt < 250 && notReady === null; attempt++) {
+      const response = await admin(server.adminPort, 'GET', '/readyz');
+      if (response.status === 503) notReady = response;
+      else await sleep(20);
+    }
+    assert.ok(notReady !== null, '/readyz never turned 503 after SIGTERM');
+    const listenerClosed = (line: { msg?: string }): boolean => line.msg === 'shutdown: listener closed, finishing in-flight requests';
+    assert.ok(!server.logs.some(listenerClosed), `readiness must flip before the listener closes (SHUTDOWN_DELAY_MS=${DELAY_MS})`);
+    assert.equal(notReady.headers['content-type'], 'application/json');
+    assert.deepEqual(JSON.parse(notReady.body), { status: 'not ready', reason: 'shutting down' });
+
+    // Orchestrators need time to stop routing here: during the delay the server still works.
+    const live = await admin(server.adminPort, 'GET', '/livez');
+    assert.equal(live.status, 200, 'liveness stays 200 during a graceful shutdown');
+    const head = await admin(server.adminPort, 'HEAD', '/readyz');
+    assert.equal(head.status, 503);
+    assert.equal(head.body, '');
+    const page = await request(server.port, get('/', server.port));
+    assert.equal(page.status, 200, 'the public listener still serves during SHUTDOWN_DELAY_MS');
+    assert.ok(!server.logs.some(listenerClosed), 'the checks above ran inside the drain delay');
+
+    const started = await server.waitForLog((line) => line.msg === 'shutdown: not ready any more, draining');
+    assert.equal(started.signal, 'SIGTERM');
+    assert.equal(started.delayMs, DELAY_MS);
+    assert.equal(await server.exited, 0);
+    const order = server.logs.map((line) => line.msg);
+    assert.ok(order.indexOf('shutdown: not ready any more, draining') < order.findIndex((msg) => msg === 'shutdown: listener closed, finishing in-flight requests'));
+  });
+});
