@@ -241,7 +241,7 @@ describe('POST /upload', () => {
     assert.equal(missing.status, 404);
     const file = await request(server.port, withLength(server.port, DATA_JSON, 'application/json', '/index.html'));
     assert.equal(file.status, 405);
-    assert.equal(file.headers.allow, 'GET, HEAD');
+    assert.equal(file.headers.allow, 'GET, HEAD, OPTIONS');
     assert.deepEqual(entries(server.uploadsDir), before);
   });
 
