@@ -1,0 +1,112 @@
+// Resource exhaustion: with a low descriptor limit (ulimit -n), connections pile up until
+// accept() fails with EMFILE. The process survives, the overflow is shed, and once the clients
+// go away and descriptors free up, the server serves again. Two wanted behaviours that the
+// server does not have yet are kept as `todo` subtests (see their reasons).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { test } from 'node:test';
+import { waitFor } from '../fixtures/probes.js';
+import { get, RawClient, request } from '../helpers/raw.js';
+import { REPO_ROOT, RESOURCES_DIR, type LogLine } from '../helpers/server.js';
+
+/** The server needs about 26 descriptors of its own with one worker; this leaves ~40 for clients. */
+const FD_LIMIT = 64;
+const MAX_CLIENTS = 200;
+
+interface LimitedServer {
+  readonly pid: number;
+  readonly port: number;
+  readonly adminPort: number;
+  readonly logs: LogLine[];
+  readonly exited: Promise<number | null>;
+  stop(): Promise<number | null>;
+}
+
+/** Like startServer, but under `ulimit -n`: the shell lowers the limit, then becomes node. */
+async function startLimited(env: Record<string, string>): Promise<LimitedServer> {
+  const uploadsDir = mkdtempSync(join(tmpdir(), 'rawhttp-emfile-'));
+  const child = spawn('sh', ['-c', `ulimit -n ${FD_LIMIT} && exec "$0" "$1"`, process.execPath, join(REPO_ROOT, 'dist', 'src', 'main.js')], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ADMIN_PORT: '0', RESOURCES_DIR, UPLOADS_DIR: uploadsDir, POOL_STATUS_INTERVAL_MS: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: LogLine[] = [];
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  createInterface({ input: child.stdout! }).on('line', (text) => {
+    try {
+      logs.push(JSON.parse(text) as LogLine);
+    } catch {
+      // not a log line
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  void exited.then(() => rmSync(uploadsDir, { recursive: true, force: true }));
+  const stop = (): Promise<number | null> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    return exited;
+  };
+  try {
+    await waitFor(() => child.exitCode !== null || logs.some((line) => String(line.msg).startsWith('listening on')), 'the server to listen', 15_000);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const started = logs.find((line) => String(line.msg).startsWith('listening on'));
+  if (started === undefined) throw new Error(`server exited before listening: ${stderr}`);
+  const portOf = (address: unknown): number => Number(String(address).split(':').pop());
+  return { pid: child.pid!, port: portOf(started.address), adminPort: portOf(started.admin), logs, exited, stop };
+}
+
+test('at the descriptor limit: the overflow is shed, the process survives, and serves again once descriptors free up', async (t) => {
+  const server = await startLimited({ MAX_THREADS: '1', KEEP_ALIVE_TIMEOUT_MS: '60000' });
+  const clients: RawClient[] = [];
+  try {
+    const shed = (): RawClient[] => clients.filter((client) => client.isClosed);
+    // Connect until the server can take no more: libuv then accepts and at once closes the
+    // overflow (its EMFILE "trick", which keeps the listener from spinning).
+    while (shed().length === 0 && clients.length < MAX_CLIENTS) {
+      clients.push(await RawClient.connect(server.port));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await waitFor(() => shed().length > 0, 'a connection shed at the descriptor limit', 10_000);
+    const held = clients.filter((client) => !client.isClosed);
+    t.diagnostic(`descriptor limit ${FD_LIMIT}: ${held.length} connections held, then the next ones were closed unanswered`);
+    for (const client of shed()) assert.equal(client.received.length, 0, 'a shed connection gets no bytes');
+
+    await t.test('the accept failure is logged', { todo: "libuv sheds the overflow itself and reports no error to node, so server.ts's 'accept failed' log never fires" }, async () => {
+      await waitFor(() => server.logs.some((line) => line.msg === 'accept failed' && line.code === 'EMFILE'), 'the accept failure log', 2000);
+    });
+    await t.test('a file request on a held connection is 503, not 404', { todo: 'static.ts answers any open() failure, EMFILE included, with 404' }, async () => {
+      const client = held[0]!;
+      client.write(get('/sample.txt', server.port));
+      const [response] = await client.responses(1, 5000);
+      assert.equal(response!.status, 503);
+    });
+
+    // Still running after the storm.
+    assert.equal(await Promise.race([server.exited, new Promise((resolve) => setTimeout(() => resolve('running'), 300))]), 'running');
+
+    for (const client of clients) client.close();
+    // Descriptors free up as the server sees the closes; then it serves again.
+    let status = 0;
+    await waitFor(async () => {
+      status = await request(server.port, get('/sample.txt', server.port), 2000).then(
+        (response) => response.status,
+        () => 0,
+      );
+      return status === 200;
+    }, 'a served request after the clients left', 20_000);
+    assert.equal(status, 200);
+    const livez = await fetch(`http://127.0.0.1:${server.adminPort}/livez`);
+    assert.equal(livez.status, 200);
+    assert.equal(server.logs.filter((line) => line.level === 'fatal' || line.level === 'error').length, 0, 'no error logged');
+  } finally {
+    for (const client of clients) client.close();
+    await server.stop();
+  }
+});
