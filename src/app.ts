@@ -9,6 +9,7 @@ import { contentTable } from './handlers/content-types.js';
 import { ResponseCache } from './handlers/response-cache.js';
 import type { WorkContext } from './handlers/work.js';
 import { TEMP_PREFIX, TEMP_SUFFIX } from './handlers/upload.js';
+import { FdMonitor } from './http/fd-monitor.js';
 import { HttpServer } from './http/server.js';
 import { RateLimitedLog } from './log.js';
 import { WorkerPool } from './pool/pool.js';
@@ -24,6 +25,9 @@ export interface App {
   /** Set when shutdown begins; readiness turns 503 at once. */
   shuttingDown: boolean;
 }
+
+/** How often open descriptors are counted (see fd-monitor.ts). */
+const FD_CHECK_INTERVAL_MS = 1000;
 
 /** Files up to this size travel from the worker in one transferred buffer; larger ones stream. */
 const SMALL_FILE_BYTES = 64 * 1024;
@@ -129,6 +133,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     },
     `listening on http://${address.address}:${address.port}`,
   );
+  const fdMonitor = FdMonitor.forThisProcess(log, config.maxConnections);
+  if (fdMonitor !== null) setInterval(() => fdMonitor.check(), FD_CHECK_INTERVAL_MS).unref();
   if (config.poolStatusIntervalMs > 0) {
     const timer = setInterval(() => {
       const { busy, workers, queued } = pool.stats();

@@ -52,16 +52,31 @@ function realPathOf(fd: number, opened: string): string {
   }
 }
 
+/** Why a path could not be opened for serving. */
+type OpenProblem = 'missing' | 'outside' | 'denied' | 'exhausted' | { readonly failed: string };
+
+const MISSING_CODES = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'ENXIO']);
+const DENIED_CODES = new Set(['EACCES', 'EPERM']);
+const EXHAUSTED_CODES = new Set(['EMFILE', 'ENFILE']);
+
+function openProblem(error: unknown): OpenProblem {
+  const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
+  if (MISSING_CODES.has(code)) return 'missing';
+  if (DENIED_CODES.has(code)) return 'denied';
+  if (EXHAUSTED_CODES.has(code)) return 'exhausted';
+  return { failed: code };
+}
+
 /**
  * Opens first and checks the descriptor's real path after, so a symlink swapped in between
  * cannot redirect the read: what is checked is exactly what is sent.
  */
-function openInside(path: string, root: string): Opened | 'missing' | 'outside' {
+function openInside(path: string, root: string): Opened | OpenProblem {
   let fd: number;
   try {
     fd = openSync(path, OPEN_FLAGS);
-  } catch {
-    return 'missing';
+  } catch (error) {
+    return openProblem(error);
   }
   try {
     const realPath = realPathOf(fd, path);
@@ -81,6 +96,29 @@ function openInside(path: string, root: string): Opened | 'missing' | 'outside' 
   }
 }
 
+/** The answer to a path that could not be opened. */
+function refuseOpen(problem: OpenProblem, method: string): WorkResult {
+  switch (problem) {
+    case 'missing':
+      return { response: errorResponse(404, method) };
+    case 'outside':
+      return {
+        response: errorResponse(403, method),
+        securityRule: 'outside_root',
+        log: { level: 'warn', message: 'security refusal', fields: { reason: 'path resolves outside the document root' } },
+      };
+    case 'denied':
+      return { response: errorResponse(403, method), log: { level: 'warn', message: 'file not readable by the server' } };
+    case 'exhausted':
+      // Out of file descriptors: a passing condition, so the client may retry.
+      return { response: errorResponse(503, method, [['Retry-After', '1']]), log: { level: 'error', message: 'too many open files (EMFILE/ENFILE): cannot open the file' } };
+    default:
+      return { response: errorResponse(500, method), log: { level: 'error', message: 'cannot open the file', fields: { code: problem.failed } } };
+  }
+}
+
+const isOpened = (result: Opened | OpenProblem): result is Opened => typeof result === 'object' && 'fd' in result;
+
 /** Finds the file a checked path names, following symlinks only while they stay inside the root. */
 function find(work: StaticWork, context: StaticContext): Found {
   const inUploads = work.path === UPLOADS_PREFIX || work.path.startsWith(`${UPLOADS_PREFIX}/`);
@@ -88,17 +126,7 @@ function find(work: StaticWork, context: StaticContext): Found {
   let candidate = join(root, inUploads ? work.path.slice(UPLOADS_PREFIX.length) : work.path);
   for (let attempt = 0; attempt < 2; attempt++) {
     const opened = openInside(candidate, root);
-    if (opened === 'missing') return refusal(404, work.method);
-    if (opened === 'outside') {
-      return {
-        ok: false,
-        result: {
-          response: errorResponse(403, work.method),
-          securityRule: 'outside_root',
-          log: { level: 'warn', message: 'security refusal', fields: { reason: 'path resolves outside the document root' } },
-        },
-      };
-    }
+    if (!isOpened(opened)) return { ok: false, result: refuseOpen(opened, work.method) };
     if (opened.stats.isFile()) return { ok: true, file: opened, root, inUploads };
     closeSync(opened.fd);
     // A folder serves its index.html, never a listing; `/docs` first redirects to `/docs/`,
@@ -139,8 +167,9 @@ function chooseEncoding(realPath: string, root: string, acceptEncoding: string |
   for (const encoding of acceptedEncodings(acceptEncoding)) {
     if (!existing.includes(encoding)) continue;
     const opened = openInside(realPath + ENCODING_SUFFIX[encoding], root);
-    if (typeof opened !== 'string' && opened.stats.isFile()) return { varies: true, chosen: { encoding, file: opened } };
-    if (typeof opened !== 'string') closeSync(opened.fd);
+    if (!isOpened(opened)) continue;
+    if (opened.stats.isFile()) return { varies: true, chosen: { encoding, file: opened } };
+    closeSync(opened.fd);
   }
   return { varies: existing.length > 0, chosen: null };
 }

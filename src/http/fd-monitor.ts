@@ -1,0 +1,68 @@
+// Watches the process's open file descriptors. At the limit, libuv accepts and at once
+// closes new connections (so the listener does not spin) without telling Node, so running
+// out of descriptors would otherwise go unseen: the monitor logs it, and says when it ends.
+import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import type { Logger } from 'pino';
+
+/** Descriptors kept free below the limit: past this, accepts and file opens start failing. */
+export const FD_HEADROOM = 16;
+
+/** The soft limit on open files ("Max open files" in /proc/self/limits), or null if unknown. */
+export function openFileLimit(limitsText: string): number | null {
+  const line = limitsText.split('\n').find((text) => text.startsWith('Max open files'));
+  const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
+  return soft === undefined || !/^\d+$/.test(soft) ? null : Number(soft);
+}
+
+export class FdMonitor {
+  private exhausted = false;
+  private checking = false;
+
+  private constructor(
+    private readonly limit: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** A monitor for this process, or null where /proc is not available. */
+  static forThisProcess(log: Logger, maxConnections: number): FdMonitor | null {
+    let limit: number | null;
+    try {
+      limit = openFileLimit(readFileSync('/proc/self/limits', 'utf8'));
+    } catch {
+      return null;
+    }
+    if (limit === null) return null;
+    if (maxConnections + 4 * FD_HEADROOM > limit) {
+      log.warn({ maxConnections, openFileLimit: limit }, 'MAX_CONNECTIONS is close to the open-file limit: connections past the limit are dropped unanswered instead of getting 503; raise `ulimit -n` or lower MAX_CONNECTIONS');
+    }
+    return new FdMonitor(limit, log);
+  }
+
+  /** Counts open descriptors (asynchronously) and logs entering and leaving exhaustion. */
+  check(): void {
+    if (this.checking) return;
+    this.checking = true;
+    readdir('/proc/self/fd').then(
+      (entries) => {
+        this.checking = false;
+        const open = entries.length;
+        const atLimit = open >= this.limit - FD_HEADROOM;
+        if (atLimit && !this.exhausted) {
+          this.log.error({ code: 'EMFILE', openFiles: open, limit: this.limit }, 'accept failing: too many open files, new connections are dropped');
+        } else if (!atLimit && this.exhausted) {
+          this.log.warn({ openFiles: open, limit: this.limit }, 'open files below the limit again, accepting connections');
+        }
+        this.exhausted = atLimit;
+      },
+      // The readdir itself needs a descriptor: failing for lack of one is exhaustion too.
+      (error: NodeJS.ErrnoException) => {
+        this.checking = false;
+        if ((error.code === 'EMFILE' || error.code === 'ENFILE') && !this.exhausted) {
+          this.exhausted = true;
+          this.log.error({ code: error.code, limit: this.limit }, 'accept failing: too many open files, new connections are dropped');
+        }
+      },
+    );
+  }
+}
