@@ -131,21 +131,24 @@ export class WorkerPool {
   }
 
   /**
-   * Hands queued jobs to idle workers in batches as large as allowed: every message costs a
-   * fixed amount (serialise, wake the thread), so fewer, fuller messages are cheaper.
+   * Hands queued jobs to the idle workers, shared out evenly: every message has a fixed cost
+   * (serialise, wake the thread), so jobs travel in batches, but spreading them keeps one slow
+   * job (or one crashing worker) from holding up the rest while other workers sit idle.
    */
   private flush(): void {
+    let idle = this.idleCount();
     for (const slot of this.slots) {
-      if (this.queue.length === 0) return;
-      if (slot.online && slot.running.size === 0) this.dispatch(slot);
+      if (this.queue.length === 0 || idle === 0) return;
+      if (slot.online && slot.running.size === 0) this.dispatch(slot, idle--);
     }
   }
 
-  private dispatch(slot: Slot): void {
+  /** Gives `slot` its share of the queue, with `idle` idle workers (itself included) to share it. */
+  private dispatch(slot: Slot, idle: number): void {
     const jobs: JobMessage[] = [];
     const transfer: ArrayBuffer[] = [];
     const now = Date.now();
-    const count = Math.min(this.maxBatch, this.queue.length);
+    const count = Math.min(this.maxBatch, Math.ceil(this.queue.length / idle));
     for (let n = 0; n < count; n++) {
       const job = this.queue.shift();
       if (job === undefined) break;
@@ -189,7 +192,7 @@ export class WorkerPool {
       slot.running.delete(id);
       job.done({ ok: true, result, workerId: slot.id });
     }
-    if (slot.running.size === 0 && this.queue.length > 0) this.dispatch(slot);
+    if (slot.running.size === 0 && this.queue.length > 0) this.dispatch(slot, this.idleCount());
   }
 
   /** A worker that exits unasked fails the jobs it held and is replaced at once. */
