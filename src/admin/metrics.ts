@@ -13,6 +13,9 @@ export interface LiveState {
 /** Methods outside this set share one label value, so hostile clients cannot grow the series. */
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT']);
 
+/** Method and status pairs whose label children are kept (hostile methods all map to OTHER). */
+const MAX_CACHED_SERIES = 256;
+
 export function methodLabel(method: string): string {
   return KNOWN_METHODS.has(method) ? method : 'OTHER';
 }
@@ -50,6 +53,7 @@ export class Metrics implements ServerEvents {
   private readonly workerRestarts: Counter;
   private readonly uploads: Counter;
   private readonly uploadBytes: Counter;
+  private readonly requestSeries = new Map<string, { count: Counter.Internal; duration: Histogram.Internal<'method' | 'status'> }>();
 
   constructor(live: LiveState) {
     const registers = [this.registry];
@@ -82,9 +86,17 @@ export class Metrics implements ServerEvents {
   }
 
   requestCompleted(method: string, status: number, seconds: number): void {
-    const labels = { method: methodLabel(method), status: String(status) };
-    this.requests.inc(labels);
-    this.duration.observe(labels, seconds);
+    // One pair of labelled children per method and status, looked up once: prom-client would
+    // otherwise hash the label object on every request.
+    const key = `${method} ${status}`;
+    let series = this.requestSeries.get(key);
+    if (series === undefined) {
+      const labels = { method: methodLabel(method), status: String(status) };
+      series = { count: this.requests.labels(labels), duration: this.duration.labels(labels) };
+      if (this.requestSeries.size < MAX_CACHED_SERIES) this.requestSeries.set(key, series);
+    }
+    series.count.inc();
+    series.duration.observe(seconds);
   }
 
   rejected(reason: RejectionReason): void {
