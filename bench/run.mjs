@@ -236,7 +236,7 @@ async function main() {
     ...skipped.map(([id, s]) => `- skipped ${id}: ${s.reason.split('\n')[0]}`),
     ...(results.pool.skipped
       ? [`- pool microbenchmark: ${results.pool.reason}`]
-      : results.pool.rows.map((r) => `- pool: ${r.name}: ${r.jobsPerSec.toFixed(0)} jobs/s, ${r.usPerJob.toFixed(2)} us/job`)),
+      : ['', `### Worker-pool microbenchmark (${results.pool.rounds} rounds x ${results.pool.runMs} ms per run, load average ${results.pool.loadAvgStart.toFixed(2)} at start)`, '', results.pool.table]),
     '',
     '### Targets',
     ...results.targets.map((t) => `- ${t.status} ${t.text}: ${t.detail}`),
