@@ -4,21 +4,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 import fastifyStatic from '@fastify/static';
-import { isInline, MAX_UPLOAD_BYTES } from './content-types.mjs';
+import { isInline, MAX_UPLOAD_BYTES, peerOptions } from './content-types.mjs';
 
-const { values: opts } = parseArgs({
-  options: {
-    port: { type: 'string' },
-    host: { type: 'string', default: '127.0.0.1' },
-    root: { type: 'string' },
-    uploads: { type: 'string' },
-  },
-});
-const root = path.resolve(opts.root);
-const uploads = path.resolve(opts.uploads ?? path.join(root, 'uploads'));
+const { opts, root, uploads } = peerOptions();
 
 const app = Fastify({ logger: false, keepAliveTimeout: 30_000, bodyLimit: MAX_UPLOAD_BYTES });
 

@@ -6,19 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { parseArgs } from 'node:util';
-import { CONTENT_TYPES, isInline, MAX_UPLOAD_BYTES } from './content-types.mjs';
+import { CONTENT_TYPES, isInline, MAX_UPLOAD_BYTES, peerOptions } from './content-types.mjs';
 
-const { values: opts } = parseArgs({
-  options: {
-    port: { type: 'string' },
-    host: { type: 'string', default: '127.0.0.1' },
-    root: { type: 'string' },
-    uploads: { type: 'string' },
-  },
-});
-const root = path.resolve(opts.root);
-const uploads = path.resolve(opts.uploads ?? path.join(root, 'uploads'));
+const { opts, root, uploads } = peerOptions();
 const SMALL_FILE_BYTES = 64 * 1024;
 
 function sendText(res, status, text) {
