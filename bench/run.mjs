@@ -209,7 +209,10 @@ async function main() {
     for (const sc of scenarios) results.scenarios.push(await runScenario(sc, servers, driver, opts, work));
     await stopAll();
 
-    results.pool = opts.pool ? await runPoolBench({ repoRoot, quick: opts.mode === 'quick' }) : { skipped: true, reason: 'not requested (--pool)' };
+    // A failing microbenchmark must not throw away the scenario results measured before it.
+    results.pool = opts.pool
+      ? await runPoolBench({ repoRoot, quick: opts.mode === 'quick' }).catch((error) => ({ skipped: true, reason: `failed: ${error.message}` }))
+      : { skipped: true, reason: 'not requested (--pool)' };
   } finally {
     await stopAll();
     if (opts.keep) log(`kept work dir ${work.dir}`);

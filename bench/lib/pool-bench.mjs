@@ -187,6 +187,7 @@ export async function runPoolBench({ repoRoot, quick }) {
   if (!fs.existsSync(dist('pool/pool.js'))) return { skipped: true, reason: 'dist/src/pool/pool.js is missing (run npm run build)' };
   const { WorkerPool } = await import(dist('pool/pool.js').href);
   const { doWork } = await import(dist('handlers/work.js').href);
+  const { contentTable } = await import(dist('handlers/content-types.js').href);
   const Piscina = await import('piscina').then((m) => m.Piscina, () => null);
   if (!Piscina) log('piscina is not installed (npm install): measuring inline and pool only');
 
@@ -198,8 +199,7 @@ export async function runPoolBench({ repoRoot, quick }) {
     resourcesRoot: fs.realpathSync(work.docroot),
     uploadsRoot: fs.realpathSync(work.uploads),
     uploadsDir: work.uploads,
-    inlineTypes: ['text/html'],
-    downloadTypes: ['text/plain', 'image/png', 'image/jpeg', 'application/json'],
+    contentTable: contentTable({ inlineTypes: ['text/html'], downloadTypes: ['text/plain', 'image/png', 'image/jpeg', 'application/json'] }),
     smallFileBytes: 65536,
     cacheControl: 'no-cache',
   };
