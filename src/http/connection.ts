@@ -54,6 +54,8 @@ type Phase = 'idle' | 'headers' | 'body' | 'write' | 'closing' | 'none';
 const MAX_IN_FLIGHT = 16;
 /** Bodies up to this size are copied into the head's buffer: one write, one packet. */
 const COALESCE_BYTES = 16 * 1024;
+/** Read size when streaming a file: larger reads mean fewer events and syscalls per MiB. */
+const STREAM_CHUNK_BYTES = 256 * 1024;
 /** How long a closing socket may linger before it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
@@ -368,7 +370,7 @@ export class Connection {
       this.finished(slot, response.status, headBytes, keepAlive);
       return;
     }
-    const stream = createReadStream('', { fd, start, end: start + length - 1, highWaterMark: 64 * 1024 });
+    const stream = createReadStream('', { fd, start, end: start + length - 1, highWaterMark: STREAM_CHUNK_BYTES });
     this.stream = stream;
     let sent = 0;
     stream.on('data', (chunk) => {
