@@ -1,12 +1,10 @@
 // fastify peer: @fastify/static for GET and a JSON upload route, both stock.
 // It is the baseline for the upload target (ours >= 1.5x fastify).
 // Usage: node fastify-server.mjs --port 8082 --root DIR --uploads DIR
-import fs from 'node:fs';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import Fastify from 'fastify';
 import fastifyStatic from '@fastify/static';
-import { isInline, MAX_UPLOAD_BYTES, peerOptions } from './content-types.mjs';
+import { isInline, MAX_UPLOAD_BYTES, peerOptions, storeDurably } from './common.mjs';
 
 const { opts, root, uploads } = peerOptions();
 
@@ -35,8 +33,7 @@ app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, 
 });
 
 app.post('/upload', async (req, reply) => {
-  const name = `${randomUUID()}.json`;
-  await fs.promises.writeFile(path.join(uploads, name), req.body);
+  const name = await storeDurably(uploads, req.body);
   return reply.code(201).send({ file: name });
 });
 

@@ -4,9 +4,8 @@
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { CONTENT_TYPES, isInline, MAX_UPLOAD_BYTES, peerOptions } from './content-types.mjs';
+import { CONTENT_TYPES, isInline, MAX_UPLOAD_BYTES, peerOptions, storeDurably } from './common.mjs';
 
 const { opts, root, uploads } = peerOptions();
 const SMALL_FILE_BYTES = 64 * 1024;
@@ -72,8 +71,7 @@ async function upload(req, res) {
   } catch {
     return sendText(res, 400, 'Bad Request\n');
   }
-  const name = `${randomUUID()}.json`;
-  await fs.promises.writeFile(path.join(uploads, name), body);
+  const name = await storeDurably(uploads, body);
   const reply = JSON.stringify({ file: name });
   res.writeHead(201, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(reply) });
   res.end(reply);
