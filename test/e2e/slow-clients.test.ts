@@ -24,7 +24,10 @@ async function connectMany(port: number, count: number, batch = 25): Promise<Raw
 }
 
 test('trickled heads get 408, silent connections are closed, a normal client is served all along', async (t) => {
-  const server = await startServer({ env: { HEADERS_TIMEOUT_MS: String(TIMEOUT_MS), KEEP_ALIVE_TIMEOUT_MS: String(TIMEOUT_MS) } });
+  // The idle timeout is longer than the header timeout: the tricklers all connect first and
+  // only then send their first byte, which on a slow machine can take longer than TIMEOUT_MS,
+  // and a connection with no byte yet is idle (closed silently), not a trickler (408).
+  const server = await startServer({ env: { HEADERS_TIMEOUT_MS: String(TIMEOUT_MS), KEEP_ALIVE_TIMEOUT_MS: String(3 * TIMEOUT_MS) } });
   const tricklers: { client: RawClient; firstByteAt: number; closedAt: number }[] = [];
   try {
     const host = `127.0.0.1:${server.port}`;
