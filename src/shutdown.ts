@@ -29,8 +29,8 @@ function exitWhenIdle(code: number): void {
 /**
  * Readiness turns 503 at once; after SHUTDOWN_DELAY_MS (time for orchestrators to stop routing
  * here) the listener closes, in-flight requests finish with `Connection: close`, idle
- * connections close after a short grace, and the workers stop. Resolves with the exit code: 0 when everything
- * finished, 1 when connections had to be cut at SHUTDOWN_TIMEOUT_MS.
+ * connections close after a short grace, and the workers stop. Resolves with the exit code:
+ * 0 when everything finished, 1 when connections had to be cut at SHUTDOWN_TIMEOUT_MS.
  */
 export async function shutdown(app: App, signal: string): Promise<number> {
   const { log, config } = app;
