@@ -59,12 +59,14 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const pool = new WorkerPool({
     size: config.maxThreads,
     queueSize: config.queueSize,
+    jobTimeoutMs: config.jobTimeoutMs,
     workerFile: new URL('./pool/worker.js', import.meta.url),
     workerData: context,
     events: {
       saturated: (stats) => saturatedLog.maybe((suppressed) => log.warn({ ...stats, suppressed }, 'pool saturated, request queued')),
       dequeued: (worker, waitedMs) => dequeuedLog.maybe((suppressed) => log.info({ worker, waitedMs, suppressed }, `dequeued, assigned to worker ${worker}`)),
       workerExited: (worker, error) => log.error({ worker, err: error ?? undefined }, `worker ${worker} died, replacing it`),
+      workerTimedOut: (worker, heldMs) => log.error({ worker, heldMs, jobTimeoutMs: config.jobTimeoutMs }, `worker ${worker} held a job past the job timeout, terminating it`),
       workerRestarted: (worker) => {
         metrics?.workerRestarted();
         log.warn({ worker }, `worker ${worker} replaced`);

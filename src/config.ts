@@ -51,6 +51,7 @@ const schema = {
   adminHost: { doc: 'Bind address of the admin listener', format: String, default: '127.0.0.1', env: 'ADMIN_HOST', arg: 'admin-host' },
   adminPort: { doc: 'Admin port (metrics, health probes)', format: 'port', default: 9090, env: 'ADMIN_PORT', arg: 'admin-port' },
   logLevel: { doc: 'pino log level', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', env: 'LOG_LEVEL', arg: 'log-level' },
+  jobTimeoutMs: { doc: 'A worker holding a job longer than this is terminated and replaced (the job gets 500)', format: positiveInt, default: 30_000, env: 'JOB_TIMEOUT_MS', arg: 'job-timeout-ms' },
   poolStatusIntervalMs: { doc: 'Interval of the pool status log line (0 turns it off)', format: nonNegativeInt, default: 10_000, env: 'POOL_STATUS_INTERVAL_MS', arg: 'pool-status-interval-ms' },
   shutdownDelayMs: { doc: 'Drain delay after SIGTERM before the listener stops accepting', format: nonNegativeInt, default: 0, env: 'SHUTDOWN_DELAY_MS', arg: 'shutdown-delay-ms' },
   shutdownTimeoutMs: { doc: 'Grace period for in-flight requests on SIGTERM/SIGINT', format: positiveInt, default: 10_000, env: 'SHUTDOWN_TIMEOUT_MS', arg: 'shutdown-timeout-ms' },

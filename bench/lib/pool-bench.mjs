@@ -106,7 +106,8 @@ async function startImplementations(threads, env) {
     queueSize: 1024, // above every feed's window: a refusal would be a bug, not load
     workerFile: dist('pool/worker.js'),
     workerData: context,
-    events: { saturated: ignore, dequeued: ignore, workerExited: ignore, workerRestarted: ignore },
+    events: { saturated: ignore, dequeued: ignore, workerExited: ignore, workerRestarted: ignore, workerTimedOut: ignore },
+    jobTimeoutMs: 30_000,
   });
   await pool.start();
   const ours = {

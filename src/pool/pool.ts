@@ -17,6 +17,8 @@ export interface PoolEvents {
   /** A job that had waited was handed to a worker. */
   dequeued(workerId: number, waitedMs: number): void;
   workerExited(workerId: number, error: Error | null): void;
+  /** A worker held a batch past the job timeout and is being terminated. */
+  workerTimedOut(workerId: number, heldMs: number): void;
   workerRestarted(workerId: number): void;
 }
 
@@ -29,6 +31,8 @@ export interface PoolOptions {
   readonly events: PoolEvents;
   /** Upper bound of jobs in one batch, so one worker never hoards the queue. */
   readonly maxBatch?: number;
+  /** A worker that holds a batch longer than this is terminated and replaced (its jobs fail). */
+  readonly jobTimeoutMs: number;
 }
 
 export interface PoolStats {
@@ -51,6 +55,10 @@ interface Slot {
   online: boolean;
   /** False while the worker starts; a worker that dies before it is online is retried slowly. */
   everOnline: boolean;
+  /** When the batch it holds now was handed over. */
+  busySince: number;
+  /** Set when the watchdog terminated it, to say so in the jobs' error. */
+  timedOut: boolean;
   /** Jobs this worker holds now, by job id. */
   readonly running: Map<number, PendingJob>;
 }
@@ -65,6 +73,7 @@ export class WorkerPool {
   private nextJobId = 1;
   private flushScheduled = false;
   private closing = false;
+  private watchdog: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: PoolOptions) {
     this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
@@ -72,11 +81,25 @@ export class WorkerPool {
     this.queue = new BoundedQueue(options.queueSize + options.size * this.maxBatch);
   }
 
-  /** Starts every worker and resolves once all are online. */
+  /** Starts every worker and the watchdog, and resolves once all workers are online. */
   async start(): Promise<void> {
     const ready: Promise<void>[] = [];
     for (let id = 1; id <= this.options.size; id++) ready.push(this.spawn(id));
     await Promise.all(ready);
+    const interval = Math.max(10, Math.min(1000, Math.floor(this.options.jobTimeoutMs / 4)));
+    this.watchdog = setInterval(() => this.terminateStuckWorkers(), interval);
+    this.watchdog.unref();
+  }
+
+  /** A worker stuck on a job (an endless loop, a read that never returns) is cut loose. */
+  private terminateStuckWorkers(): void {
+    const now = Date.now();
+    for (const slot of this.slots) {
+      if (slot.running.size === 0 || slot.timedOut || now - slot.busySince < this.options.jobTimeoutMs) continue;
+      slot.timedOut = true;
+      this.options.events.workerTimedOut(slot.id, now - slot.busySince);
+      void slot.worker.terminate();
+    }
   }
 
   stats(): PoolStats {
@@ -119,6 +142,7 @@ export class WorkerPool {
   /** Stops the workers. Jobs still queued or running fail. */
   async close(): Promise<void> {
     this.closing = true;
+    if (this.watchdog !== null) clearInterval(this.watchdog);
     const error = new Error('worker pool closed');
     for (const job of this.queue.drain()) job.done({ ok: false, error, workerId: 0 });
     await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
@@ -158,6 +182,7 @@ export class WorkerPool {
       if (job.waitingSince !== null) this.options.events.dequeued(slot.id, now - job.waitingSince);
     }
     const message: ToWorker = { type: 'batch', jobs };
+    slot.busySince = now;
     slot.worker.postMessage(message, transfer);
   }
 
@@ -165,7 +190,7 @@ export class WorkerPool {
     // trackUnmanagedFds off: a worker hands open file descriptors to the main thread, which
     // streams and closes them; a worker that tracked them would close them again on exit.
     const worker = new Worker(this.options.workerFile, { workerData: this.options.workerData, trackUnmanagedFds: false });
-    const slot: Slot = { id, worker, online: false, everOnline: false, running: new Map() };
+    const slot: Slot = { id, worker, online: false, everOnline: false, busySince: 0, timedOut: false, running: new Map() };
     this.slots[id - 1] = slot;
     let failure: Error | null = null;
     worker.on('message', (message: FromWorker) => this.complete(slot, message));
@@ -198,7 +223,7 @@ export class WorkerPool {
   /** A worker that exits unasked fails the jobs it held and is replaced at once. */
   private onExit(slot: Slot, failure: Error | null): void {
     slot.online = false;
-    const error = failure ?? new Error(`worker ${slot.id} exited`);
+    const error = failure ?? new Error(slot.timedOut ? `worker ${slot.id} exceeded the job timeout` : `worker ${slot.id} exited`);
     const held = [...slot.running.values()];
     slot.running.clear();
     for (const job of held) job.done({ ok: false, error, workerId: slot.id });

@@ -38,12 +38,17 @@ class RecordedEvents implements PoolEvents {
     this.restarts.push(workerId);
     this.metrics?.workerRestarted();
   }
+  readonly timeouts: number[] = [];
+  workerTimedOut(workerId: number): void {
+    this.timeouts.push(workerId);
+  }
 }
 
-async function startPool(size: number, events: PoolEvents, options: { maxBatch?: number; workerFile?: URL; workerData?: unknown } = {}): Promise<WorkerPool> {
+async function startPool(size: number, events: PoolEvents, options: { maxBatch?: number; workerFile?: URL; workerData?: unknown; jobTimeoutMs?: number } = {}): Promise<WorkerPool> {
   const pool = new WorkerPool({
     size,
     queueSize: 1024,
+    jobTimeoutMs: options.jobTimeoutMs ?? 30_000,
     workerFile: options.workerFile ?? FAULTY_WORKER,
     workerData: options.workerData ?? null,
     events,
@@ -117,6 +122,27 @@ test('a worker that calls process.exit fails only its job; the other worker and 
     assert.deepEqual(events.restarts, [exited.workerId]);
     assert.equal(pool.stats().workers, 2);
     assert.ok(pool.healthy);
+    await assertServes(pool, 20);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a worker stuck past the job timeout is terminated: its job fails, the rest are served, it is replaced', async () => {
+  const events = new RecordedEvents();
+  const pool = await startPool(2, events, { maxBatch: 1, jobTimeoutMs: 300 });
+  try {
+    const started = Date.now();
+    const paths = ['/hang', '/a', '/b', '/c'];
+    const outcomes = await Promise.all(paths.map((path) => submit(pool, path)));
+    const hung = outcomes[0]!;
+    assert.equal(hung.ok, false);
+    assert.match((hung as Extract<JobOutcome, { ok: false }>).error.message, /exceeded the job timeout/);
+    assert.ok(Date.now() - started >= 300, 'not before the timeout');
+    for (const [n, path] of paths.entries()) if (path !== '/hang') assert.equal(textOf(outcomes[n]!), `served ${path}`);
+    assert.deepEqual(events.timeouts, [hung.workerId]);
+    await waitFor(() => events.restarts.length === 1, 'the replacement worker');
+    assert.equal(pool.stats().workers, 2);
     await assertServes(pool, 20);
   } finally {
     await pool.close();
