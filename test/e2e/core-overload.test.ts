@@ -1,6 +1,7 @@
 // A forced overload against the started server: one worker and a tiny queue. Requests beyond
 // what the pool can hold get 503 with Retry-After and an HTML page at once; keep-alive
-// survives a 503; the saturation is logged; and the server recovers.
+// survives a 503; the saturation is logged; and the server recovers. The small-file cache is
+// off here, so that every request is a job for the pool.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -58,7 +59,7 @@ async function assertRecovered(port: number): Promise<void> {
 describe('MAX_THREADS=1, QUEUE_SIZE=0', () => {
   let server: StartedServer;
   before(async () => {
-    server = await startServer({ env: { MAX_THREADS: '1', QUEUE_SIZE: '0' } });
+    server = await startServer({ env: { MAX_THREADS: '1', QUEUE_SIZE: '0', FILE_CACHE_TTL_MS: '0' } });
   });
   after(async () => {
     await server.stop();
@@ -102,7 +103,7 @@ describe('MAX_THREADS=1, QUEUE_SIZE=0', () => {
 describe('MAX_THREADS=1, QUEUE_SIZE=1', () => {
   let server: StartedServer;
   before(async () => {
-    server = await startServer({ env: { MAX_THREADS: '1', QUEUE_SIZE: '1' } });
+    server = await startServer({ env: { MAX_THREADS: '1', QUEUE_SIZE: '1', FILE_CACHE_TTL_MS: '0' } });
   });
   after(async () => {
     await server.stop();
