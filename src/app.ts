@@ -48,7 +48,6 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const context: WorkContext = {
     resourcesRoot: realpathSync(config.resourcesDir),
     uploadsRoot: realpathSync(config.uploadsDir),
-    uploadsDir: config.uploadsDir,
     contentTable: contentTable(config),
     smallFileBytes: SMALL_FILE_BYTES,
     cacheControl: config.cacheControl,

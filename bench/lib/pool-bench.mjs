@@ -199,7 +199,6 @@ export async function runPoolBench({ repoRoot, quick }) {
   const context = {
     resourcesRoot: fs.realpathSync(work.docroot),
     uploadsRoot: fs.realpathSync(work.uploads),
-    uploadsDir: work.uploads,
     contentTable: contentTable({ inlineTypes: ['text/html'], downloadTypes: ['text/plain', 'image/png', 'image/jpeg', 'application/json'] }),
     smallFileBytes: 65536,
     cacheControl: 'no-cache',

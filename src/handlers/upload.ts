@@ -10,7 +10,8 @@ import type { UploadWork, WorkResult } from '../pool/messages.js';
 import { checkJson } from './json.js';
 
 export interface UploadContext {
-  readonly uploadsDir: string;
+  /** Real path of the uploads folder. */
+  readonly uploadsRoot: string;
 }
 
 /** Temporary files start with a dot, so they are never served, and are removed at start. */
@@ -123,7 +124,7 @@ export function handleUpload(work: UploadWork, context: UploadContext): WorkResu
   const problem = uploadProblem(work.body);
   if (problem !== null) return badRequest(problem);
   try {
-    const name = store(work.body, context.uploadsDir);
+    const name = store(work.body, context.uploadsRoot);
     const filepath = `/uploads/${name}`;
     return {
       response: jsonResponse(201, { status: 'success', message: 'File created successfully', filepath }, [['Location', filepath]]),

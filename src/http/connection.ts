@@ -223,7 +223,6 @@ export class Connection {
       return;
     }
     const work: Work = decision.kind === 'upload' ? { kind: 'upload', body: body ?? new Uint8Array(0) } : decision;
-    const transfer = work.kind === 'upload' ? transferList([work.body]) : [];
     if (work.kind === 'static') {
       const cached = this.deps.cache.respond(work, Date.now());
       if (cached !== null) {
@@ -233,6 +232,7 @@ export class Connection {
         return;
       }
     }
+    const transfer = work.kind === 'upload' ? transferList([work.body]) : [];
     const accepted = this.deps.dispatch(work, transfer, (outcome) => this.onOutcome(slot, work, outcome));
     if (!accepted) {
       this.deps.events.rejected('queue_full');

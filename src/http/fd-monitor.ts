@@ -6,7 +6,7 @@ import { readdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 
 /** Descriptors kept free below the limit: past this, accepts and file opens start failing. */
-export const FD_HEADROOM = 16;
+const FD_HEADROOM = 16;
 
 /** The soft limit on open files ("Max open files" in /proc/self/limits), or null if unknown. */
 export function openFileLimit(limitsText: string): number | null {
