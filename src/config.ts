@@ -31,7 +31,7 @@ const schema = {
   port: { doc: 'Public port', format: 'port', default: 8080, env: 'PORT', arg: 'port' },
   maxThreads: { doc: 'Worker threads in the pool', format: positiveInt, default: 10, env: 'MAX_THREADS', arg: 'max-threads' },
   queueSize: { doc: 'Jobs that may wait for a worker before 503', format: nonNegativeInt, default: 1024, env: 'QUEUE_SIZE', arg: 'queue-size' },
-  backlog: { doc: 'Listen backlog', format: positiveInt, default: 50, env: 'BACKLOG', arg: 'backlog' },
+  backlog: { doc: 'Listen backlog (sized for a burst of MAX_CONNECTIONS connects)', format: positiveInt, default: 1024, env: 'BACKLOG', arg: 'backlog' },
   keepAliveTimeoutMs: { doc: 'Idle time before a persistent connection is closed', format: positiveInt, default: 30_000, env: 'KEEP_ALIVE_TIMEOUT_MS', arg: 'keep-alive-timeout-ms' },
   maxRequestsPerConnection: { doc: 'Requests served on one connection before it closes', format: positiveInt, default: 100, env: 'MAX_REQUESTS_PER_CONNECTION', arg: 'max-requests-per-connection' },
   headersTimeoutMs: { doc: 'Time allowed for a request line and headers to arrive', format: positiveInt, default: 10_000, env: 'HEADERS_TIMEOUT_MS', arg: 'headers-timeout-ms' },

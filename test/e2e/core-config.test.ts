@@ -1,7 +1,8 @@
 // Configuration against the real start: the positional `[port] [host] [max_threads]` form,
 // flags, bad values that stop the start with one message naming the key, and LOG_LEVEL.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,6 +68,25 @@ for (const { name, key, args, env } of badConfigs) {
     assert.doesNotMatch(stdout, /listening on/);
   });
 }
+
+/** The accept queue length the kernel gives the listener on `port` (ss shows it as Send-Q). */
+function kernelBacklog(port: number): number {
+  const line = execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).trim();
+  const [, , sendQ] = line.split(/\s+/);
+  return Number(sendQ);
+}
+
+test('BACKLOG reaches the kernel: 1024 by default (capped by somaxconn), or as configured', async () => {
+  const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+  for (const [env, expected] of [[{}, Math.min(1024, somaxconn)], [{ BACKLOG: '77' }, 77]] as const) {
+    const server = await startServer({ env });
+    try {
+      assert.equal(kernelBacklog(server.port), expected);
+    } finally {
+      await server.stop();
+    }
+  }
+});
 
 test('LOG_LEVEL=debug logs connection open and close', async () => {
   const server = await startServer({ env: { LOG_LEVEL: 'debug' } });

@@ -39,7 +39,7 @@ describe('configuration', () => {
     assert.equal(config.port, 8080);
     assert.equal(config.host, '127.0.0.1');
     assert.equal(config.maxThreads, 10);
-    assert.equal(config.backlog, 50);
+    assert.equal(config.backlog, 1024);
     assert.equal(config.maxHeaderBytes, 8192);
     assert.equal(config.maxRequestsPerConnection, 100);
     assert.equal(config.keepAliveTimeoutMs, 30_000);
