@@ -399,6 +399,8 @@ export class Connection {
   private finished(slot: Slot, status: number, bytes: number, keepAlive: boolean): void {
     const seconds = (performance.now() - slot.startedAt) / 1000;
     this.deps.events.requestCompleted(slot.method, status, seconds);
+    // The access log line; its fields are not even built when info is off.
+    if (!this.deps.log.isLevelEnabled('info')) return;
     this.deps.log.info(
       { conn: this.id, method: slot.method, path: slot.target, status, bytes, ms: Math.round(seconds * 1e6) / 1e3, worker: slot.workerId, cached: slot.cached, connection: keepAlive ? 'keep-alive' : 'close' },
       'request',

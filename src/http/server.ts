@@ -89,10 +89,12 @@ export class HttpServer {
     const connection = new Connection(this.nextConnectionId++, socket, this.options.connection);
     this.connections.add(connection);
     events.connectionOpened();
-    this.options.log.debug({ conn: connection.id, client: connection.remoteAddress }, 'connection opened');
+    // Checked first: reading the peer address is a system call, wasted when debug is off.
+    const logOpenClose = this.options.log.isLevelEnabled('debug');
+    if (logOpenClose) this.options.log.debug({ conn: connection.id, client: connection.remoteAddress }, 'connection opened');
     socket.once('close', () => {
       this.connections.delete(connection);
-      this.options.log.debug({ conn: connection.id }, 'connection closed');
+      if (logOpenClose) this.options.log.debug({ conn: connection.id }, 'connection closed');
     });
   }
 
