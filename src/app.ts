@@ -81,6 +81,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   http = new HttpServer({
     host: config.host,
     port: config.port,
+    listenSockets: config.listenSockets,
     backlog: config.backlog,
     maxConnections: config.maxConnections,
     log,
@@ -125,6 +126,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   log.info(
     {
       address: `${address.address}:${address.port}`,
+      listenSockets: config.listenSockets,
       admin: `${adminAddress.address}:${adminAddress.port}`,
       workers: config.maxThreads,
       queueSize: config.queueSize,

@@ -21,6 +21,36 @@ const commaList = {
 };
 convict.addFormat({ name: 'comma-list', ...commaList });
 
+// LISTEN_SOCKETS: `auto`, or how many listening sockets share the public port.
+const MAX_LISTEN_SOCKETS = 256;
+convict.addFormat({
+  name: 'listen-sockets',
+  validate(value: unknown): void {
+    if (value === 'auto') return;
+    if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > MAX_LISTEN_SOCKETS) {
+      throw new Error(`must be "auto" or an integer from 1 to ${MAX_LISTEN_SOCKETS}`);
+    }
+  },
+  coerce: (value: string): number | string => (/^\d+$/.test(value) ? Number(value) : value),
+});
+
+/**
+ * Whether this Node.js can put several listening sockets on one port (SO_REUSEPORT through
+ * `listen({ reusePort })`: Linux, Node.js 22.12 / 23.1 and later).
+ */
+export function reusePortSupported(nodeVersion: string, platform: NodeJS.Platform): boolean {
+  const [major = 0, minor = 0] = nodeVersion.split('.').map(Number);
+  const added = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+  return platform === 'linux' && added;
+}
+
+/**
+ * libuv accepts one connection per listening socket per event-loop turn, and under load a
+ * turn takes milliseconds: with one socket, a burst of a thousand connects waited seconds in
+ * the accept queue. Each socket sharing the port adds one accept per turn.
+ */
+const AUTO_LISTEN_SOCKETS = 64;
+
 const existingDirectory = (value: unknown): void => {
   if (typeof value !== 'string' || value === '') throw new Error('must be a directory path');
   if (!existsSync(value) || !statSync(value).isDirectory()) throw new Error('directory does not exist');
@@ -31,6 +61,7 @@ const schema = {
   port: { doc: 'Public port', format: 'port', default: 8080, env: 'PORT', arg: 'port' },
   maxThreads: { doc: 'Worker threads in the pool', format: positiveInt, default: 10, env: 'MAX_THREADS', arg: 'max-threads' },
   queueSize: { doc: 'Jobs that may wait for a worker before 503', format: nonNegativeInt, default: 1024, env: 'QUEUE_SIZE', arg: 'queue-size' },
+  listenSockets: { doc: 'Listening sockets sharing the public port (auto: 64 where SO_REUSEPORT is available, else 1)', format: 'listen-sockets', default: 'auto' as number | 'auto', env: 'LISTEN_SOCKETS', arg: 'listen-sockets' },
   backlog: { doc: 'Listen backlog (sized for a burst of MAX_CONNECTIONS connects)', format: positiveInt, default: 1024, env: 'BACKLOG', arg: 'backlog' },
   keepAliveTimeoutMs: { doc: 'Idle time before a persistent connection is closed', format: positiveInt, default: 30_000, env: 'KEEP_ALIVE_TIMEOUT_MS', arg: 'keep-alive-timeout-ms' },
   maxRequestsPerConnection: { doc: 'Requests served on one connection before it closes', format: positiveInt, default: 100, env: 'MAX_REQUESTS_PER_CONNECTION', arg: 'max-requests-per-connection' },
@@ -61,7 +92,9 @@ type SchemaValues<S> = { [K in keyof S]: S[K] extends { default: infer D } ? D :
 type RawConfig = SchemaValues<typeof schema>;
 
 /** The validated configuration the server runs with; directories are absolute. */
-export type Config = Readonly<Omit<RawConfig, 'allowedHosts' | 'inlineTypes' | 'downloadTypes' | 'logLevel'>> & {
+export type Config = Readonly<Omit<RawConfig, 'allowedHosts' | 'inlineTypes' | 'downloadTypes' | 'logLevel' | 'listenSockets'>> & {
+  /** Resolved from `auto`: how many listening sockets share the public port. */
+  readonly listenSockets: number;
   readonly allowedHosts: readonly string[];
   readonly inlineTypes: readonly string[];
   readonly downloadTypes: readonly string[];
@@ -106,6 +139,16 @@ export function defaultAllowedHosts(host: string, port: number): string[] {
 
 const envNameOf = (key: string): string => (schema as Record<string, { env: string }>)[key]?.env ?? key;
 
+function resolveListenSockets(value: number | 'auto', reusePort: boolean): number {
+  if (value === 'auto') return reusePort ? AUTO_LISTEN_SOCKETS : 1;
+  if (value > 1 && !reusePort) {
+    throw new ConfigError(
+      `invalid configuration: LISTEN_SOCKETS: more than one needs SO_REUSEPORT, which Node.js ${process.version} on ${process.platform} does not offer (Linux, Node.js 22.12 or later): value was "${value}"`,
+    );
+  }
+  return value;
+}
+
 /** Reads and validates configuration; throws ConfigError with one clear line per problem. */
 export function loadConfig(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Config {
   const config = convict(schema, { args: positionalToFlags(argv), env });
@@ -126,6 +169,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   const resourcesDir = resolve(raw.resourcesDir);
   return {
     ...raw,
+    listenSockets: resolveListenSockets(raw.listenSockets, reusePortSupported(process.versions.node, process.platform)),
     logLevel: raw.logLevel as Config['logLevel'],
     resourcesDir,
     uploadsDir: resolve(raw.uploadsDir === '' ? resolve(resourcesDir, 'uploads') : raw.uploadsDir),

@@ -1,5 +1,10 @@
 // The public listener: accepts sockets, enforces the connection cap, runs the timeout sweep
 // and drains connections on shutdown. Everything per socket lives in Connection.
+//
+// The port may be shared by several listening sockets (SO_REUSEPORT): libuv accepts one
+// connection per listening socket per event-loop turn, so with one socket a burst of connects
+// waits in the kernel's accept queue for as many turns as there are connections, and a turn
+// under load takes milliseconds. The kernel spreads new connections over the sockets.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { Connection, type ConnectionDeps } from './connection.js';
@@ -8,6 +13,9 @@ import { errorResponse, serializeHead } from './response.js';
 export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
+  /** Listening sockets sharing the port; more than one needs `reusePort` (see config.ts). */
+  readonly listenSockets: number;
+  /** The accept queue of each listening socket. */
   readonly backlog: number;
   readonly maxConnections: number;
   readonly connection: ConnectionDeps;
@@ -24,7 +32,7 @@ function overloadResponse(): Buffer {
 const REFUSED_LINGER_MS = 1000;
 
 export class HttpServer {
-  private readonly server: Server;
+  private readonly listeners: Server[];
   private readonly connections = new Set<Connection>();
   private nextConnectionId = 1;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -33,7 +41,9 @@ export class HttpServer {
 
   constructor(private readonly options: HttpServerOptions) {
     // allowHalfOpen: a client that shuts down its sending side still gets its responses.
-    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+    this.listeners = Array.from({ length: options.listenSockets }, () =>
+      createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket)),
+    );
   }
 
   get openConnections(): number {
@@ -41,22 +51,34 @@ export class HttpServer {
   }
 
   get listening(): boolean {
-    return this.server.listening;
+    return this.listeners.every((listener) => listener.listening);
   }
 
   address(): AddressInfo {
-    return this.server.address() as AddressInfo;
+    return this.listeners[0]!.address() as AddressInfo;
   }
 
-  listen(): Promise<AddressInfo> {
-    const { host, port, backlog } = this.options;
+  /** Binds every listening socket; the first one settles the port when PORT is 0. */
+  async listen(): Promise<AddressInfo> {
+    const [first, ...others] = this.listeners;
+    await this.bind(first!, this.options.port);
+    const { port } = this.address();
+    for (const listener of others) await this.bind(listener, port);
+    this.startSweep();
+    return this.address();
+  }
+
+  private bind(listener: Server, port: number): Promise<void> {
+    const { host, backlog, listenSockets } = this.options;
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host, port, backlog }, () => {
-        this.server.off('error', reject);
-        this.server.on('error', (error) => this.onServerError(error));
-        this.startSweep();
-        resolve(this.address());
+      listener.once('error', reject);
+      // reusePort is only passed when it is used: Node.js versions without it ignore it, and
+      // platforms without SO_REUSEPORT refuse it.
+      const shared = listenSockets > 1 ? { reusePort: true } : {};
+      listener.listen({ host, port, backlog, ...shared }, () => {
+        listener.off('error', reject);
+        listener.on('error', (error) => this.onServerError(error));
+        resolve();
       });
     });
   }
@@ -65,11 +87,11 @@ export class HttpServer {
    * Stops accepting and lets every connection finish what it has in flight; idle ones wait
    * `idleGraceMs` for a last request. Resolves once every connection has closed.
    */
-  drain(idleGraceMs: number): Promise<void> {
+  async drain(idleGraceMs: number): Promise<void> {
     this.draining = true;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = Promise.all(this.listeners.map((listener) => new Promise<void>((resolve) => listener.close(() => resolve()))));
     for (const connection of this.connections) connection.drain(idleGraceMs);
-    return closed;
+    await closed;
   }
 
   /** Cuts whatever is left (after the shutdown timeout). */
@@ -123,6 +145,6 @@ export class HttpServer {
       for (const connection of this.connections) connection.checkDeadline(now);
     }, interval);
     this.sweepTimer.unref();
-    this.server.once('close', () => clearInterval(this.sweepTimer!));
+    this.listeners[0]!.once('close', () => clearInterval(this.sweepTimer!));
   }
 }

@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { reusePortSupported } from '../../src/config.js';
 import { get, RawClient, request } from '../helpers/raw.js';
 import { runServer, startServer } from '../helpers/server.js';
 
@@ -69,12 +70,18 @@ for (const { name, key, args, env } of badConfigs) {
   });
 }
 
+/** The listening sockets on `port` as ss shows them, one line each. */
+function listeningSockets(port: number): string[] {
+  return execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).trim().split('\n');
+}
+
 /** The accept queue length the kernel gives the listener on `port` (ss shows it as Send-Q). */
 function kernelBacklog(port: number): number {
-  const line = execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).trim();
-  const [, , sendQ] = line.split(/\s+/);
+  const [, , sendQ] = listeningSockets(port)[0]!.split(/\s+/);
   return Number(sendQ);
 }
+
+const REUSE_PORT = reusePortSupported(process.versions.node, process.platform);
 
 test('BACKLOG reaches the kernel: 1024 by default (capped by somaxconn), or as configured', async () => {
   const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
@@ -86,6 +93,34 @@ test('BACKLOG reaches the kernel: 1024 by default (capped by somaxconn), or as c
       await server.stop();
     }
   }
+});
+
+test('LISTEN_SOCKETS: by default 64 sockets share the port where SO_REUSEPORT is available, else 1', async () => {
+  const server = await startServer();
+  try {
+    assert.equal(listeningSockets(server.port).length, REUSE_PORT ? 64 : 1);
+    const line = await server.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('listening on'));
+    assert.equal(line.listenSockets, REUSE_PORT ? 64 : 1);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('LISTEN_SOCKETS=4: four sockets share the port, and a burst of 200 connects is served in full', { skip: !REUSE_PORT && `Node.js ${process.version} has no reusePort` }, async () => {
+  const server = await startServer({ env: { LISTEN_SOCKETS: '4' } });
+  try {
+    assert.equal(listeningSockets(server.port).length, 4);
+    const responses = await Promise.all(Array.from({ length: 200 }, () => request(server.port, get('/', server.port))));
+    assert.deepEqual(new Set(responses.map((response) => response.status)), new Set([200]));
+  } finally {
+    await server.stop();
+  }
+});
+
+test('LISTEN_SOCKETS above 1 without SO_REUSEPORT stops the start with one message naming it', { skip: REUSE_PORT && 'this Node.js has reusePort' }, async () => {
+  const { code, stderr } = await runServer([], { LISTEN_SOCKETS: '4' });
+  assert.equal(code, 2);
+  assert.match(stderr, /LISTEN_SOCKETS: more than one needs SO_REUSEPORT/);
 });
 
 test('LOG_LEVEL=debug logs connection open and close', async () => {

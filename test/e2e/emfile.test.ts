@@ -13,7 +13,10 @@ import { waitFor } from '../fixtures/probes.js';
 import { get, RawClient, request } from '../helpers/raw.js';
 import { REPO_ROOT, RESOURCES_DIR, type LogLine } from '../helpers/server.js';
 
-/** The server needs about 26 descriptors of its own with one worker; this leaves ~40 for clients. */
+/**
+ * The server needs about 26 descriptors of its own with one worker and one listening socket;
+ * this leaves ~40 for clients.
+ */
 const FD_LIMIT = 64;
 const MAX_CLIENTS = 200;
 
@@ -63,7 +66,7 @@ async function startLimited(env: Record<string, string>): Promise<LimitedServer>
 }
 
 test('at the descriptor limit: the overflow is shed, the process survives, and serves again once descriptors free up', async (t) => {
-  const server = await startLimited({ MAX_THREADS: '1', KEEP_ALIVE_TIMEOUT_MS: '60000' });
+  const server = await startLimited({ MAX_THREADS: '1', LISTEN_SOCKETS: '1', KEEP_ALIVE_TIMEOUT_MS: '60000' });
   const clients: RawClient[] = [];
   try {
     const shed = (): RawClient[] => clients.filter((client) => client.isClosed);

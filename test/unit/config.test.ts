@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ConfigError, defaultAllowedHosts, loadConfig, positionalToFlags } from '../../src/config.js';
+import { ConfigError, defaultAllowedHosts, loadConfig, positionalToFlags, reusePortSupported } from '../../src/config.js';
 
 let root: string;
 let resources: string;
@@ -96,6 +96,34 @@ describe('configuration', () => {
     assert.equal(loadConfig(['3000'], { ...env, PORT: '1000' }).port, 3000);
   });
 
+  test('LISTEN_SOCKETS: auto is 64 where SO_REUSEPORT is available, else 1; a number is taken as given', () => {
+    const supported = reusePortSupported(process.versions.node, process.platform);
+    assert.equal(loadConfig([], env).listenSockets, supported ? 64 : 1);
+    assert.equal(loadConfig([], { ...env, LISTEN_SOCKETS: 'auto' }).listenSockets, supported ? 64 : 1);
+    assert.equal(loadConfig(['--listen-sockets=1'], env).listenSockets, 1);
+    if (supported) {
+      assert.equal(loadConfig([], { ...env, LISTEN_SOCKETS: '8' }).listenSockets, 8);
+    } else {
+      const message = configError([], { ...env, LISTEN_SOCKETS: '8' });
+      assert.match(message, /LISTEN_SOCKETS: more than one needs SO_REUSEPORT, which Node\.js v[\d.]+ on \w+ does not offer .*: value was "8"/);
+    }
+  });
+
+  test('reusePortSupported: Linux with Node.js 22.12+, 23.1+ or any later major', () => {
+    const cases: ReadonlyArray<readonly [version: string, platform: NodeJS.Platform, supported: boolean]> = [
+      ['20.20.2', 'linux', false],
+      ['22.11.0', 'linux', false],
+      ['22.12.0', 'linux', true],
+      ['22.23.3', 'linux', true],
+      ['23.0.0', 'linux', false],
+      ['23.1.0', 'linux', true],
+      ['24.0.0', 'linux', true],
+      ['24.0.0', 'darwin', false],
+      ['22.12.0', 'win32', false],
+    ];
+    for (const [version, platform, supported] of cases) assert.equal(reusePortSupported(version, platform), supported, `${version} on ${platform}`);
+  });
+
   test('bad values throw a ConfigError naming the variable', () => {
     const cases: ReadonlyArray<readonly [argv: string[], environment: Record<string, string>, name: string]> = [
       [['70000'], {}, 'PORT'],
@@ -111,6 +139,9 @@ describe('configuration', () => {
       [[], { MAX_HEADER_BYTES: '0' }, 'MAX_HEADER_BYTES'],
       [[], { ADMIN_PORT: '65536' }, 'ADMIN_PORT'],
       [[], { LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+      [[], { LISTEN_SOCKETS: '0' }, 'LISTEN_SOCKETS'],
+      [[], { LISTEN_SOCKETS: '257' }, 'LISTEN_SOCKETS'],
+      [['--listen-sockets=many'], {}, 'LISTEN_SOCKETS'],
     ];
     for (const [argv, environment, name] of cases) {
       const message = configError(argv, { ...env, ...environment });
