@@ -26,7 +26,7 @@ const repoRoot = path.resolve(benchDir, '..');
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 
 // Settings of ours that matter for the numbers; recorded in latest.json when set.
-const OUR_ENV_KEYS = ['MAX_THREADS', 'QUEUE_SIZE', 'BACKLOG', 'MAX_CONNECTIONS', 'MAX_REQUESTS_PER_CONNECTION', 'KEEP_ALIVE_TIMEOUT_MS'];
+const OUR_ENV_KEYS = ['MAX_THREADS', 'QUEUE_SIZE', 'LISTEN_SOCKETS', 'BACKLOG', 'MAX_CONNECTIONS', 'MAX_REQUESTS_PER_CONNECTION', 'KEEP_ALIVE_TIMEOUT_MS'];
 
 function checkIds(kind, ids, known) {
   const bad = (ids ?? []).filter((id) => !known.includes(id));
