@@ -1,6 +1,6 @@
 // One client socket's life: parse requests, hand them to the pool, write the responses back
 // in request order, keep the connection alive or close it, and enforce the time limits.
-import { close as closeFd, createReadStream, type ReadStream } from 'node:fs';
+import { close as closeFd } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ResponseCache } from '../handlers/response-cache.js';
@@ -8,6 +8,7 @@ import { route, type Route } from '../handlers/router.js';
 import { transferList, type Work } from '../pool/messages.js';
 import type { JobOutcome } from '../pool/pool.js';
 import type { ServerEvents } from './events.js';
+import { FileSender, type SendOutcome } from './file-sender.js';
 import { RequestParser, type ParserLimits, type RequestHead } from './parser.js';
 import { errorResponse, optionsResponse, serializeHead, type HandlerResponse, type ResponseBody } from './response.js';
 
@@ -54,8 +55,6 @@ type Phase = 'idle' | 'headers' | 'body' | 'write' | 'closing' | 'none';
 const MAX_IN_FLIGHT = 16;
 /** Bodies up to this size are copied into the head's buffer: one write, one packet. */
 const COALESCE_BYTES = 16 * 1024;
-/** Read size when streaming a file: larger reads mean fewer events and syscalls per MiB. */
-const STREAM_CHUNK_BYTES = 256 * 1024;
 /** How long a closing socket may linger before it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
@@ -73,7 +72,8 @@ export class Connection {
   /** No further requests are parsed (close requested, error, or drain). */
   private readingDone = false;
   private paused = false;
-  private stream: ReadStream | null = null;
+  /** The file being sent, while one is. */
+  private sender: FileSender | null = null;
   private draining = false;
   /** While draining: how long an idle connection waits for the client's last request. */
   private idleGraceMs = 0;
@@ -306,7 +306,7 @@ export class Connection {
 
   /** Writes every response that is ready, in request order. */
   private flush(): void {
-    while (this.stream === null && !this.ended && this.slots.length > 0) {
+    while (this.sender === null && !this.ended && this.slots.length > 0) {
       const slot = this.slots[0]!;
       if (slot.response === null) {
         if (slot.wantsContinue) {
@@ -320,9 +320,9 @@ export class Connection {
       // Draining, or the client has sent FIN: the last response is followed by our close.
       const keepAlive = slot.keepAlive && !((this.draining || this.clientEnded) && isLast);
       this.write(slot, slot.response, keepAlive);
-      if (!keepAlive && this.stream === null) this.end();
+      if (!keepAlive && this.sender === null) this.end();
     }
-    const nothingInFlight = this.slots.length === 0 && this.bodyRequest === null && this.stream === null;
+    const nothingInFlight = this.slots.length === 0 && this.bodyRequest === null && this.sender === null;
     if (nothingInFlight && (this.clientEnded || (this.draining && this.readingDone))) this.end();
     else if (nothingInFlight && this.draining) this.closeWhenIdle();
     if (this.paused && this.slots.length < MAX_IN_FLIGHT && !this.socket.writableNeedDrain && !this.ended) {
@@ -370,30 +370,20 @@ export class Connection {
       this.finished(slot, response.status, headBytes, keepAlive);
       return;
     }
-    const stream = createReadStream('', { fd, start, end: start + length - 1, highWaterMark: STREAM_CHUNK_BYTES });
-    this.stream = stream;
-    let sent = 0;
-    stream.on('data', (chunk) => {
-      sent += chunk.length;
-      if (!this.socket.write(chunk)) stream.pause();
-      this.updateDeadline();
-    });
-    stream.on('error', (error) => {
-      this.deps.log.error({ conn: this.id, err: error }, 'file read failed mid-response');
-      this.socket.destroy();
-    });
-    stream.on('end', () => {
-      this.stream = null;
-      if (sent !== length) {
-        // The file shrank while we sent it: the framing is broken, so the connection must go.
-        this.deps.log.error({ conn: this.id, sent, length }, 'file changed while being sent');
+    const onDone = (outcome: SendOutcome): void => {
+      this.sender = null;
+      if (!outcome.ok) {
+        // The body is cut short, so the framing is broken: the connection must go.
+        this.deps.log.error({ conn: this.id, err: outcome.error, length }, outcome.reason);
         this.socket.destroy();
         return;
       }
-      this.finished(slot, response.status, headBytes + sent, keepAlive);
+      this.finished(slot, response.status, headBytes + outcome.bytes, keepAlive);
       if (keepAlive) this.flush();
       else this.end();
-    });
+    };
+    this.sender = new FileSender(this.socket, { fd, start, length }, () => this.updateDeadline(), onDone);
+    this.sender.start();
   }
 
   private finished(slot: Slot, status: number, bytes: number, keepAlive: boolean): void {
@@ -408,7 +398,6 @@ export class Connection {
   }
 
   private onDrain(): void {
-    if (this.stream?.isPaused()) this.stream.resume();
     if (this.paused) this.flush();
     else this.updateDeadline();
   }
@@ -422,7 +411,7 @@ export class Connection {
       this.socket.destroy();
       return;
     }
-    if (this.slots.length === 0 && this.stream === null) this.end();
+    if (this.slots.length === 0 && this.sender === null) this.end();
   }
 
   /**
@@ -438,7 +427,7 @@ export class Connection {
       // setImmediate runs after the poll phase, which reads whatever has arrived by now.
       setImmediate(() => {
         this.idleCloseScheduled = false;
-        if (this.ended || this.closed || this.slots.length > 0 || this.bodyRequest !== null || this.stream !== null || this.parser.inRequest) return;
+        if (this.ended || this.closed || this.slots.length > 0 || this.bodyRequest !== null || this.sender !== null || this.parser.inRequest) return;
         // Our last response is still on its way: the client cannot have answered it yet.
         if (this.socket.writableLength > 0) this.closeWhenIdle();
         else this.end();
@@ -457,8 +446,8 @@ export class Connection {
   private onClose(): void {
     this.closed = true;
     this.deadline = 0;
-    this.stream?.destroy();
-    this.stream = null;
+    this.sender?.stop();
+    this.sender = null;
     // Responses that never got their turn on the wire may still hold an open file.
     for (const slot of this.slots.splice(0)) {
       if (slot.response?.body.kind === 'file') closeFd(slot.response.body.fd, () => undefined);
@@ -469,7 +458,7 @@ export class Connection {
     if (this.ended) return;
     const { settings } = this.deps;
     if (this.bodyRequest !== null) this.setDeadlineAt('body', this.requestStartedAt + settings.requestTimeoutMs);
-    else if (this.stream !== null || (this.slots.length > 0 && this.socket.writableLength > 0)) this.setDeadline('write', settings.keepAliveTimeoutMs);
+    else if (this.sender !== null || (this.slots.length > 0 && this.socket.writableLength > 0)) this.setDeadline('write', settings.keepAliveTimeoutMs);
     else if (this.slots.length > 0) this.setDeadlineAt('none', 0);
     else if (this.parser.inRequest) this.setDeadlineAt('headers', this.requestStartedAt + settings.headersTimeoutMs);
     else if (this.phase !== 'idle') this.setDeadline('idle', settings.keepAliveTimeoutMs);

@@ -1,0 +1,87 @@
+// Sends a byte range of an open file to a socket through one reused buffer: read a chunk,
+// write it, and read the next one only when the socket has taken the last. Memory stays at
+// one chunk per download whatever the file size, and no new buffer is allocated per chunk:
+// with a fresh 256 KiB buffer per chunk (fs.createReadStream), Node.js 22 spent about a
+// quarter of a download's CPU in full garbage collections freeing them.
+import { close, read } from 'node:fs';
+import type { Socket } from 'node:net';
+
+/** Read size: larger reads mean fewer events and system calls per MiB. */
+const CHUNK_BYTES = 256 * 1024;
+
+export interface FileRange {
+  readonly fd: number;
+  readonly start: number;
+  readonly length: number;
+}
+
+export type SendOutcome =
+  | { readonly ok: true; readonly bytes: number }
+  /** Reading failed, or the file ended early: the response is cut short, so the connection must go. */
+  | { readonly ok: false; readonly reason: string; readonly error?: Error };
+
+export class FileSender {
+  private readonly buffer: Buffer;
+  private sent = 0;
+  private stopped = false;
+  /** A read is running on libuv's pool: the descriptor may only be closed once it returns. */
+  private reading = false;
+  private fdClosed = false;
+
+  /**
+   * `onProgress` runs after each chunk the socket has taken; `onDone` runs once, unless the
+   * sender is stopped first. The descriptor is closed in every case.
+   */
+  constructor(
+    private readonly socket: Socket,
+    private readonly file: FileRange,
+    private readonly onProgress: () => void,
+    private readonly onDone: (outcome: SendOutcome) => void,
+  ) {
+    this.buffer = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, file.length));
+  }
+
+  start(): void {
+    this.readNext();
+  }
+
+  /** The connection is gone: send nothing more and release the file. */
+  stop(): void {
+    this.stopped = true;
+    if (!this.reading) this.closeFd();
+  }
+
+  private readNext(): void {
+    const { fd, start, length } = this.file;
+    this.reading = true;
+    read(fd, this.buffer, 0, Math.min(this.buffer.length, length - this.sent), start + this.sent, (error, bytesRead) => {
+      this.reading = false;
+      if (this.stopped) return this.closeFd();
+      if (error !== null) return this.finish({ ok: false, reason: 'file read failed mid-response', error });
+      // The file shrank while we sent it: the announced length can no longer be kept.
+      if (bytesRead === 0) return this.finish({ ok: false, reason: 'file changed while being sent' });
+      this.sent += bytesRead;
+      // The callback runs once the socket no longer needs the buffer, so it can be refilled.
+      this.socket.write(this.buffer.subarray(0, bytesRead), (writeError) => {
+        if (this.stopped) return this.closeFd();
+        // A failed write means the socket is being destroyed; its close stops this sender.
+        if (writeError) return;
+        this.onProgress();
+        if (this.sent < length) this.readNext();
+        else this.finish({ ok: true, bytes: this.sent });
+      });
+    });
+  }
+
+  private finish(outcome: SendOutcome): void {
+    this.stopped = true;
+    this.closeFd();
+    this.onDone(outcome);
+  }
+
+  private closeFd(): void {
+    if (this.fdClosed) return;
+    this.fdClosed = true;
+    close(this.file.fd, () => undefined);
+  }
+}

@@ -1,0 +1,95 @@
+// FileSender over a real loopback socket pair: exact byte ranges, a file that shrinks while
+// it is sent, a stop in the middle; in every case the descriptor ends up closed.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { fstatSync, mkdtempSync, openSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { createServer, connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { FileSender, type SendOutcome } from '../../src/http/file-sender.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rawhttp-sender-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A connected pair: `sending` is the server side, `received` collects what the client reads. */
+async function socketPair(): Promise<{ sending: Socket; client: Socket; received: () => Promise<Buffer> }> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+  const client = connect(port, '127.0.0.1');
+  const sending = await accepted;
+  server.close();
+  const chunks: Buffer[] = [];
+  client.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const ended = new Promise<void>((resolve) => client.once('close', () => resolve()));
+  client.on('error', () => undefined);
+  return { sending, client, received: async () => (await ended, Buffer.concat(chunks)) };
+}
+
+/** Whether `fd` gets closed within a second (the close itself runs on libuv's pool). */
+async function closesSoon(fd: number): Promise<boolean> {
+  for (let waited = 0; waited < 1000; waited += 10) {
+    try {
+      fstatSync(fd);
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'EBADF';
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return false;
+}
+
+function send(sending: Socket, fd: number, start: number, length: number): Promise<SendOutcome> {
+  return new Promise((resolve) => new FileSender(sending, { fd, start, length }, () => undefined, resolve).start());
+}
+
+describe('FileSender', () => {
+  test('sends exactly the range, over several chunks, then closes the descriptor', async () => {
+    const bytes = randomBytes(700 * 1024);
+    const file = join(dir, 'range.bin');
+    writeFileSync(file, bytes);
+    const fd = openSync(file, 'r');
+    const { sending, received } = await socketPair();
+    const outcome = await send(sending, fd, 1000, 600 * 1024);
+    sending.end();
+    assert.deepEqual(outcome, { ok: true, bytes: 600 * 1024 });
+    assert.ok((await received()).equals(bytes.subarray(1000, 1000 + 600 * 1024)));
+    assert.ok(await closesSoon(fd));
+  });
+
+  test('a file that shrinks while it is sent ends with a failure, and the descriptor is closed', async () => {
+    const file = join(dir, 'shrinks.bin');
+    writeFileSync(file, randomBytes(100 * 1024));
+    const fd = openSync(file, 'r');
+    truncateSync(file, 10 * 1024);
+    const { sending, received } = await socketPair();
+    const outcome = await send(sending, fd, 0, 100 * 1024);
+    sending.destroy();
+    assert.equal(outcome.ok, false);
+    assert.equal(!outcome.ok && outcome.reason, 'file changed while being sent');
+    assert.equal((await received()).length, 10 * 1024);
+    assert.ok(await closesSoon(fd));
+  });
+
+  test('stop() in the middle sends nothing more, never reports, and closes the descriptor', async () => {
+    const file = join(dir, 'stopped.bin');
+    writeFileSync(file, randomBytes(4 * 1024 * 1024));
+    const fd = openSync(file, 'r');
+    const { sending, client, received } = await socketPair();
+    client.pause(); // the client does not read, so the sender waits on the socket
+    let reported = false;
+    const sender = new FileSender(sending, { fd, start: 0, length: 4 * 1024 * 1024 }, () => undefined, () => (reported = true));
+    sender.start();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    sender.stop();
+    sending.destroy();
+    client.resume();
+    const got = await received();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(got.length < 4 * 1024 * 1024, `stopped early (${got.length} bytes)`);
+    assert.equal(reported, false);
+    assert.ok(await closesSoon(fd));
+  });
+});
