@@ -59,6 +59,20 @@ describe('FileSender', () => {
     assert.ok(await closesSoon(fd));
   });
 
+  test('a buffer kept from one download carries nothing into the next', async () => {
+    const first = randomBytes(300 * 1024);
+    const second = randomBytes(100 * 1024 + 7);
+    writeFileSync(join(dir, 'first.bin'), first);
+    writeFileSync(join(dir, 'second.bin'), second);
+    for (const [name, bytes] of [['first.bin', first], ['second.bin', second]] as const) {
+      const { sending, received } = await socketPair();
+      const outcome = await send(sending, openSync(join(dir, name), 'r'), 0, bytes.length);
+      sending.end();
+      assert.deepEqual(outcome, { ok: true, bytes: bytes.length });
+      assert.ok((await received()).equals(bytes), name);
+    }
+  });
+
   test('a file that shrinks while it is sent ends with a failure, and the descriptor is closed', async () => {
     const file = join(dir, 'shrinks.bin');
     writeFileSync(file, randomBytes(100 * 1024));
