@@ -51,7 +51,8 @@ type Target = { readonly ok: true; readonly target: string } | Extract<Route, { 
  */
 function checkAuthority(head: RequestHead, allowedHosts: ReadonlySet<string>): Target {
   const host = checkHost(head.headers.host, allowedHosts);
-  const absolute = ABSOLUTE_FORM.exec(head.target);
+  // The usual origin form ("/path") cannot match the pattern, so it is not even tried.
+  const absolute = head.target.startsWith('/') ? null : ABSOLUTE_FORM.exec(head.target);
   if (absolute === null) {
     return host.ok ? { ok: true, target: head.target } : { kind: 'reject', status: host.status, reason: host.reason, rule: host.rule };
   }

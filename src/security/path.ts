@@ -24,9 +24,9 @@ export function checkRequestPath(target: string): PathCheck {
   const rawPath = queryAt === -1 ? target : target.slice(0, queryAt);
   if (!rawPath.startsWith('/')) return refuse(400, 'bad_path', 'target is not an absolute path');
   if (rawPath.startsWith('//')) return refuse(403, 'traversal', 'path starts with //');
-  let path: string;
+  let path = rawPath;
   try {
-    path = decodeURIComponent(rawPath);
+    if (rawPath.includes('%')) path = decodeURIComponent(rawPath);
   } catch {
     return refuse(400, 'bad_path', 'invalid percent-encoding');
   }
@@ -34,6 +34,8 @@ export function checkRequestPath(target: string): PathCheck {
   if (/[\x01-\x1f\x7f]/.test(path)) return refuse(400, 'bad_path', 'control character in path');
   if (path.includes('\\')) return refuse(403, 'traversal', 'backslash in path');
   if (path.startsWith('//')) return refuse(403, 'traversal', 'path starts with //');
+  // Every segment follows a "/", so without "/." no segment starts with a dot.
+  if (!path.includes('/.')) return { ok: true, path };
   for (const segment of path.split('/')) {
     if (segment === '.' || segment === '..') return refuse(403, 'traversal', 'dot segment in path');
     if (segment.startsWith('.')) return refuse(403, 'hidden_file', 'hidden file');
