@@ -16,9 +16,14 @@ interface Entry extends CachedFile {
   readonly expiresAt: number;
 }
 
+/** Distinct Accept-Encoding values remembered; clients send only a handful. */
+const MAX_ENCODING_KEYS = 64;
+
 export class ResponseCache {
   private readonly entries = new Map<string, Entry>();
   private bytes = 0;
+  /** Accept-Encoding value -> the encodings it accepts, joined; parsing one costs more than a hit. */
+  private readonly encodingKeys = new Map<string, string>();
 
   constructor(
     private readonly maxBytes: number,
@@ -26,14 +31,22 @@ export class ResponseCache {
   ) {}
 
   /** Requests that name the same file and accept the same encodings share an entry. */
-  static keyOf(work: StaticWork): string {
-    return `${work.path}\n${acceptedEncodings(work.acceptEncoding).join(',')}`;
+  private keyOf(work: StaticWork): string {
+    const header = work.acceptEncoding;
+    if (header === undefined) return `${work.path}\n`;
+    let encodings = this.encodingKeys.get(header);
+    if (encodings === undefined) {
+      encodings = acceptedEncodings(header).join(',');
+      if (this.encodingKeys.size >= MAX_ENCODING_KEYS) this.encodingKeys.clear();
+      this.encodingKeys.set(header, encodings);
+    }
+    return `${work.path}\n${encodings}`;
   }
 
   /** The answer to a GET or HEAD from the cache, or null on a miss. */
   respond(work: StaticWork, now: number): HandlerResponse | null {
     if (work.method === 'POST') return null;
-    const key = ResponseCache.keyOf(work);
+    const key = this.keyOf(work);
     const entry = this.entries.get(key);
     if (entry === undefined) return null;
     if (now >= entry.expiresAt) {
@@ -51,7 +64,7 @@ export class ResponseCache {
 
   store(work: StaticWork, file: CachedFile, now: number): void {
     if (this.ttlMs === 0 || file.bytes.length > this.maxBytes) return;
-    const key = ResponseCache.keyOf(work);
+    const key = this.keyOf(work);
     const old = this.entries.get(key);
     if (old !== undefined) this.remove(key, old);
     this.entries.set(key, { ...file, expiresAt: now + this.ttlMs });

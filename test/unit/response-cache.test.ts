@@ -56,6 +56,19 @@ describe('response cache', () => {
     assert.equal(bodyText(cache.respond(work('/a.html', { acceptEncoding: 'gzip;q=0.5, deflate' }), 1)), 'zipped');
   });
 
+  test('many distinct Accept-Encoding values still find the entry their encodings share', () => {
+    const cache = new ResponseCache(1024, 1000);
+    cache.store(work('/a.html'), file('plain'), 0);
+    cache.store(work('/a.html', { acceptEncoding: 'br' }), file('brotli'), 0);
+    // More values than the parsed-header memo keeps, so it is cleared and refilled on the way.
+    for (let i = 1; i <= 300; i++) {
+      assert.equal(bodyText(cache.respond(work('/a.html', { acceptEncoding: `br;q=0.${i}, x-${i}` }), 1)), 'brotli', `value ${i}`);
+      assert.equal(bodyText(cache.respond(work('/a.html', { acceptEncoding: `identity, x-${i}` }), 1)), 'plain', `value ${i}`);
+    }
+    assert.equal(bodyText(cache.respond(work('/a.html', { acceptEncoding: 'br' }), 1)), 'brotli');
+    assert.equal(bodyText(cache.respond(work('/a.html'), 1)), 'plain');
+  });
+
   test('the least recently used files go when the byte budget is spent', () => {
     const cache = new ResponseCache(10, 1000);
     cache.store(work('/a'), file('aaaa'), 0);
