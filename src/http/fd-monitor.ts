@@ -1,7 +1,7 @@
 // Watches the process's open file descriptors. At the limit, libuv accepts and at once
 // closes new connections (so the listener does not spin) without telling Node, so running
 // out of descriptors would otherwise go unseen: the monitor logs it, and says when it ends.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 
@@ -15,6 +15,14 @@ export function openFileLimit(limitsText: string): number | null {
   return soft === undefined || !/^\d+$/.test(soft) ? null : Number(soft);
 }
 
+/**
+ * Whether MAX_CONNECTIONS sockets fit under the limit beside the descriptors the server holds
+ * already (listening sockets, worker threads, logs), with the headroom to spare.
+ */
+export function connectionsFit(limit: number, openAlready: number, maxConnections: number): boolean {
+  return openAlready + maxConnections + FD_HEADROOM <= limit;
+}
+
 export class FdMonitor {
   private exhausted = false;
   private checking = false;
@@ -24,17 +32,22 @@ export class FdMonitor {
     private readonly log: Logger,
   ) {}
 
-  /** A monitor for this process, or null where /proc is not available. */
+  /**
+   * A monitor for this process, or null where /proc is not available. Made once the server
+   * listens, so the descriptors it counts as held include the listening sockets.
+   */
   static forThisProcess(log: Logger, maxConnections: number): FdMonitor | null {
     let limit: number | null;
+    let openAlready: number;
     try {
       limit = openFileLimit(readFileSync('/proc/self/limits', 'utf8'));
+      openAlready = readdirSync('/proc/self/fd').length;
     } catch {
       return null;
     }
     if (limit === null) return null;
-    if (maxConnections + 4 * FD_HEADROOM > limit) {
-      log.warn({ maxConnections, openFileLimit: limit }, 'MAX_CONNECTIONS is close to the open-file limit: connections past the limit are dropped unanswered instead of getting 503; raise `ulimit -n` or lower MAX_CONNECTIONS');
+    if (!connectionsFit(limit, openAlready, maxConnections)) {
+      log.warn({ maxConnections, openFiles: openAlready, openFileLimit: limit }, 'MAX_CONNECTIONS is close to the open-file limit: connections past the limit are dropped unanswered instead of getting 503; raise `ulimit -n` or lower MAX_CONNECTIONS');
     }
     return new FdMonitor(limit, log);
   }

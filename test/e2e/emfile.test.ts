@@ -81,6 +81,11 @@ test('at the descriptor limit: the overflow is shed, the process survives, and s
     t.diagnostic(`descriptor limit ${FD_LIMIT}: ${held.length} connections held, then the next ones were closed unanswered`);
     for (const client of shed()) assert.equal(client.received.length, 0, 'a shed connection gets no bytes');
 
+    await t.test('the start-up warning said MAX_CONNECTIONS does not fit, counting what the server holds', () => {
+      const warning = server.logs.find((line) => String(line.msg).startsWith('MAX_CONNECTIONS is close to the open-file limit'));
+      assert.equal(warning?.openFileLimit, FD_LIMIT);
+      assert.ok(Number(warning?.openFiles) > 5 && Number(warning?.openFiles) < FD_LIMIT, `descriptors held at start: ${String(warning?.openFiles)}`);
+    });
     await t.test('running out of descriptors is logged', async () => {
       await waitFor(() => server.logs.some((line) => line.level === 'error' && line.code === 'EMFILE' && String(line.msg).startsWith('accept failing')), 'the exhaustion log', 5000);
     });

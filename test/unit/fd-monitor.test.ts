@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { openFileLimit } from '../../src/http/fd-monitor.js';
+import { connectionsFit, openFileLimit } from '../../src/http/fd-monitor.js';
 
 const LIMITS = `Limit                     Soft Limit           Hard Limit           Units
 Max cpu time              unlimited            unlimited            seconds
@@ -12,4 +12,12 @@ test('the soft open-file limit is read from /proc/self/limits', () => {
   assert.equal(openFileLimit(LIMITS), 1024);
   assert.equal(openFileLimit(LIMITS.replace('1024       ', 'unlimited  ')), null);
   assert.equal(openFileLimit('Limit Soft Hard Units\n'), null);
+});
+
+test('MAX_CONNECTIONS fits when it and the descriptors already held stay a headroom below the limit', () => {
+  assert.equal(connectionsFit(1_048_576, 100, 1024), true);
+  // 64 listening sockets and ten workers hold about 100: 1024 connections no longer fit in 1024.
+  assert.equal(connectionsFit(1024, 100, 1024), false);
+  assert.equal(connectionsFit(1024, 100, 900), true);
+  assert.equal(connectionsFit(1024, 100, 909), false, 'the headroom is kept free');
 });
