@@ -53,8 +53,6 @@ type Phase = 'idle' | 'headers' | 'body' | 'write' | 'closing' | 'none';
 
 /** Pipelined requests in flight per connection before we stop reading from it. */
 const MAX_IN_FLIGHT = 16;
-/** Bodies up to this size are copied into the head's buffer: one write, one packet. */
-const COALESCE_BYTES = 16 * 1024;
 /** How long a closing socket may linger before it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
@@ -346,16 +344,14 @@ export class Connection {
       this.streamFile(slot, response, body, keepAlive, head.length);
       return;
     }
-    if (body.kind === 'bytes' && body.bytes.length > COALESCE_BYTES) {
+    if (body.kind === 'bytes') {
+      // Corked, head and body leave in one writev system call, so one packet, without copying
+      // the body. (Copying both into one new buffer cost a 4 KiB page about a fifth of its
+      // throughput: past 4 KiB, Buffer.allocUnsafe no longer slices its pool.)
       this.socket.cork();
       this.socket.write(head, 'latin1');
       this.socket.write(body.bytes);
       this.socket.uncork();
-    } else if (body.kind === 'bytes') {
-      const packet = Buffer.allocUnsafe(head.length + body.bytes.length);
-      packet.write(head, 0, 'latin1');
-      packet.set(body.bytes, head.length);
-      this.socket.write(packet);
     } else {
       this.socket.write(head, 'latin1');
     }
