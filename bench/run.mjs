@@ -86,6 +86,7 @@ async function measure(driver, opts, work, scenario, server, duration) {
       duration,
       headers: scenario.headers,
       upload: scenario.upload,
+      pipeline: scenario.pipeline,
       bodyFile: work.bodyFile,
     });
   } finally {
@@ -98,11 +99,18 @@ async function measure(driver, opts, work, scenario, server, duration) {
   return result;
 }
 
+/** Why a server sits a scenario out, or null when it takes part. */
+function sitsOut(scenario, server) {
+  if (scenario.upload && !server.upload) return 'no upload route (GET-only peer)';
+  if (scenario.pipeline && !server.pipelining) return 'HTTP/1.0 only: no pipelining';
+  return null;
+}
+
 async function runScenario(scenario, servers, driver, opts, work) {
   const notes = {};
   const runs = {};
-  const participants = servers.filter((s) => !scenario.upload || s.upload);
-  for (const s of servers) if (!participants.includes(s)) notes[s.id] = 'no upload route (GET-only peer)';
+  const participants = servers.filter((s) => sitsOut(scenario, s) === null);
+  for (const s of servers) if (!participants.includes(s)) notes[s.id] = sitsOut(scenario, s);
 
   log(`--- ${scenario.id}: ${scenario.title}`);
   if (opts.warmup > 0) {
@@ -122,7 +130,7 @@ async function runScenario(scenario, servers, driver, opts, work) {
         if (r.requests === 0) throw new Error(`no request completed in ${opts.duration}s (errors ${r.errors})`);
         runs[s.id].push(r);
         log(`${scenario.id} round ${round}/${opts.rounds} ${s.id}: ${r.rps.toFixed(0)} req/s, ${r.mbps.toFixed(1)} MB/s, ` +
-          `p99 ${r.p99Ms.toFixed(2)} ms, errors ${r.errors}, non-2xx ${r.non2xx}, RSS ${r.rssMiB.toFixed(1)} MiB` +
+          `p99 ${r.p99Ms === null ? '-' : r.p99Ms.toFixed(2)} ms, errors ${r.errors}, non-2xx ${r.non2xx}, RSS ${r.rssMiB.toFixed(1)} MiB` +
           (r.files !== undefined ? `, files ${r.files}` : ''));
       } catch (err) {
         notes[s.id] = `run failed: ${err.message.split('\n')[0]}`;
@@ -139,7 +147,7 @@ async function runScenario(scenario, servers, driver, opts, work) {
 
 function estimateSeconds(scenarios, servers, opts) {
   let runs = 0;
-  for (const sc of scenarios) runs += servers.filter((s) => !sc.upload || s.upload).length;
+  for (const sc of scenarios) runs += servers.filter((s) => sitsOut(sc, s) === null).length;
   return runs * (opts.rounds * (opts.duration + 0.4) + opts.warmup + 0.4);
 }
 

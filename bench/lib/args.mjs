@@ -1,6 +1,7 @@
 // Command-line options of `npm run bench`. Two presets keep a full run near
 // 10 minutes and a --quick run near 2; each number can still be overridden.
 import { parseArgs } from 'node:util';
+import { SCENARIO_IDS } from './scenarios.mjs';
 
 const PRESETS = {
   full: { rounds: 3, duration: 5, warmup: 2 },
@@ -15,7 +16,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --duration S          seconds per measured run (whole seconds, wrk's unit)
   --warmup S            unmeasured seconds per server before each scenario (0 = none)
   --servers LIST        comma list of: ours,nginx-1,nginx-auto,node-http,fastify,python
-  --scenarios LIST      comma list of: get-ka,get-close,download-1m,upload,get-1000
+  --scenarios LIST      comma list of: ${SCENARIO_IDS.join(',')}
   --driver NAME         wrk (default) or autocannon
   --threads N           wrk threads (default 1: on a 2-core machine one core for the
                         load generator leaves the other to the server under test)

@@ -63,6 +63,7 @@ function startNodePeer(ctx, id, script, port) {
  * ctx: { benchDir, repoRoot, work, tools }. Returns the catalogue in report order.
  * `upload` says whether the server takes part in the POST /upload scenario:
  * nginx and python's http.server cannot store a POST body without extra modules/code.
+ * `pipelining` says whether it answers pipelined requests: python's speaks HTTP/1.0.
  */
 export function serverCatalog(ctx) {
   const ourEntry = path.join(ctx.repoRoot, 'dist', 'src', 'main.js');
@@ -71,6 +72,7 @@ export function serverCatalog(ctx) {
       id: 'ours',
       label: 'ours',
       upload: true,
+      pipelining: true,
       check: () => (fs.existsSync(ourEntry) ? null : `${path.relative(process.cwd(), ourEntry) || ourEntry} not found; run \`npm run build\` first`),
       async start(port) {
         const adminPort = await freePort();
@@ -100,6 +102,7 @@ export function serverCatalog(ctx) {
       id: 'nginx-1',
       label: 'nginx (1 worker)',
       upload: false,
+      pipelining: true,
       check: () => (ctx.tools.nginx ? null : 'nginx not installed (apt-get install -y nginx)'),
       start: (port) => startNginx(ctx, 'nginx-1', 1, port),
     },
@@ -107,6 +110,7 @@ export function serverCatalog(ctx) {
       id: 'nginx-auto',
       label: 'nginx (auto workers)',
       upload: false,
+      pipelining: true,
       check: () => (ctx.tools.nginx ? null : 'nginx not installed (apt-get install -y nginx)'),
       start: (port) => startNginx(ctx, 'nginx-auto', 'auto', port),
     },
@@ -114,6 +118,7 @@ export function serverCatalog(ctx) {
       id: 'node-http',
       label: 'node:http static',
       upload: true,
+      pipelining: true,
       check: () => null,
       start: (port) => startNodePeer(ctx, 'node-http', 'node-http-static.mjs', port),
     },
@@ -121,6 +126,7 @@ export function serverCatalog(ctx) {
       id: 'fastify',
       label: 'fastify + @fastify/static',
       upload: true,
+      pipelining: true,
       check: () => {
         const missing = ['fastify', '@fastify/static'].filter((p) => !resolvePackage(ctx.benchDir, p));
         return missing.length ? `${missing.join(' and ')} not installed (run \`npm install\`; they are devDependencies)` : null;
@@ -131,6 +137,7 @@ export function serverCatalog(ctx) {
       id: 'python',
       label: 'python3 http.server',
       upload: false,
+      pipelining: false,
       check: () => (ctx.tools.python3 ? null : 'python3 not found'),
       // http.server logs every request to stderr; that cost is part of it, the file is not needed.
       start: (port) => startProcess({

@@ -3,11 +3,12 @@
 // ratios within one run, never absolute numbers across drivers.
 import { execFile } from 'node:child_process';
 
-/** opts: { autocannon (path to autocannon.js), url, connections, duration, headers, upload, bodyFile } */
+/** opts: { autocannon (path to autocannon.js), url, connections, duration, headers, upload, pipeline, bodyFile } */
 export function runAutocannon(opts) {
   const args = [opts.autocannon, '--json', '-c', String(opts.connections), '-d', String(opts.duration), '-t', '2'];
   for (const [k, v] of Object.entries(opts.headers ?? {})) args.push('-H', `${k}=${v}`);
   if (opts.upload) args.push('-m', 'POST', '-H', 'Content-Type=application/json', '-i', opts.bodyFile);
+  if (opts.pipeline) args.push('-p', String(opts.pipeline));
   args.push(opts.url);
 
   return new Promise((resolve, reject) => {
