@@ -74,6 +74,21 @@ async function startServers(catalog, status) {
   return running;
 }
 
+/**
+ * The uploads stored by a run, counted once the ones still in flight when wrk stopped have
+ * landed (otherwise they would be counted in the next run instead).
+ */
+async function settledFileCount(dir) {
+  let count = countFiles(dir);
+  for (let waited = 0; waited < 5000; waited += 250) {
+    await sleep(250);
+    const now = countFiles(dir);
+    if (now === count) return count;
+    count = now;
+  }
+  return count;
+}
+
 /** One measured (or warm-up) run of one server in one scenario. */
 async function measure(driver, opts, work, scenario, server, duration) {
   const rss = sampleRss(server.child.pid);
@@ -92,7 +107,7 @@ async function measure(driver, opts, work, scenario, server, duration) {
   } finally {
     // Stop sampling and count (then clear) uploads even when the run failed.
     const peak = rss.stop();
-    const files = scenario.upload ? countFiles(work.uploads) : undefined;
+    const files = scenario.upload ? await settledFileCount(work.uploads) : undefined;
     if (scenario.upload) emptyDir(work.uploads);
     if (result) Object.assign(result, { rssMiB: peak, connections: scenario.connections, files });
   }
