@@ -9,6 +9,7 @@ import { Metrics } from '../../src/admin/metrics.js';
 import { ResponseCache } from '../../src/handlers/response-cache.js';
 import type { Representation } from '../../src/handlers/representation.js';
 import { Connection, type ConnectionDeps } from '../../src/http/connection.js';
+import { defaultConnectionSettings } from '../helpers/connection.js';
 import { RawClient } from '../helpers/raw.js';
 
 const PAGE = new TextEncoder().encode(`<!DOCTYPE html><title>page</title><p>${'x'.repeat(900)}</p>\n`);
@@ -44,14 +45,7 @@ async function withServer(run: (port: number, host: string, counts: WriteCounts)
   const cache = new ResponseCache(1 << 20, 3_600_000);
   cache.store({ kind: 'static', method: 'GET', path: '/page.html', conditions: {}, acceptEncoding: undefined }, { representation, bytes: PAGE }, Date.now());
   const deps: ConnectionDeps = {
-    settings: {
-      keepAliveTimeoutMs: 30_000,
-      headersTimeoutMs: 10_000,
-      requestTimeoutMs: 30_000,
-      maxRequestsPerConnection: 100,
-      limits: { maxRequestLineBytes: 8192, maxHeaderBytes: 8192, maxBodyBytes: 1 << 20 },
-      allowedHosts,
-    },
+    settings: defaultConnectionSettings(allowedHosts),
     dispatch: () => assert.fail('no request here needs a worker'),
     cache,
     events: new Metrics({ poolStats: () => ({ workers: 0, busy: 0, queued: 0 }), openConnections: () => 0 }),

@@ -18,6 +18,7 @@ import type { RequestHead } from '../../src/http/parser.js';
 import type { StaticWork } from '../../src/pool/messages.js';
 import { WorkerPool, type JobOutcome, type PoolEvents } from '../../src/pool/pool.js';
 import { waitFor } from '../fixtures/probes.js';
+import { defaultConnectionSettings } from '../helpers/connection.js';
 import { RawClient } from '../helpers/raw.js';
 import { RESOURCES_DIR } from '../helpers/server.js';
 
@@ -183,14 +184,7 @@ test('through the connection layer: the held request is a 500, the rest are serv
   const allowedHosts = new Set<string>();
   let nextId = 1;
   const deps = {
-    settings: {
-      keepAliveTimeoutMs: 30_000,
-      headersTimeoutMs: 10_000,
-      requestTimeoutMs: 30_000,
-      maxRequestsPerConnection: 100,
-      limits: { maxRequestLineBytes: 8192, maxHeaderBytes: 8192, maxBodyBytes: 1 << 20 },
-      allowedHosts,
-    },
+    settings: defaultConnectionSettings(allowedHosts),
     dispatch: pool.submit.bind(pool),
     // No room in the main thread's file cache: every request goes through the pool.
     cache: new ResponseCache(0, 0),
