@@ -44,11 +44,7 @@ export function reusePortSupported(nodeVersion: string, platform: NodeJS.Platfor
   return platform === 'linux' && added;
 }
 
-/**
- * libuv accepts one connection per listening socket per event-loop turn, and under load a
- * turn takes milliseconds: with one socket, a burst of a thousand connects waited seconds in
- * the accept queue. Each socket sharing the port adds one accept per turn.
- */
+/** Listening sockets under `auto` where SO_REUSEPORT exists (why several: see http/server.ts). */
 const AUTO_LISTEN_SOCKETS = 64;
 
 const existingDirectory = (value: unknown): void => {
