@@ -2,7 +2,8 @@
 // the response: 200, 206, 304, 412 or 416. Pure: the body comes from a reader the caller
 // supplies, so the worker (reading the file) and the main thread's cache (slicing bytes it
 // holds) answer alike.
-import { errorResponse, NO_BODY, type HandlerResponse, type HeaderList, type ResponseBody } from '../http/response.js';
+import type { PreparedHead } from '../http/prepared-head.js';
+import { errorResponse, NO_BODY, type HandlerResponse, type HeadFields, type HeaderList, type ResponseBody } from '../http/response.js';
 import { decide, type ConditionalHeaders, type FileFacts } from './conditional.js';
 
 export interface Representation {
@@ -16,7 +17,13 @@ export interface Representation {
 /** Supplies the body bytes `start` .. `start + length - 1` of the representation. */
 export type BodyReader = (start: number, length: number) => ResponseBody;
 
-export function respondWith(method: 'GET' | 'HEAD', conditions: ConditionalHeaders, representation: Representation, read: BodyReader): HandlerResponse {
+/** The status and fields of the 200 that sends the whole representation. */
+export function fullHeadFields(representation: Representation): HeadFields {
+  return { status: 200, headers: representation.headers, contentLength: representation.facts.size };
+}
+
+/** `fullHead`: the 200's head prepared from fullHeadFields, where the caller keeps one. */
+export function respondWith(method: 'GET' | 'HEAD', conditions: ConditionalHeaders, representation: Representation, read: BodyReader, fullHead?: PreparedHead): HandlerResponse {
   const { size } = representation.facts;
   const decision = decide(conditions, representation.facts, method === 'GET');
   switch (decision.kind) {
@@ -36,6 +43,6 @@ export function respondWith(method: 'GET' | 'HEAD', conditions: ConditionalHeade
       };
     }
     case 'full':
-      return { status: 200, headers: representation.headers, contentLength: size, body: method === 'HEAD' ? NO_BODY : read(0, size) };
+      return { ...fullHeadFields(representation), body: method === 'HEAD' ? NO_BODY : read(0, size), prepared: fullHead };
   }
 }

@@ -2,10 +2,11 @@
 // live FILE_CACHE_TTL_MS: a file changed on disk is seen within that time, because a miss
 // goes to a worker, which reads the file anew and refreshes the entry. Least recently used
 // entries go first when the byte budget is spent.
-import type { HandlerResponse } from '../http/response.js';
+import { PreparedHead } from '../http/prepared-head.js';
+import type { HandlerResponse, ResponseBody } from '../http/response.js';
 import type { StaticWork } from '../pool/messages.js';
 import { acceptedEncodings } from './conditional.js';
-import { respondWith, type Representation } from './representation.js';
+import { fullHeadFields, respondWith, type Representation } from './representation.js';
 
 export interface CachedFile {
   readonly representation: Representation;
@@ -14,6 +15,9 @@ export interface CachedFile {
 
 interface Entry extends CachedFile {
   readonly expiresAt: number;
+  /** The whole file as a body, and the head of its 200: what most hits send. */
+  readonly wholeBody: ResponseBody;
+  readonly fullHead: PreparedHead;
 }
 
 /** Distinct Accept-Encoding values remembered; clients send only a handful. */
@@ -56,10 +60,9 @@ export class ResponseCache {
     // Map order is the recency order: move the entry to the end.
     this.entries.delete(key);
     this.entries.set(key, entry);
-    return respondWith(work.method, work.conditions, entry.representation, (start, length) => ({
-      kind: 'bytes',
-      bytes: entry.bytes.subarray(start, start + length),
-    }));
+    const read = (start: number, length: number): ResponseBody =>
+      length === entry.bytes.length ? entry.wholeBody : { kind: 'bytes', bytes: entry.bytes.subarray(start, start + length) };
+    return respondWith(work.method, work.conditions, entry.representation, read, entry.fullHead);
   }
 
   store(work: StaticWork, file: CachedFile, now: number): void {
@@ -67,7 +70,12 @@ export class ResponseCache {
     const key = this.keyOf(work);
     const old = this.entries.get(key);
     if (old !== undefined) this.remove(key, old);
-    this.entries.set(key, { ...file, expiresAt: now + this.ttlMs });
+    this.entries.set(key, {
+      ...file,
+      expiresAt: now + this.ttlMs,
+      wholeBody: { kind: 'bytes', bytes: file.bytes },
+      fullHead: new PreparedHead(fullHeadFields(file.representation)),
+    });
     this.bytes += file.bytes.length;
     for (const [oldestKey, oldest] of this.entries) {
       if (this.bytes <= this.maxBytes) break;

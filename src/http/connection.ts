@@ -10,7 +10,8 @@ import type { JobOutcome } from '../pool/pool.js';
 import type { ServerEvents } from './events.js';
 import { FileSender, type SendOutcome } from './file-sender.js';
 import { RequestParser, type ParserLimits, type RequestHead } from './parser.js';
-import { errorResponse, optionsResponse, serializeHead, type HandlerResponse, type ResponseBody } from './response.js';
+import { connectionFieldBytes, type PreparedHead } from './prepared-head.js';
+import { errorResponse, optionsResponse, serializeHead, type ConnectionHeaders, type HandlerResponse, type ResponseBody } from './response.js';
 
 export interface ConnectionSettings {
   readonly keepAliveTimeoutMs: number;
@@ -344,12 +345,17 @@ export class Connection {
   }
 
   private write(slot: Slot, response: HandlerResponse, keepAlive: boolean): void {
-    const head = serializeHead(response, {
+    const connection = {
       keepAlive,
       keepAliveTimeoutSeconds: Math.ceil(this.deps.settings.keepAliveTimeoutMs / 1000),
       remainingRequests: this.deps.settings.maxRequestsPerConnection - slot.index + 1,
-    });
+    };
     const body = response.body;
+    if (response.prepared !== undefined && body.kind !== 'file') {
+      this.writePrepared(slot, response, response.prepared, connection);
+      return;
+    }
+    const head = serializeHead(response, connection);
     if (body.kind === 'file') {
       this.socket.write(head, 'latin1');
       this.streamFile(slot, response, body, keepAlive, head.length);
@@ -367,6 +373,19 @@ export class Connection {
       this.socket.write(head, 'latin1');
     }
     this.finished(slot, response.status, head.length + (body.kind === 'bytes' ? body.bytes.length : 0), keepAlive);
+  }
+
+  /** A response whose head was serialized ahead: three ready buffers in one writev. */
+  private writePrepared(slot: Slot, response: HandlerResponse, prepared: PreparedHead, connection: ConnectionHeaders): void {
+    const start = prepared.startBytes();
+    const ending = connectionFieldBytes(connection);
+    const body = response.body.kind === 'bytes' ? response.body.bytes : null;
+    this.socket.cork();
+    this.socket.write(start);
+    this.socket.write(ending);
+    if (body !== null) this.socket.write(body);
+    this.socket.uncork();
+    this.finished(slot, response.status, start.length + ending.length + (body?.length ?? 0), connection.keepAlive);
   }
 
   /** Streams a large file with backpressure; memory stays flat whatever the file size. */

@@ -48,6 +48,20 @@ describe('response cache', () => {
     assert.equal(cache.respond(work('/a.html', { conditions: { ifMatch: '"other"' } }), 1)?.status, 412);
   });
 
+  test("only whole-file 200s carry the entry's prepared head", () => {
+    const cache = new ResponseCache(1024, 1000);
+    cache.store(work('/a.html'), file('hello world'), 0);
+    const get = cache.respond(work('/a.html'), 1);
+    assert.notEqual(get?.prepared, undefined);
+    assert.equal(cache.respond(work('/a.html', { method: 'HEAD' }), 1)?.prepared, get?.prepared, 'HEAD has the same head');
+    // The prepared head says 200 and the whole length: a 206, 304 or 412 must build its own.
+    for (const conditions of [{ range: 'bytes=6-' }, { range: 'bytes=0-10' }, { ifNoneMatch: '"e1"' }, { ifMatch: '"other"' }]) {
+      const response = cache.respond(work('/a.html', { conditions }), 1);
+      assert.notEqual(response?.status, 200, JSON.stringify(conditions));
+      assert.equal(response?.prepared, undefined, JSON.stringify(conditions));
+    }
+  });
+
   test('POST never hits, and clients accepting other encodings do not share entries', () => {
     const cache = new ResponseCache(1024, 1000);
     cache.store(work('/a.html', { acceptEncoding: 'gzip' }), file('zipped'), 0);
