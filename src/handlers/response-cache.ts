@@ -1,7 +1,8 @@
 // The main thread's cache of small files, so a hot page costs no worker round trip. Entries
 // live FILE_CACHE_TTL_MS: a file changed on disk is seen within that time, because a miss
-// goes to a worker, which reads the file anew and refreshes the entry. Least recently used
-// entries go first when the byte budget is spent.
+// goes to a worker, which reads the file anew and refreshes the entry. When the byte budget is
+// spent, entries not used lately go first: the second-chance (CLOCK) approximation of least
+// recently used, because keeping exact recency order cost every hit a Map delete and insert.
 import { PreparedHead } from '../http/prepared-head.js';
 import type { HandlerResponse, ResponseBody } from '../http/response.js';
 import type { StaticWork } from '../pool/messages.js';
@@ -15,6 +16,8 @@ export interface CachedFile {
 
 interface Entry extends CachedFile {
   readonly expiresAt: number;
+  /** Hit since eviction last passed it over. */
+  used: boolean;
   /** The whole file as a body, and the head of its 200: what most hits send. */
   readonly wholeBody: ResponseBody;
   readonly fullHead: PreparedHead;
@@ -57,9 +60,7 @@ export class ResponseCache {
       this.remove(key, entry);
       return null;
     }
-    // Map order is the recency order: move the entry to the end.
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    entry.used = true;
     const read = (start: number, length: number): ResponseBody =>
       length === entry.bytes.length ? entry.wholeBody : { kind: 'bytes', bytes: entry.bytes.subarray(start, start + length) };
     return respondWith(work.method, work.conditions, entry.representation, read, entry.fullHead);
@@ -70,16 +71,31 @@ export class ResponseCache {
     const key = this.keyOf(work);
     const old = this.entries.get(key);
     if (old !== undefined) this.remove(key, old);
+    this.makeRoom(file.bytes.length);
     this.entries.set(key, {
       ...file,
       expiresAt: now + this.ttlMs,
+      used: false,
       wholeBody: { kind: 'bytes', bytes: file.bytes },
       fullHead: new PreparedHead(fullHeadFields(file.representation)),
     });
     this.bytes += file.bytes.length;
+  }
+
+  /**
+   * Evicts until `bytes` more fit, oldest first (Map order is insertion order). An entry used
+   * since it was last passed over is moved to the end instead, once; the new entry goes after it.
+   */
+  private makeRoom(bytes: number): void {
     for (const [oldestKey, oldest] of this.entries) {
-      if (this.bytes <= this.maxBytes) break;
-      this.remove(oldestKey, oldest);
+      if (this.bytes + bytes <= this.maxBytes) break;
+      if (oldest.used) {
+        oldest.used = false;
+        this.entries.delete(oldestKey);
+        this.entries.set(oldestKey, oldest);
+      } else {
+        this.remove(oldestKey, oldest);
+      }
     }
   }
 

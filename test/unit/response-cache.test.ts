@@ -83,17 +83,31 @@ describe('response cache', () => {
     assert.equal(bodyText(cache.respond(work('/a.html'), 1)), 'plain');
   });
 
-  test('the least recently used files go when the byte budget is spent', () => {
+  test('files not used lately go when the byte budget is spent', () => {
     const cache = new ResponseCache(10, 1000);
     cache.store(work('/a'), file('aaaa'), 0);
     cache.store(work('/b'), file('bbbb'), 0);
-    assert.notEqual(cache.respond(work('/a'), 1), null, 'a is now the most recent');
+    assert.notEqual(cache.respond(work('/a'), 1), null, 'a is used, b is not');
     cache.store(work('/c'), file('cccc'), 0);
-    assert.equal(cache.respond(work('/b'), 1), null, 'b was the least recent');
+    assert.equal(cache.respond(work('/b'), 1), null, 'b went first, though it is newer than a');
     assert.notEqual(cache.respond(work('/a'), 1), null);
     assert.notEqual(cache.respond(work('/c'), 1), null);
     cache.store(work('/big'), file('x'.repeat(11)), 0);
     assert.equal(cache.respond(work('/big'), 1), null, 'a file over the budget is not kept');
+  });
+
+  test('a used file gets a second chance, not a permanent place', () => {
+    const cache = new ResponseCache(12, 1000);
+    for (const name of ['/a', '/b', '/c']) cache.store(work(name), file('xxxx'), 0);
+    for (const name of ['/a', '/b', '/c']) assert.notEqual(cache.respond(work(name), 1), null);
+    // All three are used: eviction passes over each once, then takes the oldest.
+    cache.store(work('/d'), file('dddd'), 0);
+    assert.equal(cache.respond(work('/a'), 1), null, 'a went after its second chance');
+    // Being passed over cleared b's and c's use; c is used again, b is not.
+    assert.notEqual(cache.respond(work('/c'), 1), null);
+    cache.store(work('/e'), file('eeee'), 0);
+    assert.equal(cache.respond(work('/b'), 1), null, 'b, not used since it was passed over');
+    for (const name of ['/c', '/d', '/e']) assert.notEqual(cache.respond(work(name), 1), null, name);
   });
 
   test('storing a path again replaces its entry; a TTL of 0 keeps nothing', () => {
