@@ -82,10 +82,12 @@ export class Connection {
   private ended = false;
   private closed = false;
 
+  /** `onEnded`: called once, when the connection ends its side (its last response is written). */
   constructor(
     readonly id: number,
     private readonly socket: Socket,
     private readonly deps: ConnectionDeps,
+    private readonly onEnded: () => void,
   ) {
     this.parser = new RequestParser(deps.settings.limits);
     socket.setNoDelay(true);
@@ -467,6 +469,7 @@ export class Connection {
     this.readingDone = true;
     this.socket.end();
     this.setDeadline('closing', CLOSE_GRACE_MS);
+    this.onEnded();
   }
 
   private onClose(): void {

@@ -16,11 +16,13 @@ export function openFileLimit(limitsText: string): number | null {
 }
 
 /**
- * Whether MAX_CONNECTIONS sockets fit under the limit beside the descriptors the server holds
- * already (listening sockets, worker threads, logs), with the headroom to spare.
+ * Whether every connection the server may hold open fits under the limit beside the
+ * descriptors it holds already (listening sockets, worker threads, logs), with the headroom to
+ * spare. That is twice MAX_CONNECTIONS: connections the server has finished with do not count
+ * toward the cap while they close (see HttpServer.atCapacity).
  */
 export function connectionsFit(limit: number, openAlready: number, maxConnections: number): boolean {
-  return openAlready + maxConnections + FD_HEADROOM <= limit;
+  return openAlready + 2 * maxConnections + FD_HEADROOM <= limit;
 }
 
 export class FdMonitor {
@@ -47,7 +49,7 @@ export class FdMonitor {
     }
     if (limit === null) return null;
     if (!connectionsFit(limit, openAlready, maxConnections)) {
-      log.warn({ maxConnections, openFiles: openAlready, openFileLimit: limit }, 'MAX_CONNECTIONS is close to the open-file limit: connections past the limit are dropped unanswered instead of getting 503; raise `ulimit -n` or lower MAX_CONNECTIONS');
+      log.warn({ maxConnections, openFiles: openAlready, openFileLimit: limit }, 'MAX_CONNECTIONS is close to the open-file limit (twice as many connections may be open while finished ones close): connections past the limit are dropped unanswered instead of getting 503; raise `ulimit -n` or lower MAX_CONNECTIONS');
     }
     return new FdMonitor(limit, log);
   }

@@ -34,6 +34,8 @@ const REFUSED_LINGER_MS = 1000;
 export class HttpServer {
   private readonly listeners: Server[];
   private readonly connections = new Set<Connection>();
+  /** Open connections that have ended their side and await the client's close. */
+  private finished = 0;
   private nextConnectionId = 1;
   private sweepTimer: NodeJS.Timeout | null = null;
   private draining = false;
@@ -101,14 +103,31 @@ export class HttpServer {
     return left;
   }
 
+  /**
+   * The cap counts connections being served. One the server is finished with (its last
+   * response sent, the client's close awaited for at most CLOSE_GRACE_MS) leaves room for a
+   * new one: a client that opens a new connection as soon as its 100th response arrives must
+   * not find the slot of the old one still taken. Finished connections still hold a
+   * descriptor, so all open connections together stay under twice the cap.
+   */
+  private atCapacity(): boolean {
+    const { maxConnections } = this.options;
+    return this.connections.size - this.finished >= maxConnections || this.connections.size >= 2 * maxConnections;
+  }
+
   private accept(socket: Socket): void {
     const { events } = this.options.connection;
-    if (this.draining || this.connections.size >= this.options.maxConnections) {
+    if (this.draining || this.atCapacity()) {
       events.rejected(this.draining ? 'draining' : 'connection_limit');
       this.refuse(socket);
       return;
     }
-    const connection = new Connection(this.nextConnectionId++, socket, this.options.connection);
+    let state: 'serving' | 'finished' | 'closed' = 'serving';
+    const connection = new Connection(this.nextConnectionId++, socket, this.options.connection, () => {
+      if (state !== 'serving') return;
+      state = 'finished';
+      this.finished++;
+    });
     this.connections.add(connection);
     events.connectionOpened();
     // Checked first: reading the peer address is a system call, wasted when debug is off.
@@ -116,6 +135,8 @@ export class HttpServer {
     if (logOpenClose) this.options.log.debug({ conn: connection.id, client: connection.remoteAddress }, 'connection opened');
     socket.once('close', () => {
       this.connections.delete(connection);
+      if (state === 'finished') this.finished--;
+      state = 'closed';
       if (logOpenClose) this.options.log.debug({ conn: connection.id }, 'connection closed');
     });
   }

@@ -1,6 +1,8 @@
 // Size and connection limits against the started server: 431, 414, 413 (without the body
 // being sent) and the MAX_CONNECTIONS cap.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { get, RawClient, request, type RawResponse } from '../helpers/raw.js';
@@ -99,6 +101,19 @@ describe('request size limits (defaults)', () => {
   });
 });
 
+/**
+ * A connection the server has finished with but that is not closed yet: its one request asks
+ * to close, the server answers and ends its side, and the client keeps its own side open (the
+ * server then waits up to 2 s for it).
+ */
+async function finishedButOpen(port: number): Promise<Socket> {
+  const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  socket.resume();
+  socket.write(get('/', port, 'Connection: close\r\n'));
+  await once(socket, 'end');
+  return socket;
+}
+
 describe('MAX_CONNECTIONS=3', () => {
   let server: StartedServer;
   before(async () => {
@@ -132,6 +147,21 @@ describe('MAX_CONNECTIONS=3', () => {
       assert.equal(status, 200);
     } finally {
       for (const client of held) client.close();
+    }
+  });
+
+  test('connections the server has finished with leave room while they close, up to as many again', async () => {
+    const finished: Socket[] = [];
+    try {
+      for (let i = 0; i < 3; i++) finished.push(await finishedButOpen(server.port));
+      // Three connections open, none being served: a client that connects now is served.
+      assert.equal((await request(server.port, get('/', server.port))).status, 200);
+      for (let i = 0; i < 3; i++) finished.push(await finishedButOpen(server.port));
+      // Six open, twice the cap: the next one is refused until some of them close.
+      const refused = await request(server.port, get('/', server.port));
+      assert.equal(refused.status, 503);
+    } finally {
+      for (const socket of finished) socket.destroy();
     }
   });
 });

@@ -54,7 +54,7 @@ async function withServer(run: (port: number, host: string, counts: WriteCounts)
   const counts: WriteCounts = { single: 0, batched: 0 };
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     countWrites(socket, counts);
-    new Connection(1, socket, deps);
+    new Connection(1, socket, deps, () => undefined);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

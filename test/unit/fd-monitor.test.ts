@@ -14,10 +14,11 @@ test('the soft open-file limit is read from /proc/self/limits', () => {
   assert.equal(openFileLimit('Limit Soft Hard Units\n'), null);
 });
 
-test('MAX_CONNECTIONS fits when it and the descriptors already held stay a headroom below the limit', () => {
+test('MAX_CONNECTIONS fits when twice it and the descriptors already held stay a headroom below the limit', () => {
   assert.equal(connectionsFit(1_048_576, 100, 1024), true);
-  // 64 listening sockets and ten workers hold about 100: 1024 connections no longer fit in 1024.
-  assert.equal(connectionsFit(1024, 100, 1024), false);
-  assert.equal(connectionsFit(1024, 100, 900), true);
-  assert.equal(connectionsFit(1024, 100, 909), false, 'the headroom is kept free');
+  // 64 listening sockets and ten workers hold about 100: 1024 connections, and as many finished
+  // ones still closing, do not fit in 2048.
+  assert.equal(connectionsFit(2048, 100, 1024), false);
+  assert.equal(connectionsFit(2048, 100, 966), true);
+  assert.equal(connectionsFit(2048, 100, 967), false, 'the headroom is kept free');
 });

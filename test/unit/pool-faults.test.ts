@@ -191,7 +191,7 @@ test('through the connection layer: the held request is a 500, the rest are serv
     events: metrics,
     log: pino({ level: 'silent' }),
   };
-  const server = createServer({ allowHalfOpen: true }, (socket) => new Connection(nextId++, socket, deps));
+  const server = createServer({ allowHalfOpen: true }, (socket) => new Connection(nextId++, socket, deps, () => undefined));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const host = `127.0.0.1:${port}`;
