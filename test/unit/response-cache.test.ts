@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import type { ConditionalHeaders } from '../../src/handlers/conditional.js';
 import type { Representation } from '../../src/handlers/representation.js';
 import { ResponseCache } from '../../src/handlers/response-cache.js';
+import { headStart, httpDate } from '../../src/http/response.js';
 import type { StaticWork } from '../../src/pool/messages.js';
 
 const NO_CONDITIONS: ConditionalHeaders = {};
@@ -53,6 +54,8 @@ describe('response cache', () => {
     cache.store(work('/a.html'), file('hello world'), 0);
     const get = cache.respond(work('/a.html'), 1);
     assert.notEqual(get?.prepared, undefined);
+    const now = Date.UTC(2026, 10, 27);
+    assert.equal(get!.prepared!.startBytes(now).toString('latin1'), headStart(get!, httpDate(now)), "the prepared head is the response's own");
     assert.equal(cache.respond(work('/a.html', { method: 'HEAD' }), 1)?.prepared, get?.prepared, 'HEAD has the same head');
     // The prepared head says 200 and the whole length: a 206, 304 or 412 must build its own.
     for (const conditions of [{ range: 'bytes=6-' }, { range: 'bytes=0-10' }, { ifNoneMatch: '"e1"' }, { ifMatch: '"other"' }]) {
