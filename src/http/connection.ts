@@ -82,7 +82,7 @@ export class Connection {
   private ended = false;
   private closed = false;
 
-  /** `onEnded`: called once, when the connection ends its side (its last response is written). */
+  /** `onEnded`: called once, when the connection ends its side (after its last response, or on a timeout). */
   constructor(
     readonly id: number,
     private readonly socket: Socket,

@@ -104,10 +104,10 @@ export class HttpServer {
   }
 
   /**
-   * The cap counts connections being served. One the server is finished with (its last
-   * response sent, the client's close awaited for at most CLOSE_GRACE_MS) leaves room for a
-   * new one: a client that opens a new connection as soon as its 100th response arrives must
-   * not find the slot of the old one still taken. Finished connections still hold a
+   * The cap counts connections being served. One the server has ended (after its last
+   * response, or on a timeout; it then waits a few seconds at most for the client's close)
+   * leaves room for a new one: a client that reconnects as soon as its 100th response arrives
+   * must not find the slot of the old one still taken. Ended connections still hold a
    * descriptor, so all open connections together stay under twice the cap.
    */
   private atCapacity(): boolean {
