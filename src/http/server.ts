@@ -108,7 +108,7 @@ export class HttpServer {
    * response, or on a timeout; it then waits a few seconds at most for the client's close)
    * leaves room for a new one: a client that reconnects as soon as its 100th response arrives
    * must not find the slot of the old one still taken. Ended connections still hold a
-   * descriptor, so all open connections together stay under twice the cap.
+   * descriptor, so all open connections together are at most twice the cap.
    */
   private atCapacity(): boolean {
     const { maxConnections } = this.options;
