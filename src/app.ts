@@ -5,20 +5,22 @@ import type { Logger } from 'pino';
 import { AdminServer } from './admin/server.js';
 import { defaultAllowedHosts, type Config } from './config.js';
 import { Metrics } from './admin/metrics.js';
+import type { Job, JobResult } from './core/job.js';
 import { contentTable } from './handlers/content-types.js';
-import { ResponseCache } from './handlers/response-cache.js';
-import type { WorkContext } from './handlers/work.js';
 import { TEMP_PREFIX, TEMP_SUFFIX } from './handlers/upload.js';
+import { resultParts, type WorkContext } from './handlers/work.js';
 import { FdMonitor } from './http/fd-monitor.js';
+import { ResponseCache } from './http/response-cache.js';
 import { HttpServer } from './http/server.js';
 import { RateLimitedLog } from './log.js';
+import { transferList } from './pool/messages.js';
 import { WorkerPool } from './pool/pool.js';
 
 
 export interface App {
   readonly config: Config;
   readonly log: Logger;
-  readonly pool: WorkerPool;
+  readonly pool: WorkerPool<Job, JobResult>;
   readonly http: HttpServer;
   readonly admin: AdminServer;
   readonly metrics: Metrics;
@@ -55,12 +57,16 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const saturatedLog = new RateLimitedLog(1000);
   const dequeuedLog = new RateLimitedLog(1000);
   let metrics: Metrics | null = null;
-  const pool = new WorkerPool({
+  const pool = new WorkerPool<Job, JobResult>({
     size: config.maxThreads,
     queueSize: config.queueSize,
     jobTimeoutMs: config.jobTimeoutMs,
-    workerFile: new URL('./pool/worker.js', import.meta.url),
+    workerFile: new URL('./worker.js', import.meta.url),
     workerData: context,
+    // An upload's body is moved to the worker, and storing it twice would duplicate it.
+    transferOf: (job) => (job.kind === 'upload' ? transferList([job.body]) : []),
+    mayRepeat: (job) => job.kind === 'static',
+    descriptorsOf: resultParts.descriptorsOf,
     events: {
       saturated: (stats) => saturatedLog.maybe((suppressed) => log.warn({ ...stats, suppressed }, 'pool saturated, request queued')),
       dequeued: (worker, waitedMs) => dequeuedLog.maybe((suppressed) => log.info({ worker, waitedMs, suppressed }, `dequeued, assigned to worker ${worker}`)),
@@ -94,7 +100,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         limits: { maxRequestLineBytes: config.maxRequestLineBytes, maxHeaderBytes: config.maxHeaderBytes, maxBodyBytes: config.maxBodyBytes },
         allowedHosts,
       },
-      dispatch: (work, transfer, done) => pool.submit(work, transfer, done),
+      jobs: pool,
       cache: new ResponseCache(config.fileCacheMaxBytes, config.fileCacheTtlMs),
       events: metrics,
       log,

@@ -35,13 +35,11 @@ convict.addFormat({
 });
 
 /**
- * Whether this Node.js can put several listening sockets on one port (SO_REUSEPORT through
- * `listen({ reusePort })`: Linux, Node.js 22.12 / 23.1 and later).
+ * Whether several listening sockets can share one port here. Every supported Node.js has
+ * `listen({ reusePort })`, but only Linux spreads connections over the sockets (SO_REUSEPORT).
  */
-export function reusePortSupported(nodeVersion: string, platform: NodeJS.Platform): boolean {
-  const [major = 0, minor = 0] = nodeVersion.split('.').map(Number);
-  const added = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
-  return platform === 'linux' && added;
+export function reusePortSupported(platform: NodeJS.Platform): boolean {
+  return platform === 'linux';
 }
 
 /** Listening sockets under `auto` where SO_REUSEPORT exists (why several: see http/server.ts). */
@@ -139,7 +137,7 @@ function resolveListenSockets(value: number | 'auto', reusePort: boolean): numbe
   if (value === 'auto') return reusePort ? AUTO_LISTEN_SOCKETS : 1;
   if (value > 1 && !reusePort) {
     throw new ConfigError(
-      `invalid configuration: LISTEN_SOCKETS: more than one needs SO_REUSEPORT, which Node.js ${process.version} on ${process.platform} does not offer (Linux, Node.js 22.12 or later): value was "${value}"`,
+      `invalid configuration: LISTEN_SOCKETS: more than one needs SO_REUSEPORT's load balancing, which ${process.platform} does not offer (Linux): value was "${value}"`,
     );
   }
   return value;
@@ -165,7 +163,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   const resourcesDir = resolve(raw.resourcesDir);
   return {
     ...raw,
-    listenSockets: resolveListenSockets(raw.listenSockets, reusePortSupported(process.versions.node, process.platform)),
+    listenSockets: resolveListenSockets(raw.listenSockets, reusePortSupported(process.platform)),
     logLevel: raw.logLevel as Config['logLevel'],
     resourcesDir,
     uploadsDir: resolve(raw.uploadsDir === '' ? resolve(resourcesDir, 'uploads') : raw.uploadsDir),

@@ -3,7 +3,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RejectionReason, ServerEvents } from '../http/events.js';
 import type { PoolStats } from '../pool/pool.js';
-import type { SecurityRule } from '../security/path.js';
+import type { SecurityRule } from '../core/routes.js';
 
 export interface LiveState {
   poolStats(): PoolStats;

@@ -1,23 +1,7 @@
 // Validators, preconditions, ranges and content negotiation for static files (RFC 9110
 // §8.8, §13, §14, §12.5.3). Pure: the request's header values and the file's facts in,
 // a decision out.
-
-export interface FileFacts {
-  readonly size: number;
-  readonly mtimeMs: number;
-  /** A strong entity tag, quotes included. */
-  readonly etag: string;
-}
-
-/** The request headers these rules read (lowercased names, raw values). */
-export interface ConditionalHeaders {
-  readonly ifMatch?: string;
-  readonly ifNoneMatch?: string;
-  readonly ifModifiedSince?: string;
-  readonly ifUnmodifiedSince?: string;
-  readonly range?: string;
-  readonly ifRange?: string;
-}
+import type { ConditionalHeaders, FileFacts } from '../core/job.js';
 
 export type Decision =
   | { readonly kind: 'full' }

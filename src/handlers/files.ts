@@ -1,7 +1,7 @@
 // Content classification and download headers, pure: which files are shown, which are
 // downloaded, and how a file name is written into Content-Disposition (RFC 6266).
 import { extname } from 'node:path';
-import type { HeaderList } from '../http/response.js';
+import type { HeaderList } from '../core/response.js';
 
 export type Presentation =
   | { readonly kind: 'inline'; readonly contentType: string }

@@ -2,17 +2,9 @@
 // the response: 200, 206, 304, 412 or 416. Pure: the body comes from a reader the caller
 // supplies, so the worker (reading the file) and the main thread's cache (slicing bytes it
 // holds) answer alike.
-import type { PreparedHead } from '../http/prepared-head.js';
-import { errorResponse, NO_BODY, type HandlerResponse, type HeadFields, type HeaderList, type ResponseBody } from '../http/response.js';
-import { decide, type ConditionalHeaders, type FileFacts } from './conditional.js';
-
-export interface Representation {
-  /** Everything a 200 carries: content type or disposition, encoding, ranges, validators. */
-  readonly headers: HeaderList;
-  /** What a 304 repeats: ETag, Last-Modified, Cache-Control, Vary. */
-  readonly validators: HeaderList;
-  readonly facts: FileFacts;
-}
+import { errorResponse, NO_BODY, type HeadFields, type PreparedStart, type Response, type ResponseBody } from '../core/response.js';
+import type { ConditionalHeaders, Representation } from '../core/job.js';
+import { decide } from './conditional.js';
 
 /** Supplies the body bytes `start` .. `start + length - 1` of the representation. */
 export type BodyReader = (start: number, length: number) => ResponseBody;
@@ -23,7 +15,7 @@ export function fullHeadFields(representation: Representation): HeadFields {
 }
 
 /** `fullHead`: the 200's head prepared from fullHeadFields, where the caller keeps one. */
-export function respondWith(method: 'GET' | 'HEAD', conditions: ConditionalHeaders, representation: Representation, read: BodyReader, fullHead?: PreparedHead): HandlerResponse {
+export function respondWith(method: 'GET' | 'HEAD', conditions: ConditionalHeaders, representation: Representation, read: BodyReader, fullHead?: PreparedStart): Response {
   const { size } = representation.facts;
   const decision = decide(conditions, representation.facts, method === 'GET');
   switch (decision.kind) {

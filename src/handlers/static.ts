@@ -2,12 +2,13 @@
 // synchronous fs calls (a few microseconds each, against 75-100 us through libuv's pool).
 import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename, join, sep } from 'node:path';
-import { errorResponse, redirectResponse, type HeaderList } from '../http/response.js';
-import type { StaticWork, WorkResult } from '../pool/messages.js';
+import { errorResponse, redirectResponse, type HeaderList } from '../core/response.js';
+import { STATIC_ALLOW, UPLOADS_PREFIX } from '../core/routes.js';
+import type { ErrorStatus } from '../core/status.js';
+import type { JobResult, Representation, StaticJob } from '../core/job.js';
 import { acceptedEncodings, entityTag, type Encoding } from './conditional.js';
 import { classify, presentationHeaders, type ContentTable } from './files.js';
-import { respondWith, type Representation } from './representation.js';
-import { STATIC_ALLOW } from './router.js';
+import { respondWith } from './representation.js';
 
 export interface StaticContext {
   /** Real (symlink-free) paths of the roots. */
@@ -21,7 +22,6 @@ export interface StaticContext {
   readonly cacheControl: string;
 }
 
-const UPLOADS_PREFIX = '/uploads';
 const ENCODING_SUFFIX: Readonly<Record<Encoding, string>> = { br: '.br', gzip: '.gz' };
 // O_NONBLOCK: opening a FIFO someone left in the root must not block the worker forever.
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
@@ -35,9 +35,9 @@ interface Opened {
 
 type Found =
   | { readonly ok: true; readonly file: Opened; readonly root: string; readonly inUploads: boolean }
-  | { readonly ok: false; readonly result: WorkResult };
+  | { readonly ok: false; readonly result: JobResult };
 
-const refusal = (status: number, method: string): Found => ({ ok: false, result: { response: errorResponse(status, method) } });
+const refusal = (status: ErrorStatus, method: string): Found => ({ ok: false, result: { response: errorResponse(status, method) } });
 
 function isInside(realPath: string, root: string): boolean {
   return realPath === root || realPath.startsWith(root + sep);
@@ -97,7 +97,7 @@ function openInside(path: string, root: string): Opened | OpenProblem {
 }
 
 /** The answer to a path that could not be opened. */
-function refuseOpen(problem: OpenProblem, method: string): WorkResult {
+function refuseOpen(problem: OpenProblem, method: string): JobResult {
   switch (problem) {
     case 'missing':
       return { response: errorResponse(404, method) };
@@ -120,25 +120,25 @@ function refuseOpen(problem: OpenProblem, method: string): WorkResult {
 const isOpened = (result: Opened | OpenProblem): result is Opened => typeof result === 'object' && 'fd' in result;
 
 /** Finds the file a checked path names, following symlinks only while they stay inside the root. */
-function find(work: StaticWork, context: StaticContext): Found {
-  const inUploads = work.path === UPLOADS_PREFIX || work.path.startsWith(`${UPLOADS_PREFIX}/`);
+function find(job: StaticJob, context: StaticContext): Found {
+  const inUploads = job.path === UPLOADS_PREFIX || job.path.startsWith(`${UPLOADS_PREFIX}/`);
   const root = inUploads ? context.uploadsRoot : context.resourcesRoot;
-  let candidate = join(root, inUploads ? work.path.slice(UPLOADS_PREFIX.length) : work.path);
+  let candidate = join(root, inUploads ? job.path.slice(UPLOADS_PREFIX.length) : job.path);
   for (let attempt = 0; attempt < 2; attempt++) {
     const opened = openInside(candidate, root);
-    if (!isOpened(opened)) return { ok: false, result: refuseOpen(opened, work.method) };
+    if (!isOpened(opened)) return { ok: false, result: refuseOpen(opened, job.method) };
     if (opened.stats.isFile()) return { ok: true, file: opened, root, inUploads };
     closeSync(opened.fd);
     // A folder serves its index.html, never a listing; `/docs` first redirects to `/docs/`,
     // so the page's relative links resolve inside the folder.
     candidate = join(opened.realPath, 'index.html');
-    if (attempt === 0 && !work.path.endsWith('/')) {
-      if (!statSync(candidate, { throwIfNoEntry: false })?.isFile()) return refusal(404, work.method);
-      const location = `${work.path.split('/').map(encodeURIComponent).join('/')}/`;
-      return { ok: false, result: { response: redirectResponse(location, work.method) } };
+    if (attempt === 0 && !job.path.endsWith('/')) {
+      if (!statSync(candidate, { throwIfNoEntry: false })?.isFile()) return refusal(404, job.method);
+      const location = `${job.path.split('/').map(encodeURIComponent).join('/')}/`;
+      return { ok: false, result: { response: redirectResponse(location, job.method) } };
     }
   }
-  return refusal(404, work.method);
+  return refusal(404, job.method);
 }
 
 function readRange(fd: number, start: number, length: number): Uint8Array {
@@ -174,20 +174,20 @@ function chooseEncoding(realPath: string, root: string, acceptEncoding: string |
   return { varies: existing.length > 0, chosen: null };
 }
 
-export function serveStatic(work: StaticWork, context: StaticContext): WorkResult {
-  const found = find(work, context);
+export function serveStatic(job: StaticJob, context: StaticContext): JobResult {
+  const found = find(job, context);
   if (!found.ok) return found.result;
   const { root, inUploads } = found;
   let file = found.file;
   let keepOpen = false;
   try {
-    if (work.method === 'POST') return { response: errorResponse(405, work.method, [['Allow', STATIC_ALLOW]]) };
+    if (job.method === 'POST') return { response: errorResponse(405, job.method, [['Allow', STATIC_ALLOW]]) };
     const name = basename(file.realPath);
     const presentation = classify(name, context.contentTable);
-    if (presentation.kind === 'unsupported') return { response: errorResponse(415, work.method) };
+    if (presentation.kind === 'unsupported') return { response: errorResponse(415, job.method) };
 
     // Attachments are sent as stored; only pages shown inline may come precompressed.
-    const { varies, chosen } = presentation.kind === 'inline' ? chooseEncoding(file.realPath, root, work.acceptEncoding) : { varies: false, chosen: null };
+    const { varies, chosen } = presentation.kind === 'inline' ? chooseEncoding(file.realPath, root, job.acceptEncoding) : { varies: false, chosen: null };
     if (chosen !== null) {
       closeSync(file.fd);
       file = chosen.file;
@@ -214,13 +214,13 @@ export function serveStatic(work: StaticWork, context: StaticContext): WorkResul
     if (size <= context.smallFileBytes) {
       const bytes = readRange(file.fd, 0, size);
       if (bytes.length === size) {
-        const response = respondWith(work.method, work.conditions, representation, (start, length) => ({ kind: 'bytes', bytes: bytes.subarray(start, start + length) }));
+        const response = respondWith(job.method, job.conditions, representation, (start, length) => ({ kind: 'bytes', bytes: bytes.subarray(start, start + length) }));
         return { response, cacheable: { representation, bytes } };
       }
     }
     const fd = file.fd;
     return {
-      response: respondWith(work.method, work.conditions, representation, (start, length) => {
+      response: respondWith(job.method, job.conditions, representation, (start, length) => {
         if (length <= context.smallFileBytes) return { kind: 'bytes', bytes: readRange(fd, start, length) };
         keepOpen = true; // the connection streams it and closes the descriptor
         return { kind: 'file', fd, start, length };

@@ -5,8 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, linkSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorResponse, type HandlerResponse } from '../http/response.js';
-import type { UploadWork, WorkResult } from '../pool/messages.js';
+import { errorResponse, jsonResponse } from '../core/response.js';
+import { errorDocument } from '../core/status.js';
+import type { JobResult, UploadJob } from '../core/job.js';
 import { checkJson } from './json.js';
 
 export interface UploadContext {
@@ -33,18 +34,8 @@ export function uploadName(now: Date, random: string): string {
   return `upload_${date}_${time}_${random}.json`;
 }
 
-function jsonResponse(status: number, document: unknown, extraHeaders: [string, string][] = []): HandlerResponse {
-  const bytes = new TextEncoder().encode(JSON.stringify(document));
-  return {
-    status,
-    headers: [['Content-Type', 'application/json'], ['Cache-Control', 'no-store'], ...extraHeaders],
-    contentLength: bytes.length,
-    body: { kind: 'bytes', bytes },
-  };
-}
-
-function badRequest(message: string): WorkResult {
-  return { response: jsonResponse(400, { status: 'error', message }) };
+function badRequest(message: string): JobResult {
+  return { response: jsonResponse(400, errorDocument(400, message)) };
 }
 
 /** Checks the body: UTF-8 without a BOM, one JSON value. Returns the problem, or null. */
@@ -120,16 +111,16 @@ function publish(tempPath: string, folder: string): string {
   }
 }
 
-export function handleUpload(work: UploadWork, context: UploadContext): WorkResult {
-  const problem = uploadProblem(work.body);
+export function handleUpload(job: UploadJob, context: UploadContext): JobResult {
+  const problem = uploadProblem(job.body);
   if (problem !== null) return badRequest(problem);
   try {
-    const name = store(work.body, context.uploadsRoot);
+    const name = store(job.body, context.uploadsRoot);
     const filepath = `/uploads/${name}`;
     return {
       response: jsonResponse(201, { status: 'success', message: 'File created successfully', filepath }, [['Location', filepath]]),
-      storedBytes: work.body.length,
-      log: { level: 'info', message: 'upload stored', fields: { file: name, bytes: work.body.length } },
+      storedBytes: job.body.length,
+      log: { level: 'info', message: 'upload stored', fields: { file: name, bytes: job.body.length } },
     };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'unknown';

@@ -1,19 +1,25 @@
-// The work a pool worker does for one request: static files or uploads. Never throws: an
+// The work a pool worker does for one job: static files or uploads. Never throws: an
 // unexpected failure becomes a 500 whose stack goes to the log, not to the client.
-import { errorResponse } from '../http/response.js';
-import type { Work, WorkResult } from '../pool/messages.js';
+import { errorResponse } from '../core/response.js';
+import type { Job, JobResult } from '../core/job.js';
 import { serveStatic, type StaticContext } from './static.js';
 import { handleUpload, type UploadContext } from './upload.js';
 
 export type WorkContext = StaticContext & UploadContext;
 
-export function doWork(work: Work, context: WorkContext): WorkResult {
+export function doWork(job: Job, context: WorkContext): JobResult {
   try {
-    return work.kind === 'upload' ? handleUpload(work, context) : serveStatic(work, context);
+    return job.kind === 'upload' ? handleUpload(job, context) : serveStatic(job, context);
   } catch (error) {
     return {
-      response: errorResponse(500, work.kind === 'upload' ? 'POST' : work.method),
+      response: errorResponse(500, job.kind === 'upload' ? 'POST' : job.method),
       log: { level: 'error', message: 'handler failed', fields: { error: String((error as Error).stack ?? error) } },
     };
   }
 }
+
+/** What a result hands to the main thread: buffers to move (a body and a cached file may share one), a file to stream. */
+export const resultParts = {
+  buffersOf: (result: JobResult): Array<Uint8Array | undefined> => [result.response.body.kind === 'bytes' ? result.response.body.bytes : undefined, result.cacheable?.bytes],
+  descriptorsOf: (result: JobResult): number[] => (result.response.body.kind === 'file' ? [result.response.body.fd] : []),
+};

@@ -1,17 +1,22 @@
-// One client socket's life: parse requests, hand them to the pool, write the responses back
-// in request order, keep the connection alive or close it, and enforce the time limits.
-import { close as closeFd } from 'node:fs';
-import type { Socket } from 'node:net';
+// One client connection's life: read and parse requests, answer each (at once, from the
+// cache, or through a job on the pool), send the responses in request order, keep the
+// connection alive or close it, and enforce the time limits. The bytes on the wire are
+// ResponseWriter's; this file holds the connection's state and its decisions.
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { ResponseCache } from '../handlers/response-cache.js';
-import { route, type Route } from '../handlers/router.js';
-import { transferList, type Work } from '../pool/messages.js';
+import type { Job, JobResult } from '../core/job.js';
+import type { ParsedRequest, RequestHead } from '../core/request.js';
+import { errorResponse, type Response } from '../core/response.js';
+import type { ErrorStatus } from '../core/status.js';
 import type { JobOutcome } from '../pool/pool.js';
+import { answerAtOnce, failedJobResponse, overloaded } from './answer.js';
 import type { ServerEvents } from './events.js';
-import { FileSender, type SendOutcome } from './file-sender.js';
-import { RequestParser, type ParserLimits, type RequestHead } from './parser.js';
-import { connectionFieldBytes, type PreparedHead } from './prepared-head.js';
-import { errorResponse, optionsResponse, serializeHead, type ConnectionHeaders, type HandlerResponse, type ResponseBody } from './response.js';
+import type { SendOutcome } from './file-sender.js';
+import { ExchangeQueue, newExchange, release, type Exchange } from './exchange.js';
+import { RequestParser, type ParserLimits } from './parser.js';
+import type { ResponseCache } from './response-cache.js';
+import { ResponseWriter } from './response-writer.js';
+import { route, type Route } from './router.js';
 
 export interface ConnectionSettings {
   readonly keepAliveTimeoutMs: number;
@@ -22,85 +27,81 @@ export interface ConnectionSettings {
   readonly allowedHosts: ReadonlySet<string>;
 }
 
-/** Queues work on the pool; false when the pool is saturated. */
-export type Dispatch = (work: Work, transfer: ArrayBuffer[], done: (outcome: JobOutcome) => void) => boolean;
+/** Runs jobs off the main thread (the worker pool); false when it is saturated. */
+export interface JobRunner {
+  submit(job: Job, done: (outcome: JobOutcome<JobResult>) => void): boolean;
+}
 
 export interface ConnectionDeps {
   readonly settings: ConnectionSettings;
-  readonly dispatch: Dispatch;
+  readonly jobs: JobRunner;
   /** Small files the main thread answers itself, with no worker round trip. */
   readonly cache: ResponseCache;
   readonly events: ServerEvents;
   readonly log: Logger;
 }
 
-/** A request that has been read, in the order responses must go out. */
-interface Slot {
-  readonly method: string;
-  readonly target: string;
-  /** 1-based number of the request on this connection. */
-  readonly index: number;
-  /** Whether the connection may stay open after this response. */
-  keepAlive: boolean;
-  readonly startedAt: number;
-  wantsContinue: boolean;
-  response: HandlerResponse | null;
-  workerId: number | null;
-  /** Answered from the main thread's file cache. */
-  cached: boolean;
-}
+/**
+ * Where the connection is in its life; it only moves forward (see advance).
+ * - serving: reading and answering requests;
+ * - draining: shutdown: finish what is in flight, read at most one more request, then close;
+ * - client-ended: the client sent FIN: answer what it asked for, then close;
+ * - ended: our side is closed, after the last response or a timeout; the client's close is awaited;
+ * - closed: the socket is gone.
+ */
+type Lifecycle = 'serving' | 'draining' | 'client-ended' | 'ended' | 'closed';
+const LIFECYCLE_ORDER: readonly Lifecycle[] = ['serving', 'draining', 'client-ended', 'ended', 'closed'];
 
+/** Whether requests are read: paused while the client pipelines faster than it reads; done after the last. */
+type Input = 'reading' | 'paused' | 'done';
+
+/** What the deadline is for. */
 type Phase = 'idle' | 'headers' | 'body' | 'write' | 'closing' | 'none';
+
+/** A request whose head has been read and whose body is being read. */
+interface AwaitingBody {
+  readonly exchange: Exchange;
+  readonly route: Extract<Route, { kind: 'static' | 'upload' }>;
+}
 
 /** Pipelined requests in flight per connection before we stop reading from it. */
 const MAX_IN_FLIGHT = 16;
 /** How long a closing socket may linger before it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
-const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 
 export class Connection {
   /** Absolute time (ms) at which `phase` expires; 0 for none. Checked by the server's sweep. */
   deadline = 0;
   private phase: Phase = 'idle';
+  private lifecycle: Lifecycle = 'serving';
+  private input: Input = 'reading';
   private readonly parser: RequestParser;
-  private readonly slots: Slot[] = [];
-  /** The request whose body is being read, with the route chosen from its head. */
-  private bodyRequest: { readonly slot: Slot; readonly route: Extract<Route, { kind: 'static' | 'upload' }> } | null = null;
+  private readonly exchanges = new ExchangeQueue();
+  private readonly writer: ResponseWriter;
+  private awaitingBody: AwaitingBody | null = null;
   private requestCount = 0;
   private requestStartedAt = 0;
-  /** No further requests are parsed (close requested, error, or drain). */
-  private readingDone = false;
-  private paused = false;
-  /** The file being sent, while one is. */
-  private sender: FileSender | null = null;
-  private draining = false;
   /** While draining: how long an idle connection waits for the client's last request. */
   private idleGraceMs = 0;
-  private idleCloseScheduled = false;
-  /** The client sent FIN; we answer what it asked and then close. */
-  private clientEnded = false;
-  private ended = false;
-  private closed = false;
+  private idleCloseTimer: NodeJS.Timeout | null = null;
 
   /** `onEnded`: called once, when the connection ends its side (after its last response, or on a timeout). */
   constructor(
     readonly id: number,
-    private readonly socket: Socket,
+    private readonly stream: Duplex,
+    /** The client's address, for logs. */
+    readonly client: string,
     private readonly deps: ConnectionDeps,
     private readonly onEnded: () => void,
   ) {
     this.parser = new RequestParser(deps.settings.limits);
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => this.onClientEnd());
-    socket.on('drain', () => this.onDrain());
-    socket.on('error', (error) => this.deps.log.debug({ conn: id, err: error.message }, 'socket error'));
-    socket.on('close', () => this.onClose());
+    this.writer = new ResponseWriter(stream, () => this.updateDeadline());
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('end', () => this.onClientEnd());
+    stream.on('drain', () => this.onDrain());
+    stream.on('error', (error) => this.deps.log.debug({ conn: id, err: error.message }, 'socket error'));
+    stream.on('close', () => this.onClose());
     this.setDeadline('idle', deps.settings.keepAliveTimeoutMs);
-  }
-
-  get remoteAddress(): string {
-    return this.socket.remoteAddress ?? 'unknown';
   }
 
   /**
@@ -109,14 +110,14 @@ export class Connection {
    * becomes idle waits `idleGraceMs` for a request before it closes (see closeWhenIdle).
    */
   drain(idleGraceMs: number): void {
-    this.draining = true;
     this.idleGraceMs = idleGraceMs;
+    this.advance('draining');
     this.flush();
   }
 
   /** Closes at once, whatever is in flight (the shutdown timeout has passed). */
   destroy(): void {
-    this.socket.destroy();
+    this.stream.destroy();
   }
 
   /** Called by the server's sweep with the current time. */
@@ -124,322 +125,269 @@ export class Connection {
     if (this.deadline === 0 || now < this.deadline) return;
     const phase = this.phase;
     this.deadline = 0;
-    switch (phase) {
-      case 'idle':
-        this.deps.log.debug({ conn: this.id }, 'keep-alive timeout, closing');
-        this.end();
-        break;
-      case 'headers':
-        this.failRequest(408, 'headers not received in time');
-        break;
-      case 'body':
-        this.failRequest(408, 'body not received in time');
-        break;
-      case 'write':
-      case 'closing':
-        this.deps.log.debug({ conn: this.id, phase }, 'client stopped reading, destroying');
-        this.socket.destroy();
-        break;
+    if (phase === 'idle') {
+      this.deps.log.debug({ conn: this.id }, 'keep-alive timeout, closing');
+      this.end();
+    } else if (phase === 'headers' || phase === 'body') {
+      this.failRequest(408, `${phase} not received in time`);
+    } else if (phase === 'write' || phase === 'closing') {
+      this.deps.log.debug({ conn: this.id, phase }, 'client stopped reading, destroying');
+      this.stream.destroy();
     }
   }
 
+  /** Moves the lifecycle forward to `to`; never back. */
+  private advance(to: Lifecycle): void {
+    if (LIFECYCLE_ORDER.indexOf(to) > LIFECYCLE_ORDER.indexOf(this.lifecycle)) this.lifecycle = to;
+  }
+
+  private get ended(): boolean {
+    return this.lifecycle === 'ended' || this.lifecycle === 'closed';
+  }
+
+  // Reading -----------------------------------------------------------------------------
+
   private onData(chunk: Buffer): void {
-    if (this.readingDone) return;
+    if (this.input === 'done') return;
     if (!this.parser.inRequest) this.requestStartedAt = Date.now();
     this.parser.feed(chunk);
     this.parse();
   }
 
+  /** Corked, the responses to requests read in one go leave in one writev system call. */
   private parse(): void {
-    // Corked, the responses to requests read in one go leave in one writev system call rather
-    // than one each: 2.7x the throughput for a client that pipelines 16 requests deep.
-    this.socket.cork();
+    this.stream.cork();
     try {
       this.parseRequests();
     } finally {
-      this.socket.uncork();
+      this.stream.uncork();
     }
   }
 
   private parseRequests(): void {
-    while (!this.readingDone) {
-      if (this.slots.length >= MAX_IN_FLIGHT || this.socket.writableNeedDrain) {
+    while (this.input === 'reading') {
+      if (this.exchanges.length >= MAX_IN_FLIGHT || this.stream.writableNeedDrain) {
         // Backpressure: a client that pipelines faster than it reads waits for us.
-        this.paused = true;
-        this.socket.pause();
+        this.input = 'paused';
+        this.stream.pause();
         break;
       }
       const event = this.parser.next();
       if (event.type === 'need-more') break;
-      if (event.type === 'error') {
-        this.failRequest(event.status, event.reason);
-        return;
-      }
+      if (event.type === 'error') return this.failRequest(event.status, event.reason);
       if (event.type === 'head') this.onHead(event.head);
-      else this.onRequest(event.request.body, event.request);
+      else this.onRequest(event.request);
       if (this.parser.inRequest) this.requestStartedAt = Date.now();
     }
     this.updateDeadline();
   }
 
   /** `bodyFollows`: the head of a request whose body is still to be read. */
-  private openSlot(head: RequestHead, bodyFollows = false): Slot {
+  private openExchange(head: RequestHead, bodyFollows: boolean): Exchange {
     this.requestCount++;
-    const slot: Slot = {
-      method: head.method,
-      target: head.target,
-      index: this.requestCount,
-      keepAlive: head.keepAlive && this.requestCount < this.deps.settings.maxRequestsPerConnection,
-      startedAt: performance.now(),
-      wantsContinue: false,
-      response: null,
-      workerId: null,
-      cached: false,
-    };
-    this.slots.push(slot);
+    const keepAlive = head.keepAlive && this.requestCount < this.deps.settings.maxRequestsPerConnection;
+    const exchange = newExchange(head.method, head.target, this.requestCount, keepAlive);
+    this.exchanges.push(exchange);
     // The last request on this connection: read nothing after it (but its own body, if any).
-    if (!slot.keepAlive && !bodyFollows) this.readingDone = true;
-    return slot;
+    if (!keepAlive && !bodyFollows) this.input = 'done';
+    return exchange;
   }
+
+  // Answering ---------------------------------------------------------------------------
 
   /** The head of a request with a body: refuse early, or ask for the body with 100 Continue. */
   private onHead(head: RequestHead): void {
-    const slot = this.openSlot(head, true);
+    const exchange = this.openExchange(head, true);
     const decision = route(head, this.deps.settings.allowedHosts);
     if (decision.kind === 'reject' || decision.kind === 'options') {
       // The body stays unread, so the connection cannot be reused.
-      this.respondAtOnce(slot, decision, false);
-      return;
+      return this.answerAtOnce(exchange, decision, false);
     }
-    this.bodyRequest = { slot, route: decision };
-    slot.wantsContinue = head.expectContinue && head.version === '1.1';
+    this.awaitingBody = { exchange, route: decision };
+    exchange.wantsContinue = head.expectContinue && head.version === '1.1';
     this.flush();
   }
 
-  private onRequest(body: Uint8Array | null, head: RequestHead): void {
-    let slot: Slot;
+  private onRequest(request: ParsedRequest): void {
+    let exchange: Exchange;
     let decision: Route;
-    if (this.bodyRequest !== null) {
-      ({ slot, route: decision } = this.bodyRequest);
-      this.bodyRequest = null;
-      slot.wantsContinue = false;
-      if (!slot.keepAlive) this.readingDone = true;
+    if (this.awaitingBody !== null) {
+      ({ exchange, route: decision } = this.awaitingBody);
+      this.awaitingBody = null;
+      exchange.wantsContinue = false;
+      if (!exchange.keepAlive) this.input = 'done';
     } else {
-      slot = this.openSlot(head);
-      decision = route(head, this.deps.settings.allowedHosts);
+      exchange = this.openExchange(request, false);
+      decision = route(request, this.deps.settings.allowedHosts);
     }
     // While draining, this request is the connection's last: its response says close.
-    if (this.draining) this.readingDone = true;
-    if (decision.kind === 'reject' || decision.kind === 'options') {
-      this.respondAtOnce(slot, decision, true);
-      return;
-    }
-    const work: Work = decision.kind === 'upload' ? { kind: 'upload', body: body ?? new Uint8Array(0) } : decision;
-    if (work.kind === 'static') {
-      const cached = this.deps.cache.respond(work, Date.now());
-      if (cached !== null) {
-        slot.response = cached;
-        slot.cached = true;
-        this.flush();
-        return;
-      }
-    }
-    const transfer = work.kind === 'upload' ? transferList([work.body]) : [];
-    const accepted = this.deps.dispatch(work, transfer, (outcome) => this.onOutcome(slot, work, outcome));
-    if (!accepted) {
+    if (this.lifecycle !== 'serving') this.input = 'done';
+    if (decision.kind === 'reject' || decision.kind === 'options') return this.answerAtOnce(exchange, decision, true);
+    const job: Job = decision.kind === 'upload' ? { kind: 'upload', body: request.body ?? new Uint8Array(0) } : decision;
+    if (job.kind === 'static' && this.answerFromCache(exchange, job)) return;
+    if (!this.deps.jobs.submit(job, (outcome) => this.onOutcome(exchange, job, outcome))) {
       this.deps.events.rejected('queue_full');
-      slot.response = errorResponse(503, slot.method, [['Retry-After', '1']]);
-      this.flush();
+      this.respond(exchange, overloaded(exchange.method));
     }
   }
 
-  /** Answers that need no worker: refusals decided from the head, and OPTIONS. */
-  private respondAtOnce(slot: Slot, decision: Extract<Route, { kind: 'reject' | 'options' }>, keepAlive: boolean): void {
-    if (decision.kind === 'options') {
-      slot.response = optionsResponse(decision.allow);
-    } else {
-      if (decision.rule !== undefined) {
-        this.deps.events.securityRejection(decision.rule);
-        this.deps.log.warn({ conn: this.id, client: this.remoteAddress, target: slot.target, rule: decision.rule, reason: decision.reason }, 'security refusal');
-      }
-      slot.response = errorResponse(decision.status, slot.method, decision.headers);
+  private answerFromCache(exchange: Exchange, job: Extract<Job, { kind: 'static' }>): boolean {
+    const cached = this.deps.cache.respond(job, Date.now());
+    if (cached === null) return false;
+    exchange.cached = true;
+    this.respond(exchange, cached);
+    return true;
+  }
+
+  /** Refusals decided from the head, and OPTIONS. */
+  private answerAtOnce(exchange: Exchange, decision: Extract<Route, { kind: 'reject' | 'options' }>, keepAlive: boolean): void {
+    if (decision.kind === 'reject' && decision.rule !== undefined) {
+      this.deps.events.securityRejection(decision.rule);
+      this.deps.log.warn({ conn: this.id, client: this.client, target: exchange.target, rule: decision.rule, reason: decision.reason }, 'security refusal');
     }
     if (!keepAlive) {
-      slot.keepAlive = false;
-      this.readingDone = true;
+      exchange.keepAlive = false;
+      this.input = 'done';
     }
-    this.flush();
+    this.respond(exchange, answerAtOnce(decision, exchange.method));
   }
 
-  private onOutcome(slot: Slot, work: Work, outcome: JobOutcome): void {
-    if (outcome.ok && outcome.result.cacheable !== undefined && work.kind === 'static') {
-      this.deps.cache.store(work, outcome.result.cacheable, Date.now());
+  private onOutcome(exchange: Exchange, job: Job, outcome: JobOutcome<JobResult>): void {
+    if (outcome.ok && outcome.result.cacheable !== undefined && job.kind === 'static') {
+      this.deps.cache.store(job, outcome.result.cacheable, Date.now());
     }
-    if (this.closed) {
-      // Nobody is left to send to; a file the worker opened must still be closed.
-      if (outcome.ok && outcome.result.response.body.kind === 'file') closeFd(outcome.result.response.body.fd, () => undefined);
-      return;
-    }
-    slot.workerId = outcome.workerId;
+    exchange.workerId = outcome.workerId;
     if (!outcome.ok) {
-      this.deps.log.error({ conn: this.id, worker: outcome.workerId, err: outcome.error }, 'worker failed while holding the request');
-      slot.response = errorResponse(500, slot.method);
-    } else {
-      const { result } = outcome;
-      slot.response = result.response;
-      if (result.securityRule !== undefined) this.deps.events.securityRejection(result.securityRule);
-      if (result.storedBytes !== undefined) this.deps.events.uploadStored(result.storedBytes);
-      if (result.log !== undefined) {
-        const fields = { conn: this.id, client: this.remoteAddress, target: slot.target, worker: outcome.workerId, ...result.log.fields };
-        this.deps.log[result.log.level](fields, result.log.message);
-      }
+      this.deps.log.error({ conn: this.id, worker: outcome.workerId, failure: outcome.failure, err: outcome.error }, 'job failed');
+      return this.respond(exchange, failedJobResponse(outcome.failure, job, exchange.method));
     }
-    this.flush();
+    const { result } = outcome;
+    if (result.securityRule !== undefined) this.deps.events.securityRejection(result.securityRule);
+    if (result.storedBytes !== undefined) this.deps.events.uploadStored(result.storedBytes);
+    if (result.log !== undefined) {
+      const fields = { conn: this.id, client: this.client, target: exchange.target, worker: outcome.workerId, ...result.log.fields };
+      this.deps.log[result.log.level](fields, result.log.message);
+    }
+    this.respond(exchange, result.response);
   }
 
   /** A request that cannot be read any further: answer with `status` and close. */
-  private failRequest(status: number, reason: string): void {
-    this.readingDone = true;
-    let slot: Slot;
-    if (this.bodyRequest !== null) {
-      slot = this.bodyRequest.slot;
-      this.bodyRequest = null;
+  private failRequest(status: ErrorStatus, reason: string): void {
+    this.input = 'done';
+    let exchange: Exchange;
+    if (this.awaitingBody !== null) {
+      exchange = this.awaitingBody.exchange;
+      this.awaitingBody = null;
+      exchange.wantsContinue = false;
     } else {
       this.requestCount++;
-      slot = { method: '-', target: '-', index: this.requestCount, keepAlive: false, startedAt: performance.now(), wantsContinue: false, response: null, workerId: null, cached: false };
-      this.slots.push(slot);
+      exchange = newExchange('-', '-', this.requestCount, false);
+      this.exchanges.push(exchange);
     }
-    this.deps.log.info({ conn: this.id, client: this.remoteAddress, status, reason }, 'bad request');
-    slot.response = errorResponse(status, 'GET');
-    slot.wantsContinue = false;
-    slot.keepAlive = false;
+    this.deps.log.info({ conn: this.id, client: this.client, status, reason }, 'bad request');
+    exchange.keepAlive = false;
+    this.respond(exchange, errorResponse(status, 'GET'));
+  }
+
+  // Sending -----------------------------------------------------------------------------
+
+  private respond(exchange: Exchange, response: Response): void {
+    // Nobody is left to send to; a file the worker opened must still be closed.
+    if (this.lifecycle === 'closed') return release(response);
+    exchange.response = response;
     this.flush();
   }
 
-  /** Writes every response that is ready, in request order. */
+  /** Writes every response that is ready, in request order, then decides what comes next. */
   private flush(): void {
-    while (this.sender === null && !this.ended && this.slots.length > 0) {
-      const slot = this.slots[0]!;
-      if (slot.response === null) {
-        if (slot.wantsContinue) {
-          this.socket.write(CONTINUE);
-          slot.wantsContinue = false;
+    while (!this.writer.busy && !this.ended) {
+      const exchange = this.exchanges.first();
+      if (exchange === undefined) break;
+      if (exchange.response === null) {
+        if (exchange.wantsContinue) {
+          this.writer.continue();
+          exchange.wantsContinue = false;
         }
         break;
       }
-      this.slots.shift();
-      const isLast = this.slots.length === 0 && this.bodyRequest === null;
-      // Draining, or the client has sent FIN: the last response is followed by our close.
-      const keepAlive = slot.keepAlive && !((this.draining || this.clientEnded) && isLast);
-      this.write(slot, slot.response, keepAlive);
-      if (!keepAlive && this.sender === null) this.end();
+      this.exchanges.shift();
+      this.send(exchange, exchange.response);
     }
-    const nothingInFlight = this.slots.length === 0 && this.bodyRequest === null && this.sender === null;
-    if (nothingInFlight && (this.clientEnded || (this.draining && this.readingDone))) this.end();
-    else if (nothingInFlight && this.draining) this.closeWhenIdle();
-    if (this.paused && this.slots.length < MAX_IN_FLIGHT && !this.socket.writableNeedDrain && !this.ended) {
-      this.paused = false;
-      this.socket.resume();
+    this.afterFlush();
+  }
+
+  private send(exchange: Exchange, response: Response): void {
+    const isLast = this.exchanges.length === 0 && this.awaitingBody === null;
+    // Draining, or the client has sent FIN: the last response is followed by our close.
+    const keepAlive = exchange.keepAlive && !(this.lifecycle !== 'serving' && isLast);
+    const connection = {
+      keepAlive,
+      keepAliveTimeoutSeconds: Math.ceil(this.deps.settings.keepAliveTimeoutMs / 1000),
+      remainingRequests: this.deps.settings.maxRequestsPerConnection - exchange.index + 1,
+    };
+    const sent = (outcome: SendOutcome): void => this.onSent(exchange, response.status, keepAlive, outcome);
+    const outcome = this.writer.write(response, connection, (later) => {
+      sent(later);
+      // The streamed file is done: carry on with the responses that waited for it.
+      if (later.ok && keepAlive) this.flush();
+    });
+    if (outcome !== 'streaming') sent(outcome);
+  }
+
+  private onSent(exchange: Exchange, status: number, keepAlive: boolean, outcome: SendOutcome): void {
+    if (!outcome.ok) {
+      // The body was cut short, so the framing is broken: the connection must go.
+      this.deps.log.error({ conn: this.id, err: outcome.error }, outcome.reason);
+      this.stream.destroy();
+      return;
+    }
+    this.completed(exchange, status, outcome.bytes, keepAlive);
+    if (!keepAlive) this.end();
+  }
+
+  /** Metrics and the access log line, whose fields are not even built when info is off. */
+  private completed(exchange: Exchange, status: number, bytes: number, keepAlive: boolean): void {
+    const seconds = (performance.now() - exchange.startedAt) / 1000;
+    this.deps.events.requestCompleted(exchange.method, status, seconds);
+    if (!this.deps.log.isLevelEnabled('info')) return;
+    const ms = Math.round(seconds * 1e6) / 1e3;
+    this.deps.log.info(
+      { conn: this.id, method: exchange.method, path: exchange.target, status, bytes, ms, worker: exchange.workerId, cached: exchange.cached, connection: keepAlive ? 'keep-alive' : 'close' },
+      'request',
+    );
+  }
+
+  // What comes next ---------------------------------------------------------------------
+
+  /** After writing: close when done, wait for a last request while draining, or read on. */
+  private afterFlush(): void {
+    const nothingInFlight = this.exchanges.length === 0 && this.awaitingBody === null && !this.writer.busy;
+    if (nothingInFlight && (this.lifecycle === 'client-ended' || (this.lifecycle === 'draining' && this.input === 'done'))) this.end();
+    else if (nothingInFlight && this.lifecycle === 'draining') this.closeWhenIdle();
+    if (this.input === 'paused' && this.exchanges.length < MAX_IN_FLIGHT && !this.stream.writableNeedDrain && !this.ended) {
+      this.input = 'reading';
+      this.stream.resume();
       this.parse();
       return;
     }
     this.updateDeadline();
   }
 
-  private write(slot: Slot, response: HandlerResponse, keepAlive: boolean): void {
-    const connection = {
-      keepAlive,
-      keepAliveTimeoutSeconds: Math.ceil(this.deps.settings.keepAliveTimeoutMs / 1000),
-      remainingRequests: this.deps.settings.maxRequestsPerConnection - slot.index + 1,
-    };
-    const body = response.body;
-    if (response.prepared !== undefined && body.kind !== 'file') {
-      this.writePrepared(slot, response, response.prepared, connection);
-      return;
-    }
-    const head = serializeHead(response, connection);
-    if (body.kind === 'file') {
-      this.socket.write(head, 'latin1');
-      this.streamFile(slot, response, body, keepAlive, head.length);
-      return;
-    }
-    if (body.kind === 'bytes') {
-      // Corked, head and body leave in one writev system call, so one packet, without copying
-      // the body. (Copying both into one new buffer cost a 4 KiB page about 15% of its
-      // throughput: past 4 KiB, Buffer.allocUnsafe no longer slices its pool.)
-      this.socket.cork();
-      this.socket.write(head, 'latin1');
-      this.socket.write(body.bytes);
-      this.socket.uncork();
-    } else {
-      this.socket.write(head, 'latin1');
-    }
-    this.finished(slot, response.status, head.length + (body.kind === 'bytes' ? body.bytes.length : 0), keepAlive);
-  }
-
-  /** A response whose head was serialized ahead: three ready buffers in one writev. */
-  private writePrepared(slot: Slot, response: HandlerResponse, prepared: PreparedHead, connection: ConnectionHeaders): void {
-    const start = prepared.startBytes();
-    const ending = connectionFieldBytes(connection);
-    const body = response.body.kind === 'bytes' ? response.body.bytes : null;
-    this.socket.cork();
-    this.socket.write(start);
-    this.socket.write(ending);
-    if (body !== null) this.socket.write(body);
-    this.socket.uncork();
-    this.finished(slot, response.status, start.length + ending.length + (body?.length ?? 0), connection.keepAlive);
-  }
-
-  /** Streams a large file with backpressure; memory stays flat whatever the file size. */
-  private streamFile(slot: Slot, response: HandlerResponse, file: Extract<ResponseBody, { kind: 'file' }>, keepAlive: boolean, headBytes: number): void {
-    const { fd, start, length } = file;
-    if (length === 0) {
-      closeFd(fd, () => undefined);
-      this.finished(slot, response.status, headBytes, keepAlive);
-      return;
-    }
-    const onDone = (outcome: SendOutcome): void => {
-      this.sender = null;
-      if (!outcome.ok) {
-        // The body is cut short, so the framing is broken: the connection must go.
-        this.deps.log.error({ conn: this.id, err: outcome.error, length }, outcome.reason);
-        this.socket.destroy();
-        return;
-      }
-      this.finished(slot, response.status, headBytes + outcome.bytes, keepAlive);
-      if (keepAlive) this.flush();
-      else this.end();
-    };
-    this.sender = new FileSender(this.socket, { fd, start, length }, () => this.updateDeadline(), onDone);
-    this.sender.start();
-  }
-
-  private finished(slot: Slot, status: number, bytes: number, keepAlive: boolean): void {
-    const seconds = (performance.now() - slot.startedAt) / 1000;
-    this.deps.events.requestCompleted(slot.method, status, seconds);
-    // The access log line; its fields are not even built when info is off.
-    if (!this.deps.log.isLevelEnabled('info')) return;
-    this.deps.log.info(
-      { conn: this.id, method: slot.method, path: slot.target, status, bytes, ms: Math.round(seconds * 1e6) / 1e3, worker: slot.workerId, cached: slot.cached, connection: keepAlive ? 'keep-alive' : 'close' },
-      'request',
-    );
-  }
-
   private onDrain(): void {
-    if (this.paused) this.flush();
+    if (this.input === 'paused') this.flush();
     else this.updateDeadline();
   }
 
   /** The client sent FIN: answer what it asked for, then close. */
   private onClientEnd(): void {
-    this.readingDone = true;
-    this.clientEnded = true;
-    if (this.bodyRequest !== null || (this.slots.length === 0 && this.parser.inRequest)) {
+    this.input = 'done';
+    this.advance('client-ended');
+    if (this.awaitingBody !== null || (this.exchanges.length === 0 && this.parser.inRequest)) {
       // The last request can never complete.
-      this.socket.destroy();
+      this.stream.destroy();
       return;
     }
-    if (this.slots.length === 0 && this.sender === null) this.end();
+    if (this.exchanges.length === 0 && !this.writer.busy) this.end();
   }
 
   /**
@@ -449,15 +397,14 @@ export class Connection {
    * close only if nothing arrived. A request that does arrive is served with `Connection: close`.
    */
   private closeWhenIdle(): void {
-    if (this.idleCloseScheduled || this.ended) return;
-    this.idleCloseScheduled = true;
-    setTimeout(() => {
+    if (this.idleCloseTimer !== null || this.ended) return;
+    this.idleCloseTimer = setTimeout(() => {
       // setImmediate runs after the poll phase, which reads whatever has arrived by now.
       setImmediate(() => {
-        this.idleCloseScheduled = false;
-        if (this.ended || this.closed || this.slots.length > 0 || this.bodyRequest !== null || this.sender !== null || this.parser.inRequest) return;
+        this.idleCloseTimer = null;
+        if (this.ended || this.exchanges.length > 0 || this.awaitingBody !== null || this.writer.busy || this.parser.inRequest) return;
         // Our last response is still on its way: the client cannot have answered it yet.
-        if (this.socket.writableLength > 0) this.closeWhenIdle();
+        if (this.stream.writableLength > 0) this.closeWhenIdle();
         else this.end();
       });
     }, this.idleGraceMs);
@@ -465,30 +412,26 @@ export class Connection {
 
   private end(): void {
     if (this.ended) return;
-    this.ended = true;
-    this.readingDone = true;
-    this.socket.end();
+    this.advance('ended');
+    this.input = 'done';
+    this.stream.end();
     this.setDeadline('closing', CLOSE_GRACE_MS);
     this.onEnded();
   }
 
   private onClose(): void {
-    this.closed = true;
+    this.advance('closed');
     this.deadline = 0;
-    this.sender?.stop();
-    this.sender = null;
-    // Responses that never got their turn on the wire may still hold an open file.
-    for (const slot of this.slots.splice(0)) {
-      if (slot.response?.body.kind === 'file') closeFd(slot.response.body.fd, () => undefined);
-    }
+    this.writer.stop();
+    this.exchanges.discardAll();
   }
 
   private updateDeadline(): void {
     if (this.ended) return;
     const { settings } = this.deps;
-    if (this.bodyRequest !== null) this.setDeadlineAt('body', this.requestStartedAt + settings.requestTimeoutMs);
-    else if (this.sender !== null || (this.slots.length > 0 && this.socket.writableLength > 0)) this.setDeadline('write', settings.keepAliveTimeoutMs);
-    else if (this.slots.length > 0) this.setDeadlineAt('none', 0);
+    if (this.awaitingBody !== null) this.setDeadlineAt('body', this.requestStartedAt + settings.requestTimeoutMs);
+    else if (this.writer.busy || (this.exchanges.length > 0 && this.stream.writableLength > 0)) this.setDeadline('write', settings.keepAliveTimeoutMs);
+    else if (this.exchanges.length > 0) this.setDeadlineAt('none', 0);
     else if (this.parser.inRequest) this.setDeadlineAt('headers', this.requestStartedAt + settings.headersTimeoutMs);
     else if (this.phase !== 'idle') this.setDeadline('idle', settings.keepAliveTimeoutMs);
   }

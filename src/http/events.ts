@@ -1,6 +1,6 @@
 // What the HTTP engine reports as it runs. The admin side turns these into metrics; the
 // engine itself knows nothing of Prometheus.
-import type { SecurityRule } from '../security/path.js';
+import type { SecurityRule } from '../core/routes.js';
 
 export type RejectionReason = 'queue_full' | 'connection_limit' | 'draining';
 

@@ -7,8 +7,9 @@
 // under load takes milliseconds. The kernel spreads new connections over the sockets.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { errorResponse } from '../core/response.js';
 import { Connection, type ConnectionDeps } from './connection.js';
-import { errorResponse, serializeHead } from './response.js';
+import { headBytes } from './head.js';
 
 export interface HttpServerOptions {
   readonly host: string;
@@ -25,8 +26,8 @@ export interface HttpServerOptions {
 /** Sent to connections over the cap; built per use only for its Date header. */
 function overloadResponse(): Buffer {
   const response = errorResponse(503, 'GET', [['Retry-After', '1']]);
-  const head = serializeHead(response, { keepAlive: false, keepAliveTimeoutSeconds: 0, remainingRequests: 0 });
-  return Buffer.concat([Buffer.from(head, 'latin1'), response.body.kind === 'bytes' ? response.body.bytes : Buffer.alloc(0)]);
+  const body = response.body.kind === 'bytes' ? response.body.bytes : new Uint8Array(0);
+  return Buffer.concat([...headBytes(response, { keepAlive: false, keepAliveTimeoutSeconds: 0, remainingRequests: 0 }), body]);
 }
 
 const REFUSED_LINGER_MS = 1000;
@@ -74,8 +75,7 @@ export class HttpServer {
     const { host, backlog, listenSockets } = this.options;
     return new Promise((resolve, reject) => {
       listener.once('error', reject);
-      // reusePort is only passed when it is used: Node.js versions without it ignore it, and
-      // platforms without SO_REUSEPORT refuse it.
+      // Only where it is used: platforms without SO_REUSEPORT refuse the option.
       const shared = listenSockets > 1 ? { reusePort: true } : {};
       listener.listen({ host, port, backlog, ...shared }, () => {
         listener.off('error', reject);
@@ -123,16 +123,15 @@ export class HttpServer {
       return;
     }
     let state: 'serving' | 'finished' | 'closed' = 'serving';
-    const connection = new Connection(this.nextConnectionId++, socket, this.options.connection, () => {
+    const connection = new Connection(this.nextConnectionId++, socket, socket.remoteAddress ?? 'unknown', this.options.connection, () => {
       if (state !== 'serving') return;
       state = 'finished';
       this.finished++;
     });
     this.connections.add(connection);
     events.connectionOpened();
-    // Checked first: reading the peer address is a system call, wasted when debug is off.
     const logOpenClose = this.options.log.isLevelEnabled('debug');
-    if (logOpenClose) this.options.log.debug({ conn: connection.id, client: connection.remoteAddress }, 'connection opened');
+    if (logOpenClose) this.options.log.debug({ conn: connection.id, client: connection.client }, 'connection opened');
     socket.once('close', () => {
       this.connections.delete(connection);
       if (state === 'finished') this.finished--;

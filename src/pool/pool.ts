@@ -1,15 +1,32 @@
-// A fixed pool of worker threads behind one bounded FIFO queue.
+// A fixed pool of worker threads behind one bounded FIFO queue, for any job and result types.
 // Jobs submitted during one event-loop turn are handed out together: each idle worker gets a
 // batch in one postMessage, and answers with one message whose buffers are transferred.
+// Every job ends in exactly one outcome: a result, or a failure that says what happened.
+import { closeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import type { FromWorker, JobMessage, ToWorker } from './messages.js';
+import { BatchProgress } from './progress.js';
 import { BoundedQueue } from './queue.js';
-import type { FromWorker, JobMessage, ToWorker, Work, WorkResult } from './messages.js';
+import type { WorkerInput } from './worker-loop.js';
 
-/** Called once per job with the worker's result, or with `failure` when the worker died. */
-export type JobCallback = (outcome: JobOutcome) => void;
-export type JobOutcome =
-  | { readonly ok: true; readonly result: WorkResult; readonly workerId: number }
-  | { readonly ok: false; readonly error: Error; readonly workerId: number };
+/**
+ * Why a job has no result:
+ * - `crashed`: its worker died while running it;
+ * - `timed-out`: it ran longer than the job timeout, and its worker was terminated;
+ * - `lost`: it ran to its end, but its worker died before sending the result (only for jobs
+ *   that may not run twice; the others are run again);
+ * - `not-run`: its worker died before starting it, and it could not be put back in the queue
+ *   (it may not run twice: its buffers went to the dead worker), so it is safe to retry;
+ * - `queue-timeout`: no worker took it within the job timeout (workers failing to start);
+ * - `closed`: the pool was closed first.
+ */
+export type JobFailure = 'crashed' | 'timed-out' | 'lost' | 'not-run' | 'queue-timeout' | 'closed';
+
+export type JobOutcome<Result> =
+  | { readonly ok: true; readonly result: Result; readonly workerId: number }
+  | { readonly ok: false; readonly failure: JobFailure; readonly error: Error; readonly workerId: number };
+
+export type JobCallback<Result> = (outcome: JobOutcome<Result>) => void;
 
 export interface PoolEvents {
   /** A job had to wait because every worker was busy. */
@@ -17,68 +34,88 @@ export interface PoolEvents {
   /** A job that had waited was handed to a worker. */
   dequeued(workerId: number, waitedMs: number): void;
   workerExited(workerId: number, error: Error | null): void;
-  /** A worker held a batch past the job timeout and is being terminated. */
+  /** A worker held one job past the job timeout and is being terminated. */
   workerTimedOut(workerId: number, heldMs: number): void;
   workerRestarted(workerId: number): void;
 }
 
-export interface PoolOptions {
+export interface PoolOptions<Job, Result> {
   readonly size: number;
   readonly queueSize: number;
-  /** The worker entry module. */
+  /** The worker entry module; it calls serveJobs (worker-loop.ts). */
   readonly workerFile: URL;
   readonly workerData: unknown;
   readonly events: PoolEvents;
   /** Upper bound of jobs in one batch, so one worker never hoards the queue. */
   readonly maxBatch?: number;
-  /** A worker that holds a batch longer than this is terminated and replaced (its jobs fail). */
+  /** The longest one job may run, and the longest it may wait in the queue. */
   readonly jobTimeoutMs: number;
+  /** Buffers of a job that are moved to the worker with it. */
+  transferOf(job: Job): ArrayBuffer[];
+  /** Whether a job may run again when its worker died (no side effects, no buffers moved). */
+  mayRepeat(job: Job): boolean;
+  /** Open descriptors a result carries, closed when nobody will receive the result. */
+  descriptorsOf(result: Result): readonly number[];
 }
 
 export interface PoolStats {
   readonly workers: number;
   readonly busy: number;
+  /** Jobs waiting for a worker: in the queue, and in a batch behind the job its worker runs. */
   readonly queued: number;
 }
 
-interface PendingJob {
-  readonly message: JobMessage;
-  readonly transfer: ArrayBuffer[];
-  readonly done: JobCallback;
-  /** When the job started waiting for a busy pool; null if a worker was idle. */
-  readonly waitingSince: number | null;
+interface PendingJob<Job, Result> {
+  readonly message: JobMessage<Job>;
+  readonly done: JobCallback<Result>;
+  readonly submittedAt: number;
+  /** Whether the job waited for a busy pool (for the dequeued event). */
+  readonly waited: boolean;
+  /** Whether it was put back in the queue after its worker died. */
+  readonly putBack: boolean;
 }
 
-interface Slot {
+interface Slot<Job, Result> {
   readonly id: number;
   readonly worker: Worker;
+  readonly progress: BatchProgress;
   online: boolean;
-  /** False while the worker starts; a worker that dies before it is online is retried slowly. */
-  everOnline: boolean;
-  /** When the batch it holds now was handed over. */
-  busySince: number;
-  /** Set when the watchdog terminated it, to say so in the jobs' error. */
+  /** When it was started (see onExit: when it is replaced). */
+  readonly startedAt: number;
+  /** The batch it runs now, in order; empty when idle. */
+  batch: PendingJob<Job, Result>[];
+  /** The watchdog's last sight of the batch: jobs started then, and since when. */
+  seenStarted: number;
+  seenSince: number;
+  /** Set when the watchdog terminated it, so the running job fails as timed out. */
   timedOut: boolean;
-  /** Jobs this worker holds now, by job id. */
-  readonly running: Map<number, PendingJob>;
 }
 
 const DEFAULT_MAX_BATCH = 32;
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed: nothing is held.
+  }
+}
 const RESTART_BACKOFF_MS = 1000;
 
-export class WorkerPool {
-  private readonly slots: Slot[] = [];
-  private readonly queue: BoundedQueue<PendingJob>;
+export class WorkerPool<Job, Result> {
+  private readonly slots: Slot<Job, Result>[] = [];
+  private readonly queue: BoundedQueue<PendingJob<Job, Result>>;
   private readonly maxBatch: number;
   private nextJobId = 1;
   private flushScheduled = false;
   private closing = false;
   private watchdog: NodeJS.Timeout | null = null;
 
-  constructor(private readonly options: PoolOptions) {
+  constructor(private readonly options: PoolOptions<Job, Result>) {
     this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
-    // The ring holds waiting jobs plus the ones submitted in this turn for idle workers.
-    this.queue = new BoundedQueue(options.queueSize + options.size * this.maxBatch);
+    // The ring holds waiting jobs, the ones submitted in this turn for idle workers, and
+    // the jobs of a dead worker's batch put back.
+    this.queue = new BoundedQueue(options.queueSize + 2 * options.size * this.maxBatch);
   }
 
   /** Starts every worker and the watchdog, and resolves once all workers are online. */
@@ -87,29 +124,20 @@ export class WorkerPool {
     for (let id = 1; id <= this.options.size; id++) ready.push(this.spawn(id));
     await Promise.all(ready);
     const interval = Math.max(10, Math.min(1000, Math.floor(this.options.jobTimeoutMs / 4)));
-    this.watchdog = setInterval(() => this.terminateStuckWorkers(), interval);
+    this.watchdog = setInterval(() => this.watch(), interval);
     this.watchdog.unref();
-  }
-
-  /** A worker stuck on a job (an endless loop, a read that never returns) is cut loose. */
-  private terminateStuckWorkers(): void {
-    const now = Date.now();
-    for (const slot of this.slots) {
-      if (slot.running.size === 0 || slot.timedOut || now - slot.busySince < this.options.jobTimeoutMs) continue;
-      slot.timedOut = true;
-      this.options.events.workerTimedOut(slot.id, now - slot.busySince);
-      void slot.worker.terminate();
-    }
   }
 
   stats(): PoolStats {
     let busy = 0;
     let live = 0;
+    let queued = this.queue.length;
     for (const slot of this.slots) {
-      if (slot.running.size > 0) busy++;
+      if (slot.batch.length > 0) busy++;
       if (slot.online) live++;
+      queued += Math.max(0, slot.batch.length - slot.progress.started());
     }
-    return { workers: live, busy, queued: this.queue.length };
+    return { workers: live, busy, queued };
   }
 
   /** True while every worker is running. */
@@ -119,16 +147,15 @@ export class WorkerPool {
 
   /**
    * Queues a job. Returns false at once when every worker is busy and QUEUE_SIZE jobs already
-   * wait; the caller answers 503. `transfer` lists buffers moved to the worker with the job.
+   * wait; the caller answers 503. Otherwise `done` is called once, later.
    */
-  submit(work: Work, transfer: ArrayBuffer[], done: JobCallback): boolean {
+  submit(job: Job, done: JobCallback<Result>): boolean {
     if (this.closing) return false;
     const idle = this.idleCount();
     if (this.queue.length >= this.options.queueSize + idle) return false;
-    const waiting = idle === 0;
-    const job: PendingJob = { message: { id: this.nextJobId++, work }, transfer, done, waitingSince: waiting ? Date.now() : null };
-    this.queue.push(job);
-    if (waiting) this.options.events.saturated(this.stats());
+    const waited = idle === 0;
+    this.queue.push({ message: { id: this.nextJobId++, job }, done, submittedAt: Date.now(), waited, putBack: false });
+    if (waited) this.options.events.saturated(this.stats());
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => {
@@ -144,13 +171,13 @@ export class WorkerPool {
     this.closing = true;
     if (this.watchdog !== null) clearInterval(this.watchdog);
     const error = new Error('worker pool closed');
-    for (const job of this.queue.drain()) job.done({ ok: false, error, workerId: 0 });
+    for (const job of this.queue.drain()) job.done({ ok: false, failure: 'closed', error, workerId: 0 });
     await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
   }
 
   private idleCount(): number {
     let idle = 0;
-    for (const slot of this.slots) if (slot.online && slot.running.size === 0) idle++;
+    for (const slot of this.slots) if (slot.online && slot.batch.length === 0) idle++;
     return idle;
   }
 
@@ -163,37 +190,41 @@ export class WorkerPool {
     let idle = this.idleCount();
     for (const slot of this.slots) {
       if (this.queue.length === 0 || idle === 0) return;
-      if (slot.online && slot.running.size === 0) this.dispatch(slot, idle--);
+      if (slot.online && slot.batch.length === 0) this.dispatch(slot, idle--);
     }
   }
 
   /** Gives `slot` its share of the queue, with `idle` idle workers (itself included) to share it. */
-  private dispatch(slot: Slot, idle: number): void {
-    const jobs: JobMessage[] = [];
-    const transfer: ArrayBuffer[] = [];
+  private dispatch(slot: Slot<Job, Result>, idle: number): void {
     const now = Date.now();
     const count = Math.min(this.maxBatch, Math.ceil(this.queue.length / idle));
+    const batch: PendingJob<Job, Result>[] = [];
+    const transfer: ArrayBuffer[] = [];
     for (let n = 0; n < count; n++) {
       const job = this.queue.shift();
       if (job === undefined) break;
-      slot.running.set(job.message.id, job);
-      jobs.push(job.message);
-      transfer.push(...job.transfer);
-      if (job.waitingSince !== null) this.options.events.dequeued(slot.id, now - job.waitingSince);
+      batch.push(job);
+      transfer.push(...this.options.transferOf(job.message.job));
+      if (job.waited) this.options.events.dequeued(slot.id, now - job.submittedAt);
     }
-    const message: ToWorker = { type: 'batch', jobs };
-    slot.busySince = now;
+    slot.batch = batch;
+    slot.seenStarted = 0;
+    slot.seenSince = now;
+    slot.progress.reset();
+    const message: ToWorker<Job> = { type: 'batch', jobs: batch.map((job) => job.message) };
     slot.worker.postMessage(message, transfer);
   }
 
   private spawn(id: number): Promise<void> {
+    const progress = new BatchProgress();
+    const workerData: WorkerInput = { progress: progress.buffer, data: this.options.workerData };
     // trackUnmanagedFds off: a worker hands open file descriptors to the main thread, which
     // streams and closes them; a worker that tracked them would close them again on exit.
-    const worker = new Worker(this.options.workerFile, { workerData: this.options.workerData, trackUnmanagedFds: false });
-    const slot: Slot = { id, worker, online: false, everOnline: false, busySince: 0, timedOut: false, running: new Map() };
+    const worker = new Worker(this.options.workerFile, { workerData, trackUnmanagedFds: false });
+    const slot: Slot<Job, Result> = { id, worker, progress, online: false, startedAt: Date.now(), batch: [], seenStarted: 0, seenSince: 0, timedOut: false };
     this.slots[id - 1] = slot;
     let failure: Error | null = null;
-    worker.on('message', (message: FromWorker) => this.complete(slot, message));
+    worker.on('message', (message: FromWorker<Result>) => this.complete(slot, message));
     worker.on('error', (error) => {
       failure = error;
     });
@@ -201,7 +232,6 @@ export class WorkerPool {
     return new Promise((resolve, reject) => {
       worker.once('online', () => {
         slot.online = true;
-        slot.everOnline = true;
         resolve();
         // Jobs may have queued while this worker was starting.
         if (this.queue.length > 0) this.flush();
@@ -210,25 +240,72 @@ export class WorkerPool {
     });
   }
 
-  private complete(slot: Slot, message: FromWorker): void {
+  private complete(slot: Slot<Job, Result>, message: FromWorker<Result>): void {
+    const byId = new Map(slot.batch.map((job) => [job.message.id, job]));
+    slot.batch = [];
     for (const { id, result } of message.results) {
-      const job = slot.running.get(id);
-      if (job === undefined) continue;
-      slot.running.delete(id);
-      job.done({ ok: true, result, workerId: slot.id });
+      const job = byId.get(id);
+      // A batch whose worker was already given up on: nobody waits for this result.
+      if (job === undefined) this.release(result);
+      else job.done({ ok: true, result, workerId: slot.id });
     }
-    if (slot.running.size === 0 && this.queue.length > 0) this.dispatch(slot, this.idleCount());
+    if (this.queue.length > 0) this.dispatch(slot, this.idleCount());
   }
 
-  /** A worker that exits unasked fails the jobs it held and is replaced at once. */
-  private onExit(slot: Slot, failure: Error | null): void {
+  /** Closes what a result nobody will receive holds open. */
+  private release(result: Result): void {
+    for (const fd of this.options.descriptorsOf(result)) closeQuietly(fd);
+  }
+
+  /** The watchdog: a job running or waiting past the job timeout is ended. */
+  private watch(): void {
+    const now = Date.now();
+    const limit = this.options.jobTimeoutMs;
+    for (const slot of this.slots) {
+      if (slot.batch.length === 0 || slot.timedOut) continue;
+      const started = slot.progress.started();
+      if (started !== slot.seenStarted) {
+        slot.seenStarted = started;
+        slot.seenSince = now;
+      } else if (now - slot.seenSince >= limit) {
+        slot.timedOut = true;
+        this.options.events.workerTimedOut(slot.id, now - slot.seenSince);
+        void slot.worker.terminate();
+      }
+    }
+    const error = new Error(`no worker took the job within ${limit} ms`);
+    for (let job = this.queue.peek(); job !== undefined && now - job.submittedAt >= limit; job = this.queue.peek()) {
+      this.queue.shift();
+      job.done({ ok: false, failure: 'queue-timeout', error, workerId: 0 });
+    }
+  }
+
+  /**
+   * A worker that exits unasked is replaced at once. Of its batch, the job it was running
+   * fails; jobs it had not started go back to the head of the queue; jobs it finished but
+   * never reported run again if they may, and fail as lost if not. Descriptors it opened
+   * for those results are closed.
+   */
+  private onExit(slot: Slot<Job, Result>, failure: Error | null): void {
     slot.online = false;
+    const batch = slot.batch;
+    slot.batch = [];
+    // The job running when it died; -1 when it died before starting any.
+    const running = slot.progress.started() - 1;
+    if (batch.length > 0) for (const fd of slot.progress.held()) closeQuietly(fd);
     const error = failure ?? new Error(slot.timedOut ? `worker ${slot.id} exceeded the job timeout` : `worker ${slot.id} exited`);
-    const held = [...slot.running.values()];
-    slot.running.clear();
-    for (const job of held) job.done({ ok: false, error, workerId: slot.id });
+    const fail = (job: PendingJob<Job, Result>, reason: JobFailure): void => job.done({ ok: false, failure: reason, error, workerId: slot.id });
+    for (let index = batch.length - 1; index >= 0; index--) {
+      const job = batch[index]!;
+      if (index === running) fail(job, slot.timedOut ? 'timed-out' : 'crashed');
+      else if (!this.options.mayRepeat(job.message.job)) fail(job, index < running ? 'lost' : 'not-run');
+      // Put back once: a job whose worker dies twice around it fails rather than loop.
+      else if (job.putBack || this.closing || !this.queue.unshift({ ...job, putBack: true, submittedAt: Date.now() })) fail(job, 'not-run');
+    }
+    slot.timedOut = false;
     if (this.closing) return;
     this.options.events.workerExited(slot.id, failure);
+    if (this.queue.length > 0) this.flush();
     const respawn = (): void => {
       if (this.closing) return;
       this.spawn(slot.id).then(
@@ -236,8 +313,8 @@ export class WorkerPool {
         () => undefined, // the new worker's own exit handler retries
       );
     };
-    // A worker that cannot even start (a broken install) is retried once a second, not in a hot loop.
-    if (slot.everOnline) respawn();
+    // A worker that dies before running any job (a broken install) is retried once a second, not in a hot loop.
+    if (running >= 0 || Date.now() - slot.startedAt >= RESTART_BACKOFF_MS) respawn();
     else setTimeout(respawn, RESTART_BACKOFF_MS).unref();
   }
 }

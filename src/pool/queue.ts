@@ -21,6 +21,20 @@ export class BoundedQueue<T> {
     return true;
   }
 
+  /** Puts back at the head (a job whose worker died before it started); false when full. */
+  unshift(item: T): boolean {
+    if (this.count === this.capacity) return false;
+    this.head = (this.head + this.capacity - 1) % this.capacity;
+    this.items[this.head] = item;
+    this.count++;
+    return true;
+  }
+
+  /** The oldest item, left in place; undefined when empty. */
+  peek(): T | undefined {
+    return this.count === 0 ? undefined : this.items[this.head];
+  }
+
   /** Removes from the head; undefined when empty. */
   shift(): T | undefined {
     if (this.count === 0) return undefined;

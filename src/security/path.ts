@@ -1,8 +1,6 @@
 // Request path rules, pure: what a target may name before the file system is touched.
 // The worker later checks that the resolved real path stays inside the document root.
-
-/** Bounded labels for the security rejection metric. */
-export type SecurityRule = 'bad_path' | 'traversal' | 'hidden_file' | 'outside_root' | 'missing_host' | 'host_not_allowed';
+import type { SecurityRule } from '../core/routes.js';
 
 export interface SecurityRefusal {
   readonly ok: false;

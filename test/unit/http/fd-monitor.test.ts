@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { connectionsFit, openFileLimit } from '../../src/http/fd-monitor.js';
+import { connectionsFit, openFileLimit } from '../../../src/http/fd-monitor.js';
 
 const LIMITS = `Limit                     Soft Limit           Hard Limit           Units
 Max cpu time              unlimited            unlimited            seconds

@@ -7,7 +7,7 @@ import { createServer, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { FileSender, type SendOutcome } from '../../src/http/file-sender.js';
+import { FileSender, type SendOutcome } from '../../../src/http/file-sender.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rawhttp-sender-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ConditionalHeaders } from '../../src/handlers/conditional.js';
-import type { Representation } from '../../src/handlers/representation.js';
-import { ResponseCache } from '../../src/handlers/response-cache.js';
-import { headStart, httpDate } from '../../src/http/response.js';
-import type { StaticWork } from '../../src/pool/messages.js';
+import type { ConditionalHeaders, Representation, StaticJob } from '../../../src/core/job.js';
+import { headStart, httpDate } from '../../../src/http/head.js';
+import { ResponseCache } from '../../../src/http/response-cache.js';
 
 const NO_CONDITIONS: ConditionalHeaders = {};
 
-function work(path: string, options: { method?: StaticWork['method']; conditions?: ConditionalHeaders; acceptEncoding?: string } = {}): StaticWork {
+function work(path: string, options: { method?: StaticJob['method']; conditions?: ConditionalHeaders; acceptEncoding?: string } = {}): StaticJob {
   return { kind: 'static', method: options.method ?? 'GET', path, conditions: options.conditions ?? NO_CONDITIONS, acceptEncoding: options.acceptEncoding };
 }
 
@@ -55,7 +53,7 @@ describe('response cache', () => {
     const get = cache.respond(work('/a.html'), 1);
     assert.notEqual(get?.prepared, undefined);
     const now = Date.UTC(2026, 10, 27);
-    assert.equal(get!.prepared!.startBytes(now).toString('latin1'), headStart(get!, httpDate(now)), "the prepared head is the response's own");
+    assert.equal(Buffer.from(get!.prepared!.startBytes(now)).toString('latin1'), headStart(get!, httpDate(now)), "the prepared head is the response's own");
     assert.equal(cache.respond(work('/a.html', { method: 'HEAD' }), 1)?.prepared, get?.prepared, 'HEAD has the same head');
     // The prepared head says 200 and the whole length: a 206, 304 or 412 must build its own.
     for (const conditions of [{ range: 'bytes=6-' }, { range: 'bytes=0-10' }, { ifNoneMatch: '"e1"' }, { ifMatch: '"other"' }]) {

@@ -1,33 +1,23 @@
 // Routing, pure: decides from the request head alone what happens to a request, so that a
 // refusal (and the answer to `Expect: 100-continue`) never costs a worker or a body read.
-import type { RequestHead } from '../http/parser.js';
-import type { HeaderList } from '../http/response.js';
+import type { RequestHead } from '../core/request.js';
+import type { HeaderList } from '../core/response.js';
+import { SERVER_ALLOW, STATIC_ALLOW, UPLOAD_ALLOW, UPLOAD_PATH, type SecurityRule } from '../core/routes.js';
+import type { ErrorStatus } from '../core/status.js';
+import type { ConditionalHeaders, StaticJob } from '../core/job.js';
 import { checkHost } from '../security/host.js';
-import { checkRequestPath, type SecurityRule } from '../security/path.js';
-import type { ConditionalHeaders } from './conditional.js';
-
-export const UPLOAD_PATH = '/upload';
-export const STATIC_ALLOW = 'GET, HEAD, OPTIONS';
-export const UPLOAD_ALLOW = 'POST, OPTIONS';
-export const SERVER_ALLOW = 'GET, HEAD, POST, OPTIONS';
-
-export type StaticMethod = 'GET' | 'HEAD' | 'POST';
+import { checkRequestPath } from '../security/path.js';
 
 export type Route =
-  /** A file under the document root; POST only learns whether it exists (405 or 404). */
-  | {
-      readonly kind: 'static';
-      readonly method: StaticMethod;
-      readonly path: string;
-      readonly conditions: ConditionalHeaders;
-      readonly acceptEncoding: string | undefined;
-    }
+  /** A file under the document root or the uploads folder. */
+  | StaticJob
+  /** A JSON document to store; its body is still to be read. */
   | { readonly kind: 'upload' }
   /** OPTIONS: answered at once with what the target allows. */
   | { readonly kind: 'options'; readonly allow: string }
   | {
       readonly kind: 'reject';
-      readonly status: number;
+      readonly status: ErrorStatus;
       readonly reason: string;
       readonly rule?: SecurityRule;
       readonly headers?: HeaderList;

@@ -1,16 +1,17 @@
 // How the connection layer hands responses to the socket: requests read in one go are answered
 // in one writev system call (the socket is corked while they are parsed), not one call each.
-// The server here is in-process so the test can count the stream's writes on the server side.
+// The Connection runs in-process over a stream of the test's own that counts the writes.
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { Metrics } from '../../src/admin/metrics.js';
-import { ResponseCache } from '../../src/handlers/response-cache.js';
-import type { Representation } from '../../src/handlers/representation.js';
-import { Connection, type ConnectionDeps } from '../../src/http/connection.js';
-import { defaultConnectionSettings } from '../helpers/connection.js';
-import { RawClient } from '../helpers/raw.js';
+import { Metrics } from '../../../src/admin/metrics.js';
+import type { Representation } from '../../../src/core/job.js';
+import { ResponseCache } from '../../../src/http/response-cache.js';
+import { Connection, type ConnectionDeps } from '../../../src/http/connection.js';
+import { defaultConnectionSettings } from '../../helpers/connection.js';
+import { RawClient } from '../../helpers/raw.js';
 
 const PAGE = new TextEncoder().encode(`<!DOCTYPE html><title>page</title><p>${'x'.repeat(900)}</p>\n`);
 const validators = [['ETag', '"page-1"']] as const;
@@ -20,23 +21,46 @@ const representation: Representation = {
   facts: { size: PAGE.length, mtimeMs: 1_000_000, etag: '"page-1"' },
 };
 
-/** Calls of the stream's single-chunk and many-chunk writes: each is one system call here. */
+/** Calls of the stream's single-chunk and many-chunk writes: each is one system call on a socket. */
 interface WriteCounts {
   single: number;
   batched: number;
 }
 
-function countWrites(socket: Socket, counts: WriteCounts): void {
-  const single = socket._write.bind(socket);
-  const batched = socket._writev!.bind(socket);
-  socket._write = (chunk, encoding, callback) => {
-    counts.single++;
-    single(chunk, encoding, callback);
-  };
-  socket._writev = (chunks, callback) => {
-    counts.batched++;
-    batched(chunks, callback);
-  };
+/**
+ * The stream the Connection writes to: a Duplex of our own over the accepted socket that
+ * counts how the Connection's writes reach it, then passes the bytes on to the client.
+ */
+class CountingStream extends Duplex {
+  constructor(
+    private readonly socket: Socket,
+    private readonly counts: WriteCounts,
+  ) {
+    super({ allowHalfOpen: true });
+    socket.on('data', (chunk: Buffer) => this.push(chunk));
+    socket.on('end', () => this.push(null));
+  }
+
+  override _read(): void {}
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.counts.single++;
+    this.socket.write(chunk, callback);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    this.counts.batched++;
+    this.socket.write(Buffer.concat(chunks.map(({ chunk }) => chunk)), callback);
+  }
+
+  override _final(callback: () => void): void {
+    this.socket.end(callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
+    this.socket.destroy();
+    callback(error);
+  }
 }
 
 async function withServer(run: (port: number, host: string, counts: WriteCounts) => Promise<void>): Promise<void> {
@@ -46,15 +70,14 @@ async function withServer(run: (port: number, host: string, counts: WriteCounts)
   cache.store({ kind: 'static', method: 'GET', path: '/page.html', conditions: {}, acceptEncoding: undefined }, { representation, bytes: PAGE }, Date.now());
   const deps: ConnectionDeps = {
     settings: defaultConnectionSettings(allowedHosts),
-    dispatch: () => assert.fail('no request here needs a worker'),
+    jobs: { submit: () => assert.fail('no request here needs a worker') },
     cache,
     events: new Metrics({ poolStats: () => ({ workers: 0, busy: 0, queued: 0 }), openConnections: () => 0 }),
     log: pino({ level: 'silent' }),
   };
   const counts: WriteCounts = { single: 0, batched: 0 };
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-    countWrites(socket, counts);
-    new Connection(1, socket, deps, () => undefined);
+    new Connection(1, new CountingStream(socket, counts), '127.0.0.1', deps, () => undefined);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -2,7 +2,8 @@
 // every branch of entityTag, parseHttpDate, decide, parseRange and acceptedEncodings.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { acceptedEncodings, decide, entityTag, parseHttpDate, parseRange, type ConditionalHeaders, type FileFacts } from '../../src/handlers/conditional.js';
+import { acceptedEncodings, decide, entityTag, parseHttpDate, parseRange } from '../../../src/handlers/conditional.js';
+import type { ConditionalHeaders, FileFacts } from '../../../src/core/job.js';
 
 // A file of 1000 bytes last modified at 2024-05-06 07:08:09.456 UTC.
 const MTIME = Date.UTC(2024, 4, 6, 7, 8, 9, 456);

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isJsonMediaType, route, SERVER_ALLOW, STATIC_ALLOW, UPLOAD_ALLOW, type Route } from '../../src/handlers/router.js';
-import type { RequestHead } from '../../src/http/parser.js';
+import type { RequestHead } from '../../../src/core/request.js';
+import { SERVER_ALLOW, STATIC_ALLOW, UPLOAD_ALLOW } from '../../../src/core/routes.js';
+import { isJsonMediaType, route, type Route } from '../../../src/http/router.js';
 
 const ALLOWED: ReadonlySet<string> = new Set(['localhost:8080']);
 

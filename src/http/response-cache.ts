@@ -3,16 +3,11 @@
 // goes to a worker, which reads the file anew and refreshes the entry. When the byte budget is
 // spent, entries not used lately go first: the second-chance (CLOCK) approximation of least
 // recently used, because keeping exact recency order cost every hit a Map delete and insert.
-import { PreparedHead } from '../http/prepared-head.js';
-import type { HandlerResponse } from '../http/response.js';
-import type { StaticWork } from '../pool/messages.js';
-import { acceptedEncodings } from './conditional.js';
-import { fullHeadFields, respondWith, type BodyReader, type Representation } from './representation.js';
-
-export interface CachedFile {
-  readonly representation: Representation;
-  readonly bytes: Uint8Array;
-}
+import type { Response } from '../core/response.js';
+import type { CachedFile, StaticJob } from '../core/job.js';
+import { acceptedEncodings } from '../handlers/conditional.js';
+import { fullHeadFields, respondWith, type BodyReader } from '../handlers/representation.js';
+import { PreparedHead } from './head.js';
 
 interface Entry extends CachedFile {
   readonly expiresAt: number;
@@ -39,22 +34,22 @@ export class ResponseCache {
   ) {}
 
   /** Requests that name the same file and accept the same encodings share an entry. */
-  private keyOf(work: StaticWork): string {
-    const header = work.acceptEncoding;
-    if (header === undefined) return `${work.path}\n`;
+  private keyOf(job: StaticJob): string {
+    const header = job.acceptEncoding;
+    if (header === undefined) return `${job.path}\n`;
     let encodings = this.encodingKeys.get(header);
     if (encodings === undefined) {
       encodings = acceptedEncodings(header).join(',');
       if (this.encodingKeys.size >= MAX_ENCODING_KEYS) this.encodingKeys.clear();
       this.encodingKeys.set(header, encodings);
     }
-    return `${work.path}\n${encodings}`;
+    return `${job.path}\n${encodings}`;
   }
 
   /** The answer to a GET or HEAD from the cache, or null on a miss. */
-  respond(work: StaticWork, now: number): HandlerResponse | null {
-    if (work.method === 'POST') return null;
-    const key = this.keyOf(work);
+  respond(job: StaticJob, now: number): Response | null {
+    if (job.method === 'POST') return null;
+    const key = this.keyOf(job);
     const entry = this.entries.get(key);
     if (entry === undefined) return null;
     if (now >= entry.expiresAt) {
@@ -62,12 +57,12 @@ export class ResponseCache {
       return null;
     }
     entry.used = true;
-    return respondWith(work.method, work.conditions, entry.representation, entry.read, entry.fullHead);
+    return respondWith(job.method, job.conditions, entry.representation, entry.read, entry.fullHead);
   }
 
-  store(work: StaticWork, file: CachedFile, now: number): void {
+  store(job: StaticJob, file: CachedFile, now: number): void {
     if (this.ttlMs === 0 || file.bytes.length > this.maxBytes) return;
-    const key = this.keyOf(work);
+    const key = this.keyOf(job);
     const old = this.entries.get(key);
     if (old !== undefined) this.remove(key, old);
     this.makeRoom(file.bytes.length);

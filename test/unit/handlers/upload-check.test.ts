@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { uploadName, uploadProblem } from '../../src/handlers/upload.js';
+import { uploadName, uploadProblem } from '../../../src/handlers/upload.js';
 
 const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -21,7 +21,7 @@ describe('uploadProblem', () => {
   });
 
   test("the repository's data.json sample is accepted", () => {
-    assert.equal(uploadProblem(readFileSync(new URL('../../../data.json', import.meta.url))), null);
+    assert.equal(uploadProblem(readFileSync(new URL('../../../../data.json', import.meta.url))), null);
   });
 
   test('an empty body is refused', () => {

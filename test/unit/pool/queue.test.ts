@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BoundedQueue } from '../../src/pool/queue.js';
+import { BoundedQueue } from '../../../src/pool/queue.js';
 
 describe('BoundedQueue', () => {
   test('items come out in the order they went in', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { contentTable, type ContentPolicy } from '../../src/handlers/content-types.js';
-import { classify, contentDisposition, presentationHeaders } from '../../src/handlers/files.js';
+import { contentTable, type ContentPolicy } from '../../../src/handlers/content-types.js';
+import { classify, contentDisposition, presentationHeaders } from '../../../src/handlers/files.js';
 
 const POLICY = contentTable({ inlineTypes: ['text/html'], downloadTypes: ['text/plain', 'image/png', 'image/jpeg', 'application/json'] });
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { RequestParser, type ParseEvent, type ParsedRequest, type ParserLimits } from '../../src/http/parser.js';
+import type { ParsedRequest } from '../../../src/core/request.js';
+import { RequestParser, type ParseEvent, type ParserLimits } from '../../../src/http/parser.js';
 
 const LIMITS: ParserLimits = { maxRequestLineBytes: 8192, maxHeaderBytes: 8192, maxBodyBytes: 1_048_576 };
 /** Small limits, so that requests exactly at a limit stay short enough to split everywhere. */

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { RequestParser, type ParsedRequest, type ParseEvent, type ParserLimits, type RequestHead } from '../../src/http/parser.js';
+import type { ParsedRequest, RequestHead } from '../../../src/core/request.js';
+import { RequestParser, type ParseEvent, type ParserLimits } from '../../../src/http/parser.js';
 
 /** Roomy limits: generated valid requests always fit. */
 const ROOMY: ParserLimits = { maxRequestLineBytes: 8192, maxHeaderBytes: 8192, maxBodyBytes: 1 << 20 };

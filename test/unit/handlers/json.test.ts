@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { checkJson } from '../../src/handlers/json.js';
+import { checkJson } from '../../../src/handlers/json.js';
 
 const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
 

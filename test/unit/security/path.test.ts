@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { checkRequestPath } from '../../src/security/path.js';
+import { checkRequestPath } from '../../../src/security/path.js';
 
 /** The refusal for `target`; fails if the path was accepted. */
 function refusal(target: string): { status: number; rule: string } {

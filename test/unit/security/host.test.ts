@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { checkHost } from '../../src/security/host.js';
+import { checkHost } from '../../../src/security/host.js';
 
 const ALLOWED: ReadonlySet<string> = new Set(['localhost:8080', '127.0.0.1:8080', '[::1]:8080', 'example.test:8080']);
 

@@ -2,7 +2,7 @@
 // still read exact values, whatever the batch boundaries and however many series there are.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Metrics } from '../../src/admin/metrics.js';
+import { Metrics } from '../../../src/admin/metrics.js';
 
 function newMetrics(): Metrics {
   return new Metrics({ poolStats: () => ({ workers: 1, busy: 0, queued: 0 }), openConnections: () => 0 });

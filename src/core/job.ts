@@ -1,0 +1,75 @@
+// The jobs the engine hands to the workers and the results they send back. Byte buffers
+// travel as transferred ArrayBuffers (moved, not copied), so every buffer named here owns its
+// memory whole.
+import type { HeaderList, Response } from './response.js';
+import type { SecurityRule } from './routes.js';
+
+/** The request headers the conditional rules read (RFC 9110 §13, §14), raw values. */
+export interface ConditionalHeaders {
+  readonly ifMatch?: string;
+  readonly ifNoneMatch?: string;
+  readonly ifModifiedSince?: string;
+  readonly ifUnmodifiedSince?: string;
+  readonly range?: string;
+  readonly ifRange?: string;
+}
+
+/** GET and HEAD read a file; POST to a file's path only learns whether it exists (405 or 404). */
+export type StaticMethod = 'GET' | 'HEAD' | 'POST';
+
+/** A file under the document root or the uploads folder; `path` is decoded and checked. */
+export interface StaticJob {
+  readonly kind: 'static';
+  readonly method: StaticMethod;
+  readonly path: string;
+  readonly conditions: ConditionalHeaders;
+  readonly acceptEncoding: string | undefined;
+}
+
+/** A JSON document to validate and store. */
+export interface UploadJob {
+  readonly kind: 'upload';
+  readonly body: Uint8Array;
+}
+
+export type Job = StaticJob | UploadJob;
+
+/** What the validators and ranges are computed from. */
+export interface FileFacts {
+  readonly size: number;
+  readonly mtimeMs: number;
+  /** A strong entity tag, quotes included. */
+  readonly etag: string;
+}
+
+/** One file as sent: its headers and validators. */
+export interface Representation {
+  /** Everything a 200 carries: content type or disposition, encoding, ranges, validators. */
+  readonly headers: HeaderList;
+  /** What a 304 repeats: ETag, Last-Modified, Cache-Control, Vary. */
+  readonly validators: HeaderList;
+  readonly facts: FileFacts;
+}
+
+/** A small file read whole, which the main thread may answer from memory for a while. */
+export interface CachedFile {
+  readonly representation: Representation;
+  readonly bytes: Uint8Array;
+}
+
+/** A log line the worker wants written on the main thread, where the client is known. */
+export interface WorkLog {
+  readonly level: 'warn' | 'error' | 'info';
+  readonly message: string;
+  readonly fields?: Readonly<Record<string, string | number>>;
+}
+
+export interface JobResult {
+  readonly response: Response;
+  readonly log?: WorkLog;
+  /** Set when the refusal was a security rule, for the rejection metric. */
+  readonly securityRule?: SecurityRule;
+  /** Bytes stored by an upload. */
+  readonly storedBytes?: number;
+  readonly cacheable?: CachedFile;
+}

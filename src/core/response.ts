@@ -1,0 +1,64 @@
+// A response as handlers and the engine build it, and the builders every part shares. The
+// engine adds Date, Server, Connection and framing when it writes one (see http/head.ts).
+import { errorPage, redirectPage, type ErrorStatus, type Status } from './status.js';
+
+export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
+
+/** Where the body bytes come from. A file body is an open descriptor the writer streams and closes. */
+export type ResponseBody =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'bytes'; readonly bytes: Uint8Array }
+  | { readonly kind: 'file'; readonly fd: number; readonly start: number; readonly length: number };
+
+/** The head up to the connection fields, serialized ahead for a response sent many times. */
+export interface PreparedStart {
+  startBytes(now?: number): Uint8Array;
+}
+
+export interface Response {
+  readonly status: Status;
+  readonly headers: HeaderList;
+  /**
+   * Content-Length to announce: the body length, the length GET would send (HEAD), or null
+   * where the header must not appear (204, and 304 which describes another response).
+   */
+  readonly contentLength: number | null;
+  readonly body: ResponseBody;
+  /** The same head as bytes, on responses that go out many times (a cached file's 200). */
+  readonly prepared?: PreparedStart;
+}
+
+/** What a head is made of besides the connection fields. */
+export type HeadFields = Pick<Response, 'status' | 'headers' | 'contentLength'>;
+
+export const NO_BODY: ResponseBody = { kind: 'none' };
+
+function withBytes(status: Status, headers: HeaderList, bytes: Uint8Array, method: string): Response {
+  return { status, headers, contentLength: bytes.length, body: method === 'HEAD' ? NO_BODY : { kind: 'bytes', bytes } };
+}
+
+// TextEncoder's output owns its memory, so a body made here can be transferred between threads.
+const encoder = new TextEncoder();
+
+/** An error as an HTML page (see status.ts); HEAD gets the same head without the body. */
+export function errorResponse(status: ErrorStatus, method: string, extraHeaders: HeaderList = []): Response {
+  const headers: HeaderList = [['Content-Type', 'text/html; charset=utf-8'], ['Cache-Control', 'no-store'], ...extraHeaders];
+  return withBytes(status, headers, encoder.encode(errorPage(status)), method);
+}
+
+/** A JSON document, never cached. */
+export function jsonResponse(status: Status, document: unknown, extraHeaders: HeaderList = []): Response {
+  const headers: HeaderList = [['Content-Type', 'application/json'], ['Cache-Control', 'no-store'], ...extraHeaders];
+  return withBytes(status, headers, encoder.encode(JSON.stringify(document)), 'POST');
+}
+
+/** 204 to OPTIONS: what the target allows, and no body (so no Content-Length either). */
+export function optionsResponse(allow: string): Response {
+  return { status: 204, headers: [['Allow', allow], ['Cache-Control', 'no-store']], contentLength: null, body: NO_BODY };
+}
+
+/** 301 to `location` (already percent-encoded), with a one-line page for clients that show it. */
+export function redirectResponse(location: string, method: string): Response {
+  const headers: HeaderList = [['Location', location], ['Content-Type', 'text/html; charset=utf-8'], ['Cache-Control', 'no-store']];
+  return withBytes(301, headers, encoder.encode(redirectPage(location)), method);
+}

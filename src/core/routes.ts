@@ -1,0 +1,13 @@
+// What the server serves: the upload path and the methods each kind of target allows.
+
+export const UPLOAD_PATH = '/upload';
+/** Files of the document root and of the uploads folder. */
+export const STATIC_ALLOW = 'GET, HEAD, OPTIONS';
+export const UPLOAD_ALLOW = 'POST, OPTIONS';
+/** The whole server (`OPTIONS *`, and the 405 for a method no target allows). */
+export const SERVER_ALLOW = 'GET, HEAD, POST, OPTIONS';
+/** Where uploaded documents are served from. */
+export const UPLOADS_PREFIX = '/uploads';
+
+/** Bounded labels for the security rejection metric: why a request was refused as unsafe. */
+export type SecurityRule = 'bad_path' | 'traversal' | 'hidden_file' | 'outside_root' | 'missing_host' | 'host_not_allowed';

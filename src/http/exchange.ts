@@ -1,0 +1,58 @@
+// One request and its response on a connection, and the queue that keeps them in request
+// order: pipelined requests may finish on different workers out of order, but their
+// responses go out in the order the requests came.
+import { closeSync } from 'node:fs';
+import type { Response } from '../core/response.js';
+
+export interface Exchange {
+  readonly method: string;
+  readonly target: string;
+  /** 1-based number of the request on its connection. */
+  readonly index: number;
+  readonly startedAt: number;
+  /** Whether the connection may stay open after this response. */
+  keepAlive: boolean;
+  /** The client waits for `100 Continue` before it sends the body. */
+  wantsContinue: boolean;
+  /** Null until the response is known. */
+  response: Response | null;
+  /** The worker that answered, for the access log; null when the main thread did. */
+  workerId: number | null;
+  /** Answered from the main thread's file cache. */
+  cached: boolean;
+}
+
+export function newExchange(method: string, target: string, index: number, keepAlive: boolean): Exchange {
+  return { method, target, index, startedAt: performance.now(), keepAlive, wantsContinue: false, response: null, workerId: null, cached: false };
+}
+
+/** Closes the file a response that will never be sent holds open. */
+export function release(response: Response): void {
+  if (response.body.kind === 'file') closeSync(response.body.fd);
+}
+
+export class ExchangeQueue {
+  private readonly items: Exchange[] = [];
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  push(exchange: Exchange): void {
+    this.items.push(exchange);
+  }
+
+  /** The oldest exchange, whose response goes out next. */
+  first(): Exchange | undefined {
+    return this.items[0];
+  }
+
+  shift(): Exchange | undefined {
+    return this.items.shift();
+  }
+
+  /** The connection is gone: responses that never got their turn may still hold an open file. */
+  discardAll(): void {
+    for (const exchange of this.items.splice(0)) if (exchange.response !== null) release(exchange.response);
+  }
+}

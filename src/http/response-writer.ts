@@ -1,0 +1,69 @@
+// Puts responses on the wire: the head (see head.ts) and the body, in one corked write where
+// the body is in memory, or streamed from a file with backpressure. Knows nothing of request
+// order or connection state: the connection decides what is written when.
+import { close as closeFd } from 'node:fs';
+import type { Duplex } from 'node:stream';
+import type { Response, ResponseBody } from '../core/response.js';
+import { FileSender, type SendOutcome } from './file-sender.js';
+import { CONTINUE_HEAD, headBytes, type ConnectionHeaders } from './head.js';
+
+/** Called once a streamed file has been handed to the stream whole, or could not be. */
+export type Streamed = (outcome: SendOutcome) => void;
+
+export class ResponseWriter {
+  /** The file being sent, while one is. */
+  private sender: FileSender | null = null;
+
+  /** `onProgress`: a streamed file's chunk has been taken by the stream (deadlines move on). */
+  constructor(
+    private readonly stream: Duplex,
+    private readonly onProgress: () => void,
+  ) {}
+
+  /** A file is being streamed: nothing else may be written until it is done. */
+  get busy(): boolean {
+    return this.sender !== null;
+  }
+
+  continue(): void {
+    this.stream.write(CONTINUE_HEAD);
+  }
+
+  /**
+   * Writes `response`. A body in memory is written at once and its outcome returned; a file
+   * is streamed, and `streamed` runs once it is done.
+   */
+  write(response: Response, connection: ConnectionHeaders, streamed: Streamed): SendOutcome | 'streaming' {
+    const [start, ending] = headBytes(response, connection);
+    const head = start.length + ending.length;
+    const body = response.body;
+    // Corked, head and body leave in one writev system call, so one packet, without copying.
+    this.stream.cork();
+    this.stream.write(start);
+    this.stream.write(ending);
+    if (body.kind === 'bytes') this.stream.write(body.bytes);
+    this.stream.uncork();
+    if (body.kind !== 'file') return { ok: true, bytes: head + (body.kind === 'bytes' ? body.bytes.length : 0) };
+    if (body.length === 0) {
+      closeFd(body.fd, () => undefined);
+      return { ok: true, bytes: head };
+    }
+    this.streamFile(body, head, streamed);
+    return 'streaming';
+  }
+
+  /** The connection is gone: stop sending and release the file. */
+  stop(): void {
+    this.sender?.stop();
+    this.sender = null;
+  }
+
+  private streamFile(file: Extract<ResponseBody, { kind: 'file' }>, headBytesWritten: number, done: Streamed): void {
+    const { fd, start, length } = file;
+    this.sender = new FileSender(this.stream, { fd, start, length }, this.onProgress, (outcome) => {
+      this.sender = null;
+      done(outcome.ok ? { ok: true, bytes: headBytesWritten + outcome.bytes } : outcome);
+    });
+    this.sender.start();
+  }
+}
