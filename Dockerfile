@@ -2,7 +2,7 @@
 # with the dev dependencies; the runtime stage gets only the compiled code, the production
 # dependencies and the document root, and runs as the unprivileged `node` user.
 
-FROM node:22-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # Dependencies first, so the layer stays cached while only the sources change.
 COPY package.json package-lock.json ./
@@ -11,7 +11,7 @@ COPY tsconfig.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:22-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8080 \

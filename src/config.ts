@@ -34,15 +34,11 @@ convict.addFormat({
   coerce: (value: string): number | string => (/^\d+$/.test(value) ? Number(value) : value),
 });
 
-/**
- * Whether several listening sockets can share one port here. Every supported Node.js has
- * `listen({ reusePort })`, but only Linux spreads connections over the sockets (SO_REUSEPORT).
- */
-export function reusePortSupported(platform: NodeJS.Platform): boolean {
-  return platform === 'linux';
-}
 
-/** Listening sockets under `auto` where SO_REUSEPORT exists (why several: see http/server.ts). */
+/**
+ * Listening sockets under `auto` on Linux (why several: see http/server.ts). Every supported
+ * Node.js has `listen({ reusePort })`, but only Linux spreads connections over the sockets.
+ */
 const AUTO_LISTEN_SOCKETS = 64;
 
 const existingDirectory = (value: unknown): void => {
@@ -133,12 +129,12 @@ export function defaultAllowedHosts(host: string, port: number): string[] {
 
 const envNameOf = (key: string): string => (schema as Record<string, { env: string }>)[key]?.env ?? key;
 
-function resolveListenSockets(value: number | 'auto', reusePort: boolean): number {
+/** LISTEN_SOCKETS for this platform: `auto` resolved, more than one refused where the kernel cannot balance them. */
+export function resolveListenSockets(value: number | 'auto', platform: NodeJS.Platform): number {
+  const reusePort = platform === 'linux';
   if (value === 'auto') return reusePort ? AUTO_LISTEN_SOCKETS : 1;
   if (value > 1 && !reusePort) {
-    throw new ConfigError(
-      `invalid configuration: LISTEN_SOCKETS: more than one needs SO_REUSEPORT's load balancing, which ${process.platform} does not offer (Linux): value was "${value}"`,
-    );
+    throw new ConfigError(`invalid configuration: LISTEN_SOCKETS: more than one needs SO_REUSEPORT's load balancing, which ${platform} does not offer (Linux): value was "${value}"`);
   }
   return value;
 }
@@ -163,7 +159,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   const resourcesDir = resolve(raw.resourcesDir);
   return {
     ...raw,
-    listenSockets: resolveListenSockets(raw.listenSockets, reusePortSupported(process.platform)),
+    listenSockets: resolveListenSockets(raw.listenSockets, process.platform),
     logLevel: raw.logLevel as Config['logLevel'],
     resourcesDir,
     uploadsDir: resolve(raw.uploadsDir === '' ? resolve(resourcesDir, 'uploads') : raw.uploadsDir),

@@ -4,6 +4,13 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { handleSignals } from './shutdown.js';
 
+// Older runtimes lack what the server relies on (reusePort among others): say so plainly.
+const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 12)) {
+  process.stderr.write(`rawhttp needs Node.js 22.12 or later; this is ${process.version}\n`);
+  process.exit(2);
+}
+
 let config: Config;
 try {
   config = loadConfig();

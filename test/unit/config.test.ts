@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ConfigError, defaultAllowedHosts, loadConfig, positionalToFlags, reusePortSupported } from '../../src/config.js';
+import { ConfigError, defaultAllowedHosts, loadConfig, positionalToFlags, resolveListenSockets } from '../../src/config.js';
 
 let root: string;
 let resources: string;
@@ -97,7 +97,7 @@ describe('configuration', () => {
   });
 
   test('LISTEN_SOCKETS: auto is 64 where SO_REUSEPORT is available, else 1; a number is taken as given', () => {
-    const supported = reusePortSupported(process.platform);
+    const supported = process.platform === 'linux';
     assert.equal(loadConfig([], env).listenSockets, supported ? 64 : 1);
     assert.equal(loadConfig([], { ...env, LISTEN_SOCKETS: 'auto' }).listenSockets, supported ? 64 : 1);
     assert.equal(loadConfig(['--listen-sockets=1'], env).listenSockets, 1);
@@ -109,10 +109,12 @@ describe('configuration', () => {
     }
   });
 
-  test('reusePortSupported: Linux only', () => {
-    assert.equal(reusePortSupported('linux'), true);
-    assert.equal(reusePortSupported('darwin'), false);
-    assert.equal(reusePortSupported('win32'), false);
+  test('resolveListenSockets: several sockets on Linux only', () => {
+    assert.equal(resolveListenSockets('auto', 'linux'), 64);
+    assert.equal(resolveListenSockets(8, 'linux'), 8);
+    assert.equal(resolveListenSockets('auto', 'darwin'), 1);
+    assert.equal(resolveListenSockets(1, 'darwin'), 1);
+    assert.throws(() => resolveListenSockets(4, 'darwin'), /LISTEN_SOCKETS: more than one needs SO_REUSEPORT's load balancing, which darwin does not offer \(Linux\): value was "4"/);
   });
 
   test('bad values throw a ConfigError naming the variable', () => {
