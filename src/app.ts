@@ -9,6 +9,7 @@ import type { Job, JobResult } from './core/job.js';
 import { contentTable } from './handlers/content-types.js';
 import { TEMP_PREFIX, TEMP_SUFFIX } from './handlers/upload.js';
 import { resultParts, type WorkContext } from './handlers/work.js';
+import { BodyBudget } from './http/body-budget.js';
 import { FdMonitor } from './http/fd-monitor.js';
 import { ResponseCache } from './http/response-cache.js';
 import { HttpServer } from './http/server.js';
@@ -83,7 +84,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   // Filled in as soon as the port is known, before the first connection is accepted.
   const allowedHosts = new Set(config.allowedHosts.map((host) => host.toLowerCase()));
   let http: HttpServer | null = null;
-  metrics = new Metrics({ poolStats: () => pool.stats(), openConnections: () => http?.openConnections ?? 0 });
+  const bodies = new BodyBudget(config.maxBodyMemoryBytes);
+  metrics = new Metrics({ poolStats: () => pool.stats(), openConnections: () => http?.openConnections ?? 0, bodyBytes: () => bodies.heldBytes });
   http = new HttpServer({
     host: config.host,
     port: config.port,
@@ -101,6 +103,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         allowedHosts,
       },
       jobs: pool,
+      bodies,
       cache: new ResponseCache(config.fileCacheMaxBytes, config.fileCacheTtlMs),
       events: metrics,
       log,

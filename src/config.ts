@@ -60,6 +60,7 @@ const schema = {
   maxHeaderBytes: { doc: 'Largest header section served (431 beyond)', format: positiveInt, default: 8192, env: 'MAX_HEADER_BYTES', arg: 'max-header-bytes' },
   maxRequestLineBytes: { doc: 'Longest request line served (414 beyond)', format: positiveInt, default: 8192, env: 'MAX_REQUEST_LINE_BYTES', arg: 'max-request-line-bytes' },
   maxBodyBytes: { doc: 'Largest request body accepted (413 beyond)', format: positiveInt, default: 1_048_576, env: 'MAX_BODY_BYTES', arg: 'max-body-bytes' },
+  maxBodyMemoryBytes: { doc: 'Request-body bytes all requests together may hold in memory (503 beyond; at least MAX_BODY_BYTES)', format: positiveInt, default: 64 * 1024 * 1024, env: 'MAX_BODY_MEMORY_BYTES', arg: 'max-body-memory-bytes' },
   maxConnections: { doc: 'Open connections at most (503 beyond)', format: positiveInt, default: 1024, env: 'MAX_CONNECTIONS', arg: 'max-connections' },
   resourcesDir: { doc: 'Document root', format: existingDirectory, default: './resources', env: 'RESOURCES_DIR', arg: 'resources-dir' },
   uploadsDir: { doc: 'Where POST /upload writes (default <RESOURCES_DIR>/uploads)', format: String, default: '', env: 'UPLOADS_DIR', arg: 'uploads-dir' },
@@ -156,6 +157,10 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
   const raw = config.getProperties() as RawConfig;
+  if (raw.maxBodyMemoryBytes < raw.maxBodyBytes) {
+    // No body of the largest accepted size could ever be read.
+    throw new ConfigError(`invalid configuration: MAX_BODY_MEMORY_BYTES: must be at least MAX_BODY_BYTES (${raw.maxBodyBytes}): value was "${raw.maxBodyMemoryBytes}"`);
+  }
   const resourcesDir = resolve(raw.resourcesDir);
   return {
     ...raw,

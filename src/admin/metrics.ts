@@ -8,6 +8,8 @@ import type { SecurityRule } from '../core/routes.js';
 export interface LiveState {
   poolStats(): PoolStats;
   openConnections(): number;
+  /** Request-body bytes held in memory (see http/body-budget.ts). */
+  bodyBytes(): number;
 }
 
 /** Methods outside this set share one label value, so hostile clients cannot grow the series. */
@@ -33,7 +35,7 @@ const DEPRECATED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_activ
 // Every label value of the two rejection counters, so each series exists (at 0) from the
 // start and rate() and alerts work before the first event. A Record fails to compile when
 // a new reason is added to the union but not here.
-const REJECTION_REASONS: Record<RejectionReason, true> = { queue_full: true, connection_limit: true, draining: true };
+const REJECTION_REASONS: Record<RejectionReason, true> = { queue_full: true, connection_limit: true, draining: true, body_memory: true };
 const SECURITY_RULES: Record<SecurityRule, true> = {
   bad_path: true,
   traversal: true,
@@ -75,6 +77,7 @@ export class Metrics implements ServerEvents {
     new Gauge({ name: 'http_server_busy_workers', help: 'Workers running a job now', registers, collect() { this.set(live.poolStats().busy); } });
     new Gauge({ name: 'http_server_workers', help: 'Live workers in the pool', registers, collect() { this.set(live.poolStats().workers); } });
     new Gauge({ name: 'http_server_open_connections', help: 'Open client connections', registers, collect() { this.set(live.openConnections()); } });
+    new Gauge({ name: 'http_server_body_memory_bytes', help: 'Request-body bytes held in memory, received or waiting for a worker', registers, collect() { this.set(live.bodyBytes()); } });
     this.rejections = new Counter({ name: 'http_server_rejected_total', help: 'Requests refused with 503 because a limit was hit', labelNames: ['reason'], registers });
     // A scrape first hands over what requestCompleted has kept, so it reads exact values.
     const flush = (): void => this.flushRequests();

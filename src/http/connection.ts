@@ -10,6 +10,7 @@ import { errorResponse, type Response } from '../core/response.js';
 import type { ErrorStatus } from '../core/status.js';
 import type { JobOutcome } from '../pool/pool.js';
 import { answerAtOnce, failedJobResponse, overloaded } from './answer.js';
+import type { BodyBudget, BodyShare } from './body-budget.js';
 import type { ServerEvents } from './events.js';
 import type { SendOutcome } from './file-sender.js';
 import { ExchangeQueue, newExchange, release, type Exchange } from './exchange.js';
@@ -35,6 +36,8 @@ export interface JobRunner {
 export interface ConnectionDeps {
   readonly settings: ConnectionSettings;
   readonly jobs: JobRunner;
+  /** Memory for request bodies, shared by all connections. */
+  readonly bodies: BodyBudget;
   /** Small files the main thread answers itself, with no worker round trip. */
   readonly cache: ResponseCache;
   readonly events: ServerEvents;
@@ -62,6 +65,8 @@ type Phase = 'idle' | 'headers' | 'body' | 'write' | 'closing' | 'none';
 interface AwaitingBody {
   readonly exchange: Exchange;
   readonly route: Extract<Route, { kind: 'static' | 'upload' }>;
+  /** The body's memory, held until the job that reads it is done. */
+  readonly share: BodyShare;
 }
 
 /** Pipelined requests in flight per connection before we stop reading from it. */
@@ -203,7 +208,12 @@ export class Connection {
       // The body stays unread, so the connection cannot be reused.
       return this.answerAtOnce(exchange, decision, false);
     }
-    this.awaitingBody = { exchange, route: decision };
+    const share = this.deps.bodies.take(head.framing.kind === 'length' ? head.framing.length : this.deps.settings.limits.maxBodyBytes);
+    if (share === null) {
+      this.deps.events.rejected('body_memory');
+      return this.refuse(exchange, overloaded(exchange.method));
+    }
+    this.awaitingBody = { exchange, route: decision, share };
     exchange.wantsContinue = head.expectContinue && head.version === '1.1';
     this.flush();
   }
@@ -211,8 +221,9 @@ export class Connection {
   private onRequest(request: ParsedRequest): void {
     let exchange: Exchange;
     let decision: Route;
+    let share: BodyShare | null = null;
     if (this.awaitingBody !== null) {
-      ({ exchange, route: decision } = this.awaitingBody);
+      ({ exchange, route: decision, share } = this.awaitingBody);
       this.awaitingBody = null;
       exchange.wantsContinue = false;
       if (!exchange.keepAlive) this.input = 'done';
@@ -224,8 +235,13 @@ export class Connection {
     if (this.lifecycle !== 'serving') this.input = 'done';
     if (decision.kind === 'reject' || decision.kind === 'options') return this.answerAtOnce(exchange, decision, true);
     const job: Job = decision.kind === 'upload' ? { kind: 'upload', body: request.body ?? new Uint8Array(0) } : decision;
-    if (job.kind === 'static' && this.answerFromCache(exchange, job)) return;
-    if (!this.deps.jobs.submit(job, (outcome) => this.onOutcome(exchange, job, outcome))) {
+    if (job.kind === 'static' && this.answerFromCache(exchange, job)) return share?.release();
+    const submitted = this.deps.jobs.submit(job, (outcome) => {
+      share?.release();
+      this.onOutcome(exchange, job, outcome);
+    });
+    if (!submitted) {
+      share?.release();
       this.deps.events.rejected('queue_full');
       this.respond(exchange, overloaded(exchange.method));
     }
@@ -245,11 +261,16 @@ export class Connection {
       this.deps.events.securityRejection(decision.rule);
       this.deps.log.warn({ conn: this.id, client: this.client, target: exchange.target, rule: decision.rule, reason: decision.reason }, 'security refusal');
     }
-    if (!keepAlive) {
-      exchange.keepAlive = false;
-      this.input = 'done';
-    }
-    this.respond(exchange, answerAtOnce(decision, exchange.method));
+    const response = answerAtOnce(decision, exchange.method);
+    if (keepAlive) this.respond(exchange, response);
+    else this.refuse(exchange, response);
+  }
+
+  /** Answers a request whose body stays unread: nothing after it can be read, so the connection closes. */
+  private refuse(exchange: Exchange, response: Response): void {
+    exchange.keepAlive = false;
+    this.input = 'done';
+    this.respond(exchange, response);
   }
 
   private onOutcome(exchange: Exchange, job: Job, outcome: JobOutcome<JobResult>): void {
@@ -277,6 +298,7 @@ export class Connection {
     let exchange: Exchange;
     if (this.awaitingBody !== null) {
       exchange = this.awaitingBody.exchange;
+      this.awaitingBody.share.release();
       this.awaitingBody = null;
       exchange.wantsContinue = false;
     } else {
@@ -422,6 +444,7 @@ export class Connection {
   private onClose(): void {
     this.advance('closed');
     this.deadline = 0;
+    this.awaitingBody?.share.release();
     this.writer.stop();
     this.exchanges.discardAll();
   }

@@ -2,7 +2,7 @@
 // engine itself knows nothing of Prometheus.
 import type { SecurityRule } from '../core/routes.js';
 
-export type RejectionReason = 'queue_full' | 'connection_limit' | 'draining';
+export type RejectionReason = 'queue_full' | 'connection_limit' | 'draining' | 'body_memory';
 
 export interface ServerEvents {
   connectionOpened(): void;

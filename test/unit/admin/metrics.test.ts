@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { Metrics } from '../../../src/admin/metrics.js';
 
 function newMetrics(): Metrics {
-  return new Metrics({ poolStats: () => ({ workers: 1, busy: 0, queued: 0 }), openConnections: () => 0 });
+  return new Metrics({ poolStats: () => ({ workers: 1, busy: 0, queued: 0 }), openConnections: () => 0, bodyBytes: () => 0 });
 }
 
 /** The value of one sample line of the exposition, e.g. `http_server_requests_total{method="GET",status="200"}`. */

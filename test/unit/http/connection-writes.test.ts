@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { Metrics } from '../../../src/admin/metrics.js';
 import type { Representation } from '../../../src/core/job.js';
 import { ResponseCache } from '../../../src/http/response-cache.js';
+import { BodyBudget } from '../../../src/http/body-budget.js';
 import { Connection, type ConnectionDeps } from '../../../src/http/connection.js';
 import { defaultConnectionSettings } from '../../helpers/connection.js';
 import { RawClient } from '../../helpers/raw.js';
@@ -70,9 +71,10 @@ async function withServer(run: (port: number, host: string, counts: WriteCounts)
   cache.store({ kind: 'static', method: 'GET', path: '/page.html', conditions: {}, acceptEncoding: undefined }, { representation, bytes: PAGE }, Date.now());
   const deps: ConnectionDeps = {
     settings: defaultConnectionSettings(allowedHosts),
+    bodies: new BodyBudget(64 << 20),
     jobs: { submit: () => assert.fail('no request here needs a worker') },
     cache,
-    events: new Metrics({ poolStats: () => ({ workers: 0, busy: 0, queued: 0 }), openConnections: () => 0 }),
+    events: new Metrics({ poolStats: () => ({ workers: 0, busy: 0, queued: 0 }), openConnections: () => 0, bodyBytes: () => 0 }),
     log: pino({ level: 'silent' }),
   };
   const counts: WriteCounts = { single: 0, batched: 0 };

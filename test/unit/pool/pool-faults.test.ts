@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { Metrics } from '../../../src/admin/metrics.js';
 import type { Job, JobResult, StaticJob } from '../../../src/core/job.js';
 import { resultParts } from '../../../src/handlers/work.js';
+import { BodyBudget } from '../../../src/http/body-budget.js';
 import { Connection, type ConnectionDeps } from '../../../src/http/connection.js';
 import { ResponseCache } from '../../../src/http/response-cache.js';
 import { WorkerPool, type JobOutcome, type PoolEvents } from '../../../src/pool/pool.js';
@@ -214,13 +215,14 @@ test('descriptors opened for results a dead worker never delivered are closed', 
 });
 
 test('through the connection layer: the crashed request is a 500, the rest are served, the restart counter moves', async () => {
-  const metrics = new Metrics({ poolStats: () => pool.stats(), openConnections: () => 0 });
+  const metrics = new Metrics({ poolStats: () => pool.stats(), openConnections: () => 0, bodyBytes: () => 0 });
   const events = new RecordedEvents(metrics);
   const pool = await startPool(2, events, { maxBatch: 1 });
   const allowedHosts = new Set<string>();
   let nextId = 1;
   const deps: ConnectionDeps = {
     settings: defaultConnectionSettings(allowedHosts),
+    bodies: new BodyBudget(64 << 20),
     jobs: pool,
     // No room in the main thread's file cache: every request goes through the pool.
     cache: new ResponseCache(0, 0),

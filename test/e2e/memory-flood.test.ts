@@ -1,0 +1,84 @@
+// What a hostile client can make the server hold stays within the stated bound (docs/memory.md):
+// bodies that never finish, uploads made of one-byte chunks, and many connections at once.
+// RSS is read from /proc while the flood runs; the flood is bounded in count and time.
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { test } from 'node:test';
+import { metric, rssBytes, waitFor } from '../fixtures/probes.js';
+import { parseResponses } from '../helpers/raw.js';
+import { startServer, type StartedServer } from '../helpers/server.js';
+
+const MiB = 1024 * 1024;
+const BODY_MEMORY = 8 * MiB;
+const MAX_BODY = MiB;
+/** Per open connection: socket, stream and parser state with a head's worth of bytes. */
+const PER_CONNECTION = 64 * 1024;
+/** Allocator slack and garbage not yet collected, independent of what clients send. */
+const SLACK = 48 * MiB;
+
+function rssBound(connections: number): number {
+  return BODY_MEMORY + connections * PER_CONNECTION + SLACK;
+}
+
+function open(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** Samples RSS every 25 ms until stopped; returns the peak growth over the start. */
+function sampleRss(pid: number): () => number {
+  const start = rssBytes(pid);
+  let peak = start;
+  const timer = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), 25);
+  return () => {
+    clearInterval(timer);
+    return peak - start;
+  };
+}
+
+async function withServer(run: (server: StartedServer) => Promise<void>): Promise<void> {
+  const env = { MAX_BODY_MEMORY_BYTES: String(BODY_MEMORY), MAX_BODY_BYTES: String(MAX_BODY), MAX_CONNECTIONS: '1024', REQUEST_TIMEOUT_MS: '60000' };
+  const server = await startServer({ env });
+  try {
+    await run(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+test('unfinished bodies: past MAX_BODY_MEMORY_BYTES new uploads get 503 at once, and memory stays bounded', async () => {
+  await withServer(async (server) => {
+    const CONNECTIONS = 300;
+    const host = `127.0.0.1:${server.port}`;
+    const stop = sampleRss(server.process.pid!);
+    const sockets = await Promise.all(Array.from({ length: CONNECTIONS }, () => open(server.port)));
+    const received = sockets.map(() => [] as Buffer[]);
+    const almostAll = Buffer.alloc(MAX_BODY - 1, 0x20);
+    for (const [n, socket] of sockets.entries()) {
+      socket.on('data', (chunk: Buffer) => received[n]!.push(chunk));
+      socket.on('error', () => undefined); // refused ones are closed under our writes
+      socket.write(`POST /upload HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${MAX_BODY}\r\n\r\n`);
+    }
+    // The bodies that fit are sent all but their last byte; the rest were refused on their head.
+    const fitting = BODY_MEMORY / MAX_BODY;
+    await waitFor(() => received.filter((chunks) => chunks.length > 0).length === CONNECTIONS - fitting, 'the refusals');
+    assert.equal(await metric(server.adminPort, 'http_server_rejected_total', 'reason="body_memory"'), CONNECTIONS - fitting);
+    for (const [n, socket] of sockets.entries()) if (received[n]!.length === 0) socket.write(almostAll);
+    await waitFor(async () => (await metric(server.adminPort, 'http_server_body_memory_bytes')) === BODY_MEMORY, 'the budget to be taken');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const growth = stop();
+
+    const refused = received.filter((chunks) => chunks.length > 0).map((chunks) => parseResponses(Buffer.concat(chunks)).responses[0]!);
+    assert.equal(refused.length, CONNECTIONS - fitting);
+    for (const response of refused) {
+      assert.equal(response.status, 503);
+      assert.equal(response.headers['retry-after'], '1');
+    }
+    assert.ok(growth < rssBound(CONNECTIONS), `RSS grew ${(growth / MiB).toFixed(1)} MiB, bound ${(rssBound(CONNECTIONS) / MiB).toFixed(1)} MiB`);
+    for (const socket of sockets) socket.destroy();
+    // Bodies cut off by their clients give their memory back.
+    await waitFor(async () => (await metric(server.adminPort, 'http_server_body_memory_bytes')) === 0, 'the budget to be free again');
+  });
+});
