@@ -5,7 +5,7 @@ import { basename, join, sep } from 'node:path';
 import { errorResponse, redirectResponse, type HeaderList } from '../core/response.js';
 import { STATIC_ALLOW, UPLOADS_PREFIX } from '../core/routes.js';
 import type { ErrorStatus } from '../core/status.js';
-import type { JobResult, Representation, StaticJob } from '../core/job.js';
+import type { ConditionalHeaders, JobResult, Representation, StaticJob } from '../core/job.js';
 import { acceptedEncodings, entityTag, type Encoding } from './conditional.js';
 import { classify, presentationHeaders, type ContentTable } from './files.js';
 import { respondWith } from './representation.js';
@@ -152,11 +152,15 @@ function readRange(fd: number, start: number, length: number): Uint8Array {
   return bytes;
 }
 
+type InlineOrDownload = Exclude<ReturnType<typeof classify>, { kind: 'unsupported' }>;
+
 interface EncodingChoice {
   /** Whether precompressed siblings exist at all (the response then varies by Accept-Encoding). */
   readonly varies: boolean;
   readonly chosen: { readonly encoding: Encoding; readonly file: Opened } | null;
 }
+
+const NO_ENCODING: EncodingChoice = { varies: false, chosen: null };
 
 /** Precompressed siblings (`name.html.br`, `name.html.gz`), and the one to send, opened. */
 function chooseEncoding(realPath: string, root: string, acceptEncoding: string | undefined): EncodingChoice {
@@ -174,59 +178,69 @@ function chooseEncoding(realPath: string, root: string, acceptEncoding: string |
   return { varies: existing.length > 0, chosen: null };
 }
 
+/** The headers of the file as sent: presentation, encoding, ranges and validators. */
+function representationOf(file: Opened, name: string, presentation: InlineOrDownload, encoding: EncodingChoice, cacheControl: string): Representation {
+  const { size, mtimeMs, mtime } = file.stats;
+  const etag = entityTag(size, mtimeMs, encoding.chosen?.encoding);
+  const validators: HeaderList = [
+    ['ETag', etag],
+    ['Last-Modified', mtime.toUTCString()],
+    ['Cache-Control', cacheControl],
+    ...(encoding.varies ? ([['Vary', 'Accept-Encoding']] as const) : []),
+  ];
+  const headers: HeaderList = [
+    ...presentationHeaders(presentation, name),
+    ...(encoding.chosen !== null ? ([['Content-Encoding', encoding.chosen.encoding]] as const) : []),
+    ['Accept-Ranges', 'bytes'],
+    ...validators,
+  ];
+  return { headers, validators, facts: { size, mtimeMs, etag } };
+}
+
+/**
+ * The response for an open file. A small file is read whole once: it answers this request and
+ * fills the main thread's cache. A larger one is streamed by the connection, which then owns
+ * (and closes) the descriptor: `keptOpen` says so.
+ */
+function respondFromFile(method: 'GET' | 'HEAD', conditions: ConditionalHeaders, file: Opened, representation: Representation, smallFileBytes: number): { result: JobResult; keptOpen: boolean } {
+  const { size } = representation.facts;
+  if (size <= smallFileBytes) {
+    const bytes = readRange(file.fd, 0, size);
+    if (bytes.length === size) {
+      const response = respondWith(method, conditions, representation, (start, length) => ({ kind: 'bytes', bytes: bytes.subarray(start, start + length) }));
+      return { result: { response, cacheable: { representation, bytes } }, keptOpen: false };
+    }
+  }
+  let keptOpen = false;
+  const response = respondWith(method, conditions, representation, (start, length) => {
+    if (length <= smallFileBytes) return { kind: 'bytes', bytes: readRange(file.fd, start, length) };
+    keptOpen = true;
+    return { kind: 'file', fd: file.fd, start, length };
+  });
+  return { result: { response }, keptOpen };
+}
+
 export function serveStatic(job: StaticJob, context: StaticContext): JobResult {
   const found = find(job, context);
   if (!found.ok) return found.result;
-  const { root, inUploads } = found;
   let file = found.file;
-  let keepOpen = false;
+  let keptOpen = false;
   try {
     if (job.method === 'POST') return { response: errorResponse(405, job.method, [['Allow', STATIC_ALLOW]]) };
     const name = basename(file.realPath);
     const presentation = classify(name, context.contentTable);
     if (presentation.kind === 'unsupported') return { response: errorResponse(415, job.method) };
-
     // Attachments are sent as stored; only pages shown inline may come precompressed.
-    const { varies, chosen } = presentation.kind === 'inline' ? chooseEncoding(file.realPath, root, job.acceptEncoding) : { varies: false, chosen: null };
-    if (chosen !== null) {
+    const encoding = presentation.kind === 'inline' ? chooseEncoding(file.realPath, found.root, job.acceptEncoding) : NO_ENCODING;
+    if (encoding.chosen !== null) {
       closeSync(file.fd);
-      file = chosen.file;
+      file = encoding.chosen.file;
     }
-    const { size, mtimeMs, mtime } = file.stats;
-    const etag = entityTag(size, mtimeMs, chosen?.encoding);
-    const validators: HeaderList = [
-      ['ETag', etag],
-      ['Last-Modified', mtime.toUTCString()],
-      ['Cache-Control', inUploads ? 'no-store' : context.cacheControl],
-      ...(varies ? ([['Vary', 'Accept-Encoding']] as const) : []),
-    ];
-    const representation: Representation = {
-      headers: [
-        ...presentationHeaders(presentation, name),
-        ...(chosen !== null ? ([['Content-Encoding', chosen.encoding]] as const) : []),
-        ['Accept-Ranges', 'bytes'],
-        ...validators,
-      ],
-      validators,
-      facts: { size, mtimeMs, etag },
-    };
-    // A small file is read whole once: it answers this request and fills the main thread's cache.
-    if (size <= context.smallFileBytes) {
-      const bytes = readRange(file.fd, 0, size);
-      if (bytes.length === size) {
-        const response = respondWith(job.method, job.conditions, representation, (start, length) => ({ kind: 'bytes', bytes: bytes.subarray(start, start + length) }));
-        return { response, cacheable: { representation, bytes } };
-      }
-    }
-    const fd = file.fd;
-    return {
-      response: respondWith(job.method, job.conditions, representation, (start, length) => {
-        if (length <= context.smallFileBytes) return { kind: 'bytes', bytes: readRange(fd, start, length) };
-        keepOpen = true; // the connection streams it and closes the descriptor
-        return { kind: 'file', fd, start, length };
-      }),
-    };
+    const representation = representationOf(file, name, presentation, encoding, found.inUploads ? 'no-store' : context.cacheControl);
+    const answer = respondFromFile(job.method, job.conditions, file, representation, context.smallFileBytes);
+    keptOpen = answer.keptOpen;
+    return answer.result;
   } finally {
-    if (!keepOpen) closeSync(file.fd);
+    if (!keptOpen) closeSync(file.fd);
   }
 }
