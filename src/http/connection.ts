@@ -14,7 +14,8 @@ import type { BodyBudget, BodyShare } from './body-budget.js';
 import type { ServerEvents } from './events.js';
 import type { SendOutcome } from './file-sender.js';
 import { ExchangeQueue, newExchange, release, type Exchange } from './exchange.js';
-import { RequestParser, type ParserLimits } from './parser.js';
+import type { ParserLimits } from './parser.js';
+import { RequestReader } from './request-reader.js';
 import type { ResponseCache } from './response-cache.js';
 import { ResponseWriter } from './response-writer.js';
 import { route, type Route } from './router.js';
@@ -55,9 +56,6 @@ export interface ConnectionDeps {
 type Lifecycle = 'serving' | 'draining' | 'client-ended' | 'ended' | 'closed';
 const LIFECYCLE_ORDER: readonly Lifecycle[] = ['serving', 'draining', 'client-ended', 'ended', 'closed'];
 
-/** Whether requests are read: paused while the client pipelines faster than it reads; done after the last. */
-type Input = 'reading' | 'paused' | 'done';
-
 /** What the deadline is for. */
 type Phase = 'idle' | 'headers' | 'body' | 'write' | 'closing' | 'none';
 
@@ -79,13 +77,11 @@ export class Connection {
   deadline = 0;
   private phase: Phase = 'idle';
   private lifecycle: Lifecycle = 'serving';
-  private input: Input = 'reading';
-  private readonly parser: RequestParser;
+  private readonly reader: RequestReader;
   private readonly exchanges = new ExchangeQueue();
   private readonly writer: ResponseWriter;
   private awaitingBody: AwaitingBody | null = null;
   private requestCount = 0;
-  private requestStartedAt = 0;
   /** While draining: how long an idle connection waits for the client's last request. */
   private idleGraceMs = 0;
   private idleCloseTimer: NodeJS.Timeout | null = null;
@@ -99,9 +95,14 @@ export class Connection {
     private readonly deps: ConnectionDeps,
     private readonly onEnded: () => void,
   ) {
-    this.parser = new RequestParser(deps.settings.limits);
+    this.reader = new RequestReader(stream, deps.settings.limits, {
+      hasRoom: () => this.exchanges.length < MAX_IN_FLIGHT && !this.stream.writableNeedDrain,
+      head: (head) => this.onHead(head),
+      request: (request) => this.onRequest(request),
+      invalid: (status, reason) => this.failRequest(status, reason),
+    });
     this.writer = new ResponseWriter(stream, () => this.updateDeadline());
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('data', (chunk: Buffer) => this.read(chunk));
     stream.on('end', () => this.onClientEnd());
     stream.on('drain', () => this.onDrain());
     stream.on('error', (error) => this.deps.log.debug({ conn: id, err: error.message }, 'socket error'));
@@ -152,37 +153,17 @@ export class Connection {
 
   // Reading -----------------------------------------------------------------------------
 
-  private onData(chunk: Buffer): void {
-    if (this.input === 'done') return;
-    if (!this.parser.inRequest) this.requestStartedAt = Date.now();
-    this.parser.feed(chunk);
-    this.parse();
-  }
-
-  /** Corked, the responses to requests read in one go leave in one writev system call. */
-  private parse(): void {
+  /**
+   * Reads what `chunk` brings, or (null) reads on after a pause. Corked meanwhile, so the
+   * responses to requests read in one go leave in one writev system call.
+   */
+  private read(chunk: Buffer | null): void {
     this.stream.cork();
     try {
-      this.parseRequests();
+      if (chunk === null) this.reader.resume();
+      else this.reader.feed(chunk);
     } finally {
       this.stream.uncork();
-    }
-  }
-
-  private parseRequests(): void {
-    while (this.input === 'reading') {
-      if (this.exchanges.length >= MAX_IN_FLIGHT || this.stream.writableNeedDrain) {
-        // Backpressure: a client that pipelines faster than it reads waits for us.
-        this.input = 'paused';
-        this.stream.pause();
-        break;
-      }
-      const event = this.parser.next();
-      if (event.type === 'need-more') break;
-      if (event.type === 'error') return this.failRequest(event.status, event.reason);
-      if (event.type === 'head') this.onHead(event.head);
-      else this.onRequest(event.request);
-      if (this.parser.inRequest) this.requestStartedAt = Date.now();
     }
     this.updateDeadline();
   }
@@ -194,7 +175,7 @@ export class Connection {
     const exchange = newExchange(head.method, head.target, this.requestCount, keepAlive);
     this.exchanges.push(exchange);
     // The last request on this connection: read nothing after it (but its own body, if any).
-    if (!keepAlive && !bodyFollows) this.input = 'done';
+    if (!keepAlive && !bodyFollows) this.reader.stop();
     return exchange;
   }
 
@@ -226,13 +207,13 @@ export class Connection {
       ({ exchange, route: decision, share } = this.awaitingBody);
       this.awaitingBody = null;
       exchange.wantsContinue = false;
-      if (!exchange.keepAlive) this.input = 'done';
+      if (!exchange.keepAlive) this.reader.stop();
     } else {
       exchange = this.openExchange(request, false);
       decision = route(request, this.deps.settings.allowedHosts);
     }
     // While draining, this request is the connection's last: its response says close.
-    if (this.lifecycle !== 'serving') this.input = 'done';
+    if (this.lifecycle !== 'serving') this.reader.stop();
     if (decision.kind === 'reject' || decision.kind === 'options') return this.answerAtOnce(exchange, decision, true);
     const job: Job = decision.kind === 'upload' ? { kind: 'upload', body: request.body ?? new Uint8Array(0) } : decision;
     if (job.kind === 'static' && this.answerFromCache(exchange, job)) return share?.release();
@@ -269,7 +250,7 @@ export class Connection {
   /** Answers a request whose body stays unread: nothing after it can be read, so the connection closes. */
   private refuse(exchange: Exchange, response: Response): void {
     exchange.keepAlive = false;
-    this.input = 'done';
+    this.reader.stop();
     this.respond(exchange, response);
   }
 
@@ -294,7 +275,7 @@ export class Connection {
 
   /** A request that cannot be read any further: answer with `status` and close. */
   private failRequest(status: ErrorStatus, reason: string): void {
-    this.input = 'done';
+    this.reader.stop();
     let exchange: Exchange;
     if (this.awaitingBody !== null) {
       exchange = this.awaitingBody.exchange;
@@ -384,27 +365,21 @@ export class Connection {
   /** After writing: close when done, wait for a last request while draining, or read on. */
   private afterFlush(): void {
     const nothingInFlight = this.exchanges.length === 0 && this.awaitingBody === null && !this.writer.busy;
-    if (nothingInFlight && (this.lifecycle === 'client-ended' || (this.lifecycle === 'draining' && this.input === 'done'))) this.end();
+    if (nothingInFlight && (this.lifecycle === 'client-ended' || (this.lifecycle === 'draining' && this.reader.done))) this.end();
     else if (nothingInFlight && this.lifecycle === 'draining') this.closeWhenIdle();
-    if (this.input === 'paused' && this.exchanges.length < MAX_IN_FLIGHT && !this.stream.writableNeedDrain && !this.ended) {
-      this.input = 'reading';
-      this.stream.resume();
-      this.parse();
-      return;
-    }
-    this.updateDeadline();
+    if (this.ended || !this.reader.paused) return this.updateDeadline();
+    this.read(null);
   }
 
   private onDrain(): void {
-    if (this.input === 'paused') this.flush();
-    else this.updateDeadline();
+    this.flush();
   }
 
   /** The client sent FIN: answer what it asked for, then close. */
   private onClientEnd(): void {
-    this.input = 'done';
+    this.reader.stop();
     this.advance('client-ended');
-    if (this.awaitingBody !== null || (this.exchanges.length === 0 && this.parser.inRequest)) {
+    if (this.awaitingBody !== null || (this.exchanges.length === 0 && this.reader.inRequest)) {
       // The last request can never complete.
       this.stream.destroy();
       return;
@@ -424,7 +399,7 @@ export class Connection {
       // setImmediate runs after the poll phase, which reads whatever has arrived by now.
       setImmediate(() => {
         this.idleCloseTimer = null;
-        if (this.ended || this.exchanges.length > 0 || this.awaitingBody !== null || this.writer.busy || this.parser.inRequest) return;
+        if (this.ended || this.exchanges.length > 0 || this.awaitingBody !== null || this.writer.busy || this.reader.inRequest) return;
         // Our last response is still on its way: the client cannot have answered it yet.
         if (this.stream.writableLength > 0) this.closeWhenIdle();
         else this.end();
@@ -435,7 +410,7 @@ export class Connection {
   private end(): void {
     if (this.ended) return;
     this.advance('ended');
-    this.input = 'done';
+    this.reader.stop();
     this.stream.end();
     this.setDeadline('closing', CLOSE_GRACE_MS);
     this.onEnded();
@@ -452,10 +427,10 @@ export class Connection {
   private updateDeadline(): void {
     if (this.ended) return;
     const { settings } = this.deps;
-    if (this.awaitingBody !== null) this.setDeadlineAt('body', this.requestStartedAt + settings.requestTimeoutMs);
+    if (this.awaitingBody !== null) this.setDeadlineAt('body', this.reader.requestBegan + settings.requestTimeoutMs);
     else if (this.writer.busy || (this.exchanges.length > 0 && this.stream.writableLength > 0)) this.setDeadline('write', settings.keepAliveTimeoutMs);
     else if (this.exchanges.length > 0) this.setDeadlineAt('none', 0);
-    else if (this.parser.inRequest) this.setDeadlineAt('headers', this.requestStartedAt + settings.headersTimeoutMs);
+    else if (this.reader.inRequest) this.setDeadlineAt('headers', this.reader.requestBegan + settings.headersTimeoutMs);
     else if (this.phase !== 'idle') this.setDeadline('idle', settings.keepAliveTimeoutMs);
   }
 

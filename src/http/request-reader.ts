@@ -1,0 +1,93 @@
+// Reads requests off a connection's stream: feeds the parser, hands each complete head or
+// request to the connection, and stops reading while the connection has no room for more
+// (a client that pipelines faster than it reads waits for us). Remembers when the request
+// being read began, for its deadlines.
+import type { Duplex } from 'node:stream';
+import type { ParsedRequest, RequestHead } from '../core/request.js';
+import { RequestParser, type ParseErrorStatus, type ParserLimits } from './parser.js';
+
+export interface RequestEvents {
+  /** Whether another request may be taken now. */
+  hasRoom(): boolean;
+  /** The head of a request whose body follows. */
+  head(head: RequestHead): void;
+  request(request: ParsedRequest): void;
+  /** The bytes cannot be read as a request; nothing more is read. */
+  invalid(status: ParseErrorStatus, reason: string): void;
+}
+
+/** `paused` while the connection has no room; `done` after the last request. */
+type Input = 'reading' | 'paused' | 'done';
+
+export class RequestReader {
+  private input: Input = 'reading';
+  private readonly parser: RequestParser;
+  /** When the first byte of the request being read arrived (ms). */
+  private begun = 0;
+
+  constructor(
+    private readonly stream: Duplex,
+    limits: ParserLimits,
+    private readonly events: RequestEvents,
+  ) {
+    this.parser = new RequestParser(limits);
+  }
+
+  get done(): boolean {
+    return this.input === 'done';
+  }
+
+  get paused(): boolean {
+    return this.input === 'paused';
+  }
+
+  /** Part of a request has arrived, not all of it. */
+  get inRequest(): boolean {
+    return this.parser.inRequest;
+  }
+
+  /** When the request being read began (ms since the epoch). */
+  get requestBegan(): number {
+    return this.begun;
+  }
+
+  /** Reads nothing more: the last request has been read, or the connection ends. */
+  stop(): void {
+    this.input = 'done';
+  }
+
+  feed(chunk: Buffer): void {
+    if (this.input === 'done') return;
+    if (!this.parser.inRequest) this.begun = Date.now();
+    this.parser.feed(chunk);
+    this.read();
+  }
+
+  /** Reads on after a pause, if there is room again. */
+  resume(): void {
+    if (this.input !== 'paused' || !this.events.hasRoom()) return;
+    this.input = 'reading';
+    this.stream.resume();
+    this.read();
+  }
+
+  /** Takes every complete request from what has arrived, while there is room. */
+  private read(): void {
+    while (this.input === 'reading') {
+      if (!this.events.hasRoom()) {
+        this.input = 'paused';
+        this.stream.pause();
+        return;
+      }
+      const event = this.parser.next();
+      if (event.type === 'need-more') return;
+      if (event.type === 'error') {
+        this.input = 'done';
+        return this.events.invalid(event.status, event.reason);
+      }
+      if (event.type === 'head') this.events.head(event.head);
+      else this.events.request(event.request);
+      if (this.parser.inRequest) this.begun = Date.now();
+    }
+  }
+}
