@@ -81,6 +81,8 @@ export class Connection {
   private readonly exchanges = new ExchangeQueue();
   private readonly writer: ResponseWriter;
   private awaitingBody: AwaitingBody | null = null;
+  /** The response whose file the writer is streaming, while it does. */
+  private streaming: { readonly exchange: Exchange; readonly status: number; readonly keepAlive: boolean } | null = null;
   private requestCount = 0;
   /** While draining: how long an idle connection waits for the client's last request. */
   private idleGraceMs = 0;
@@ -101,7 +103,7 @@ export class Connection {
       request: (request) => this.onRequest(request),
       invalid: (status, reason) => this.failRequest(status, reason),
     });
-    this.writer = new ResponseWriter(stream, () => this.updateDeadline());
+    this.writer = new ResponseWriter(stream, () => this.updateDeadline(), (outcome) => this.onStreamed(outcome));
     stream.on('data', (chunk: Buffer) => this.read(chunk));
     stream.on('end', () => this.onClientEnd());
     stream.on('drain', () => this.onDrain());
@@ -328,13 +330,17 @@ export class Connection {
       keepAliveTimeoutSeconds: Math.ceil(this.deps.settings.keepAliveTimeoutMs / 1000),
       remainingRequests: this.deps.settings.maxRequestsPerConnection - exchange.index + 1,
     };
-    const sent = (outcome: SendOutcome): void => this.onSent(exchange, response.status, keepAlive, outcome);
-    const outcome = this.writer.write(response, connection, (later) => {
-      sent(later);
-      // The streamed file is done: carry on with the responses that waited for it.
-      if (later.ok && keepAlive) this.flush();
-    });
-    if (outcome !== 'streaming') sent(outcome);
+    const outcome = this.writer.write(response, connection);
+    if (outcome === 'streaming') this.streaming = { exchange, status: response.status, keepAlive };
+    else this.onSent(exchange, response.status, keepAlive, outcome);
+  }
+
+  /** The file being streamed is done: carry on with the responses that waited for it. */
+  private onStreamed(outcome: SendOutcome): void {
+    const { exchange, status, keepAlive } = this.streaming!;
+    this.streaming = null;
+    this.onSent(exchange, status, keepAlive, outcome);
+    if (outcome.ok && keepAlive) this.flush();
   }
 
   private onSent(exchange: Exchange, status: number, keepAlive: boolean, outcome: SendOutcome): void {

@@ -7,17 +7,19 @@ import type { Response, ResponseBody } from '../core/response.js';
 import { FileSender, type SendOutcome } from './file-sender.js';
 import { CONTINUE_HEAD, headBytes, type ConnectionHeaders } from './head.js';
 
-/** Called once a streamed file has been handed to the stream whole, or could not be. */
-export type Streamed = (outcome: SendOutcome) => void;
 
 export class ResponseWriter {
   /** The file being sent, while one is. */
   private sender: FileSender | null = null;
 
-  /** `onProgress`: a streamed file's chunk has been taken by the stream (deadlines move on). */
+  /**
+   * `onProgress`: a streamed file's chunk has been taken by the stream (deadlines move on).
+   * `onStreamed`: the streamed file has been handed to the stream whole, or could not be.
+   */
   constructor(
     private readonly stream: Duplex,
     private readonly onProgress: () => void,
+    private readonly onStreamed: (outcome: SendOutcome) => void,
   ) {}
 
   /** A file is being streamed: nothing else may be written until it is done. */
@@ -31,9 +33,9 @@ export class ResponseWriter {
 
   /**
    * Writes `response`. A body in memory is written at once and its outcome returned; a file
-   * is streamed, and `streamed` runs once it is done.
+   * is streamed, and `onStreamed` runs once it is done.
    */
-  write(response: Response, connection: ConnectionHeaders, streamed: Streamed): SendOutcome | 'streaming' {
+  write(response: Response, connection: ConnectionHeaders): SendOutcome | 'streaming' {
     const [start, ending] = headBytes(response, connection);
     const head = start.length + ending.length;
     const body = response.body;
@@ -48,7 +50,7 @@ export class ResponseWriter {
       closeFd(body.fd, () => undefined);
       return { ok: true, bytes: head };
     }
-    this.streamFile(body, head, streamed);
+    this.streamFile(body, head);
     return 'streaming';
   }
 
@@ -58,11 +60,11 @@ export class ResponseWriter {
     this.sender = null;
   }
 
-  private streamFile(file: Extract<ResponseBody, { kind: 'file' }>, headBytesWritten: number, done: Streamed): void {
+  private streamFile(file: Extract<ResponseBody, { kind: 'file' }>, headBytesWritten: number): void {
     const { fd, start, length } = file;
     this.sender = new FileSender(this.stream, { fd, start, length }, this.onProgress, (outcome) => {
       this.sender = null;
-      done(outcome.ok ? { ok: true, bytes: headBytesWritten + outcome.bytes } : outcome);
+      this.onStreamed(outcome.ok ? { ok: true, bytes: headBytesWritten + outcome.bytes } : outcome);
     });
     this.sender.start();
   }
