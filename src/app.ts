@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AdminServer } from './admin/server.js';
 import { defaultAllowedHosts, type Config } from './config.js';
+import { diskSpace } from './admin/disk-space.js';
 import { Metrics } from './admin/metrics.js';
 import { contentTable } from './handlers/content-types.js';
 import { ResponseCache } from './handlers/response-cache.js';
@@ -77,7 +78,12 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   // Filled in as soon as the port is known, before the first connection is accepted.
   const allowedHosts = new Set(config.allowedHosts.map((host) => host.toLowerCase()));
   let http: HttpServer | null = null;
-  metrics = new Metrics({ poolStats: () => pool.stats(), openConnections: () => http?.openConnections ?? 0 });
+  metrics = new Metrics({
+    poolStats: () => pool.stats(),
+    openConnections: () => http?.openConnections ?? 0,
+    queueCapacity: config.queueSize,
+    uploadsDisk: () => diskSpace(config.uploadsDir),
+  });
   http = new HttpServer({
     host: config.host,
     port: config.port,

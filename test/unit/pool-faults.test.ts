@@ -178,7 +178,7 @@ test('with batching, a crash fails only jobs held by the dying worker', async (t
 });
 
 test('through the connection layer: the held request is a 500, the rest are served, the restart counter moves', async () => {
-  const metrics = new Metrics({ poolStats: () => pool.stats(), openConnections: () => 0 });
+  const metrics = new Metrics({ poolStats: () => pool.stats(), openConnections: () => 0, queueCapacity: 0, uploadsDisk: () => null });
   const events = new RecordedEvents(metrics);
   const pool = await startPool(2, events, { maxBatch: 1 });
   const allowedHosts = new Set<string>();
