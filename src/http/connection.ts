@@ -11,7 +11,8 @@ import type { ServerEvents } from './events.js';
 import { FileSender, type SendOutcome } from './file-sender.js';
 import { RequestParser, type ParserLimits, type RequestHead } from './parser.js';
 import { connectionFieldBytes, type PreparedHead } from './prepared-head.js';
-import { errorResponse, optionsResponse, serializeHead, type ConnectionHeaders, type HandlerResponse, type ResponseBody } from './response.js';
+import { connectionFields, errorResponse, headStart, httpDate, optionsResponse, type ConnectionHeaders, type HandlerResponse, type ResponseBody } from './response.js';
+import { newTraceId, requestTraceId, traceIdFieldLine, type TraceId } from './trace-context.js'; // trace
 
 export interface ConnectionSettings {
   readonly keepAliveTimeoutMs: number;
@@ -48,6 +49,8 @@ interface Slot {
   workerId: number | null;
   /** Answered from the main thread's file cache. */
   cached: boolean;
+  /** trace: logged with the request line and echoed in the response. */
+  readonly traceId: TraceId;
 }
 
 type Phase = 'idle' | 'headers' | 'body' | 'write' | 'closing' | 'none';
@@ -195,6 +198,7 @@ export class Connection {
       response: null,
       workerId: null,
       cached: false,
+      traceId: requestTraceId(head.headers.traceparent), // trace
     };
     this.slots.push(slot);
     // The last request on this connection: read nothing after it (but its own body, if any).
@@ -306,7 +310,7 @@ export class Connection {
       this.bodyRequest = null;
     } else {
       this.requestCount++;
-      slot = { method: '-', target: '-', index: this.requestCount, keepAlive: false, startedAt: performance.now(), wantsContinue: false, response: null, workerId: null, cached: false };
+      slot = { method: '-', target: '-', index: this.requestCount, keepAlive: false, startedAt: performance.now(), wantsContinue: false, response: null, workerId: null, cached: false, traceId: newTraceId() }; // trace
       this.slots.push(slot);
     }
     this.deps.log.info({ conn: this.id, client: this.remoteAddress, status, reason }, 'bad request');
@@ -357,7 +361,7 @@ export class Connection {
       this.writePrepared(slot, response, response.prepared, connection);
       return;
     }
-    const head = serializeHead(response, connection);
+    const head = headStart(response, httpDate()) + traceIdFieldLine(slot.traceId) + connectionFields(connection); // trace: serializeHead plus the trace id field
     if (body.kind === 'file') {
       this.socket.write(head, 'latin1');
       this.streamFile(slot, response, body, keepAlive, head.length);
@@ -384,6 +388,7 @@ export class Connection {
     const body = response.body.kind === 'bytes' ? response.body.bytes : null;
     this.socket.cork();
     this.socket.write(start);
+    this.socket.write(traceIdFieldLine(slot.traceId), 'latin1'); // trace
     this.socket.write(ending);
     if (body !== null) this.socket.write(body);
     this.socket.uncork();
@@ -420,7 +425,7 @@ export class Connection {
     // The access log line; its fields are not even built when info is off.
     if (!this.deps.log.isLevelEnabled('info')) return;
     this.deps.log.info(
-      { conn: this.id, method: slot.method, path: slot.target, status, bytes, ms: Math.round(seconds * 1e6) / 1e3, worker: slot.workerId, cached: slot.cached, connection: keepAlive ? 'keep-alive' : 'close' },
+      { conn: this.id, method: slot.method, path: slot.target, status, bytes, ms: Math.round(seconds * 1e6) / 1e3, worker: slot.workerId, cached: slot.cached, connection: keepAlive ? 'keep-alive' : 'close', traceId: slot.traceId }, // trace: traceId
       'request',
     );
   }
