@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AdminServer } from './admin/server.js';
 import { defaultAllowedHosts, type Config } from './config.js';
+import { diskSpace } from './admin/disk-space.js';
 import { Metrics } from './admin/metrics.js';
 import type { Job, JobResult } from './core/job.js';
 import { contentTable } from './handlers/content-types.js';
@@ -85,7 +86,13 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const allowedHosts = new Set(config.allowedHosts.map((host) => host.toLowerCase()));
   let http: HttpServer | null = null;
   const bodies = new BodyBudget(config.maxBodyMemoryBytes);
-  metrics = new Metrics({ poolStats: () => pool.stats(), openConnections: () => http?.openConnections ?? 0, bodyBytes: () => bodies.heldBytes });
+  metrics = new Metrics({
+    poolStats: () => pool.stats(),
+    bodyBytes: () => bodies.heldBytes,
+    openConnections: () => http?.openConnections ?? 0,
+    queueCapacity: config.queueSize,
+    uploadsDisk: () => diskSpace(config.uploadsDir),
+  });
   http = new HttpServer({
     host: config.host,
     port: config.port,

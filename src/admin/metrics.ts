@@ -4,12 +4,17 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { RejectionReason, ServerEvents } from '../http/events.js';
 import type { PoolStats } from '../pool/pool.js';
 import type { SecurityRule } from '../core/routes.js';
+import type { DiskSpace } from './disk-space.js';
 
 export interface LiveState {
   poolStats(): PoolStats;
   openConnections(): number;
   /** Request-body bytes held in memory (see http/body-budget.ts). */
   bodyBytes(): number;
+  /** QUEUE_SIZE: jobs that may wait for a worker before 503. */
+  readonly queueCapacity: number;
+  /** Space on the uploads file system now; null when it cannot be read. */
+  uploadsDisk(): DiskSpace | null;
 }
 
 /** Methods outside this set share one label value, so hostile clients cannot grow the series. */
@@ -55,6 +60,19 @@ interface RequestSeries {
 /** Completed requests kept before they are handed to prom-client in one go. */
 const FLUSH_EVERY = 1024;
 
+/** Gauges read from the live state when scraped. */
+function registerLiveGauges(live: LiveState, registers: Registry[]): void {
+  new Gauge({ name: 'http_server_queue_depth', help: 'Jobs waiting for a worker', registers, collect() { this.set(live.poolStats().queued); } });
+  new Gauge({ name: 'http_server_queue_capacity', help: 'Jobs that may wait for a worker before 503 (QUEUE_SIZE)', registers, collect() { this.set(live.queueCapacity); } });
+  new Gauge({ name: 'http_server_busy_workers', help: 'Workers running a job now', registers, collect() { this.set(live.poolStats().busy); } });
+  new Gauge({ name: 'http_server_workers', help: 'Live workers in the pool', registers, collect() { this.set(live.poolStats().workers); } });
+  new Gauge({ name: 'http_server_open_connections', help: 'Open client connections', registers, collect() { this.set(live.openConnections()); } });
+  new Gauge({ name: 'http_server_body_memory_bytes', help: 'Request-body bytes held in memory, received or waiting for a worker', registers, collect() { this.set(live.bodyBytes()); } });
+  // NaN when statfs fails: no value rather than a made-up one (an alert on it stays silent).
+  new Gauge({ name: 'http_server_uploads_free_bytes', help: 'Bytes an unprivileged user may still write on the uploads file system', registers, collect() { this.set(live.uploadsDisk()?.freeBytes ?? NaN); } });
+  new Gauge({ name: 'http_server_uploads_size_bytes', help: 'Size of the uploads file system', registers, collect() { this.set(live.uploadsDisk()?.sizeBytes ?? NaN); } });
+}
+
 export class Metrics implements ServerEvents {
   readonly registry = new Registry();
   private readonly requests: Counter<'method' | 'status'>;
@@ -73,11 +91,7 @@ export class Metrics implements ServerEvents {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     for (const name of DEPRECATED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
-    new Gauge({ name: 'http_server_queue_depth', help: 'Jobs waiting for a worker', registers, collect() { this.set(live.poolStats().queued); } });
-    new Gauge({ name: 'http_server_busy_workers', help: 'Workers running a job now', registers, collect() { this.set(live.poolStats().busy); } });
-    new Gauge({ name: 'http_server_workers', help: 'Live workers in the pool', registers, collect() { this.set(live.poolStats().workers); } });
-    new Gauge({ name: 'http_server_open_connections', help: 'Open client connections', registers, collect() { this.set(live.openConnections()); } });
-    new Gauge({ name: 'http_server_body_memory_bytes', help: 'Request-body bytes held in memory, received or waiting for a worker', registers, collect() { this.set(live.bodyBytes()); } });
+    registerLiveGauges(live, registers);
     this.rejections = new Counter({ name: 'http_server_rejected_total', help: 'Requests refused with 503 because a limit was hit', labelNames: ['reason'], registers });
     // A scrape first hands over what requestCompleted has kept, so it reads exact values.
     const flush = (): void => this.flushRequests();

@@ -19,6 +19,7 @@ import { RequestReader } from './request-reader.js';
 import type { ResponseCache } from './response-cache.js';
 import { ResponseWriter } from './response-writer.js';
 import { route, type Route } from './router.js';
+import { newTraceId, requestTraceId } from './trace-context.js';
 
 export interface ConnectionSettings {
   readonly keepAliveTimeoutMs: number;
@@ -174,7 +175,7 @@ export class Connection {
   private openExchange(head: RequestHead, bodyFollows: boolean): Exchange {
     this.requestCount++;
     const keepAlive = head.keepAlive && this.requestCount < this.deps.settings.maxRequestsPerConnection;
-    const exchange = newExchange(head.method, head.target, this.requestCount, keepAlive);
+    const exchange = newExchange(head.method, head.target, this.requestCount, keepAlive, requestTraceId(head.headers.traceparent));
     this.exchanges.push(exchange);
     // The last request on this connection: read nothing after it (but its own body, if any).
     if (!keepAlive && !bodyFollows) this.reader.stop();
@@ -242,7 +243,7 @@ export class Connection {
   private answerAtOnce(exchange: Exchange, decision: Extract<Route, { kind: 'reject' | 'options' }>, keepAlive: boolean): void {
     if (decision.kind === 'reject' && decision.rule !== undefined) {
       this.deps.events.securityRejection(decision.rule);
-      this.deps.log.warn({ conn: this.id, client: this.client, target: exchange.target, rule: decision.rule, reason: decision.reason }, 'security refusal');
+      this.deps.log.warn({ conn: this.id, client: this.client, target: exchange.target, rule: decision.rule, reason: decision.reason, traceId: exchange.traceId }, 'security refusal');
     }
     const response = answerAtOnce(decision, exchange.method);
     if (keepAlive) this.respond(exchange, response);
@@ -262,14 +263,14 @@ export class Connection {
     }
     exchange.workerId = outcome.workerId;
     if (!outcome.ok) {
-      this.deps.log.error({ conn: this.id, worker: outcome.workerId, failure: outcome.failure, err: outcome.error }, 'job failed');
+      this.deps.log.error({ conn: this.id, worker: outcome.workerId, failure: outcome.failure, err: outcome.error, traceId: exchange.traceId }, 'job failed');
       return this.respond(exchange, failedJobResponse(outcome.failure, job, exchange.method));
     }
     const { result } = outcome;
     if (result.securityRule !== undefined) this.deps.events.securityRejection(result.securityRule);
     if (result.storedBytes !== undefined) this.deps.events.uploadStored(result.storedBytes);
     if (result.log !== undefined) {
-      const fields = { conn: this.id, client: this.client, target: exchange.target, worker: outcome.workerId, ...result.log.fields };
+      const fields = { conn: this.id, client: this.client, target: exchange.target, worker: outcome.workerId, traceId: exchange.traceId, ...result.log.fields };
       this.deps.log[result.log.level](fields, result.log.message);
     }
     this.respond(exchange, result.response);
@@ -286,10 +287,10 @@ export class Connection {
       exchange.wantsContinue = false;
     } else {
       this.requestCount++;
-      exchange = newExchange('-', '-', this.requestCount, false);
+      exchange = newExchange('-', '-', this.requestCount, false, newTraceId());
       this.exchanges.push(exchange);
     }
-    this.deps.log.info({ conn: this.id, client: this.client, status, reason }, 'bad request');
+    this.deps.log.info({ conn: this.id, client: this.client, status, reason, traceId: exchange.traceId }, 'bad request');
     exchange.keepAlive = false;
     this.respond(exchange, errorResponse(status, 'GET'));
   }
@@ -330,7 +331,7 @@ export class Connection {
       keepAliveTimeoutSeconds: Math.ceil(this.deps.settings.keepAliveTimeoutMs / 1000),
       remainingRequests: this.deps.settings.maxRequestsPerConnection - exchange.index + 1,
     };
-    const outcome = this.writer.write(response, connection);
+    const outcome = this.writer.write(response, connection, exchange.traceId);
     if (outcome === 'streaming') this.streaming = { exchange, status: response.status, keepAlive };
     else this.onSent(exchange, response.status, keepAlive, outcome);
   }
@@ -361,7 +362,7 @@ export class Connection {
     if (!this.deps.log.isLevelEnabled('info')) return;
     const ms = Math.round(seconds * 1e6) / 1e3;
     this.deps.log.info(
-      { conn: this.id, method: exchange.method, path: exchange.target, status, bytes, ms, worker: exchange.workerId, cached: exchange.cached, connection: keepAlive ? 'keep-alive' : 'close' },
+      { conn: this.id, method: exchange.method, path: exchange.target, status, bytes, ms, worker: exchange.workerId, cached: exchange.cached, connection: keepAlive ? 'keep-alive' : 'close', traceId: exchange.traceId },
       'request',
     );
   }

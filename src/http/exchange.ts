@@ -3,6 +3,7 @@
 // responses go out in the order the requests came.
 import { closeSync } from 'node:fs';
 import type { Response } from '../core/response.js';
+import type { TraceId } from './trace-context.js';
 
 export interface Exchange {
   readonly method: string;
@@ -10,6 +11,8 @@ export interface Exchange {
   /** 1-based number of the request on its connection. */
   readonly index: number;
   readonly startedAt: number;
+  /** Logged with the request line and echoed in the response. */
+  readonly traceId: TraceId;
   /** Whether the connection may stay open after this response. */
   keepAlive: boolean;
   /** The client waits for `100 Continue` before it sends the body. */
@@ -22,8 +25,8 @@ export interface Exchange {
   cached: boolean;
 }
 
-export function newExchange(method: string, target: string, index: number, keepAlive: boolean): Exchange {
-  return { method, target, index, startedAt: performance.now(), keepAlive, wantsContinue: false, response: null, workerId: null, cached: false };
+export function newExchange(method: string, target: string, index: number, keepAlive: boolean, traceId: TraceId): Exchange {
+  return { method, target, index, startedAt: performance.now(), traceId, keepAlive, wantsContinue: false, response: null, workerId: null, cached: false };
 }
 
 /** Closes the file a response that will never be sent holds open. */

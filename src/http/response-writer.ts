@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { Response, ResponseBody } from '../core/response.js';
 import { FileSender, type SendOutcome } from './file-sender.js';
 import { CONTINUE_HEAD, headBytes, type ConnectionHeaders } from './head.js';
+import { traceIdFieldLine, type TraceId } from './trace-context.js';
 
 
 export class ResponseWriter {
@@ -35,13 +36,15 @@ export class ResponseWriter {
    * Writes `response`. A body in memory is written at once and its outcome returned; a file
    * is streamed, and `onStreamed` runs once it is done.
    */
-  write(response: Response, connection: ConnectionHeaders): SendOutcome | 'streaming' {
+  write(response: Response, connection: ConnectionHeaders, traceId: TraceId): SendOutcome | 'streaming' {
     const [start, ending] = headBytes(response, connection);
-    const head = start.length + ending.length;
+    const trace = traceIdFieldLine(traceId);
+    const head = start.length + trace.length + ending.length;
     const body = response.body;
     // Corked, head and body leave in one writev system call, so one packet, without copying.
     this.stream.cork();
     this.stream.write(start);
+    this.stream.write(trace, 'latin1');
     this.stream.write(ending);
     if (body.kind === 'bytes') this.stream.write(body.bytes);
     this.stream.uncork();

@@ -228,10 +228,10 @@ fi
 # The monitoring profile's image cannot be pulled here; Prometheus's own tool checks its parts.
 if command -v promtool >/dev/null; then
   lint_metrics() { promtool check metrics <"$WORK/metrics"; }
-  check "promtool accepts deploy/prometheus.yml" quiet promtool check config deploy/prometheus.yml
+  check "promtool accepts deploy/prometheus/prometheus.yml and its rules" quiet promtool check config deploy/prometheus/prometheus.yml
   check "promtool accepts the /metrics exposition" quiet lint_metrics
 else
-  say "skip: promtool not installed, deploy/prometheus.yml and the exposition not checked"
+  say "skip: promtool not installed, deploy/prometheus/prometheus.yml and the exposition not checked"
 fi
 
 # ---------------------------------------------------------------- graceful stop

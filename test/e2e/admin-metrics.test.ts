@@ -1,7 +1,7 @@
 // GET /metrics: every metric of the admin contract with its type, exact counters, and the
 // live gauges (queue depth, busy workers) read while the pool is held busy and after.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -131,6 +131,7 @@ describe('the metrics contract', () => {
     const exposition = await scrape(server.adminPort);
     const expected: Record<string, string> = {
       http_server_queue_depth: 'gauge',
+      http_server_queue_capacity: 'gauge',
       http_server_busy_workers: 'gauge',
       http_server_workers: 'gauge',
       http_server_rejected_total: 'counter',
@@ -142,6 +143,8 @@ describe('the metrics contract', () => {
       http_server_security_rejections_total: 'counter',
       http_server_uploads_total: 'counter',
       http_server_upload_bytes_total: 'counter',
+      http_server_uploads_free_bytes: 'gauge',
+      http_server_uploads_size_bytes: 'gauge',
       process_cpu_user_seconds_total: 'counter',
       process_cpu_system_seconds_total: 'counter',
       process_cpu_seconds_total: 'counter',
@@ -238,6 +241,17 @@ describe('the metrics contract', () => {
     assert.equal(delta('http_server_security_rejections_total', { reason: 'host_not_allowed' }), 1);
     assert.equal(delta('http_server_security_rejections_total', { reason: 'hidden_file' }), 1);
     assert.equal(delta('http_server_rejected_total', { reason: 'queue_full' }), 0);
+  });
+
+  test('the uploads file system gauges are what statfs says of UPLOADS_DIR', async () => {
+    const exposition = await scrape(server.adminPort);
+    const disk = statfsSync(server.uploadsDir);
+    assert.equal(valueOf(exposition, 'http_server_uploads_size_bytes'), disk.blocks * disk.bsize);
+    // Other programs write to this file system meanwhile: close, not equal.
+    const free = valueOf(exposition, 'http_server_uploads_free_bytes');
+    assert.ok(Math.abs(free - disk.bavail * disk.bsize) < 64 * 1024 * 1024, `free bytes ${free} near statfs's ${disk.bavail * disk.bsize}`);
+    assert.ok(free > 0 && free <= disk.blocks * disk.bsize);
+    assert.equal(valueOf(exposition, 'http_server_queue_capacity'), 1024, 'the default QUEUE_SIZE');
   });
 
   test('open connections read the live count', async () => {

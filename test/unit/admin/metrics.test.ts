@@ -2,10 +2,11 @@
 // still read exact values, whatever the batch boundaries and however many series there are.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { DiskSpace } from '../../../src/admin/disk-space.js';
 import { Metrics } from '../../../src/admin/metrics.js';
 
-function newMetrics(): Metrics {
-  return new Metrics({ poolStats: () => ({ workers: 1, busy: 0, queued: 0 }), openConnections: () => 0, bodyBytes: () => 0 });
+function newMetrics(uploadsDisk: () => DiskSpace | null = () => null): Metrics {
+  return new Metrics({ poolStats: () => ({ workers: 1, busy: 0, queued: 0 }), openConnections: () => 0, bodyBytes: () => 0, queueCapacity: 64, uploadsDisk });
 }
 
 /** The value of one sample line of the exposition, e.g. `http_server_requests_total{method="GET",status="200"}`. */
@@ -40,5 +41,23 @@ describe('request metrics', () => {
     assert.equal(await sample(metrics, 'http_server_requests_total{method="OTHER",status="405"}'), 600);
     assert.equal(await sample(metrics, 'http_server_request_duration_seconds_count{method="OTHER",status="405"}'), 600);
     assert.equal(await sample(metrics, 'http_server_requests_total{method="GET",status="200"}'), 1);
+  });
+});
+
+describe('live gauges', () => {
+  test('the queue capacity and the uploads file system are read at each scrape', async () => {
+    let disk: DiskSpace | null = { freeBytes: 3 * 4096, sizeBytes: 10 * 4096 };
+    const metrics = newMetrics(() => disk);
+    assert.equal(await sample(metrics, 'http_server_queue_capacity'), 64);
+    assert.equal(await sample(metrics, 'http_server_uploads_free_bytes'), 3 * 4096);
+    assert.equal(await sample(metrics, 'http_server_uploads_size_bytes'), 10 * 4096);
+    disk = { freeBytes: 4096, sizeBytes: 10 * 4096 };
+    assert.equal(await sample(metrics, 'http_server_uploads_free_bytes'), 4096);
+  });
+
+  test('an unreadable uploads file system is NaN (no value), not 0 free bytes', async () => {
+    const metrics = newMetrics(() => null);
+    assert.ok(Number.isNaN(await sample(metrics, 'http_server_uploads_free_bytes')));
+    assert.ok(Number.isNaN(await sample(metrics, 'http_server_uploads_size_bytes')));
   });
 });

@@ -74,7 +74,7 @@ async function withServer(run: (port: number, host: string, counts: WriteCounts)
     bodies: new BodyBudget(64 << 20),
     jobs: { submit: () => assert.fail('no request here needs a worker') },
     cache,
-    events: new Metrics({ poolStats: () => ({ workers: 0, busy: 0, queued: 0 }), openConnections: () => 0, bodyBytes: () => 0 }),
+    events: new Metrics({ poolStats: () => ({ workers: 0, busy: 0, queued: 0 }), openConnections: () => 0, bodyBytes: () => 0, queueCapacity: 0, uploadsDisk: () => null }),
     log: pino({ level: 'silent' }),
   };
   const counts: WriteCounts = { single: 0, batched: 0 };

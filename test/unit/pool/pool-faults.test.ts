@@ -215,7 +215,7 @@ test('descriptors opened for results a dead worker never delivered are closed', 
 });
 
 test('through the connection layer: the crashed request is a 500, the rest are served, the restart counter moves', async () => {
-  const metrics = new Metrics({ poolStats: () => pool.stats(), openConnections: () => 0, bodyBytes: () => 0 });
+  const metrics = new Metrics({ poolStats: () => pool.stats(), openConnections: () => 0, bodyBytes: () => 0, queueCapacity: 0, uploadsDisk: () => null });
   const events = new RecordedEvents(metrics);
   const pool = await startPool(2, events, { maxBatch: 1 });
   const allowedHosts = new Set<string>();

@@ -1,0 +1,104 @@
+// Trace ids in the access log: a valid W3C traceparent's trace id is logged with the request
+// line and echoed in X-Trace-Id; an invalid one is ignored (never an error) and a fresh id is
+// used; every request line has an id, on every way a response is written.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { get, RawClient, request, type RawResponse } from '../helpers/raw.js';
+import { startServer, type LogLine, type StartedServer } from '../helpers/server.js';
+
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+const PARENT = '00f067aa0ba902b7';
+const TRACE_ID = /^[0-9a-f]{32}$/;
+
+describe('trace ids', () => {
+  let server: StartedServer;
+  before(async () => {
+    server = await startServer();
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  /** The access log line of the response that carries `traceId`. */
+  const requestLine = (traceId: string): Promise<LogLine> => server.waitForLog((line) => line.msg === 'request' && line.traceId === traceId);
+
+  const traced = (response: RawResponse): string => {
+    const id = response.headers['x-trace-id'] ?? '';
+    assert.match(id, TRACE_ID, `X-Trace-Id of a ${response.status}`);
+    return id;
+  };
+
+  test("a valid traceparent's trace id is logged and echoed, from a worker and from the file cache", async () => {
+    const traceparent = `traceparent: 00-${TRACE}-${PARENT}-01\r\n`;
+    // The first answer comes from a worker, the second from the main thread's cache (a prepared head).
+    for (let i = 0; i < 2; i++) {
+      const response = await request(server.port, get('/about.html', server.port, traceparent));
+      assert.equal(response.status, 200);
+      assert.equal(response.headers['x-trace-id'], TRACE);
+    }
+    await server.waitForLog((line) => line.traceId === TRACE && line.cached === true);
+    const lines = server.logs.filter((line) => line.msg === 'request' && line.traceId === TRACE);
+    assert.deepEqual(lines.map((line) => [line.path, line.status, line.cached]), [['/about.html', 200, false], ['/about.html', 200, true]]);
+  });
+
+  test('any header name case and surrounding whitespace, and a later version, are read', async () => {
+    for (const [field, expected] of [
+      [`TraceParent: \t00-${TRACE}-${PARENT}-00 \r\n`, TRACE],
+      [`traceparent: cc-${'1'.repeat(32)}-${PARENT}-01-later-fields\r\n`, '1'.repeat(32)],
+    ] as const) {
+      const response = await request(server.port, get('/sample.txt', server.port, field));
+      assert.equal(response.headers['x-trace-id'], expected);
+      await requestLine(expected);
+    }
+  });
+
+  test('an invalid traceparent is ignored: the request is served, with a fresh id', async () => {
+    const invalid = [
+      `00-${TRACE.toUpperCase()}-${PARENT}-01`,
+      `00-${'0'.repeat(32)}-${PARENT}-01`,
+      `00-${TRACE}-${'0'.repeat(16)}-01`,
+      `ff-${TRACE}-${PARENT}-01`,
+      `00-${TRACE}-${PARENT}-01-extra`,
+      `00-${TRACE}-${PARENT}`,
+      'garbage',
+    ];
+    const seen = new Set<string>();
+    for (const value of invalid) {
+      const response = await request(server.port, get('/sample.txt', server.port, `traceparent: ${value}\r\n`));
+      assert.equal(response.status, 200, value);
+      const id = traced(response);
+      assert.ok(!value.toLowerCase().includes(id), `${value}: a fresh id, not ${id}`);
+      seen.add(id);
+      assert.equal((await requestLine(id)).path, '/sample.txt');
+    }
+    assert.equal(seen.size, invalid.length, 'each request its own id');
+    // Two traceparent fields are joined into one invalid value: ignored too.
+    const twice = `traceparent: 00-${TRACE}-${PARENT}-01\r\ntraceparent: 00-${'2'.repeat(32)}-${PARENT}-01\r\n`;
+    const id = traced(await request(server.port, get('/sample.txt', server.port, twice)));
+    assert.ok(id !== TRACE && id !== '2'.repeat(32));
+  });
+
+  test('every request line has an id: pipelined requests, a 404, a streamed file, a bad request', async () => {
+    const client = await RawClient.connect(server.port);
+    try {
+      client.write(get('/index.html', server.port) + get('/nope.txt', server.port) + get('/sample_image.png', server.port));
+      const responses = await client.responses(3, 10_000);
+      assert.deepEqual(responses.map((response) => response.status), [200, 404, 200]);
+      const ids = responses.map(traced);
+      assert.equal(new Set(ids).size, 3);
+      const paths = await Promise.all(ids.map(async (id) => (await requestLine(id)).path));
+      assert.deepEqual(paths, ['/index.html', '/nope.txt', '/sample_image.png']);
+    } finally {
+      client.close();
+    }
+    // A request the parser refuses still gets an id, in the response and on its request line.
+    const bad = await request(server.port, 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nbad header line\r\n\r\n');
+    assert.equal(bad.status, 400);
+    const line = await requestLine(traced(bad));
+    assert.equal(line.method, '-');
+    // Every request line so far.
+    const lines = server.logs.filter((logged) => logged.msg === 'request');
+    assert.ok(lines.length >= 15);
+    for (const logged of lines) assert.match(String(logged.traceId), TRACE_ID, JSON.stringify(logged));
+  });
+});
