@@ -13,6 +13,7 @@ import { FdMonitor } from './http/fd-monitor.js';
 import { HttpServer } from './http/server.js';
 import { RateLimitedLog } from './log.js';
 import { WorkerPool } from './pool/pool.js';
+import { TokenSet } from './security/bearer.js';
 
 
 export interface App {
@@ -111,6 +112,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       host: config.adminHost,
       port: config.adminPort,
       registry: metrics.registry,
+      metricsTokens: config.metricsToken === '' ? null : new TokenSet([config.metricsToken]),
       notReadyReason: () => {
         if (app.shuttingDown) return 'shutting down';
         if (!http.listening) return 'public listener not bound';
@@ -133,6 +135,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       documentRoot: config.resourcesDir,
       uploads: config.uploadsDir,
       allowedHosts: [...allowedHosts],
+      metricsAuthorization: config.metricsToken === '' ? 'none' : 'bearer token',
     },
     `listening on http://${address.address}:${address.port}`,
   );
