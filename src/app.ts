@@ -49,6 +49,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const context: WorkContext = {
     resourcesRoot: realpathSync(config.resourcesDir),
     uploadsRoot: realpathSync(config.uploadsDir),
+    minFreeDiskBytes: config.minFreeDiskBytes,
     contentTable: contentTable(config),
     smallFileBytes: SMALL_FILE_BYTES,
     cacheControl: config.cacheControl,

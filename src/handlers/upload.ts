@@ -7,11 +7,14 @@ import { closeSync, existsSync, fsyncSync, linkSync, openSync, renameSync, rmSyn
 import { join } from 'node:path';
 import { errorResponse, type HandlerResponse } from '../http/response.js';
 import type { UploadWork, WorkResult } from '../pool/messages.js';
+import { freeBytes, hasRoom } from './disk-guard.js';
 import { checkJson } from './json.js';
 
 export interface UploadContext {
   /** Real path of the uploads folder. */
   readonly uploadsRoot: string;
+  /** Free bytes an upload must leave on the uploads file system (0: not checked). */
+  readonly minFreeDiskBytes: number;
 }
 
 /** Temporary files start with a dot, so they are never served, and are removed at start. */
@@ -120,9 +123,22 @@ function publish(tempPath: string, folder: string): string {
   }
 }
 
+/** 507 before anything is written when the upload would eat into MIN_FREE_DISK_BYTES. */
+function checkFreeSpace(bytes: number, context: UploadContext): WorkResult | null {
+  if (context.minFreeDiskBytes === 0) return null;
+  const free = freeBytes(context.uploadsRoot);
+  if (hasRoom(free, bytes, context.minFreeDiskBytes)) return null;
+  return {
+    response: errorResponse(507, 'POST'),
+    log: { level: 'warn', message: 'upload refused: free space below MIN_FREE_DISK_BYTES', fields: { freeBytes: free!, minFreeDiskBytes: context.minFreeDiskBytes, bytes } },
+  };
+}
+
 export function handleUpload(work: UploadWork, context: UploadContext): WorkResult {
   const problem = uploadProblem(work.body);
   if (problem !== null) return badRequest(problem);
+  const lowSpace = checkFreeSpace(work.body.length, context);
+  if (lowSpace !== null) return lowSpace;
   try {
     const name = store(work.body, context.uploadsRoot);
     const filepath = `/uploads/${name}`;

@@ -233,6 +233,7 @@ test('dispatch cost: the real static handler through the pool against inline (pr
   const context: WorkContext = {
     resourcesRoot: realpathSync(RESOURCES_DIR),
     uploadsRoot: realpathSync(join(RESOURCES_DIR, 'uploads')),
+    minFreeDiskBytes: 0,
     contentTable: contentTable({ inlineTypes: ['text/html'], downloadTypes: ['text/plain', 'image/png', 'image/jpeg', 'application/json'] }),
     smallFileBytes: 64 * 1024,
     cacheControl: 'no-cache',
