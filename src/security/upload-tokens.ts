@@ -43,8 +43,11 @@ export interface UploadTokenOptions {
 
 export class UploadTokens {
   private current: TokenSet;
-  /** The file's text behind `current`, and the last problem logged (each is logged once). */
+  /** The file's text behind `current`. */
   private loadedText: string;
+  /** What the last read saw, when it differed from `loadedText` (see check). */
+  private lastSeen: string | null = null;
+  /** The last problem logged: each is logged once. */
   private reportedProblem: string | null = null;
   private timer: NodeJS.Timeout | null = null;
 
@@ -78,31 +81,47 @@ export class UploadTokens {
     this.timer = null;
   }
 
-  /** One read at a time: the next is scheduled when the last has finished. */
-  private schedulePoll(): void {
-    this.timer = setTimeout(async () => {
-      await this.poll();
-      if (this.timer !== null) this.schedulePoll();
-    }, this.options.pollIntervalMs ?? POLL_INTERVAL_MS);
-    this.timer.unref();
+  /**
+   * Reads the file once (the timer calls this). A change is acted on only when two reads in
+   * a row agree: a file rewritten in place can be read half-written (empty, or a token cut
+   * short), and a moment later it is whole.
+   */
+  async check(): Promise<void> {
+    const seen = await readTokenFile(this.options.file).then(
+      (text) => ({ text }),
+      (error: Error) => ({ problem: `cannot be read: ${error.message}` }),
+    );
+    const key = 'text' in seen ? `text:${seen.text}` : `problem:${seen.problem}`;
+    if ('text' in seen && seen.text === this.loadedText) {
+      this.lastSeen = null;
+      return;
+    }
+    const settled = key === this.lastSeen;
+    this.lastSeen = key;
+    if (!settled) return;
+    if ('problem' in seen) return this.keepOld(seen.problem);
+    this.load(seen.text);
   }
 
-  private async poll(): Promise<void> {
-    let text: string;
-    try {
-      text = await readTokenFile(this.options.file);
-    } catch (error) {
-      return this.keepOld(`cannot be read: ${(error as Error).message}`);
-    }
-    if (text === this.loadedText) return;
+  private load(text: string): void {
     const parsed = parseTokenFile(text);
     if (!parsed.ok) return this.keepOld(parsed.problem);
     this.current = new TokenSet([...this.options.listed, ...parsed.tokens]);
     this.loadedText = text;
+    this.lastSeen = null;
     this.reportedProblem = null;
     const fields = { file: this.options.file, tokens: this.current.size };
     if (parsed.tokens.length === 0) this.options.log.warn(fields, 'UPLOAD_TOKENS_FILE holds no token now');
     else this.options.log.info(fields, 'upload tokens reloaded');
+  }
+
+  /** One read at a time: the next is scheduled when the last has finished. */
+  private schedulePoll(): void {
+    this.timer = setTimeout(async () => {
+      await this.check();
+      if (this.timer !== null) this.schedulePoll();
+    }, this.options.pollIntervalMs ?? POLL_INTERVAL_MS);
+    this.timer.unref();
   }
 
   /** A failed reload keeps the tokens loaded before, and says so once per problem. */

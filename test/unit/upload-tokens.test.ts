@@ -161,6 +161,24 @@ describe('UploadTokens', () => {
     assert.throws(() => start([], huge), /larger than 65536 bytes/);
   });
 
+  test('a change is used only when two reads in a row agree: a half-written file never is', async () => {
+    const file = join(dir, 'tokens');
+    writeFileSync(file, 'alpha\n');
+    // No timer in the way: each check() is one read.
+    open = UploadTokens.start({ listed: [], file, log: recorder().log, pollIntervalMs: 3_600_000 });
+    const tokens = open!;
+    for (const partial of ['', 'bet']) {
+      writeFileSync(file, partial);
+      await tokens.check();
+      assert.ok(tokens.tokens.has('alpha') && !tokens.tokens.has('bet'), JSON.stringify(partial));
+    }
+    writeFileSync(file, 'beta\n');
+    await tokens.check();
+    assert.ok(tokens.tokens.has('alpha'), 'one read is not enough');
+    await tokens.check();
+    assert.ok(tokens.tokens.has('beta') && !tokens.tokens.has('alpha'));
+  });
+
   test('close stops the polling', async () => {
     const file = join(dir, 'tokens');
     writeFileSync(file, 'alpha\n');
