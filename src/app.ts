@@ -17,6 +17,7 @@ import { HttpServer } from './http/server.js';
 import { RateLimitedLog } from './log.js';
 import { transferList } from './pool/messages.js';
 import { WorkerPool } from './pool/pool.js';
+import { TokenSet } from './security/bearer.js';
 
 
 export interface App {
@@ -52,6 +53,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const context: WorkContext = {
     resourcesRoot: realpathSync(config.resourcesDir),
     uploadsRoot: realpathSync(config.uploadsDir),
+    minFreeDiskBytes: config.minFreeDiskBytes,
     contentTable: contentTable(config),
     smallFileBytes: SMALL_FILE_BYTES,
     cacheControl: config.cacheControl,
@@ -127,6 +129,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       host: config.adminHost,
       port: config.adminPort,
       registry: metrics.registry,
+      metricsTokens: config.metricsToken === '' ? null : new TokenSet([config.metricsToken]),
       notReadyReason: () => {
         if (app.shuttingDown) return 'shutting down';
         if (!http.listening) return 'public listener not bound';
@@ -149,6 +152,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       documentRoot: config.resourcesDir,
       uploads: config.uploadsDir,
       allowedHosts: [...allowedHosts],
+      metricsAuthorization: config.metricsToken === '' ? 'none' : 'bearer token',
     },
     `listening on http://${address.address}:${address.port}`,
   );

@@ -4,6 +4,9 @@
 import convict from 'convict';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { isBearerToken } from './security/bearer.js';
+import { cidrProblem } from './security/cidr.js';
+import { CorsPolicy } from './security/cors.js';
 
 const positiveInt = (value: unknown): void => {
   if (!Number.isInteger(value) || (value as number) < 1) throw new Error('must be a positive integer');
@@ -20,6 +23,50 @@ const commaList = {
   coerce: (value: string): string[] => value.split(',').map((item) => item.trim()).filter((item) => item !== ''),
 };
 convict.addFormat({ name: 'comma-list', ...commaList });
+
+// `true`/`false` (or 1/0, yes/no, on/off). convict's own Boolean takes every value but
+// "false" as true, so PROXY_PROTOCOL=0 would turn the protocol on.
+const BOOLEAN_WORDS: Readonly<Record<string, boolean>> = { true: true, '1': true, yes: true, on: true, false: false, '0': false, no: false, off: false };
+convict.addFormat({
+  name: 'boolean-word',
+  validate(value: unknown): void {
+    if (typeof value !== 'boolean') throw new Error('must be true or false');
+  },
+  coerce: (value: string): boolean | string => BOOLEAN_WORDS[value.trim().toLowerCase()] ?? value,
+});
+
+/** A comma list whose every entry passes `problem` (null when fine). */
+function checkedList(name: string, problem: (entry: string, index: number) => string | null): void {
+  convict.addFormat({
+    name,
+    validate(value: unknown): void {
+      commaList.validate(value);
+      (value as string[]).forEach((entry, index) => {
+        const found = problem(entry, index);
+        if (found !== null) throw new Error(found);
+      });
+    },
+    coerce: commaList.coerce,
+  });
+}
+checkedList('cidr-list', (entry) => cidrProblem(entry));
+// Secrets: a problem names the entry's position, never its text.
+const TOKEN_SYNTAX = 'letters, digits, - . _ ~ + / and = at the end only (RFC 6750 b64token)';
+checkedList('token-list', (entry, index) => (isBearerToken(entry) ? null : `entry ${index + 1} is not a bearer token: ${TOKEN_SYNTAX}`));
+convict.addFormat({
+  name: 'optional-token',
+  validate(value: unknown): void {
+    if (typeof value !== 'string' || (value !== '' && !isBearerToken(value))) throw new Error(`not a bearer token: ${TOKEN_SYNTAX}`);
+  },
+});
+convict.addFormat({
+  name: 'origin-list',
+  validate(value: unknown): void {
+    commaList.validate(value);
+    CorsPolicy.parse(value as string[], false);
+  },
+  coerce: commaList.coerce,
+});
 
 // LISTEN_SOCKETS: `auto`, or how many listening sockets share the public port.
 const MAX_LISTEN_SOCKETS = 256;
@@ -77,18 +124,32 @@ const schema = {
   poolStatusIntervalMs: { doc: 'Interval of the pool status log line (0 turns it off)', format: nonNegativeInt, default: 10_000, env: 'POOL_STATUS_INTERVAL_MS', arg: 'pool-status-interval-ms' },
   shutdownDelayMs: { doc: 'Drain delay after SIGTERM before the listener stops accepting', format: nonNegativeInt, default: 0, env: 'SHUTDOWN_DELAY_MS', arg: 'shutdown-delay-ms' },
   shutdownTimeoutMs: { doc: 'Grace period for in-flight requests on SIGTERM/SIGINT', format: positiveInt, default: 10_000, env: 'SHUTDOWN_TIMEOUT_MS', arg: 'shutdown-timeout-ms' },
+  proxyProtocol: { doc: 'Every connection on the public port starts with a PROXY protocol v1 or v2 header, from TRUSTED_PROXIES only', format: 'boolean-word', default: false, env: 'PROXY_PROTOCOL', arg: 'proxy-protocol' },
+  trustedProxies: { doc: 'Addresses and CIDR blocks of the proxies whose PROXY header and X-Forwarded-For are believed', format: 'cidr-list', default: [] as string[], env: 'TRUSTED_PROXIES', arg: 'trusted-proxies' },
+  maxConnectionsPerClient: { doc: 'Connections one client address may hold (503 beyond)', format: positiveInt, default: 128, env: 'MAX_CONNECTIONS_PER_CLIENT', arg: 'max-connections-per-client' },
+  uploadRatePerMinute: { doc: 'Uploads per minute one client earns back (429 beyond the burst; 0 turns the limit off)', format: nonNegativeInt, default: 60, env: 'UPLOAD_RATE_PER_MINUTE', arg: 'upload-rate-per-minute' },
+  uploadBurst: { doc: 'Uploads one client may make at once before UPLOAD_RATE_PER_MINUTE applies', format: positiveInt, default: 20, env: 'UPLOAD_BURST', arg: 'upload-burst' },
+  uploadTokens: { doc: 'Bearer tokens that may POST /upload (unset with UPLOAD_TOKENS_FILE: uploads are open)', format: 'token-list', default: [] as string[], env: 'UPLOAD_TOKENS', arg: 'upload-tokens', sensitive: true },
+  uploadTokensFile: { doc: 'File of bearer tokens that may POST /upload, one a line; read again when it changes', format: String, default: '', env: 'UPLOAD_TOKENS_FILE', arg: 'upload-tokens-file' },
+  metricsToken: { doc: 'Bearer token /metrics requires (unset: /metrics is open); probes stay open', format: 'optional-token', default: '', env: 'METRICS_TOKEN', arg: 'metrics-token', sensitive: true },
+  corsOrigins: { doc: 'Origins whose pages may POST /upload (CORS), or * for any; unset: no CORS headers', format: 'origin-list', default: [] as string[], env: 'CORS_ORIGINS', arg: 'cors-origins' },
+  minFreeDiskBytes: { doc: 'Uploads get 507 when the uploads file system would keep less free space than this (0 turns the check off)', format: nonNegativeInt, default: 256 * 1024 * 1024, env: 'MIN_FREE_DISK_BYTES', arg: 'min-free-disk-bytes' },
 };
 
 type SchemaValues<S> = { [K in keyof S]: S[K] extends { default: infer D } ? D : never };
 type RawConfig = SchemaValues<typeof schema>;
 
 /** The validated configuration the server runs with; directories are absolute. */
-export type Config = Readonly<Omit<RawConfig, 'allowedHosts' | 'inlineTypes' | 'downloadTypes' | 'logLevel' | 'listenSockets'>> & {
+type ListKey = 'allowedHosts' | 'inlineTypes' | 'downloadTypes' | 'trustedProxies' | 'uploadTokens' | 'corsOrigins';
+export type Config = Readonly<Omit<RawConfig, ListKey | 'logLevel' | 'listenSockets'>> & {
   /** Resolved from `auto`: how many listening sockets share the public port. */
   readonly listenSockets: number;
   readonly allowedHosts: readonly string[];
   readonly inlineTypes: readonly string[];
   readonly downloadTypes: readonly string[];
+  readonly trustedProxies: readonly string[];
+  readonly uploadTokens: readonly string[];
+  readonly corsOrigins: readonly string[];
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 };
 
@@ -129,6 +190,8 @@ export function defaultAllowedHosts(host: string, port: number): string[] {
 }
 
 const envNameOf = (key: string): string => (schema as Record<string, { env: string }>)[key]?.env ?? key;
+/** Keys whose values are secrets: never written in an error message or a log line. */
+const SENSITIVE = new Set(Object.entries(schema).filter(([, entry]) => 'sensitive' in entry && entry.sensitive).map(([key]) => key));
 
 /** LISTEN_SOCKETS for this platform: `auto` resolved, more than one refused where the kernel cannot balance them. */
 export function resolveListenSockets(value: number | 'auto', platform: NodeJS.Platform): number {
@@ -151,7 +214,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
       const problem = line.slice(key.length + 1).trim();
       // convict leaves out values that are falsy (0, NaN, ""): name them too.
       const given = env[envNameOf(key)] ?? String(config.get(key as keyof RawConfig));
-      const value = problem.includes('value was') ? '' : `: value was ${JSON.stringify(given)}`;
+      const value = problem.includes('value was') || SENSITIVE.has(key) ? '' : `: value was ${JSON.stringify(given)}`;
       return `${envNameOf(key)}: ${problem}${value}`;
     });
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
@@ -160,6 +223,9 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   if (raw.maxBodyMemoryBytes < raw.maxBodyBytes) {
     // No body of the largest accepted size could ever be read.
     throw new ConfigError(`invalid configuration: MAX_BODY_MEMORY_BYTES: must be at least MAX_BODY_BYTES (${raw.maxBodyBytes}): value was "${raw.maxBodyMemoryBytes}"`);
+  }
+  if (raw.proxyProtocol && raw.trustedProxies.length === 0) {
+    throw new ConfigError('invalid configuration: PROXY_PROTOCOL: needs TRUSTED_PROXIES, the addresses of the load balancers that send the header (anyone else could claim any client address)');
   }
   const resourcesDir = resolve(raw.resourcesDir);
   return {

@@ -1,15 +1,20 @@
 // The admin listener ("sidecar"): Prometheus metrics and health probes on their own port.
 // It runs on the main event loop but never behind the worker pool, so it answers while the
 // public side is saturated. node:http is fine here: this port is for operators, not the public.
+// With METRICS_TOKEN, /metrics needs it as a bearer token; the probes stay open, since an
+// orchestrator's probes send no credentials.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
+import { checkBearer, type TokenSet } from '../security/bearer.js';
 
 export interface AdminOptions {
   readonly host: string;
   readonly port: number;
   readonly registry: Registry;
+  /** The token /metrics requires, or null when it is open. */
+  readonly metricsTokens: TokenSet | null;
   /** Why the server should not get traffic now, or null when it is ready. */
   readonly notReadyReason: () => string | null;
 }
@@ -54,12 +59,7 @@ export class AdminServer {
       response.setHeader('Allow', ALLOW);
       return this.send(response, request, 405, { status: 'error', message: 'method not allowed' });
     }
-    if (path === '/metrics') {
-      const body = await this.options.registry.metrics();
-      response.writeHead(200, { 'Content-Type': this.options.registry.contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
-      response.end(request.method === 'HEAD' ? undefined : body);
-      return;
-    }
+    if (path === '/metrics') return this.metrics(request, response);
     if (path === '/readyz') {
       const reason = this.options.notReadyReason();
       return reason === null
@@ -69,6 +69,18 @@ export class AdminServer {
     // Liveness: answering at all proves the main event loop turns; the delay says how well.
     const p99Ms = Math.round(this.loopDelay.percentile(99) / 1e4) / 100;
     this.send(response, request, 200, { status: 'ok', uptimeSeconds: Math.round(process.uptime()), eventLoopDelayP99Ms: p99Ms });
+  }
+
+  private async metrics(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const tokens = this.options.metricsTokens;
+    const check = tokens === null ? null : checkBearer(request.headers.authorization, tokens);
+    if (check !== null && !check.ok) {
+      for (const [name, value] of check.headers) response.setHeader(name, value);
+      return this.send(response, request, check.status, { status: 'error', message: check.status === 401 ? 'a valid bearer token is required' : 'malformed Authorization header' });
+    }
+    const body = await this.options.registry.metrics();
+    response.writeHead(200, { 'Content-Type': this.options.registry.contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+    response.end(request.method === 'HEAD' ? undefined : body);
   }
 
   private send(response: ServerResponse, request: IncomingMessage, status: number, document: unknown): void {

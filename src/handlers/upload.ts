@@ -8,11 +8,14 @@ import { join } from 'node:path';
 import { errorResponse, jsonResponse } from '../core/response.js';
 import { errorDocument } from '../core/status.js';
 import type { JobResult, UploadJob } from '../core/job.js';
+import { freeBytes, hasRoom } from './disk-guard.js';
 import { checkJson } from './json.js';
 
 export interface UploadContext {
   /** Real path of the uploads folder. */
   readonly uploadsRoot: string;
+  /** Free bytes an upload must leave on the uploads file system (0: not checked). */
+  readonly minFreeDiskBytes: number;
 }
 
 /** Temporary files start with a dot, so they are never served, and are removed at start. */
@@ -111,9 +114,22 @@ function publish(tempPath: string, folder: string): string {
   }
 }
 
+/** 507 before anything is written when the upload would eat into MIN_FREE_DISK_BYTES. */
+function checkFreeSpace(bytes: number, context: UploadContext): JobResult | null {
+  if (context.minFreeDiskBytes === 0) return null;
+  const free = freeBytes(context.uploadsRoot);
+  if (hasRoom(free, bytes, context.minFreeDiskBytes)) return null;
+  return {
+    response: errorResponse(507, 'POST'),
+    log: { level: 'warn', message: 'upload refused: free space below MIN_FREE_DISK_BYTES', fields: { freeBytes: free!, minFreeDiskBytes: context.minFreeDiskBytes, bytes } },
+  };
+}
+
 export function handleUpload(job: UploadJob, context: UploadContext): JobResult {
   const problem = uploadProblem(job.body);
   if (problem !== null) return badRequest(problem);
+  const lowSpace = checkFreeSpace(job.body.length, context);
+  if (lowSpace !== null) return lowSpace;
   try {
     const name = store(job.body, context.uploadsRoot);
     const filepath = `/uploads/${name}`;

@@ -199,3 +199,80 @@ describe('defaultAllowedHosts', () => {
     assert.deepEqual(defaultAllowedHosts('LOCALHOST', 8080), ['localhost:8080', '127.0.0.1:8080', '[::1]:8080']);
   });
 });
+
+describe('security settings', () => {
+  test('defaults: everything open and off, as before; 128 connections a client; 60 uploads a minute after a burst of 20; 256 MiB kept free', () => {
+    const config = loadConfig([], env);
+    assert.equal(config.proxyProtocol, false);
+    assert.deepEqual(config.trustedProxies, []);
+    assert.equal(config.maxConnectionsPerClient, 128);
+    assert.equal(config.uploadRatePerMinute, 60);
+    assert.equal(config.uploadBurst, 20);
+    assert.deepEqual(config.uploadTokens, []);
+    assert.equal(config.uploadTokensFile, '');
+    assert.equal(config.metricsToken, '');
+    assert.deepEqual(config.corsOrigins, []);
+    assert.equal(config.minFreeDiskBytes, 256 * 1024 * 1024);
+  });
+
+  test('environment variables and flags', () => {
+    const config = loadConfig(['--max-connections-per-client=8', '--upload-burst', '5', '--min-free-disk-bytes=0'], {
+      ...env,
+      PROXY_PROTOCOL: 'true',
+      TRUSTED_PROXIES: '10.0.0.0/8, 2001:db8::/32,192.0.2.7',
+      UPLOAD_RATE_PER_MINUTE: '0',
+      UPLOAD_TOKENS: 'alpha, beta+/=',
+      UPLOAD_TOKENS_FILE: '/run/secrets/upload_tokens',
+      METRICS_TOKEN: 'gamma',
+      CORS_ORIGINS: 'https://app.example.com,http://localhost:3000',
+    });
+    assert.equal(config.proxyProtocol, true);
+    assert.deepEqual(config.trustedProxies, ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7']);
+    assert.equal(config.maxConnectionsPerClient, 8);
+    assert.equal(config.uploadRatePerMinute, 0);
+    assert.equal(config.uploadBurst, 5);
+    assert.deepEqual(config.uploadTokens, ['alpha', 'beta+/=']);
+    assert.equal(config.uploadTokensFile, '/run/secrets/upload_tokens');
+    assert.equal(config.metricsToken, 'gamma');
+    assert.deepEqual(config.corsOrigins, ['https://app.example.com', 'http://localhost:3000']);
+    assert.equal(config.minFreeDiskBytes, 0);
+  });
+
+  test('PROXY_PROTOCOL takes true/false words only (convict alone would read "0" as true)', () => {
+    const withProxies = { ...env, TRUSTED_PROXIES: '10.0.0.1' };
+    for (const word of ['true', 'TRUE', '1', 'yes', 'on']) assert.equal(loadConfig([], { ...withProxies, PROXY_PROTOCOL: word }).proxyProtocol, true, word);
+    for (const word of ['false', 'False', '0', 'no', 'off']) assert.equal(loadConfig([], { ...withProxies, PROXY_PROTOCOL: word }).proxyProtocol, false, word);
+    assert.equal(loadConfig(['--proxy-protocol'], withProxies).proxyProtocol, true);
+    assert.match(configError([], { ...withProxies, PROXY_PROTOCOL: 'maybe' }), /^invalid configuration: PROXY_PROTOCOL: must be true or false: value was "maybe"$/);
+  });
+
+  test('PROXY_PROTOCOL needs TRUSTED_PROXIES: nobody else may send the header', () => {
+    assert.match(configError([], { ...env, PROXY_PROTOCOL: 'true' }), /PROXY_PROTOCOL: needs TRUSTED_PROXIES/);
+  });
+
+  test('bad values: one message naming the variable and the value', () => {
+    const cases: ReadonlyArray<readonly [Record<string, string>, RegExp]> = [
+      [{ TRUSTED_PROXIES: '10.0.0.0/8,10.0.0.0/33' }, /TRUSTED_PROXIES: "10\.0\.0\.0\/33": the prefix length must be a number from 0 to 32/],
+      [{ TRUSTED_PROXIES: 'lb.internal' }, /TRUSTED_PROXIES: "lb\.internal" is not an IP address or CIDR block/],
+      [{ MAX_CONNECTIONS_PER_CLIENT: '0' }, /MAX_CONNECTIONS_PER_CLIENT: must be a positive integer: value was "?0"?$/],
+      [{ UPLOAD_RATE_PER_MINUTE: '-1' }, /UPLOAD_RATE_PER_MINUTE: must be a non-negative integer: value was "?-1"?$/],
+      [{ UPLOAD_BURST: '0' }, /UPLOAD_BURST: must be a positive integer: value was "?0"?$/],
+      [{ CORS_ORIGINS: 'https://app.example.com/upload' }, /CORS_ORIGINS: "https:\/\/app\.example\.com\/upload" is not an origin/],
+      [{ CORS_ORIGINS: '*,https://app.example.com' }, /CORS_ORIGINS: "\*" allows every origin and cannot be combined/],
+      [{ MIN_FREE_DISK_BYTES: '1.5' }, /MIN_FREE_DISK_BYTES: must be a non-negative integer: value was "?1\.5"?$/],
+    ];
+    for (const [environment, message] of cases) assert.match(configError([], { ...env, ...environment }), message, JSON.stringify(environment));
+  });
+
+  test('a bad token is named by its position, and no token ever appears in the message', () => {
+    const listed = configError([], { ...env, UPLOAD_TOKENS: 'first-secret,second secret' });
+    assert.equal(listed, 'invalid configuration: UPLOAD_TOKENS: entry 2 is not a bearer token: letters, digits, - . _ ~ + / and = at the end only (RFC 6750 b64token)');
+    const metrics = configError(['--metrics-token=metrics"secret'], env);
+    assert.match(metrics, /^invalid configuration: METRICS_TOKEN: not a bearer token/);
+    assert.ok(!metrics.includes('secret'));
+    // With another problem reported beside it.
+    const both = configError(['--port=70000'], { ...env, UPLOAD_TOKENS: 'first-secret,second secret' });
+    assert.match(both, /PORT/);
+    assert.ok(!both.includes('secret'));
+  });
+});

@@ -1,0 +1,26 @@
+// The disk guard: an upload is refused with 507 before anything is written when storing it
+// would leave less than MIN_FREE_DISK_BYTES free on the uploads file system, so uploads
+// cannot fill the disk the logs, temporaries and the rest of the host share. One statfs
+// call per upload (a few microseconds on a worker thread) keeps the answer exact.
+import { statfsSync } from 'node:fs';
+
+/**
+ * Bytes this process may still write under `folder`: blocks available to unprivileged users
+ * (not the root reserve) times the block size. Null when the file system cannot tell.
+ */
+export function freeBytes(folder: string): number | null {
+  try {
+    const stats = statfsSync(folder);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether `bytes` more can be stored and leave `minFree` free. Unknown free space does not
+ * refuse: a disk that really is full still answers 507 through ENOSPC.
+ */
+export function hasRoom(free: number | null, bytes: number, minFree: number): boolean {
+  return free === null || free - bytes >= minFree;
+}

@@ -1,0 +1,86 @@
+// Bearer tokens (RFC 6750), pure apart from hashing: reading `Authorization: Bearer <token>`,
+// a set of accepted tokens, and the refusal a request without a good one gets.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { inspect } from 'node:util';
+
+/** RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+/** credentials = "Bearer" 1*SP b64token, the scheme in any case (RFC 9110 §11.1). */
+const CREDENTIALS = /^bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
+const BEARER_SCHEME = /^bearer(?:[ \t]|$)/i;
+
+export const REALM = 'rawhttp';
+
+/** Whether a configured token can be sent at all in an Authorization header. */
+export function isBearerToken(text: string): boolean {
+  return B64TOKEN.test(text);
+}
+
+export type Credentials = { readonly kind: 'none' } | { readonly kind: 'malformed' } | { readonly kind: 'token'; readonly token: string };
+
+/** Another scheme (Basic...) carries no bearer credentials; "Bearer" with a bad token is malformed. */
+export function bearerCredentials(authorization: string | undefined): Credentials {
+  if (authorization === undefined) return { kind: 'none' };
+  const match = CREDENTIALS.exec(authorization);
+  if (match !== null) return { kind: 'token', token: match[1]! };
+  return BEARER_SCHEME.test(authorization) ? { kind: 'malformed' } : { kind: 'none' };
+}
+
+const digest = (token: string): Buffer => createHash('sha256').update(token).digest();
+
+/**
+ * Accepted tokens, kept only as SHA-256 digests: equal lengths for timingSafeEqual, and
+ * nothing to leak when the set is logged or inspected.
+ */
+export class TokenSet {
+  readonly #digests: readonly Buffer[];
+
+  constructor(tokens: Iterable<string>) {
+    this.#digests = [...new Set(tokens)].map(digest);
+  }
+
+  get size(): number {
+    return this.#digests.length;
+  }
+
+  /**
+   * Compares with every token and never stops early, so the time taken tells nothing about
+   * how close a guess came or which token it matched.
+   */
+  has(token: string): boolean {
+    const candidate = digest(token);
+    let matches = 0;
+    for (const known of this.#digests) matches |= timingSafeEqual(known, candidate) ? 1 : 0;
+    return matches === 1;
+  }
+
+  toJSON(): string {
+    return `[${this.size} tokens]`;
+  }
+
+  [inspect.custom](): string {
+    return `TokenSet ${this.toJSON()}`;
+  }
+}
+
+export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
+
+export type BearerCheck =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly status: 400 | 401; readonly reason: 'missing_token' | 'malformed_token' | 'invalid_token'; readonly headers: HeaderList };
+
+/**
+ * RFC 6750 §3: no credentials get a bare challenge (no error code); a malformed header is an
+ * invalid_request (400); a well-formed token that is not accepted is an invalid_token (401).
+ */
+export function checkBearer(authorization: string | undefined, tokens: TokenSet): BearerCheck {
+  const credentials = bearerCredentials(authorization);
+  if (credentials.kind === 'none') return refuse(401, 'missing_token', `Bearer realm="${REALM}"`);
+  if (credentials.kind === 'malformed') return refuse(400, 'malformed_token', `Bearer realm="${REALM}", error="invalid_request"`);
+  if (!tokens.has(credentials.token)) return refuse(401, 'invalid_token', `Bearer realm="${REALM}", error="invalid_token"`);
+  return { ok: true };
+}
+
+function refuse(status: 400 | 401, reason: 'missing_token' | 'malformed_token' | 'invalid_token', challenge: string): BearerCheck {
+  return { ok: false, status, reason, headers: [['WWW-Authenticate', challenge]] };
+}

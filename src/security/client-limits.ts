@@ -1,0 +1,125 @@
+// Per-client limits with bounded memory, pure (the clock is injected): how many connections
+// one client address holds (MAX_CONNECTIONS_PER_CLIENT), and a token bucket for its uploads
+// (UPLOAD_RATE_PER_MINUTE, UPLOAD_BURST). A client is tracked only while it holds a connection
+// or its bucket is refilling; the table has a hard cap, so a flood of distinct source
+// addresses cannot grow it without bound.
+
+export interface ClientLimitSettings {
+  readonly maxConnectionsPerClient: number;
+  /** Uploads per minute a client earns back; 0 turns the upload limit off. */
+  readonly uploadRatePerMinute: number;
+  /** Uploads a client may make at once: the bucket's size. */
+  readonly uploadBurst: number;
+  /** Clients tracked at most (default MAX_CLIENTS). */
+  readonly maxClients?: number;
+  /** Milliseconds on a clock that never goes back (default performance.now). */
+  readonly now?: () => number;
+}
+
+export type UploadAdmission = { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };
+
+/**
+ * Enough for every client a busy server sees while their buckets refill (at the default rate,
+ * a bucket is full again within 20 s), at about 120 bytes each. Past it, new clients share
+ * one entry (see overflow).
+ */
+export const MAX_CLIENTS = 65_536;
+/** How often entries that have become idle are looked for (a pass over the table). */
+const SWEEP_INTERVAL_MS = 1000;
+
+interface ClientState {
+  connections: number;
+  /** Uploads left in the bucket at `refilledAt`. */
+  tokens: number;
+  refilledAt: number;
+}
+
+export class ClientLimits {
+  private readonly clients = new Map<string, ClientState>();
+  /**
+   * The one entry every client past the cap shares. Refusing them outright would shut out
+   * every newcomer for as long as the flood lasts; sharing gives them, together, what one
+   * client may have, while the clients already tracked keep their own limits.
+   */
+  private readonly overflow: ClientState;
+  private readonly refillPerMs: number;
+  private readonly maxClients: number;
+  private readonly now: () => number;
+  private lastSweep: number;
+
+  constructor(private readonly settings: ClientLimitSettings) {
+    this.now = settings.now ?? (() => performance.now());
+    this.maxClients = settings.maxClients ?? MAX_CLIENTS;
+    this.refillPerMs = settings.uploadRatePerMinute / 60_000;
+    this.lastSweep = this.now();
+    this.overflow = this.fresh(this.lastSweep);
+  }
+
+  /** Clients tracked now (the overflow entry not counted). */
+  get size(): number {
+    return this.clients.size;
+  }
+
+  /**
+   * Counts a new connection of the client. Null when it holds its maximum already (answer
+   * 503 and close); otherwise a release to call when the connection closes (more calls do nothing).
+   */
+  acquireConnection(address: string): (() => void) | null {
+    const now = this.now();
+    const state = this.stateOf(address, now);
+    if (state.connections >= this.settings.maxConnectionsPerClient) return null;
+    state.connections++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      state.connections--;
+      if (state !== this.overflow && this.idle(state, this.now())) this.clients.delete(address);
+    };
+  }
+
+  /** Takes one upload from the client's bucket, or says when the next one is earned (429). */
+  takeUpload(address: string): UploadAdmission {
+    if (this.refillPerMs === 0) return { ok: true };
+    const now = this.now();
+    const state = this.stateOf(address, now);
+    this.refill(state, now);
+    if (state.tokens >= 1) {
+      state.tokens--;
+      return { ok: true };
+    }
+    return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - state.tokens) / this.refillPerMs / 1000)) };
+  }
+
+  private stateOf(address: string, now: number): ClientState {
+    if (now - this.lastSweep >= SWEEP_INTERVAL_MS) this.sweep(now);
+    let state = this.clients.get(address);
+    if (state === undefined) {
+      if (this.clients.size >= this.maxClients) return this.overflow;
+      state = this.fresh(now);
+      this.clients.set(address, state);
+    }
+    return state;
+  }
+
+  private fresh(now: number): ClientState {
+    return { connections: 0, tokens: this.settings.uploadBurst, refilledAt: now };
+  }
+
+  private refill(state: ClientState, now: number): void {
+    state.tokens = Math.min(this.settings.uploadBurst, state.tokens + (now - state.refilledAt) * this.refillPerMs);
+    state.refilledAt = now;
+  }
+
+  /** No connection and a full bucket: forgetting the client changes nothing. */
+  private idle(state: ClientState, now: number): boolean {
+    if (state.connections > 0) return false;
+    if (this.refillPerMs === 0) return true;
+    return state.tokens + (now - state.refilledAt) * this.refillPerMs >= this.settings.uploadBurst;
+  }
+
+  private sweep(now: number): void {
+    this.lastSweep = now;
+    for (const [address, state] of this.clients) if (this.idle(state, now)) this.clients.delete(address);
+  }
+}

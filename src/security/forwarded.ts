@@ -1,0 +1,46 @@
+// Who the client is, pure. Behind a load balancer the socket's peer is the balancer; the
+// client is named by the PROXY header the balancer sent first, or by the X-Forwarded-For
+// list each proxy appends the address it was reached from to. Both are believed only from
+// TRUSTED_PROXIES: anyone else could write any address there.
+import { canonicalAddress } from './address.js';
+import type { AddressRanges } from './cidr.js';
+import type { ProxyHeader } from './proxy-protocol.js';
+
+/**
+ * The address a connection speaks for: the source its PROXY header names, else the socket's
+ * peer. The engine reads a PROXY header only from a trusted peer and refuses the others.
+ */
+export function connectionAddress(peer: string, header: ProxyHeader | null): string {
+  if (header?.kind === 'proxied') return header.source.address;
+  return canonicalAddress(peer) ?? peer;
+}
+
+/**
+ * The client of one request. `peer` is the connection's address (see connectionAddress).
+ * X-Forwarded-For is read from the right, the entry the nearest proxy appended: the first
+ * address that is not a trusted proxy is the client. When every entry is a trusted proxy,
+ * the leftmost is. An entry that is not an address stops the walk: the peer is all we know.
+ */
+export function clientAddress(peer: string, forwardedFor: string | undefined, trusted: AddressRanges): string {
+  if (forwardedFor === undefined || !trusted.matches(peer)) return peer;
+  const entries = forwardedFor.split(',');
+  let client = peer;
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const entry = entries[i]!.trim();
+    if (entry === '') continue; // an empty list element (RFC 9110 §5.6.1)
+    const address = forwardedAddress(entry);
+    if (address === null) return peer;
+    client = address;
+    if (!trusted.matches(address)) return address;
+  }
+  return client;
+}
+
+const V4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/;
+const BRACKETED_V6 = /^\[([0-9A-Fa-f]*:[0-9A-Fa-f:.]*)\](?::\d{1,5})?$/;
+
+/** An entry's address; some proxies (Azure's, for one) add the client's port to it. */
+function forwardedAddress(entry: string): string | null {
+  const match = V4_WITH_PORT.exec(entry) ?? BRACKETED_V6.exec(entry);
+  return canonicalAddress(match === null ? entry : match[1]!);
+}

@@ -1,0 +1,147 @@
+// The tokens that may POST /upload: UPLOAD_TOKENS (a list) and UPLOAD_TOKENS_FILE (one token
+// per line). I/O at the edge: the file is read at start and then polled. A mounted Kubernetes
+// Secret changes by an atomic swap of a symbolic link (`..data`) to a new folder, which a
+// watch on the file's inode never sees; reading a small file every few seconds always does.
+import { readFileSync, statSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { isBearerToken, TokenSet } from './bearer.js';
+
+/** How often the file is read again. Kubernetes itself takes up to a minute to update a Secret. */
+const POLL_INTERVAL_MS = 2000;
+/** A token file is a few lines; anything larger is a mistake (a wrong path, say). */
+const MAX_FILE_BYTES = 64 * 1024;
+
+export type TokenFileParse = { readonly ok: true; readonly tokens: readonly string[] } | { readonly ok: false; readonly problem: string };
+
+/** One token per line; blank lines and lines starting with `#` are ignored. Names lines, never tokens. */
+export function parseTokenFile(text: string): TokenFileParse {
+  const tokens: string[] = [];
+  const lines = text.replace(/^\uFEFF/, '').split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    if (!isBearerToken(line)) return { ok: false, problem: `line ${i + 1} is not a bearer token (letters, digits, - . _ ~ + / and = at the end only)` };
+    tokens.push(line);
+  }
+  return { ok: true, tokens };
+}
+
+/** What the reloads say; a pino logger fits. */
+export interface TokenLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+export interface UploadTokenOptions {
+  /** UPLOAD_TOKENS, validated by the configuration. */
+  readonly listed: readonly string[];
+  /** UPLOAD_TOKENS_FILE, or '' for none. */
+  readonly file: string;
+  readonly log: TokenLog;
+  readonly pollIntervalMs?: number;
+}
+
+export class UploadTokens {
+  private current: TokenSet;
+  /** The file's text behind `current`. */
+  private loadedText: string;
+  /** What the last read saw, when it differed from `loadedText` (see check). */
+  private lastSeen: string | null = null;
+  /** The last problem logged: each is logged once. */
+  private reportedProblem: string | null = null;
+  private timer: NodeJS.Timeout | null = null;
+
+  private constructor(private readonly options: UploadTokenOptions, text: string, tokens: readonly string[]) {
+    this.loadedText = text;
+    this.current = new TokenSet([...options.listed, ...tokens]);
+  }
+
+  /**
+   * Null when no token is configured (uploads stay open). Reads the file once, and throws
+   * when it cannot be read or holds a line that is not a token: a bad file fails the start.
+   */
+  static start(options: UploadTokenOptions): UploadTokens | null {
+    if (options.listed.length === 0 && options.file === '') return null;
+    if (options.file === '') return new UploadTokens(options, '', []);
+    const text = readTokenFileSync(options.file);
+    const parsed = parseTokenFile(text);
+    if (!parsed.ok) throw new Error(`UPLOAD_TOKENS_FILE ${options.file}: ${parsed.problem}`);
+    const tokens = new UploadTokens(options, text, parsed.tokens);
+    tokens.schedulePoll();
+    return tokens;
+  }
+
+  /** The tokens accepted now. */
+  get tokens(): TokenSet {
+    return this.current;
+  }
+
+  close(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /**
+   * Reads the file once (the timer calls this). A change is acted on only when two reads in
+   * a row agree: a file rewritten in place can be read half-written (empty, or a token cut
+   * short), and a moment later it is whole.
+   */
+  async check(): Promise<void> {
+    const seen = await readTokenFile(this.options.file).then(
+      (text) => ({ text }),
+      (error: Error) => ({ problem: `cannot be read: ${error.message}` }),
+    );
+    const key = 'text' in seen ? `text:${seen.text}` : `problem:${seen.problem}`;
+    if ('text' in seen && seen.text === this.loadedText) {
+      this.lastSeen = null;
+      return;
+    }
+    const settled = key === this.lastSeen;
+    this.lastSeen = key;
+    if (!settled) return;
+    if ('problem' in seen) return this.keepOld(seen.problem);
+    this.load(seen.text);
+  }
+
+  private load(text: string): void {
+    const parsed = parseTokenFile(text);
+    if (!parsed.ok) return this.keepOld(parsed.problem);
+    this.current = new TokenSet([...this.options.listed, ...parsed.tokens]);
+    this.loadedText = text;
+    this.lastSeen = null;
+    this.reportedProblem = null;
+    const fields = { file: this.options.file, tokens: this.current.size };
+    if (parsed.tokens.length === 0) this.options.log.warn(fields, 'UPLOAD_TOKENS_FILE holds no token now');
+    else this.options.log.info(fields, 'upload tokens reloaded');
+  }
+
+  /** One read at a time: the next is scheduled when the last has finished. */
+  private schedulePoll(): void {
+    this.timer = setTimeout(async () => {
+      await this.check();
+      if (this.timer !== null) this.schedulePoll();
+    }, this.options.pollIntervalMs ?? POLL_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  /** A failed reload keeps the tokens loaded before, and says so once per problem. */
+  private keepOld(problem: string): void {
+    if (problem === this.reportedProblem) return;
+    this.reportedProblem = problem;
+    this.options.log.warn({ file: this.options.file, problem, tokens: this.current.size }, 'UPLOAD_TOKENS_FILE not reloaded, keeping the tokens loaded before');
+  }
+}
+
+function readTokenFileSync(path: string): string {
+  try {
+    if (statSync(path).size > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error(`UPLOAD_TOKENS_FILE ${path} cannot be read: ${(error as Error).message}`);
+  }
+}
+
+async function readTokenFile(path: string): Promise<string> {
+  if ((await stat(path)).size > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
+  return readFile(path, 'utf8');
+}

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { inspect } from 'node:util';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import { bearerCredentials, checkBearer, isBearerToken, TokenSet } from '../../../src/security/bearer.js';
+
+const TOKEN = 'mF_9.B5f-4.1JqM';
+const tokens = new TokenSet([TOKEN, 'second+token/with=', 'third~']);
+
+test('Authorization: Bearer <b64token>, the scheme in any case, one or more spaces', () => {
+  for (const header of [`Bearer ${TOKEN}`, `bearer ${TOKEN}`, `BEARER   ${TOKEN}`, `bEaReR ${TOKEN}`]) {
+    assert.deepEqual(bearerCredentials(header), { kind: 'token', token: TOKEN }, header);
+  }
+  assert.deepEqual(bearerCredentials('Bearer abc=='), { kind: 'token', token: 'abc==' });
+});
+
+test('no header, or another scheme, carries no bearer credentials', () => {
+  for (const header of [undefined, '', 'Basic dXNlcjpwYXNz', 'Bearerx abc', 'Token abc']) {
+    assert.deepEqual(bearerCredentials(header), { kind: 'none' }, String(header));
+  }
+});
+
+test('Bearer with a token outside the b64token syntax is malformed', () => {
+  for (const header of ['Bearer', 'Bearer ', 'Bearer a b', 'Bearer a=b', 'Bearer =abc', 'Bearer a,b', `Bearer ${TOKEN}, Bearer ${TOKEN}`, 'Bearer "abc"', 'Bearer\tabc', 'Bearer ab\u00e9']) {
+    assert.deepEqual(bearerCredentials(header), { kind: 'malformed' }, header);
+  }
+});
+
+test('the token set holds exactly its tokens', () => {
+  assert.equal(tokens.size, 3);
+  assert.ok(tokens.has(TOKEN) && tokens.has('second+token/with=') && tokens.has('third~'));
+  for (const guess of ['', 'mF_9.B5f-4.1Jq', `${TOKEN}x`, TOKEN.toLowerCase(), 'third']) assert.ok(!tokens.has(guess), guess);
+  assert.ok(!new TokenSet([]).has(''));
+  assert.equal(new TokenSet(['a', 'a']).size, 1);
+});
+
+test('checkBearer: 401 with a bare challenge, 400 invalid_request, 401 invalid_token, or ok', () => {
+  assert.deepEqual(checkBearer(`Bearer ${TOKEN}`, tokens), { ok: true });
+  assert.deepEqual(checkBearer(undefined, tokens), { ok: false, status: 401, reason: 'missing_token', headers: [['WWW-Authenticate', 'Bearer realm="rawhttp"']] });
+  assert.deepEqual(checkBearer('Basic dXNlcjpwYXNz', tokens), { ok: false, status: 401, reason: 'missing_token', headers: [['WWW-Authenticate', 'Bearer realm="rawhttp"']] });
+  assert.deepEqual(checkBearer('Bearer a b', tokens), { ok: false, status: 400, reason: 'malformed_token', headers: [['WWW-Authenticate', 'Bearer realm="rawhttp", error="invalid_request"']] });
+  assert.deepEqual(checkBearer('Bearer wrong', tokens), { ok: false, status: 401, reason: 'invalid_token', headers: [['WWW-Authenticate', 'Bearer realm="rawhttp", error="invalid_token"']] });
+});
+
+test('isBearerToken: what a configured token may look like', () => {
+  assert.ok(isBearerToken(TOKEN) && isBearerToken('abc==') && isBearerToken('A-Z_a.z~0+9/'));
+  for (const bad of ['', 'a b', 'a=b', 'é', 'tab\t', '"q"']) assert.ok(!isBearerToken(bad), bad);
+});
+
+test('a token set never shows its tokens: not in JSON, inspect or a pino log line', () => {
+  assert.equal(JSON.stringify({ tokens }), '{"tokens":"[3 tokens]"}');
+  assert.equal(inspect(tokens), 'TokenSet [3 tokens]');
+  assert.ok(!inspect({ nested: { tokens } }, { depth: 5, showHidden: true }).includes(TOKEN));
+  let written = '';
+  const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => ((written += chunk.toString()), done()) });
+  pino(sink).info({ tokens }, 'configured');
+  assert.match(written, /\[3 tokens\]/);
+  assert.ok(!written.includes(TOKEN) && !written.includes('third~'));
+});

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { AddressRanges } from '../../../src/security/cidr.js';
+import { clientAddress, connectionAddress } from '../../../src/security/forwarded.js';
+
+const trusted = AddressRanges.parse(['10.0.0.0/8', '2001:db8:ffff::/48']);
+const BALANCER = '10.0.0.1';
+
+test('X-Forwarded-For is ignored unless the peer is a trusted proxy', () => {
+  assert.equal(clientAddress('203.0.113.5', '198.51.100.7', trusted), '203.0.113.5');
+  assert.equal(clientAddress('203.0.113.5', '10.0.0.9', trusted), '203.0.113.5');
+  assert.equal(clientAddress(BALANCER, '198.51.100.7', AddressRanges.parse([])), BALANCER);
+  assert.equal(clientAddress(BALANCER, undefined, trusted), BALANCER);
+});
+
+test('from a trusted peer, the rightmost address that is not a trusted proxy is the client', () => {
+  const cases: ReadonlyArray<readonly [string, string]> = [
+    ['198.51.100.7', '198.51.100.7'],
+    // Whatever the client wrote on the left is passed over: the balancer appended the truth.
+    ['1.1.1.1, 198.51.100.7', '198.51.100.7'],
+    ['spoofed, 198.51.100.7', '198.51.100.7'],
+    ['198.51.100.7, 10.0.0.2, 10.0.0.3', '198.51.100.7'],
+    ['2001:db8::7, 2001:db8:ffff::1', '2001:db8::7'],
+    ['::ffff:198.51.100.7', '198.51.100.7'],
+    ['2001:DB8:0::7', '2001:db8::7'],
+    ['198.51.100.7:4711', '198.51.100.7'],
+    ['[2001:db8::7]:4711', '2001:db8::7'],
+    ['[2001:db8::7]', '2001:db8::7'],
+    ['198.51.100.7,,10.0.0.2,', '198.51.100.7'],
+    ['\t198.51.100.7 ,10.0.0.2', '198.51.100.7'],
+  ];
+  for (const [header, client] of cases) assert.equal(clientAddress(BALANCER, header, trusted), client, header);
+});
+
+test('when every entry is a trusted proxy, the leftmost is the client', () => {
+  assert.equal(clientAddress(BALANCER, '10.0.0.7, 10.0.0.2', trusted), '10.0.0.7');
+  assert.equal(clientAddress(BALANCER, '', trusted), BALANCER);
+  assert.equal(clientAddress(BALANCER, ' , ', trusted), BALANCER);
+});
+
+test('an entry that is not an address stops the walk at the peer', () => {
+  const cases = ['garbage, 10.0.0.2', 'unknown', '198.51.100.7, 10.0.0.2 10.0.0.3', '198.51.100.07', 'fe80::1%eth0', '198.51.100.7:http', '[198.51.100.7]', '2001:db8::7:4711x'];
+  for (const header of cases) assert.equal(clientAddress(BALANCER, header, trusted), BALANCER, header);
+  // Past the first untrusted address, nothing else is read.
+  assert.equal(clientAddress(BALANCER, 'garbage, 198.51.100.7', trusted), '198.51.100.7');
+});
+
+test('a connection speaks for its PROXY header’s source, else for its peer', () => {
+  const header = { kind: 'proxied', family: 'IPv4', source: { address: '198.51.100.7', port: 1 }, destination: { address: '10.0.0.5', port: 80 } } as const;
+  assert.equal(connectionAddress(BALANCER, header), '198.51.100.7');
+  assert.equal(connectionAddress(BALANCER, { kind: 'local' }), BALANCER);
+  assert.equal(connectionAddress('::ffff:127.0.0.1', null), '127.0.0.1');
+});

@@ -1,0 +1,191 @@
+// UPLOAD_TOKENS and UPLOAD_TOKENS_FILE with a real file that changes: edited in place,
+// swapped the way Kubernetes updates a mounted Secret, broken, removed and mended.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { pino, type Logger } from 'pino';
+import { parseTokenFile, UploadTokens } from '../../../src/security/upload-tokens.js';
+
+const POLL_MS = 20;
+
+interface LogEntry {
+  readonly level: number;
+  readonly msg: string;
+  readonly [field: string]: unknown;
+}
+
+/** A pino logger whose lines are kept, parsed, in `entries`. */
+function recorder(): { log: Logger; entries: LogEntry[] } {
+  const entries: LogEntry[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      entries.push(JSON.parse(chunk.toString()) as LogEntry);
+      done();
+    },
+  });
+  return { log: pino(sink), entries };
+}
+
+const WARN = 40;
+
+async function until(condition: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('parseTokenFile', () => {
+  test('one token per line; blank lines, comments, CRLF and a BOM are fine', () => {
+    assert.deepEqual(parseTokenFile('\uFEFF# uploaders\r\nalpha\r\n\r\n  beta+/=  \n#gamma\n'), { ok: true, tokens: ['alpha', 'beta+/='] });
+    assert.deepEqual(parseTokenFile(''), { ok: true, tokens: [] });
+  });
+
+  test('a line that is not a token is refused by number, never by content', () => {
+    const parsed = parseTokenFile('alpha\nsecret with spaces\n');
+    assert.deepEqual(parsed.ok, false);
+    assert.match(parsed.ok ? '' : parsed.problem, /^line 2 is not a bearer token/);
+    assert.ok(!(parsed.ok ? '' : parsed.problem).includes('secret'));
+  });
+});
+
+describe('UploadTokens', () => {
+  let dir: string;
+  let open: UploadTokens | null = null;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'rawhttp-tokens-'));
+  });
+  afterEach(() => {
+    open?.close();
+    open = null;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function start(listed: string[], file: string, log = recorder().log): UploadTokens | null {
+    open = UploadTokens.start({ listed, file, log, pollIntervalMs: POLL_MS });
+    return open;
+  }
+
+  test('nothing configured: null, uploads stay open', () => {
+    assert.equal(start([], ''), null);
+  });
+
+  test('UPLOAD_TOKENS alone', () => {
+    const tokens = start(['alpha', 'beta'], '')!;
+    assert.ok(tokens.tokens.has('alpha') && tokens.tokens.has('beta') && !tokens.tokens.has('gamma'));
+  });
+
+  test('the file is read at start and again when edited; listed tokens stay', async () => {
+    const file = join(dir, 'tokens');
+    writeFileSync(file, 'alpha\n');
+    const { log, entries } = recorder();
+    const tokens = start(['listed'], file, log)!;
+    assert.ok(tokens.tokens.has('alpha') && tokens.tokens.has('listed'));
+    writeFileSync(file, '# rotated\nbeta\n');
+    await until(() => tokens.tokens.has('beta'), 'the edited file');
+    assert.ok(!tokens.tokens.has('alpha') && tokens.tokens.has('listed'));
+    assert.deepEqual(entries.map((entry) => entry.msg), ['upload tokens reloaded']);
+    assert.equal(entries[0]!.file, file);
+    assert.equal(entries[0]!.tokens, 2);
+  });
+
+  test('a Kubernetes Secret update: the ..data link swapped atomically to a new folder', async () => {
+    // The kubelet's layout: tokens -> ..data/tokens, ..data -> ..<timestamp>/
+    mkdirSync(join(dir, '..2026_01_01_00_00_00.1'));
+    writeFileSync(join(dir, '..2026_01_01_00_00_00.1', 'tokens'), 'alpha\n');
+    symlinkSync('..2026_01_01_00_00_00.1', join(dir, '..data'));
+    symlinkSync('..data/tokens', join(dir, 'tokens'));
+    const tokens = start([], join(dir, 'tokens'))!;
+    assert.ok(tokens.tokens.has('alpha'));
+
+    mkdirSync(join(dir, '..2026_01_01_00_01_00.2'));
+    writeFileSync(join(dir, '..2026_01_01_00_01_00.2', 'tokens'), 'beta\n');
+    symlinkSync('..2026_01_01_00_01_00.2', join(dir, '..data_tmp'));
+    renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+    rmSync(join(dir, '..2026_01_01_00_00_00.1'), { recursive: true });
+    await until(() => tokens.tokens.has('beta'), 'the swapped Secret');
+    assert.ok(!tokens.tokens.has('alpha'));
+  });
+
+  test('a failed reload keeps the old tokens and is logged once, without the file’s content', async () => {
+    const file = join(dir, 'tokens');
+    writeFileSync(file, 'alpha\n');
+    const { log, entries } = recorder();
+    const tokens = start([], file, log)!;
+    writeFileSync(file, 'alpha\nnot a token secretword\n');
+    await until(() => entries.length === 1, 'the warning');
+    await sleep(POLL_MS * 5);
+    assert.equal(entries.length, 1, 'logged once');
+    assert.equal(entries[0]!.level, WARN);
+    assert.match(String(entries[0]!.problem), /line 2/);
+    assert.ok(!JSON.stringify(entries).includes('secretword') && !JSON.stringify(entries).includes('alpha'));
+    assert.ok(tokens.tokens.has('alpha'));
+
+    unlinkSync(file);
+    await until(() => entries.length === 2, 'the warning about the missing file');
+    await sleep(POLL_MS * 5);
+    assert.equal(entries.length, 2);
+    assert.match(String(entries[1]!.problem), /cannot be read: ENOENT/);
+    assert.ok(tokens.tokens.has('alpha'));
+
+    writeFileSync(file, 'gamma\n');
+    await until(() => tokens.tokens.has('gamma'), 'the mended file');
+    assert.ok(!tokens.tokens.has('alpha'));
+    assert.equal(entries.at(-1)!.msg, 'upload tokens reloaded');
+  });
+
+  test('a file emptied on purpose takes effect: nobody may upload', async () => {
+    const file = join(dir, 'tokens');
+    writeFileSync(file, 'alpha\n');
+    const { log, entries } = recorder();
+    const tokens = start([], file, log)!;
+    writeFileSync(file, '# all revoked\n');
+    await until(() => tokens.tokens.size === 0, 'the emptied file');
+    assert.ok(!tokens.tokens.has('alpha'));
+    assert.equal(entries.at(-1)!.level, WARN);
+  });
+
+  test('a file that cannot be read or parsed at start fails the start, naming it', () => {
+    assert.throws(() => start([], join(dir, 'missing')), /UPLOAD_TOKENS_FILE .*missing cannot be read: ENOENT/);
+    const bad = join(dir, 'bad');
+    writeFileSync(bad, 'good\nbad token\n');
+    assert.throws(() => start([], bad), (error: Error) => /UPLOAD_TOKENS_FILE .*bad: line 2 is not a bearer token/.test(error.message) && !error.message.includes('bad token'));
+    const huge = join(dir, 'huge');
+    writeFileSync(huge, 'a'.repeat(70_000));
+    assert.throws(() => start([], huge), /larger than 65536 bytes/);
+  });
+
+  test('a change is used only when two reads in a row agree: a half-written file never is', async () => {
+    const file = join(dir, 'tokens');
+    writeFileSync(file, 'alpha\n');
+    // No timer in the way: each check() is one read.
+    open = UploadTokens.start({ listed: [], file, log: recorder().log, pollIntervalMs: 3_600_000 });
+    const tokens = open!;
+    for (const partial of ['', 'bet']) {
+      writeFileSync(file, partial);
+      await tokens.check();
+      assert.ok(tokens.tokens.has('alpha') && !tokens.tokens.has('bet'), JSON.stringify(partial));
+    }
+    writeFileSync(file, 'beta\n');
+    await tokens.check();
+    assert.ok(tokens.tokens.has('alpha'), 'one read is not enough');
+    await tokens.check();
+    assert.ok(tokens.tokens.has('beta') && !tokens.tokens.has('alpha'));
+  });
+
+  test('close stops the polling', async () => {
+    const file = join(dir, 'tokens');
+    writeFileSync(file, 'alpha\n');
+    const tokens = start([], file)!;
+    tokens.close();
+    writeFileSync(file, 'beta\n');
+    await sleep(POLL_MS * 5);
+    assert.ok(tokens.tokens.has('alpha') && !tokens.tokens.has('beta'));
+  });
+});
