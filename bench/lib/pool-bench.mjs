@@ -97,23 +97,26 @@ async function measure(dispatch, ms, feed) {
 
 /** The implementations for one thread count, each { id, dispatch, close }. */
 async function startImplementations(threads, env) {
-  const { WorkerPool, doWork, Piscina, context, dist } = env;
+  const { WorkerPool, doWork, resultParts, Piscina, context, dist } = env;
   const inline = { id: 'inline', dispatch: (job, done) => done(check(doWork(job, context))), close: async () => {} };
 
   const ignore = () => {};
   const pool = new WorkerPool({
     size: threads,
     queueSize: 1024, // above every feed's window: a refusal would be a bug, not load
-    workerFile: dist('pool/worker.js'),
+    workerFile: dist('worker.js'),
     workerData: context,
     events: { saturated: ignore, dequeued: ignore, workerExited: ignore, workerRestarted: ignore, workerTimedOut: ignore },
     jobTimeoutMs: 30_000,
+    transferOf: () => [],
+    mayRepeat: () => true,
+    descriptorsOf: resultParts.descriptorsOf,
   });
   await pool.start();
   const ours = {
     id: 'pool',
     dispatch: (job, done) => {
-      const accepted = pool.submit(job, [], (outcome) => done(outcome.ok ? check(outcome.result) : outcome.error));
+      const accepted = pool.submit(job, (outcome) => done(outcome.ok ? check(outcome.result) : outcome.error));
       if (!accepted) done(new Error('pool refused a job'));
     },
     close: () => pool.close(),
@@ -187,7 +190,7 @@ export async function runPoolBench({ repoRoot, quick }) {
   const dist = (file) => pathToFileURL(path.join(repoRoot, 'dist', 'src', file));
   if (!fs.existsSync(dist('pool/pool.js'))) return { skipped: true, reason: 'dist/src/pool/pool.js is missing (run npm run build)' };
   const { WorkerPool } = await import(dist('pool/pool.js').href);
-  const { doWork } = await import(dist('handlers/work.js').href);
+  const { doWork, resultParts } = await import(dist('handlers/work.js').href);
   const { contentTable } = await import(dist('handlers/content-types.js').href);
   const Piscina = await import('piscina').then((m) => m.Piscina, () => null);
   if (!Piscina) log('piscina is not installed (npm install): measuring inline and pool only');
@@ -202,11 +205,12 @@ export async function runPoolBench({ repoRoot, quick }) {
     contentTable: contentTable({ inlineTypes: ['text/html'], downloadTypes: ['text/plain', 'image/png', 'image/jpeg', 'application/json'] }),
     smallFileBytes: 65536,
     cacheControl: 'no-cache',
+    minFreeDiskBytes: 0,
   };
   const runs = [];
   try {
     for (const threads of SIZES) {
-      const impls = await startImplementations(threads, { WorkerPool, doWork, Piscina, context, dist });
+      const impls = await startImplementations(threads, { WorkerPool, doWork, resultParts, Piscina, context, dist });
       try {
         for (const feed of FEEDS) {
           for (const impl of impls) await measure(impl.dispatch, preset.warmupMs, feed);
