@@ -74,8 +74,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   });
   await pool.start();
 
-  // Filled in as soon as the port is known, before the first connection is accepted.
-  const allowedHosts = new Set(config.allowedHosts.map((host) => host.toLowerCase()));
+  // Normalised entries (config.ts); the default ones are added once the port is known.
+  const allowedHosts = new Set(config.allowedHosts);
   let http: HttpServer | null = null;
   metrics = new Metrics({ poolStats: () => pool.stats(), openConnections: () => http?.openConnections ?? 0 });
   http = new HttpServer({
@@ -120,8 +120,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       },
     }),
   };
-  const address = await http.listen();
-  if (allowedHosts.size === 0) for (const host of defaultAllowedHosts(config.host, address.port)) allowedHosts.add(host);
+  const address = await http.listen((port) => {
+    if (config.allowedHosts.length === 0) for (const host of defaultAllowedHosts(config.host, port)) allowedHosts.add(host);
+  });
   const adminAddress = await app.admin.listen();
   log.info(
     {
