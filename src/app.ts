@@ -8,7 +8,7 @@ import { Metrics } from './admin/metrics.js';
 import { contentTable } from './handlers/content-types.js';
 import { ResponseCache } from './handlers/response-cache.js';
 import type { WorkContext } from './handlers/work.js';
-import { TEMP_PREFIX, TEMP_SUFFIX } from './handlers/upload.js';
+import { TEMP_PREFIX, TEMP_SUFFIX } from './handlers/upload-storage.js';
 import { FdMonitor } from './http/fd-monitor.js';
 import { HttpServer } from './http/server.js';
 import { RateLimitedLog } from './log.js';
