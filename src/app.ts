@@ -8,7 +8,7 @@ import { diskSpace } from './admin/disk-space.js';
 import { Metrics } from './admin/metrics.js';
 import type { Job, JobResult } from './core/job.js';
 import { contentTable } from './handlers/content-types.js';
-import { TEMP_PREFIX, TEMP_SUFFIX } from './handlers/upload.js';
+import { TEMP_PREFIX, TEMP_SUFFIX } from './handlers/upload-storage.js';
 import { resultParts, type WorkContext } from './handlers/work.js';
 import { BodyBudget } from './http/body-budget.js';
 import { FdMonitor } from './http/fd-monitor.js';
@@ -84,8 +84,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   });
   await pool.start();
 
-  // Filled in as soon as the port is known, before the first connection is accepted.
-  const allowedHosts = new Set(config.allowedHosts.map((host) => host.toLowerCase()));
+  // Normalised entries (config.ts); the default ones are added once the port is known.
+  const allowedHosts = new Set(config.allowedHosts);
   let http: HttpServer | null = null;
   const bodies = new BodyBudget(config.maxBodyMemoryBytes);
   metrics = new Metrics({
@@ -139,8 +139,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       },
     }),
   };
-  const address = await http.listen();
-  if (allowedHosts.size === 0) for (const host of defaultAllowedHosts(config.host, address.port)) allowedHosts.add(host);
+  const address = await http.listen((port) => {
+    if (config.allowedHosts.length === 0) for (const host of defaultAllowedHosts(config.host, port)) allowedHosts.add(host);
+  });
   const adminAddress = await app.admin.listen();
   log.info(
     {

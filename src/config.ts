@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { isBearerToken } from './security/bearer.js';
 import { cidrProblem } from './security/cidr.js';
 import { CorsPolicy } from './security/cors.js';
+import { normalizeHost } from './security/host.js';
 
 const positiveInt = (value: unknown): void => {
   if (!Number.isInteger(value) || (value as number) < 1) throw new Error('must be a positive integer');
@@ -68,6 +69,18 @@ convict.addFormat({
   coerce: commaList.coerce,
 });
 
+// ALLOWED_HOSTS: normalised as it is read (see security/host.ts), so `example.com` means
+// `example.com:80`; an entry left as given is not a host with an optional port.
+convict.addFormat({
+  name: 'host-list',
+  validate(value: unknown): void {
+    commaList.validate(value);
+    const invalid = (value as string[]).find((entry) => normalizeHost(entry) !== entry);
+    if (invalid !== undefined) throw new Error(`"${invalid}" is not a host with an optional port, such as example.com, example.com:8080 or [::1]:8080`);
+  },
+  coerce: (value: string): string[] => commaList.coerce(value).map((entry) => normalizeHost(entry) ?? entry),
+});
+
 // LISTEN_SOCKETS: `auto`, or how many listening sockets share the public port.
 const MAX_LISTEN_SOCKETS = 256;
 convict.addFormat({
@@ -111,7 +124,7 @@ const schema = {
   maxConnections: { doc: 'Open connections at most (503 beyond)', format: positiveInt, default: 1024, env: 'MAX_CONNECTIONS', arg: 'max-connections' },
   resourcesDir: { doc: 'Document root', format: existingDirectory, default: './resources', env: 'RESOURCES_DIR', arg: 'resources-dir' },
   uploadsDir: { doc: 'Where POST /upload writes (default <RESOURCES_DIR>/uploads)', format: String, default: '', env: 'UPLOADS_DIR', arg: 'uploads-dir' },
-  allowedHosts: { doc: 'Host header values accepted (default: localhost, 127.0.0.1, [::1] and HOST, each with PORT)', format: 'comma-list', default: [] as string[], env: 'ALLOWED_HOSTS', arg: 'allowed-hosts' },
+  allowedHosts: { doc: 'Host header values accepted; without a port, the default port 80 (default: localhost, 127.0.0.1, [::1] and HOST, each with PORT)', format: 'host-list', default: [] as string[], env: 'ALLOWED_HOSTS', arg: 'allowed-hosts' },
   inlineTypes: { doc: 'Media types shown in the browser', format: 'comma-list', default: ['text/html'], env: 'INLINE_TYPES', arg: 'inline-types' },
   downloadTypes: { doc: 'Media types sent as attachments', format: 'comma-list', default: ['text/plain', 'image/png', 'image/jpeg', 'application/json'], env: 'DOWNLOAD_TYPES', arg: 'download-types' },
   fileCacheTtlMs: { doc: 'How long the main thread answers a small file from memory (0 turns the cache off)', format: nonNegativeInt, default: 1000, env: 'FILE_CACHE_TTL_MS', arg: 'file-cache-ttl-ms' },
@@ -180,13 +193,14 @@ export function positionalToFlags(argv: readonly string[]): string[] {
   return flags;
 }
 
-/** Every Host value a client on this address may send, derived from host and port. */
+/** Every Host value a client on this address may send, derived from host and port, normalised. */
 export function defaultAllowedHosts(host: string, port: number): string[] {
   const names = ['localhost', '127.0.0.1', '[::1]'];
-  // Lowercased: Host values are compared in lower case.
-  const configured = (host.includes(':') ? `[${host}]` : host).toLowerCase();
-  if (!names.includes(configured) && host !== '0.0.0.0' && host !== '::') names.push(configured);
-  return names.map((name) => `${name}:${port}`);
+  const configured = host.includes(':') ? `[${host}]` : host;
+  if (host !== '0.0.0.0' && host !== '::') names.push(configured);
+  // A HOST no client can name in a Host header (an IPv6 zone, say) adds nothing.
+  const normalized = names.map((name) => normalizeHost(`${name}:${port}`)).filter((entry) => entry !== null);
+  return [...new Set(normalized)];
 }
 
 const envNameOf = (key: string): string => (schema as Record<string, { env: string }>)[key]?.env ?? key;

@@ -1,7 +1,8 @@
-// Entry point: config -> logger -> pool -> listeners -> signals.
-import { startApp } from './app.js';
+// Entry point: config -> logger -> fatal process errors -> pool -> listeners -> signals.
+import { startApp, type App } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
+import { exitOnProcessErrors } from './process-errors.js';
 import { handleSignals } from './shutdown.js';
 
 // Older runtimes lack what the server relies on (reusePort among others): say so plainly.
@@ -21,8 +22,10 @@ try {
 }
 
 const log = createLogger(config.logLevel);
+let app: App | null = null;
+exitOnProcessErrors(log, () => app);
 try {
-  const app = await startApp(config, log);
+  app = await startApp(config, log);
   handleSignals(app);
 } catch (error) {
   log.fatal({ err: error }, 'failed to start');

@@ -1,44 +1,36 @@
 // POST /upload: validates a JSON document and stores exactly the bytes sent, atomically and
-// durably. Runs on a worker thread. A file appears under its final name only when complete:
-// temporary file (exclusive create) -> write -> fsync -> hard link to a fresh name (fails
-// instead of overwriting) -> remove temporary -> fsync folder.
-import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, linkSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+// durably (upload-storage.ts). Runs on a worker thread. Once the document exists under its
+// final name, every answer names it, so a client never has cause to send it twice.
+import type { JobResult, UploadJob } from '../core/job.js';
 import { errorResponse, jsonResponse } from '../core/response.js';
 import { errorDocument } from '../core/status.js';
-import type { JobResult, UploadJob } from '../core/job.js';
 import { freeBytes, hasRoom } from './disk-guard.js';
 import { checkJson } from './json.js';
+import { complete, NODE_FS, writeAndLink, type Completion, type Linked, type StorageFs } from './upload-storage.js';
 
 export interface UploadContext {
   /** Real path of the uploads folder. */
   readonly uploadsRoot: string;
-  /** Free bytes an upload must leave on the uploads file system (0: not checked). */
+  /** Free space an upload must leave on the uploads file system (0: no check). */
   readonly minFreeDiskBytes: number;
 }
 
-/** Temporary files start with a dot, so they are never served, and are removed at start. */
-export const TEMP_PREFIX = '.upload-';
-export const TEMP_SUFFIX = '.tmp';
-const MAX_NAME_ATTEMPTS = 8;
 const STORAGE_FULL = new Set(['ENOSPC', 'EDQUOT']);
-const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-function pad(value: number, width = 2): string {
-  return String(value).padStart(width, '0');
-}
-
-/** `upload_YYYYMMDD_HHMMSS_<16 hex>.json` in UTC. */
-export function uploadName(now: Date, random: string): string {
-  const date = `${now.getUTCFullYear()}${pad(now.getUTCMonth() + 1)}${pad(now.getUTCDate())}`;
-  const time = `${pad(now.getUTCHours())}${pad(now.getUTCMinutes())}${pad(now.getUTCSeconds())}`;
-  return `upload_${date}_${time}_${random}.json`;
-}
 
 function badRequest(message: string): JobResult {
   return { response: jsonResponse(400, errorDocument(400, message)) };
+}
+
+/** 507 before anything is written when the upload would eat into MIN_FREE_DISK_BYTES. */
+function checkFreeSpace(bytes: number, context: UploadContext): JobResult | null {
+  if (context.minFreeDiskBytes === 0) return null;
+  const free = freeBytes(context.uploadsRoot);
+  if (hasRoom(free, bytes, context.minFreeDiskBytes)) return null;
+  return {
+    response: errorResponse(507, 'POST'),
+    log: { level: 'warn', message: 'upload refused: free space below MIN_FREE_DISK_BYTES', fields: { freeBytes: free!, minFreeDiskBytes: context.minFreeDiskBytes, bytes } },
+  };
 }
 
 /** Checks the body: UTF-8 without a BOM, one JSON value. Returns the problem, or null. */
@@ -54,98 +46,51 @@ export function uploadProblem(body: Uint8Array): string | null {
   return json.ok ? null : `invalid JSON at byte ${json.offset}: ${json.message}`;
 }
 
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let at = 0;
-  while (at < bytes.length) at += writeSync(fd, bytes, at, bytes.length - at);
-}
-
-function syncFolder(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+/** Nothing was stored: 507 when the disk is full, else 500. */
+function notStored(error: unknown): JobResult {
+  const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
+  if (STORAGE_FULL.has(code)) {
+    return { response: errorResponse(507, 'POST'), log: { level: 'warn', message: 'upload refused: storage full', fields: { code } } };
   }
-}
-
-/** Stores the bytes under a fresh name; returns the name. Leaves nothing behind on failure. */
-function store(body: Uint8Array, folder: string): string {
-  const tempPath = join(folder, `${TEMP_PREFIX}${randomBytes(12).toString('hex')}${TEMP_SUFFIX}`);
-  const fd = openSync(tempPath, 'wx', 0o644);
-  let name: string;
-  try {
-    try {
-      writeAll(fd, body);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    name = publish(tempPath, folder);
-  } finally {
-    try {
-      rmSync(tempPath, { force: true });
-    } catch {
-      // Hidden, never served, and removed at the next start; the outcome stands either way.
-    }
-  }
-  syncFolder(folder);
-  return name;
-}
-
-/** Gives the complete temporary file its final name, never replacing an existing file. */
-function publish(tempPath: string, folder: string): string {
-  for (let attempt = 1; ; attempt++) {
-    const name = uploadName(new Date(), randomBytes(8).toString('hex'));
-    const finalPath = join(folder, name);
-    try {
-      linkSync(tempPath, finalPath); // fails with EEXIST instead of overwriting
-      return name;
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? '';
-      if (attempt === MAX_NAME_ATTEMPTS) throw error;
-      if (code === 'EEXIST') continue;
-      if (!LINK_UNSUPPORTED.has(code)) throw error;
-      // File systems without hard links (some network and desktop bind mounts): rename is
-      // still atomic; the 64-bit random part makes a clash on the checked name negligible.
-      if (existsSync(finalPath)) continue;
-      renameSync(tempPath, finalPath);
-      return name;
-    }
-  }
-}
-
-/** 507 before anything is written when the upload would eat into MIN_FREE_DISK_BYTES. */
-function checkFreeSpace(bytes: number, context: UploadContext): JobResult | null {
-  if (context.minFreeDiskBytes === 0) return null;
-  const free = freeBytes(context.uploadsRoot);
-  if (hasRoom(free, bytes, context.minFreeDiskBytes)) return null;
   return {
-    response: errorResponse(507, 'POST'),
-    log: { level: 'warn', message: 'upload refused: free space below MIN_FREE_DISK_BYTES', fields: { freeBytes: free!, minFreeDiskBytes: context.minFreeDiskBytes, bytes } },
+    response: errorResponse(500, 'POST'),
+    log: { level: 'error', message: 'upload failed', fields: { code, error: String((error as Error).stack ?? error) } },
   };
 }
 
-export function handleUpload(job: UploadJob, context: UploadContext): JobResult {
+/**
+ * The document exists. 201 when it is durable; when the folder fsync failed, a 500 whose body
+ * names the file, so the client can fetch it instead of sending it again (docs/uploads.md).
+ */
+function stored(name: string, bytes: number, completion: Completion): JobResult {
+  const filepath = `/uploads/${name}`;
+  if (completion.kind === 'unconfirmed') {
+    return {
+      response: jsonResponse(500, { status: 'error', message: 'stored but not confirmed durable', filepath }),
+      storedBytes: bytes,
+      log: { level: 'error', message: 'upload stored but not confirmed durable: folder fsync failed', fields: { file: name, bytes, code: completion.code, error: completion.error } },
+    };
+  }
+  const fields: Record<string, string | number> = { file: name, bytes };
+  if (completion.notes.length > 0) fields.notes = completion.notes.join('; ');
+  return {
+    response: jsonResponse(201, { status: 'success', message: 'File created successfully', filepath }, [['Location', filepath]]),
+    storedBytes: bytes,
+    log: { level: completion.notes.length === 0 ? 'info' : 'warn', message: 'upload stored', fields },
+  };
+}
+
+/** `fs` is node:fs; a test passes one whose calls fail. */
+export function handleUpload(job: UploadJob, context: UploadContext, fs: StorageFs = NODE_FS): JobResult {
   const problem = uploadProblem(job.body);
   if (problem !== null) return badRequest(problem);
   const lowSpace = checkFreeSpace(job.body.length, context);
   if (lowSpace !== null) return lowSpace;
+  let linked: Linked;
   try {
-    const name = store(job.body, context.uploadsRoot);
-    const filepath = `/uploads/${name}`;
-    return {
-      response: jsonResponse(201, { status: 'success', message: 'File created successfully', filepath }, [['Location', filepath]]),
-      storedBytes: job.body.length,
-      log: { level: 'info', message: 'upload stored', fields: { file: name, bytes: job.body.length } },
-    };
+    linked = writeAndLink(job.body, context.uploadsRoot, fs);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
-    if (STORAGE_FULL.has(code)) {
-      return { response: errorResponse(507, 'POST'), log: { level: 'warn', message: 'upload refused: storage full', fields: { code } } };
-    }
-    return {
-      response: errorResponse(500, 'POST'),
-      log: { level: 'error', message: 'upload failed', fields: { code, error: String((error as Error).stack ?? error) } },
-    };
+    return notStored(error);
   }
+  return stored(linked.name, job.body.length, complete(linked, context.uploadsRoot, fs));
 }

@@ -61,17 +61,23 @@ export class HttpServer {
     return this.listeners[0]!.address() as AddressInfo;
   }
 
-  /** Binds every listening socket; the first one settles the port when PORT is 0. */
-  async listen(): Promise<AddressInfo> {
+  /**
+   * Binds every listening socket; the first one settles the port when PORT is 0.
+   * `beforeAccepting` gets the port as soon as the first socket is bound, and what it sets up
+   * is in place for the first connection: Node.js emits 'listening' on the next tick after
+   * listen(2), before the event loop can poll for a connection. The other sockets bind over
+   * later turns (each resolves HOST first), while the first one may already accept.
+   */
+  async listen(beforeAccepting: (port: number) => void = () => undefined): Promise<AddressInfo> {
     const [first, ...others] = this.listeners;
-    await this.bind(first!, this.options.port);
+    await this.bind(first!, this.options.port, () => beforeAccepting(this.address().port));
     const { port } = this.address();
     for (const listener of others) await this.bind(listener, port);
     this.startSweep();
     return this.address();
   }
 
-  private bind(listener: Server, port: number): Promise<void> {
+  private bind(listener: Server, port: number, onListening?: () => void): Promise<void> {
     const { host, backlog, listenSockets } = this.options;
     return new Promise((resolve, reject) => {
       listener.once('error', reject);
@@ -80,6 +86,7 @@ export class HttpServer {
       listener.listen({ host, port, backlog, ...shared }, () => {
         listener.off('error', reject);
         listener.on('error', (error) => this.onServerError(error));
+        onListening?.();
         resolve();
       });
     });

@@ -30,6 +30,8 @@ export interface StartedServer {
 export interface StartOptions {
   readonly env?: Record<string, string>;
   readonly args?: readonly string[];
+  /** Options for node itself, before the entry (e.g. `--import` of a test fixture). */
+  readonly nodeArgs?: readonly string[];
   /** Keep uploads in this folder instead of a fresh temporary one. */
   readonly uploadsDir?: string;
 }
@@ -37,7 +39,7 @@ export interface StartOptions {
 export async function startServer(options: StartOptions = {}): Promise<StartedServer> {
   const ownUploads = options.uploadsDir === undefined;
   const uploadsDir = options.uploadsDir ?? mkdtempSync(join(tmpdir(), 'rawhttp-uploads-'));
-  const child = spawn(process.execPath, [MAIN, ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), MAIN, ...(options.args ?? [])], {
     cwd: REPO_ROOT,
     env: {
       PATH: process.env.PATH ?? '',

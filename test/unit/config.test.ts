@@ -85,7 +85,7 @@ describe('configuration', () => {
     assert.equal(config.maxThreads, 4);
     assert.equal(config.queueSize, 0);
     assert.equal(config.maxBodyBytes, 2048);
-    assert.deepEqual(config.allowedHosts, ['a.test:80', 'B.test:81']);
+    assert.deepEqual(config.allowedHosts, ['a.test:80', 'b.test:81']);
     assert.deepEqual(config.downloadTypes, ['text/plain']);
     assert.equal(config.uploadsDir, resolve('relative-uploads'));
     assert.equal(config.logLevel, 'debug');
@@ -142,6 +142,19 @@ describe('configuration', () => {
     }
   });
 
+  test('ALLOWED_HOSTS entries are normalised as they are read: lower case, the port explicit (80 when none or empty)', () => {
+    const config = loadConfig([], { ...env, ALLOWED_HOSTS: 'Example.COM,example.net:,[::1],[::1]:8080,10.0.0.1:8081' });
+    assert.deepEqual(config.allowedHosts, ['example.com:80', 'example.net:80', '[::1]:80', '[::1]:8080', '10.0.0.1:8081']);
+    assert.deepEqual(loadConfig(['--allowed-hosts', 'a.test'], env).allowedHosts, ['a.test:80']);
+  });
+
+  test('an ALLOWED_HOSTS entry that is not a host with an optional port is refused, naming it', () => {
+    for (const entry of ['::1', 'a.test:http', 'http://a.test', 'a.test/path', '[::1', 'user@a.test', ':8080']) {
+      const message = configError([], { ...env, ALLOWED_HOSTS: `ok.test,${entry}` });
+      assert.ok(message.includes('ALLOWED_HOSTS') && message.includes(`"${entry}"`), message);
+    }
+  });
+
   test('a RESOURCES_DIR that does not exist or is not a folder throws a ConfigError naming it', () => {
     assert.match(configError([], { RESOURCES_DIR: join(root, 'missing') }), /RESOURCES_DIR/);
     assert.match(configError([], { RESOURCES_DIR: join(root, 'a-file') }), /RESOURCES_DIR/);
@@ -192,6 +205,10 @@ describe('defaultAllowedHosts', () => {
   test('wildcard addresses add no name of their own', () => {
     assert.deepEqual(defaultAllowedHosts('0.0.0.0', 8080), ['localhost:8080', '127.0.0.1:8080', '[::1]:8080']);
     assert.deepEqual(defaultAllowedHosts('::', 8080), ['localhost:8080', '127.0.0.1:8080', '[::1]:8080']);
+  });
+
+  test('a HOST that no Host header can name adds nothing', () => {
+    assert.deepEqual(defaultAllowedHosts('fe80::1%eth0', 80), ['localhost:80', '127.0.0.1:80', '[::1]:80']);
   });
 
   test('names come out in lower case, as Host values are compared', () => {

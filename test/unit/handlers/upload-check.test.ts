@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { uploadName, uploadProblem } from '../../../src/handlers/upload.js';
+import { uploadProblem } from '../../../src/handlers/upload.js';
+import { uploadName } from '../../../src/handlers/upload-storage.js';
 
 const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
 

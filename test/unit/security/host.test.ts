@@ -1,8 +1,37 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { checkHost } from '../../../src/security/host.js';
+import { checkHost, normalizeHost } from '../../../src/security/host.js';
 
 const ALLOWED: ReadonlySet<string> = new Set(['localhost:8080', '127.0.0.1:8080', '[::1]:8080', 'example.test:8080']);
+
+/** An allowlist as config.ts builds it: every entry normalised. */
+const allowlist = (...entries: string[]): ReadonlySet<string> => new Set(entries.map((entry) => normalizeHost(entry)!));
+
+describe('normalizeHost', () => {
+  test('lowercases and makes the port explicit; no port or an empty one is the default port 80', () => {
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ['example.com', 'example.com:80'],
+      ['Example.COM', 'example.com:80'],
+      ['example.com:', 'example.com:80'],
+      ['example.com:80', 'example.com:80'],
+      ['example.com:8080', 'example.com:8080'],
+      ['127.0.0.1', '127.0.0.1:80'],
+      ['[::1]', '[::1]:80'],
+      ['[::1]:', '[::1]:80'],
+      ['[::1]:8080', '[::1]:8080'],
+      ['[FE80::A:1]:8080', '[fe80::a:1]:8080'],
+      ['[::ffff:127.0.0.1]', '[::ffff:127.0.0.1]:80'],
+      ['localhost:08080', 'localhost:08080'],
+    ];
+    for (const [value, normalized] of cases) assert.equal(normalizeHost(value), normalized, value);
+  });
+
+  test('a value that is not a host with an optional port is null', () => {
+    for (const value of ['', ':80', '::1', '::1:8080', '[::1', '::1]', '[::1]x', '[::1]:80:80', 'a.test:80:80', 'a.test:http', ' a.test', 'a.test ', 'user@a.test', 'a.test/x', 'http://a.test', '[v1.x]', '[fe80::1%25eth0]']) {
+      assert.equal(normalizeHost(value), null, JSON.stringify(value));
+    }
+  });
+});
 
 describe('Host rules', () => {
   test('a missing or empty Host gets 400', () => {
@@ -24,7 +53,7 @@ describe('Host rules', () => {
   });
 
   test('any other Host gets 403 naming it', () => {
-    const hosts = ['evil.com', 'evil.com:8080', 'localhost', 'localhost:8081', '127.0.0.1', '127.0.0.2:8080', '[::1]', '::1:8080', 'localhost:8080.evil.com', ' localhost:8080', 'localhost:08080', 'example.test.:8080'];
+    const hosts = ['evil.com', 'evil.com:8080', 'localhost', 'localhost:', 'localhost:80', 'localhost:8081', '127.0.0.1', '127.0.0.2:8080', '[::1]', '::1:8080', 'localhost:8080.evil.com', ' localhost:8080', 'localhost:08080', 'example.test.:8080', 'localhost:8080:8080'];
     for (const host of hosts) {
       const check = checkHost(host, ALLOWED);
       assert.ok(!check.ok, host);
@@ -32,6 +61,35 @@ describe('Host rules', () => {
       assert.equal(check.rule, 'host_not_allowed', host);
       assert.ok(check.reason.includes(host), check.reason);
     }
+  });
+
+  test('on the default port, a Host without a port or with an empty one is accepted (RFC 9110 §7.2, RFC 3986 §6.2.3)', () => {
+    const onPort80 = allowlist('localhost:80', '127.0.0.1:80', '[::1]:80');
+    for (const host of ['localhost', 'localhost:', 'localhost:80', 'LOCALHOST', '127.0.0.1', '[::1]', '[::1]:', '[::1]:80']) {
+      assert.deepEqual(checkHost(host, onPort80), { ok: true }, host);
+    }
+    for (const host of ['localhost:8080', '[::1]:8080', 'localhost:080']) assert.ok(!checkHost(host, onPort80).ok, host);
+  });
+
+  test('an allowed entry without a port matches that name on the default port only', () => {
+    const allowed = allowlist('example.com', '[::1]');
+    for (const host of ['example.com', 'example.com:', 'example.com:80', 'EXAMPLE.com', '[::1]', '[::1]:80']) {
+      assert.deepEqual(checkHost(host, allowed), { ok: true }, host);
+    }
+    for (const host of ['example.com:8080', 'example.com:443', '[::1]:8080', 'www.example.com']) assert.ok(!checkHost(host, allowed).ok, host);
+  });
+
+  test('an allowed entry with port 80 and one without are the same entry', () => {
+    for (const entry of ['example.com', 'example.com:80', 'example.com:']) {
+      const allowed = allowlist(entry);
+      for (const host of ['example.com', 'example.com:80']) assert.deepEqual(checkHost(host, allowed), { ok: true }, `${host} against ${entry}`);
+    }
+  });
+
+  test('IPv6 literals with and without a port', () => {
+    const allowed = allowlist('[::1]:8080', '[2001:DB8::1]');
+    for (const host of ['[::1]:8080', '[2001:db8::1]', '[2001:db8::1]:80']) assert.deepEqual(checkHost(host, allowed), { ok: true }, host);
+    for (const host of ['[::1]', '[::1]:80', '::1', '[2001:db8::1]:8080']) assert.ok(!checkHost(host, allowed).ok, host);
   });
 
   test('an empty allowed set refuses everything', () => {

@@ -1,0 +1,147 @@
+// Stores an upload atomically and durably, in two steps that say how far they got:
+//   writeAndLink: temporary file (exclusive create) -> write -> fsync -> hard link to a fresh
+//                 name (fails instead of overwriting). After it the document exists.
+//   complete:     remove the temporary -> fsync the folder, so the new name survives a power cut.
+// The file-system calls come in as a small interface, so a test can make any one of them fail.
+import { randomBytes } from 'node:crypto';
+import * as nodeFs from 'node:fs';
+import { join } from 'node:path';
+
+/** The synchronous file-system calls storing an upload makes (node:fs in production). */
+export interface StorageFs {
+  openSync(path: string, flags: string, mode?: number): number;
+  writeSync(fd: number, buffer: Uint8Array, offset: number, length: number): number;
+  fsyncSync(fd: number): void;
+  closeSync(fd: number): void;
+  linkSync(existingPath: string, newPath: string): void;
+  renameSync(oldPath: string, newPath: string): void;
+  existsSync(path: string): boolean;
+  rmSync(path: string, options: { readonly force: boolean }): void;
+}
+
+export const NODE_FS: StorageFs = nodeFs;
+
+/** Temporary files start with a dot, so they are never served, and are removed at start. */
+export const TEMP_PREFIX = '.upload-';
+export const TEMP_SUFFIX = '.tmp';
+const MAX_NAME_ATTEMPTS = 8;
+const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+/** Some file systems cannot fsync a folder at all; PostgreSQL treats EINVAL there the same way. */
+const FOLDER_SYNC_UNSUPPORTED = new Set(['EINVAL']);
+
+function pad(value: number, width = 2): string {
+  return String(value).padStart(width, '0');
+}
+
+/** `upload_YYYYMMDD_HHMMSS_<16 hex>.json` in UTC. */
+export function uploadName(now: Date, random: string): string {
+  const date = `${now.getUTCFullYear()}${pad(now.getUTCMonth() + 1)}${pad(now.getUTCDate())}`;
+  const time = `${pad(now.getUTCHours())}${pad(now.getUTCMinutes())}${pad(now.getUTCSeconds())}`;
+  return `upload_${date}_${time}_${random}.json`;
+}
+
+/** A complete, fsynced document under its final name; its temporary name may remain. */
+export interface Linked {
+  readonly name: string;
+  readonly tempPath: string;
+}
+
+/** How the steps after the link went. The document exists in both cases. */
+export type Completion =
+  /** Data and name are on disk as far as the file system can tell; notes say what was odd. */
+  | { readonly kind: 'durable'; readonly notes: readonly string[] }
+  /** The folder fsync failed: the name may not survive a power cut. */
+  | { readonly kind: 'unconfirmed'; readonly code: string; readonly error: string };
+
+const codeOf = (error: unknown): string => (error as NodeJS.ErrnoException).code ?? 'unknown';
+
+function writeAll(fs: StorageFs, fd: number, bytes: Uint8Array): void {
+  let at = 0;
+  while (at < bytes.length) at += fs.writeSync(fd, bytes, at, bytes.length - at);
+}
+
+/** Removes a temporary name; returns the error code when that failed. */
+function removeTemporary(fs: StorageFs, path: string): string | null {
+  try {
+    fs.rmSync(path, { force: true });
+    return null;
+  } catch (error) {
+    return codeOf(error);
+  }
+}
+
+/**
+ * Writes the bytes to a temporary file, fsyncs it and links it under a fresh name. Throws
+ * when that fails, leaving nothing behind; once it returns, the document exists.
+ */
+export function writeAndLink(body: Uint8Array, folder: string, fs: StorageFs): Linked {
+  const tempPath = join(folder, `${TEMP_PREFIX}${randomBytes(12).toString('hex')}${TEMP_SUFFIX}`);
+  const fd = fs.openSync(tempPath, 'wx', 0o644);
+  try {
+    try {
+      writeAll(fs, fd, body);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return { name: publish(fs, tempPath, folder), tempPath };
+  } catch (error) {
+    // Hidden, never served, and removed at the next start if this fails too.
+    removeTemporary(fs, tempPath);
+    throw error;
+  }
+}
+
+/** Gives the complete temporary file its final name, never replacing an existing file. */
+function publish(fs: StorageFs, tempPath: string, folder: string): string {
+  for (let attempt = 1; ; attempt++) {
+    const name = uploadName(new Date(), randomBytes(8).toString('hex'));
+    const finalPath = join(folder, name);
+    try {
+      fs.linkSync(tempPath, finalPath); // fails with EEXIST instead of overwriting
+      return name;
+    } catch (error) {
+      const code = codeOf(error);
+      if (attempt === MAX_NAME_ATTEMPTS) throw error;
+      if (code === 'EEXIST') continue;
+      if (!LINK_UNSUPPORTED.has(code)) throw error;
+      // File systems without hard links (some network and desktop bind mounts): rename is
+      // still atomic; the 64-bit random part makes a clash on the checked name negligible.
+      if (fs.existsSync(finalPath)) continue;
+      fs.renameSync(tempPath, finalPath);
+      return name;
+    }
+  }
+}
+
+function syncFolder(fs: StorageFs, folder: string): void {
+  const fd = fs.openSync(folder, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // A read-only descriptor holds nothing to write back: the fsync's outcome stands.
+    }
+  }
+}
+
+/**
+ * Removes the temporary name and fsyncs the folder. Never throws: the document exists
+ * whatever happens here. A failed folder fsync is not retried: after a failed fsync Linux may
+ * already have dropped what it could not write, so a second one succeeding proves nothing.
+ */
+export function complete(linked: Linked, folder: string, fs: StorageFs): Completion {
+  const notes: string[] = [];
+  const removal = removeTemporary(fs, linked.tempPath);
+  if (removal !== null) notes.push(`temporary ${linked.tempPath} not removed (${removal}); removed at the next start`);
+  try {
+    syncFolder(fs, folder);
+  } catch (error) {
+    const code = codeOf(error);
+    if (!FOLDER_SYNC_UNSUPPORTED.has(code)) return { kind: 'unconfirmed', code, error: String((error as Error).stack ?? error) };
+    notes.push(`this file system cannot fsync a folder (${code})`);
+  }
+  return { kind: 'durable', notes };
+}
