@@ -4,4 +4,4 @@ import { doWork, resultParts, type WorkContext } from './handlers/work.js';
 import { serveJobs, workerInputData } from './pool/worker-loop.js';
 
 const context = workerInputData() as WorkContext;
-serveJobs((job: Job) => doWork(job, context), resultParts);
+serveJobs((job: Job, note) => doWork(job, context, note), resultParts);

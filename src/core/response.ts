@@ -52,6 +52,15 @@ export function jsonResponse(status: Status, document: unknown, extraHeaders: He
   return withBytes(status, headers, encoder.encode(JSON.stringify(document)), 'POST');
 }
 
+/**
+ * 500 for an upload that exists under `filepath` but whose durability is not confirmed (the
+ * folder fsync failed, or the worker stopped after the link): the client should fetch it
+ * rather than send it again (docs/uploads.md).
+ */
+export function storedUnconfirmedResponse(filepath: string): Response {
+  return jsonResponse(500, { status: 'error', message: 'stored but not confirmed durable', filepath });
+}
+
 /** 204 to OPTIONS: what the target allows, and no body (so no Content-Length either). */
 export function optionsResponse(allow: string): Response {
   return { status: 204, headers: [['Allow', allow], ['Cache-Control', 'no-store']], contentLength: null, body: NO_BODY };

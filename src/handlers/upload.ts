@@ -2,7 +2,7 @@
 // durably (upload-storage.ts). Runs on a worker thread. Once the document exists under its
 // final name, every answer names it, so a client never has cause to send it twice.
 import type { JobResult, UploadJob } from '../core/job.js';
-import { errorResponse, jsonResponse } from '../core/response.js';
+import { errorResponse, jsonResponse, storedUnconfirmedResponse } from '../core/response.js';
 import { errorDocument } from '../core/status.js';
 import { freeBytes, hasRoom } from './disk-guard.js';
 import { checkJson } from './json.js';
@@ -66,7 +66,7 @@ function stored(name: string, bytes: number, completion: Completion): JobResult 
   const filepath = `/uploads/${name}`;
   if (completion.kind === 'unconfirmed') {
     return {
-      response: jsonResponse(500, { status: 'error', message: 'stored but not confirmed durable', filepath }),
+      response: storedUnconfirmedResponse(filepath),
       storedBytes: bytes,
       log: { level: 'error', message: 'upload stored but not confirmed durable: folder fsync failed', fields: { file: name, bytes, code: completion.code, error: completion.error } },
     };
@@ -81,7 +81,8 @@ function stored(name: string, bytes: number, completion: Completion): JobResult 
 }
 
 /** `fs` is node:fs; a test passes one whose calls fail. */
-export function handleUpload(job: UploadJob, context: UploadContext, fs: StorageFs = NODE_FS): JobResult {
+/** `onLinked` learns the name as soon as the document exists, before the last steps. */
+export function handleUpload(job: UploadJob, context: UploadContext, fs: StorageFs = NODE_FS, onLinked: (name: string) => void = () => undefined): JobResult {
   const problem = uploadProblem(job.body);
   if (problem !== null) return badRequest(problem);
   const lowSpace = checkFreeSpace(job.body.length, context);
@@ -92,5 +93,6 @@ export function handleUpload(job: UploadJob, context: UploadContext, fs: Storage
   } catch (error) {
     return notStored(error);
   }
+  onLinked(linked.name);
   return stored(linked.name, job.body.length, complete(linked, context.uploadsRoot, fs));
 }

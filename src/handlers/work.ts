@@ -4,12 +4,14 @@ import { errorResponse } from '../core/response.js';
 import type { Job, JobResult } from '../core/job.js';
 import { serveStatic, type StaticContext } from './static.js';
 import { handleUpload, type UploadContext } from './upload.js';
+import { NODE_FS } from './upload-storage.js';
 
 export type WorkContext = StaticContext & UploadContext;
 
-export function doWork(job: Job, context: WorkContext): JobResult {
+/** `onLinked`: an upload's document exists under this name (see upload.ts). */
+export function doWork(job: Job, context: WorkContext, onLinked: (name: string) => void = () => undefined): JobResult {
   try {
-    return job.kind === 'upload' ? handleUpload(job, context) : serveStatic(job, context);
+    return job.kind === 'upload' ? handleUpload(job, context, NODE_FS, onLinked) : serveStatic(job, context);
   } catch (error) {
     return {
       response: errorResponse(500, job.kind === 'upload' ? 'POST' : job.method),

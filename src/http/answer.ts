@@ -1,6 +1,7 @@
 // The responses the engine makes itself: refusals and OPTIONS decided from the head, and the
 // answer to a job that has no result. Pure.
-import { errorResponse, jsonResponse, optionsResponse, type Response } from '../core/response.js';
+import { errorResponse, jsonResponse, optionsResponse, storedUnconfirmedResponse, type Response } from '../core/response.js';
+import { UPLOADS_PREFIX } from '../core/routes.js';
 import { errorDocument } from '../core/status.js';
 import type { Job } from '../core/job.js';
 import type { JobFailure } from '../pool/pool.js';
@@ -8,6 +9,7 @@ import type { Route } from './router.js';
 
 const RETRY_AFTER = [['Retry-After', '1']] as const;
 const MAY_BE_STORED = 'the server failed while storing the document: it may exist under /uploads; check before sending it again';
+
 
 /** Answers that need no worker. */
 export function answerAtOnce(decision: Extract<Route, { kind: 'reject' | 'options' }>, method: string): Response {
@@ -23,8 +25,10 @@ export function overloaded(method: string): Response {
  * A job without a result. Where it never ran the client may simply retry (503). Where it ran,
  * an upload may have been stored, so the answer says so rather than invite a blind retry.
  */
-export function failedJobResponse(failure: JobFailure, job: Job, method: string): Response {
+export function failedJobResponse(failure: JobFailure, job: Job, method: string, note: string | null): Response {
   if (failure === 'not-run' || failure === 'queue-timeout' || failure === 'closed') return overloaded(method);
-  if (job.kind === 'upload') return jsonResponse(500, errorDocument(500, MAY_BE_STORED));
-  return errorResponse(500, method);
+  if (job.kind !== 'upload') return errorResponse(500, method);
+  // An upload's note is the name it was linked under: the document exists.
+  if (note !== null) return storedUnconfirmedResponse(`${UPLOADS_PREFIX}/${note}`);
+  return jsonResponse(500, errorDocument(500, MAY_BE_STORED));
 }

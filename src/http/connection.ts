@@ -264,7 +264,7 @@ export class Connection {
     exchange.workerId = outcome.workerId;
     if (!outcome.ok) {
       this.deps.log.error({ conn: this.id, worker: outcome.workerId, failure: outcome.failure, err: outcome.error, traceId: exchange.traceId }, 'job failed');
-      return this.respond(exchange, failedJobResponse(outcome.failure, job, exchange.method));
+      return this.respond(exchange, failedJobResponse(outcome.failure, job, exchange.method, outcome.note));
     }
     const { result } = outcome;
     if (result.securityRule !== undefined) this.deps.events.securityRejection(result.securityRule);

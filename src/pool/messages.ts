@@ -13,7 +13,10 @@ export interface ResultMessage<Result> {
 }
 
 export type ToWorker<Job> = { readonly type: 'batch'; readonly jobs: readonly JobMessage<Job>[] };
-export type FromWorker<Result> = { readonly type: 'results'; readonly results: readonly ResultMessage<Result>[] };
+export type FromWorker<Result> =
+  | { readonly type: 'results'; readonly results: readonly ResultMessage<Result>[] }
+  /** Sent at once, while the job runs: what the job has done that must not be lost with the worker. */
+  | { readonly type: 'note'; readonly id: number; readonly note: string };
 
 /** The buffers of a message that can be moved instead of copied, each listed once. */
 export function transferList(buffers: Iterable<Uint8Array | undefined>): ArrayBuffer[] {

@@ -24,7 +24,8 @@ export type JobFailure = 'crashed' | 'timed-out' | 'lost' | 'not-run' | 'queue-t
 
 export type JobOutcome<Result> =
   | { readonly ok: true; readonly result: Result; readonly workerId: number }
-  | { readonly ok: false; readonly failure: JobFailure; readonly error: Error; readonly workerId: number };
+  /** `note`: the last note the job sent before its worker stopped (see worker-loop.ts), or null. */
+  | { readonly ok: false; readonly failure: JobFailure; readonly error: Error; readonly workerId: number; readonly note: string | null };
 
 export type JobCallback<Result> = (outcome: JobOutcome<Result>) => void;
 
@@ -73,6 +74,8 @@ interface PendingJob<Job, Result> {
   readonly waited: boolean;
   /** Whether it was put back in the queue after its worker died. */
   readonly putBack: boolean;
+  /** The last note the job sent while running. */
+  note: string | null;
 }
 
 interface Slot<Job, Result> {
@@ -154,7 +157,7 @@ export class WorkerPool<Job, Result> {
     const idle = this.idleCount();
     if (this.queue.length >= this.options.queueSize + idle) return false;
     const waited = idle === 0;
-    this.queue.push({ message: { id: this.nextJobId++, job }, done, submittedAt: Date.now(), waited, putBack: false });
+    this.queue.push({ message: { id: this.nextJobId++, job }, done, submittedAt: Date.now(), waited, putBack: false, note: null });
     if (waited) this.options.events.saturated(this.stats());
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -171,7 +174,7 @@ export class WorkerPool<Job, Result> {
     this.closing = true;
     if (this.watchdog !== null) clearInterval(this.watchdog);
     const error = new Error('worker pool closed');
-    for (const job of this.queue.drain()) job.done({ ok: false, failure: 'closed', error, workerId: 0 });
+    for (const job of this.queue.drain()) job.done({ ok: false, failure: 'closed', error, workerId: 0, note: null });
     await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
   }
 
@@ -224,7 +227,7 @@ export class WorkerPool<Job, Result> {
     const slot: Slot<Job, Result> = { id, worker, progress, online: false, startedAt: Date.now(), batch: [], seenStarted: 0, seenSince: 0, timedOut: false };
     this.slots[id - 1] = slot;
     let failure: Error | null = null;
-    worker.on('message', (message: FromWorker<Result>) => this.complete(slot, message));
+    worker.on('message', (message: FromWorker<Result>) => this.onMessage(slot, message));
     worker.on('error', (error) => {
       failure = error;
     });
@@ -240,10 +243,16 @@ export class WorkerPool<Job, Result> {
     });
   }
 
-  private complete(slot: Slot<Job, Result>, message: FromWorker<Result>): void {
+  private onMessage(slot: Slot<Job, Result>, message: FromWorker<Result>): void {
+    if (message.type === 'results') return this.complete(slot, message.results);
+    const job = slot.batch.find((pending) => pending.message.id === message.id);
+    if (job !== undefined) job.note = message.note;
+  }
+
+  private complete(slot: Slot<Job, Result>, results: Extract<FromWorker<Result>, { type: 'results' }>['results']): void {
     const byId = new Map(slot.batch.map((job) => [job.message.id, job]));
     slot.batch = [];
-    for (const { id, result } of message.results) {
+    for (const { id, result } of results) {
       const job = byId.get(id);
       // A batch whose worker was already given up on: nobody waits for this result.
       if (job === undefined) this.release(result);
@@ -276,7 +285,7 @@ export class WorkerPool<Job, Result> {
     const error = new Error(`no worker took the job within ${limit} ms`);
     for (let job = this.queue.peek(); job !== undefined && now - job.submittedAt >= limit; job = this.queue.peek()) {
       this.queue.shift();
-      job.done({ ok: false, failure: 'queue-timeout', error, workerId: 0 });
+      job.done({ ok: false, failure: 'queue-timeout', error, workerId: 0, note: null });
     }
   }
 
@@ -294,7 +303,7 @@ export class WorkerPool<Job, Result> {
     const running = slot.progress.started() - 1;
     if (batch.length > 0) for (const fd of slot.progress.held()) closeQuietly(fd);
     const error = failure ?? new Error(slot.timedOut ? `worker ${slot.id} exceeded the job timeout` : `worker ${slot.id} exited`);
-    const fail = (job: PendingJob<Job, Result>, reason: JobFailure): void => job.done({ ok: false, failure: reason, error, workerId: slot.id });
+    const fail = (job: PendingJob<Job, Result>, reason: JobFailure): void => job.done({ ok: false, failure: reason, error, workerId: slot.id, note: job.note });
     for (let index = batch.length - 1; index >= 0; index--) {
       const job = batch[index]!;
       if (index === running) fail(job, slot.timedOut ? 'timed-out' : 'crashed');

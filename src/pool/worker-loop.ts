@@ -22,15 +22,21 @@ export function workerInputData(): unknown {
   return (workerData as WorkerInput).data;
 }
 
+/**
+ * What a job says while it runs, before its result: sent to the main thread at once, so it
+ * survives the worker (an upload names the file it has just linked).
+ */
+export type Note = (note: string) => void;
+
 /** `run` must not throw. */
-export function serveJobs<Job, Result>(run: (job: Job) => Result, parts: ResultParts<Result>): void {
+export function serveJobs<Job, Result>(run: (job: Job, note: Note) => Result, parts: ResultParts<Result>): void {
   const port = parentPort;
   if (port === null) throw new Error('serveJobs runs on a worker thread');
   const progress = new BatchProgress((workerData as WorkerInput).progress);
   port.on('message', (message: ToWorker<Job>) => {
     const results: ResultMessage<Result>[] = message.jobs.map(({ id, job }, index) => {
       progress.starting(index);
-      const result = run(job);
+      const result = run(job, (note) => port.postMessage({ type: 'note', id, note } satisfies FromWorker<Result>));
       progress.holding(parts.descriptorsOf(result));
       return { id, result };
     });

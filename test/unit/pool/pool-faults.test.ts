@@ -2,7 +2,7 @@
 // fails only the job it can be traced to, jobs are timed one by one, nothing a dead worker
 // opened stays open, and the engine answers each failure (500, or 503 where a retry is safe).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -210,6 +210,63 @@ test('descriptors opened for results a dead worker never delivered are closed', 
     assert.equal(failure(outcomes[0]!).failure, 'lost');
     assert.equal(holding(), 0, 'the descriptor of the lost result is closed');
   } finally {
+    await pool.close();
+  }
+});
+
+test('a note sent before the worker died reaches the failed outcome', async () => {
+  const pool = await startPool(1, new RecordedEvents());
+  try {
+    const [noted, plain] = await Promise.all(['/note-exit', '/a'].map((path) => submit(pool, path)));
+    assert.equal(failure(noted!).failure, 'crashed');
+    assert.equal(failure(noted!).note, 'noted before the end');
+    assert.equal(textOf(plain!), 'served /a');
+  } finally {
+    await pool.close();
+  }
+});
+
+test('an upload whose worker dies after the link is answered 500 naming the stored file', async () => {
+  const uploadsRoot = mkdtempSync(join(tmpdir(), 'rawhttp-linked-'));
+  const pool = new WorkerPool<Job, JobResult>({
+    size: 1,
+    queueSize: 16,
+    jobTimeoutMs: 30_000,
+    workerFile: new URL('../../fixtures/upload-dies-after-link.js', import.meta.url),
+    workerData: { uploadsRoot },
+    events: new RecordedEvents(),
+    transferOf: () => [],
+    mayRepeat: () => false,
+    descriptorsOf: resultParts.descriptorsOf,
+  });
+  await pool.start();
+  const metrics = new Metrics({ poolStats: () => pool.stats(), openConnections: () => 0, bodyBytes: () => 0, queueCapacity: 0, uploadsDisk: () => null });
+  const allowedHosts = new Set<string>();
+  const deps: ConnectionDeps = {
+    settings: defaultConnectionSettings(allowedHosts),
+    bodies: new BodyBudget(64 << 20),
+    jobs: pool,
+    cache: new ResponseCache(0, 0),
+    events: metrics,
+    log: pino({ level: 'silent' }),
+  };
+  const server = createServer({ allowHalfOpen: true }, (socket) => new Connection(1, socket, '127.0.0.1', deps, () => undefined));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  allowedHosts.add(`127.0.0.1:${port}`);
+  const client = await RawClient.connect(port);
+  try {
+    const document = '{"kept":true}';
+    client.write(`POST /upload HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${document.length}\r\n\r\n${document}`);
+    const [response] = await client.responses(1, 10_000);
+    assert.equal(response!.status, 500);
+    const answer = JSON.parse(response!.body.toString()) as { status: string; message: string; filepath: string };
+    assert.equal(answer.message, 'stored but not confirmed durable');
+    const name = answer.filepath.replace(/^\/uploads\//, '');
+    assert.equal(readFileSync(join(uploadsRoot, name), 'utf8'), document, 'the named file holds the document');
+  } finally {
+    client.close();
+    await new Promise((resolve) => server.close(resolve));
     await pool.close();
   }
 });
