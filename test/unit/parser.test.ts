@@ -271,6 +271,18 @@ describe('bodies', () => {
     assert.equal(request.headers['transfer-encoding'], 'chunked');
   });
 
+  test('trailers spend what the head left of maxHeaderBytes: 431 past it, not a fresh budget', () => {
+    const head = `POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n${fieldLine('X-Head', 8000)}\r\n`;
+    const headBytes = 'Host: a\r\nTransfer-Encoding: chunked\r\n'.length + 8000;
+    const fits = `${head}0\r\n${fieldLine('X-Trailer', LIMITS.maxHeaderBytes - headBytes)}\r\n`;
+    assert.equal(parseOne(fits).body!.length, 0);
+    const over = `${head}0\r\n${fieldLine('X-Trailer', LIMITS.maxHeaderBytes - headBytes + 1)}\r\n`;
+    assert.equal(errorOf(over).status, 431);
+    // Every request starts with the whole budget again.
+    const again = parse(`${fits}${head}0\r\n${fieldLine('X-Trailer', 100)}\r\n`);
+    assert.equal(requestsOf(again).length, 2);
+  });
+
   test('Transfer-Encoding: chunked is case-insensitive and an empty chunked body is allowed', () => {
     const request = parseOne('POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n');
     assert.equal(request.body!.length, 0);
@@ -525,8 +537,8 @@ const VALID: ReadonlyArray<readonly [name: string, input: string, limits: Parser
     1,
   ],
   [
-    'chunked body and trailer section exactly at the limits',
-    `POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n${'c'.repeat(16)}\r\n0\r\n${fieldLine('T', SMALL.maxHeaderBytes)}\r\n`,
+    'chunked body, and head and trailer sections together, exactly at the limits',
+    `POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n${'c'.repeat(16)}\r\n0\r\n${fieldLine('T', SMALL.maxHeaderBytes - 28)}\r\n`,
     SMALL,
     1,
   ],
@@ -538,6 +550,7 @@ const OVER_LIMITS: ReadonlyArray<readonly [name: string, input: string, status: 
   ['header section one byte over', `GET / HTTP/1.1\r\nHost: a\r\n${fieldLine('X', SMALL.maxHeaderBytes - 8)}\r\n`, 431],
   ['Content-Length one byte over', `POST / HTTP/1.1\r\nContent-Length: 17\r\n\r\n${'b'.repeat(17)}`, 413],
   ['chunked body one byte over', `POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n${'c'.repeat(16)}\r\n1\r\nc\r\n0\r\n\r\n`, 413],
+  ['head and trailer sections together one byte over', `POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n${fieldLine('T', SMALL.maxHeaderBytes - 27)}\r\n`, 431],
 ];
 
 /** The events of every two-way split and of a byte-at-a-time feed must equal the unsplit parse. */
