@@ -69,6 +69,18 @@ const INVALID_FIELD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const VERSION = /^HTTP\/(\d)\.(\d)$/;
 const DECIMAL = /^\d{1,15}$/;
 const HEX = /^[0-9a-fA-F]+$/;
+/**
+ * RFC 9112 §7.1.1: `*( ";" token [ "=" ( token / quoted-string ) ] )`, but without the BWS that
+ * grammar allows around ";" and "=": llhttp refuses it, and two parsers that frame a chunk
+ * differently are how smuggling starts. An empty name (`5;`, `5;=x`) is refused too.
+ */
+const CHUNK_EXTENSIONS = /^(?:;[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:=(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*"))?)*$/;
+/**
+ * RFC 9110 §6.5.1: fields needed before the content cannot come after it. Trailers are dropped
+ * here, but these would change framing or routing for a parser that merged them (llhttp refuses
+ * Content-Length and Transfer-Encoding there, and acts on Connection: close).
+ */
+const PROHIBITED_TRAILERS = new Set(['content-length', 'transfer-encoding', 'host', 'connection']);
 
 /**
  * Common field names, in lowercase and in their usual capitalisation, mapped to the lowercase
@@ -275,10 +287,10 @@ export class RequestParser {
     for (let i = 2; i < lines.length; i += 2) {
       const [name, value] = parseFieldLine(text.slice(lines[i], lines[i + 1]));
       if (name === 'content-length') {
-        const length = parseContentLength(value);
-        if (contentLength !== null && contentLength !== length) throw new ParseFailure(400, 'conflicting Content-Length values');
-        contentLength = length;
-        fields[name] = String(length);
+        // RFC 9110 §8.6 lets a recipient refuse a repeated Content-Length, even with one value; llhttp does.
+        if (contentLength !== null) throw new ParseFailure(400, 'more than one Content-Length');
+        contentLength = parseContentLength(value);
+        fields[name] = String(contentLength);
       } else if (name === 'host' && fields.host !== undefined) {
         throw new ParseFailure(400, 'more than one Host header');
       } else {
@@ -380,10 +392,10 @@ export class RequestParser {
     const line = this.readLine(MAX_CHUNK_SIZE_LINE, 'chunk size line too long');
     if (line === null) return false;
     const semicolon = line.indexOf(';');
-    // Whitespace may only come between the size and a chunk extension (RFC 9112 §7.1.1, BWS).
-    const sizeText = semicolon === -1 ? line : line.slice(0, semicolon).replace(/[ \t]+$/, '');
+    const sizeText = semicolon === -1 ? line : line.slice(0, semicolon);
+    // RFC 9112 §7.1: chunk-size = 1*HEXDIG, nothing around it (the BWS before ";" is refused, as by llhttp).
     if (!HEX.test(sizeText)) throw new ParseFailure(400, 'invalid chunk size');
-    if (semicolon !== -1 && INVALID_FIELD_VALUE.test(line)) throw new ParseFailure(400, 'invalid chunk extension');
+    if (semicolon !== -1 && !CHUNK_EXTENSIONS.test(line.slice(semicolon))) throw new ParseFailure(400, 'invalid chunk extension');
     const digits = sizeText.replace(/^0+/, '');
     // More than 12 hex digits is far past any body limit and past exact float arithmetic.
     const size = digits.length > 12 ? Infinity : digits === '' ? 0 : parseInt(digits, 16);
@@ -404,7 +416,8 @@ export class RequestParser {
       const line = this.readLine(room, 'header and trailer sections too large', 431);
       if (line === null) return false;
       if (line === '') return true;
-      parseFieldLine(line);
+      const [name] = parseFieldLine(line);
+      if (PROHIBITED_TRAILERS.has(name)) throw new ParseFailure(400, `${name} is not allowed in a trailer`);
       this.headerBytes += line.length + 2;
     }
   }
@@ -504,16 +517,10 @@ function listItems(value: string): string[] {
   return value.includes(',') ? value.split(',').map(trimOws) : [trimOws(value)];
 }
 
-/** `Content-Length: 5` or the list form `5, 5`; anything else, including `+5`, is refused. */
+/** RFC 9110 §8.6: `Content-Length = 1*DIGIT`. The list form `5, 5` is refused too, as llhttp does. */
 function parseContentLength(value: string): number {
-  let length: number | null = null;
-  for (const text of listItems(value)) {
-    if (!DECIMAL.test(text)) throw new ParseFailure(400, 'invalid Content-Length');
-    const parsed = Number(text);
-    if (length !== null && parsed !== length) throw new ParseFailure(400, 'conflicting Content-Length values');
-    length = parsed;
-  }
-  return length!;
+  if (!DECIMAL.test(value)) throw new ParseFailure(400, 'invalid Content-Length');
+  return Number(value);
 }
 
 function parseFraming(fields: Record<string, string>, contentLength: number | null, version: HttpVersion): BodyFraming {
