@@ -62,13 +62,17 @@ const MIN_BODY_CAPACITY = 1024;
 
 // RFC 9110 §5.6.2 token characters.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Visible ASCII only: no spaces, controls or bytes above 0x7E in a request target.
-const TARGET = /^[\x21-\x7e]+$/;
+// Request targets (RFC 9112 §3.2), in visible ASCII only. As llhttp requires, a scheme is letters
+// only and an authority holds only RFC 3986 authority characters.
+const ORIGIN_FORM = /^\/[\x21-\x7e]*$/;
+const ABSOLUTE_FORM = /^[A-Za-z]+:\/\/[\w\-.~%!$&'()*+,;=:@[\]]*(?:[/?][\x21-\x7e]*)?$/;
+const AUTHORITY_FORM = /^[\w\-.~%!$&'()*+,;=:@[\]]+$/;
 // Field values may hold VCHAR, SP, HTAB and obs-text, nothing else (no NUL, no controls).
 const INVALID_FIELD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const VERSION = /^HTTP\/(\d)\.(\d)$/;
 const DECIMAL = /^\d{1,15}$/;
 const HEX = /^[0-9a-fA-F]+$/;
+const TRAILING_TAB = /\t[ \t]*$/;
 /**
  * RFC 9112 §7.1.1: `*( ";" token [ "=" ( token / quoted-string ) ] )`, but without the BWS that
  * grammar allows around ";" and "=": llhttp refuses it, and two parsers that frame a chunk
@@ -285,7 +289,8 @@ export class RequestParser {
     const fields: Record<string, string> = Object.create(null);
     let contentLength: number | null = null;
     for (let i = 2; i < lines.length; i += 2) {
-      const [name, value] = parseFieldLine(text.slice(lines[i], lines[i + 1]));
+      const line = text.slice(lines[i], lines[i + 1]);
+      const [name, value] = parseFieldLine(line);
       if (name === 'content-length') {
         // RFC 9110 §8.6 lets a recipient refuse a repeated Content-Length, even with one value; llhttp does.
         if (contentLength !== null) throw new ParseFailure(400, 'more than one Content-Length');
@@ -293,6 +298,9 @@ export class RequestParser {
         fields[name] = String(contentLength);
       } else if (name === 'host' && fields.host !== undefined) {
         throw new ParseFailure(400, 'more than one Host header');
+      } else if (name === 'transfer-encoding' && TRAILING_TAB.test(line)) {
+        // OWS may hold a tab (RFC 9110 §5.6.3), but llhttp refuses one after a transfer coding.
+        throw new ParseFailure(400, 'tab after the Transfer-Encoding value');
       } else {
         fields[name] = joinFieldValues(fields[name], value);
       }
@@ -478,13 +486,20 @@ function parseRequestLine(line: string): { method: string; target: string; versi
   const target = line.slice(space1 + 1, space2);
   const versionText = line.slice(space2 + 1);
   if (!TOKEN.test(method)) throw new ParseFailure(400, 'invalid method token');
-  if (!TARGET.test(target)) throw new ParseFailure(400, 'invalid request target');
+  if (!isRequestTarget(method, target)) throw new ParseFailure(400, 'invalid request target');
   // The two supported versions first; the regex only tells a malformed version from an unsupported one.
   if (versionText === 'HTTP/1.1') return { method, target, version: '1.1' };
   if (versionText === 'HTTP/1.0') return { method, target, version: '1.0' };
   const match = VERSION.exec(versionText);
   if (match === null) throw new ParseFailure(400, 'malformed HTTP version');
   throw new ParseFailure(505, `HTTP/${match[1]}.${match[2]} is not supported`);
+}
+
+/** Origin-form (`/path?query`), absolute-form (`http://host/path`), `*`, or `host:port` for CONNECT alone. */
+function isRequestTarget(method: string, target: string): boolean {
+  if (target.charCodeAt(0) === 0x2f) return ORIGIN_FORM.test(target);
+  if (method === 'CONNECT') return AUTHORITY_FORM.test(target);
+  return target === '*' || ABSOLUTE_FORM.test(target);
 }
 
 function parseFieldLine(line: string): [name: string, value: string] {

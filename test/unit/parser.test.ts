@@ -87,6 +87,14 @@ describe('request line', () => {
     }
   });
 
+  test('origin-form, absolute-form and asterisk-form targets are accepted, authority-form for CONNECT (RFC 9112 §3.2)', () => {
+    for (const target of ['/', '/a/b?c=d&e#f', '//x', '/%zz', 'http://x', 'HTTP://user@[::1]:8080/a?b', 'http://x?q', '*']) {
+      assert.equal(parseOne(`OPTIONS ${target} HTTP/1.1\r\nHost: a\r\n\r\n`).target, target);
+    }
+    assert.equal(parseOne('CONNECT [::1]:8080 HTTP/1.1\r\nHost: a\r\n\r\n').target, '[::1]:8080');
+    assert.equal(errorOf('CONNECT a{b:80 HTTP/1.1\r\nHost: a\r\n\r\n').status, 400);
+  });
+
   test('other HTTP versions get 505', () => {
     for (const version of ['HTTP/2.0', 'HTTP/1.2', 'HTTP/0.9', 'HTTP/3.0', 'HTTP/9.9']) {
       assert.equal(errorOf(`GET / ${version}\r\nHost: a\r\n\r\n`).status, 505, version);
@@ -114,6 +122,16 @@ describe('request line', () => {
       'GET /a\x7fb HTTP/1.1',
       'GET /caf\xe9 HTTP/1.1', // raw non-ASCII in the target
       'GET /a\x01 HTTP/1.1',
+      // RFC 9112 §3.2: the target is a path, an absolute URL or *; llhttp refuses the rest too.
+      'GET a HTTP/1.1',
+      'GET ?a HTTP/1.1',
+      'GET #a HTTP/1.1',
+      'GET x.example:80 HTTP/1.1', // authority-form is for CONNECT
+      'GET h-t.t+p://x/ HTTP/1.1',
+      'GET http:/x HTTP/1.1',
+      'GET http://x#f HTTP/1.1',
+      'GET http://a"b/ HTTP/1.1',
+      'GET http://a{b/ HTTP/1.1',
     ];
     for (const line of lines) {
       assert.equal(errorOf(`${line}\r\nHost: a\r\n\r\n`).status, 400, JSON.stringify(line));
@@ -436,6 +454,12 @@ const MALFORMED: ReadonlyArray<readonly [name: string, input: string, status: nu
   ['unterminated quoted chunk extension value', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;x="y\r\nabc\r\n0\r\n\r\n', 400],
   ['obs-text in an unquoted chunk extension value', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;x=\xe9\r\nabc\r\n0\r\n\r\n', 400],
   ['control escaped in a quoted chunk extension value', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;x="\\\x01"\r\nabc\r\n0\r\n\r\n', 400],
+  // Found by the differential test against llhttp (test/e2e/parser-llhttp.test.ts), with its seed.
+  ['tab after the Transfer-Encoding value (seed 20261205)', 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nTransfer-Encoding: chunked\t\r\n\r\n1\r\na\r\n0\r\n\r\n', 400],
+  ['space then tab after the Transfer-Encoding value', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked \t\r\n\r\n0\r\n\r\n', 400],
+  ['a target that is not a path, URL or * (seed 2)', 'GET ,/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n', 400],
+  ['Content-Length: 0 in a trailer (seed 20261205)', 'GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 0\r\n\r\n', 400],
+  ['Content-Length: 1 twice (seed 3)', 'GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\na', 400],
 ];
 
 describe('request smuggling and malformed framing', () => {
