@@ -22,6 +22,6 @@ export interface RequestHead {
 }
 
 export interface ParsedRequest extends RequestHead {
-  /** The body in a buffer of its own (safe to transfer to a worker); null when there is none. */
+  /** The body, a view over a whole ArrayBuffer of its own (safe to transfer to a worker); null when there is none. */
   readonly body: Uint8Array | null;
 }

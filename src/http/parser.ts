@@ -18,7 +18,7 @@ export type ParseEvent =
 
 export interface ParserLimits {
   readonly maxRequestLineBytes: number;
-  /** Bytes of header field lines (CRLFs included, request line and final CRLF excluded). */
+  /** Bytes of the field lines of a request, head and trailers together (CRLFs included, request line and final CRLFs excluded). */
   readonly maxHeaderBytes: number;
   readonly maxBodyBytes: number;
 }
@@ -28,17 +28,39 @@ const LF = 10;
 const NEED_MORE: ParseEvent = { type: 'need-more' };
 const NO_BODY: BodyFraming = { kind: 'none' };
 const CHUNKED: BodyFraming = { kind: 'chunked' };
+const NOTHING = Buffer.alloc(0);
+const NO_BODY_BYTES = new Uint8Array(0);
 const MAX_CHUNK_SIZE_LINE = 1024;
+/** Input that spans reads is copied into storage of at least this size, so small reads rarely reallocate it. */
+const MIN_INPUT_STORAGE = 4096;
+/** A chunked body's first buffer; it then doubles as bytes arrive, up to maxBodyBytes. */
+const MIN_BODY_CAPACITY = 1024;
 
 // RFC 9110 §5.6.2 token characters.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Visible ASCII only: no spaces, controls or bytes above 0x7E in a request target.
-const TARGET = /^[\x21-\x7e]+$/;
+// Request targets (RFC 9112 §3.2), in visible ASCII only. As llhttp requires, a scheme is letters
+// only and an authority holds only RFC 3986 authority characters.
+const ORIGIN_FORM = /^\/[\x21-\x7e]*$/;
+const ABSOLUTE_FORM = /^[A-Za-z]+:\/\/[\w\-.~%!$&'()*+,;=:@[\]]*(?:[/?][\x21-\x7e]*)?$/;
+const AUTHORITY_FORM = /^[\w\-.~%!$&'()*+,;=:@[\]]+$/;
 // Field values may hold VCHAR, SP, HTAB and obs-text, nothing else (no NUL, no controls).
 const INVALID_FIELD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const VERSION = /^HTTP\/(\d)\.(\d)$/;
 const DECIMAL = /^\d{1,15}$/;
 const HEX = /^[0-9a-fA-F]+$/;
+const TRAILING_TAB = /\t[ \t]*$/;
+/**
+ * RFC 9112 §7.1.1: `*( ";" token [ "=" ( token / quoted-string ) ] )`, but without the BWS that
+ * grammar allows around ";" and "=": llhttp refuses it, and two parsers that frame a chunk
+ * differently are how smuggling starts. An empty name (`5;`, `5;=x`) is refused too.
+ */
+const CHUNK_EXTENSIONS = /^(?:;[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:=(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*"))?)*$/;
+/**
+ * RFC 9110 §6.5.1: fields needed before the content cannot come after it. Trailers are dropped
+ * here, but these would change framing or routing for a parser that merged them (llhttp refuses
+ * Content-Length and Transfer-Encoding there, and acts on Connection: close).
+ */
+const PROHIBITED_TRAILERS = new Set(['content-length', 'transfer-encoding', 'host', 'connection']);
 
 /**
  * Common field names, in lowercase and in their usual capitalisation, mapped to the lowercase
@@ -85,8 +107,17 @@ class ParseFailure {
   ) {}
 }
 
+/**
+ * Memory: a parser holds its unconsumed input (bounded by the limits while a head or chunk line
+ * is incomplete, by one socket read otherwise) and the body of the request in progress: exactly
+ * its Content-Length, or for a chunked body at most twice the bytes received (MIN_BODY_CAPACITY
+ * at least), never past maxBodyBytes. `heldBytes` reports both.
+ */
 export class RequestParser {
-  private buffer: Buffer = Buffer.alloc(0);
+  /** The bytes received; a socket read as is, or a view of `storage` when input spans reads. */
+  private buffer: Buffer = NOTHING;
+  /** Our own copy of input that spans reads, with room to append the next ones. */
+  private storage: Buffer | null = null;
   /** Start of the bytes not consumed yet. */
   private offset = 0;
   private state: State = 'head';
@@ -95,12 +126,15 @@ export class RequestParser {
   private scanned = 0;
   private lineStart = 0;
   private lines: number[] = [];
+  /** Field line bytes of the request so far: its head, then its trailers, share maxHeaderBytes. */
   private headerBytes = 0;
 
-  // Body assembly.
+  // Body assembly: bytes are copied into `body` as they arrive; its length is the capacity.
   private head: RequestHead | null = null;
-  private bodyParts: Buffer[] = [];
-  private bodyReceived = 0;
+  private body: Uint8Array = NO_BODY_BYTES;
+  private bodyLength = 0;
+  /** Sum of the chunk sizes announced so far, checked against maxBodyBytes before their data. */
+  private bodyAnnounced = 0;
   private chunkRemaining = 0;
 
   constructor(private readonly limits: ParserLimits) {}
@@ -109,12 +143,25 @@ export class RequestParser {
   feed(chunk: Buffer): void {
     // A failed parser keeps nothing more: the connection answers the error and closes.
     if (this.state === 'failed') return;
-    if (this.offset >= this.buffer.length) {
+    const pending = this.pendingBytes;
+    if (pending === 0) {
+      // The common case: parse the socket's buffer in place.
       this.buffer = chunk;
+      this.storage = null;
+      this.offset = 0;
+    } else if (this.storage !== null && this.storage.length - this.buffer.length >= chunk.length) {
+      chunk.copy(this.storage, this.buffer.length);
+      this.buffer = this.storage.subarray(0, this.buffer.length + chunk.length);
     } else {
-      this.buffer = Buffer.concat([this.buffer.subarray(this.offset), chunk]);
+      // Room for the pending part to double: a head that arrives a byte at a time is copied a
+      // few times, not once per byte.
+      const storage = Buffer.allocUnsafeSlow(Math.max(2 * pending + chunk.length, MIN_INPUT_STORAGE));
+      this.buffer.copy(storage, 0, this.offset);
+      chunk.copy(storage, pending);
+      this.storage = storage;
+      this.buffer = storage.subarray(0, pending + chunk.length);
+      this.offset = 0;
     }
-    this.offset = 0;
   }
 
   /** True while part of a request has arrived but not all of it. */
@@ -127,6 +174,11 @@ export class RequestParser {
     return this.buffer.length - this.offset;
   }
 
+  /** Memory this parser holds now: its input buffer and the capacity of the body being read. */
+  get heldBytes(): number {
+    return (this.storage ?? this.buffer).length + this.body.length;
+  }
+
   /** Returns the next event; call repeatedly until 'need-more' or 'error'. */
   next(): ParseEvent {
     if (this.state === 'failed') return NEED_MORE;
@@ -135,13 +187,28 @@ export class RequestParser {
     } catch (error) {
       if (!(error instanceof ParseFailure)) throw error;
       this.state = 'failed';
-      this.bodyParts = [];
+      this.body = NO_BODY_BYTES;
+      this.releaseInput();
       return { type: 'error', status: error.status, reason: error.message };
     }
   }
 
+  /** Asks for more bytes; once all input is consumed, keeps no reference to the socket's buffer. */
+  private needMore(): ParseEvent {
+    if (this.offset === this.buffer.length) this.releaseInput();
+    return NEED_MORE;
+  }
+
+  private releaseInput(): void {
+    this.buffer = NOTHING;
+    this.storage = null;
+    this.offset = 0;
+  }
+
   private parseHead(): ParseEvent {
     const buf = this.buffer;
+    // Nothing pending means nothing begun: no partial line is kept outside the buffer.
+    if (this.offset === buf.length) return this.needMore();
     // RFC 9112 §2.2: ignore empty lines before the request line.
     if (this.lines.length === 0 && this.lineStart === 0) {
       while (buf.length - this.offset >= 2 && buf[this.offset] === CR && buf[this.offset + 1] === LF) {
@@ -158,7 +225,7 @@ export class RequestParser {
         // The part of the line that has arrived, less a CR whose LF may be next.
         const partial = this.scanned - this.lineStart;
         this.checkHeadLimits(partial > 0 && buf[buf.length - 1] === CR ? partial - 1 : partial);
-        return NEED_MORE;
+        return this.needMore();
       }
       const end = lf - base;
       const bareLf = end === 0 || buf[lf - 1] !== CR;
@@ -198,14 +265,18 @@ export class RequestParser {
     const fields: Record<string, string> = Object.create(null);
     let contentLength: number | null = null;
     for (let i = 2; i < lines.length; i += 2) {
-      const [name, value] = parseFieldLine(text.slice(lines[i], lines[i + 1]));
+      const line = text.slice(lines[i], lines[i + 1]);
+      const [name, value] = parseFieldLine(line);
       if (name === 'content-length') {
-        const length = parseContentLength(value);
-        if (contentLength !== null && contentLength !== length) throw new ParseFailure(400, 'conflicting Content-Length values');
-        contentLength = length;
-        fields[name] = String(length);
+        // RFC 9110 §8.6 lets a recipient refuse a repeated Content-Length, even with one value; llhttp does.
+        if (contentLength !== null) throw new ParseFailure(400, 'more than one Content-Length');
+        contentLength = parseContentLength(value);
+        fields[name] = String(contentLength);
       } else if (name === 'host' && fields.host !== undefined) {
         throw new ParseFailure(400, 'more than one Host header');
+      } else if (name === 'transfer-encoding' && TRAILING_TAB.test(line)) {
+        // OWS may hold a tab (RFC 9110 §5.6.3), but llhttp refuses one after a transfer coding.
+        throw new ParseFailure(400, 'tab after the Transfer-Encoding value');
       } else {
         fields[name] = joinFieldValues(fields[name], value);
       }
@@ -228,18 +299,21 @@ export class RequestParser {
     this.lineStart = 0;
     // A new array rather than `lines.length = 0`, which measured slower: it drops the storage anyway.
     this.lines = [];
-    this.headerBytes = 0;
 
     if (framing.kind === 'none' || (framing.kind === 'length' && framing.length === 0)) {
+      this.headerBytes = 0;
       return { type: 'request', request: withBody(head, framing.kind === 'none' ? null : new Uint8Array(0)) };
     }
     this.head = head;
-    this.bodyReceived = 0;
-    this.bodyParts = [];
+    this.bodyLength = 0;
     if (framing.kind === 'length') {
+      // The length is known and within the limit: one buffer of exactly that size, never copied again.
+      this.body = new Uint8Array(framing.length);
       this.chunkRemaining = framing.length;
       this.state = 'body-length';
     } else {
+      this.body = new Uint8Array(0);
+      this.bodyAnnounced = 0;
       this.state = 'chunk-size';
     }
     return { type: 'head', head };
@@ -249,17 +323,17 @@ export class RequestParser {
     for (;;) {
       switch (this.state) {
         case 'body-length':
-          if (!this.takeBodyBytes()) return NEED_MORE;
+          if (!this.takeBodyBytes()) return this.needMore();
           return this.finishBody();
         case 'chunk-size':
-          if (!this.readChunkSize()) return NEED_MORE;
+          if (!this.readChunkSize()) return this.needMore();
           break;
         case 'chunk-data':
-          if (!this.takeBodyBytes()) return NEED_MORE;
+          if (!this.takeBodyBytes()) return this.needMore();
           this.state = 'chunk-data-end';
           break;
         case 'chunk-data-end':
-          if (this.pendingBytes < 2) return NEED_MORE;
+          if (this.pendingBytes < 2) return this.needMore();
           if (this.buffer[this.offset] !== CR || this.buffer[this.offset + 1] !== LF) {
             throw new ParseFailure(400, 'chunk data not followed by CRLF');
           }
@@ -267,7 +341,7 @@ export class RequestParser {
           this.state = 'chunk-size';
           break;
         case 'trailers':
-          if (!this.skipTrailers()) return NEED_MORE;
+          if (!this.skipTrailers()) return this.needMore();
           return this.finishBody();
         default:
           throw new Error(`parser in state ${this.state} has no body to read`);
@@ -275,32 +349,44 @@ export class RequestParser {
     }
   }
 
-  /** Moves up to `chunkRemaining` bytes into the body; true once they have all arrived. */
+  /** Copies up to `chunkRemaining` bytes into the body; true once they have all arrived. */
   private takeBodyBytes(): boolean {
     const take = Math.min(this.chunkRemaining, this.pendingBytes);
     if (take > 0) {
-      this.bodyParts.push(this.buffer.subarray(this.offset, this.offset + take));
+      this.reserveBody(this.bodyLength + take);
+      this.buffer.copy(this.body, this.bodyLength, this.offset, this.offset + take);
+      this.bodyLength += take;
       this.offset += take;
       this.chunkRemaining -= take;
     }
     return this.chunkRemaining === 0;
   }
 
+  /** Grows a chunked body's buffer to hold `needed` bytes; doubling keeps the copies linear in the body. */
+  private reserveBody(needed: number): void {
+    if (needed <= this.body.length) return;
+    // `needed` is within maxBodyBytes: every chunk size was checked against it before its data.
+    const capacity = Math.min(Math.max(needed, 2 * this.body.length, MIN_BODY_CAPACITY), this.limits.maxBodyBytes);
+    const body = new Uint8Array(capacity);
+    body.set(this.body.subarray(0, this.bodyLength));
+    this.body = body;
+  }
+
   private readChunkSize(): boolean {
     const line = this.readLine(MAX_CHUNK_SIZE_LINE, 'chunk size line too long');
     if (line === null) return false;
     const semicolon = line.indexOf(';');
-    // Whitespace may only come between the size and a chunk extension (RFC 9112 §7.1.1, BWS).
-    const sizeText = semicolon === -1 ? line : line.slice(0, semicolon).replace(/[ \t]+$/, '');
+    const sizeText = semicolon === -1 ? line : line.slice(0, semicolon);
+    // RFC 9112 §7.1: chunk-size = 1*HEXDIG, nothing around it (the BWS before ";" is refused, as by llhttp).
     if (!HEX.test(sizeText)) throw new ParseFailure(400, 'invalid chunk size');
-    if (semicolon !== -1 && INVALID_FIELD_VALUE.test(line)) throw new ParseFailure(400, 'invalid chunk extension');
+    if (semicolon !== -1 && !CHUNK_EXTENSIONS.test(line.slice(semicolon))) throw new ParseFailure(400, 'invalid chunk extension');
     const digits = sizeText.replace(/^0+/, '');
     // More than 12 hex digits is far past any body limit and past exact float arithmetic.
     const size = digits.length > 12 ? Infinity : digits === '' ? 0 : parseInt(digits, 16);
-    if (this.bodyReceived + size > this.limits.maxBodyBytes) {
+    if (this.bodyAnnounced + size > this.limits.maxBodyBytes) {
       throw new ParseFailure(413, `chunked body exceeds the limit of ${this.limits.maxBodyBytes} bytes`);
     }
-    this.bodyReceived += size;
+    this.bodyAnnounced += size;
     this.chunkRemaining = size;
     this.state = size === 0 ? 'trailers' : 'chunk-data';
     return true;
@@ -309,10 +395,13 @@ export class RequestParser {
   /** Trailer fields are validated and dropped; true once the final empty line has arrived. */
   private skipTrailers(): boolean {
     for (;;) {
-      const line = this.readLine(this.limits.maxHeaderBytes - this.headerBytes, 'trailer section too large', 431);
+      // Trailer lines spend what the head left of maxHeaderBytes, each with its CRLF.
+      const room = Math.max(this.limits.maxHeaderBytes - this.headerBytes - 2, 0);
+      const line = this.readLine(room, 'header and trailer sections too large', 431);
       if (line === null) return false;
       if (line === '') return true;
-      parseFieldLine(line);
+      const [name] = parseFieldLine(line);
+      if (PROHIBITED_TRAILERS.has(name)) throw new ParseFailure(400, `${name} is not allowed in a trailer`);
       this.headerBytes += line.length + 2;
     }
   }
@@ -335,16 +424,14 @@ export class RequestParser {
   }
 
   private finishBody(): ParseEvent {
-    // Copy into a buffer of its own: socket chunks may share pooled memory that cannot be transferred.
-    const body = new Uint8Array(this.bodyParts.reduce((sum, part) => sum + part.length, 0));
-    let at = 0;
-    for (const part of this.bodyParts) {
-      body.set(part, at);
-      at += part.length;
-    }
+    // A Content-Length body fills its buffer exactly. A chunked one may leave spare capacity, and
+    // a view with spare capacity would be cloned whole to the worker instead of transferred (see
+    // transferList): so it is trimmed, one copy of its bytes, while both buffers live (at most
+    // three times the body for that moment).
+    const body = this.bodyLength === this.body.length ? this.body : new Uint8Array(this.body.subarray(0, this.bodyLength));
     const request = withBody(this.head!, body);
     this.head = null;
-    this.bodyParts = [];
+    this.body = NO_BODY_BYTES;
     this.headerBytes = 0;
     this.state = 'head';
     return { type: 'request', request };
@@ -375,13 +462,20 @@ function parseRequestLine(line: string): { method: string; target: string; versi
   const target = line.slice(space1 + 1, space2);
   const versionText = line.slice(space2 + 1);
   if (!TOKEN.test(method)) throw new ParseFailure(400, 'invalid method token');
-  if (!TARGET.test(target)) throw new ParseFailure(400, 'invalid request target');
+  if (!isRequestTarget(method, target)) throw new ParseFailure(400, 'invalid request target');
   // The two supported versions first; the regex only tells a malformed version from an unsupported one.
   if (versionText === 'HTTP/1.1') return { method, target, version: '1.1' };
   if (versionText === 'HTTP/1.0') return { method, target, version: '1.0' };
   const match = VERSION.exec(versionText);
   if (match === null) throw new ParseFailure(400, 'malformed HTTP version');
   throw new ParseFailure(505, `HTTP/${match[1]}.${match[2]} is not supported`);
+}
+
+/** Origin-form (`/path?query`), absolute-form (`http://host/path`), `*`, or `host:port` for CONNECT alone. */
+function isRequestTarget(method: string, target: string): boolean {
+  if (target.charCodeAt(0) === 0x2f) return ORIGIN_FORM.test(target);
+  if (method === 'CONNECT') return AUTHORITY_FORM.test(target);
+  return target === '*' || ABSOLUTE_FORM.test(target);
 }
 
 function parseFieldLine(line: string): [name: string, value: string] {
@@ -414,16 +508,10 @@ function listItems(value: string): string[] {
   return value.includes(',') ? value.split(',').map(trimOws) : [trimOws(value)];
 }
 
-/** `Content-Length: 5` or the list form `5, 5`; anything else, including `+5`, is refused. */
+/** RFC 9110 §8.6: `Content-Length = 1*DIGIT`. The list form `5, 5` is refused too, as llhttp does. */
 function parseContentLength(value: string): number {
-  let length: number | null = null;
-  for (const text of listItems(value)) {
-    if (!DECIMAL.test(text)) throw new ParseFailure(400, 'invalid Content-Length');
-    const parsed = Number(text);
-    if (length !== null && parsed !== length) throw new ParseFailure(400, 'conflicting Content-Length values');
-    length = parsed;
-  }
-  return length!;
+  if (!DECIMAL.test(value)) throw new ParseFailure(400, 'invalid Content-Length');
+  return Number(value);
 }
 
 function parseFraming(fields: Record<string, string>, contentLength: number | null, version: HttpVersion): BodyFraming {

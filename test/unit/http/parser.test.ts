@@ -88,6 +88,14 @@ describe('request line', () => {
     }
   });
 
+  test('origin-form, absolute-form and asterisk-form targets are accepted, authority-form for CONNECT (RFC 9112 §3.2)', () => {
+    for (const target of ['/', '/a/b?c=d&e#f', '//x', '/%zz', 'http://x', 'HTTP://user@[::1]:8080/a?b', 'http://x?q', '*']) {
+      assert.equal(parseOne(`OPTIONS ${target} HTTP/1.1\r\nHost: a\r\n\r\n`).target, target);
+    }
+    assert.equal(parseOne('CONNECT [::1]:8080 HTTP/1.1\r\nHost: a\r\n\r\n').target, '[::1]:8080');
+    assert.equal(errorOf('CONNECT a{b:80 HTTP/1.1\r\nHost: a\r\n\r\n').status, 400);
+  });
+
   test('other HTTP versions get 505', () => {
     for (const version of ['HTTP/2.0', 'HTTP/1.2', 'HTTP/0.9', 'HTTP/3.0', 'HTTP/9.9']) {
       assert.equal(errorOf(`GET / ${version}\r\nHost: a\r\n\r\n`).status, 505, version);
@@ -115,6 +123,16 @@ describe('request line', () => {
       'GET /a\x7fb HTTP/1.1',
       'GET /caf\xe9 HTTP/1.1', // raw non-ASCII in the target
       'GET /a\x01 HTTP/1.1',
+      // RFC 9112 §3.2: the target is a path, an absolute URL or *; llhttp refuses the rest too.
+      'GET a HTTP/1.1',
+      'GET ?a HTTP/1.1',
+      'GET #a HTTP/1.1',
+      'GET x.example:80 HTTP/1.1', // authority-form is for CONNECT
+      'GET h-t.t+p://x/ HTTP/1.1',
+      'GET http:/x HTTP/1.1',
+      'GET http://x#f HTTP/1.1',
+      'GET http://a"b/ HTTP/1.1',
+      'GET http://a{b/ HTTP/1.1',
     ];
     for (const line of lines) {
       assert.equal(errorOf(`${line}\r\nHost: a\r\n\r\n`).status, 400, JSON.stringify(line));
@@ -249,8 +267,8 @@ describe('bodies', () => {
     assert.equal(requestsOf(events)[0]!.body!.length, 0);
   });
 
-  test('Content-Length with optional whitespace, and identical duplicates, are accepted', () => {
-    for (const fields of ['Content-Length:  3 ', 'Content-Length:\t3\t', 'Content-Length: 3\r\nContent-Length: 3', 'Content-Length: 3, 3', 'Content-Length: 003']) {
+  test('Content-Length with optional whitespace or leading zeros is accepted', () => {
+    for (const fields of ['Content-Length:  3 ', 'Content-Length:\t3\t', 'Content-Length: 003']) {
       const request = parseOne(`POST /upload HTTP/1.1\r\nHost: a\r\n${fields}\r\n\r\nabc`);
       assert.equal(text(request.body), 'abc', fields);
       assert.equal(request.headers['content-length'], '3', fields);
@@ -262,7 +280,7 @@ describe('bodies', () => {
       'POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n' +
         '5\r\nhello\r\n' +
         '1;name=value;flag\r\n \r\n' +
-        'A ; ext="quoted"\r\nworld12345\r\n' +
+        'A;ext="quoted \\" \t\xe9";x=y\r\nworld12345\r\n' +
         '0005\r\n!!!!!\r\n' +
         '0;last\r\nTrailer-One: x\r\nTrailer-Two: y\r\n\r\n',
     );
@@ -270,6 +288,18 @@ describe('bodies', () => {
     assert.equal(text(request.body), 'hello world12345!!!!!');
     assert.equal(request.headers['trailer-one'], undefined);
     assert.equal(request.headers['transfer-encoding'], 'chunked');
+  });
+
+  test('trailers spend what the head left of maxHeaderBytes: 431 past it, not a fresh budget', () => {
+    const head = `POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n${fieldLine('X-Head', 8000)}\r\n`;
+    const headBytes = 'Host: a\r\nTransfer-Encoding: chunked\r\n'.length + 8000;
+    const fits = `${head}0\r\n${fieldLine('X-Trailer', LIMITS.maxHeaderBytes - headBytes)}\r\n`;
+    assert.equal(parseOne(fits).body!.length, 0);
+    const over = `${head}0\r\n${fieldLine('X-Trailer', LIMITS.maxHeaderBytes - headBytes + 1)}\r\n`;
+    assert.equal(errorOf(over).status, 431);
+    // Every request starts with the whole budget again.
+    const again = parse(`${fits}${head}0\r\n${fieldLine('X-Trailer', 100)}\r\n`);
+    assert.equal(requestsOf(again).length, 2);
   });
 
   test('Transfer-Encoding: chunked is case-insensitive and an empty chunked body is allowed', () => {
@@ -403,6 +433,34 @@ const MALFORMED: ReadonlyArray<readonly [name: string, input: string, status: nu
   ['HTTP/1.2', 'GET / HTTP/1.2\r\nHost: a\r\n\r\n', 505],
   ['invalid method token', 'G\x00T / HTTP/1.1\r\nHost: a\r\n\r\n', 400],
   ['garbage after a valid request', 'GET / HTTP/1.1\r\nHost: a\r\n\r\n\x16\x03\x01\x02\x00\x01\x00\r\n\r\n', 400],
+  // No more lenient than llhttp (strict mode), which refuses each of these with 400.
+  ['Content-Length twice with the same value', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc', 400],
+  ['Content-Length list of one repeated value', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\nabc', 400],
+  ['Content-Length list without spaces', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3,3\r\n\r\nabc', 400],
+  ['Content-Length in a trailer', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nContent-Length: 1\r\n\r\n', 400],
+  ['Transfer-Encoding in a trailer', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nTransfer-Encoding: chunked\r\n\r\n', 400],
+  ['Host in a trailer', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nhost: b\r\n\r\n', 400],
+  ['Connection in a trailer', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nConnection: close\r\n\r\n', 400],
+  ['chunk extension with an empty name', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;\r\nabc\r\n0\r\n\r\n', 400],
+  ['chunk extension with a value and no name', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;=x\r\nabc\r\n0\r\n\r\n', 400],
+  ['last chunk with an empty extension', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0;\r\n\r\n', 400],
+  ['chunk extension ending in a semicolon', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;a=b;\r\nabc\r\n0\r\n\r\n', 400],
+  ['space before a chunk extension', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3 ;x\r\nabc\r\n0\r\n\r\n', 400],
+  ['tab before a chunk extension', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\t;x\r\nabc\r\n0\r\n\r\n', 400],
+  ['space after the semicolon of a chunk extension', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3; x\r\nabc\r\n0\r\n\r\n', 400],
+  ['spaces around = in a chunk extension', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;x = y\r\nabc\r\n0\r\n\r\n', 400],
+  ['space inside a chunk extension value', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y z\r\nabc\r\n0\r\n\r\n', 400],
+  ['space after a quoted chunk extension value', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;x="y" \r\nabc\r\n0\r\n\r\n', 400],
+  ['text after a quoted chunk extension value', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;x="y"z\r\nabc\r\n0\r\n\r\n', 400],
+  ['unterminated quoted chunk extension value', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;x="y\r\nabc\r\n0\r\n\r\n', 400],
+  ['obs-text in an unquoted chunk extension value', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;x=\xe9\r\nabc\r\n0\r\n\r\n', 400],
+  ['control escaped in a quoted chunk extension value', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;x="\\\x01"\r\nabc\r\n0\r\n\r\n', 400],
+  // Found by the differential test against llhttp (test/e2e/parser-llhttp.test.ts), with its seed.
+  ['tab after the Transfer-Encoding value (seed 20261205)', 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nTransfer-Encoding: chunked\t\r\n\r\n1\r\na\r\n0\r\n\r\n', 400],
+  ['space then tab after the Transfer-Encoding value', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked \t\r\n\r\n0\r\n\r\n', 400],
+  ['a target that is not a path, URL or * (seed 2)', 'GET ,/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n', 400],
+  ['Content-Length: 0 in a trailer (seed 20261205)', 'GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 0\r\n\r\n', 400],
+  ['Content-Length: 1 twice (seed 3)', 'GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\na', 400],
 ];
 
 describe('request smuggling and malformed framing', () => {
@@ -506,7 +564,7 @@ const VALID: ReadonlyArray<readonly [name: string, input: string, limits: Parser
   [
     'chunked body with extensions and trailers',
     'POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n' +
-      '4;a=b\r\n{"a"\r\nB ;x\r\n:[1,2,3,4]}\r\n0\r\nChecksum: abc\r\nOther:\tx \r\n\r\n',
+      '4;a=b\r\n{"a"\r\nB;x\r\n:[1,2,3,4]}\r\n0\r\nChecksum: abc\r\nOther:\tx \r\n\r\n',
     LIMITS,
     1,
   ],
@@ -526,8 +584,8 @@ const VALID: ReadonlyArray<readonly [name: string, input: string, limits: Parser
     1,
   ],
   [
-    'chunked body and trailer section exactly at the limits',
-    `POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n${'c'.repeat(16)}\r\n0\r\n${fieldLine('T', SMALL.maxHeaderBytes)}\r\n`,
+    'chunked body, and head and trailer sections together, exactly at the limits',
+    `POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n${'c'.repeat(16)}\r\n0\r\n${fieldLine('T', SMALL.maxHeaderBytes - 28)}\r\n`,
     SMALL,
     1,
   ],
@@ -539,6 +597,7 @@ const OVER_LIMITS: ReadonlyArray<readonly [name: string, input: string, status: 
   ['header section one byte over', `GET / HTTP/1.1\r\nHost: a\r\n${fieldLine('X', SMALL.maxHeaderBytes - 8)}\r\n`, 431],
   ['Content-Length one byte over', `POST / HTTP/1.1\r\nContent-Length: 17\r\n\r\n${'b'.repeat(17)}`, 413],
   ['chunked body one byte over', `POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n${'c'.repeat(16)}\r\n1\r\nc\r\n0\r\n\r\n`, 413],
+  ['head and trailer sections together one byte over', `POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n${fieldLine('T', SMALL.maxHeaderBytes - 27)}\r\n`, 431],
 ];
 
 /** The events of every two-way split and of a byte-at-a-time feed must equal the unsplit parse. */
