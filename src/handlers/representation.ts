@@ -36,7 +36,7 @@ export function respondWith(method: 'GET' | 'HEAD', conditions: ConditionalHeade
     }
     case 'full': {
       const head = fullHeadFields(representation);
-      // Field by field: on Node.js 20, spreading the head here cost a cached page about 15% more CPU.
+      // Field by field rather than a spread: this runs for every cached page, and V8 builds it faster.
       return { status: head.status, headers: head.headers, contentLength: head.contentLength, body: method === 'HEAD' ? NO_BODY : read(0, size), prepared: fullHead };
     }
   }

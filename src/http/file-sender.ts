@@ -1,9 +1,8 @@
 // Sends a byte range of an open file to a socket through one reused buffer: read a chunk,
 // write it, and read the next one only when the socket has taken the last. Memory stays at
 // one chunk per download whatever the file size, and buffers are not allocated per chunk or
-// per download but kept for the next one: with a fresh 256 KiB buffer per chunk
-// (fs.createReadStream), Node.js 22 spent about a quarter of a download's CPU in full
-// garbage collections freeing them, and a fresh buffer per download still cost a third.
+// per download but kept for the next one: freeing a fresh 256 KiB buffer per chunk
+// (fs.createReadStream) costs full garbage collections (bench/README.md, Downloads).
 import { close, read } from 'node:fs';
 import type { Writable } from 'node:stream';
 
