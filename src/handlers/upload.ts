@@ -8,15 +8,15 @@ import { join } from 'node:path';
 import { errorResponse, type HandlerResponse } from '../http/response.js';
 import type { UploadWork, WorkResult } from '../pool/messages.js';
 import { checkJson } from './json.js';
+import { TEMP_RANDOM_BYTES, temporaryName, thisProcess } from './upload-temporaries.js';
 
 export interface UploadContext {
   /** Real path of the uploads folder. */
   readonly uploadsRoot: string;
 }
 
-/** Temporary files start with a dot, so they are never served, and are removed at start. */
-export const TEMP_PREFIX = '.upload-';
-export const TEMP_SUFFIX = '.tmp';
+/** Names this process's temporaries, so replicas sharing the folder can tell whose they are. */
+const OWNER = thisProcess();
 const MAX_NAME_ATTEMPTS = 8;
 const STORAGE_FULL = new Set(['ENOSPC', 'EDQUOT']);
 const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
@@ -76,7 +76,7 @@ function syncFolder(path: string): void {
 
 /** Stores the bytes under a fresh name; returns the name. Leaves nothing behind on failure. */
 function store(body: Uint8Array, folder: string): string {
-  const tempPath = join(folder, `${TEMP_PREFIX}${randomBytes(12).toString('hex')}${TEMP_SUFFIX}`);
+  const tempPath = join(folder, temporaryName(OWNER, randomBytes(TEMP_RANDOM_BYTES).toString('hex')));
   const fd = openSync(tempPath, 'wx', 0o644);
   let name: string;
   try {
@@ -91,7 +91,7 @@ function store(body: Uint8Array, folder: string): string {
     try {
       rmSync(tempPath, { force: true });
     } catch {
-      // Hidden, never served, and removed at the next start; the outcome stands either way.
+      // Hidden, never served, and removed by a later start once abandoned; the outcome stands.
     }
   }
   syncFolder(folder);

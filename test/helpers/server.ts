@@ -96,7 +96,11 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
     exited.then((code) => {
       throw new Error(`server exited with ${code} before listening: ${stderr}`);
     }),
-  ]);
+  ]).catch((error: unknown) => {
+    // A server that never came up must not outlive the test that started it.
+    child.kill('SIGKILL');
+    throw error;
+  });
   const portOf = (address: unknown): number => Number(String(address).split(':').pop());
   return {
     port: portOf(started.address),
