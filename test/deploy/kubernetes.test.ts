@@ -17,7 +17,8 @@ import type { IPodMonitor } from '@kubernetes-models/prometheus-operator/monitor
 import { loadConfig } from '../../src/config.js';
 import { installedVersion, schemaProblems, SCHEMA_SOURCES } from '../helpers/kubernetes-schema.js';
 import { findKustomize, objectsIn, render, renderWithComponent, type K8sObject } from '../helpers/kustomize.js';
-import { REPO_ROOT, RESOURCES_DIR } from '../helpers/server.js';
+import { readOnlySandbox, sandboxUnavailable, STILL_WRITABLE } from '../helpers/sandbox.js';
+import { REPO_ROOT, RESOURCES_DIR, startServer, type StartedServer } from '../helpers/server.js';
 
 const BASE = join(REPO_ROOT, 'deploy', 'kubernetes');
 const POD_MONITOR = join(BASE, 'components', 'pod-monitor');
@@ -197,6 +198,44 @@ test('Service, PodDisruptionBudget, autoscaler and NetworkPolicy select the pods
     'the admin port only from the monitoring namespace',
   );
   assert.ok(rules.every((rule) => rule.ports !== undefined && rule.ports.length > 0), 'no rule admits every port');
+});
+
+test("the server needs nothing writable but the uploads volume: it runs as the Deployment's user with every mount read-only", async (t) => {
+  const objects = base(t);
+  if (objects === null) return;
+  const unavailable = sandboxUnavailable();
+  if (unavailable !== null) {
+    t.diagnostic(`SKIPPED: cannot build the read-only sandbox here: ${unavailable}`);
+    return t.skip(unavailable);
+  }
+  const { pod, container } = podSpec(objects);
+  assert.equal(container.securityContext?.readOnlyRootFilesystem, true);
+  assert.deepEqual(pod.volumes?.map((volume) => volume.emptyDir), [undefined], 'no emptyDir: nothing else needs to be writable');
+  const uploads = mkdtempSync(join(tmpdir(), 'rawhttp-sandbox-'));
+  const sandbox = readOnlySandbox(pod.securityContext!.runAsUser!, pod.securityContext!.runAsGroup!, uploads);
+  let server: StartedServer | null = null;
+  try {
+    server = await startServer({ uploadsDir: uploads, launcher: sandbox.launcher, env: sandbox.env });
+    const get = async (path: string): Promise<Response> => fetch(`http://127.0.0.1:${server!.port}${path}`);
+    assert.equal((await get('/index.html')).status, 200);
+    // Over 64 KiB: streamed from an open descriptor rather than cached.
+    const photo = await get('/photo.jpg');
+    assert.ok(Buffer.from(await photo.arrayBuffer()).equals(readFileSync(join(RESOURCES_DIR, 'photo.jpg'))));
+    const body = JSON.stringify({ sandboxed: true });
+    const stored = await fetch(`http://127.0.0.1:${server.port}/upload`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+    assert.equal(stored.status, 201);
+    assert.equal(await (await get(stored.headers.get('location')!)).text(), body);
+    assert.equal((await fetch(`http://127.0.0.1:${server.adminPort}/readyz`)).status, 200);
+    assert.equal(await server.stop(), 0);
+    t.diagnostic(`served, stored and shut down as uid ${pod.securityContext!.runAsUser} with only ${uploads} writable`);
+  } catch (error) {
+    if (!String(error).includes(`exited with ${STILL_WRITABLE}`)) throw error;
+    t.diagnostic('SKIPPED: this machine does not let a mount namespace make its file systems read-only');
+    t.skip('no read-only remount');
+  } finally {
+    await server?.stop();
+    rmSync(uploads, { recursive: true, force: true });
+  }
 });
 
 /** The component's objects: rendered with the base where kustomize can, else read as files. */

@@ -32,12 +32,15 @@ export interface StartOptions {
   readonly args?: readonly string[];
   /** Keep uploads in this folder instead of a fresh temporary one. */
   readonly uploadsDir?: string;
+  /** A command that runs `node main.js ...` given as its last arguments (a sandbox). */
+  readonly launcher?: readonly string[];
 }
 
 export async function startServer(options: StartOptions = {}): Promise<StartedServer> {
   const ownUploads = options.uploadsDir === undefined;
   const uploadsDir = options.uploadsDir ?? mkdtempSync(join(tmpdir(), 'rawhttp-uploads-'));
-  const child = spawn(process.execPath, [MAIN, ...(options.args ?? [])], {
+  const [command, ...argv] = [...(options.launcher ?? []), process.execPath, MAIN, ...(options.args ?? [])];
+  const child = spawn(command!, argv, {
     cwd: REPO_ROOT,
     env: {
       PATH: process.env.PATH ?? '',
