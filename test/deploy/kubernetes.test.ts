@@ -2,9 +2,9 @@
 // object is valid for the Kubernetes API of a named version (schemas from npm), and the
 // fields the operation depends on say what docs/deploy.md promises. No cluster needed.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
@@ -269,4 +269,31 @@ test('the Kubernetes objects shown in docs/deploy.md are valid too', async () =>
   const objects = blocks.flatMap((block) => objectsIn(block.text, block.name)).filter((object) => !object.apiVersion.startsWith('kustomize.config.k8s.io/'));
   assert.ok(objects.some((object) => object.kind === 'HorizontalPodAutoscaler'), 'the saturation autoscaler example is there');
   for (const object of objects) assert.deepEqual(await schemaProblems(object), []);
+});
+
+test('the overlay example in docs/deploy.md renders, and what it changes is there', async (t) => {
+  if (base(t) === null) return;
+  if (!kustomize!.supportsComponents) {
+    t.diagnostic(`SKIPPED: kubectl ${kustomize!.kubectlVersion} predates kustomize components, which the example uses`);
+    return t.skip('kustomize without components');
+  }
+  const docs = readFileSync(join(REPO_ROOT, 'docs', 'deploy.md'), 'utf8');
+  const example = /```yaml\n# my-cluster\/kustomization.yaml\n([\s\S]*?)```/.exec(docs)?.[1];
+  assert.ok(example !== undefined, 'the example is there');
+  // Beside a copy of the repository's layout: my-cluster/ next to deploy/.
+  const root = mkdtempSync(join(tmpdir(), 'rawhttp-docs-overlay-'));
+  try {
+    const dir = join(root, 'my-cluster');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'kustomization.yaml'), example.replaceAll('../deploy/kubernetes', relative(dir, BASE)));
+    const objects = render(dir);
+    for (const object of objects) assert.deepEqual(await schemaProblems(object), []);
+    assert.deepEqual([...new Set(objects.map((object) => (object.metadata as { namespace?: string }).namespace))], ['web']);
+    assert.equal(one<IPersistentVolumeClaim>(objects, 'PersistentVolumeClaim').spec!.storageClassName, 'nfs-client');
+    assert.equal(podSpec(objects).container.image, 'registry.example.com/rawhttp:1.0.0');
+    assert.match(configData(objects).ALLOWED_HOSTS ?? '', /^www\.example\.com,rawhttp,/);
+    one<IPodMonitor>(objects, 'PodMonitor');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
