@@ -1,5 +1,5 @@
 // Wires the parts together: uploads folder, worker pool, metrics, public and admin listeners.
-import { mkdirSync, readdirSync, realpathSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, realpathSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AdminServer } from './admin/server.js';
@@ -8,7 +8,7 @@ import { diskSpace } from './admin/disk-space.js';
 import { Metrics } from './admin/metrics.js';
 import type { Job, JobResult } from './core/job.js';
 import { contentTable } from './handlers/content-types.js';
-import { TEMP_PREFIX, TEMP_SUFFIX } from './handlers/upload-storage.js';
+import { isAbandoned, isTemporary, thisProcess } from './handlers/upload-temporaries.js';
 import { resultParts, type WorkContext } from './handlers/work.js';
 import { BodyBudget } from './http/body-budget.js';
 import { FdMonitor } from './http/fd-monitor.js';
@@ -37,19 +37,30 @@ const FD_CHECK_INTERVAL_MS = 1000;
 /** Files up to this size travel from the worker in one transferred buffer; larger ones stream. */
 const SMALL_FILE_BYTES = 64 * 1024;
 
-/** Creates the uploads folder and removes temporaries a crash may have left behind. */
-function prepareUploads(uploadsDir: string, log: Logger): void {
+/**
+ * Creates the uploads folder and removes temporaries a crash left behind. Replicas may share
+ * the folder: only provably abandoned ones go (see upload-temporaries.ts).
+ */
+function prepareUploads(uploadsDir: string, jobTimeoutMs: number, log: Logger): void {
   mkdirSync(uploadsDir, { recursive: true });
+  const self = thisProcess();
+  const now = Date.now();
   for (const name of readdirSync(uploadsDir)) {
-    if (name.startsWith(TEMP_PREFIX) && name.endsWith(TEMP_SUFFIX)) {
-      unlinkSync(join(uploadsDir, name));
+    if (!isTemporary(name)) continue;
+    const path = join(uploadsDir, name);
+    try {
+      if (!isAbandoned(name, statSync(path).mtimeMs, now, self, jobTimeoutMs)) continue;
+      unlinkSync(path);
       log.warn({ file: name }, 'removed a stale upload temporary');
+    } catch (error) {
+      // Another replica starting at the same time removed it first.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
   }
 }
 
 export async function startApp(config: Config, log: Logger): Promise<App> {
-  prepareUploads(config.uploadsDir, log);
+  prepareUploads(config.uploadsDir, config.jobTimeoutMs, log);
   const context: WorkContext = {
     resourcesRoot: realpathSync(config.resourcesDir),
     uploadsRoot: realpathSync(config.uploadsDir),

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import * as nodeFs from 'node:fs';
 import { join } from 'node:path';
+import { TEMP_RANDOM_BYTES, temporaryName, thisProcess } from './upload-temporaries.js';
 
 /** The synchronous file-system calls storing an upload makes (node:fs in production). */
 export interface StorageFs {
@@ -21,9 +22,8 @@ export interface StorageFs {
 
 export const NODE_FS: StorageFs = nodeFs;
 
-/** Temporary files start with a dot, so they are never served, and are removed at start. */
-export const TEMP_PREFIX = '.upload-';
-export const TEMP_SUFFIX = '.tmp';
+/** Names this process's temporaries, so replicas sharing the folder can tell whose they are. */
+const OWNER = thisProcess();
 const MAX_NAME_ATTEMPTS = 8;
 const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 /** Some file systems cannot fsync a folder at all; PostgreSQL treats EINVAL there the same way. */
@@ -75,7 +75,7 @@ function removeTemporary(fs: StorageFs, path: string): string | null {
  * when that fails, leaving nothing behind; once it returns, the document exists.
  */
 export function writeAndLink(body: Uint8Array, folder: string, fs: StorageFs): Linked {
-  const tempPath = join(folder, `${TEMP_PREFIX}${randomBytes(12).toString('hex')}${TEMP_SUFFIX}`);
+  const tempPath = join(folder, temporaryName(OWNER, randomBytes(TEMP_RANDOM_BYTES).toString('hex')));
   const fd = fs.openSync(tempPath, 'wx', 0o644);
   try {
     try {

@@ -2,7 +2,7 @@
 // folder the server may not write to (500). Each test gets a server of its own.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -72,7 +72,12 @@ test('stale upload temporaries are removed at start, nothing else is touched', a
   const dir = mkdtempSync(join(tmpdir(), 'rawhttp-stale-'));
   const stale = ['.upload-0123456789abcdef01234567.tmp', '.upload-x.tmp'];
   const kept = ['.upload-notes.txt', 'draft.tmp', 'upload_20240101_000000_0123456789abcdef.json'];
-  for (const name of [...stale, ...kept]) writeFileSync(join(dir, name), '{"half":');
+  const hourAgo = (Date.now() - 3600_000) / 1000;
+  for (const name of [...stale, ...kept]) {
+    writeFileSync(join(dir, name), '{"half":');
+    // Older than any upload can run (which temporaries are abandoned: upload-replicas.test.ts).
+    utimesSync(join(dir, name), hourAgo, hourAgo);
+  }
   let server: StartedServer | null = null;
   try {
     server = await startServer({ uploadsDir: dir });

@@ -34,12 +34,15 @@ export interface StartOptions {
   readonly nodeArgs?: readonly string[];
   /** Keep uploads in this folder instead of a fresh temporary one. */
   readonly uploadsDir?: string;
+  /** A command that runs `node main.js ...` given as its last arguments (a sandbox). */
+  readonly launcher?: readonly string[];
 }
 
 export async function startServer(options: StartOptions = {}): Promise<StartedServer> {
   const ownUploads = options.uploadsDir === undefined;
   const uploadsDir = options.uploadsDir ?? mkdtempSync(join(tmpdir(), 'rawhttp-uploads-'));
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), MAIN, ...(options.args ?? [])], {
+  const [command, ...argv] = [...(options.launcher ?? []), process.execPath, ...(options.nodeArgs ?? []), MAIN, ...(options.args ?? [])];
+  const child = spawn(command!, argv, {
     cwd: REPO_ROOT,
     env: {
       PATH: process.env.PATH ?? '',
@@ -50,6 +53,8 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
       UPLOADS_DIR: uploadsDir,
       LOG_LEVEL: 'info',
       POOL_STATUS_INTERVAL_MS: '0',
+      // The disk guard would refuse uploads on a machine with little free disk; its own test sets it.
+      MIN_FREE_DISK_BYTES: '0',
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -98,7 +103,11 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
     exited.then((code) => {
       throw new Error(`server exited with ${code} before listening: ${stderr}`);
     }),
-  ]);
+  ]).catch((error: unknown) => {
+    // A server that never came up must not outlive the test that started it.
+    child.kill('SIGKILL');
+    throw error;
+  });
   const portOf = (address: unknown): number => Number(String(address).split(':').pop());
   return {
     port: portOf(started.address),

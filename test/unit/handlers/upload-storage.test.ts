@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { handleUpload } from '../../../src/handlers/upload.js';
-import { NODE_FS, TEMP_PREFIX, type StorageFs } from '../../../src/handlers/upload-storage.js';
+import { NODE_FS, type StorageFs } from '../../../src/handlers/upload-storage.js';
+import { isTemporary } from '../../../src/handlers/upload-temporaries.js';
 import type { JobResult } from '../../../src/core/job.js';
 
 const DOCUMENT = new TextEncoder().encode('{"name":"test","values":[1,2.5]}');
@@ -43,7 +44,7 @@ describe('storing an upload when the file system fails', () => {
   let folder = '';
   const upload = (fs: StorageFs): JobResult => handleUpload({ kind: 'upload', body: DOCUMENT }, { uploadsRoot: folder, minFreeDiskBytes: 0 }, fs);
   const files = (): string[] => readdirSync(folder).sort();
-  const temporaries = (): string[] => files().filter((name) => name.startsWith(TEMP_PREFIX));
+  const temporaries = (): string[] => files().filter(isTemporary);
 
   /** The one stored document: its name, after checking it holds exactly the bytes sent. */
   function storedName(): string {

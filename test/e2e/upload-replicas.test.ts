@@ -1,0 +1,64 @@
+// Several servers on one uploads folder, as replicas sharing a volume: a server that starts
+// removes only temporaries that are provably abandoned (its own, or older than any upload in
+// progress can be) and never another live replica's; replicas starting together over the
+// same leftovers all start.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { request } from '../helpers/raw.js';
+import { REPO_ROOT, startServer, type StartedServer } from '../helpers/server.js';
+
+const JOB_TIMEOUT_MS = 2000;
+const DATA_JSON = readFileSync(join(REPO_ROOT, 'data.json'));
+const HOUR_AGO = (Date.now() - 3600_000) / 1000;
+
+function temporary(dir: string, name: string, ageSeconds?: number): string {
+  writeFileSync(join(dir, name), '{"half":');
+  if (ageSeconds !== undefined) utimesSync(join(dir, name), ageSeconds, ageSeconds);
+  return name;
+}
+
+const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
+
+async function upload(server: StartedServer): Promise<number> {
+  const head = `POST /upload HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\nContent-Length: ${DATA_JSON.length}\r\n\r\n`;
+  return (await request(server.port, Buffer.concat([Buffer.from(head, 'latin1'), DATA_JSON]))).status;
+}
+
+test("a starting replica keeps another replica's fresh temporaries and removes only abandoned ones", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rawhttp-shared-'));
+  const servers: StartedServer[] = [];
+  const env = { JOB_TIMEOUT_MS: String(JOB_TIMEOUT_MS) };
+  try {
+    servers.push(await startServer({ uploadsDir: dir, env }));
+    // Uploads in progress on other replicas (this format, and the one before names had owners).
+    const live = [temporary(dir, `.upload-other-pod-7d9f-42-${hex(12)}.tmp`), temporary(dir, `.upload-${hex(12)}.tmp`)];
+    // Left by replicas that died an hour ago.
+    const abandoned = [temporary(dir, `.upload-other-pod-7d9f-43-${hex(12)}.tmp`, HOUR_AGO), temporary(dir, `.upload-${hex(12)}.tmp`, HOUR_AGO)];
+    const second = await startServer({ uploadsDir: dir, env });
+    servers.push(second);
+    assert.deepEqual(readdirSync(dir).sort(), [...live].sort());
+    for (const name of abandoned) await second.waitForLog((line) => line.msg === 'removed a stale upload temporary' && line.file === name);
+    for (const server of servers) assert.equal(await upload(server), 201);
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('replicas starting together over the same abandoned temporaries all start and remove them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rawhttp-shared-'));
+  for (let i = 0; i < 1000; i++) temporary(dir, `.upload-gone-${i}-${hex(12)}.tmp`, HOUR_AGO);
+  const started = await Promise.allSettled([1, 2, 3].map(() => startServer({ uploadsDir: dir, env: { JOB_TIMEOUT_MS: String(JOB_TIMEOUT_MS) } })));
+  try {
+    // Each removes what the others have not removed yet; one that finds a file gone carries on.
+    assert.deepEqual(started.map((result) => (result.status === 'rejected' ? String(result.reason) : 'started')), ['started', 'started', 'started']);
+    assert.deepEqual(readdirSync(dir), []);
+  } finally {
+    await Promise.all(started.map((result) => (result.status === 'fulfilled' ? result.value.stop() : null)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
