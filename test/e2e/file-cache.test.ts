@@ -50,4 +50,8 @@ test('a cached file still answers conditional and range requests', async () => {
   const partial = await request(server.port, get('/page.html', server.port, 'Range: bytes=0-2\r\n'));
   assert.equal(partial.status, 206);
   assert.equal(partial.body.toString(), '<p>');
+  // Both answered by the main thread's cache, not by a worker.
+  for (const status of [304, 206]) {
+    await server.waitForLog((line) => line.msg === 'request' && line.path === '/page.html' && line.status === status && line.cached === true);
+  }
 });

@@ -2,21 +2,7 @@
 // is missing, those tests skip with one line saying what to install; under CI (CI=true, as
 // .ci/run runs, which installs it) they fail instead, so a broken install cannot pass unseen.
 import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
-
-function findOnPath(name: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir === '') continue;
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // not in this folder
-    }
-  }
-  return null;
-}
+import { findOnPath } from './tools.js';
 
 export const PROMTOOL = findOnPath('promtool');
 
