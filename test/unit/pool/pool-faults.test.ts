@@ -17,7 +17,7 @@ import { ResponseCache } from '../../../src/http/response-cache.js';
 import { WorkerPool, type JobOutcome, type PoolEvents } from '../../../src/pool/pool.js';
 import type { FaultyWorkerData } from '../../fixtures/faulty-worker.js';
 import { waitFor } from '../../fixtures/probes.js';
-import { defaultConnectionSettings } from '../../helpers/connection.js';
+import { defaultAccessPolicy, defaultConnectionSettings, direct } from '../../helpers/connection.js';
 import { RawClient } from '../../helpers/raw.js';
 
 const FAULTY_WORKER = new URL('../../fixtures/faulty-worker.js', import.meta.url);
@@ -215,7 +215,7 @@ test('descriptors opened for results a dead worker never delivered are closed', 
 });
 
 test('through the connection layer: the crashed request is a 500, the rest are served, the restart counter moves', async () => {
-  const metrics = new Metrics({ poolStats: () => pool.stats(), openConnections: () => 0, bodyBytes: () => 0, queueCapacity: 0, uploadsDisk: () => null });
+  const metrics = new Metrics({ poolStats: () => pool.stats(), openConnections: () => 0, bodyBytes: () => 0, queueCapacity: 0, uploadsDisk: () => null, trackedClients: () => 0 });
   const events = new RecordedEvents(metrics);
   const pool = await startPool(2, events, { maxBatch: 1 });
   const allowedHosts = new Set<string>();
@@ -228,8 +228,9 @@ test('through the connection layer: the crashed request is a 500, the rest are s
     cache: new ResponseCache(0, 0),
     events: metrics,
     log: pino({ level: 'silent' }),
+    access: defaultAccessPolicy(),
   };
-  const server = createServer({ allowHalfOpen: true }, (socket) => new Connection(nextId++, socket, '127.0.0.1', deps, () => undefined));
+  const server = createServer({ allowHalfOpen: true }, (socket) => new Connection(nextId++, socket, direct('127.0.0.1'), deps, () => undefined));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const host = `127.0.0.1:${port}`;
