@@ -39,7 +39,7 @@ describe('CORS_ORIGINS set, with upload tokens', () => {
   let server: StartedServer;
 
   before(async () => {
-    server = await startServer({ env: { CORS_ORIGINS: `${APP},https://other.example`, UPLOAD_TOKENS: TOKEN, UPLOAD_BURST: '3', UPLOAD_RATE_PER_MINUTE: '1', MAX_BODY_BYTES: '64' } });
+    server = await startServer({ env: { CORS_ORIGINS: `${APP},https://other.example`, UPLOAD_TOKENS: TOKEN, UPLOAD_BURST: '3', UPLOAD_RATE_PER_MINUTE: '1', MAX_BODY_BYTES: '64', MAX_BODY_MEMORY_BYTES: '64' } });
   });
 
   after(async () => {
@@ -92,6 +92,20 @@ describe('CORS_ORIGINS set, with upload tokens', () => {
     client.close();
     assert.equal(response!.status, 400);
     assert.equal(response!.headers['content-type'], 'application/json');
+    assert.deepEqual(corsFields(response!), ALLOWED);
+  });
+
+  test('the engine’s 503 carries them too (the body memory taken by an upload still arriving)', async () => {
+    const holder = await RawClient.connect(server.port, '127.0.0.1', '127.0.4.2');
+    // All of MAX_BODY_MEMORY_BYTES (64): a body of 64 bytes, announced, not all sent.
+    holder.write(post(server.port, APP, { body: `{"hold":"${'x'.repeat(53)}"}` }).slice(0, -10));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const client = await RawClient.connect(server.port, '127.0.0.1', '127.0.4.3');
+    client.write(post(server.port, APP));
+    const [response] = await client.responses(1);
+    client.close();
+    holder.close();
+    assert.equal(response!.status, 503);
     assert.deepEqual(corsFields(response!), ALLOWED);
   });
 
