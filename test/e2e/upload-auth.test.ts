@@ -131,6 +131,18 @@ describe('UPLOAD_TOKENS_FILE', () => {
     }
   });
 
+  test('a file with no token closes uploads to everyone, and the start log warns so', async () => {
+    writeFileSync(file, '# no token yet\n\n');
+    const server = await startServer({ env: { UPLOAD_TOKENS_FILE: file } });
+    try {
+      const warning = await server.waitForLog((line) => line.msg?.startsWith('UPLOAD_TOKENS_FILE holds no token') === true);
+      assert.equal(warning.level, 'warn');
+      assert.equal((await send(server.port, upload(server.port, 'Bearer anything-1'))).status, 401);
+    } finally {
+      await server.stop();
+    }
+  });
+
   test('a file that cannot be used stops the start with one line and exit code 2', async () => {
     writeFileSync(file, 'good-token\nsecret with spaces\n');
     const bad = await runServer([], { UPLOAD_TOKENS_FILE: file });
