@@ -7,7 +7,11 @@ import { ProxyHeaderReader, type ProxyHeader, type ProxyHeaderError } from '../s
 
 export type ProxyAccept =
   | { readonly ok: true; readonly header: ProxyHeader; readonly rest: Uint8Array }
-  | { readonly ok: false; readonly code: ProxyHeaderError | 'timeout' | 'closed'; readonly message: string };
+  /**
+   * `closed`: the peer closed part-way through the header; `unused`: before its first byte,
+   * as a balancer's TCP health check does (connect, then close).
+   */
+  | { readonly ok: false; readonly code: ProxyHeaderError | 'timeout' | 'closed' | 'unused'; readonly message: string };
 
 /**
  * Reads the header off a new socket and calls `done` once. A failure destroys the socket
@@ -17,6 +21,7 @@ export type ProxyAccept =
  */
 export function readProxyHeader(socket: Socket, timeoutMs: number, done: (result: ProxyAccept) => void): void {
   const reader = new ProxyHeaderReader();
+  let received = false;
   let settled = false;
   const finish = (result: ProxyAccept): void => {
     if (settled) return;
@@ -30,11 +35,13 @@ export function readProxyHeader(socket: Socket, timeoutMs: number, done: (result
     done(result);
   };
   const onData = (chunk: Buffer): void => {
+    received = true;
     const read = reader.push(chunk);
     if (read.kind === 'header') finish({ ok: true, header: read.header, rest: read.rest });
     else if (read.kind === 'error') finish({ ok: false, code: read.error, message: read.message });
   };
-  const onEnd = (): void => finish({ ok: false, code: 'closed', message: 'the peer closed the connection before the header was complete' });
+  const onEnd = (): void =>
+    finish(received ? { ok: false, code: 'closed', message: 'the peer closed the connection before the header was complete' } : { ok: false, code: 'unused', message: 'the peer closed the connection without sending a byte' });
   const timer = setTimeout(() => finish({ ok: false, code: 'timeout', message: `no complete header within ${timeoutMs} ms` }), timeoutMs);
   socket.on('data', onData);
   socket.on('end', onEnd);

@@ -163,6 +163,8 @@ export class HttpServer {
     readProxyHeader(socket, this.options.connection.settings.headersTimeoutMs, (result) => {
       this.pending.delete(socket);
       if (result.ok) return this.open(socket, connectionAddress(peer, result.header), result.rest);
+      // A health check that only connects is no fault of the balancer's.
+      if (result.code === 'unused') return log.debug({ peer }, 'PROXY protocol: connection closed before its first byte');
       this.badHeaderLog.maybe((suppressed) => log.warn({ peer, code: result.code, err: result.message, suppressed }, 'PROXY protocol: no valid header, connection closed'));
     });
   }

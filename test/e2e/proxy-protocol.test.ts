@@ -108,6 +108,15 @@ describe('the client a PROXY header names', () => {
 });
 
 describe('connections refused without harm', () => {
+  // First in this group: the warnings are rate-limited, and an earlier one would hide it.
+  test('a connection closed before its first byte (a balancer’s TCP health check) is no warning', async () => {
+    const check = await RawClient.connect(server.port);
+    check.socket.end();
+    await check.waitClosed(1000);
+    await delay(200);
+    assert.ok(!server.logs.some((line) => line.level === 'warn' && String(line.msg).startsWith('PROXY protocol')), 'nothing logged at warn');
+  });
+
   test('invalid headers are closed unanswered, and the first is logged with its code', async () => {
     const longV2 = Buffer.concat([V2_SIGNATURE, Buffer.from([0x21, 0x11, 0x07, 0xd0])]);
     const cases: ReadonlyArray<readonly [string, Buffer]> = [
