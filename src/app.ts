@@ -1,24 +1,30 @@
-// Wires the parts together: uploads folder, worker pool, metrics, public and admin listeners.
+// Wires the parts together: access rules, uploads folder, worker pool, metrics, public and
+// admin listeners.
 import { mkdirSync, readdirSync, realpathSync, statSync, unlinkSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AdminServer } from './admin/server.js';
-import { defaultAllowedHosts, type Config } from './config.js';
+import { ConfigError, defaultAllowedHosts, type Config } from './config.js';
 import { diskSpace } from './admin/disk-space.js';
 import { Metrics } from './admin/metrics.js';
 import type { Job, JobResult } from './core/job.js';
 import { contentTable } from './handlers/content-types.js';
 import { isAbandoned, isTemporary, thisProcess } from './handlers/upload-temporaries.js';
 import { resultParts, type WorkContext } from './handlers/work.js';
+import type { AccessPolicy } from './http/access-policy.js';
 import { BodyBudget } from './http/body-budget.js';
 import { FdMonitor } from './http/fd-monitor.js';
 import { ResponseCache } from './http/response-cache.js';
 import { HttpServer } from './http/server.js';
+import { UploadTokens } from './http/upload-tokens.js';
 import { RateLimitedLog } from './log.js';
 import { transferList } from './pool/messages.js';
 import { WorkerPool } from './pool/pool.js';
 import { TokenSet } from './security/bearer.js';
-
+import { AddressRanges } from './security/cidr.js';
+import { ClientLimits } from './security/client-limits.js';
+import { CorsPolicy } from './security/cors.js';
 
 export interface App {
   readonly config: Config;
@@ -27,6 +33,8 @@ export interface App {
   readonly http: HttpServer;
   readonly admin: AdminServer;
   readonly metrics: Metrics;
+  /** The upload token file's poller, stopped on shutdown; null without tokens. */
+  readonly uploadTokens: UploadTokens | null;
   /** Set when shutdown begins; readiness turns 503 at once. */
   shuttingDown: boolean;
 }
@@ -59,7 +67,64 @@ function prepareUploads(uploadsDir: string, jobTimeoutMs: number, log: Logger): 
   }
 }
 
+/** Reads UPLOAD_TOKENS_FILE once; a file that cannot be used stops the start like a bad setting. */
+function startUploadTokens(config: Config, log: Logger): UploadTokens | null {
+  try {
+    return UploadTokens.start({ listed: config.uploadTokens, file: config.uploadTokensFile, log });
+  } catch (error) {
+    throw new ConfigError(`invalid configuration: ${(error as Error).message}`);
+  }
+}
+
+/** Who may do what on the public port; the settings were checked by loadConfig. */
+function accessPolicy(config: Config, uploadTokens: UploadTokens | null): AccessPolicy {
+  return {
+    proxyProtocol: config.proxyProtocol,
+    trustedProxies: AddressRanges.parse(config.trustedProxies),
+    limits: new ClientLimits({
+      maxConnectionsPerClient: config.maxConnectionsPerClient,
+      uploadRatePerMinute: config.uploadRatePerMinute,
+      uploadBurst: config.uploadBurst,
+    }),
+    uploadTokens,
+    cors: CorsPolicy.parse(config.corsOrigins, uploadTokens !== null),
+  };
+}
+
+/** The start line says what runs and who may do what (token counts, never tokens). */
+function logStart(app: App, address: AddressInfo, adminAddress: AddressInfo, allowedHosts: ReadonlySet<string>): void {
+  const { config, log, uploadTokens } = app;
+  log.info(
+    {
+      address: `${address.address}:${address.port}`,
+      listenSockets: config.listenSockets,
+      admin: `${adminAddress.address}:${adminAddress.port}`,
+      workers: config.maxThreads,
+      queueSize: config.queueSize,
+      documentRoot: config.resourcesDir,
+      uploads: config.uploadsDir,
+      allowedHosts: [...allowedHosts],
+      proxyProtocol: config.proxyProtocol,
+      trustedProxies: config.trustedProxies,
+      maxConnectionsPerClient: config.maxConnectionsPerClient,
+      uploadRatePerMinute: config.uploadRatePerMinute,
+      uploadBurst: config.uploadBurst,
+      uploadAuthorization: uploadTokens === null ? 'none' : 'bearer token',
+      uploadTokenCount: uploadTokens?.tokens.size ?? 0,
+      corsOrigins: config.corsOrigins,
+      minFreeDiskBytes: config.minFreeDiskBytes,
+      metricsAuthorization: config.metricsToken === '' ? 'none' : 'bearer token',
+    },
+    `listening on http://${address.address}:${address.port}`,
+  );
+  if (uploadTokens === null) log.warn('uploads are open: anyone who can reach the port may POST /upload (set UPLOAD_TOKENS or UPLOAD_TOKENS_FILE)');
+  else if (uploadTokens.tokens.size === 0) log.warn('UPLOAD_TOKENS_FILE holds no token: every upload is refused until one is added');
+}
+
 export async function startApp(config: Config, log: Logger): Promise<App> {
+  // First: a token file that cannot be used stops the start before anything runs.
+  const uploadTokens = startUploadTokens(config, log);
+  const access = accessPolicy(config, uploadTokens);
   prepareUploads(config.uploadsDir, config.jobTimeoutMs, log);
   const context: WorkContext = {
     resourcesRoot: realpathSync(config.resourcesDir),
@@ -105,6 +170,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     openConnections: () => http?.openConnections ?? 0,
     queueCapacity: config.queueSize,
     uploadsDisk: () => diskSpace(config.uploadsDir),
+    trackedClients: () => access.limits.size,
   });
   http = new HttpServer({
     host: config.host,
@@ -127,6 +193,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       cache: new ResponseCache(config.fileCacheMaxBytes, config.fileCacheTtlMs),
       events: metrics,
       log,
+      access,
     },
   });
   const app: App = {
@@ -135,6 +202,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     pool,
     http,
     metrics,
+    uploadTokens,
     shuttingDown: false,
     admin: new AdminServer({
       host: config.adminHost,
@@ -154,20 +222,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     if (config.allowedHosts.length === 0) for (const host of defaultAllowedHosts(config.host, port)) allowedHosts.add(host);
   });
   const adminAddress = await app.admin.listen();
-  log.info(
-    {
-      address: `${address.address}:${address.port}`,
-      listenSockets: config.listenSockets,
-      admin: `${adminAddress.address}:${adminAddress.port}`,
-      workers: config.maxThreads,
-      queueSize: config.queueSize,
-      documentRoot: config.resourcesDir,
-      uploads: config.uploadsDir,
-      allowedHosts: [...allowedHosts],
-      metricsAuthorization: config.metricsToken === '' ? 'none' : 'bearer token',
-    },
-    `listening on http://${address.address}:${address.port}`,
-  );
+  logStart(app, address, adminAddress, allowedHosts);
   const fdMonitor = FdMonitor.forThisProcess(log, config.maxConnections);
   if (fdMonitor !== null) setInterval(() => fdMonitor.check(), FD_CHECK_INTERVAL_MS).unref();
   if (config.poolStatusIntervalMs > 0) {

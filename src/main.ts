@@ -28,6 +28,11 @@ try {
   app = await startApp(config, log);
   handleSignals(app);
 } catch (error) {
+  // A setting found bad only at start (an unreadable token file): one line, like the others.
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
   log.fatal({ err: error }, 'failed to start');
   process.exit(1);
 }

@@ -56,6 +56,7 @@ export async function shutdown(app: App, signal: string): Promise<number> {
   }
   await app.pool.close();
   log.info('shutdown: workers stopped');
+  app.uploadTokens?.close();
   await app.admin.close();
   log.info({ exitCode }, 'shutdown complete');
   return exitCode;

@@ -15,6 +15,8 @@ export interface LiveState {
   readonly queueCapacity: number;
   /** Space on the uploads file system now; null when it cannot be read. */
   uploadsDisk(): DiskSpace | null;
+  /** Client addresses the per-client limits remember now (see security/client-limits.ts). */
+  trackedClients(): number;
 }
 
 /** Methods outside this set share one label value, so hostile clients cannot grow the series. */
@@ -40,7 +42,7 @@ const DEPRECATED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_activ
 // Every label value of the two rejection counters, so each series exists (at 0) from the
 // start and rate() and alerts work before the first event. A Record fails to compile when
 // a new reason is added to the union but not here.
-const REJECTION_REASONS: Record<RejectionReason, true> = { queue_full: true, connection_limit: true, draining: true, body_memory: true };
+const REJECTION_REASONS: Record<RejectionReason, true> = { queue_full: true, connection_limit: true, draining: true, body_memory: true, client_limit: true };
 const SECURITY_RULES: Record<SecurityRule, true> = {
   bad_path: true,
   traversal: true,
@@ -48,6 +50,8 @@ const SECURITY_RULES: Record<SecurityRule, true> = {
   outside_root: true,
   missing_host: true,
   host_not_allowed: true,
+  unauthorized: true,
+  upload_rate: true,
 };
 
 /** One method and status pair: its prom-client children and the durations not yet observed. */
@@ -67,6 +71,7 @@ function registerLiveGauges(live: LiveState, registers: Registry[]): void {
   new Gauge({ name: 'http_server_busy_workers', help: 'Workers running a job now', registers, collect() { this.set(live.poolStats().busy); } });
   new Gauge({ name: 'http_server_workers', help: 'Live workers in the pool', registers, collect() { this.set(live.poolStats().workers); } });
   new Gauge({ name: 'http_server_open_connections', help: 'Open client connections', registers, collect() { this.set(live.openConnections()); } });
+  new Gauge({ name: 'http_server_tracked_clients', help: 'Client addresses the per-client limits remember: holding a connection, or with an upload bucket refilling', registers, collect() { this.set(live.trackedClients()); } });
   new Gauge({ name: 'http_server_body_memory_bytes', help: 'Request-body bytes held in memory, received or waiting for a worker', registers, collect() { this.set(live.bodyBytes()); } });
   // NaN when statfs fails: no value rather than a made-up one (an alert on it stays silent).
   new Gauge({ name: 'http_server_uploads_free_bytes', help: 'Bytes an unprivileged user may still write on the uploads file system', registers, collect() { this.set(live.uploadsDisk()?.freeBytes ?? NaN); } });

@@ -9,5 +9,18 @@ export const SERVER_ALLOW = 'GET, HEAD, POST, OPTIONS';
 /** Where uploaded documents are served from. */
 export const UPLOADS_PREFIX = '/uploads';
 
-/** Bounded labels for the security rejection metric: why a request was refused as unsafe. */
-export type SecurityRule = 'bad_path' | 'traversal' | 'hidden_file' | 'outside_root' | 'missing_host' | 'host_not_allowed';
+/**
+ * Bounded labels for the security rejection metric: why a request was refused for what it
+ * asked or who sent it (4xx answers, unlike the 503s of http/events.ts RejectionReason).
+ * `unauthorized`: an upload without a valid bearer token (401, or 400 for a malformed one);
+ * `upload_rate`: an upload past its client's rate (429).
+ */
+export type SecurityRule =
+  | 'bad_path'
+  | 'traversal'
+  | 'hidden_file'
+  | 'outside_root'
+  | 'missing_host'
+  | 'host_not_allowed'
+  | 'unauthorized'
+  | 'upload_rate';

@@ -9,8 +9,11 @@ import type { ParsedRequest, RequestHead } from '../core/request.js';
 import { errorResponse, type Response } from '../core/response.js';
 import type { ErrorStatus } from '../core/status.js';
 import type { JobOutcome } from '../pool/pool.js';
+import { clientAddress } from '../security/forwarded.js';
+import type { AccessPolicy } from './access-policy.js';
 import { answerAtOnce, failedJobResponse, overloaded } from './answer.js';
 import type { BodyBudget, BodyShare } from './body-budget.js';
+import { corsFieldLines } from './cors-fields.js';
 import type { ServerEvents } from './events.js';
 import type { SendOutcome } from './file-sender.js';
 import { ExchangeQueue, newExchange, release, type Exchange } from './exchange.js';
@@ -19,7 +22,8 @@ import { RequestReader } from './request-reader.js';
 import type { ResponseCache } from './response-cache.js';
 import { ResponseWriter } from './response-writer.js';
 import { route, type Route } from './router.js';
-import { newTraceId, requestTraceId } from './trace-context.js';
+import { newTraceId, requestTraceId, traceIdFieldLine } from './trace-context.js';
+import { gateUpload } from './upload-gate.js';
 
 export interface ConnectionSettings {
   readonly keepAliveTimeoutMs: number;
@@ -44,6 +48,18 @@ export interface ConnectionDeps {
   readonly cache: ResponseCache;
   readonly events: ServerEvents;
   readonly log: Logger;
+  /** Trusted proxies, per-client limits, upload tokens, CORS. */
+  readonly access: AccessPolicy;
+}
+
+/** What the server learnt of a socket before it handed it over. */
+export interface Accepted {
+  /** The address the connection speaks for: its PROXY header's source, else the socket's peer. */
+  readonly client: string;
+  /** The address is one of TRUSTED_PROXIES: X-Forwarded-For names each request's client. */
+  readonly trustedProxy: boolean;
+  /** Bytes read before the connection began (what followed a PROXY header), or null. */
+  readonly firstBytes: Uint8Array | null;
 }
 
 /**
@@ -89,20 +105,25 @@ export class Connection {
   private idleGraceMs = 0;
   private idleCloseTimer: NodeJS.Timeout | null = null;
 
+  /** The connection's address, for logs (each request's own client may differ: see openExchange). */
+  readonly client: string;
+  private readonly trustedProxy: boolean;
+
   /** `onEnded`: called once, when the connection ends its side (after its last response, or on a timeout). */
   constructor(
     readonly id: number,
     private readonly stream: Duplex,
-    /** The client's address, for logs. */
-    readonly client: string,
+    accepted: Accepted,
     private readonly deps: ConnectionDeps,
     private readonly onEnded: () => void,
   ) {
+    this.client = accepted.client;
+    this.trustedProxy = accepted.trustedProxy;
     this.reader = new RequestReader(stream, deps.settings.limits, {
       hasRoom: () => this.exchanges.length < MAX_IN_FLIGHT && !this.stream.writableNeedDrain,
       head: (head) => this.onHead(head),
       request: (request) => this.onRequest(request),
-      invalid: (status, reason) => this.failRequest(status, reason),
+      invalid: (status, reason, head) => this.failRequest(status, reason, head),
     });
     this.writer = new ResponseWriter(stream, () => this.updateDeadline(), (outcome) => this.onStreamed(outcome));
     stream.on('data', (chunk: Buffer) => this.read(chunk));
@@ -111,6 +132,9 @@ export class Connection {
     stream.on('error', (error) => this.deps.log.debug({ conn: id, err: error.message }, 'socket error'));
     stream.on('close', () => this.onClose());
     this.setDeadline('idle', deps.settings.keepAliveTimeoutMs);
+    // Last, once the connection is whole: these bytes may already hold whole requests.
+    const first = accepted.firstBytes;
+    if (first !== null && first.length > 0) this.read(Buffer.from(first.buffer, first.byteOffset, first.length));
   }
 
   /**
@@ -171,11 +195,19 @@ export class Connection {
     this.updateDeadline();
   }
 
-  /** `bodyFollows`: the head of a request whose body is still to be read. */
+  /**
+   * `bodyFollows`: the head of a request whose body is still to be read. Through a trusted
+   * proxy the client is the one X-Forwarded-For names; with CORS on, a request for /upload
+   * gets its CORS fields. Neither costs a plain request anything when off.
+   */
   private openExchange(head: RequestHead, bodyFollows: boolean): Exchange {
     this.requestCount++;
     const keepAlive = head.keepAlive && this.requestCount < this.deps.settings.maxRequestsPerConnection;
-    const exchange = newExchange(head.method, head.target, this.requestCount, keepAlive, requestTraceId(head.headers.traceparent));
+    const { access } = this.deps;
+    const client = this.trustedProxy ? clientAddress(this.client, head.headers['x-forwarded-for'], access.trustedProxies) : this.client;
+    const traceId = requestTraceId(head.headers.traceparent);
+    const fieldLines = access.cors === null ? traceIdFieldLine(traceId) : traceIdFieldLine(traceId) + corsFieldLines(access.cors, head);
+    const exchange = newExchange(head.method, head.target, this.requestCount, keepAlive, client, traceId, fieldLines);
     this.exchanges.push(exchange);
     // The last request on this connection: read nothing after it (but its own body, if any).
     if (!keepAlive && !bodyFollows) this.reader.stop();
@@ -184,10 +216,17 @@ export class Connection {
 
   // Answering ---------------------------------------------------------------------------
 
+  /** What happens to a request, decided from its head; POST /upload passes the upload gate. */
+  private decide(head: RequestHead, exchange: Exchange): Route {
+    const decision = route(head, this.deps.settings.allowedHosts);
+    if (decision.kind !== 'upload') return decision;
+    return gateUpload(head, exchange.client, this.deps.access) ?? decision;
+  }
+
   /** The head of a request with a body: refuse early, or ask for the body with 100 Continue. */
   private onHead(head: RequestHead): void {
     const exchange = this.openExchange(head, true);
-    const decision = route(head, this.deps.settings.allowedHosts);
+    const decision = this.decide(head, exchange);
     if (decision.kind === 'reject' || decision.kind === 'options') {
       // The body stays unread, so the connection cannot be reused.
       return this.answerAtOnce(exchange, decision, false);
@@ -213,7 +252,7 @@ export class Connection {
       if (!exchange.keepAlive) this.reader.stop();
     } else {
       exchange = this.openExchange(request, false);
-      decision = route(request, this.deps.settings.allowedHosts);
+      decision = this.decide(request, exchange);
     }
     // While draining, this request is the connection's last: its response says close.
     if (this.lifecycle !== 'serving') this.reader.stop();
@@ -243,7 +282,7 @@ export class Connection {
   private answerAtOnce(exchange: Exchange, decision: Extract<Route, { kind: 'reject' | 'options' }>, keepAlive: boolean): void {
     if (decision.kind === 'reject' && decision.rule !== undefined) {
       this.deps.events.securityRejection(decision.rule);
-      this.deps.log.warn({ conn: this.id, client: this.client, target: exchange.target, rule: decision.rule, reason: decision.reason, traceId: exchange.traceId }, 'security refusal');
+      this.deps.log.warn({ conn: this.id, client: exchange.client, target: exchange.target, rule: decision.rule, reason: decision.reason, traceId: exchange.traceId }, 'security refusal');
     }
     const response = answerAtOnce(decision, exchange.method);
     if (keepAlive) this.respond(exchange, response);
@@ -270,14 +309,17 @@ export class Connection {
     if (result.securityRule !== undefined) this.deps.events.securityRejection(result.securityRule);
     if (result.storedBytes !== undefined) this.deps.events.uploadStored(result.storedBytes);
     if (result.log !== undefined) {
-      const fields = { conn: this.id, client: this.client, target: exchange.target, worker: outcome.workerId, traceId: exchange.traceId, ...result.log.fields };
+      const fields = { conn: this.id, client: exchange.client, target: exchange.target, worker: outcome.workerId, traceId: exchange.traceId, ...result.log.fields };
       this.deps.log[result.log.level](fields, result.log.message);
     }
     this.respond(exchange, result.response);
   }
 
-  /** A request that cannot be read any further: answer with `status` and close. */
-  private failRequest(status: ErrorStatus, reason: string): void {
+  /**
+   * A request that cannot be read any further: answer with `status` and close. `head`: the
+   * request's, when it was read whole (a body announced too large), so the answer is its own.
+   */
+  private failRequest(status: ErrorStatus, reason: string, head?: RequestHead): void {
     this.reader.stop();
     let exchange: Exchange;
     if (this.awaitingBody !== null) {
@@ -285,12 +327,15 @@ export class Connection {
       this.awaitingBody.share.release();
       this.awaitingBody = null;
       exchange.wantsContinue = false;
+    } else if (head !== undefined) {
+      exchange = this.openExchange(head, false);
     } else {
       this.requestCount++;
-      exchange = newExchange('-', '-', this.requestCount, false, newTraceId());
+      const traceId = newTraceId();
+      exchange = newExchange('-', '-', this.requestCount, false, this.client, traceId, traceIdFieldLine(traceId));
       this.exchanges.push(exchange);
     }
-    this.deps.log.info({ conn: this.id, client: this.client, status, reason, traceId: exchange.traceId }, 'bad request');
+    this.deps.log.info({ conn: this.id, client: exchange.client, status, reason, traceId: exchange.traceId }, 'bad request');
     exchange.keepAlive = false;
     this.respond(exchange, errorResponse(status, 'GET'));
   }
@@ -331,7 +376,7 @@ export class Connection {
       keepAliveTimeoutSeconds: Math.ceil(this.deps.settings.keepAliveTimeoutMs / 1000),
       remainingRequests: this.deps.settings.maxRequestsPerConnection - exchange.index + 1,
     };
-    const outcome = this.writer.write(response, connection, exchange.traceId);
+    const outcome = this.writer.write(response, connection, exchange.fieldLines);
     if (outcome === 'streaming') this.streaming = { exchange, status: response.status, keepAlive };
     else this.onSent(exchange, response.status, keepAlive, outcome);
   }
@@ -362,7 +407,7 @@ export class Connection {
     if (!this.deps.log.isLevelEnabled('info')) return;
     const ms = Math.round(seconds * 1e6) / 1e3;
     this.deps.log.info(
-      { conn: this.id, method: exchange.method, path: exchange.target, status, bytes, ms, worker: exchange.workerId, cached: exchange.cached, connection: keepAlive ? 'keep-alive' : 'close', traceId: exchange.traceId },
+      { conn: this.id, client: exchange.client, method: exchange.method, path: exchange.target, status, bytes, ms, worker: exchange.workerId, cached: exchange.cached, connection: keepAlive ? 'keep-alive' : 'close', traceId: exchange.traceId },
       'request',
     );
   }

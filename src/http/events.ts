@@ -2,7 +2,8 @@
 // engine itself knows nothing of Prometheus.
 import type { SecurityRule } from '../core/routes.js';
 
-export type RejectionReason = 'queue_full' | 'connection_limit' | 'draining' | 'body_memory';
+/** `client_limit`: one client address holds MAX_CONNECTIONS_PER_CLIENT connections already. */
+export type RejectionReason = 'queue_full' | 'connection_limit' | 'draining' | 'body_memory' | 'client_limit';
 
 export interface ServerEvents {
   connectionOpened(): void;

@@ -11,8 +11,16 @@ export interface Exchange {
   /** 1-based number of the request on its connection. */
   readonly index: number;
   readonly startedAt: number;
+  /** Who sent the request (see security/forwarded.ts): for logs and the upload limits. */
+  readonly client: string;
   /** Logged with the request line and echoed in the response. */
   readonly traceId: TraceId;
+  /**
+   * Header lines the response carries beyond its own, CRLF included: the trace id, and the
+   * CORS fields of a request for /upload. Kept per request, so that a response (a cached
+   * one above all) stays one immutable object for every client.
+   */
+  readonly fieldLines: string;
   /** Whether the connection may stay open after this response. */
   keepAlive: boolean;
   /** The client waits for `100 Continue` before it sends the body. */
@@ -25,8 +33,8 @@ export interface Exchange {
   cached: boolean;
 }
 
-export function newExchange(method: string, target: string, index: number, keepAlive: boolean, traceId: TraceId): Exchange {
-  return { method, target, index, startedAt: performance.now(), traceId, keepAlive, wantsContinue: false, response: null, workerId: null, cached: false };
+export function newExchange(method: string, target: string, index: number, keepAlive: boolean, client: string, traceId: TraceId, fieldLines: string): Exchange {
+  return { method, target, index, startedAt: performance.now(), client, traceId, fieldLines, keepAlive, wantsContinue: false, response: null, workerId: null, cached: false };
 }
 
 /** Closes the file a response that will never be sent holds open. */

@@ -13,8 +13,11 @@ export type ParseEvent =
   | { readonly type: 'head'; readonly head: RequestHead }
   /** A complete request. */
   | { readonly type: 'request'; readonly request: ParsedRequest }
-  /** The bytes cannot be served; the connection must answer with `status` and close. */
-  | { readonly type: 'error'; readonly status: ParseErrorStatus; readonly reason: string };
+  /**
+   * The bytes cannot be served; the connection must answer with `status` and close. `head`:
+   * the request's head, when it was read whole before the error (a body announced too large).
+   */
+  | { readonly type: 'error'; readonly status: ParseErrorStatus; readonly reason: string; readonly head?: RequestHead };
 
 export interface ParserLimits {
   readonly maxRequestLineBytes: number;
@@ -104,6 +107,7 @@ class ParseFailure {
   constructor(
     readonly status: ParseErrorStatus,
     readonly message: string,
+    readonly head?: RequestHead,
   ) {}
 }
 
@@ -189,6 +193,7 @@ export class RequestParser {
       this.state = 'failed';
       this.body = NO_BODY_BYTES;
       this.releaseInput();
+      if (error.head !== undefined) return { type: 'error', status: error.status, reason: error.message, head: error.head };
       return { type: 'error', status: error.status, reason: error.message };
     }
   }
@@ -282,9 +287,6 @@ export class RequestParser {
       }
     }
     const framing = parseFraming(fields, contentLength, version);
-    if (framing.kind === 'length' && framing.length > this.limits.maxBodyBytes) {
-      throw new ParseFailure(413, `body of ${framing.length} bytes exceeds the limit of ${this.limits.maxBodyBytes}`);
-    }
     const head: RequestHead = {
       method,
       target,
@@ -294,6 +296,10 @@ export class RequestParser {
       keepAlive: wantsKeepAlive(version, fields.connection),
       expectContinue: parseExpect(fields.expect, framing),
     };
+    // With its head, so that the answer can be the request's own (its log line, CORS fields).
+    if (framing.kind === 'length' && framing.length > this.limits.maxBodyBytes) {
+      throw new ParseFailure(413, `body of ${framing.length} bytes exceeds the limit of ${this.limits.maxBodyBytes}`, head);
+    }
     this.offset = headEnd;
     this.scanned = 0;
     this.lineStart = 0;

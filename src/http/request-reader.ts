@@ -12,8 +12,8 @@ export interface RequestEvents {
   /** The head of a request whose body follows. */
   head(head: RequestHead): void;
   request(request: ParsedRequest): void;
-  /** The bytes cannot be read as a request; nothing more is read. */
-  invalid(status: ParseErrorStatus, reason: string): void;
+  /** The bytes cannot be read as a request; nothing more is read. `head`: when it was read whole. */
+  invalid(status: ParseErrorStatus, reason: string, head: RequestHead | undefined): void;
 }
 
 /** `paused` while the connection has no room; `done` after the last request. */
@@ -83,7 +83,7 @@ export class RequestReader {
       if (event.type === 'need-more') return;
       if (event.type === 'error') {
         this.input = 'done';
-        return this.events.invalid(event.status, event.reason);
+        return this.events.invalid(event.status, event.reason, event.head);
       }
       if (event.type === 'head') this.events.head(event.head);
       else this.events.request(event.request);

@@ -6,8 +6,6 @@ import type { Duplex } from 'node:stream';
 import type { Response, ResponseBody } from '../core/response.js';
 import { FileSender, type SendOutcome } from './file-sender.js';
 import { CONTINUE_HEAD, headBytes, type ConnectionHeaders } from './head.js';
-import { traceIdFieldLine, type TraceId } from './trace-context.js';
-
 
 export class ResponseWriter {
   /** The file being sent, while one is. */
@@ -33,18 +31,18 @@ export class ResponseWriter {
   }
 
   /**
-   * Writes `response`. A body in memory is written at once and its outcome returned; a file
-   * is streamed, and `onStreamed` runs once it is done.
+   * Writes `response`, with `fieldLines` (this request's own header lines, CRLF included)
+   * between its head's start and its connection fields. A body in memory is written at once
+   * and its outcome returned; a file is streamed, and `onStreamed` runs once it is done.
    */
-  write(response: Response, connection: ConnectionHeaders, traceId: TraceId): SendOutcome | 'streaming' {
+  write(response: Response, connection: ConnectionHeaders, fieldLines: string): SendOutcome | 'streaming' {
     const [start, ending] = headBytes(response, connection);
-    const trace = traceIdFieldLine(traceId);
-    const head = start.length + trace.length + ending.length;
+    const head = start.length + fieldLines.length + ending.length;
     const body = response.body;
     // Corked, head and body leave in one writev system call, so one packet, without copying.
     this.stream.cork();
     this.stream.write(start);
-    this.stream.write(trace, 'latin1');
+    this.stream.write(fieldLines, 'latin1');
     this.stream.write(ending);
     if (body.kind === 'bytes') this.stream.write(body.bytes);
     this.stream.uncork();

@@ -1,5 +1,6 @@
-// The public listener: accepts sockets, enforces the connection cap, runs the timeout sweep
-// and drains connections on shutdown. Everything per socket lives in Connection.
+// The public listener: accepts sockets, reads the PROXY header where one is required,
+// enforces the connection caps (all connections, and per client address), runs the timeout
+// sweep and drains connections on shutdown. Everything per request lives in Connection.
 //
 // The port may be shared by several listening sockets (SO_REUSEPORT): libuv accepts one
 // connection per listening socket per event-loop turn, so with one socket a burst of connects
@@ -8,8 +9,12 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { errorResponse } from '../core/response.js';
+import { RateLimitedLog } from '../log.js';
+import { canonicalAddress } from '../security/address.js';
+import { connectionAddress } from '../security/forwarded.js';
 import { Connection, type ConnectionDeps } from './connection.js';
 import { headBytes } from './head.js';
+import { readProxyHeader } from './proxy-accept.js';
 
 export interface HttpServerOptions {
   readonly host: string;
@@ -32,15 +37,23 @@ function overloadResponse(): Buffer {
 
 const REFUSED_LINGER_MS = 1000;
 
+/** A trusted proxy's connections are not counted per client (see open). */
+const NOTHING_TO_RELEASE = (): void => undefined;
+
 export class HttpServer {
   private readonly listeners: Server[];
   private readonly connections = new Set<Connection>();
+  /** Sockets whose PROXY header is being read: no Connection yet, but they count against the cap. */
+  private readonly pending = new Set<Socket>();
   /** Open connections that have ended their side and await the client's close. */
   private finished = 0;
   private nextConnectionId = 1;
   private sweepTimer: NodeJS.Timeout | null = null;
   private draining = false;
   private lastAcceptErrorLog = 0;
+  /** Refused PROXY connections are logged at most once a second each way: a misconfigured balancer refuses them all. */
+  private readonly untrustedLog = new RateLimitedLog(1000);
+  private readonly badHeaderLog = new RateLimitedLog(1000);
 
   constructor(private readonly options: HttpServerOptions) {
     // allowHalfOpen: a client that shuts down its sending side still gets its responses.
@@ -105,8 +118,9 @@ export class HttpServer {
 
   /** Cuts whatever is left (after the shutdown timeout). */
   destroyAll(): number {
-    const left = this.connections.size;
+    const left = this.connections.size + this.pending.size;
     for (const connection of this.connections) connection.destroy();
+    for (const socket of this.pending) socket.destroy();
     return left;
   }
 
@@ -119,18 +133,68 @@ export class HttpServer {
    */
   private atCapacity(): boolean {
     const { maxConnections } = this.options;
-    return this.connections.size - this.finished >= maxConnections || this.connections.size >= 2 * maxConnections;
+    const open = this.connections.size + this.pending.size;
+    return open - this.finished >= maxConnections || open >= 2 * maxConnections;
   }
 
   private accept(socket: Socket): void {
-    const { events } = this.options.connection;
+    const { events, access } = this.options.connection;
     if (this.draining || this.atCapacity()) {
       events.rejected(this.draining ? 'draining' : 'connection_limit');
       this.refuse(socket);
       return;
     }
+    // Undefined once the socket is gone (reset before it was accepted).
+    const peer = socket.remoteAddress === undefined ? null : canonicalAddress(socket.remoteAddress);
+    if (peer === null) {
+      socket.destroy();
+      return;
+    }
+    if (access.proxyProtocol) this.acceptProxied(socket, peer);
+    else this.open(socket, peer, null);
+  }
+
+  /**
+   * PROXY_PROTOCOL: only a trusted proxy may speak, and only after its header. Anyone else
+   * is closed unread: its header would name whatever client it liked.
+   */
+  private acceptProxied(socket: Socket, peer: string): void {
+    const { access } = this.options.connection;
+    const { log } = this.options;
+    if (!access.trustedProxies.matches(peer)) {
+      this.untrustedLog.maybe((suppressed) => log.warn({ peer, suppressed }, 'PROXY protocol: a connection from outside TRUSTED_PROXIES closed unread'));
+      socket.destroy();
+      return;
+    }
+    this.pending.add(socket);
+    readProxyHeader(socket, this.options.connection.settings.headersTimeoutMs, (result) => {
+      this.pending.delete(socket);
+      if (result.ok) return this.open(socket, connectionAddress(peer, result.header), result.rest);
+      // A health check that only connects is no fault of the balancer's.
+      if (result.code === 'unused') return log.debug({ peer }, 'PROXY protocol: connection closed before its first byte');
+      this.badHeaderLog.maybe((suppressed) => log.warn({ peer, code: result.code, err: result.message, suppressed }, 'PROXY protocol: no valid header, connection closed'));
+    });
+  }
+
+  /**
+   * Serves a socket on behalf of `client`. A trusted proxy's connections carry many clients,
+   * so the per-client cap counts everyone else's only.
+   */
+  private open(socket: Socket, client: string, firstBytes: Uint8Array | null): void {
+    const { events, access } = this.options.connection;
+    // The PROXY header may complete after shutdown began.
+    if (this.draining) {
+      events.rejected('draining');
+      return this.refuse(socket);
+    }
+    const trustedProxy = !access.trustedProxies.empty && access.trustedProxies.matches(client);
+    const release = trustedProxy ? NOTHING_TO_RELEASE : access.limits.acquireConnection(client);
+    if (release === null) {
+      events.rejected('client_limit');
+      return this.refuse(socket);
+    }
     let state: 'serving' | 'finished' | 'closed' = 'serving';
-    const connection = new Connection(this.nextConnectionId++, socket, socket.remoteAddress ?? 'unknown', this.options.connection, () => {
+    const connection = new Connection(this.nextConnectionId++, socket, { client, trustedProxy, firstBytes }, this.options.connection, () => {
       if (state !== 'serving') return;
       state = 'finished';
       this.finished++;
@@ -138,11 +202,12 @@ export class HttpServer {
     this.connections.add(connection);
     events.connectionOpened();
     const logOpenClose = this.options.log.isLevelEnabled('debug');
-    if (logOpenClose) this.options.log.debug({ conn: connection.id, client: connection.client }, 'connection opened');
+    if (logOpenClose) this.options.log.debug({ conn: connection.id, client }, 'connection opened');
     socket.once('close', () => {
       this.connections.delete(connection);
       if (state === 'finished') this.finished--;
       state = 'closed';
+      release();
       if (logOpenClose) this.options.log.debug({ conn: connection.id }, 'connection closed');
     });
   }

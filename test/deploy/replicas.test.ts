@@ -14,7 +14,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { TEMP_RANDOM_BYTES, temporaryName } from '../../src/handlers/upload-temporaries.js';
 import { checkConfig, haproxyConfig, haproxyVersion, startBalancer, type Backend, type Balancer, type BalancerSettings } from '../helpers/haproxy.js';
 import { auditUploads, send, startTraffic, TrafficLog, type Expected, type UploadAudit } from '../helpers/load.js';
-import { REPO_ROOT, RESOURCES_DIR, startServer, type StartedServer } from '../helpers/server.js';
+import { ONE_CLIENT_LOAD, REPO_ROOT, RESOURCES_DIR, startServer, type StartedServer } from '../helpers/server.js';
 
 const haproxy = haproxyVersion();
 const SKIP = haproxy === null ? 'no haproxy for the load-balancer tests: apt-get install haproxy' : false;
@@ -81,6 +81,8 @@ describe('three replicas behind haproxy, sharing one uploads folder', { skip: SK
         SHUTDOWN_DELAY_MS: String(SHUTDOWN_DELAY_MS),
         SHUTDOWN_TIMEOUT_MS: '5000',
         FILE_CACHE_TTL_MS: String(FILE_CACHE_TTL_MS),
+        // Every request comes from haproxy's one address here (see docs/deploy.md).
+        ...ONE_CLIENT_LOAD,
       },
     });
   const state = async (name: string): Promise<string> => (await balancer.states()).get(name) ?? 'missing';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { get, RawClient, request, type RawResponse } from '../helpers/raw.js';
-import { startServer, type StartedServer } from '../helpers/server.js';
+import { ONE_CLIENT_LOAD, startServer, type StartedServer } from '../helpers/server.js';
 
 interface Sample {
   readonly name: string;
@@ -145,6 +145,7 @@ describe('the metrics contract', () => {
       http_server_upload_bytes_total: 'counter',
       http_server_uploads_free_bytes: 'gauge',
       http_server_uploads_size_bytes: 'gauge',
+      http_server_tracked_clients: 'gauge',
       process_cpu_user_seconds_total: 'counter',
       process_cpu_system_seconds_total: 'counter',
       process_cpu_seconds_total: 'counter',
@@ -266,7 +267,7 @@ describe('the metrics contract', () => {
 
 describe('overload', () => {
   test('every 503 of a saturated pool is counted: rejected_total{reason="queue_full"} equals the 503s seen', async (t) => {
-    const server = await startServer({ env: { MAX_THREADS: '1', QUEUE_SIZE: '0' } });
+    const server = await startServer({ env: { ...ONE_CLIENT_LOAD, MAX_THREADS: '1', QUEUE_SIZE: '0' } });
     try {
       // Requests pipelined in one write are parsed in one event-loop turn: the single worker
       // takes the first, and with no queue the rest are refused at once. Uploads always need a
@@ -323,7 +324,7 @@ describe('overload', () => {
     const QUEUE = 64;
     const CLIENTS = 16;
     const uploadsDir = mkdtempSync(join(tmpdir(), 'rawhttp-metrics-uploads-'));
-    const server = await startServer({ uploadsDir, env: { MAX_THREADS: String(THREADS), QUEUE_SIZE: String(QUEUE), MAX_BODY_BYTES: String(2 * 1024 * 1024) } });
+    const server = await startServer({ uploadsDir, env: { ...ONE_CLIENT_LOAD, MAX_THREADS: String(THREADS), QUEUE_SIZE: String(QUEUE), MAX_BODY_BYTES: String(2 * 1024 * 1024) } });
     let loading = true;
     let load: Promise<unknown> = Promise.resolve();
     try {

@@ -6,7 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { metric, rssBytes, waitFor } from '../fixtures/probes.js';
 import { parseResponses } from '../helpers/raw.js';
-import { startServer, type StartedServer } from '../helpers/server.js';
+import { ONE_CLIENT_LOAD, startServer, type StartedServer } from '../helpers/server.js';
 
 const MiB = 1024 * 1024;
 const BODY_MEMORY = 8 * MiB;
@@ -43,7 +43,7 @@ function sampleRss(pid: number): () => number {
 }
 
 async function withServer(run: (server: StartedServer) => Promise<void>): Promise<void> {
-  const env = { MAX_BODY_MEMORY_BYTES: String(BODY_MEMORY), MAX_BODY_BYTES: String(MAX_BODY), MAX_CONNECTIONS: '1024', REQUEST_TIMEOUT_MS: '60000' };
+  const env = { ...ONE_CLIENT_LOAD, MAX_BODY_MEMORY_BYTES: String(BODY_MEMORY), MAX_BODY_BYTES: String(MAX_BODY), MAX_CONNECTIONS: '1024', REQUEST_TIMEOUT_MS: '60000' };
   const server = await startServer({ env });
   try {
     await run(server);

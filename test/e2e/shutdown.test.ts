@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { get, parseResponses, RawClient } from '../helpers/raw.js';
-import { startServer, type LogLine, type StartedServer } from '../helpers/server.js';
+import { ONE_CLIENT_LOAD, startServer, type LogLine, type StartedServer } from '../helpers/server.js';
 
 const PHASES = [
   'shutdown: not ready any more, draining',
@@ -161,7 +161,7 @@ test('SIGTERM under load: every in-flight request gets its complete response, ex
   try {
     server = await startServer({
       uploadsDir,
-      env: { RESOURCES_DIR: dir, MAX_THREADS: '4', MAX_REQUESTS_PER_CONNECTION: '100000' },
+      env: { ...ONE_CLIENT_LOAD, RESOURCES_DIR: dir, MAX_THREADS: '4', MAX_REQUESTS_PER_CONNECTION: '100000' },
     });
     const port = server.port;
     const document = Buffer.from(JSON.stringify({ shutdown: 'test', padding: 'x'.repeat(32 * 1024) }));

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { metric, waitFor } from '../fixtures/probes.js';
 import { get, parseResponses, RawClient, request } from '../helpers/raw.js';
-import { startServer } from '../helpers/server.js';
+import { ONE_CLIENT_LOAD, startServer } from '../helpers/server.js';
 
 const TIMEOUT_MS = 1000;
 const TRICKLERS = 150;
@@ -27,7 +27,7 @@ test('trickled heads get 408, silent connections are closed, a normal client is 
   // The idle timeout is longer than the header timeout: the tricklers all connect first and
   // only then send their first byte, which on a slow machine can take longer than TIMEOUT_MS,
   // and a connection with no byte yet is idle (closed silently), not a trickler (408).
-  const server = await startServer({ env: { HEADERS_TIMEOUT_MS: String(TIMEOUT_MS), KEEP_ALIVE_TIMEOUT_MS: String(3 * TIMEOUT_MS) } });
+  const server = await startServer({ env: { ...ONE_CLIENT_LOAD, HEADERS_TIMEOUT_MS: String(TIMEOUT_MS), KEEP_ALIVE_TIMEOUT_MS: String(3 * TIMEOUT_MS) } });
   const tricklers: { client: RawClient; firstByteAt: number; closedAt: number }[] = [];
   try {
     const host = `127.0.0.1:${server.port}`;

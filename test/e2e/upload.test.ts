@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { get, RawClient, request, type RawResponse } from '../helpers/raw.js';
-import { REPO_ROOT, startServer, type StartedServer } from '../helpers/server.js';
+import { ONE_CLIENT_LOAD, REPO_ROOT, startServer, type StartedServer } from '../helpers/server.js';
 
 const NAME = /^upload_(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})_[0-9a-f]{16}\.json$/;
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
@@ -98,7 +98,7 @@ async function assertServes(port: number): Promise<void> {
 describe('POST /upload', () => {
   let server: StartedServer;
   before(async () => {
-    server = await startServer({ env: { TZ: 'Pacific/Chatham' } });
+    server = await startServer({ env: { ...ONE_CLIENT_LOAD, TZ: 'Pacific/Chatham' } });
   });
   after(async () => {
     await server.stop();
@@ -286,7 +286,7 @@ describe('POST /upload with MAX_BODY_BYTES=1024', () => {
   const LIMIT = 1024;
   let server: StartedServer;
   before(async () => {
-    server = await startServer({ env: { MAX_BODY_BYTES: String(LIMIT) } });
+    server = await startServer({ env: { ...ONE_CLIENT_LOAD, MAX_BODY_BYTES: String(LIMIT) } });
   });
   after(async () => {
     await server.stop();

@@ -1,5 +1,8 @@
 // For tests that build a Connection in-process (to reach what a child process hides).
-import type { ConnectionSettings } from '../../src/http/connection.js';
+import type { AccessPolicy } from '../../src/http/access-policy.js';
+import type { Accepted, ConnectionSettings } from '../../src/http/connection.js';
+import { AddressRanges } from '../../src/security/cidr.js';
+import { ClientLimits } from '../../src/security/client-limits.js';
 
 /** The server's default connection settings, answering for the given hosts. */
 export function defaultConnectionSettings(allowedHosts: ReadonlySet<string>): ConnectionSettings {
@@ -11,4 +14,20 @@ export function defaultConnectionSettings(allowedHosts: ReadonlySet<string>): Co
     limits: { maxRequestLineBytes: 8192, maxHeaderBytes: 8192, maxBodyBytes: 1 << 20 },
     allowedHosts,
   };
+}
+
+/** The default access rules: no proxies, no tokens, no CORS, the default per-client limits. */
+export function defaultAccessPolicy(): AccessPolicy {
+  return {
+    proxyProtocol: false,
+    trustedProxies: AddressRanges.parse([]),
+    limits: new ClientLimits({ maxConnectionsPerClient: 128, uploadRatePerMinute: 60, uploadBurst: 20 }),
+    uploadTokens: null,
+    cors: null,
+  };
+}
+
+/** A socket accepted straight from `client`, with no proxy in between. */
+export function direct(client: string): Accepted {
+  return { client, trustedProxy: false, firstBytes: null };
 }

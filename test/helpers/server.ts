@@ -11,6 +11,13 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const RESOURCES_DIR = join(REPO_ROOT, 'resources');
 const MAIN = join(REPO_ROOT, 'dist', 'src', 'main.js');
 
+/**
+ * For tests that load the server from one address (127.0.0.1): the per-client limits out of
+ * the way, the upload rate off and connections as many as MAX_CONNECTIONS allows.
+ * test/e2e/client-limits.test.ts tests those limits.
+ */
+export const ONE_CLIENT_LOAD = { UPLOAD_RATE_PER_MINUTE: '0', MAX_CONNECTIONS_PER_CLIENT: '65536' } as const;
+
 export type LogLine = Record<string, unknown> & { msg?: string; level?: string };
 
 export interface StartedServer {

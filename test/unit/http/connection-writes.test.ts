@@ -11,7 +11,7 @@ import type { Representation } from '../../../src/core/job.js';
 import { ResponseCache } from '../../../src/http/response-cache.js';
 import { BodyBudget } from '../../../src/http/body-budget.js';
 import { Connection, type ConnectionDeps } from '../../../src/http/connection.js';
-import { defaultConnectionSettings } from '../../helpers/connection.js';
+import { defaultAccessPolicy, defaultConnectionSettings, direct } from '../../helpers/connection.js';
 import { RawClient } from '../../helpers/raw.js';
 
 const PAGE = new TextEncoder().encode(`<!DOCTYPE html><title>page</title><p>${'x'.repeat(900)}</p>\n`);
@@ -74,12 +74,13 @@ async function withServer(run: (port: number, host: string, counts: WriteCounts)
     bodies: new BodyBudget(64 << 20),
     jobs: { submit: () => assert.fail('no request here needs a worker') },
     cache,
-    events: new Metrics({ poolStats: () => ({ workers: 0, busy: 0, queued: 0 }), openConnections: () => 0, bodyBytes: () => 0, queueCapacity: 0, uploadsDisk: () => null }),
+    events: new Metrics({ poolStats: () => ({ workers: 0, busy: 0, queued: 0 }), openConnections: () => 0, bodyBytes: () => 0, queueCapacity: 0, uploadsDisk: () => null, trackedClients: () => 0 }),
     log: pino({ level: 'silent' }),
+    access: defaultAccessPolicy(),
   };
   const counts: WriteCounts = { single: 0, batched: 0 };
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-    new Connection(1, new CountingStream(socket, counts), '127.0.0.1', deps, () => undefined);
+    new Connection(1, new CountingStream(socket, counts), direct('127.0.0.1'), deps, () => undefined);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -17,7 +17,7 @@ import { ResponseCache } from '../../../src/http/response-cache.js';
 import { WorkerPool, type JobOutcome, type PoolEvents } from '../../../src/pool/pool.js';
 import type { FaultyWorkerData } from '../../fixtures/faulty-worker.js';
 import { waitFor } from '../../fixtures/probes.js';
-import { defaultConnectionSettings } from '../../helpers/connection.js';
+import { defaultAccessPolicy, defaultConnectionSettings, direct } from '../../helpers/connection.js';
 import { RawClient } from '../../helpers/raw.js';
 
 const FAULTY_WORKER = new URL('../../fixtures/faulty-worker.js', import.meta.url);
@@ -97,6 +97,33 @@ async function assertServes(pool: Pool, count: number): Promise<void> {
   const paths = Array.from({ length: count }, (_, n) => `/after-${n}`);
   const outcomes = await Promise.all(paths.map((path) => submit(pool, path)));
   assert.deepEqual(outcomes.map(textOf), paths.map((path) => `served ${path}`));
+}
+
+/** Metrics over the pool's live stats, as app.ts makes them. */
+function metricsOf(pool: () => Pool): Metrics {
+  return new Metrics({ poolStats: () => pool().stats(), openConnections: () => 0, bodyBytes: () => 0, queueCapacity: 0, uploadsDisk: () => null, trackedClients: () => 0 });
+}
+
+/** The real Connection in front of `pool`, on an ephemeral loopback port, with no file cache. */
+async function connectionServer(pool: Pool, metrics: Metrics): Promise<{ port: number; host: string; close(): Promise<void> }> {
+  const allowedHosts = new Set<string>();
+  let nextId = 1;
+  const deps: ConnectionDeps = {
+    settings: defaultConnectionSettings(allowedHosts),
+    bodies: new BodyBudget(64 << 20),
+    jobs: pool,
+    // No room in the main thread's file cache: every request goes through the pool.
+    cache: new ResponseCache(0, 0),
+    events: metrics,
+    log: pino({ level: 'silent' }),
+    access: defaultAccessPolicy(),
+  };
+  const server = createServer({ allowHalfOpen: true }, (socket) => new Connection(nextId++, socket, direct('127.0.0.1'), deps, () => undefined));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const host = `127.0.0.1:${port}`;
+  allowedHosts.add(host);
+  return { port, host, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 test('a worker that throws fails only the job it was running, even inside a batch; the rest are served', async () => {
@@ -240,24 +267,12 @@ test('an upload whose worker dies after the link is answered 500 naming the stor
     descriptorsOf: resultParts.descriptorsOf,
   });
   await pool.start();
-  const metrics = new Metrics({ poolStats: () => pool.stats(), openConnections: () => 0, bodyBytes: () => 0, queueCapacity: 0, uploadsDisk: () => null });
-  const allowedHosts = new Set<string>();
-  const deps: ConnectionDeps = {
-    settings: defaultConnectionSettings(allowedHosts),
-    bodies: new BodyBudget(64 << 20),
-    jobs: pool,
-    cache: new ResponseCache(0, 0),
-    events: metrics,
-    log: pino({ level: 'silent' }),
-  };
-  const server = createServer({ allowHalfOpen: true }, (socket) => new Connection(1, socket, '127.0.0.1', deps, () => undefined));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  allowedHosts.add(`127.0.0.1:${port}`);
+  const served = await connectionServer(pool, metricsOf(() => pool));
+  const { port, host } = served;
   const client = await RawClient.connect(port);
   try {
     const document = '{"kept":true}';
-    client.write(`POST /upload HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${document.length}\r\n\r\n${document}`);
+    client.write(`POST /upload HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${document.length}\r\n\r\n${document}`);
     const [response] = await client.responses(1, 10_000);
     assert.equal(response!.status, 500);
     const answer = JSON.parse(response!.body.toString()) as { status: string; message: string; filepath: string };
@@ -266,31 +281,17 @@ test('an upload whose worker dies after the link is answered 500 naming the stor
     assert.equal(readFileSync(join(uploadsRoot, name), 'utf8'), document, 'the named file holds the document');
   } finally {
     client.close();
-    await new Promise((resolve) => server.close(resolve));
+    await served.close();
     await pool.close();
   }
 });
 
 test('through the connection layer: the crashed request is a 500, the rest are served, the restart counter moves', async () => {
-  const metrics = new Metrics({ poolStats: () => pool.stats(), openConnections: () => 0, bodyBytes: () => 0, queueCapacity: 0, uploadsDisk: () => null });
+  const metrics = metricsOf(() => pool);
   const events = new RecordedEvents(metrics);
   const pool = await startPool(2, events, { maxBatch: 1 });
-  const allowedHosts = new Set<string>();
-  let nextId = 1;
-  const deps: ConnectionDeps = {
-    settings: defaultConnectionSettings(allowedHosts),
-    bodies: new BodyBudget(64 << 20),
-    jobs: pool,
-    // No room in the main thread's file cache: every request goes through the pool.
-    cache: new ResponseCache(0, 0),
-    events: metrics,
-    log: pino({ level: 'silent' }),
-  };
-  const server = createServer({ allowHalfOpen: true }, (socket) => new Connection(nextId++, socket, '127.0.0.1', deps, () => undefined));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  const host = `127.0.0.1:${port}`;
-  allowedHosts.add(host);
+  const served = await connectionServer(pool, metrics);
+  const { port, host } = served;
   const get = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
   const pipelined = await RawClient.connect(port);
   const other = await RawClient.connect(port);
@@ -319,7 +320,7 @@ test('through the connection layer: the crashed request is a 500, the rest are s
   } finally {
     pipelined.close();
     other.close();
-    await new Promise((resolve) => server.close(resolve));
+    await served.close();
     await pool.close();
   }
 });

@@ -1,10 +1,11 @@
 // The tokens that may POST /upload: UPLOAD_TOKENS (a list) and UPLOAD_TOKENS_FILE (one token
-// per line). I/O at the edge: the file is read at start and then polled. A mounted Kubernetes
+// per line). I/O and a timer, so it lives with the engine, not among the pure rules of
+// src/security: the file is read at start and then polled. A mounted Kubernetes
 // Secret changes by an atomic swap of a symbolic link (`..data`) to a new folder, which a
 // watch on the file's inode never sees; reading a small file every few seconds always does.
 import { readFileSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { isBearerToken, TokenSet } from './bearer.js';
+import { isBearerToken, TokenSet } from '../security/bearer.js';
 
 /** How often the file is read again. Kubernetes itself takes up to a minute to update a Secret. */
 const POLL_INTERVAL_MS = 2000;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { pino, type Logger } from 'pino';
-import { parseTokenFile, UploadTokens } from '../../../src/security/upload-tokens.js';
+import { parseTokenFile, UploadTokens } from '../../../src/http/upload-tokens.js';
 
 const POLL_MS = 20;
 

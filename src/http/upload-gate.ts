@@ -1,0 +1,24 @@
+// POST /upload is decided at its head, before its body is read and before 100 Continue:
+// a valid bearer token (when tokens are on), then room in the client's upload bucket.
+// Pure apart from the bucket it takes from.
+import type { RequestHead } from '../core/request.js';
+import { checkBearer } from '../security/bearer.js';
+import type { AccessPolicy } from './access-policy.js';
+import type { Route } from './router.js';
+
+export type UploadRefusal = Extract<Route, { kind: 'reject' }>;
+
+/**
+ * Null when the upload may go on. The token comes first, so that a request without one
+ * never spends the bucket of the client it comes from (behind a NAT, someone else's too).
+ * The Authorization header is never part of the refusal: it must not reach a log.
+ */
+export function gateUpload(head: RequestHead, client: string, access: AccessPolicy): UploadRefusal | null {
+  if (access.uploadTokens !== null) {
+    const check = checkBearer(head.headers.authorization, access.uploadTokens.tokens);
+    if (!check.ok) return { kind: 'reject', status: check.status, reason: check.reason, rule: 'unauthorized', headers: check.headers };
+  }
+  const admission = access.limits.takeUpload(client);
+  if (admission.ok) return null;
+  return { kind: 'reject', status: 429, reason: 'upload rate exceeded', rule: 'upload_rate', headers: [['Retry-After', String(admission.retryAfterSeconds)]] };
+}

@@ -1,0 +1,98 @@
+// Cross-origin uploads in a real browser: headless Chromium loads a page from a second
+// origin (a small node:http server on another loopback port) whose script posts JSON to
+// /upload with fetch and a bearer token. The listed origin's upload is stored and its answer
+// readable; an origin not listed is stopped by the browser at the preflight, so nothing of
+// its upload reaches the server.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { waitFor } from '../fixtures/probes.js';
+import { startServer, type StartedServer } from '../helpers/server.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SKIP = !existsSync(CHROMIUM) && process.env.CI !== 'true' ? `${CHROMIUM} not found: install Debian's chromium package (.ci/run does)` : false;
+const TOKEN = 'browser-token-Xy7';
+
+let pages: Server;
+let pagePort: number;
+let server: StartedServer;
+let browser: Browser;
+
+/** What the page's fetch saw: the answer's status and the fields a script may read, or the error. */
+type FetchResult = { readonly status: number; readonly location: string | null; readonly challenge: string | null; readonly body: string } | { readonly error: string };
+
+before(async () => {
+  if (SKIP !== false) return;
+  // One page for both origins: http://127.0.0.1:<port> is listed, http://localhost:<port> is not.
+  pages = createServer((_request, response) => {
+    response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    response.end('<!DOCTYPE html><title>uploader</title><p>uploads to another origin</p>');
+  });
+  await new Promise<void>((resolve) => pages.listen(0, '127.0.0.1', resolve));
+  pagePort = (pages.address() as AddressInfo).port;
+  server = await startServer({ env: { CORS_ORIGINS: `http://127.0.0.1:${pagePort}`, UPLOAD_TOKENS: TOKEN } });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // The machine has no network beyond loopback: keep Chromium from calling home.
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  await new Promise((resolve) => (pages?.listening ? pages.close(resolve) : resolve(undefined)));
+});
+
+/** Opens the page at `origin` and runs its upload: fetch POST /upload with JSON and, when given, the token. */
+async function uploadFrom(origin: string, token: string | null): Promise<FetchResult> {
+  const page: Page = await browser.newPage();
+  try {
+    await page.goto(`${origin}/`);
+    return await page.evaluate(
+      async ({ url, token, from }) => {
+        const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+        if (token !== null) headers.Authorization = `Bearer ${token}`;
+        try {
+          const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ from }) });
+          return { status: response.status, location: response.headers.get('Location'), challenge: response.headers.get('WWW-Authenticate'), body: await response.text() };
+        } catch (error) {
+          return { error: String(error) };
+        }
+      },
+      { url: `http://127.0.0.1:${server.port}/upload`, token, from: origin },
+    );
+  } finally {
+    await page.close();
+  }
+}
+
+test('a page from a listed origin uploads with its token and reads the answer', { skip: SKIP }, async () => {
+  const stored = await uploadFrom(`http://127.0.0.1:${pagePort}`, TOKEN);
+  assert.ok('status' in stored, JSON.stringify(stored));
+  assert.equal(stored.status, 201);
+  assert.match(stored.location ?? '', /^\/uploads\/.+\.json$/, 'Location is exposed to the script');
+  assert.equal(readdirSync(server.uploadsDir).filter((name) => name.endsWith('.json')).length, 1);
+
+  const refused = await uploadFrom(`http://127.0.0.1:${pagePort}`, null);
+  assert.ok('status' in refused, JSON.stringify(refused));
+  assert.equal(refused.status, 401, 'the refusal is readable too');
+  assert.equal(refused.challenge, 'Bearer realm="rawhttp"');
+});
+
+test('a page from an origin not listed is stopped by the browser: its upload never reaches the server', { skip: SKIP }, async () => {
+  const preflights = (): number => server.logs.filter((line) => line.msg === 'request' && line.method === 'OPTIONS').length;
+  const posts = (): number => server.logs.filter((line) => line.msg === 'request' && line.method === 'POST').length;
+  const postsBefore = posts();
+  const preflightsBefore = preflights();
+  const blocked = await uploadFrom(`http://localhost:${pagePort}`, TOKEN);
+  assert.ok('error' in blocked, `the fetch should fail, got ${JSON.stringify(blocked)}`);
+  assert.match(blocked.error, /TypeError/);
+  await waitFor(() => preflights() > preflightsBefore, 'the preflight in the access log');
+  assert.equal(posts(), postsBefore, 'the browser never sent the POST');
+  assert.equal(readdirSync(server.uploadsDir).filter((name) => name.endsWith('.json')).length, 1);
+});
