@@ -16,6 +16,7 @@ import type { AccessPolicy } from './http/access-policy.js';
 import { BodyBudget } from './http/body-budget.js';
 import { FdMonitor } from './http/fd-monitor.js';
 import { ResponseCache } from './http/response-cache.js';
+import type { ConnectionSettings } from './http/connection.js';
 import { HttpServer } from './http/server.js';
 import { UploadTokens } from './http/upload-tokens.js';
 import { RateLimitedLog } from './log.js';
@@ -121,12 +122,9 @@ function logStart(app: App, address: AddressInfo, adminAddress: AddressInfo, all
   else if (uploadTokens.tokens.size === 0) log.warn('UPLOAD_TOKENS_FILE holds no token: every upload is refused until one is added');
 }
 
-export async function startApp(config: Config, log: Logger): Promise<App> {
-  // First: a token file that cannot be used stops the start before anything runs.
-  const uploadTokens = startUploadTokens(config, log);
-  const access = accessPolicy(config, uploadTokens);
-  prepareUploads(config.uploadsDir, config.jobTimeoutMs, log);
-  const context: WorkContext = {
+/** What every worker needs: the roots, the content table, the size limits. */
+function workContext(config: Config): WorkContext {
+  return {
     resourcesRoot: realpathSync(config.resourcesDir),
     uploadsRoot: realpathSync(config.uploadsDir),
     minFreeDiskBytes: config.minFreeDiskBytes,
@@ -134,15 +132,18 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     smallFileBytes: SMALL_FILE_BYTES,
     cacheControl: config.cacheControl,
   };
+}
+
+/** The worker pool, running; `restarted` counts a replaced worker. */
+async function startPool(config: Config, log: Logger, restarted: () => void): Promise<WorkerPool<Job, JobResult>> {
   const saturatedLog = new RateLimitedLog(1000);
   const dequeuedLog = new RateLimitedLog(1000);
-  let metrics: Metrics | null = null;
   const pool = new WorkerPool<Job, JobResult>({
     size: config.maxThreads,
     queueSize: config.queueSize,
     jobTimeoutMs: config.jobTimeoutMs,
     workerFile: new URL('./worker.js', import.meta.url),
-    workerData: context,
+    workerData: workContext(config),
     // An upload's body is moved to the worker, and storing it twice would duplicate it.
     transferOf: (job) => (job.kind === 'upload' ? transferList([job.body]) : []),
     mayRepeat: (job) => job.kind === 'static',
@@ -153,17 +154,66 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       workerExited: (worker, error) => log.error({ worker, err: error ?? undefined }, `worker ${worker} died, replacing it`),
       workerTimedOut: (worker, heldMs) => log.error({ worker, heldMs, jobTimeoutMs: config.jobTimeoutMs }, `worker ${worker} held a job past the job timeout, terminating it`),
       workerRestarted: (worker) => {
-        metrics?.workerRestarted();
+        restarted();
         log.warn({ worker }, `worker ${worker} replaced`);
       },
     },
   });
   await pool.start();
+  return pool;
+}
 
+function connectionSettings(config: Config, allowedHosts: ReadonlySet<string>): ConnectionSettings {
+  return {
+    keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    headersTimeoutMs: config.headersTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+    maxRequestsPerConnection: config.maxRequestsPerConnection,
+    limits: { maxRequestLineBytes: config.maxRequestLineBytes, maxHeaderBytes: config.maxHeaderBytes, maxBodyBytes: config.maxBodyBytes },
+    allowedHosts,
+  };
+}
+
+/** The admin listener; ready while the public listener is bound, every worker lives and no shutdown has begun. */
+function adminServer(config: Config, pool: App['pool'], http: HttpServer, registry: Metrics['registry'], shuttingDown: () => boolean): AdminServer {
+  return new AdminServer({
+    host: config.adminHost,
+    port: config.adminPort,
+    registry,
+    metricsTokens: config.metricsToken === '' ? null : new TokenSet([config.metricsToken]),
+    notReadyReason: () => {
+      if (shuttingDown()) return 'shutting down';
+      if (!http.listening) return 'public listener not bound';
+      if (!pool.healthy) return `worker pool degraded: ${pool.stats().workers}/${config.maxThreads} workers alive`;
+      return null;
+    },
+  });
+}
+
+/** Timers that watch the running server: open descriptors, and the pool status line. */
+function startMonitors(app: App): void {
+  const { config, log, pool, http } = app;
+  const fdMonitor = FdMonitor.forThisProcess(log, config.maxConnections);
+  if (fdMonitor !== null) setInterval(() => fdMonitor.check(), FD_CHECK_INTERVAL_MS).unref();
+  if (config.poolStatusIntervalMs === 0) return;
+  const timer = setInterval(() => {
+    const { busy, workers, queued } = pool.stats();
+    log.info({ busy, workers, queued, connections: http.openConnections }, `busy ${busy}/${workers}, queue ${queued}`);
+  }, config.poolStatusIntervalMs);
+  timer.unref();
+}
+
+export async function startApp(config: Config, log: Logger): Promise<App> {
+  // First: a token file that cannot be used stops the start before anything runs.
+  const uploadTokens = startUploadTokens(config, log);
+  const access = accessPolicy(config, uploadTokens);
+  prepareUploads(config.uploadsDir, config.jobTimeoutMs, log);
+  let metrics: Metrics | null = null;
+  const pool = await startPool(config, log, () => metrics?.workerRestarted());
   // Normalised entries (config.ts); the default ones are added once the port is known.
   const allowedHosts = new Set(config.allowedHosts);
-  let http: HttpServer | null = null;
   const bodies = new BodyBudget(config.maxBodyMemoryBytes);
+  let http: HttpServer | null = null;
   metrics = new Metrics({
     poolStats: () => pool.stats(),
     bodyBytes: () => bodies.heldBytes,
@@ -172,6 +222,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     uploadsDisk: () => diskSpace(config.uploadsDir),
     trackedClients: () => access.limits.size,
   });
+  const cache = new ResponseCache(config.fileCacheMaxBytes, config.fileCacheTtlMs);
   http = new HttpServer({
     host: config.host,
     port: config.port,
@@ -179,58 +230,14 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     backlog: config.backlog,
     maxConnections: config.maxConnections,
     log,
-    connection: {
-      settings: {
-        keepAliveTimeoutMs: config.keepAliveTimeoutMs,
-        headersTimeoutMs: config.headersTimeoutMs,
-        requestTimeoutMs: config.requestTimeoutMs,
-        maxRequestsPerConnection: config.maxRequestsPerConnection,
-        limits: { maxRequestLineBytes: config.maxRequestLineBytes, maxHeaderBytes: config.maxHeaderBytes, maxBodyBytes: config.maxBodyBytes },
-        allowedHosts,
-      },
-      jobs: pool,
-      bodies,
-      cache: new ResponseCache(config.fileCacheMaxBytes, config.fileCacheTtlMs),
-      events: metrics,
-      log,
-      access,
-    },
+    connection: { settings: connectionSettings(config, allowedHosts), jobs: pool, bodies, cache, events: metrics, log, access },
   });
-  const app: App = {
-    config,
-    log,
-    pool,
-    http,
-    metrics,
-    uploadTokens,
-    shuttingDown: false,
-    admin: new AdminServer({
-      host: config.adminHost,
-      port: config.adminPort,
-      registry: metrics.registry,
-      metricsTokens: config.metricsToken === '' ? null : new TokenSet([config.metricsToken]),
-      notReadyReason: () => {
-        if (app.shuttingDown) return 'shutting down';
-        if (!http.listening) return 'public listener not bound';
-        const { workers } = pool.stats();
-        if (!pool.healthy) return `worker pool degraded: ${workers}/${config.maxThreads} workers alive`;
-        return null;
-      },
-    }),
-  };
+  const app: App = { config, log, pool, http, metrics, uploadTokens, shuttingDown: false, admin: adminServer(config, pool, http, metrics.registry, () => app.shuttingDown) };
   const address = await http.listen((port) => {
     if (config.allowedHosts.length === 0) for (const host of defaultAllowedHosts(config.host, port)) allowedHosts.add(host);
   });
   const adminAddress = await app.admin.listen();
   logStart(app, address, adminAddress, allowedHosts);
-  const fdMonitor = FdMonitor.forThisProcess(log, config.maxConnections);
-  if (fdMonitor !== null) setInterval(() => fdMonitor.check(), FD_CHECK_INTERVAL_MS).unref();
-  if (config.poolStatusIntervalMs > 0) {
-    const timer = setInterval(() => {
-      const { busy, workers, queued } = pool.stats();
-      log.info({ busy, workers, queued, connections: http.openConnections }, `busy ${busy}/${workers}, queue ${queued}`);
-    }, config.poolStatusIntervalMs);
-    timer.unref();
-  }
+  startMonitors(app);
   return app;
 }

@@ -263,6 +263,27 @@ export class RequestParser {
   }
 
   private finishHead(headEnd: number): ParseEvent {
+    const head = this.readHead(headEnd);
+    const { framing } = head;
+    // With its head, so that the answer can be the request's own (its log line, CORS fields).
+    if (framing.kind === 'length' && framing.length > this.limits.maxBodyBytes) {
+      throw new ParseFailure(413, `body of ${framing.length} bytes exceeds the limit of ${this.limits.maxBodyBytes}`, head);
+    }
+    this.offset = headEnd;
+    this.scanned = 0;
+    this.lineStart = 0;
+    // A new array rather than `lines.length = 0`: the storage is dropped either way.
+    this.lines = [];
+    if (framing.kind === 'none' || (framing.kind === 'length' && framing.length === 0)) {
+      this.headerBytes = 0;
+      return { type: 'request', request: withBody(head, framing.kind === 'none' ? null : new Uint8Array(0)) };
+    }
+    this.startBody(head, framing);
+    return { type: 'head', head };
+  }
+
+  /** The head whose lines have been scanned, up to `headEnd`. */
+  private readHead(headEnd: number): RequestHead {
     const lines = this.lines;
     // Decode the whole head once and slice strings: each Buffer.toString is a call into C++.
     const text = this.buffer.toString('latin1', this.offset, headEnd);
@@ -287,29 +308,10 @@ export class RequestParser {
       }
     }
     const framing = parseFraming(fields, contentLength, version);
-    const head: RequestHead = {
-      method,
-      target,
-      version,
-      headers: fields,
-      framing,
-      keepAlive: wantsKeepAlive(version, fields.connection),
-      expectContinue: parseExpect(fields.expect, framing),
-    };
-    // With its head, so that the answer can be the request's own (its log line, CORS fields).
-    if (framing.kind === 'length' && framing.length > this.limits.maxBodyBytes) {
-      throw new ParseFailure(413, `body of ${framing.length} bytes exceeds the limit of ${this.limits.maxBodyBytes}`, head);
-    }
-    this.offset = headEnd;
-    this.scanned = 0;
-    this.lineStart = 0;
-    // A new array rather than `lines.length = 0`: the storage is dropped either way.
-    this.lines = [];
+    return { method, target, version, headers: fields, framing, keepAlive: wantsKeepAlive(version, fields.connection), expectContinue: parseExpect(fields.expect, framing) };
+  }
 
-    if (framing.kind === 'none' || (framing.kind === 'length' && framing.length === 0)) {
-      this.headerBytes = 0;
-      return { type: 'request', request: withBody(head, framing.kind === 'none' ? null : new Uint8Array(0)) };
-    }
+  private startBody(head: RequestHead, framing: Exclude<BodyFraming, { kind: 'none' }>): void {
     this.head = head;
     this.bodyLength = 0;
     if (framing.kind === 'length') {
@@ -322,7 +324,6 @@ export class RequestParser {
       this.bodyAnnounced = 0;
       this.state = 'chunk-size';
     }
-    return { type: 'head', head };
   }
 
   private parseBody(): ParseEvent {
