@@ -7,7 +7,6 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
-import { createServer } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
@@ -15,6 +14,7 @@ import { TEMP_RANDOM_BYTES, temporaryName } from '../../src/handlers/upload-temp
 import { checkConfig, haproxyConfig, haproxyVersion, startBalancer, type Backend, type Balancer, type BalancerSettings } from '../helpers/haproxy.js';
 import { auditUploads, send, startTraffic, TrafficLog, type Expected, type UploadAudit } from '../helpers/load.js';
 import { ONE_CLIENT_LOAD, REPO_ROOT, RESOURCES_DIR, startServer, type StartedServer } from '../helpers/server.js';
+import { freePort } from '../helpers/raw.js';
 
 const haproxy = haproxyVersion();
 const SKIP = haproxy === null ? 'no haproxy for the load-balancer tests: apt-get install haproxy' : false;
@@ -34,16 +34,6 @@ interface Replica {
 }
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-    probe.on('error', reject);
-  });
-}
 
 /** Polls until `done` holds; fails after `timeoutMs`. Returns the milliseconds it took. */
 async function waitUntil(what: string, done: () => Promise<boolean>, timeoutMs = 10_000): Promise<number> {

@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startServer, type StartedServer } from '../helpers/server.js';
+import { freePort } from '../helpers/raw.js';
 
 const TOKEN = 'metrics-Zm9vYmFy.token~1';
 const PROMETHEUS = '/usr/bin/prometheus';
@@ -86,18 +86,6 @@ test('without METRICS_TOKEN, /metrics stays open', async () => {
     await server.stop();
   }
 });
-
-/** A port nothing listens on right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 interface Target {
   readonly labels: Record<string, string>;

@@ -2,15 +2,15 @@
 // link, and downloads a file that must be byte-identical to the original.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { REPO_ROOT, RESOURCES_DIR, startServer, type StartedServer } from '../helpers/server.js';
+import { launchChromium, SKIP_WITHOUT_CHROMIUM } from '../helpers/tools.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const SKIP = existsSync(CHROMIUM) ? false : `${CHROMIUM} not found: apt-get install chromium`;
+const SKIP = SKIP_WITHOUT_CHROMIUM;
 const OUTPUT_DIR = join(REPO_ROOT, 'test-output');
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
@@ -22,12 +22,7 @@ before(async () => {
   if (SKIP !== false) return;
   server = await startServer();
   downloads = mkdtempSync(join(tmpdir(), 'rawhttp-browser-'));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // The machine has no network beyond loopback: keep Chromium from calling home.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

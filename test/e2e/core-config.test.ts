@@ -3,27 +3,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { get, RawClient, request } from '../helpers/raw.js';
+import { freePort, get, RawClient, request } from '../helpers/raw.js';
 import { runServer, startServer } from '../helpers/server.js';
 
-/** A port that was free a moment ago (bound on 0.0.0.0, like the server under test). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen({ port: 0, host: '0.0.0.0' }, () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 test('positional form `8000 0.0.0.0 20` sets port, host and pool size', async () => {
-  const port = await freePort();
+  const port = await freePort('0.0.0.0');
   const server = await startServer({ args: [String(port), '0.0.0.0', '20'] });
   try {
     assert.equal(server.port, port);

@@ -4,16 +4,16 @@
 // readable; an origin not listed is stopped by the browser at the preflight, so nothing of
 // its upload reaches the server.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { waitFor } from '../fixtures/probes.js';
 import { startServer, type StartedServer } from '../helpers/server.js';
+import { launchChromium, SKIP_WITHOUT_CHROMIUM } from '../helpers/tools.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const SKIP = !existsSync(CHROMIUM) && process.env.CI !== 'true' ? `${CHROMIUM} not found: install Debian's chromium package (.ci/run does)` : false;
+const SKIP = SKIP_WITHOUT_CHROMIUM;
 const TOKEN = 'browser-token-Xy7';
 
 let pages: Server;
@@ -34,12 +34,7 @@ before(async () => {
   await new Promise<void>((resolve) => pages.listen(0, '127.0.0.1', resolve));
   pagePort = (pages.address() as AddressInfo).port;
   server = await startServer({ env: { CORS_ORIGINS: `http://127.0.0.1:${pagePort}`, UPLOAD_TOKENS: TOKEN } });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // The machine has no network beyond loopback: keep Chromium from calling home.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -3,23 +3,12 @@
 // engine's own refusals included, and nothing at all elsewhere or with CORS_ORIGINS unset.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { get, RawClient, type RawResponse } from '../helpers/raw.js';
+import { get, RawClient, request, type RawResponse } from '../helpers/raw.js';
 import { startServer, type StartedServer } from '../helpers/server.js';
 
 const APP = 'http://app.example:8000';
 const OTHER = 'https://evil.example';
 const TOKEN = 'cors-token-1';
-
-async function send(port: number, bytes: string): Promise<RawResponse> {
-  const client = await RawClient.connect(port);
-  try {
-    client.write(bytes);
-    const [response] = await client.responses(1);
-    return response!;
-  } finally {
-    client.close();
-  }
-}
 
 const preflight = (port: number, origin: string): string =>
   `OPTIONS /upload HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: ${origin}\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: authorization,content-type\r\n\r\n`;
@@ -47,7 +36,7 @@ describe('CORS_ORIGINS set, with upload tokens', () => {
   });
 
   test('the preflight from a listed origin: 204 with the methods, headers and max age', async () => {
-    const response = await send(server.port, preflight(server.port, APP));
+    const response = await request(server.port, preflight(server.port, APP));
     assert.equal(response.status, 204);
     assert.equal(response.headers.allow, 'POST, OPTIONS');
     assert.deepEqual(corsFields(response), {
@@ -61,8 +50,8 @@ describe('CORS_ORIGINS set, with upload tokens', () => {
   });
 
   test('an origin not listed gets no CORS fields, only Vary: Origin', async () => {
-    assert.deepEqual(corsFields(await send(server.port, preflight(server.port, OTHER))), { vary: 'Origin' });
-    const response = await send(server.port, post(server.port, OTHER));
+    assert.deepEqual(corsFields(await request(server.port, preflight(server.port, OTHER))), { vary: 'Origin' });
+    const response = await request(server.port, post(server.port, OTHER));
     assert.equal(response.status, 201, 'the server stores it: keeping the page out is the browser’s part');
     assert.deepEqual(corsFields(response), { vary: 'Origin' });
   });
@@ -78,7 +67,7 @@ describe('CORS_ORIGINS set, with upload tokens', () => {
       [post(server.port, APP), 429],
     ];
     for (const [bytes, status] of answers) {
-      const response = await send(server.port, bytes);
+      const response = await request(server.port, bytes);
       assert.equal(response.status, status);
       assert.deepEqual(corsFields(response), ALLOWED, `${status}`);
     }
@@ -110,17 +99,17 @@ describe('CORS_ORIGINS set, with upload tokens', () => {
   });
 
   test('nothing but /upload gets CORS fields', async () => {
-    const response = await send(server.port, get('/', server.port, `Origin: ${APP}\r\n`));
+    const response = await request(server.port, get('/', server.port, `Origin: ${APP}\r\n`));
     assert.equal(response.status, 200);
     assert.deepEqual(corsFields(response), {});
-    assert.deepEqual(corsFields(await send(server.port, `OPTIONS / HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nOrigin: ${APP}\r\n\r\n`)), {});
+    assert.deepEqual(corsFields(await request(server.port, `OPTIONS / HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nOrigin: ${APP}\r\n\r\n`)), {});
   });
 });
 
 test('CORS_ORIGINS=* allows any origin, without credentials; without tokens Authorization is not offered', async () => {
   const server = await startServer({ env: { CORS_ORIGINS: '*' } });
   try {
-    const response = await send(server.port, preflight(server.port, OTHER));
+    const response = await request(server.port, preflight(server.port, OTHER));
     assert.equal(response.headers['access-control-allow-origin'], '*');
     assert.equal(response.headers['access-control-allow-headers'], 'Content-Type');
     assert.equal(response.headers['access-control-allow-credentials'], undefined);
@@ -133,7 +122,7 @@ test('CORS_ORIGINS unset: no CORS field anywhere, as before', async () => {
   const server = await startServer();
   try {
     for (const bytes of [preflight(server.port, APP), post(server.port, APP, { token: '' })]) {
-      assert.deepEqual(corsFields(await send(server.port, bytes)), {});
+      assert.deepEqual(corsFields(await request(server.port, bytes)), {});
     }
   } finally {
     await server.stop();

@@ -6,12 +6,11 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { waitFor } from '../fixtures/probes.js';
-import { get, RawClient } from '../helpers/raw.js';
+import { freePort, get, RawClient } from '../helpers/raw.js';
 import { startServer, type StartedServer } from '../helpers/server.js';
 
 const HAPROXY = '/usr/sbin/haproxy';
@@ -21,15 +20,6 @@ let server: StartedServer;
 let haproxy: ChildProcess;
 let dir: string;
 const ports = { v1: 0, v2: 0 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** Whether something accepts connections on the port yet. */
 async function accepting(port: number): Promise<boolean> {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { lookup } from 'node:dns/promises';
 import { connect, createServer } from 'node:net';
 import { test, type TestContext } from 'node:test';
-import { request } from '../helpers/raw.js';
+import { freePort, request } from '../helpers/raw.js';
 import { startServer } from '../helpers/server.js';
 
 const statusFor = async (port: number, host: string, target = '/index.html'): Promise<number> =>
@@ -17,17 +17,6 @@ function canBind(host: string, port: number): Promise<string | null> {
     const probe = createServer();
     probe.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? String(error)));
     probe.listen({ host, port }, () => probe.close(() => resolve(null)));
-  });
-}
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen({ port: 0, host }, () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
   });
 }
 

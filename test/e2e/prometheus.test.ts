@@ -4,11 +4,10 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { get, request } from '../helpers/raw.js';
+import { freePort, get, request } from '../helpers/raw.js';
 import { startServer } from '../helpers/server.js';
 
 const PROMTOOL = '/usr/bin/promtool';
@@ -27,18 +26,6 @@ function run(command: string, args: readonly string[], input = ''): Promise<{ co
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(input);
-  });
-}
-
-/** A port nothing listens on right now (the system picks it; it is released at once). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
   });
 }
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { metric } from '../fixtures/probes.js';
-import { RawClient, type RawResponse } from '../helpers/raw.js';
+import { RawClient, request } from '../helpers/raw.js';
 import { runServer, startServer, type StartedServer } from '../helpers/server.js';
 
 const TOKENS = ['alpha-7Qm2x9', 'beta.Zr4+/k=='];
@@ -16,17 +16,6 @@ const WRONG = 'gamma-wrong-4f1';
 function upload(port: number, authorization: string | null, body = '{"auth":true}'): string {
   const field = authorization === null ? '' : `Authorization: ${authorization}\r\n`;
   return `POST /upload HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n${field}\r\n${body}`;
-}
-
-async function send(port: number, bytes: string): Promise<RawResponse> {
-  const client = await RawClient.connect(port);
-  try {
-    client.write(bytes);
-    const [response] = await client.responses(1);
-    return response!;
-  } finally {
-    client.close();
-  }
 }
 
 describe('UPLOAD_TOKENS', () => {
@@ -50,7 +39,7 @@ describe('UPLOAD_TOKENS', () => {
       ['Bearer', 400, 'Bearer realm="rawhttp", error="invalid_request"'],
     ];
     for (const [authorization, status, challenge] of cases) {
-      const response = await send(server.port, upload(server.port, authorization));
+      const response = await request(server.port, upload(server.port, authorization));
       assert.equal(response.status, status, String(authorization));
       assert.equal(response.headers['www-authenticate'], challenge, String(authorization));
     }
@@ -58,8 +47,8 @@ describe('UPLOAD_TOKENS', () => {
     assert.equal(await metric(server.adminPort, 'http_server_uploads_total'), 0);
 
     // Either token, the scheme in any case.
-    assert.equal((await send(server.port, upload(server.port, `Bearer ${TOKENS[0]}`))).status, 201);
-    assert.equal((await send(server.port, upload(server.port, `bEaReR ${TOKENS[1]}`))).status, 201);
+    assert.equal((await request(server.port, upload(server.port, `Bearer ${TOKENS[0]}`))).status, 201);
+    assert.equal((await request(server.port, upload(server.port, `bEaReR ${TOKENS[1]}`))).status, 201);
   });
 
   test('refused at the head: no 100 Continue, the body never asked for, the connection closed', async () => {
@@ -74,10 +63,10 @@ describe('UPLOAD_TOKENS', () => {
 
   test('the token comes before the rate: refusals spend nothing of the bucket, and still say 401 once it is empty', async () => {
     // Two of the three uploads of the burst were spent above; the refused ones spent none.
-    for (let i = 0; i < 5; i++) assert.equal((await send(server.port, upload(server.port, null))).status, 401);
-    assert.equal((await send(server.port, upload(server.port, `Bearer ${TOKENS[0]}`))).status, 201);
-    assert.equal((await send(server.port, upload(server.port, `Bearer ${TOKENS[0]}`))).status, 429);
-    assert.equal((await send(server.port, upload(server.port, `Bearer ${WRONG}`))).status, 401);
+    for (let i = 0; i < 5; i++) assert.equal((await request(server.port, upload(server.port, null))).status, 401);
+    assert.equal((await request(server.port, upload(server.port, `Bearer ${TOKENS[0]}`))).status, 201);
+    assert.equal((await request(server.port, upload(server.port, `Bearer ${TOKENS[0]}`))).status, 429);
+    assert.equal((await request(server.port, upload(server.port, `Bearer ${WRONG}`))).status, 401);
   });
 
   test('no log line holds a token, right or wrong; the refusal is logged with its reason', async () => {
@@ -110,20 +99,20 @@ describe('UPLOAD_TOKENS_FILE', () => {
     writeFileSync(file, '# upload tokens, one a line\nfirst-token-1\n');
     const server = await startServer({ env: { UPLOAD_TOKENS_FILE: file } });
     try {
-      assert.equal((await send(server.port, upload(server.port, 'Bearer first-token-1'))).status, 201);
-      assert.equal((await send(server.port, upload(server.port, 'Bearer second-token-2'))).status, 401);
+      assert.equal((await request(server.port, upload(server.port, 'Bearer first-token-1'))).status, 201);
+      assert.equal((await request(server.port, upload(server.port, 'Bearer second-token-2'))).status, 401);
 
       // Rewritten in place, as a compose secret is: the first token revoked, a second one added.
       writeFileSync(file, 'second-token-2\n');
       await server.waitForLog((line) => line.msg === 'upload tokens reloaded', 15_000);
-      assert.equal((await send(server.port, upload(server.port, 'Bearer first-token-1'))).status, 401);
-      assert.equal((await send(server.port, upload(server.port, 'Bearer second-token-2'))).status, 201);
+      assert.equal((await request(server.port, upload(server.port, 'Bearer first-token-1'))).status, 401);
+      assert.equal((await request(server.port, upload(server.port, 'Bearer second-token-2'))).status, 201);
 
       // A broken file keeps the tokens loaded before, and says so without its content.
       writeFileSync(file, 'second-token-2\nnot a token!\n');
       const kept = await server.waitForLog((line) => line.msg === 'UPLOAD_TOKENS_FILE not reloaded, keeping the tokens loaded before', 15_000);
       assert.match(String(kept.problem), /line 2/);
-      assert.equal((await send(server.port, upload(server.port, 'Bearer second-token-2'))).status, 201);
+      assert.equal((await request(server.port, upload(server.port, 'Bearer second-token-2'))).status, 201);
       const everything = JSON.stringify(server.logs);
       for (const secret of ['first-token-1', 'second-token-2', 'not a token']) assert.ok(!everything.includes(secret), `a log line holds ${secret}`);
     } finally {
@@ -137,7 +126,7 @@ describe('UPLOAD_TOKENS_FILE', () => {
     try {
       const warning = await server.waitForLog((line) => line.msg?.startsWith('UPLOAD_TOKENS_FILE holds no token') === true);
       assert.equal(warning.level, 'warn');
-      assert.equal((await send(server.port, upload(server.port, 'Bearer anything-1'))).status, 401);
+      assert.equal((await request(server.port, upload(server.port, 'Bearer anything-1'))).status, 401);
     } finally {
       await server.stop();
     }
@@ -161,7 +150,7 @@ test('without tokens uploads are open, and the start log warns once', async () =
   const server = await startServer();
   try {
     await server.waitForLog((line) => line.msg?.startsWith('uploads are open') === true);
-    assert.equal((await send(server.port, upload(server.port, null))).status, 201);
+    assert.equal((await request(server.port, upload(server.port, null))).status, 201);
     const warnings = server.logs.filter((line) => line.msg?.startsWith('uploads are open'));
     assert.equal(warnings.length, 1);
     assert.equal(warnings[0]!.level, 'warn');

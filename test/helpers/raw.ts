@@ -1,6 +1,6 @@
 // A raw-socket HTTP client for tests: sends exact bytes and parses exact responses, so tests
 // see what is on the wire (no client library fixing things up on the way).
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 
 export interface RawResponse {
   readonly status: number;
@@ -155,6 +155,18 @@ export class RawClient {
   private notify(): void {
     for (const waiter of [...this.waiters]) waiter();
   }
+}
+
+/** A port nothing listens on right now on `host` (the system picks it; it is released at once). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen({ port: 0, host }, () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 /** One request on a fresh connection; resolves with the first response. */
