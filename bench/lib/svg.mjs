@@ -8,6 +8,9 @@ const COLORS = {
   'node-http': '#2ca02c',
   fastify: '#9467bd',
   python: '#8c8c8c',
+  baseline: '#ff9896',
+  'fastify-nofsync': '#c5b0d5',
+  'net-close': '#bcbd22',
 };
 
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
@@ -15,8 +18,10 @@ const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&l
 export function ratioChart(results, labels) {
   const scenarios = results.scenarios;
   const servers = [...new Set(scenarios.flatMap((s) => Object.keys(s.rows).filter((id) => s.rows[id])))];
-  const W = 960, H = 430, left = 56, right = 16, top = 64, bottom = 54;
-  const plotW = W - left - right, plotH = H - top - bottom;
+  const targets = results.targets ?? [];
+  const W = 960, plotBottom = 430, H = plotBottom + (targets.length ? 24 + 16 * targets.length : 0);
+  const left = 56, right = 16, top = 64, bottom = 54;
+  const plotW = W - left - right, plotH = plotBottom - top - bottom;
   const maxRatio = Math.max(1.2, ...scenarios.flatMap((s) => Object.values(s.rows).map((r) => r?.ratio ?? 0)));
   const yMax = Math.ceil(maxRatio * 4) / 4; // round up to a quarter for tidy grid lines
   const y = (v) => top + plotH - (v / yMax) * plotH;
@@ -57,8 +62,14 @@ export function ratioChart(results, labels) {
       out.push(`<text x="${x + barW / 2}" y="${y(r) - 3}" text-anchor="middle" font-size="9">${r.toFixed(2)}</text>`);
     });
     const cx = left + g * groupW + groupW / 2;
-    out.push(`<text x="${cx}" y="${H - bottom + 18}" text-anchor="middle" font-weight="bold">${esc(sc.id)}</text>`);
-    out.push(`<text x="${cx}" y="${H - bottom + 34}" text-anchor="middle" fill="#555">${esc(sc.metric === 'mbps' ? 'MB/s' : 'req/s')} vs ${esc(sc.baseline ?? '-')}</text>`);
+    out.push(`<text x="${cx}" y="${plotBottom - bottom + 18}" text-anchor="middle" font-weight="bold">${esc(sc.id)}</text>`);
+    out.push(`<text x="${cx}" y="${plotBottom - bottom + 34}" text-anchor="middle" fill="#555">${esc(sc.metric === 'mbps' ? 'MB/s' : 'req/s')} vs ${esc(sc.baseline ?? '-')}</text>`);
+  });
+  // The targets, as the report prints them.
+  targets.forEach((t, i) => {
+    const color = t.status === 'PASS' ? '#2ca02c' : t.status === 'FAIL' ? '#d62728' : '#888';
+    const ty = plotBottom + 16 + i * 16;
+    out.push(`<text x="${left}" y="${ty}" font-size="11"><tspan fill="${color}" font-weight="bold">${esc(t.status)}</tspan> ${esc(`${t.text}: ${t.detail}`)}</text>`);
   });
   out.push('</svg>');
   return out.join('\n');
