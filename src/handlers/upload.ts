@@ -6,7 +6,7 @@ import { errorResponse, jsonResponse, storedUnconfirmedResponse } from '../core/
 import { errorDocument } from '../core/status.js';
 import { freeBytes, hasRoom } from './disk-guard.js';
 import { checkJson } from './json.js';
-import { complete, NODE_FS, writeAndLink, type Completion, type Linked, type StorageFs } from './upload-storage.js';
+import { completeAll, NODE_FS, writeAndLink, type Completion, type Linked, type StorageFs } from './upload-storage.js';
 
 export interface UploadContext {
   /** Real path of the uploads folder. */
@@ -80,9 +80,18 @@ function stored(name: string, bytes: number, completion: Completion): JobResult 
   };
 }
 
-/** `fs` is node:fs; a test passes one whose calls fail. */
-/** `onLinked` learns the name as soon as the document exists, before the last steps. */
-export function handleUpload(job: UploadJob, context: UploadContext, fs: StorageFs = NODE_FS, onLinked: (name: string) => void = () => undefined): JobResult {
+/** An upload whose document exists under its final name, waiting for its group's folder fsync. */
+export interface LinkedUpload {
+  readonly linked: Linked;
+  readonly bytes: number;
+}
+
+/**
+ * The first part of storing an upload: validate, write, fsync and link. Returns the answer
+ * when the upload ends here (refused or not stored), else the linked document, which
+ * `finishUploads` completes. `onLinked` learns the name as soon as the document exists.
+ */
+export function linkUpload(job: UploadJob, context: UploadContext, fs: StorageFs, onLinked: (name: string) => void): JobResult | LinkedUpload {
   const problem = uploadProblem(job.body);
   if (problem !== null) return badRequest(problem);
   const lowSpace = checkFreeSpace(job.body.length, context);
@@ -94,5 +103,20 @@ export function handleUpload(job: UploadJob, context: UploadContext, fs: Storage
     return notStored(error);
   }
   onLinked(linked.name);
-  return stored(linked.name, job.body.length, complete(linked, context.uploadsRoot, fs));
+  return { linked, bytes: job.body.length };
+}
+
+/** The answers of uploads linked one after the other, after one folder fsync for them all. */
+export function finishUploads(group: readonly LinkedUpload[], context: UploadContext, fs: StorageFs): JobResult[] {
+  if (group.length === 0) return [];
+  const completions = completeAll(group.map((upload) => upload.linked), context.uploadsRoot, fs);
+  return group.map((upload, index) => stored(upload.linked.name, upload.bytes, completions[index]!));
+}
+
+export const isLinked = (outcome: JobResult | LinkedUpload): outcome is LinkedUpload => 'linked' in outcome;
+
+/** One upload stored on its own. `fs` is node:fs; a test passes one whose calls fail. */
+export function handleUpload(job: UploadJob, context: UploadContext, fs: StorageFs = NODE_FS, onLinked: (name: string) => void = () => undefined): JobResult {
+  const outcome = linkUpload(job, context, fs, onLinked);
+  return isLinked(outcome) ? finishUploads([outcome], context, fs)[0]! : outcome;
 }
