@@ -9,7 +9,7 @@ import { Metrics } from './admin/metrics.js';
 import type { Job, JobResult } from './core/job.js';
 import { contentTable } from './handlers/content-types.js';
 import { TEMP_PREFIX, TEMP_SUFFIX } from './handlers/upload-storage.js';
-import { resultParts, type WorkContext } from './handlers/work.js';
+import { resultParts, WORKER_HEAP_LIMITS, type WorkContext } from './handlers/work.js';
 import { BodyBudget } from './http/body-budget.js';
 import { FdMonitor } from './http/fd-monitor.js';
 import { ResponseCache } from './http/response-cache.js';
@@ -67,6 +67,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     jobTimeoutMs: config.jobTimeoutMs,
     workerFile: new URL('./worker.js', import.meta.url),
     workerData: context,
+    resourceLimits: WORKER_HEAP_LIMITS,
     // An upload's body is moved to the worker, and storing it twice would duplicate it.
     transferOf: (job) => (job.kind === 'upload' ? transferList([job.body]) : []),
     mayRepeat: (job) => job.kind === 'static',

@@ -59,6 +59,22 @@ function startNodePeer(ctx, id, script, port, extraArgs = []) {
   });
 }
 
+/**
+ * The node flags of the image's command (the last `CMD ["node", ...flags, "dist/src/main.js"]`
+ * of root's Dockerfile), so ours runs here as it runs in the image; none without a Dockerfile.
+ */
+export function imageNodeFlags(root) {
+  let dockerfile;
+  try {
+    dockerfile = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+  } catch {
+    return [];
+  }
+  const commands = [...dockerfile.matchAll(/^CMD (\[.*\])\s*$/gm)].map((m) => JSON.parse(m[1]));
+  const main = commands.reverse().find((cmd) => cmd[0] === 'node' && cmd.at(-1) === 'dist/src/main.js');
+  return main ? main.slice(1, -1) : [];
+}
+
 /** Our server, from the build in root (dist/src/main.js); skipped when root is null. */
 function ourBuild(ctx, id, label, root) {
   const entry = root && path.join(root, 'dist', 'src', 'main.js');
@@ -75,7 +91,7 @@ function ourBuild(ctx, id, label, root) {
       const adminPort = await freePort();
       return startProcess({
         cmd: process.execPath,
-        args: [entry],
+        args: [...imageNodeFlags(root), entry],
         // The environment passes through, so MAX_THREADS, QUEUE_SIZE, BACKLOG ...
         // can be tried without touching the harness.
         env: {

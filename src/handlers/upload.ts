@@ -1,6 +1,7 @@
 // POST /upload: validates a JSON document and stores exactly the bytes sent, atomically and
 // durably (upload-storage.ts). Runs on a worker thread. Once the document exists under its
 // final name, every answer names it, so a client never has cause to send it twice.
+import { isUtf8 } from 'node:buffer';
 import type { JobResult, UploadJob } from '../core/job.js';
 import { errorResponse, jsonResponse, storedUnconfirmedResponse } from '../core/response.js';
 import { errorDocument } from '../core/status.js';
@@ -16,7 +17,6 @@ export interface UploadContext {
 }
 
 const STORAGE_FULL = new Set(['ENOSPC', 'EDQUOT']);
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function badRequest(message: string): JobResult {
   return { response: jsonResponse(400, errorDocument(400, message)) };
@@ -37,11 +37,7 @@ function checkFreeSpace(bytes: number, context: UploadContext): JobResult | null
 export function uploadProblem(body: Uint8Array): string | null {
   if (body.length === 0) return 'empty body: a JSON document is required';
   if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) return 'byte order mark not allowed: send UTF-8 without a BOM';
-  try {
-    utf8.decode(body);
-  } catch {
-    return 'body is not valid UTF-8';
-  }
+  if (!isUtf8(body)) return 'body is not valid UTF-8';
   const json = checkJson(body);
   return json.ok ? null : `invalid JSON at byte ${json.offset}: ${json.message}`;
 }

@@ -8,6 +8,14 @@ import { NODE_FS, type StorageFs } from './upload-storage.js';
 
 export type WorkContext = StaticContext & UploadContext;
 
+/**
+ * V8 heap limits for a worker. Its heap holds little: bodies and file contents are Buffers,
+ * outside it, and an upload is checked without decoding it into a string. An explicit old
+ * generation limit also makes V8 start each worker with a smaller heap, and a small young
+ * generation keeps ten workers from each growing one under load.
+ */
+export const WORKER_HEAP_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 } as const;
+
 /** What a batch reports while it runs (the pool's worker loop passes its Batch). */
 export interface BatchReport {
   starting(index: number): void;
