@@ -6,7 +6,8 @@ import type { Duplex } from 'node:stream';
 import type { Response, ResponseBody } from '../core/response.js';
 import { FileSender, type SendOutcome } from './file-sender.js';
 import { CONTINUE_HEAD, headBytes, type ConnectionHeaders } from './head.js';
-import { traceIdFieldLine, type TraceId } from './trace-context.js';
+import { assembleHead } from './head-slab.js';
+import type { TraceId } from './trace-context.js';
 
 
 export class ResponseWriter {
@@ -38,14 +39,12 @@ export class ResponseWriter {
    */
   write(response: Response, connection: ConnectionHeaders, traceId: TraceId): SendOutcome | 'streaming' {
     const [start, ending] = headBytes(response, connection);
-    const trace = traceIdFieldLine(traceId);
-    const head = start.length + trace.length + ending.length;
+    const headBuffer = assembleHead(start, traceId, ending);
+    const head = headBuffer.length;
     const body = response.body;
-    // Corked, head and body leave in one writev system call, so one packet, without copying.
+    // Corked, head and body leave in one writev system call, so one packet, without copying the body.
     this.stream.cork();
-    this.stream.write(start);
-    this.stream.write(trace, 'latin1');
-    this.stream.write(ending);
+    this.stream.write(headBuffer);
     if (body.kind === 'bytes') this.stream.write(body.bytes);
     this.stream.uncork();
     if (body.kind !== 'file') return { ok: true, bytes: head + (body.kind === 'bytes' ? body.bytes.length : 0) };
