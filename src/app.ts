@@ -114,7 +114,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       },
       jobs: pool,
       bodies,
-      cache: new ResponseCache(config.fileCacheMaxBytes, config.fileCacheTtlMs),
+      cache: new ResponseCache(config.fileCacheMaxBytes, config.fileCacheTtlMs, pool),
       events: metrics,
       log,
     },
