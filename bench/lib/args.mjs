@@ -16,7 +16,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --duration S          seconds per measured run (whole seconds, wrk's unit)
   --warmup S            unmeasured seconds per server before each scenario (0 = none)
   --servers LIST        comma list of: ours,baseline,nginx-1,nginx-auto,node-http,fastify,
-                        fastify-nofsync,net-close,python
+                        fastify-nofsync,net-close,net-keepalive,python
   --scenarios LIST      comma list of: ${SCENARIO_IDS.join(',')}
   --driver NAME         wrk (default) or autocannon
   --threads N           wrk threads (default 1: on a 2-core machine one core for the

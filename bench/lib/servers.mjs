@@ -6,7 +6,7 @@ import path from 'node:path';
 import { startProcess } from './procs.mjs';
 import { resolvePackage } from './tools.mjs';
 
-export const SERVER_IDS = ['ours', 'baseline', 'nginx-1', 'nginx-auto', 'node-http', 'fastify', 'fastify-nofsync', 'net-close', 'python'];
+export const SERVER_IDS = ['ours', 'baseline', 'nginx-1', 'nginx-auto', 'node-http', 'fastify', 'fastify-nofsync', 'net-close', 'net-keepalive', 'python'];
 
 /** A port the kernel says is free on 127.0.0.1 right now. */
 export function freePort() {
@@ -176,7 +176,16 @@ export function serverCatalog(ctx) {
       pipelining: false,
       only: ['get-close'],
       check: () => null,
-      start: (port) => startNodePeer(ctx, 'net-close', 'net-close.mjs', port),
+      start: (port) => startNodePeer(ctx, 'net-close', 'bare-net.mjs', port),
+    },
+    {
+      id: 'net-keepalive',
+      label: 'bare node:net, keep-alive',
+      upload: false,
+      pipelining: false,
+      only: ['get-ka', 'get-1000'],
+      check: () => null,
+      start: (port) => startNodePeer(ctx, 'net-keepalive', 'bare-net.mjs', port, ['--keep-alive']),
     },
     {
       id: 'python',

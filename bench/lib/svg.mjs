@@ -11,6 +11,7 @@ const COLORS = {
   baseline: '#ff9896',
   'fastify-nofsync': '#c5b0d5',
   'net-close': '#bcbd22',
+  'net-keepalive': '#17becf',
 };
 
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);

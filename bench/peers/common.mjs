@@ -19,7 +19,7 @@ export const isInline = (ext) => ext === '.html';
 // Upload bodies above this size are refused, as any real server would.
 export const MAX_UPLOAD_BYTES = 1024 * 1024;
 
-/** The command line every peer takes: --port, --host, --root, --uploads and --no-fsync. */
+/** The command line every peer takes: --port, --host, --root, --uploads, --no-fsync and --keep-alive. */
 export function peerOptions() {
   const { values: opts } = parseArgs({
     options: {
@@ -28,10 +28,11 @@ export function peerOptions() {
       root: { type: 'string' },
       uploads: { type: 'string' },
       'no-fsync': { type: 'boolean', default: false },
+      'keep-alive': { type: 'boolean', default: false },
     },
   });
   const root = path.resolve(opts.root);
-  return { opts, root, uploads: path.resolve(opts.uploads ?? path.join(root, 'uploads')), fsync: !opts['no-fsync'] };
+  return { opts, root, uploads: path.resolve(opts.uploads ?? path.join(root, 'uploads')), fsync: !opts['no-fsync'], keepAlive: opts['keep-alive'] };
 }
 
 /**
