@@ -183,6 +183,7 @@ async function main() {
     process.exit(2);
   }
   if (opts.help) return console.log(USAGE);
+  if (opts.report) return report(JSON.parse(fs.readFileSync(opts.report, 'utf8')), opts);
 
   const wanted = opts.servers ?? SERVER_IDS;
   const scenarios = SCENARIOS.filter((s) => !opts.scenarios || opts.scenarios.includes(s.id));
@@ -249,9 +250,16 @@ async function main() {
   }
 
   results.meta.loadAvgEnd = os.loadavg()[0];
+  report(results, opts);
+}
+
+/** Ratios, targets and summary of a run; writes latest.json and latest.svg and prints the report. */
+function report(results, opts) {
   addRatios(results);
   results.targets = evaluateTargets(results);
   results.summary = summaryLine(results, results.targets);
+  const status = results.servers;
+  const { rounds, duration } = results.meta;
 
   const labels = Object.fromEntries(Object.entries(status).map(([id, s]) => [id, s.label]));
   const outDir = opts.out ? path.resolve(opts.out) : path.join(benchDir, 'results');
@@ -261,7 +269,7 @@ async function main() {
 
   const skipped = Object.entries(status).filter(([, s]) => s.status !== 'ran');
   const lines = [
-    `## HTTP server benchmark (${results.meta.mode}: ${opts.rounds} rounds x ${opts.duration}s, ${driver.name}, ${results.meta.cpus} CPUs, node ${process.version})`,
+    `## HTTP server benchmark (${results.meta.mode}: ${rounds} rounds x ${duration}s, ${results.meta.driver}, ${results.meta.cpus} CPUs, node ${results.meta.node})`,
     '',
     markdownTable(results, labels),
     '',

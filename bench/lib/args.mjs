@@ -26,6 +26,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --baseline DIR        also run another build of ours (DIR/dist/src/main.js, e.g. a copy of
                         main's build) as server \`baseline\`, for A/B runs and the upload target
   --no-install          never try apt-get for missing wrk/nginx
+  --report FILE         no run: evaluate the targets of a saved latest.json again and
+                        write latest.json, latest.svg and the report from it
   --out DIR             where latest.json and latest.svg go (default bench/results)
   --keep                keep the generated document root and server logs
   -h, --help            this text
@@ -55,6 +57,7 @@ export function parseOptions(argv) {
       threads: { type: 'string', default: '1' },
       pool: { type: 'boolean', default: false },
       baseline: { type: 'string' },
+      report: { type: 'string' },
       'no-install': { type: 'boolean', default: false },
       out: { type: 'string' },
       keep: { type: 'boolean', default: false },
@@ -75,6 +78,7 @@ export function parseOptions(argv) {
     threads: positiveInt('threads', values.threads),
     pool: values.pool,
     baseline: values.baseline ?? null,
+    report: values.report ?? null,
     install: !values['no-install'],
     out: values.out ?? null,
     keep: values.keep,

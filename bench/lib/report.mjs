@@ -77,6 +77,12 @@ function roundRatios(sc, peerId) {
   });
 }
 
+/** CPU per request against the peer's: steadier than req/s on a machine shared with other work. */
+function cpuRatio(ours, peer) {
+  if (!(ours.cpuUsPerRequest > 0 && peer.cpuUsPerRequest > 0)) return '';
+  return `; CPU per request ${fmt(ours.cpuUsPerRequest, 1)} vs ${fmt(peer.cpuUsPerRequest, 1)} us, ${fmt(ours.cpuUsPerRequest / peer.cpuUsPerRequest, 2)} x`;
+}
+
 function evaluateRatio(t, sc, ours) {
   const peerId = t.peers.find((id) => metricOf(sc, sc.rows[id]) > 0);
   if (!peerId) return { text: t.text, status: 'SKIP', detail: `${t.peers.join(' or ')} not measured` };
@@ -87,7 +93,7 @@ function evaluateRatio(t, sc, ours) {
     status: ratio >= t.min ? 'PASS' : 'FAIL',
     ratio,
     label: `${t.scenario} vs ${peerId}`,
-    detail: `${fmt(ratio, 2)} x ${peerId} (${fmt(metricOf(sc, ours), 1)} vs ${fmt(metricOf(sc, peer), 1)} ${sc.metric === 'mbps' ? 'MB/s' : 'req/s'}${spreadOf(roundRatios(sc, peerId))})`,
+    detail: `${fmt(ratio, 2)} x ${peerId} (${fmt(metricOf(sc, ours), 1)} vs ${fmt(metricOf(sc, peer), 1)} ${sc.metric === 'mbps' ? 'MB/s' : 'req/s'}${spreadOf(roundRatios(sc, peerId))}${cpuRatio(ours, peer)})`,
   };
 }
 
