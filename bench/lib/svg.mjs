@@ -20,8 +20,22 @@ export function ratioChart(results, labels) {
   const scenarios = results.scenarios;
   const servers = [...new Set(scenarios.flatMap((s) => Object.keys(s.rows).filter((id) => s.rows[id])))];
   const targets = results.targets ?? [];
-  const W = 960, plotBottom = 430, H = plotBottom + (targets.length ? 24 + 16 * targets.length : 0);
-  const left = 56, right = 16, top = 64, bottom = 54;
+  const W = 1280, left = 56, right = 16, bottom = 54;
+  // Legend entries flow into rows; the plot starts below them.
+  const legend = [];
+  let lx = left, ly = 46;
+  for (const id of servers) {
+    const label = labels[id] ?? id;
+    const width = 14 + label.length * 6.5 + 14; // rough text width at 12px
+    if (lx + width > W - right) {
+      lx = left;
+      ly += 16;
+    }
+    legend.push({ id, label, x: lx, y: ly });
+    lx += width;
+  }
+  const top = ly + 18, plotBottom = top + 366;
+  const H = plotBottom + (targets.length ? 24 + 30 * targets.length : 0);
   const plotW = W - left - right, plotH = plotBottom - top - bottom;
   const maxRatio = Math.max(1.2, ...scenarios.flatMap((s) => Object.values(s.rows).map((r) => r?.ratio ?? 0)));
   const yMax = Math.ceil(maxRatio * 4) / 4; // round up to a quarter for tidy grid lines
@@ -35,13 +49,9 @@ export function ratioChart(results, labels) {
   out.push(`<text x="${left}" y="20" font-size="15" font-weight="bold">Throughput relative to baseline (higher is better)</text>`);
   out.push(`<text x="${left}" y="38" fill="#555">${esc(`${results.meta.date} · ${results.meta.mode} run · ${results.meta.rounds} rounds x ${results.meta.duration}s · driver ${results.meta.driver}`)}</text>`);
 
-  // Legend.
-  let lx = left;
-  for (const id of servers) {
-    const label = labels[id] ?? id;
-    out.push(`<rect x="${lx}" y="46" width="10" height="10" fill="${COLORS[id] ?? '#444'}"/>`);
-    out.push(`<text x="${lx + 14}" y="55">${esc(label)}</text>`);
-    lx += 14 + label.length * 6.5 + 14; // rough text width at 12px
+  for (const { id, label, x, y: ey } of legend) {
+    out.push(`<rect x="${x}" y="${ey}" width="10" height="10" fill="${COLORS[id] ?? '#444'}"/>`);
+    out.push(`<text x="${x + 14}" y="${ey + 9}">${esc(label)}</text>`);
   }
 
   // Grid and axis.
@@ -69,8 +79,9 @@ export function ratioChart(results, labels) {
   // The targets, as the report prints them.
   targets.forEach((t, i) => {
     const color = t.status === 'PASS' ? '#2ca02c' : t.status === 'FAIL' ? '#d62728' : '#888';
-    const ty = plotBottom + 16 + i * 16;
-    out.push(`<text x="${left}" y="${ty}" font-size="11"><tspan fill="${color}" font-weight="bold">${esc(t.status)}</tspan> ${esc(`${t.text}: ${t.detail}`)}</text>`);
+    const ty = plotBottom + 16 + i * 30;
+    out.push(`<text x="${left}" y="${ty}" font-size="12"><tspan fill="${color}" font-weight="bold">${esc(t.status)}</tspan> ${esc(t.text)}</text>`);
+    out.push(`<text x="${left + 40}" y="${ty + 13}" font-size="10" fill="#555">${esc(t.detail)}</text>`);
   });
   out.push('</svg>');
   return out.join('\n');
