@@ -13,7 +13,7 @@ import { createWorkDir, countFiles, emptyDir, SMALL_PAGE } from './lib/docroot.m
 import { ensureSystemTools, resolvePackage, versionOf } from './lib/tools.mjs';
 import { serverCatalog, freePort, SERVER_IDS } from './lib/servers.mjs';
 import { SCENARIOS, SCENARIO_IDS } from './lib/scenarios.mjs';
-import { waitReady, sampleRss, stopAll, tail } from './lib/procs.mjs';
+import { waitReady, sampleRss, stopAll, tail, treeCpuSeconds, treeRssMiB } from './lib/procs.mjs';
 import { runWrk } from './lib/drivers/wrk.mjs';
 import { runAutocannon } from './lib/drivers/autocannon.mjs';
 import { summarize } from './lib/stats.mjs';
@@ -63,7 +63,8 @@ async function startServers(catalog, status) {
     try {
       await waitReady(child, port, SMALL_PAGE);
       log(`started ${server.id} on 127.0.0.1:${port} (pid ${child.pid})`);
-      status[server.id] = { label: server.label, status: 'ran', port };
+      await sleep(1000); // let start-up garbage settle before the idle reading
+      status[server.id] = { label: server.label, status: 'ran', port, idleRssMiB: treeRssMiB(child.pid) };
       running.push({ ...server, port, child });
     } catch (err) {
       await child.stop();
@@ -92,6 +93,7 @@ async function settledFileCount(dir) {
 /** One measured (or warm-up) run of one server in one scenario. */
 async function measure(driver, opts, work, scenario, server, duration) {
   const rss = sampleRss(server.child.pid);
+  const cpuBefore = treeCpuSeconds(server.child.pid);
   let result;
   try {
     result = await driver.run({
@@ -107,15 +109,17 @@ async function measure(driver, opts, work, scenario, server, duration) {
   } finally {
     // Stop sampling and count (then clear) uploads even when the run failed.
     const peak = rss.stop();
+    const cpuUs = (treeCpuSeconds(server.child.pid) - cpuBefore) * 1e6;
     const files = scenario.upload ? await settledFileCount(work.uploads) : undefined;
     if (scenario.upload) emptyDir(work.uploads);
-    if (result) Object.assign(result, { rssMiB: peak, connections: scenario.connections, files });
+    if (result) Object.assign(result, { rssMiB: peak, connections: scenario.connections, files, cpuUsPerRequest: cpuUs / result.requests });
   }
   return result;
 }
 
 /** Why a server sits a scenario out, or null when it takes part. */
 function sitsOut(scenario, server) {
+  if (server.only && !server.only.includes(scenario.id)) return `runs only in ${server.only.join(', ')}`;
   if (scenario.upload && !server.upload) return 'no upload route (GET-only peer)';
   if (scenario.pipeline && !server.pipelining) return 'HTTP/1.0 only: no pipelining';
   return null;
@@ -124,8 +128,10 @@ function sitsOut(scenario, server) {
 async function runScenario(scenario, servers, driver, opts, work) {
   const notes = {};
   const runs = {};
-  const participants = servers.filter((s) => sitsOut(scenario, s) === null);
-  for (const s of servers) if (!participants.includes(s)) notes[s.id] = sitsOut(scenario, s);
+  // A peer that exists for another scenario's target gets no row here at all.
+  const listed = servers.filter((s) => !s.only || s.only.includes(scenario.id));
+  const participants = listed.filter((s) => sitsOut(scenario, s) === null);
+  for (const s of listed) if (!participants.includes(s)) notes[s.id] = sitsOut(scenario, s);
 
   log(`--- ${scenario.id}: ${scenario.title}`);
   if (opts.warmup > 0) {
@@ -145,7 +151,7 @@ async function runScenario(scenario, servers, driver, opts, work) {
         if (r.requests === 0) throw new Error(`no request completed in ${opts.duration}s (errors ${r.errors})`);
         runs[s.id].push(r);
         log(`${scenario.id} round ${round}/${opts.rounds} ${s.id}: ${r.rps.toFixed(0)} req/s, ${r.mbps.toFixed(1)} MB/s, ` +
-          `p99 ${r.p99Ms === null ? '-' : r.p99Ms.toFixed(2)} ms, errors ${r.errors}, non-2xx ${r.non2xx}, RSS ${r.rssMiB.toFixed(1)} MiB` +
+          `p99 ${r.p99Ms === null ? '-' : r.p99Ms.toFixed(2)} ms, CPU ${r.cpuUsPerRequest.toFixed(1)} us/req, errors ${r.errors}, non-2xx ${r.non2xx}, RSS ${r.rssMiB.toFixed(1)} MiB` +
           (r.files !== undefined ? `, files ${r.files}` : ''));
       } catch (err) {
         notes[s.id] = `run failed: ${err.message.split('\n')[0]}`;
@@ -156,7 +162,7 @@ async function runScenario(scenario, servers, driver, opts, work) {
     }
   }
   const rows = {};
-  for (const s of servers) rows[s.id] = participants.includes(s) ? summarize(runs[s.id] ?? []) : null;
+  for (const s of listed) rows[s.id] = participants.includes(s) ? summarize(runs[s.id] ?? []) : null;
   return { id: scenario.id, title: scenario.title, metric: scenario.metric, connections: scenario.connections, rows, notes, runs };
 }
 
@@ -177,6 +183,7 @@ async function main() {
     process.exit(2);
   }
   if (opts.help) return console.log(USAGE);
+  if (opts.report) return report(JSON.parse(fs.readFileSync(opts.report, 'utf8')), opts);
 
   const wanted = opts.servers ?? SERVER_IDS;
   const scenarios = SCENARIOS.filter((s) => !opts.scenarios || opts.scenarios.includes(s.id));
@@ -223,7 +230,7 @@ async function main() {
   };
 
   try {
-    const catalog = serverCatalog({ benchDir, repoRoot, work, tools }).filter((s) => wanted.includes(s.id));
+    const catalog = serverCatalog({ benchDir, repoRoot, baseline: opts.baseline && path.resolve(opts.baseline), work, tools }).filter((s) => wanted.includes(s.id));
     const servers = await startServers(catalog, status);
     if (servers.length === 0) throw new Error('no server could be started; nothing to measure');
     log(`plan: ${scenarios.length} scenarios x ${servers.length} servers, ${opts.rounds} rounds x ${opts.duration}s, ` +
@@ -243,9 +250,16 @@ async function main() {
   }
 
   results.meta.loadAvgEnd = os.loadavg()[0];
+  report(results, opts);
+}
+
+/** Ratios, targets and summary of a run; writes latest.json and latest.svg and prints the report. */
+function report(results, opts) {
   addRatios(results);
   results.targets = evaluateTargets(results);
   results.summary = summaryLine(results, results.targets);
+  const status = results.servers;
+  const { rounds, duration } = results.meta;
 
   const labels = Object.fromEntries(Object.entries(status).map(([id, s]) => [id, s.label]));
   const outDir = opts.out ? path.resolve(opts.out) : path.join(benchDir, 'results');
@@ -255,7 +269,7 @@ async function main() {
 
   const skipped = Object.entries(status).filter(([, s]) => s.status !== 'ran');
   const lines = [
-    `## HTTP server benchmark (${results.meta.mode}: ${opts.rounds} rounds x ${opts.duration}s, ${driver.name}, ${results.meta.cpus} CPUs, node ${process.version})`,
+    `## HTTP server benchmark (${results.meta.mode}: ${rounds} rounds x ${duration}s, ${results.meta.driver}, ${results.meta.cpus} CPUs, node ${results.meta.node})`,
     '',
     markdownTable(results, labels),
     '',

@@ -11,7 +11,7 @@ import { Metrics } from './admin/metrics.js';
 import type { Job, JobResult } from './core/job.js';
 import { contentTable } from './handlers/content-types.js';
 import { isAbandoned, isTemporary, thisProcess } from './handlers/upload-temporaries.js';
-import { resultParts, type WorkContext } from './handlers/work.js';
+import { resultParts, WORKER_HEAP_LIMITS, type WorkContext } from './handlers/work.js';
 import type { AccessPolicy } from './http/access-policy.js';
 import { BodyBudget } from './http/body-budget.js';
 import { FdMonitor } from './http/fd-monitor.js';
@@ -144,6 +144,7 @@ async function startPool(config: Config, log: Logger, restarted: () => void): Pr
     jobTimeoutMs: config.jobTimeoutMs,
     workerFile: new URL('./worker.js', import.meta.url),
     workerData: workContext(config),
+    resourceLimits: WORKER_HEAP_LIMITS,
     // An upload's body is moved to the worker, and storing it twice would duplicate it.
     transferOf: (job) => (job.kind === 'upload' ? transferList([job.body]) : []),
     mayRepeat: (job) => job.kind === 'static',
@@ -222,7 +223,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     uploadsDisk: () => diskSpace(config.uploadsDir),
     trackedClients: () => access.limits.size,
   });
-  const cache = new ResponseCache(config.fileCacheMaxBytes, config.fileCacheTtlMs);
+  const cache = new ResponseCache(config.fileCacheMaxBytes, config.fileCacheTtlMs, pool);
   http = new HttpServer({
     host: config.host,
     port: config.port,

@@ -15,14 +15,19 @@ export const USAGE = `Usage: npm run bench -- [options]
   --rounds N            rounds per scenario (servers alternate A B A B ... in each)
   --duration S          seconds per measured run (whole seconds, wrk's unit)
   --warmup S            unmeasured seconds per server before each scenario (0 = none)
-  --servers LIST        comma list of: ours,nginx-1,nginx-auto,node-http,fastify,python
+  --servers LIST        comma list of: ours,baseline,nginx-1,nginx-auto,node-http,fastify,
+                        fastify-nofsync,net-close,net-keepalive,python
   --scenarios LIST      comma list of: ${SCENARIO_IDS.join(',')}
   --driver NAME         wrk (default) or autocannon
   --threads N           wrk threads (default 1: on a 2-core machine one core for the
                         load generator leaves the other to the server under test)
   --pool                run the worker-pool microbenchmark (inline vs our pool vs piscina,
                         1/2/10 threads; ~25 s quick, ~2 min full)
+  --baseline DIR        also run another build of ours (DIR/dist/src/main.js, e.g. a copy of
+                        main's build) as server \`baseline\`, for A/B runs and the upload target
   --no-install          never try apt-get for missing wrk/nginx
+  --report FILE         no run: evaluate the targets of a saved latest.json again and
+                        write latest.json, latest.svg and the report from it
   --out DIR             where latest.json and latest.svg go (default bench/results)
   --keep                keep the generated document root and server logs
   -h, --help            this text
@@ -51,6 +56,8 @@ export function parseOptions(argv) {
       driver: { type: 'string', default: 'wrk' },
       threads: { type: 'string', default: '1' },
       pool: { type: 'boolean', default: false },
+      baseline: { type: 'string' },
+      report: { type: 'string' },
       'no-install': { type: 'boolean', default: false },
       out: { type: 'string' },
       keep: { type: 'boolean', default: false },
@@ -70,6 +77,8 @@ export function parseOptions(argv) {
     driver: values.driver,
     threads: positiveInt('threads', values.threads),
     pool: values.pool,
+    baseline: values.baseline ?? null,
+    report: values.report ?? null,
     install: !values['no-install'],
     out: values.out ?? null,
     keep: values.keep,

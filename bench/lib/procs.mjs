@@ -120,3 +120,21 @@ export function sampleRss(pid, intervalMs = 200) {
     },
   };
 }
+
+// --- CPU time -----------------------------------------------------------------
+
+// /proc counts CPU time in clock ticks: USER_HZ, 100 on every Linux architecture Node runs on.
+const TICKS_PER_SECOND = 100;
+
+/** CPU seconds (user + system) a process tree has used so far, threads included. */
+export function treeCpuSeconds(pid) {
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    const stat = readProc(p, 'stat');
+    if (!stat) continue;
+    // Fields after the command name, which may hold spaces: utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / TICKS_PER_SECOND;
+}

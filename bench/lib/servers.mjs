@@ -6,7 +6,7 @@ import path from 'node:path';
 import { startProcess } from './procs.mjs';
 import { resolvePackage } from './tools.mjs';
 
-export const SERVER_IDS = ['ours', 'nginx-1', 'nginx-auto', 'node-http', 'fastify', 'python'];
+export const SERVER_IDS = ['ours', 'baseline', 'nginx-1', 'nginx-auto', 'node-http', 'fastify', 'fastify-nofsync', 'net-close', 'net-keepalive', 'python'];
 
 /** A port the kernel says is free on 127.0.0.1 right now. */
 export function freePort() {
@@ -50,54 +50,87 @@ function startNginx(ctx, id, workers, port) {
   });
 }
 
-function startNodePeer(ctx, id, script, port) {
+function startNodePeer(ctx, id, script, port, extraArgs = []) {
   return startProcess({
     cmd: process.execPath,
-    args: [path.join(ctx.benchDir, 'peers', script), '--port', String(port), '--root', ctx.work.docroot, '--uploads', ctx.work.uploads],
+    args: [path.join(ctx.benchDir, 'peers', script), '--port', String(port), '--root', ctx.work.docroot, '--uploads', ctx.work.uploads, ...extraArgs],
     env: { ...process.env, NODE_ENV: 'production' },
     logFile: path.join(ctx.work.logs, `${id}.log`),
   });
 }
 
 /**
- * ctx: { benchDir, repoRoot, work, tools }. Returns the catalogue in report order.
+ * The node flags of the image's command (the last `CMD ["node", ...flags, "dist/src/main.js"]`
+ * of root's Dockerfile), so ours runs here as it runs in the image; none without a Dockerfile.
+ */
+export function imageNodeFlags(root) {
+  let dockerfile;
+  try {
+    dockerfile = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+  } catch {
+    return [];
+  }
+  const commands = [...dockerfile.matchAll(/^CMD (\[.*\])\s*$/gm)].map((m) => JSON.parse(m[1]));
+  const main = commands.reverse().find((cmd) => cmd[0] === 'node' && cmd.at(-1) === 'dist/src/main.js');
+  return main ? main.slice(1, -1) : [];
+}
+
+/** Our server, from the build in root (dist/src/main.js); skipped when root is null. */
+function ourBuild(ctx, id, label, root) {
+  const entry = root && path.join(root, 'dist', 'src', 'main.js');
+  return {
+    id,
+    label,
+    upload: true,
+    pipelining: true,
+    check: () => {
+      if (!root) return 'no --baseline given';
+      return fs.existsSync(entry) ? null : `${path.relative(process.cwd(), entry) || entry} not found; run \`npm run build\` first`;
+    },
+    async start(port) {
+      const adminPort = await freePort();
+      return startProcess({
+        cmd: process.execPath,
+        args: [...imageNodeFlags(root), entry],
+        // The environment passes through, so MAX_THREADS, QUEUE_SIZE, BACKLOG ...
+        // can be tried without touching the harness.
+        env: {
+          ...process.env,
+          NODE_ENV: 'production',
+          HOST: '127.0.0.1',
+          PORT: String(port),
+          RESOURCES_DIR: ctx.work.docroot,
+          UPLOADS_DIR: ctx.work.uploads,
+          ALLOWED_HOSTS: `127.0.0.1:${port},localhost:${port}`,
+          ADMIN_HOST: '127.0.0.1',
+          ADMIN_PORT: String(adminPort),
+          LOG_LEVEL: 'warn',
+          // wrk loads from one address: the per-client limits would refuse most of it.
+          MAX_CONNECTIONS_PER_CLIENT: '65536',
+          UPLOAD_RATE_PER_MINUTE: '0',
+        },
+        cwd: root,
+        logFile: path.join(ctx.work.logs, `${id}.log`),
+      });
+    },
+  };
+}
+
+/**
+ * ctx: { benchDir, repoRoot, baseline, work, tools }. Returns the catalogue in report order.
  * `upload` says whether the server takes part in the POST /upload scenario:
  * nginx and python's http.server cannot store a POST body without extra modules/code.
  * `pipelining` says whether it answers pipelined requests: python's speaks HTTP/1.0.
+ * `only` names the scenarios of a peer that exists for one target alone.
  */
 export function serverCatalog(ctx) {
-  const ourEntry = path.join(ctx.repoRoot, 'dist', 'src', 'main.js');
+  const fastifyMissing = () => {
+    const missing = ['fastify', '@fastify/static'].filter((p) => !resolvePackage(ctx.benchDir, p));
+    return missing.length ? `${missing.join(' and ')} not installed (run \`npm install\`; they are devDependencies)` : null;
+  };
   return [
-    {
-      id: 'ours',
-      label: 'ours',
-      upload: true,
-      pipelining: true,
-      check: () => (fs.existsSync(ourEntry) ? null : `${path.relative(process.cwd(), ourEntry) || ourEntry} not found; run \`npm run build\` first`),
-      async start(port) {
-        const adminPort = await freePort();
-        return startProcess({
-          cmd: process.execPath,
-          args: [ourEntry],
-          // The environment passes through, so MAX_THREADS, QUEUE_SIZE, BACKLOG ...
-          // can be tried without touching the harness.
-          env: {
-            ...process.env,
-            NODE_ENV: 'production',
-            HOST: '127.0.0.1',
-            PORT: String(port),
-            RESOURCES_DIR: ctx.work.docroot,
-            UPLOADS_DIR: ctx.work.uploads,
-            ALLOWED_HOSTS: `127.0.0.1:${port},localhost:${port}`,
-            ADMIN_HOST: '127.0.0.1',
-            ADMIN_PORT: String(adminPort),
-            LOG_LEVEL: 'warn',
-          },
-          cwd: ctx.repoRoot,
-          logFile: path.join(ctx.work.logs, 'ours.log'),
-        });
-      },
-    },
+    ourBuild(ctx, 'ours', 'ours', ctx.repoRoot),
+    ourBuild(ctx, 'baseline', `ours, baseline build`, ctx.baseline),
     {
       id: 'nginx-1',
       label: 'nginx (1 worker)',
@@ -127,11 +160,35 @@ export function serverCatalog(ctx) {
       label: 'fastify + @fastify/static',
       upload: true,
       pipelining: true,
-      check: () => {
-        const missing = ['fastify', '@fastify/static'].filter((p) => !resolvePackage(ctx.benchDir, p));
-        return missing.length ? `${missing.join(' and ')} not installed (run \`npm install\`; they are devDependencies)` : null;
-      },
+      check: fastifyMissing,
       start: (port) => startNodePeer(ctx, 'fastify', 'fastify-server.mjs', port),
+    },
+    {
+      id: 'fastify-nofsync',
+      label: 'fastify, uploads without fsync',
+      upload: true,
+      pipelining: true,
+      only: ['upload'],
+      check: fastifyMissing,
+      start: (port) => startNodePeer(ctx, 'fastify-nofsync', 'fastify-server.mjs', port, ['--no-fsync']),
+    },
+    {
+      id: 'net-close',
+      label: 'bare node:net, one response and close',
+      upload: false,
+      pipelining: false,
+      only: ['get-close'],
+      check: () => null,
+      start: (port) => startNodePeer(ctx, 'net-close', 'bare-net.mjs', port),
+    },
+    {
+      id: 'net-keepalive',
+      label: 'bare node:net, keep-alive',
+      upload: false,
+      pipelining: false,
+      only: ['get-ka', 'get-1000'],
+      check: () => null,
+      start: (port) => startNodePeer(ctx, 'net-keepalive', 'bare-net.mjs', port, ['--keep-alive']),
     },
     {
       id: 'python',

@@ -26,6 +26,7 @@ export function summarize(runs) {
     non2xx: sum(pick('non2xx')),
     status503: sum(pick('status503')),
     rssMiB: Math.max(...pick('rssMiB')),
+    cpuUsPerRequest: median(pick('cpuUsPerRequest')),
   };
   if (ok.some((r) => r.files !== undefined)) {
     row.files = sum(pick('files'));

@@ -8,6 +8,10 @@ const COLORS = {
   'node-http': '#2ca02c',
   fastify: '#9467bd',
   python: '#8c8c8c',
+  baseline: '#ff9896',
+  'fastify-nofsync': '#c5b0d5',
+  'net-close': '#bcbd22',
+  'net-keepalive': '#17becf',
 };
 
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
@@ -15,8 +19,24 @@ const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&l
 export function ratioChart(results, labels) {
   const scenarios = results.scenarios;
   const servers = [...new Set(scenarios.flatMap((s) => Object.keys(s.rows).filter((id) => s.rows[id])))];
-  const W = 960, H = 430, left = 56, right = 16, top = 64, bottom = 54;
-  const plotW = W - left - right, plotH = H - top - bottom;
+  const targets = results.targets ?? [];
+  const W = 1280, left = 56, right = 16, bottom = 54;
+  // Legend entries flow into rows; the plot starts below them.
+  const legend = [];
+  let lx = left, ly = 46;
+  for (const id of servers) {
+    const label = labels[id] ?? id;
+    const width = 14 + label.length * 6.5 + 14; // rough text width at 12px
+    if (lx + width > W - right) {
+      lx = left;
+      ly += 16;
+    }
+    legend.push({ id, label, x: lx, y: ly });
+    lx += width;
+  }
+  const top = ly + 18, plotBottom = top + 366;
+  const H = plotBottom + (targets.length ? 24 + 30 * targets.length : 0);
+  const plotW = W - left - right, plotH = plotBottom - top - bottom;
   const maxRatio = Math.max(1.2, ...scenarios.flatMap((s) => Object.values(s.rows).map((r) => r?.ratio ?? 0)));
   const yMax = Math.ceil(maxRatio * 4) / 4; // round up to a quarter for tidy grid lines
   const y = (v) => top + plotH - (v / yMax) * plotH;
@@ -29,13 +49,9 @@ export function ratioChart(results, labels) {
   out.push(`<text x="${left}" y="20" font-size="15" font-weight="bold">Throughput relative to baseline (higher is better)</text>`);
   out.push(`<text x="${left}" y="38" fill="#555">${esc(`${results.meta.date} · ${results.meta.mode} run · ${results.meta.rounds} rounds x ${results.meta.duration}s · driver ${results.meta.driver}`)}</text>`);
 
-  // Legend.
-  let lx = left;
-  for (const id of servers) {
-    const label = labels[id] ?? id;
-    out.push(`<rect x="${lx}" y="46" width="10" height="10" fill="${COLORS[id] ?? '#444'}"/>`);
-    out.push(`<text x="${lx + 14}" y="55">${esc(label)}</text>`);
-    lx += 14 + label.length * 6.5 + 14; // rough text width at 12px
+  for (const { id, label, x, y: ey } of legend) {
+    out.push(`<rect x="${x}" y="${ey}" width="10" height="10" fill="${COLORS[id] ?? '#444'}"/>`);
+    out.push(`<text x="${x + 14}" y="${ey + 9}">${esc(label)}</text>`);
   }
 
   // Grid and axis.
@@ -57,8 +73,15 @@ export function ratioChart(results, labels) {
       out.push(`<text x="${x + barW / 2}" y="${y(r) - 3}" text-anchor="middle" font-size="9">${r.toFixed(2)}</text>`);
     });
     const cx = left + g * groupW + groupW / 2;
-    out.push(`<text x="${cx}" y="${H - bottom + 18}" text-anchor="middle" font-weight="bold">${esc(sc.id)}</text>`);
-    out.push(`<text x="${cx}" y="${H - bottom + 34}" text-anchor="middle" fill="#555">${esc(sc.metric === 'mbps' ? 'MB/s' : 'req/s')} vs ${esc(sc.baseline ?? '-')}</text>`);
+    out.push(`<text x="${cx}" y="${plotBottom - bottom + 18}" text-anchor="middle" font-weight="bold">${esc(sc.id)}</text>`);
+    out.push(`<text x="${cx}" y="${plotBottom - bottom + 34}" text-anchor="middle" fill="#555">${esc(sc.metric === 'mbps' ? 'MB/s' : 'req/s')} vs ${esc(sc.baseline ?? '-')}</text>`);
+  });
+  // The targets, as the report prints them.
+  targets.forEach((t, i) => {
+    const color = t.status === 'PASS' ? '#2ca02c' : t.status === 'FAIL' ? '#d62728' : '#888';
+    const ty = plotBottom + 16 + i * 30;
+    out.push(`<text x="${left}" y="${ty}" font-size="12"><tspan fill="${color}" font-weight="bold">${esc(t.status)}</tspan> ${esc(t.text)}</text>`);
+    out.push(`<text x="${left + 40}" y="${ty + 13}" font-size="10" fill="#555">${esc(t.detail)}</text>`);
   });
   out.push('</svg>');
   return out.join('\n');

@@ -19,7 +19,7 @@ export const isInline = (ext) => ext === '.html';
 // Upload bodies above this size are refused, as any real server would.
 export const MAX_UPLOAD_BYTES = 1024 * 1024;
 
-/** The command line every peer takes: --port, --host, --root and --uploads. */
+/** The command line every peer takes: --port, --host, --root, --uploads, --no-fsync and --keep-alive. */
 export function peerOptions() {
   const { values: opts } = parseArgs({
     options: {
@@ -27,10 +27,12 @@ export function peerOptions() {
       host: { type: 'string', default: '127.0.0.1' },
       root: { type: 'string' },
       uploads: { type: 'string' },
+      'no-fsync': { type: 'boolean', default: false },
+      'keep-alive': { type: 'boolean', default: false },
     },
   });
   const root = path.resolve(opts.root);
-  return { opts, root, uploads: path.resolve(opts.uploads ?? path.join(root, 'uploads')) };
+  return { opts, root, uploads: path.resolve(opts.uploads ?? path.join(root, 'uploads')), fsync: !opts['no-fsync'], keepAlive: opts['keep-alive'] };
 }
 
 /**
@@ -55,5 +57,15 @@ export async function storeDurably(folder, bytes) {
   } finally {
     await dir.close();
   }
+  return name;
+}
+
+/**
+ * Stores an upload the way most fastify users do: one `writeFile` to its final name. Quick,
+ * but a crash can lose a file that was answered 201, or leave it empty or cut short.
+ */
+export async function storeWithoutFsync(folder, bytes) {
+  const name = `${randomUUID()}.json`;
+  await fs.promises.writeFile(path.join(folder, name), bytes, { flag: 'wx' });
   return name;
 }

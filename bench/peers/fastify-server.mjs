@@ -1,12 +1,14 @@
 // fastify peer: @fastify/static for GET and a JSON upload route, both stock.
-// It is the baseline for the upload target (ours >= 1.5x fastify).
-// Usage: node fastify-server.mjs --port 8082 --root DIR --uploads DIR
+// With --no-fsync it stores uploads with a plain writeFile (not durable), as most fastify
+// users do: the upload targets compare ours with both.
+// Usage: node fastify-server.mjs --port 8082 --root DIR --uploads DIR [--no-fsync]
 import path from 'node:path';
 import Fastify from 'fastify';
 import fastifyStatic from '@fastify/static';
-import { isInline, MAX_UPLOAD_BYTES, peerOptions, storeDurably } from './common.mjs';
+import { isInline, MAX_UPLOAD_BYTES, peerOptions, storeDurably, storeWithoutFsync } from './common.mjs';
 
-const { opts, root, uploads } = peerOptions();
+const { opts, root, uploads, fsync } = peerOptions();
+const store = fsync ? storeDurably : storeWithoutFsync;
 
 const app = Fastify({ logger: false, keepAliveTimeout: 30_000, bodyLimit: MAX_UPLOAD_BYTES });
 
@@ -33,7 +35,7 @@ app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, 
 });
 
 app.post('/upload', async (req, reply) => {
-  const name = await storeDurably(uploads, req.body);
+  const name = await store(uploads, req.body);
   return reply.code(201).send({ file: name });
 });
 

@@ -1,7 +1,8 @@
 // Stores an upload atomically and durably, in two steps that say how far they got:
 //   writeAndLink: temporary file (exclusive create) -> write -> fsync -> hard link to a fresh
 //                 name (fails instead of overwriting). After it the document exists.
-//   complete:     remove the temporary -> fsync the folder, so the new name survives a power cut.
+//   complete:     remove the temporary -> fsync the folder, so the new name survives a power cut;
+//                 completeAll does it once for a group of documents linked one after the other.
 // The file-system calls come in as a small interface, so a test can make any one of them fail.
 import { randomBytes } from 'node:crypto';
 import * as nodeFs from 'node:fs';
@@ -128,20 +129,30 @@ function syncFolder(fs: StorageFs, folder: string): void {
 }
 
 /**
- * Removes the temporary name and fsyncs the folder. Never throws: the document exists
- * whatever happens here. A failed folder fsync is not retried: after a failed fsync Linux may
- * already have dropped what it could not write, so a second one succeeding proves nothing.
+ * Removes the temporary names and fsyncs the folder once for all the documents: one journal
+ * commit makes every new name durable (group commit). Returns each document's completion, in
+ * order. Never throws: the documents exist whatever happens here. A failed folder fsync is not
+ * retried (after a failed fsync Linux may already have dropped what it could not write, so a
+ * second one succeeding proves nothing): it leaves every document of the group unconfirmed.
  */
-export function complete(linked: Linked, folder: string, fs: StorageFs): Completion {
-  const notes: string[] = [];
-  const removal = removeTemporary(fs, linked.tempPath);
-  if (removal !== null) notes.push(`temporary ${linked.tempPath} not removed (${removal}); removed at the next start`);
+export function completeAll(group: readonly Linked[], folder: string, fs: StorageFs): Completion[] {
+  const removals = group.map((linked) => removeTemporary(fs, linked.tempPath));
+  const folderNotes: string[] = [];
   try {
     syncFolder(fs, folder);
   } catch (error) {
     const code = codeOf(error);
-    if (!FOLDER_SYNC_UNSUPPORTED.has(code)) return { kind: 'unconfirmed', code, error: String((error as Error).stack ?? error) };
-    notes.push(`this file system cannot fsync a folder (${code})`);
+    if (!FOLDER_SYNC_UNSUPPORTED.has(code)) return group.map(() => ({ kind: 'unconfirmed', code, error: String((error as Error).stack ?? error) }));
+    folderNotes.push(`this file system cannot fsync a folder (${code})`);
   }
-  return { kind: 'durable', notes };
+  return group.map((linked, index) => {
+    const removal = removals[index];
+    const notes = removal === null ? folderNotes : [`temporary ${linked.tempPath} not removed (${removal}); removed at the next start`, ...folderNotes];
+    return { kind: 'durable', notes };
+  });
+}
+
+/** completeAll for one document. */
+export function complete(linked: Linked, folder: string, fs: StorageFs): Completion {
+  return completeAll([linked], folder, fs)[0]!;
 }

@@ -1,12 +1,13 @@
 // POST /upload: validates a JSON document and stores exactly the bytes sent, atomically and
 // durably (upload-storage.ts). Runs on a worker thread. Once the document exists under its
 // final name, every answer names it, so a client never has cause to send it twice.
+import { isUtf8 } from 'node:buffer';
 import type { JobResult, UploadJob } from '../core/job.js';
 import { errorResponse, jsonResponse, storedUnconfirmedResponse } from '../core/response.js';
 import { errorDocument } from '../core/status.js';
 import { freeBytes, hasRoom } from './disk-guard.js';
 import { checkJson } from './json.js';
-import { complete, NODE_FS, writeAndLink, type Completion, type Linked, type StorageFs } from './upload-storage.js';
+import { completeAll, NODE_FS, writeAndLink, type Completion, type Linked, type StorageFs } from './upload-storage.js';
 
 export interface UploadContext {
   /** Real path of the uploads folder. */
@@ -16,7 +17,6 @@ export interface UploadContext {
 }
 
 const STORAGE_FULL = new Set(['ENOSPC', 'EDQUOT']);
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function badRequest(message: string): JobResult {
   return { response: jsonResponse(400, errorDocument(400, message)) };
@@ -37,11 +37,7 @@ function checkFreeSpace(bytes: number, context: UploadContext): JobResult | null
 export function uploadProblem(body: Uint8Array): string | null {
   if (body.length === 0) return 'empty body: a JSON document is required';
   if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) return 'byte order mark not allowed: send UTF-8 without a BOM';
-  try {
-    utf8.decode(body);
-  } catch {
-    return 'body is not valid UTF-8';
-  }
+  if (!isUtf8(body)) return 'body is not valid UTF-8';
   const json = checkJson(body);
   return json.ok ? null : `invalid JSON at byte ${json.offset}: ${json.message}`;
 }
@@ -80,9 +76,18 @@ function stored(name: string, bytes: number, completion: Completion): JobResult 
   };
 }
 
-/** `fs` is node:fs; a test passes one whose calls fail. */
-/** `onLinked` learns the name as soon as the document exists, before the last steps. */
-export function handleUpload(job: UploadJob, context: UploadContext, fs: StorageFs = NODE_FS, onLinked: (name: string) => void = () => undefined): JobResult {
+/** An upload whose document exists under its final name, waiting for its group's folder fsync. */
+export interface LinkedUpload {
+  readonly linked: Linked;
+  readonly bytes: number;
+}
+
+/**
+ * The first part of storing an upload: validate, write, fsync and link. Returns the answer
+ * when the upload ends here (refused or not stored), else the linked document, which
+ * `finishUploads` completes. `onLinked` learns the name as soon as the document exists.
+ */
+export function linkUpload(job: UploadJob, context: UploadContext, fs: StorageFs, onLinked: (name: string) => void): JobResult | LinkedUpload {
   const problem = uploadProblem(job.body);
   if (problem !== null) return badRequest(problem);
   const lowSpace = checkFreeSpace(job.body.length, context);
@@ -94,5 +99,20 @@ export function handleUpload(job: UploadJob, context: UploadContext, fs: Storage
     return notStored(error);
   }
   onLinked(linked.name);
-  return stored(linked.name, job.body.length, complete(linked, context.uploadsRoot, fs));
+  return { linked, bytes: job.body.length };
+}
+
+/** The answers of uploads linked one after the other, after one folder fsync for them all. */
+export function finishUploads(group: readonly LinkedUpload[], context: UploadContext, fs: StorageFs): JobResult[] {
+  if (group.length === 0) return [];
+  const completions = completeAll(group.map((upload) => upload.linked), context.uploadsRoot, fs);
+  return group.map((upload, index) => stored(upload.linked.name, upload.bytes, completions[index]!));
+}
+
+export const isLinked = (outcome: JobResult | LinkedUpload): outcome is LinkedUpload => 'linked' in outcome;
+
+/** One upload stored on its own. `fs` is node:fs; a test passes one whose calls fail. */
+export function handleUpload(job: UploadJob, context: UploadContext, fs: StorageFs = NODE_FS, onLinked: (name: string) => void = () => undefined): JobResult {
+  const outcome = linkUpload(job, context, fs, onLinked);
+  return isLinked(outcome) ? finishUploads([outcome], context, fs)[0]! : outcome;
 }

@@ -1,23 +1,65 @@
-// The work a pool worker does for one job: static files or uploads. Never throws: an
+// The work a pool worker does for a batch of jobs: static files or uploads. Never throws: an
 // unexpected failure becomes a 500 whose stack goes to the log, not to the client.
 import { errorResponse } from '../core/response.js';
 import type { Job, JobResult } from '../core/job.js';
 import { serveStatic, type StaticContext } from './static.js';
-import { handleUpload, type UploadContext } from './upload.js';
-import { NODE_FS } from './upload-storage.js';
+import { finishUploads, isLinked, linkUpload, type LinkedUpload, type UploadContext } from './upload.js';
+import { NODE_FS, type StorageFs } from './upload-storage.js';
 
 export type WorkContext = StaticContext & UploadContext;
 
-/** `onLinked`: an upload's document exists under this name (see upload.ts). */
-export function doWork(job: Job, context: WorkContext, onLinked: (name: string) => void = () => undefined): JobResult {
+/**
+ * V8 heap limits for a worker. Its heap holds little: bodies and file contents are Buffers,
+ * outside it, and an upload is checked without decoding it into a string. An explicit old
+ * generation limit also makes V8 start each worker with a smaller heap, and a small young
+ * generation keeps ten workers from each growing one under load.
+ */
+export const WORKER_HEAP_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 } as const;
+
+/** What a batch reports while it runs (the pool's worker loop passes its Batch). */
+export interface BatchReport {
+  starting(index: number): void;
+  note(index: number, note: string): void;
+  finished(result: JobResult): void;
+}
+
+/** One job, up to the link for an upload. `onLinked`: an upload's document exists under this name. */
+function runJob(job: Job, context: WorkContext, fs: StorageFs, onLinked: (name: string) => void): JobResult | LinkedUpload {
   try {
-    return job.kind === 'upload' ? handleUpload(job, context, NODE_FS, onLinked) : serveStatic(job, context);
+    return job.kind === 'upload' ? linkUpload(job, context, fs, onLinked) : serveStatic(job, context);
   } catch (error) {
     return {
       response: errorResponse(500, job.kind === 'upload' ? 'POST' : job.method),
       log: { level: 'error', message: 'handler failed', fields: { error: String((error as Error).stack ?? error) } },
     };
   }
+}
+
+/**
+ * A batch of jobs, in order, one result each. The uploads of the batch are linked one after
+ * the other and then made durable together by one folder fsync (group commit), so each is
+ * answered only once its name is on disk. Never throws.
+ */
+export function doBatch(jobs: readonly Job[], context: WorkContext, report: BatchReport, fs: StorageFs = NODE_FS): JobResult[] {
+  const results: JobResult[] = new Array(jobs.length);
+  const linked: LinkedUpload[] = [];
+  const linkedAt: number[] = [];
+  jobs.forEach((job, index) => {
+    report.starting(index);
+    const outcome = runJob(job, context, fs, (name) => report.note(index, name));
+    if (isLinked(outcome)) {
+      linked.push(outcome);
+      linkedAt.push(index);
+    } else {
+      results[index] = outcome;
+      report.finished(outcome);
+    }
+  });
+  finishUploads(linked, context, fs).forEach((result, n) => {
+    results[linkedAt[n]!] = result;
+    report.finished(result);
+  });
+  return results;
 }
 
 /** What a result hands to the main thread: buffers to move (a body and a cached file may share one), a file to stream. */

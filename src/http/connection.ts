@@ -22,7 +22,7 @@ import { RequestReader } from './request-reader.js';
 import type { ResponseCache } from './response-cache.js';
 import { ResponseWriter } from './response-writer.js';
 import { route, type Route } from './router.js';
-import { newTraceId, requestTraceId, traceIdFieldLine } from './trace-context.js';
+import { newTraceId, requestTraceId } from './trace-context.js';
 import { gateUpload } from './upload-gate.js';
 
 export interface ConnectionSettings {
@@ -206,7 +206,7 @@ export class Connection {
     const { access } = this.deps;
     const client = this.trustedProxy ? clientAddress(this.client, head.headers['x-forwarded-for'], access.trustedProxies) : this.client;
     const traceId = requestTraceId(head.headers.traceparent);
-    const fieldLines = access.cors === null ? traceIdFieldLine(traceId) : traceIdFieldLine(traceId) + corsFieldLines(access.cors, head);
+    const fieldLines = access.cors === null ? '' : corsFieldLines(access.cors, head);
     const exchange = newExchange(head.method, head.target, this.requestCount, keepAlive, client, traceId, fieldLines);
     this.exchanges.push(exchange);
     // The last request on this connection: read nothing after it (but its own body, if any).
@@ -331,8 +331,7 @@ export class Connection {
       exchange = this.openExchange(head, false);
     } else {
       this.requestCount++;
-      const traceId = newTraceId();
-      exchange = newExchange('-', '-', this.requestCount, false, this.client, traceId, traceIdFieldLine(traceId));
+      exchange = newExchange('-', '-', this.requestCount, false, this.client, newTraceId(), '');
       this.exchanges.push(exchange);
     }
     this.deps.log.info({ conn: this.id, client: exchange.client, status, reason, traceId: exchange.traceId }, 'bad request');
@@ -376,7 +375,7 @@ export class Connection {
       keepAliveTimeoutSeconds: Math.ceil(this.deps.settings.keepAliveTimeoutMs / 1000),
       remainingRequests: this.deps.settings.maxRequestsPerConnection - exchange.index + 1,
     };
-    const outcome = this.writer.write(response, connection, exchange.fieldLines);
+    const outcome = this.writer.write(response, connection, exchange.traceId, exchange.fieldLines);
     if (outcome === 'streaming') this.streaming = { exchange, status: response.status, keepAlive };
     else this.onSent(exchange, response.status, keepAlive, outcome);
   }

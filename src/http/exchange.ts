@@ -16,9 +16,9 @@ export interface Exchange {
   /** Logged with the request line and echoed in the response. */
   readonly traceId: TraceId;
   /**
-   * Header lines the response carries beyond its own, CRLF included: the trace id, and the
-   * CORS fields of a request for /upload. Kept per request, so that a response (a cached
-   * one above all) stays one immutable object for every client.
+   * Header lines the response carries beyond its own and the trace id, CRLF included: the
+   * CORS fields of a request for /upload, else empty. Kept per request, so that a response
+   * (a cached one above all) stays one immutable object for every client.
    */
   readonly fieldLines: string;
   /** Whether the connection may stay open after this response. */

@@ -3,14 +3,21 @@
 // goes to a worker, which reads the file anew and refreshes the entry. When the byte budget is
 // spent, entries not used lately go first: the second-chance (CLOCK) approximation of least
 // recently used, because keeping exact recency order cost every hit a Map delete and insert.
+// A file still asked for is read again shortly before its entry expires, by one job, so the
+// entry is replaced in time: otherwise every request for a hot file in the moment after its
+// expiry would miss and go to the pool at once.
+import { close as closeFd } from 'node:fs';
 import type { Response } from '../core/response.js';
 import type { CachedFile, StaticJob } from '../core/job.js';
 import { acceptedEncodings } from '../handlers/conditional.js';
 import { fullHeadFields, respondWith, type BodyReader } from '../handlers/representation.js';
+import type { JobRunner } from './connection.js';
 import { PreparedHead } from './head.js';
 
 interface Entry extends CachedFile {
   readonly expiresAt: number;
+  /** From then on, a hit reads the file again (once: Infinity after). */
+  refreshAt: number;
   /** Hit since eviction last passed it over. */
   used: boolean;
   /** Slices of the bytes as bodies; the whole file is one body object, made once. */
@@ -21,6 +28,8 @@ interface Entry extends CachedFile {
 
 /** Distinct Accept-Encoding values remembered; clients send only a handful. */
 const MAX_ENCODING_KEYS = 64;
+/** The share of an entry's life after which a hit reads its file again. */
+const REFRESH_AFTER = 0.75;
 
 export class ResponseCache {
   private readonly entries = new Map<string, Entry>();
@@ -28,9 +37,12 @@ export class ResponseCache {
   /** Accept-Encoding value -> the encodings it accepts, joined; parsing one costs more than a hit. */
   private readonly encodingKeys = new Map<string, string>();
 
+  /** `refresher` reads files again before their entries expire (none: entries just expire). */
   constructor(
     private readonly maxBytes: number,
     private readonly ttlMs: number,
+    private readonly refresher: JobRunner | null = null,
+    private readonly clock: () => number = Date.now,
   ) {}
 
   /** Requests that name the same file and accept the same encodings share an entry. */
@@ -57,6 +69,7 @@ export class ResponseCache {
       return null;
     }
     entry.used = true;
+    if (now >= entry.refreshAt) this.refresh(entry, job);
     return respondWith(job.method, job.conditions, entry.representation, entry.read, entry.fullHead);
   }
 
@@ -71,11 +84,30 @@ export class ResponseCache {
     this.entries.set(key, {
       ...file,
       expiresAt: now + this.ttlMs,
+      refreshAt: now + this.ttlMs * REFRESH_AFTER,
       used: false,
       read: (start, length) => (length === bytes.length ? wholeBody : { kind: 'bytes', bytes: bytes.subarray(start, start + length) }),
       fullHead: new PreparedHead(fullHeadFields(file.representation)),
     });
     this.bytes += file.bytes.length;
+  }
+
+  /**
+   * Reads the entry's file again with one job (a plain GET for the same key), which replaces
+   * the entry when it comes back as cacheable. Tried once per entry: if the pool is full or
+   * the file changed kind, the entry expires as it would have.
+   */
+  private refresh(entry: Entry, job: StaticJob): void {
+    entry.refreshAt = Infinity;
+    if (this.refresher === null) return;
+    const read: StaticJob = { kind: 'static', method: 'GET', path: job.path, conditions: {}, acceptEncoding: job.acceptEncoding };
+    this.refresher.submit(read, (outcome) => {
+      if (!outcome.ok) return;
+      const { response, cacheable } = outcome.result;
+      // A file grown past the cache's size comes back open, to be streamed: nobody will.
+      if (response.body.kind === 'file') closeFd(response.body.fd, () => undefined);
+      if (cacheable !== undefined) this.store(read, cacheable, this.clock());
+    });
   }
 
   /**

@@ -6,6 +6,9 @@ import type { Duplex } from 'node:stream';
 import type { Response, ResponseBody } from '../core/response.js';
 import { FileSender, type SendOutcome } from './file-sender.js';
 import { CONTINUE_HEAD, headBytes, type ConnectionHeaders } from './head.js';
+import { assembleHead } from './head-slab.js';
+import type { TraceId } from './trace-context.js';
+
 
 export class ResponseWriter {
   /** The file being sent, while one is. */
@@ -31,19 +34,18 @@ export class ResponseWriter {
   }
 
   /**
-   * Writes `response`, with `fieldLines` (this request's own header lines, CRLF included)
-   * between its head's start and its connection fields. A body in memory is written at once
+   * Writes `response`, with this request's own header lines (the trace id, and `fieldLines`:
+   * CRLF included, usually empty) between its head's start and its connection fields. A body in memory is written at once
    * and its outcome returned; a file is streamed, and `onStreamed` runs once it is done.
    */
-  write(response: Response, connection: ConnectionHeaders, fieldLines: string): SendOutcome | 'streaming' {
+  write(response: Response, connection: ConnectionHeaders, traceId: TraceId, fieldLines: string): SendOutcome | 'streaming' {
     const [start, ending] = headBytes(response, connection);
-    const head = start.length + fieldLines.length + ending.length;
+    const headBuffer = assembleHead(start, traceId, fieldLines, ending);
+    const head = headBuffer.length;
     const body = response.body;
-    // Corked, head and body leave in one writev system call, so one packet, without copying.
+    // Corked, head and body leave in one writev system call, so one packet, without copying the body.
     this.stream.cork();
-    this.stream.write(start);
-    this.stream.write(fieldLines, 'latin1');
-    this.stream.write(ending);
+    this.stream.write(headBuffer);
     if (body.kind === 'bytes') this.stream.write(body.bytes);
     this.stream.uncork();
     if (body.kind !== 'file') return { ok: true, bytes: head + (body.kind === 'bytes' ? body.bytes.length : 0) };

@@ -56,8 +56,3 @@ export function newTraceId(): TraceId {
 export function requestTraceId(traceparent: string | undefined): TraceId {
   return traceIdFrom(traceparent) ?? newTraceId();
 }
-
-/** The response header line that echoes the id, CRLF included. */
-export function traceIdFieldLine(id: TraceId): string {
-  return `${TRACE_ID_FIELD}: ${id}\r\n`;
-}

@@ -3,7 +3,7 @@
 // batch in one postMessage, and answers with one message whose buffers are transferred.
 // Every job ends in exactly one outcome: a result, or a failure that says what happened.
 import { closeSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { FromWorker, JobMessage, ToWorker } from './messages.js';
 import { BatchProgress } from './progress.js';
 import { BoundedQueue } from './queue.js';
@@ -51,6 +51,8 @@ export interface PoolOptions<Job, Result> {
   readonly maxBatch?: number;
   /** The longest one job may run, and the longest it may wait in the queue. */
   readonly jobTimeoutMs: number;
+  /** V8 heap limits of each worker; a worker that runs out dies like any crashing worker. */
+  readonly resourceLimits?: ResourceLimits;
   /** Buffers of a job that are moved to the worker with it. */
   transferOf(job: Job): ArrayBuffer[];
   /** Whether a job may run again when its worker died (no side effects, no buffers moved). */
@@ -223,7 +225,7 @@ export class WorkerPool<Job, Result> {
     const workerData: WorkerInput = { progress: progress.buffer, data: this.options.workerData };
     // trackUnmanagedFds off: a worker hands open file descriptors to the main thread, which
     // streams and closes them; a worker that tracked them would close them again on exit.
-    const worker = new Worker(this.options.workerFile, { workerData, trackUnmanagedFds: false });
+    const worker = new Worker(this.options.workerFile, { workerData, trackUnmanagedFds: false, resourceLimits: this.options.resourceLimits });
     const slot: Slot<Job, Result> = { id, worker, progress, online: false, startedAt: Date.now(), batch: [], seenStarted: 0, seenSince: 0, timedOut: false };
     this.slots[id - 1] = slot;
     let failure: Error | null = null;

@@ -28,19 +28,45 @@ export function workerInputData(): unknown {
  */
 export type Note = (note: string) => void;
 
-/** `run` must not throw. */
-export function serveJobs<Job, Result>(run: (job: Job, note: Note) => Result, parts: ResultParts<Result>): void {
+/** One batch as its runner sees it: the jobs, and what to report while running them. */
+export interface Batch<Job, Result> {
+  readonly jobs: readonly Job[];
+  /** The job at `index` starts now: a stall or a crash from here on is blamed on it. */
+  starting(index: number): void;
+  /** What the job at `index` says while it runs (see Note). */
+  note(index: number, note: string): void;
+  /** A result is complete; the descriptors it holds are released if the worker dies. */
+  finished(result: Result): void;
+}
+
+/**
+ * Runs every batch with `runBatch`, which returns one result per job, in order, and must not
+ * throw. A runner may finish some jobs together after running them all, so that work they
+ * share is done once (uploads share their folder's fsync).
+ */
+export function serveBatches<Job, Result>(runBatch: (batch: Batch<Job, Result>) => Result[], parts: ResultParts<Result>): void {
   const port = parentPort;
-  if (port === null) throw new Error('serveJobs runs on a worker thread');
+  if (port === null) throw new Error('serveBatches runs on a worker thread');
   const progress = new BatchProgress((workerData as WorkerInput).progress);
   port.on('message', (message: ToWorker<Job>) => {
-    const results: ResultMessage<Result>[] = message.jobs.map(({ id, job }, index) => {
-      progress.starting(index);
-      const result = run(job, (note) => port.postMessage({ type: 'note', id, note } satisfies FromWorker<Result>));
-      progress.holding(parts.descriptorsOf(result));
-      return { id, result };
-    });
+    const batch: Batch<Job, Result> = {
+      jobs: message.jobs.map(({ job }) => job),
+      starting: (index) => progress.starting(index),
+      note: (index, note) => port.postMessage({ type: 'note', id: message.jobs[index]!.id, note } satisfies FromWorker<Result>),
+      finished: (result) => progress.holding(parts.descriptorsOf(result)),
+    };
+    const results: ResultMessage<Result>[] = runBatch(batch).map((result, index) => ({ id: message.jobs[index]!.id, result }));
     const reply: FromWorker<Result> = { type: 'results', results };
     port.postMessage(reply, transferList(results.flatMap(({ result }) => [...parts.buffersOf(result)])));
   });
+}
+
+/** Runs the jobs of every batch one by one with `run`, which must not throw. */
+export function serveJobs<Job, Result>(run: (job: Job, note: Note) => Result, parts: ResultParts<Result>): void {
+  serveBatches<Job, Result>((batch) => batch.jobs.map((job, index) => {
+    batch.starting(index);
+    const result = run(job, (note) => batch.note(index, note));
+    batch.finished(result);
+    return result;
+  }), parts);
 }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ConditionalHeaders, Representation, StaticJob } from '../../../src/core/job.js';
+import type { ConditionalHeaders, Job, JobResult, Representation, StaticJob } from '../../../src/core/job.js';
+import type { JobRunner } from '../../../src/http/connection.js';
+import type { JobOutcome } from '../../../src/pool/pool.js';
 import { headStart, httpDate } from '../../../src/http/head.js';
 import { ResponseCache } from '../../../src/http/response-cache.js';
 
@@ -119,5 +121,30 @@ describe('response cache', () => {
     const off = new ResponseCache(1024, 0);
     off.store(work('/a'), file('x'), 0);
     assert.equal(off.respond(work('/a'), 0), null);
+  });
+
+  test('a hot entry is read again by one job before it expires, and replaced in time', () => {
+    const submitted: Array<{ job: Job; done: (outcome: JobOutcome<JobResult>) => void }> = [];
+    const runner: JobRunner = { submit: (job, done) => (submitted.push({ job, done }), true) };
+    const cache = new ResponseCache(1024, 1000, runner, () => 800);
+    cache.store(work('/a.html'), file('old', '"1"'), 0);
+    for (let at = 0; at < 750; at += 50) assert.equal(bodyText(cache.respond(work('/a.html'), at)), 'old');
+    assert.equal(submitted.length, 0, 'no refresh early in the life of an entry');
+    for (let at = 750; at < 1000; at += 10) assert.equal(bodyText(cache.respond(work('/a.html', { conditions: { range: 'bytes=0-1' } }), at)), 'ol');
+    assert.equal(submitted.length, 1, 'one job, however many hits');
+    assert.deepEqual(submitted[0]!.job, work('/a.html'), 'a plain GET of the file, without the conditions of the hit');
+    const fresh = file('new', '"2"');
+    submitted[0]!.done({ ok: true, workerId: 1, result: { response: { status: 200, headers: [], contentLength: 3, body: { kind: 'bytes', bytes: fresh.bytes } }, cacheable: fresh } as unknown as JobResult });
+    assert.equal(bodyText(cache.respond(work('/a.html'), 1000)), 'new', 'replaced before the old entry expired: no miss');
+    assert.equal(cache.respond(work('/a.html'), 1800), null, 'the new entry lives its own TTL from its store');
+  });
+
+  test('a refresh that fails leaves the entry to expire as before', () => {
+    const submitted: Array<(outcome: JobOutcome<JobResult>) => void> = [];
+    const cache = new ResponseCache(1024, 1000, { submit: (_job, done) => (submitted.push(done), true) });
+    cache.store(work('/a.html'), file('old'), 0);
+    assert.notEqual(cache.respond(work('/a.html'), 900), null);
+    submitted[0]!({ ok: false, workerId: 1, failure: 'crashed', error: new Error('x'), note: null });
+    assert.equal(cache.respond(work('/a.html'), 1000), null);
   });
 });

@@ -2,7 +2,7 @@
 // fresh trace ids.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { newTraceId, requestTraceId, traceIdFieldLine, traceIdFrom } from '../../../src/http/trace-context.js';
+import { newTraceId, requestTraceId, traceIdFrom } from '../../../src/http/trace-context.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
@@ -82,9 +82,5 @@ describe('requestTraceId and the response field', () => {
     assert.match(fresh, /^[0-9a-f]{32}$/);
     assert.notEqual(fresh, TRACE);
     assert.notEqual(requestTraceId(undefined), requestTraceId(undefined));
-  });
-
-  test('the field line is one header line', () => {
-    assert.equal(traceIdFieldLine(requestTraceId(`00-${TRACE}-${PARENT}-01`)), `X-Trace-Id: ${TRACE}\r\n`);
   });
 });

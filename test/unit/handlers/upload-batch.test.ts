@@ -1,0 +1,96 @@
+// Group commit: the uploads of one batch share one folder fsync, and none is answered 201
+// before it. Through an injected fs that records the order of the calls.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import type { Job, JobResult } from '../../../src/core/job.js';
+import { doBatch, type BatchReport, type WorkContext } from '../../../src/handlers/work.js';
+import { NODE_FS, type StorageFs } from '../../../src/handlers/upload-storage.js';
+
+const DOCUMENT = new TextEncoder().encode('{"n":1}');
+const upload = (body: Uint8Array = DOCUMENT): Job => ({ kind: 'upload', body });
+
+/** node:fs that logs 'file-fsync', 'link' and 'folder-fsync' in order, and can fail the folder fsync. */
+function recordingFs(folder: string, calls: string[], folderFsyncError: string | null = null): StorageFs {
+  const folderFds = new Set<number>();
+  return {
+    ...NODE_FS,
+    openSync: (path, flags, mode) => {
+      const fd = NODE_FS.openSync(path, flags, mode);
+      if (path === folder) folderFds.add(fd);
+      return fd;
+    },
+    fsyncSync: (fd) => {
+      if (!folderFds.has(fd)) {
+        calls.push('file-fsync');
+        return NODE_FS.fsyncSync(fd);
+      }
+      calls.push('folder-fsync');
+      if (folderFsyncError !== null) throw Object.assign(new Error(`${folderFsyncError}: injected`), { code: folderFsyncError });
+      NODE_FS.fsyncSync(fd);
+    },
+    linkSync: (from, to) => {
+      calls.push('link');
+      NODE_FS.linkSync(from, to);
+    },
+  };
+}
+
+const silentReport = (): BatchReport & { notes: string[]; started: number[] } => {
+  const notes: string[] = [];
+  const started: number[] = [];
+  return { notes, started, starting: (index) => started.push(index), note: (index, note) => notes.push(`${index}:${note}`), finished: () => undefined };
+};
+
+describe('a batch of uploads (group commit)', () => {
+  let folder = '';
+  let context: WorkContext;
+  const stored = (): string[] => readdirSync(folder).filter((name) => name.endsWith('.json')).sort();
+  const statuses = (results: JobResult[]): number[] => results.map((result) => result.response.status);
+
+  beforeEach(() => {
+    folder = mkdtempSync(join(tmpdir(), 'rawhttp-batch-'));
+    context = { uploadsRoot: folder, minFreeDiskBytes: 0 } as WorkContext;
+  });
+  afterEach(() => rmSync(folder, { recursive: true, force: true }));
+
+  test('four uploads: four file fsyncs and links, then one folder fsync, then four 201s', () => {
+    const calls: string[] = [];
+    const report = silentReport();
+    const results = doBatch([upload(), upload(), upload(), upload()], context, report, recordingFs(folder, calls));
+    assert.deepEqual(statuses(results), [201, 201, 201, 201]);
+    assert.deepEqual(calls, ['file-fsync', 'link', 'file-fsync', 'link', 'file-fsync', 'link', 'file-fsync', 'link', 'folder-fsync']);
+    assert.equal(stored().length, 4);
+    assert.deepEqual(report.started, [0, 1, 2, 3]);
+    // Each name is noted as soon as it is linked, so a worker dying before the folder fsync is answered with it.
+    assert.equal(report.notes.length, 4);
+  });
+
+  test('an invalid upload in the batch gets its 400 and takes no part in the commit', () => {
+    const calls: string[] = [];
+    const results = doBatch([upload(), upload(new TextEncoder().encode('{')), upload()], context, silentReport(), recordingFs(folder, calls));
+    assert.deepEqual(statuses(results), [201, 400, 201]);
+    assert.equal(calls.filter((call) => call === 'folder-fsync').length, 1);
+    assert.equal(stored().length, 2);
+  });
+
+  test('a batch without a stored upload syncs no folder', () => {
+    const calls: string[] = [];
+    const results = doBatch([upload(new Uint8Array())], context, silentReport(), recordingFs(folder, calls));
+    assert.deepEqual(statuses(results), [400]);
+    assert.deepEqual(calls, []);
+  });
+
+  test('the shared folder fsync fails: every upload of the batch is a 500 naming its own file', () => {
+    const results = doBatch([upload(), upload()], context, silentReport(), recordingFs(folder, [], 'EIO'));
+    assert.deepEqual(statuses(results), [500, 500]);
+    const named = results.map((result) => {
+      const body = result.response.body;
+      assert.equal(body.kind, 'bytes');
+      return (JSON.parse(new TextDecoder().decode(body.kind === 'bytes' ? body.bytes : undefined)) as { filepath: string }).filepath;
+    });
+    assert.deepEqual(named.map((path) => path.replace('/uploads/', '')).sort(), stored());
+  });
+});
