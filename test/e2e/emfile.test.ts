@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { waitFor } from '../fixtures/probes.js';
 import { get, RawClient, request } from '../helpers/raw.js';
-import { REPO_ROOT, RESOURCES_DIR, type LogLine } from '../helpers/server.js';
+import { ONE_CLIENT_LOAD, REPO_ROOT, RESOURCES_DIR, type LogLine } from '../helpers/server.js';
 
 /**
  * The server needs about 26 descriptors of its own with one worker and one listening socket;
@@ -34,7 +34,7 @@ async function startLimited(env: Record<string, string>): Promise<LimitedServer>
   const uploadsDir = mkdtempSync(join(tmpdir(), 'rawhttp-emfile-'));
   const child = spawn('sh', ['-c', `ulimit -n ${FD_LIMIT} && exec "$0" "$1"`, process.execPath, join(REPO_ROOT, 'dist', 'src', 'main.js')], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ADMIN_PORT: '0', RESOURCES_DIR, UPLOADS_DIR: uploadsDir, POOL_STATUS_INTERVAL_MS: '0', ...env },
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ADMIN_PORT: '0', RESOURCES_DIR, UPLOADS_DIR: uploadsDir, POOL_STATUS_INTERVAL_MS: '0', ...ONE_CLIENT_LOAD, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: LogLine[] = [];
