@@ -8,34 +8,26 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { Job, JobResult } from '../../../src/core/job.js';
 import { doBatch, type BatchReport, type WorkContext } from '../../../src/handlers/work.js';
 import { NODE_FS, type StorageFs } from '../../../src/handlers/upload-storage.js';
+import { watchingFsync } from '../../helpers/storage-fs.js';
 
 const DOCUMENT = new TextEncoder().encode('{"n":1}');
 const upload = (body: Uint8Array = DOCUMENT): Job => ({ kind: 'upload', body });
 
 /** node:fs that logs 'file-fsync', 'link' and 'folder-fsync' in order, and can fail the folder fsync. */
 function recordingFs(folder: string, calls: string[], folderFsyncError: string | null = null): StorageFs {
-  const folderFds = new Set<number>();
-  return {
-    ...NODE_FS,
-    openSync: (path, flags, mode) => {
-      const fd = NODE_FS.openSync(path, flags, mode);
-      if (path === folder) folderFds.add(fd);
-      return fd;
+  return watchingFsync(
+    folder,
+    (isFolder) => {
+      calls.push(isFolder ? 'folder-fsync' : 'file-fsync');
+      if (isFolder && folderFsyncError !== null) throw Object.assign(new Error(`${folderFsyncError}: injected`), { code: folderFsyncError });
     },
-    fsyncSync: (fd) => {
-      if (!folderFds.has(fd)) {
-        calls.push('file-fsync');
-        return NODE_FS.fsyncSync(fd);
-      }
-      calls.push('folder-fsync');
-      if (folderFsyncError !== null) throw Object.assign(new Error(`${folderFsyncError}: injected`), { code: folderFsyncError });
-      NODE_FS.fsyncSync(fd);
+    {
+      linkSync: (from, to) => {
+        calls.push('link');
+        NODE_FS.linkSync(from, to);
+      },
     },
-    linkSync: (from, to) => {
-      calls.push('link');
-      NODE_FS.linkSync(from, to);
-    },
-  };
+  );
 }
 
 const silentReport = (): BatchReport & { notes: string[]; started: number[] } => {

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { handleUpload } from '../../../src/handlers/upload.js';
 import { NODE_FS, type StorageFs } from '../../../src/handlers/upload-storage.js';
 import { isTemporary } from '../../../src/handlers/upload-temporaries.js';
+import { watchingFsync } from '../../helpers/storage-fs.js';
 import type { JobResult } from '../../../src/core/job.js';
 
 const DOCUMENT = new TextEncoder().encode('{"name":"test","values":[1,2.5]}');
@@ -19,19 +20,9 @@ function injected(code: string, syscall: string): NodeJS.ErrnoException {
 
 /** node:fs, except that fsync of the uploads folder itself throws `code`. */
 function folderFsyncFails(folder: string, code: string): StorageFs {
-  const folderFds = new Set<number>();
-  return {
-    ...NODE_FS,
-    openSync: (path, flags, mode) => {
-      const fd = NODE_FS.openSync(path, flags, mode);
-      if (path === folder) folderFds.add(fd);
-      return fd;
-    },
-    fsyncSync: (fd) => {
-      if (folderFds.has(fd)) throw injected(code, 'fsync');
-      NODE_FS.fsyncSync(fd);
-    },
-  };
+  return watchingFsync(folder, (isFolder) => {
+    if (isFolder) throw injected(code, 'fsync');
+  });
 }
 
 function bodyOf(result: JobResult): Record<string, unknown> {
