@@ -2,7 +2,7 @@
 // would leave less than MIN_FREE_DISK_BYTES free on the uploads file system, so uploads
 // cannot fill the disk the logs, temporaries and the rest of the host share. One statfs
 // call per upload (a few microseconds on a worker thread) keeps the answer exact.
-import { statfsSync } from 'node:fs';
+import { fs } from './builtins.js';
 
 /**
  * Bytes this process may still write under `folder`: blocks available to unprivileged users
@@ -10,7 +10,7 @@ import { statfsSync } from 'node:fs';
  */
 export function freeBytes(folder: string): number | null {
   try {
-    const stats = statfsSync(folder);
+    const stats = fs.statfsSync(folder);
     return stats.bavail * stats.bsize;
   } catch {
     return null;

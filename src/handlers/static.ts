@@ -1,9 +1,10 @@
 // GET and HEAD for files under the document root. Runs on a worker thread, so it uses the
 // synchronous fs calls, which cost a fraction of the same calls through libuv's thread pool.
-import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { basename, join, sep } from 'node:path';
 import { errorResponse, redirectResponse, type HeaderList } from '../core/response.js';
 import { STATIC_ALLOW, UPLOADS_PREFIX } from '../core/routes.js';
+import { fs } from './builtins.js';
 import type { ErrorStatus } from '../core/status.js';
 import type { ConditionalHeaders, JobResult, Representation, StaticJob } from '../core/job.js';
 import { acceptedEncodings, entityTag, type Encoding } from './conditional.js';
@@ -24,7 +25,7 @@ export interface StaticContext {
 
 const ENCODING_SUFFIX: Readonly<Record<Encoding, string>> = { br: '.br', gzip: '.gz' };
 // O_NONBLOCK: opening a FIFO someone left in the root must not block the worker forever.
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
 
 /** An open regular file or folder whose real path lies inside the root. */
 interface Opened {
@@ -46,9 +47,9 @@ function isInside(realPath: string, root: string): boolean {
 /** Where the descriptor really points: one readlink on Linux, a realpath walk elsewhere. */
 function realPathOf(fd: number, opened: string): string {
   try {
-    return readlinkSync(`/proc/self/fd/${fd}`);
+    return fs.readlinkSync(`/proc/self/fd/${fd}`);
   } catch {
-    return realpathSync.native(opened);
+    return fs.realpathSync.native(opened);
   }
 }
 
@@ -74,24 +75,24 @@ function openProblem(error: unknown): OpenProblem {
 function openInside(path: string, root: string): Opened | OpenProblem {
   let fd: number;
   try {
-    fd = openSync(path, OPEN_FLAGS);
+    fd = fs.openSync(path, OPEN_FLAGS);
   } catch (error) {
     return openProblem(error);
   }
   try {
     const realPath = realPathOf(fd, path);
-    const stats = fstatSync(fd);
+    const stats = fs.fstatSync(fd);
     if (!isInside(realPath, root)) {
-      closeSync(fd);
+      fs.closeSync(fd);
       return 'outside';
     }
     if (!stats.isFile() && !stats.isDirectory()) {
-      closeSync(fd);
+      fs.closeSync(fd);
       return 'missing';
     }
     return { fd, realPath, stats };
   } catch (error) {
-    closeSync(fd);
+    fs.closeSync(fd);
     throw error;
   }
 }
@@ -128,12 +129,12 @@ function find(job: StaticJob, context: StaticContext): Found {
     const opened = openInside(candidate, root);
     if (!isOpened(opened)) return { ok: false, result: refuseOpen(opened, job.method) };
     if (opened.stats.isFile()) return { ok: true, file: opened, root, inUploads };
-    closeSync(opened.fd);
+    fs.closeSync(opened.fd);
     // A folder serves its index.html, never a listing; `/docs` first redirects to `/docs/`,
     // so the page's relative links resolve inside the folder.
     candidate = join(opened.realPath, 'index.html');
     if (attempt === 0 && !job.path.endsWith('/')) {
-      if (!statSync(candidate, { throwIfNoEntry: false })?.isFile()) return refusal(404, job.method);
+      if (!fs.statSync(candidate, { throwIfNoEntry: false })?.isFile()) return refusal(404, job.method);
       const location = `${job.path.split('/').map(encodeURIComponent).join('/')}/`;
       return { ok: false, result: { response: redirectResponse(location, job.method) } };
     }
@@ -145,7 +146,7 @@ function readRange(fd: number, start: number, length: number): Uint8Array {
   const bytes = new Uint8Array(length);
   let at = 0;
   while (at < length) {
-    const read = readSync(fd, bytes, at, length - at, start + at);
+    const read = fs.readSync(fd, bytes, at, length - at, start + at);
     if (read === 0) return bytes.subarray(0, at);
     at += read;
   }
@@ -166,14 +167,14 @@ const NO_ENCODING: EncodingChoice = { varies: false, chosen: null };
 function chooseEncoding(realPath: string, root: string, acceptEncoding: string | undefined): EncodingChoice {
   const existing = (Object.keys(ENCODING_SUFFIX) as Encoding[]).filter(
     // A cheap stat first: most pages have no siblings, and a failed open costs an exception.
-    (encoding) => statSync(realPath + ENCODING_SUFFIX[encoding], { throwIfNoEntry: false })?.isFile() === true,
+    (encoding) => fs.statSync(realPath + ENCODING_SUFFIX[encoding], { throwIfNoEntry: false })?.isFile() === true,
   );
   for (const encoding of acceptedEncodings(acceptEncoding)) {
     if (!existing.includes(encoding)) continue;
     const opened = openInside(realPath + ENCODING_SUFFIX[encoding], root);
     if (!isOpened(opened)) continue;
     if (opened.stats.isFile()) return { varies: true, chosen: { encoding, file: opened } };
-    closeSync(opened.fd);
+    fs.closeSync(opened.fd);
   }
   return { varies: existing.length > 0, chosen: null };
 }
@@ -233,7 +234,7 @@ export function serveStatic(job: StaticJob, context: StaticContext): JobResult {
     // Attachments are sent as stored; only pages shown inline may come precompressed.
     const encoding = presentation.kind === 'inline' ? chooseEncoding(file.realPath, found.root, job.acceptEncoding) : NO_ENCODING;
     if (encoding.chosen !== null) {
-      closeSync(file.fd);
+      fs.closeSync(file.fd);
       file = encoding.chosen.file;
     }
     const representation = representationOf(file, name, presentation, encoding, found.inUploads ? 'no-store' : context.cacheControl);
@@ -241,6 +242,6 @@ export function serveStatic(job: StaticJob, context: StaticContext): JobResult {
     keptOpen = answer.keptOpen;
     return answer.result;
   } finally {
-    if (!keptOpen) closeSync(file.fd);
+    if (!keptOpen) fs.closeSync(file.fd);
   }
 }

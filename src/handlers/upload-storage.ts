@@ -4,9 +4,8 @@
 //   complete:     remove the temporary -> fsync the folder, so the new name survives a power cut;
 //                 completeAll does it once for a group of documents linked one after the other.
 // The file-system calls come in as a small interface, so a test can make any one of them fail.
-import { randomBytes } from 'node:crypto';
-import * as nodeFs from 'node:fs';
 import { join } from 'node:path';
+import { fs as nodeFs, randomHex } from './builtins.js';
 import { TEMP_RANDOM_BYTES, temporaryName, thisProcess } from './upload-temporaries.js';
 
 /** The synchronous file-system calls storing an upload makes (node:fs in production). */
@@ -76,7 +75,7 @@ function removeTemporary(fs: StorageFs, path: string): string | null {
  * when that fails, leaving nothing behind; once it returns, the document exists.
  */
 export function writeAndLink(body: Uint8Array, folder: string, fs: StorageFs): Linked {
-  const tempPath = join(folder, temporaryName(OWNER, randomBytes(TEMP_RANDOM_BYTES).toString('hex')));
+  const tempPath = join(folder, temporaryName(OWNER, randomHex(TEMP_RANDOM_BYTES)));
   const fd = fs.openSync(tempPath, 'wx', 0o644);
   try {
     try {
@@ -96,7 +95,7 @@ export function writeAndLink(body: Uint8Array, folder: string, fs: StorageFs): L
 /** Gives the complete temporary file its final name, never replacing an existing file. */
 function publish(fs: StorageFs, tempPath: string, folder: string): string {
   for (let attempt = 1; ; attempt++) {
-    const name = uploadName(new Date(), randomBytes(8).toString('hex'));
+    const name = uploadName(new Date(), randomHex(8));
     const finalPath = join(folder, name);
     try {
       fs.linkSync(tempPath, finalPath); // fails with EEXIST instead of overwriting
