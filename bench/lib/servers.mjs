@@ -21,6 +21,14 @@ export function freePort() {
 }
 
 // Our own mime map for nginx, so the peer does not depend on /etc/nginx.
+/**
+ * Our defaults for how connections come and go (LISTEN_SOCKETS on Linux,
+ * MAX_REQUESTS_PER_CONNECTION), given to the bare node:net peers so that they pay for
+ * accepting connections as often, and spread over as many sockets, as ours.
+ */
+const OUR_LISTEN_SOCKETS = ['--listen-sockets', '64'];
+const OUR_MAX_REQUESTS = ['--max-requests', '100'];
+
 const NGINX_MIME = `types {
     text/html html;
     text/plain txt;
@@ -174,21 +182,21 @@ export function serverCatalog(ctx) {
     },
     {
       id: 'net-close',
-      label: 'bare node:net, one response and close',
+      label: 'bare node:net, one response and close, 64 listening sockets',
       upload: false,
       pipelining: false,
       only: ['get-close'],
       check: () => null,
-      start: (port) => startNodePeer(ctx, 'net-close', 'bare-net.mjs', port),
+      start: (port) => startNodePeer(ctx, 'net-close', 'bare-net.mjs', port, OUR_LISTEN_SOCKETS),
     },
     {
       id: 'net-keepalive',
-      label: 'bare node:net, keep-alive',
+      label: 'bare node:net, keep-alive, 100 requests a connection, 64 listening sockets',
       upload: false,
       pipelining: false,
       only: ['get-ka', 'get-1000'],
       check: () => null,
-      start: (port) => startNodePeer(ctx, 'net-keepalive', 'bare-net.mjs', port, ['--keep-alive']),
+      start: (port) => startNodePeer(ctx, 'net-keepalive', 'bare-net.mjs', port, ['--keep-alive', ...OUR_MAX_REQUESTS, ...OUR_LISTEN_SOCKETS]),
     },
     {
       id: 'python',

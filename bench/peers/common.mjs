@@ -19,7 +19,10 @@ export const isInline = (ext) => ext === '.html';
 // Upload bodies above this size are refused, as any real server would.
 export const MAX_UPLOAD_BYTES = 1024 * 1024;
 
-/** The command line every peer takes: --port, --host, --root, --uploads, --no-fsync and --keep-alive. */
+/**
+ * The command line every peer takes: --port, --host, --root, --uploads, --no-fsync and
+ * --keep-alive; the bare node:net peer also --max-requests and --listen-sockets.
+ */
 export function peerOptions() {
   const { values: opts } = parseArgs({
     options: {
@@ -29,6 +32,8 @@ export function peerOptions() {
       uploads: { type: 'string' },
       'no-fsync': { type: 'boolean', default: false },
       'keep-alive': { type: 'boolean', default: false },
+      'max-requests': { type: 'string', default: '0' },
+      'listen-sockets': { type: 'string', default: '1' },
     },
   });
   const root = path.resolve(opts.root);
