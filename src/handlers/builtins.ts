@@ -1,7 +1,7 @@
 // The built-in modules the handlers use, taken from Node.js's own module table. An ESM import
 // of a built-in builds its whole namespace, which runs every lazy getter: `import ... from
 // 'node:fs'` loads fs/promises, file streams and readline, and `node:crypto` all of Web
-// Crypto, in each of the ten workers that never use them (docs/memory.md).
+// Crypto, in every worker, none of which uses them (docs/memory.md).
 export const fs = process.getBuiltinModule('node:fs');
 
 let crypto: typeof import('node:crypto') | undefined;
