@@ -15,6 +15,7 @@ import { connectionAddress } from '../security/forwarded.js';
 import { Connection, type ConnectionDeps } from './connection.js';
 import { headBytes } from './head.js';
 import { readProxyHeader } from './proxy-accept.js';
+import { SlotList } from './slot-list.js';
 
 export interface HttpServerOptions {
   readonly host: string;
@@ -42,9 +43,9 @@ const NOTHING_TO_RELEASE = (): void => undefined;
 
 export class HttpServer {
   private readonly listeners: Server[];
-  private readonly connections = new Set<Connection>();
+  private readonly connections = new SlotList<Connection>();
   /** Sockets whose PROXY header is being read: no Connection yet, but they count against the cap. */
-  private readonly pending = new Set<Socket>();
+  private readonly pending = new SlotList<Socket>();
   /** Open connections that have ended their side and await the client's close. */
   private finished = 0;
   private nextConnectionId = 1;
@@ -112,15 +113,15 @@ export class HttpServer {
   async drain(idleGraceMs: number): Promise<void> {
     this.draining = true;
     const closed = Promise.all(this.listeners.map((listener) => new Promise<void>((resolve) => listener.close(() => resolve()))));
-    for (const connection of this.connections) connection.drain(idleGraceMs);
+    for (const connection of this.connections.snapshot()) connection.drain(idleGraceMs);
     await closed;
   }
 
   /** Cuts whatever is left (after the shutdown timeout). */
   destroyAll(): number {
     const left = this.connections.size + this.pending.size;
-    for (const connection of this.connections) connection.destroy();
-    for (const socket of this.pending) socket.destroy();
+    for (const connection of this.connections.snapshot()) connection.destroy();
+    for (const socket of this.pending.snapshot()) socket.destroy();
     return left;
   }
 
@@ -166,9 +167,9 @@ export class HttpServer {
       socket.destroy();
       return;
     }
-    this.pending.add(socket);
+    const slot = this.pending.add(socket);
     readProxyHeader(socket, this.options.connection.settings.headersTimeoutMs, (result) => {
-      this.pending.delete(socket);
+      this.pending.remove(slot);
       if (result.ok) return this.open(socket, connectionAddress(peer, result.header), result.rest);
       // A health check that only connects is no fault of the balancer's.
       if (result.code === 'unused') return log.debug({ peer }, 'PROXY protocol: connection closed before its first byte');
@@ -199,16 +200,19 @@ export class HttpServer {
       state = 'finished';
       this.finished++;
     });
-    this.connections.add(connection);
+    const slot = this.connections.add(connection);
     events.connectionOpened();
     const logOpenClose = this.options.log.isLevelEnabled('debug');
     if (logOpenClose) this.options.log.debug({ conn: connection.id, client }, 'connection opened');
     socket.once('close', () => {
-      this.connections.delete(connection);
+      this.connections.remove(slot);
       if (state === 'finished') this.finished--;
       state = 'closed';
       release();
       if (logOpenClose) this.options.log.debug({ conn: connection.id }, 'connection closed');
+      // Nothing is emitted after 'close'. Without its listeners the closed socket no longer
+      // reaches the connection, whose objects then die young (measured in docs/memory.md).
+      socket.removeAllListeners();
     });
   }
 
@@ -234,7 +238,7 @@ export class HttpServer {
     const interval = Math.max(10, Math.min(1000, Math.floor(shortest / 10)));
     this.sweepTimer = setInterval(() => {
       const now = Date.now();
-      for (const connection of this.connections) connection.checkDeadline(now);
+      for (const connection of this.connections.snapshot()) connection.checkDeadline(now);
     }, interval);
     this.sweepTimer.unref();
     this.listeners[0]!.once('close', () => clearInterval(this.sweepTimer!));
