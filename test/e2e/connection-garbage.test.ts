@@ -6,16 +6,10 @@
 // about 2.4 KB of every connection on Node.js 24 (22 promoted little either way); now under
 // 1 KB (see docs/memory.md).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, get } from '../helpers/raw.js';
-import { ONE_CLIENT_LOAD, REPO_ROOT, RESOURCES_DIR } from '../helpers/server.js';
+import { get } from '../helpers/raw.js';
+import { ONE_CLIENT_LOAD, startServer } from '../helpers/server.js';
 
 const CONNECTIONS = 6000;
 const CONCURRENCY = 20;
@@ -63,52 +57,21 @@ function scavengesByIsolate(trace: string): Map<string, Scavenges> {
   return byIsolate;
 }
 
-/**
- * The server with the main thread's GC traced on stdout. Not through startServer: that waits for
- * the info-level log line, and at info every request writes an access log line to the pipe,
- * whose buffered strings would be measured here instead of the connections.
- */
-async function startTraced(): Promise<{ port: number; child: ChildProcess; trace: () => string }> {
-  const port = await freePort();
-  const adminPort = await freePort();
-  const uploadsDir = mkdtempSync(join(tmpdir(), 'rawhttp-uploads-'));
-  // The young generation `npm start` and the image give the main thread.
-  const child = spawn(process.execPath, ['--trace-gc-nvp', '--max-semi-space-size=8', join(REPO_ROOT, 'dist', 'src', 'main.js')], {
-    env: { PATH: process.env.PATH ?? '', ...ONE_CLIENT_LOAD, HOST: '127.0.0.1', PORT: String(port), ADMIN_PORT: String(adminPort), RESOURCES_DIR, UPLOADS_DIR: uploadsDir, LOG_LEVEL: 'warn', MIN_FREE_DISK_BYTES: '0' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  child.once('exit', () => rmSync(uploadsDir, { recursive: true, force: true }));
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('latin1')));
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const response = await fetch(`http://127.0.0.1:${adminPort}/readyz`);
-      if (response.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (attempt === 100 || child.exitCode !== null) {
-      child.kill('SIGKILL');
-      throw new Error(`server not ready: ${output.slice(-2000)}`);
-    }
-    await sleep(100);
-  }
-  return { port, child, trace: () => output };
-}
-
 test('closed connections die young: scavenges promote less than 1.5 KB of each', async () => {
-  const { port, child, trace } = await startTraced();
+  // The young generation `npm start` and the image give the main thread; the trace goes to
+  // stdout, beside the JSON log lines.
+  const server = await startServer({ env: ONE_CLIENT_LOAD, nodeArgs: ['--trace-gc-nvp', '--max-semi-space-size=8'] });
   try {
-    await exchanges(port, WARM_UP);
-    const before = trace().length;
-    await exchanges(port, CONNECTIONS);
+    await exchanges(server.port, WARM_UP);
+    let trace = '';
+    server.process.stdout!.on('data', (chunk: Buffer) => (trace += chunk.toString('latin1')));
+    await exchanges(server.port, CONNECTIONS);
     // The main thread is the isolate that collected most: the workers run no jobs here.
-    const main = [...scavengesByIsolate(trace().slice(before)).values()].sort((a, b) => b.count - a.count)[0];
+    const main = [...scavengesByIsolate(trace).values()].sort((a, b) => b.count - a.count)[0];
     assert.ok(main !== undefined && main.count >= 5, `too few scavenges traced to judge: ${main?.count ?? 0}`);
     const promotedPerConnection = main.promotedBytes / CONNECTIONS;
     assert.ok(promotedPerConnection < PROMOTED_PER_CONNECTION, `${promotedPerConnection.toFixed(0)} bytes promoted per connection over ${main.count} scavenges`);
   } finally {
-    child.kill('SIGTERM');
-    if (child.exitCode === null) await once(child, 'exit');
+    await server.stop();
   }
 });
