@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { get } from '../helpers/raw.js';
-import { ONE_CLIENT_LOAD, startServer } from '../helpers/server.js';
+import { logLineIn, ONE_CLIENT_LOAD, startServer } from '../helpers/server.js';
 
 const CONNECTIONS = 6000;
 const CONCURRENCY = 20;
@@ -74,4 +74,12 @@ test('closed connections die young: scavenges promote less than 1.5 KB of each',
   } finally {
     await server.stop();
   }
+});
+
+test('a log line that a worker\'s GC trace prefix broke into is still read', () => {
+  const line = '{"level":"info","address":"127.0.0.1:8080","msg":"listening on 127.0.0.1:8080"}';
+  assert.deepEqual(logLineIn(`[4242:0x7fa89c001000:5]      480 ms: ${line}`), JSON.parse(line));
+  assert.deepEqual(logLineIn(line), JSON.parse(line));
+  assert.equal(logLineIn('pause=9.0 mutator=233.3 gc=s promoted=1024'), undefined);
+  assert.equal(logLineIn('[4242:0x7fa89c001000:5] {"level":'), undefined);
 });

@@ -45,6 +45,21 @@ export interface StartOptions {
   readonly launcher?: readonly string[];
 }
 
+/**
+ * The JSON log line in one line of the server's stdout, if there is one. V8's GC trace
+ * (`--trace-gc-nvp`) writes a worker's `[pid:isolate:id]  N ms: ` prefix and the rest of its
+ * line in two calls, so a log line of the main thread can land between them, on the prefix's line.
+ */
+export function logLineIn(text: string): LogLine | undefined {
+  const start = text.indexOf('{');
+  if (start === -1) return undefined;
+  try {
+    return JSON.parse(text.slice(start)) as LogLine;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function startServer(options: StartOptions = {}): Promise<StartedServer> {
   const ownUploads = options.uploadsDir === undefined;
   const uploadsDir = options.uploadsDir ?? mkdtempSync(join(tmpdir(), 'rawhttp-uploads-'));
@@ -71,12 +86,8 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   createInterface({ input: child.stdout! }).on('line', (text) => {
-    let line: LogLine;
-    try {
-      line = JSON.parse(text) as LogLine;
-    } catch {
-      return;
-    }
+    const line = logLineIn(text);
+    if (line === undefined) return;
     logs.push(line);
     for (const waiter of [...waiters]) {
       if (waiter.match(line)) {
