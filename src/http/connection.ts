@@ -1,29 +1,24 @@
-// One client connection's life: read and parse requests, answer each (at once, from the
-// cache, or through a job on the pool), send the responses in request order, keep the
-// connection alive or close it, and enforce the time limits. The bytes on the wire are
-// ResponseWriter's; this file holds the connection's state and its decisions.
+// One client connection's life: read and parse requests, hand each to the dispatch (see
+// dispatch.ts), send the responses in request order, keep the connection alive or close it,
+// and enforce the time limits. The bytes on the wire are ResponseWriter's; this file holds
+// the connection's state and its decisions.
 import type { Duplex } from 'node:stream';
-import type { Logger } from 'pino';
-import type { Job, JobResult } from '../core/job.js';
+import type { Job } from '../core/job.js';
 import type { ParsedRequest, RequestHead } from '../core/request.js';
 import { errorResponse, type Response } from '../core/response.js';
 import type { ErrorStatus } from '../core/status.js';
-import type { JobOutcome } from '../pool/pool.js';
 import { clientAddress } from '../security/forwarded.js';
-import type { AccessPolicy } from './access-policy.js';
-import { answerAtOnce, failedJobResponse, overloaded } from './answer.js';
+import { overloaded } from './answer.js';
 import type { BodyBudget, BodyShare } from './body-budget.js';
 import { corsFieldLines } from './cors-fields.js';
-import type { ServerEvents } from './events.js';
+import { completed, decide, dispatch, immediateResponse, type DispatchDeps, type Immediate, type Responder } from './dispatch.js';
 import type { SendOutcome } from './file-sender.js';
 import { ExchangeQueue, newExchange, release, type Exchange } from './exchange.js';
 import type { ParserLimits } from './parser.js';
 import { RequestReader } from './request-reader.js';
-import type { ResponseCache } from './response-cache.js';
 import { ResponseWriter } from './response-writer.js';
-import { route, type Route } from './router.js';
+import type { Route } from './router.js';
 import { newTraceId, requestTraceId } from './trace-context.js';
-import { gateUpload } from './upload-gate.js';
 
 export interface ConnectionSettings {
   readonly keepAliveTimeoutMs: number;
@@ -34,22 +29,10 @@ export interface ConnectionSettings {
   readonly allowedHosts: ReadonlySet<string>;
 }
 
-/** Runs jobs off the main thread (the worker pool); false when it is saturated. */
-export interface JobRunner {
-  submit(job: Job, done: (outcome: JobOutcome<JobResult>) => void): boolean;
-}
-
-export interface ConnectionDeps {
+export interface ConnectionDeps extends DispatchDeps {
   readonly settings: ConnectionSettings;
-  readonly jobs: JobRunner;
   /** Memory for request bodies, shared by all connections. */
   readonly bodies: BodyBudget;
-  /** Small files the main thread answers itself, with no worker round trip. */
-  readonly cache: ResponseCache;
-  readonly events: ServerEvents;
-  readonly log: Logger;
-  /** Trusted proxies, per-client limits, upload tokens, CORS. */
-  readonly access: AccessPolicy;
 }
 
 /** What the server learnt of a socket before it handed it over. */
@@ -89,7 +72,7 @@ const MAX_IN_FLIGHT = 16;
 /** How long a closing socket may linger before it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
 
-export class Connection {
+export class Connection implements Responder {
   /** Absolute time (ms) at which `phase` expires; 0 for none. Checked by the server's sweep. */
   deadline = 0;
   private phase: Phase = 'idle';
@@ -214,19 +197,12 @@ export class Connection {
     return exchange;
   }
 
-  // Answering ---------------------------------------------------------------------------
-
-  /** What happens to a request, decided from its head; POST /upload passes the upload gate. */
-  private decide(head: RequestHead, exchange: Exchange): Route {
-    const decision = route(head, this.deps.settings.allowedHosts);
-    if (decision.kind !== 'upload') return decision;
-    return gateUpload(head, exchange.client, this.deps.access) ?? decision;
-  }
+  // Answering: what each request gets is dispatch.ts's ------------------------------------
 
   /** The head of a request with a body: refuse early, or ask for the body with 100 Continue. */
   private onHead(head: RequestHead): void {
     const exchange = this.openExchange(head, true);
-    const decision = this.decide(head, exchange);
+    const decision = decide(this.deps, head, exchange);
     if (decision.kind === 'reject' || decision.kind === 'options') {
       // The body stays unread, so the connection cannot be reused.
       return this.answerAtOnce(exchange, decision, false);
@@ -252,39 +228,18 @@ export class Connection {
       if (!exchange.keepAlive) this.reader.stop();
     } else {
       exchange = this.openExchange(request, false);
-      decision = this.decide(request, exchange);
+      decision = decide(this.deps, request, exchange);
     }
     // While draining, this request is the connection's last: its response says close.
     if (this.lifecycle !== 'serving') this.reader.stop();
     if (decision.kind === 'reject' || decision.kind === 'options') return this.answerAtOnce(exchange, decision, true);
     const job: Job = decision.kind === 'upload' ? { kind: 'upload', body: request.body ?? new Uint8Array(0) } : decision;
-    if (job.kind === 'static' && this.answerFromCache(exchange, job)) return share?.release();
-    const submitted = this.deps.jobs.submit(job, (outcome) => {
-      share?.release();
-      this.onOutcome(exchange, job, outcome);
-    });
-    if (!submitted) {
-      share?.release();
-      this.deps.events.rejected('queue_full');
-      this.respond(exchange, overloaded(exchange.method));
-    }
-  }
-
-  private answerFromCache(exchange: Exchange, job: Extract<Job, { kind: 'static' }>): boolean {
-    const cached = this.deps.cache.respond(job, Date.now());
-    if (cached === null) return false;
-    exchange.cached = true;
-    this.respond(exchange, cached);
-    return true;
+    dispatch(this.deps, this, exchange, job, share);
   }
 
   /** Refusals decided from the head, and OPTIONS. */
-  private answerAtOnce(exchange: Exchange, decision: Extract<Route, { kind: 'reject' | 'options' }>, keepAlive: boolean): void {
-    if (decision.kind === 'reject' && decision.rule !== undefined) {
-      this.deps.events.securityRejection(decision.rule);
-      this.deps.log.warn({ conn: this.id, client: exchange.client, target: exchange.target, rule: decision.rule, reason: decision.reason, traceId: exchange.traceId }, 'security refusal');
-    }
-    const response = answerAtOnce(decision, exchange.method);
+  private answerAtOnce(exchange: Exchange, decision: Immediate, keepAlive: boolean): void {
+    const response = immediateResponse(this.deps, this.id, exchange, decision);
     if (keepAlive) this.respond(exchange, response);
     else this.refuse(exchange, response);
   }
@@ -294,25 +249,6 @@ export class Connection {
     exchange.keepAlive = false;
     this.reader.stop();
     this.respond(exchange, response);
-  }
-
-  private onOutcome(exchange: Exchange, job: Job, outcome: JobOutcome<JobResult>): void {
-    if (outcome.ok && outcome.result.cacheable !== undefined && job.kind === 'static') {
-      this.deps.cache.store(job, outcome.result.cacheable, Date.now());
-    }
-    exchange.workerId = outcome.workerId;
-    if (!outcome.ok) {
-      this.deps.log.error({ conn: this.id, worker: outcome.workerId, failure: outcome.failure, err: outcome.error, traceId: exchange.traceId }, 'job failed');
-      return this.respond(exchange, failedJobResponse(outcome.failure, job, exchange.method, outcome.note));
-    }
-    const { result } = outcome;
-    if (result.securityRule !== undefined) this.deps.events.securityRejection(result.securityRule);
-    if (result.storedBytes !== undefined) this.deps.events.uploadStored(result.storedBytes);
-    if (result.log !== undefined) {
-      const fields = { conn: this.id, client: exchange.client, target: exchange.target, worker: outcome.workerId, traceId: exchange.traceId, ...result.log.fields };
-      this.deps.log[result.log.level](fields, result.log.message);
-    }
-    this.respond(exchange, result.response);
   }
 
   /**
@@ -341,7 +277,8 @@ export class Connection {
 
   // Sending -----------------------------------------------------------------------------
 
-  private respond(exchange: Exchange, response: Response): void {
+  /** `response` answers `exchange`; it leaves once the responses before it have. */
+  respond(exchange: Exchange, response: Response): void {
     // Nobody is left to send to; a file the worker opened must still be closed.
     if (this.lifecycle === 'closed') return release(response);
     exchange.response = response;
@@ -395,20 +332,8 @@ export class Connection {
       this.stream.destroy();
       return;
     }
-    this.completed(exchange, status, outcome.bytes, keepAlive);
+    completed(this.deps, this.id, exchange, status, outcome.bytes, keepAlive);
     if (!keepAlive) this.end();
-  }
-
-  /** Metrics and the access log line, whose fields are not even built when info is off. */
-  private completed(exchange: Exchange, status: number, bytes: number, keepAlive: boolean): void {
-    const seconds = (performance.now() - exchange.startedAt) / 1000;
-    this.deps.events.requestCompleted(exchange.method, status, seconds);
-    if (!this.deps.log.isLevelEnabled('info')) return;
-    const ms = Math.round(seconds * 1e6) / 1e3;
-    this.deps.log.info(
-      { conn: this.id, client: exchange.client, method: exchange.method, path: exchange.target, status, bytes, ms, worker: exchange.workerId, cached: exchange.cached, connection: keepAlive ? 'keep-alive' : 'close', traceId: exchange.traceId },
-      'request',
-    );
   }
 
   // What comes next ---------------------------------------------------------------------

@@ -8,10 +8,10 @@
 // expiry would miss and go to the pool at once.
 import { close as closeFd } from 'node:fs';
 import type { Response } from '../core/response.js';
-import type { CachedFile, StaticJob } from '../core/job.js';
+import type { CachedFile, Job, JobResult, StaticJob } from '../core/job.js';
 import { acceptedEncodings } from '../handlers/conditional.js';
 import { fullHeadFields, respondWith, type BodyReader } from '../handlers/representation.js';
-import type { JobRunner } from './connection.js';
+import type { JobRunner } from '../pool/pool.js';
 import { PreparedHead } from './head.js';
 
 interface Entry extends CachedFile {
@@ -41,7 +41,7 @@ export class ResponseCache {
   constructor(
     private readonly maxBytes: number,
     private readonly ttlMs: number,
-    private readonly refresher: JobRunner | null = null,
+    private readonly refresher: JobRunner<Job, JobResult> | null = null,
     private readonly clock: () => number = Date.now,
   ) {}
 

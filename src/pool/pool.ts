@@ -29,6 +29,12 @@ export type JobOutcome<Result> =
 
 export type JobCallback<Result> = (outcome: JobOutcome<Result>) => void;
 
+/** What runs jobs for the rest of the server: the pool, or a stand-in in tests. */
+export interface JobRunner<Job, Result> {
+  /** Calls `done` once, later; or returns false at once, and never calls it, when the job cannot be taken. */
+  submit(job: Job, done: JobCallback<Result>): boolean;
+}
+
 export interface PoolEvents {
   /** A job had to wait because every worker was busy. */
   saturated(stats: PoolStats): void;
@@ -107,7 +113,7 @@ function closeQuietly(fd: number): void {
 }
 const RESTART_BACKOFF_MS = 1000;
 
-export class WorkerPool<Job, Result> {
+export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
   private readonly slots: Slot<Job, Result>[] = [];
   private readonly queue: BoundedQueue<PendingJob<Job, Result>>;
   private readonly maxBatch: number;

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ConditionalHeaders, Job, JobResult, Representation, StaticJob } from '../../../src/core/job.js';
-import type { JobRunner } from '../../../src/http/connection.js';
-import type { JobOutcome } from '../../../src/pool/pool.js';
+import type { JobOutcome, JobRunner } from '../../../src/pool/pool.js';
 import { headStart, httpDate } from '../../../src/http/head.js';
 import { ResponseCache } from '../../../src/http/response-cache.js';
 
@@ -125,7 +124,7 @@ describe('response cache', () => {
 
   test('a hot entry is read again by one job before it expires, and replaced in time', () => {
     const submitted: Array<{ job: Job; done: (outcome: JobOutcome<JobResult>) => void }> = [];
-    const runner: JobRunner = { submit: (job, done) => (submitted.push({ job, done }), true) };
+    const runner: JobRunner<Job, JobResult> = { submit: (job, done) => (submitted.push({ job, done }), true) };
     const cache = new ResponseCache(1024, 1000, runner, () => 800);
     cache.store(work('/a.html'), file('old', '"1"'), 0);
     for (let at = 0; at < 750; at += 50) assert.equal(bodyText(cache.respond(work('/a.html'), at)), 'old');

@@ -1,0 +1,109 @@
+// How a request gets its response once it is read: routed (POST /upload through the upload
+// gate), refusals and OPTIONS answered at once, small files from the cache, the rest by a job
+// on the pool; and, once sent, counted and logged. Plain functions of the server's shared
+// dependencies, so a connection allocates nothing for them; the connection owns the socket
+// and the order in which responses leave.
+import type { Logger } from 'pino';
+import type { Job, JobResult } from '../core/job.js';
+import type { RequestHead } from '../core/request.js';
+import type { Response } from '../core/response.js';
+import type { JobOutcome, JobRunner } from '../pool/pool.js';
+import type { AccessPolicy } from './access-policy.js';
+import { answerAtOnce, failedJobResponse, overloaded } from './answer.js';
+import type { BodyShare } from './body-budget.js';
+import type { ServerEvents } from './events.js';
+import type { Exchange } from './exchange.js';
+import type { ResponseCache } from './response-cache.js';
+import { route, type Route } from './router.js';
+import { gateUpload } from './upload-gate.js';
+
+export interface DispatchDeps {
+  readonly settings: { readonly allowedHosts: ReadonlySet<string> };
+  /** Runs jobs off the main thread (the worker pool). */
+  readonly jobs: JobRunner<Job, JobResult>;
+  /** Small files the main thread answers itself, with no worker round trip. */
+  readonly cache: ResponseCache;
+  readonly events: ServerEvents;
+  readonly log: Logger;
+  /** Trusted proxies, per-client limits, upload tokens, CORS. */
+  readonly access: AccessPolicy;
+}
+
+/** The connection a request came on: where its response goes, now or when its job is done. */
+export interface Responder {
+  readonly id: number;
+  respond(exchange: Exchange, response: Response): void;
+}
+
+/** A request answered without a job. */
+export type Immediate = Extract<Route, { kind: 'reject' | 'options' }>;
+
+/** What happens to a request, decided from its head. */
+export function decide(deps: DispatchDeps, head: RequestHead, exchange: Exchange): Route {
+  const decision = route(head, deps.settings.allowedHosts);
+  if (decision.kind !== 'upload') return decision;
+  return gateUpload(head, exchange.client, deps.access) ?? decision;
+}
+
+/** The response to a refusal or OPTIONS; a security refusal is counted and logged. */
+export function immediateResponse(deps: DispatchDeps, connection: number, exchange: Exchange, decision: Immediate): Response {
+  if (decision.kind === 'reject' && decision.rule !== undefined) {
+    deps.events.securityRejection(decision.rule);
+    deps.log.warn({ conn: connection, client: exchange.client, target: exchange.target, rule: decision.rule, reason: decision.reason, traceId: exchange.traceId }, 'security refusal');
+  }
+  return answerAtOnce(decision, exchange.method);
+}
+
+/**
+ * Answers `job` from the cache, else through the pool, else (every worker busy and the queue
+ * full) with 503. `share`, the memory of the request's body, is released once the job is done.
+ */
+export function dispatch(deps: DispatchDeps, to: Responder, exchange: Exchange, job: Job, share: BodyShare | null): void {
+  if (job.kind === 'static') {
+    const cached = deps.cache.respond(job, Date.now());
+    if (cached !== null) {
+      exchange.cached = true;
+      share?.release();
+      return to.respond(exchange, cached);
+    }
+  }
+  const submitted = deps.jobs.submit(job, (outcome) => {
+    share?.release();
+    to.respond(exchange, outcomeResponse(deps, to.id, exchange, job, outcome));
+  });
+  if (!submitted) {
+    share?.release();
+    deps.events.rejected('queue_full');
+    to.respond(exchange, overloaded(exchange.method));
+  }
+}
+
+/** A job's result becomes its response; what the worker reports is counted and logged. */
+function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Exchange, job: Job, outcome: JobOutcome<JobResult>): Response {
+  exchange.workerId = outcome.workerId;
+  if (!outcome.ok) {
+    deps.log.error({ conn: connection, worker: outcome.workerId, failure: outcome.failure, err: outcome.error, traceId: exchange.traceId }, 'job failed');
+    return failedJobResponse(outcome.failure, job, exchange.method, outcome.note);
+  }
+  const { result } = outcome;
+  if (result.cacheable !== undefined && job.kind === 'static') deps.cache.store(job, result.cacheable, Date.now());
+  if (result.securityRule !== undefined) deps.events.securityRejection(result.securityRule);
+  if (result.storedBytes !== undefined) deps.events.uploadStored(result.storedBytes);
+  if (result.log !== undefined) {
+    const fields = { conn: connection, client: exchange.client, target: exchange.target, worker: outcome.workerId, traceId: exchange.traceId, ...result.log.fields };
+    deps.log[result.log.level](fields, result.log.message);
+  }
+  return result.response;
+}
+
+/** A response has been sent: metrics, and the access log line, whose fields are not even built when info is off. */
+export function completed(deps: DispatchDeps, connection: number, exchange: Exchange, status: number, bytes: number, keepAlive: boolean): void {
+  const seconds = (performance.now() - exchange.startedAt) / 1000;
+  deps.events.requestCompleted(exchange.method, status, seconds);
+  if (!deps.log.isLevelEnabled('info')) return;
+  const ms = Math.round(seconds * 1e6) / 1e3;
+  deps.log.info(
+    { conn: connection, client: exchange.client, method: exchange.method, path: exchange.target, status, bytes, ms, worker: exchange.workerId, cached: exchange.cached, connection: keepAlive ? 'keep-alive' : 'close', traceId: exchange.traceId },
+    'request',
+  );
+}

@@ -1,0 +1,147 @@
+// What a request gets once it is read: from the cache at once, through a job, or a 503 when the
+// pool takes no more; its body's memory released only when the job is done; what a worker
+// reports counted and logged; a refusal counted. A stand-in job runner and recording events.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { pino } from 'pino';
+import type { Job, JobResult, Representation, StaticJob } from '../../../src/core/job.js';
+import { jsonResponse, type Response } from '../../../src/core/response.js';
+import { BodyBudget } from '../../../src/http/body-budget.js';
+import { completed, dispatch, immediateResponse, type DispatchDeps, type Responder } from '../../../src/http/dispatch.js';
+import type { ServerEvents } from '../../../src/http/events.js';
+import { newExchange, type Exchange } from '../../../src/http/exchange.js';
+import { ResponseCache } from '../../../src/http/response-cache.js';
+import { newTraceId } from '../../../src/http/trace-context.js';
+import type { JobCallback } from '../../../src/pool/pool.js';
+import { defaultAccessPolicy } from '../../helpers/connection.js';
+
+const PAGE = new TextEncoder().encode('<!DOCTYPE html><title>page</title>\n');
+const representation: Representation = {
+  headers: [['Content-Type', 'text/html; charset=utf-8'], ['ETag', '"p1"']],
+  validators: [['ETag', '"p1"']],
+  facts: { size: PAGE.length, mtimeMs: 1_000_000, etag: '"p1"' },
+};
+
+function pageJob(): StaticJob {
+  return { kind: 'static', method: 'GET', path: '/page.html', conditions: {}, acceptEncoding: undefined };
+}
+
+/** The server's dependencies with a runner that holds jobs until the test finishes them. */
+function setUp(options: { acceptsJobs: boolean }) {
+  const submitted: Array<{ job: Job; done: JobCallback<JobResult> }> = [];
+  const events: string[] = [];
+  const logged: Array<Record<string, unknown>> = [];
+  const recorder: ServerEvents = {
+    connectionOpened: () => events.push('opened'),
+    requestCompleted: (method, status) => events.push(`completed ${method} ${status}`),
+    rejected: (reason) => events.push(`rejected ${reason}`),
+    securityRejection: (rule) => events.push(`security ${rule}`),
+    uploadStored: (bytes) => events.push(`stored ${bytes}`),
+  };
+  const deps: DispatchDeps = {
+    settings: { allowedHosts: new Set(['example.test']) },
+    jobs: { submit: (job, done) => options.acceptsJobs && submitted.push({ job, done }) > 0 },
+    cache: new ResponseCache(1 << 20, 3_600_000),
+    events: recorder,
+    log: pino({ level: 'info' }, { write: (line: string) => logged.push(JSON.parse(line) as Record<string, unknown>) }),
+    access: defaultAccessPolicy(),
+  };
+  const answers: Array<{ exchange: Exchange; response: Response }> = [];
+  const responder: Responder = { id: 7, respond: (exchange, response) => answers.push({ exchange, response }) };
+  return { deps, submitted, events, logged, answers, responder };
+}
+
+function exchangeFor(method: string, target: string): Exchange {
+  return newExchange(method, target, 1, true, '192.0.2.1', newTraceId(), '');
+}
+
+describe('dispatch', () => {
+  test('a miss goes to a job; its result answers, fills the cache, and the next request is a hit', () => {
+    const { deps, submitted, answers, responder } = setUp({ acceptsJobs: true });
+    const first = exchangeFor('GET', '/page.html');
+    dispatch(deps, responder, first, pageJob(), null);
+    assert.equal(submitted.length, 1);
+    assert.equal(answers.length, 0, 'nothing answers before the job is done');
+    const fromWorker = jsonResponse(200, { from: 'worker' });
+    submitted[0]!.done({ ok: true, workerId: 3, result: { response: fromWorker, cacheable: { representation, bytes: PAGE } } });
+    assert.deepEqual(answers.map((a) => [a.exchange, a.response]), [[first, fromWorker]]);
+    assert.equal(first.workerId, 3);
+    assert.equal(first.cached, false);
+
+    const second = exchangeFor('GET', '/page.html');
+    dispatch(deps, responder, second, pageJob(), null);
+    assert.equal(submitted.length, 1, 'a hit submits no job');
+    assert.equal(answers[1]!.exchange, second);
+    assert.equal(answers[1]!.response.status, 200);
+    assert.equal(answers[1]!.response.contentLength, PAGE.length);
+    assert.equal(second.cached, true);
+  });
+
+  test("a body's memory is held until its job is done", () => {
+    const { deps, submitted, responder } = setUp({ acceptsJobs: true });
+    const bodies = new BodyBudget(100);
+    const share = bodies.take(60)!;
+    dispatch(deps, responder, exchangeFor('POST', '/upload'), { kind: 'upload', body: new Uint8Array(60) }, share);
+    assert.equal(bodies.heldBytes, 60);
+    submitted[0]!.done({ ok: true, workerId: 1, result: { response: jsonResponse(201, {}), storedBytes: 60 } });
+    assert.equal(bodies.heldBytes, 0);
+  });
+
+  test('a full pool answers 503 with Retry-After at once, counts it and releases the body', () => {
+    const { deps, events, answers, responder } = setUp({ acceptsJobs: false });
+    const bodies = new BodyBudget(100);
+    dispatch(deps, responder, exchangeFor('POST', '/upload'), { kind: 'upload', body: new Uint8Array(10) }, bodies.take(10));
+    assert.equal(answers.length, 1);
+    assert.equal(answers[0]!.response.status, 503);
+    assert.deepEqual(answers[0]!.response.headers.find(([name]) => name === 'Retry-After'), ['Retry-After', '1']);
+    assert.deepEqual(events, ['rejected queue_full']);
+    assert.equal(bodies.heldBytes, 0);
+  });
+
+  test("what a worker reports is counted, and its log line carries the connection's client", () => {
+    const { deps, submitted, events, logged, responder } = setUp({ acceptsJobs: true });
+    const exchange = exchangeFor('GET', '/%2e%2e/secret');
+    dispatch(deps, responder, exchange, { ...pageJob(), path: '/../secret' }, null);
+    const refusal = jsonResponse(403, {});
+    submitted[0]!.done({ ok: true, workerId: 2, result: { response: refusal, securityRule: 'outside_root', log: { level: 'warn', message: 'outside the root' } } });
+    assert.deepEqual(events, ['security outside_root']);
+    const line = logged.find((entry) => entry.msg === 'outside the root');
+    assert.equal(line?.client, '192.0.2.1');
+    assert.equal(line?.conn, 7);
+    assert.equal(line?.worker, 2);
+  });
+
+  test('a job that never ran answers 503; a failed static job 500; both are logged', () => {
+    const { deps, submitted, answers, logged, responder } = setUp({ acceptsJobs: true });
+    dispatch(deps, responder, exchangeFor('GET', '/a.html'), pageJob(), null);
+    dispatch(deps, responder, exchangeFor('GET', '/b.html'), pageJob(), null);
+    submitted[0]!.done({ ok: false, failure: 'not-run', error: new Error('pool closed'), workerId: 1, note: null });
+    submitted[1]!.done({ ok: false, failure: 'crashed', error: new Error('worker died'), workerId: 2, note: null });
+    assert.deepEqual(answers.map((a) => a.response.status), [503, 500]);
+    assert.deepEqual(logged.filter((entry) => entry.msg === 'job failed').map((entry) => entry.failure), ['not-run', 'crashed']);
+  });
+});
+
+describe('immediateResponse and completed', () => {
+  test('a security refusal is counted and logged; OPTIONS is not', () => {
+    const { deps, events, logged } = setUp({ acceptsJobs: true });
+    const refused = immediateResponse(deps, 7, exchangeFor('GET', '/../x'), { kind: 'reject', status: 403, reason: 'traversal', rule: 'traversal' });
+    assert.equal(refused.status, 403);
+    const options = immediateResponse(deps, 7, exchangeFor('OPTIONS', '*'), { kind: 'options', allow: 'GET, HEAD, OPTIONS' });
+    assert.equal(options.status, 204);
+    assert.deepEqual(events, ['security traversal']);
+    assert.equal(logged.filter((entry) => entry.msg === 'security refusal').length, 1);
+  });
+
+  test('a sent response is counted and written to the access log', () => {
+    const { deps, events, logged } = setUp({ acceptsJobs: true });
+    const exchange = exchangeFor('HEAD', '/page.html');
+    completed(deps, 7, exchange, 200, 123, false);
+    assert.deepEqual(events, ['completed HEAD 200']);
+    const line = logged.find((entry) => entry.msg === 'request');
+    assert.equal(line?.status, 200);
+    assert.equal(line?.bytes, 123);
+    assert.equal(line?.connection, 'close');
+    assert.equal(line?.traceId, exchange.traceId);
+  });
+});
