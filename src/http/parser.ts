@@ -1,10 +1,10 @@
-// Incremental HTTP/1.1 request parser. Pure: bytes in, events out, no I/O and no timers.
-// Strict on purpose: anything that two implementations could frame differently (the root of
-// request smuggling) is refused with a status code instead of guessed at.
+// Incremental HTTP/1.1 request parser. Pure: bytes in, events out, no I/O and no timers. This
+// file frames the bytes (lines, limits, bodies, chunks); what each line may hold is
+// request-grammar.ts's. Strict on purpose: anything that two implementations could frame
+// differently (the root of request smuggling) is refused with a status code instead of guessed at.
 
-import type { BodyFraming, HttpVersion, ParsedRequest, RequestHead } from '../core/request.js';
-
-export type ParseErrorStatus = 400 | 413 | 414 | 417 | 431 | 501 | 505;
+import type { BodyFraming, ParsedRequest, RequestHead } from '../core/request.js';
+import { checkTrailerField, parseChunkSize, parseHead, ParseFailure, type ParseErrorStatus } from './request-grammar.js';
 
 export type ParseEvent =
   /** Feed more bytes. */
@@ -29,8 +29,6 @@ export interface ParserLimits {
 const CR = 13;
 const LF = 10;
 const NEED_MORE: ParseEvent = { type: 'need-more' };
-const NO_BODY: BodyFraming = { kind: 'none' };
-const CHUNKED: BodyFraming = { kind: 'chunked' };
 const NOTHING = Buffer.alloc(0);
 const NO_BODY_BYTES = new Uint8Array(0);
 const MAX_CHUNK_SIZE_LINE = 1024;
@@ -39,77 +37,7 @@ const MIN_INPUT_STORAGE = 4096;
 /** A chunked body's first buffer; it then doubles as bytes arrive, up to maxBodyBytes. */
 const MIN_BODY_CAPACITY = 1024;
 
-// RFC 9110 §5.6.2 token characters.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Request targets (RFC 9112 §3.2), in visible ASCII only. As llhttp requires, a scheme is letters
-// only and an authority holds only RFC 3986 authority characters.
-const ORIGIN_FORM = /^\/[\x21-\x7e]*$/;
-const ABSOLUTE_FORM = /^[A-Za-z]+:\/\/[\w\-.~%!$&'()*+,;=:@[\]]*(?:[/?][\x21-\x7e]*)?$/;
-const AUTHORITY_FORM = /^[\w\-.~%!$&'()*+,;=:@[\]]+$/;
-// Field values may hold VCHAR, SP, HTAB and obs-text, nothing else (no NUL, no controls).
-const INVALID_FIELD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
-const VERSION = /^HTTP\/(\d)\.(\d)$/;
-const DECIMAL = /^\d{1,15}$/;
-const HEX = /^[0-9a-fA-F]+$/;
-const TRAILING_TAB = /\t[ \t]*$/;
-/**
- * RFC 9112 §7.1.1: `*( ";" token [ "=" ( token / quoted-string ) ] )`, but without the BWS that
- * grammar allows around ";" and "=": llhttp refuses it, and two parsers that frame a chunk
- * differently are how smuggling starts. An empty name (`5;`, `5;=x`) is refused too.
- */
-const CHUNK_EXTENSIONS = /^(?:;[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:=(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*"))?)*$/;
-/**
- * RFC 9110 §6.5.1: fields needed before the content cannot come after it. Trailers are dropped
- * here, but these would change framing or routing for a parser that merged them (llhttp refuses
- * Content-Length and Transfer-Encoding there, and acts on Connection: close).
- */
-const PROHIBITED_TRAILERS = new Set(['content-length', 'transfer-encoding', 'host', 'connection']);
-
-/**
- * Common field names, in lowercase and in their usual capitalisation, mapped to the lowercase
- * name as a string constant. A hit skips the token check and toLowerCase, but mostly it helps
- * V8: `fields[name]` with a constant name is a direct lookup, while a freshly sliced string must
- * first be found in V8's table of names. Worse, when every request brings `host` as a new
- * string, the property cache in finishHead misses every time and V8 never optimises it.
- */
-const COMMON_FIELD_NAMES = new Map<string, string>(
-  [
-    'accept', 'accept-encoding', 'accept-language', 'authorization', 'cache-control', 'connection',
-    'content-length', 'content-type', 'cookie', 'expect', 'host', 'if-match', 'if-modified-since',
-    'if-none-match', 'if-range', 'if-unmodified-since', 'origin', 'pragma', 'range', 'referer',
-    'sec-ch-ua', 'sec-ch-ua-mobile', 'sec-ch-ua-platform', 'sec-fetch-dest', 'sec-fetch-mode',
-    'sec-fetch-site', 'sec-fetch-user', 'transfer-encoding', 'upgrade-insecure-requests', 'user-agent',
-  ].flatMap((name) => [
-    [name, name],
-    [name.replace(/(^|-)[a-z]/g, (initial) => initial.toUpperCase()), name],
-  ]),
-);
-
 type State = 'head' | 'body-length' | 'chunk-size' | 'chunk-data' | 'chunk-data-end' | 'trailers' | 'failed';
-
-function isOws(code: number): boolean {
-  return code === 32 || code === 9;
-}
-
-function trimOws(value: string): string {
-  let start = 0;
-  let end = value.length;
-  while (start < end && isOws(value.charCodeAt(start))) start++;
-  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
-  return value.slice(start, end);
-}
-
-/**
- * Thrown inside the parser and caught in next(). Deliberately not an Error: capturing a stack
- * trace for every hostile request was the parser's largest cost on malformed input.
- */
-class ParseFailure {
-  constructor(
-    readonly status: ParseErrorStatus,
-    readonly message: string,
-    readonly head?: RequestHead,
-  ) {}
-}
 
 /**
  * Memory: a parser holds its unconsumed input (bounded by the limits while a head or chunk line
@@ -284,31 +212,8 @@ export class RequestParser {
 
   /** The head whose lines have been scanned, up to `headEnd`. */
   private readHead(headEnd: number): RequestHead {
-    const lines = this.lines;
     // Decode the whole head once and slice strings: each Buffer.toString is a call into C++.
-    const text = this.buffer.toString('latin1', this.offset, headEnd);
-    const { method, target, version } = parseRequestLine(text.slice(lines[0], lines[1]));
-    const fields: Record<string, string> = Object.create(null);
-    let contentLength: number | null = null;
-    for (let i = 2; i < lines.length; i += 2) {
-      const line = text.slice(lines[i], lines[i + 1]);
-      const [name, value] = parseFieldLine(line);
-      if (name === 'content-length') {
-        // RFC 9110 §8.6 lets a recipient refuse a repeated Content-Length, even with one value; llhttp does.
-        if (contentLength !== null) throw new ParseFailure(400, 'more than one Content-Length');
-        contentLength = parseContentLength(value);
-        fields[name] = String(contentLength);
-      } else if (name === 'host' && fields.host !== undefined) {
-        throw new ParseFailure(400, 'more than one Host header');
-      } else if (name === 'transfer-encoding' && TRAILING_TAB.test(line)) {
-        // OWS may hold a tab (RFC 9110 §5.6.3), but llhttp refuses one after a transfer coding.
-        throw new ParseFailure(400, 'tab after the Transfer-Encoding value');
-      } else {
-        fields[name] = joinFieldValues(fields[name], value);
-      }
-    }
-    const framing = parseFraming(fields, contentLength, version);
-    return { method, target, version, headers: fields, framing, keepAlive: wantsKeepAlive(version, fields.connection), expectContinue: parseExpect(fields.expect, framing) };
+    return parseHead(this.buffer.toString('latin1', this.offset, headEnd), this.lines);
   }
 
   private startBody(head: RequestHead, framing: Exclude<BodyFraming, { kind: 'none' }>): void {
@@ -382,14 +287,7 @@ export class RequestParser {
   private readChunkSize(): boolean {
     const line = this.readLine(MAX_CHUNK_SIZE_LINE, 'chunk size line too long');
     if (line === null) return false;
-    const semicolon = line.indexOf(';');
-    const sizeText = semicolon === -1 ? line : line.slice(0, semicolon);
-    // RFC 9112 §7.1: chunk-size = 1*HEXDIG, nothing around it (the BWS before ";" is refused, as by llhttp).
-    if (!HEX.test(sizeText)) throw new ParseFailure(400, 'invalid chunk size');
-    if (semicolon !== -1 && !CHUNK_EXTENSIONS.test(line.slice(semicolon))) throw new ParseFailure(400, 'invalid chunk extension');
-    const digits = sizeText.replace(/^0+/, '');
-    // More than 12 hex digits is far past any body limit and past exact float arithmetic.
-    const size = digits.length > 12 ? Infinity : digits === '' ? 0 : parseInt(digits, 16);
+    const size = parseChunkSize(line);
     if (this.bodyAnnounced + size > this.limits.maxBodyBytes) {
       throw new ParseFailure(413, `chunked body exceeds the limit of ${this.limits.maxBodyBytes} bytes`);
     }
@@ -407,8 +305,7 @@ export class RequestParser {
       const line = this.readLine(room, 'header and trailer sections too large', 431);
       if (line === null) return false;
       if (line === '') return true;
-      const [name] = parseFieldLine(line);
-      if (PROHIBITED_TRAILERS.has(name)) throw new ParseFailure(400, `${name} is not allowed in a trailer`);
+      checkTrailerField(line);
       this.headerBytes += line.length + 2;
     }
   }
@@ -457,92 +354,4 @@ function withBody(head: RequestHead, body: Uint8Array | null): ParsedRequest {
     expectContinue: head.expectContinue,
     body,
   };
-}
-
-function parseRequestLine(line: string): { method: string; target: string; version: HttpVersion } {
-  if (line.includes('\r')) throw new ParseFailure(400, 'bare CR in request line');
-  // Exactly two spaces. indexOf rather than split(' '): split is a slow call into the runtime.
-  const space1 = line.indexOf(' ');
-  const space2 = space1 === -1 ? -1 : line.indexOf(' ', space1 + 1);
-  if (space2 === -1 || line.indexOf(' ', space2 + 1) !== -1) throw new ParseFailure(400, 'malformed request line');
-  const method = line.slice(0, space1);
-  const target = line.slice(space1 + 1, space2);
-  const versionText = line.slice(space2 + 1);
-  if (!TOKEN.test(method)) throw new ParseFailure(400, 'invalid method token');
-  if (!isRequestTarget(method, target)) throw new ParseFailure(400, 'invalid request target');
-  // The two supported versions first; the regex only tells a malformed version from an unsupported one.
-  if (versionText === 'HTTP/1.1') return { method, target, version: '1.1' };
-  if (versionText === 'HTTP/1.0') return { method, target, version: '1.0' };
-  const match = VERSION.exec(versionText);
-  if (match === null) throw new ParseFailure(400, 'malformed HTTP version');
-  throw new ParseFailure(505, `HTTP/${match[1]}.${match[2]} is not supported`);
-}
-
-/** Origin-form (`/path?query`), absolute-form (`http://host/path`), `*`, or `host:port` for CONNECT alone. */
-function isRequestTarget(method: string, target: string): boolean {
-  if (target.charCodeAt(0) === 0x2f) return ORIGIN_FORM.test(target);
-  if (method === 'CONNECT') return AUTHORITY_FORM.test(target);
-  return target === '*' || ABSOLUTE_FORM.test(target);
-}
-
-function parseFieldLine(line: string): [name: string, value: string] {
-  if (isOws(line.charCodeAt(0))) throw new ParseFailure(400, 'obsolete line folding');
-  if (line.includes('\r')) throw new ParseFailure(400, 'bare CR in header');
-  const colon = line.indexOf(':');
-  if (colon <= 0) throw new ParseFailure(400, 'header line without a name and colon');
-  const name = line.slice(0, colon);
-  let key = COMMON_FIELD_NAMES.get(name);
-  if (key === undefined) {
-    if (!TOKEN.test(name)) {
-      throw new ParseFailure(400, isOws(name.charCodeAt(name.length - 1)) ? 'whitespace before colon' : 'invalid header name');
-    }
-    key = name.toLowerCase();
-  }
-  const value = trimOws(line.slice(colon + 1));
-  if (INVALID_FIELD_VALUE.test(value)) throw new ParseFailure(400, `invalid byte in ${name} header`);
-  return [key, value];
-}
-
-/** RFC 9110 §5.3: repeated fields join with a comma; no trailing space when the new value is empty. */
-function joinFieldValues(previous: string | undefined, value: string): string {
-  if (previous === undefined) return value;
-  return value === '' ? `${previous},` : `${previous}, ${value}`;
-}
-
-/** The items of a comma-separated field value, OWS trimmed. */
-function listItems(value: string): string[] {
-  // Most lists hold a single item, and split() is a comparatively slow call into the runtime.
-  return value.includes(',') ? value.split(',').map(trimOws) : [trimOws(value)];
-}
-
-/** RFC 9110 §8.6: `Content-Length = 1*DIGIT`. The list form `5, 5` is refused too, as llhttp does. */
-function parseContentLength(value: string): number {
-  if (!DECIMAL.test(value)) throw new ParseFailure(400, 'invalid Content-Length');
-  return Number(value);
-}
-
-function parseFraming(fields: Record<string, string>, contentLength: number | null, version: HttpVersion): BodyFraming {
-  const transferEncoding = fields['transfer-encoding'];
-  if (transferEncoding === undefined) {
-    return contentLength === null ? NO_BODY : { kind: 'length', length: contentLength };
-  }
-  if (contentLength !== null) throw new ParseFailure(400, 'both Content-Length and Transfer-Encoding');
-  if (version === '1.0') throw new ParseFailure(400, 'Transfer-Encoding in an HTTP/1.0 request');
-  const codings = listItems(transferEncoding.toLowerCase());
-  if (codings.length === 1 && codings[0] === 'chunked') return CHUNKED;
-  if (codings.includes('chunked')) throw new ParseFailure(400, 'chunked must be the only and final transfer coding');
-  throw new ParseFailure(501, `unsupported transfer coding "${transferEncoding}"`);
-}
-
-function wantsKeepAlive(version: HttpVersion, connection: string | undefined): boolean {
-  if (connection === undefined) return version === '1.1';
-  const options = listItems(connection.toLowerCase());
-  if (options.includes('close')) return false;
-  return version === '1.1' || options.includes('keep-alive');
-}
-
-function parseExpect(expect: string | undefined, framing: BodyFraming): boolean {
-  if (expect === undefined) return false;
-  if (expect.toLowerCase() !== '100-continue') throw new ParseFailure(417, `unsupported expectation "${expect}"`);
-  return framing.kind !== 'none';
 }

@@ -4,7 +4,8 @@
 // being read began, for its deadlines.
 import type { Duplex } from 'node:stream';
 import type { ParsedRequest, RequestHead } from '../core/request.js';
-import { RequestParser, type ParseErrorStatus, type ParserLimits } from './parser.js';
+import { RequestParser, type ParserLimits } from './parser.js';
+import type { ParseErrorStatus } from './request-grammar.js';
 
 export interface RequestEvents {
   /** Whether another request may be taken now. */
