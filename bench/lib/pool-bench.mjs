@@ -1,7 +1,8 @@
 // The worker-pool microbenchmark (issue 6, `--pool`): the cost per job of
-//   inline  - doWork() called synchronously on this thread, no pool at all;
-//   pool    - our WorkerPool (dist/src/pool/pool.js) with its real worker entry;
-//   piscina - piscina running the same doWork() once per task (bench/pool/piscina-worker.mjs);
+//   inline  - the worker's doBatch() called with one job, synchronously on this thread, no pool;
+//   pool    - our WorkerPool (dist/src/pool/pool.js) started as the server starts it, with its
+//             real worker entry (dist/src/worker.js), batching and heap limits;
+//   piscina - piscina running the same doBatch() once per task (bench/pool/piscina-worker.mjs);
 // for one real static job, GET /index.html (~1.5 KiB): resolve, stat, open, read, headers.
 // Jobs are fed the way a server feeds them: `steady` keeps 64 in flight and submits one more
 // as each answer arrives; `burst` submits 256 in one turn and the next 256 once all answered.
@@ -29,6 +30,8 @@ const PRESETS = {
 };
 const JOB = { kind: 'static', method: 'GET', path: SMALL_PAGE, conditions: {}, acceptEncoding: undefined };
 const log = (msg) => process.stderr.write(`[bench] pool: ${msg}\n`);
+/** doBatch reports each job's progress to the pool; inline and piscina have nobody to tell. */
+const NO_REPORT = { starting() {}, note() {}, finished() {} };
 
 /** A job that did not produce the page would measure an error path: fail the run instead. */
 const check = (result) => (result.response.status === 200 ? null : new Error(`job answered ${result.response.status}`));
@@ -97,8 +100,8 @@ async function measure(dispatch, ms, feed) {
 
 /** The implementations for one thread count, each { id, dispatch, close }. */
 async function startImplementations(threads, env) {
-  const { WorkerPool, doWork, resultParts, Piscina, context, dist } = env;
-  const inline = { id: 'inline', dispatch: (job, done) => done(check(doWork(job, context))), close: async () => {} };
+  const { WorkerPool, doBatch, resultParts, heapLimits, Piscina, context, dist } = env;
+  const inline = { id: 'inline', dispatch: (job, done) => done(check(doBatch([job], context, NO_REPORT)[0])), close: async () => {} };
 
   const ignore = () => {};
   const pool = new WorkerPool({
@@ -108,6 +111,7 @@ async function startImplementations(threads, env) {
     workerData: context,
     events: { saturated: ignore, dequeued: ignore, workerExited: ignore, workerRestarted: ignore, workerTimedOut: ignore },
     jobTimeoutMs: 30_000,
+    resourceLimits: heapLimits,
     transferOf: () => [],
     mayRepeat: () => true,
     descriptorsOf: resultParts.descriptorsOf,
@@ -190,7 +194,7 @@ export async function runPoolBench({ repoRoot, quick }) {
   const dist = (file) => pathToFileURL(path.join(repoRoot, 'dist', 'src', file));
   if (!fs.existsSync(dist('pool/pool.js'))) return { skipped: true, reason: 'dist/src/pool/pool.js is missing (run npm run build)' };
   const { WorkerPool } = await import(dist('pool/pool.js').href);
-  const { doWork, resultParts } = await import(dist('handlers/work.js').href);
+  const { doBatch, resultParts, WORKER_HEAP_LIMITS: heapLimits } = await import(dist('handlers/work.js').href);
   const { contentTable } = await import(dist('handlers/content-types.js').href);
   const Piscina = await import('piscina').then((m) => m.Piscina, () => null);
   if (!Piscina) log('piscina is not installed (npm install): measuring inline and pool only');
@@ -210,7 +214,7 @@ export async function runPoolBench({ repoRoot, quick }) {
   const runs = [];
   try {
     for (const threads of SIZES) {
-      const impls = await startImplementations(threads, { WorkerPool, doWork, resultParts, Piscina, context, dist });
+      const impls = await startImplementations(threads, { WorkerPool, doBatch, resultParts, heapLimits, Piscina, context, dist });
       try {
         for (const feed of FEEDS) {
           for (const impl of impls) await measure(impl.dispatch, preset.warmupMs, feed);

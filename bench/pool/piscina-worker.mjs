@@ -1,9 +1,10 @@
-// piscina worker for the pool microbenchmark: the same doWork() our own pool worker runs,
-// one task per call. workerData names the compiled work.js and carries the WorkContext.
+// piscina worker for the pool microbenchmark: the same doBatch() our own pool worker runs,
+// with one job per task. workerData names the compiled work.js and carries the WorkContext.
 import { workerData } from 'piscina';
 
-const { doWork } = await import(workerData.workModule);
+const { doBatch } = await import(workerData.workModule);
+const NO_REPORT = { starting() {}, note() {}, finished() {} };
 
-export default function run(work) {
-  return doWork(work, workerData.context);
+export default function run(job) {
+  return doBatch([job], workerData.context, NO_REPORT)[0];
 }

@@ -49,7 +49,7 @@ export interface PoolEvents {
 export interface PoolOptions<Job, Result> {
   readonly size: number;
   readonly queueSize: number;
-  /** The worker entry module; it calls serveJobs (worker-loop.ts). */
+  /** The worker entry module; it calls serveBatches (worker-loop.ts). */
   readonly workerFile: URL;
   readonly workerData: unknown;
   readonly events: PoolEvents;

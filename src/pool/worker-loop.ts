@@ -1,5 +1,6 @@
 // The worker side of the pool: runs each batch of jobs and answers with one message whose
-// buffers are transferred to the main thread. A worker entry module calls serveJobs once.
+// buffers are transferred to the main thread. A worker entry module calls serveBatches (or
+// serveJobs, for one job at a time) once.
 import { parentPort, workerData } from 'node:worker_threads';
 import { transferList, type FromWorker, type ResultMessage, type ToWorker } from './messages.js';
 import { BatchProgress } from './progress.js';
