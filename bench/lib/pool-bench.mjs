@@ -189,8 +189,8 @@ function markdown(rows, ratios) {
   return lines.join('\n');
 }
 
-export async function runPoolBench({ repoRoot, quick }) {
-  const preset = PRESETS[quick ? 'quick' : 'full'];
+/** `preset`, `sizes`: shorter runs than the quick preset, for the test that keeps this script working. */
+export async function runPoolBench({ repoRoot, quick, preset = PRESETS[quick ? 'quick' : 'full'], sizes = SIZES }) {
   const dist = (file) => pathToFileURL(path.join(repoRoot, 'dist', 'src', file));
   if (!fs.existsSync(dist('pool/pool.js'))) return { skipped: true, reason: 'dist/src/pool/pool.js is missing (run npm run build)' };
   const { WorkerPool } = await import(dist('pool/pool.js').href);
@@ -213,7 +213,7 @@ export async function runPoolBench({ repoRoot, quick }) {
   };
   const runs = [];
   try {
-    for (const threads of SIZES) {
+    for (const threads of sizes) {
       const impls = await startImplementations(threads, { WorkerPool, doBatch, resultParts, heapLimits, Piscina, context, dist });
       try {
         for (const feed of FEEDS) {
@@ -237,7 +237,7 @@ export async function runPoolBench({ repoRoot, quick }) {
 
   const rows = [];
   const ratios = [];
-  for (const threads of SIZES) {
+  for (const threads of sizes) {
     for (const feed of FEEDS) {
       const [inline, pool, piscina] = ['inline', 'pool', 'piscina'].map((impl) => row(runs, impl, threads, feed.id));
       rows.push(...[inline, pool, piscina].filter(Boolean));
