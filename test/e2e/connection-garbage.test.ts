@@ -58,9 +58,9 @@ function scavengesByIsolate(trace: string): Map<string, Scavenges> {
 }
 
 test('closed connections die young: scavenges promote less than 1.5 KB of each', async () => {
-  // The young generation `npm start` and the image give the main thread; the trace goes to
+  // The heap settings `npm start` and the image give the main thread; the trace goes to
   // stdout, beside the JSON log lines.
-  const server = await startServer({ env: ONE_CLIENT_LOAD, nodeArgs: ['--trace-gc-nvp', '--max-semi-space-size=8'] });
+  const server = await startServer({ env: ONE_CLIENT_LOAD, nodeArgs: ['--trace-gc-nvp', '--max-semi-space-size=8', '--initial-old-space-size=16'] });
   try {
     await exchanges(server.port, WARM_UP);
     let trace = '';
