@@ -5,14 +5,14 @@ import { UPLOADS_PREFIX } from '../core/routes.js';
 import { errorDocument } from '../core/status.js';
 import type { Job } from '../core/job.js';
 import type { JobFailure } from '../pool/pool.js';
-import type { Route } from './router.js';
+import type { ImmediateRoute } from './router.js';
 
 const RETRY_AFTER = [['Retry-After', '1']] as const;
 const MAY_BE_STORED = 'the server failed while storing the document: it may exist under /uploads; check before sending it again';
 
 
 /** Answers that need no worker. */
-export function answerAtOnce(decision: Extract<Route, { kind: 'reject' | 'options' }>, method: string): Response {
+export function answerAtOnce(decision: ImmediateRoute, method: string): Response {
   return decision.kind === 'options' ? optionsResponse(decision.allow) : errorResponse(decision.status, method, decision.headers);
 }
 

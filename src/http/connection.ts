@@ -11,13 +11,13 @@ import { clientAddress } from '../security/forwarded.js';
 import { overloaded } from './answer.js';
 import type { BodyBudget, BodyShare } from './body-budget.js';
 import { corsFieldLines } from './cors-fields.js';
-import { completed, decide, dispatch, immediateResponse, type DispatchDeps, type Immediate, type Responder } from './dispatch.js';
+import { completed, decide, dispatch, immediateResponse, type DispatchDeps, type Responder } from './dispatch.js';
 import type { SendOutcome } from './file-sender.js';
 import { ExchangeQueue, newExchange, release, type Exchange } from './exchange.js';
 import type { ParserLimits } from './parser.js';
 import { RequestReader } from './request-reader.js';
 import { ResponseWriter } from './response-writer.js';
-import type { Route } from './router.js';
+import type { ImmediateRoute, Route } from './router.js';
 import { newTraceId, requestTraceId } from './trace-context.js';
 
 export interface ConnectionSettings {
@@ -238,7 +238,7 @@ export class Connection implements Responder {
   }
 
   /** Refusals decided from the head, and OPTIONS. */
-  private answerAtOnce(exchange: Exchange, decision: Immediate, keepAlive: boolean): void {
+  private answerAtOnce(exchange: Exchange, decision: ImmediateRoute, keepAlive: boolean): void {
     const response = immediateResponse(this.deps, this.id, exchange, decision);
     if (keepAlive) this.respond(exchange, response);
     else this.refuse(exchange, response);

@@ -14,7 +14,7 @@ import type { BodyShare } from './body-budget.js';
 import type { ServerEvents } from './events.js';
 import type { Exchange } from './exchange.js';
 import type { ResponseCache } from './response-cache.js';
-import { route, type Route } from './router.js';
+import { route, type ImmediateRoute, type Route } from './router.js';
 import { gateUpload } from './upload-gate.js';
 
 export interface DispatchDeps {
@@ -35,9 +35,6 @@ export interface Responder {
   respond(exchange: Exchange, response: Response): void;
 }
 
-/** A request answered without a job. */
-export type Immediate = Extract<Route, { kind: 'reject' | 'options' }>;
-
 /** What happens to a request, decided from its head. */
 export function decide(deps: DispatchDeps, head: RequestHead, exchange: Exchange): Route {
   const decision = route(head, deps.settings.allowedHosts);
@@ -46,7 +43,7 @@ export function decide(deps: DispatchDeps, head: RequestHead, exchange: Exchange
 }
 
 /** The response to a refusal or OPTIONS; a security refusal is counted and logged. */
-export function immediateResponse(deps: DispatchDeps, connection: number, exchange: Exchange, decision: Immediate): Response {
+export function immediateResponse(deps: DispatchDeps, connection: number, exchange: Exchange, decision: ImmediateRoute): Response {
   if (decision.kind === 'reject' && decision.rule !== undefined) {
     deps.events.securityRejection(decision.rule);
     deps.log.warn({ conn: connection, client: exchange.client, target: exchange.target, rule: decision.rule, reason: decision.reason, traceId: exchange.traceId }, 'security refusal');

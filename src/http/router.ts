@@ -23,6 +23,9 @@ export type Route =
       readonly headers?: HeaderList;
     };
 
+/** The routes answered at once, without a job: a refusal, or OPTIONS. */
+export type ImmediateRoute = Extract<Route, { kind: 'reject' | 'options' }>;
+
 /** `application/json`, any case, parameters such as charset allowed. */
 export function isJsonMediaType(contentType: string | undefined): boolean {
   if (contentType === undefined) return false;
