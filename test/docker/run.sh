@@ -170,7 +170,7 @@ pass "Docker reports the server healthy"
 # ---------------------------------------------------------------- inside the container
 # The command of the Dockerfile's CMD, V8 flags included.
 check "the server is PID 1: node [flags] dist/src/main.js" \
-  test "$(compose exec -T server cat /proc/1/cmdline | tr '\0' ' ')" = "node --max-semi-space-size=8 --initial-old-space-size=16 dist/src/main.js "
+  test "$(compose exec -T server cat /proc/1/cmdline | tr '\0' ' ')" = "node --max-semi-space-size=8 --initial-old-space-size=16 --heap-growing-percent=50 dist/src/main.js "
 check "the server process runs as uid 1000 (node)" \
   test "$(compose exec -T server awk '/^Uid:/ { print $2 }' /proc/1/status | tr -d '\r')" = 1000
 check "the image holds no sources, tests or dev dependencies" \

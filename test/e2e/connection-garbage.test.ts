@@ -60,7 +60,7 @@ function scavengesByIsolate(trace: string): Map<string, Scavenges> {
 test('closed connections die young: scavenges promote less than 1.5 KB of each', async () => {
   // The heap settings `npm start` and the image give the main thread; the trace goes to
   // stdout, beside the JSON log lines.
-  const server = await startServer({ env: ONE_CLIENT_LOAD, nodeArgs: ['--trace-gc-nvp', '--max-semi-space-size=8', '--initial-old-space-size=16'] });
+  const server = await startServer({ env: ONE_CLIENT_LOAD, nodeArgs: ['--trace-gc-nvp', '--max-semi-space-size=8', '--initial-old-space-size=16', '--heap-growing-percent=50'] });
   try {
     await exchanges(server.port, WARM_UP);
     let trace = '';
