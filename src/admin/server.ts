@@ -3,11 +3,15 @@
 // public side is saturated. node:http is fine here: this port is for operators, not the public.
 // With METRICS_TOKEN, /metrics needs it as a bearer token; the probes stay open, since an
 // orchestrator's probes send no credentials.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
 import { checkBearer, type TokenSet } from '../security/bearer.js';
+
+// From Node's module table, not an ESM import: that would build node:http's whole namespace,
+// whose lazy getters load undici, http2, tls and zlib (docs/memory.md).
+const { createServer } = process.getBuiltinModule('node:http');
 
 export interface AdminOptions {
   readonly host: string;

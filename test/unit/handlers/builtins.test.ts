@@ -1,29 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Worker } from 'node:worker_threads';
 import { randomHex } from '../../../src/handlers/builtins.js';
-
-/** Node.js's own modules a fresh worker thread loads to import `module`, and then to run `call` on it (`m`). */
-async function modulesLoadedBy(module: URL, call = ''): Promise<{ byImport: string[]; byCall: string[] }> {
-  const code = `
-    const { parentPort } = require('node:worker_threads');
-    const since = (seen) => process.moduleLoadList.filter((name) => !seen.has(name));
-    const before = new Set(process.moduleLoadList);
-    import(${JSON.stringify(module.href)}).then((m) => {
-      const byImport = since(before);
-      const imported = new Set(process.moduleLoadList);
-      ${call}
-      parentPort.postMessage({ byImport, byCall: since(imported) });
-    }, (error) => parentPort.postMessage(String(error)));`;
-  const worker = new Worker(code, { eval: true });
-  try {
-    const loaded = await new Promise<{ byImport: string[]; byCall: string[] } | string>((resolve) => worker.once('message', resolve));
-    assert.ok(typeof loaded !== 'string', `import failed: ${String(loaded)}`);
-    return loaded;
-  } finally {
-    await worker.terminate();
-  }
-}
+import { modulesLoadedBy } from '../../helpers/modules.js';
 
 const HANDLERS = new URL('../../../src/handlers/work.js', import.meta.url);
 const BUILTINS = new URL('../../../src/handlers/builtins.js', import.meta.url);
