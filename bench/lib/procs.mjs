@@ -13,7 +13,7 @@ export function startProcess({ cmd, args, env, cwd, logFile }) {
   const proc = spawn(cmd, args, { env, cwd, stdio: ['ignore', fd, fd] });
   fs.closeSync(fd); // the child has its own copy
   const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-  const child = { proc, pid: proc.pid, exited, logFile, isRunning: () => proc.exitCode === null && proc.signalCode === null };
+  const child = { proc, pid: proc.pid, env, exited, logFile, isRunning: () => proc.exitCode === null && proc.signalCode === null };
   child.stop = async () => {
     if (!child.isRunning()) return;
     proc.kill('SIGTERM');

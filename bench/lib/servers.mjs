@@ -58,10 +58,18 @@ function startNginx(ctx, id, workers, port) {
   });
 }
 
+/**
+ * The command that runs node with args: node itself, or node under ctx.wrapper (a command
+ * and its arguments, such as valgrind's) when the harness measures it from outside.
+ */
+function nodeCommand(ctx, args) {
+  const [cmd, ...rest] = [...(ctx.wrapper ?? []), process.execPath, ...args];
+  return { cmd, args: rest };
+}
+
 function startNodePeer(ctx, id, script, port, extraArgs = []) {
   return startProcess({
-    cmd: process.execPath,
-    args: [path.join(ctx.benchDir, 'peers', script), '--port', String(port), '--root', ctx.work.docroot, '--uploads', ctx.work.uploads, ...extraArgs],
+    ...nodeCommand(ctx, [path.join(ctx.benchDir, 'peers', script), '--port', String(port), '--root', ctx.work.docroot, '--uploads', ctx.work.uploads, ...extraArgs]),
     env: { ...process.env, NODE_ENV: 'production' },
     logFile: path.join(ctx.work.logs, `${id}.log`),
   });
@@ -98,8 +106,7 @@ function ourBuild(ctx, id, label, root) {
     async start(port) {
       const adminPort = await freePort();
       return startProcess({
-        cmd: process.execPath,
-        args: [...imageNodeFlags(root), entry],
+        ...nodeCommand(ctx, [...imageNodeFlags(root), entry]),
         // The environment passes through, so MAX_THREADS, QUEUE_SIZE, BACKLOG ...
         // can be tried without touching the harness.
         env: {
@@ -125,7 +132,7 @@ function ourBuild(ctx, id, label, root) {
 }
 
 /**
- * ctx: { benchDir, repoRoot, baseline, work, tools }. Returns the catalogue in report order.
+ * ctx: { benchDir, repoRoot, baseline, work, tools, wrapper? }. Returns the catalogue in report order.
  * `upload` says whether the server takes part in the POST /upload scenario:
  * nginx and python's http.server cannot store a POST body without extra modules/code.
  * `pipelining` says whether it answers pipelined requests: python's speaks HTTP/1.0.
