@@ -33,10 +33,14 @@ const USAGE = `Usage: npm run bench:instructions -- [options]
   --modes LIST      close,keep-alive (default both)
   --servers LIST    any of ${NODE_SERVERS.join(',')}
                     (default: ours, baseline when given, and each mode's bare peer)
-  --warmup N        unmeasured exchanges first (default 4000)
-  --count N         measured exchanges (default 1000; keep-alive: a multiple of 100,
+  --warmup N        unmeasured exchanges first (default 30000: after 4000, most of
+                    ours still ran in V8's mid tier, and counted half as much again)
+  --count N         measured exchanges (default 5000; keep-alive: a multiple of 100,
                     so that each server reconnects as often)
   --baseline DIR    also count another build of ours (DIR/dist/src/main.js)
+  --keep            keep the dumps (callgrind_annotate FILE: which functions the
+                    instructions went to; NODE_OPTIONS=--perf-basic-prof writes
+                    /tmp/perf-PID.map, which names V8's compiled code by address)
   -h, --help        this text
 
 Needs valgrind. Each server runs alone under callgrind (about 50 times slower than
@@ -48,9 +52,10 @@ function options(argv) {
     options: {
       modes: { type: 'string', default: 'close,keep-alive' },
       servers: { type: 'string' },
-      warmup: { type: 'string', default: '4000' },
-      count: { type: 'string', default: '1000' },
+      warmup: { type: 'string', default: '30000' },
+      count: { type: 'string', default: '5000' },
       baseline: { type: 'string' },
+      keep: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -64,7 +69,7 @@ function options(argv) {
   const count = Number(values.count);
   if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`--warmup must be an integer >= 0, got "${values.warmup}"`);
   if (!Number.isInteger(count) || count < 1) throw new Error(`--count must be an integer >= 1, got "${values.count}"`);
-  return { help: values.help, modes, servers, warmup, count, baseline: values.baseline && path.resolve(values.baseline) };
+  return { help: values.help, keep: values.keep, modes, servers, warmup, count, baseline: values.baseline && path.resolve(values.baseline) };
 }
 
 /** The servers counted in a mode: the ones asked for, or ours, the baseline and the mode's peer. */
@@ -171,7 +176,8 @@ async function main() {
     rows.push(...counted.map((r) => ({ ...r, ratio: r.main / peer.main })));
   }
   console.log(table(rows));
-  fs.rmSync(work.dir, { recursive: true, force: true });
+  if (opts.keep) log(`dumps kept in ${outDir}`);
+  else fs.rmSync(work.dir, { recursive: true, force: true });
 }
 
 process.on('SIGINT', () => stopAll().then(() => process.exit(130)));
