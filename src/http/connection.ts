@@ -67,6 +67,14 @@ interface AwaitingBody {
   readonly share: BodyShare;
 }
 
+/** What the connection tells whoever serves it (the server's caps and list of connections). */
+export interface ConnectionOwner {
+  /** Once, when the connection ends its side (after its last response, or on a timeout). */
+  ended(): void;
+  /** Once, when the socket has closed. */
+  closed(): void;
+}
+
 /** Pipelined requests in flight per connection before we stop reading from it. */
 const MAX_IN_FLIGHT = 16;
 /** How long a closing socket may linger before it is destroyed. */
@@ -92,13 +100,12 @@ export class Connection implements Responder {
   readonly client: string;
   private readonly trustedProxy: boolean;
 
-  /** `onEnded`: called once, when the connection ends its side (after its last response, or on a timeout). */
   constructor(
     readonly id: number,
     private readonly stream: Duplex,
     accepted: Accepted,
     private readonly deps: ConnectionDeps,
-    private readonly onEnded: () => void,
+    private readonly owner: ConnectionOwner,
   ) {
     this.client = accepted.client;
     this.trustedProxy = accepted.trustedProxy;
@@ -389,7 +396,7 @@ export class Connection implements Responder {
     this.reader.stop();
     this.stream.end();
     this.setDeadline('closing', CLOSE_GRACE_MS);
-    this.onEnded();
+    this.owner.ended();
   }
 
   private onClose(): void {
@@ -398,6 +405,10 @@ export class Connection implements Responder {
     this.awaitingBody?.share.release();
     this.writer.stop();
     this.exchanges.discardAll();
+    this.owner.closed();
+    // Nothing is emitted after 'close'. Without its listeners the closed socket no longer
+    // reaches the connection, whose objects then die young (measured in docs/memory.md).
+    this.stream.removeAllListeners();
   }
 
   private updateDeadline(): void {

@@ -195,25 +195,24 @@ export class HttpServer {
       return this.refuse(socket);
     }
     let state: 'serving' | 'finished' | 'closed' = 'serving';
-    const connection = new Connection(this.nextConnectionId++, socket, { client, trustedProxy, firstBytes }, this.options.connection, () => {
-      if (state !== 'serving') return;
-      state = 'finished';
-      this.finished++;
-    });
-    const slot = this.connections.add(connection);
-    events.connectionOpened();
     const logOpenClose = this.options.log.isLevelEnabled('debug');
-    if (logOpenClose) this.options.log.debug({ conn: connection.id, client }, 'connection opened');
-    socket.once('close', () => {
-      this.connections.remove(slot);
-      if (state === 'finished') this.finished--;
-      state = 'closed';
-      release();
-      if (logOpenClose) this.options.log.debug({ conn: connection.id }, 'connection closed');
-      // Nothing is emitted after 'close'. Without its listeners the closed socket no longer
-      // reaches the connection, whose objects then die young (measured in docs/memory.md).
-      socket.removeAllListeners();
-    });
+    const id = this.nextConnectionId++;
+    const slot = this.connections.add(new Connection(id, socket, { client, trustedProxy, firstBytes }, this.options.connection, {
+      ended: () => {
+        if (state !== 'serving') return;
+        state = 'finished';
+        this.finished++;
+      },
+      closed: () => {
+        this.connections.remove(slot);
+        if (state === 'finished') this.finished--;
+        state = 'closed';
+        release();
+        if (logOpenClose) this.options.log.debug({ conn: id }, 'connection closed');
+      },
+    }));
+    events.connectionOpened();
+    if (logOpenClose) this.options.log.debug({ conn: id, client }, 'connection opened');
   }
 
   /** Answers 503 without reading a request, then closes. */

@@ -80,7 +80,7 @@ async function withServer(run: (port: number, host: string, counts: WriteCounts)
   };
   const counts: WriteCounts = { single: 0, batched: 0 };
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-    new Connection(1, new CountingStream(socket, counts), direct('127.0.0.1'), deps, () => undefined);
+    new Connection(1, new CountingStream(socket, counts), direct('127.0.0.1'), deps, { ended: () => undefined, closed: () => undefined });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

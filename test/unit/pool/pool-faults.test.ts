@@ -118,7 +118,7 @@ async function connectionServer(pool: Pool, metrics: Metrics): Promise<{ port: n
     log: pino({ level: 'silent' }),
     access: defaultAccessPolicy(),
   };
-  const server = createServer({ allowHalfOpen: true }, (socket) => new Connection(nextId++, socket, direct('127.0.0.1'), deps, () => undefined));
+  const server = createServer({ allowHalfOpen: true }, (socket) => new Connection(nextId++, socket, direct('127.0.0.1'), deps, { ended: () => undefined, closed: () => undefined }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const host = `127.0.0.1:${port}`;
