@@ -20,10 +20,10 @@ import { which } from './lib/tools.mjs';
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const log = (msg) => process.stderr.write(`[instructions] ${msg}\n`);
 
-// Each mode is a scenario of `npm run bench`, and its bare node:net peer.
+// Each mode: the request's own Connection field, and the bare node:net peer of that scenario.
 const MODES = {
-  close: { scenario: 'get-close', peer: 'net-close', field: 'Connection: close\r\n' },
-  'keep-alive': { scenario: 'get-ka', peer: 'net-keepalive', field: '' },
+  close: { peer: 'net-close', field: 'Connection: close\r\n' },
+  'keep-alive': { peer: 'net-keepalive', field: '' },
 };
 // The servers that run on node, and so can run under valgrind the same way.
 const NODE_SERVERS = ['ours', 'baseline', 'node-http', 'fastify', 'net-close', 'net-keepalive'];
@@ -43,8 +43,8 @@ const USAGE = `Usage: npm run bench:instructions -- [options]
                     /tmp/perf-PID.map, which names V8's compiled code by address)
   -h, --help        this text
 
-Needs valgrind. Each server runs alone under callgrind (about 50 times slower than
-normal); MAX_THREADS and other settings in the environment pass through to ours.`;
+Needs valgrind. Each server runs alone under callgrind, many times slower than
+normal; MAX_THREADS and other settings in the environment pass through to ours.`;
 
 function options(argv) {
   const { values } = parseArgs({
@@ -128,7 +128,7 @@ function callgrindControl(flag, child) {
 }
 
 /** Instructions per exchange of one server: { main, all } (main thread, every thread). */
-async function count(catalog, id, mode, opts, outDir) {
+async function countInstructions(catalog, id, mode, opts, outDir) {
   const server = catalog.find((s) => s.id === id);
   const reason = server.check();
   if (reason) throw new Error(`${id}: ${reason}`);
@@ -170,7 +170,7 @@ async function main() {
   for (const mode of opts.modes) {
     const counted = [];
     for (const id of serversFor(mode, opts)) {
-      counted.push({ mode, server: id, ...(await count(catalog, id, mode, opts, outDir)) });
+      counted.push({ mode, server: id, ...(await countInstructions(catalog, id, mode, opts, outDir)) });
     }
     const peer = counted.find((r) => r.server === MODES[mode].peer) ?? counted[0];
     rows.push(...counted.map((r) => ({ ...r, ratio: r.main / peer.main })));

@@ -12,8 +12,9 @@ export function totalOf(text) {
 
 /** Instructions by thread number in the latest dump of <dir>/<outFile>. */
 export function readTotals(dir, outFile) {
+  const dumpName = new RegExp(`^${outFile.replace(/\./g, '\\.')}\\.(\\d+)-(\\d+)$`);
   const dumps = fs.readdirSync(dir)
-    .map((name) => ({ name, match: new RegExp(`^${outFile.replace(/\./g, '\\.')}\\.(\\d+)-(\\d+)$`).exec(name) }))
+    .map((name) => ({ name, match: dumpName.exec(name) }))
     .filter((d) => d.match)
     .map((d) => ({ name: d.name, dump: Number(d.match[1]), thread: Number(d.match[2]) }));
   if (!dumps.length) throw new Error(`no callgrind dump ${outFile}.N-T in ${dir}`);
