@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /** The instructions counted in one dump file: its `totals:` line (`summary:` in old versions). */
-export function totalOf(text) {
+function totalOf(text) {
   const match = /^totals:\s+(\d+)/m.exec(text) ?? /^summary:\s+(\d+)/m.exec(text);
   if (!match) throw new Error('no totals: or summary: line in the callgrind dump');
   return Number(match[1]);

@@ -197,6 +197,7 @@ export class HttpServer {
     let state: 'serving' | 'finished' | 'closed' = 'serving';
     const logOpenClose = this.options.log.isLevelEnabled('debug');
     const id = this.nextConnectionId++;
+    // `closed` may use `slot`: a socket emits 'close' on a later tick, never inside the constructor.
     const slot = this.connections.add(new Connection(id, socket, { client, trustedProxy, firstBytes }, this.options.connection, {
       ended: () => {
         if (state !== 'serving') return;

@@ -1,6 +1,6 @@
 // For tests that build a Connection in-process (to reach what a child process hides).
 import type { AccessPolicy } from '../../src/http/access-policy.js';
-import type { Accepted, ConnectionSettings } from '../../src/http/connection.js';
+import type { Accepted, ConnectionOwner, ConnectionSettings } from '../../src/http/connection.js';
 import { AddressRanges } from '../../src/security/cidr.js';
 import { ClientLimits } from '../../src/security/client-limits.js';
 
@@ -31,3 +31,6 @@ export function defaultAccessPolicy(): AccessPolicy {
 export function direct(client: string): Accepted {
   return { client, trustedProxy: false, firstBytes: null };
 }
+
+/** An owner that keeps no account of the connection (no caps, no registry). */
+export const NO_OWNER: ConnectionOwner = { ended: () => undefined, closed: () => undefined };

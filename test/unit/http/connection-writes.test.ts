@@ -11,7 +11,7 @@ import type { Representation } from '../../../src/core/job.js';
 import { ResponseCache } from '../../../src/http/response-cache.js';
 import { BodyBudget } from '../../../src/http/body-budget.js';
 import { Connection, type ConnectionDeps } from '../../../src/http/connection.js';
-import { defaultAccessPolicy, defaultConnectionSettings, direct } from '../../helpers/connection.js';
+import { defaultAccessPolicy, defaultConnectionSettings, direct, NO_OWNER } from '../../helpers/connection.js';
 import { RawClient } from '../../helpers/raw.js';
 
 const PAGE = new TextEncoder().encode(`<!DOCTYPE html><title>page</title><p>${'x'.repeat(900)}</p>\n`);
@@ -80,7 +80,7 @@ async function withServer(run: (port: number, host: string, counts: WriteCounts)
   };
   const counts: WriteCounts = { single: 0, batched: 0 };
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-    new Connection(1, new CountingStream(socket, counts), direct('127.0.0.1'), deps, { ended: () => undefined, closed: () => undefined });
+    new Connection(1, new CountingStream(socket, counts), direct('127.0.0.1'), deps, NO_OWNER);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -17,7 +17,7 @@ import { ResponseCache } from '../../../src/http/response-cache.js';
 import { WorkerPool, type JobOutcome, type PoolEvents } from '../../../src/pool/pool.js';
 import type { FaultyWorkerData } from '../../fixtures/faulty-worker.js';
 import { waitFor } from '../../fixtures/probes.js';
-import { defaultAccessPolicy, defaultConnectionSettings, direct } from '../../helpers/connection.js';
+import { defaultAccessPolicy, defaultConnectionSettings, direct, NO_OWNER } from '../../helpers/connection.js';
 import { RawClient } from '../../helpers/raw.js';
 
 const FAULTY_WORKER = new URL('../../fixtures/faulty-worker.js', import.meta.url);
@@ -118,7 +118,7 @@ async function connectionServer(pool: Pool, metrics: Metrics): Promise<{ port: n
     log: pino({ level: 'silent' }),
     access: defaultAccessPolicy(),
   };
-  const server = createServer({ allowHalfOpen: true }, (socket) => new Connection(nextId++, socket, direct('127.0.0.1'), deps, { ended: () => undefined, closed: () => undefined }));
+  const server = createServer({ allowHalfOpen: true }, (socket) => new Connection(nextId++, socket, direct('127.0.0.1'), deps, NO_OWNER));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const host = `127.0.0.1:${port}`;
