@@ -65,7 +65,9 @@ export class RequestParser {
   private offset = 0;
   private state: State = 'head';
 
-  // Head scanning, relative to `offset` so that compaction needs no bookkeeping.
+  // Line scanning, relative to `offset` so that compaction needs no bookkeeping. `scanned`
+  // bytes are known to hold no LF: a line that arrives in pieces is searched once, not from
+  // its start on every read (the head's lines, a chunk size, a trailer).
   private scanned = 0;
   private lineStart = 0;
   private lines: number[] = [];
@@ -323,11 +325,13 @@ export class RequestParser {
 
   /** One CRLF-terminated line from the buffer, or null if it has not arrived yet. */
   private readLine(maxLength: number, tooLong: string, tooLongStatus: ParseErrorStatus = 400): string | null {
-    const lf = this.buffer.indexOf(LF, this.offset);
+    const lf = this.buffer.indexOf(LF, this.offset + this.scanned);
     if (lf === -1) {
       if (this.pendingBytes > maxLength + 1) throw new ParseFailure(tooLongStatus, tooLong);
+      this.scanned = this.pendingBytes;
       return null;
     }
+    this.scanned = 0;
     const bareLf = lf === this.offset || this.buffer[lf - 1] !== CR;
     // Length before the line ending, as for a line whose LF has not arrived yet.
     if (lf - this.offset - (bareLf ? 0 : 1) > maxLength) throw new ParseFailure(tooLongStatus, tooLong);

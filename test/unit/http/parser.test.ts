@@ -302,6 +302,30 @@ describe('bodies', () => {
     assert.equal(requestsOf(again).length, 2);
   });
 
+  test('a chunk-size or trailer line sent a byte at a time is searched once, not from its start on every byte', () => {
+    const chunkSize = `1;${'e'.repeat(1000)}\r\n`;
+    const trailer = `${fieldLine('X-Trailer', 8000)}\r\n`;
+    const body = bytes(`${chunkSize}x\r\n0\r\n${trailer}\r\n`);
+    const parser = new RequestParser({ ...LIMITS, maxHeaderBytes: 16_384 });
+    const events: ParseEvent[] = [];
+    feedEvents(parser, bytes('POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n'), events);
+    // The parser looks for a body line's end with Buffer#indexOf; count the bytes each call may search.
+    const indexOf = Buffer.prototype.indexOf;
+    let searched = 0;
+    Buffer.prototype.indexOf = function (this: Buffer, value: string | number | Uint8Array, byteOffset?: number | BufferEncoding, encoding?: BufferEncoding) {
+      if (typeof byteOffset === 'number') searched += this.length - byteOffset;
+      return indexOf.call(this, value, byteOffset, encoding);
+    };
+    try {
+      for (let i = 0; i < body.length; i++) feedEvents(parser, body.subarray(i, i + 1), events);
+    } finally {
+      Buffer.prototype.indexOf = indexOf;
+    }
+    assert.equal(text(requestsOf(events)[0]!.body), 'x');
+    // From each line's start on every byte, it was about 33 million (half the square of 8 KB).
+    assert.ok(searched > 0 && searched <= 2 * body.length, `${searched} bytes searched for ${body.length} received`);
+  });
+
   test('Transfer-Encoding: chunked is case-insensitive and an empty chunked body is allowed', () => {
     const request = parseOne('POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n');
     assert.equal(request.body!.length, 0);
