@@ -98,8 +98,9 @@ convict.addFormat({
 /**
  * Listening sockets under `auto` on Linux (why several: see http/server.ts). Every supported
  * Node.js has `listen({ reusePort })`, but only Linux spreads connections over the sockets.
+ * 256: a burst of MAX_CONNECTIONS (1024) reconnects is then accepted within a few turns.
  */
-const AUTO_LISTEN_SOCKETS = 64;
+const AUTO_LISTEN_SOCKETS = 256;
 
 const existingDirectory = (value: unknown): void => {
   if (typeof value !== 'string' || value === '') throw new Error('must be a directory path');
@@ -111,7 +112,7 @@ const schema = {
   port: { doc: 'Public port', format: 'port', default: 8080, env: 'PORT', arg: 'port' },
   maxThreads: { doc: 'Worker threads in the pool', format: positiveInt, default: 10, env: 'MAX_THREADS', arg: 'max-threads' },
   queueSize: { doc: 'Jobs that may wait for a worker before 503', format: nonNegativeInt, default: 1024, env: 'QUEUE_SIZE', arg: 'queue-size' },
-  listenSockets: { doc: 'Listening sockets sharing the public port (auto: 64 where SO_REUSEPORT is available, else 1)', format: 'listen-sockets', default: 'auto' as number | 'auto', env: 'LISTEN_SOCKETS', arg: 'listen-sockets' },
+  listenSockets: { doc: 'Listening sockets sharing the public port (auto: 256 where SO_REUSEPORT is available, else 1)', format: 'listen-sockets', default: 'auto' as number | 'auto', env: 'LISTEN_SOCKETS', arg: 'listen-sockets' },
   backlog: { doc: 'Listen backlog (sized for a burst of MAX_CONNECTIONS connects)', format: positiveInt, default: 1024, env: 'BACKLOG', arg: 'backlog' },
   keepAliveTimeoutMs: { doc: 'Idle time before a persistent connection is closed', format: positiveInt, default: 30_000, env: 'KEEP_ALIVE_TIMEOUT_MS', arg: 'keep-alive-timeout-ms' },
   maxRequestsPerConnection: { doc: 'Requests served on one connection before it closes', format: positiveInt, default: 100, env: 'MAX_REQUESTS_PER_CONNECTION', arg: 'max-requests-per-connection' },

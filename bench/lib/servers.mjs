@@ -26,7 +26,7 @@ export function freePort() {
  * MAX_REQUESTS_PER_CONNECTION), given to the bare node:net peers so that they pay for
  * accepting connections as often, and spread over as many sockets, as ours.
  */
-const OUR_LISTEN_SOCKETS = ['--listen-sockets', '64'];
+const OUR_LISTEN_SOCKETS = ['--listen-sockets', '256'];
 const OUR_MAX_REQUESTS = ['--max-requests', '100'];
 
 const NGINX_MIME = `types {
@@ -189,7 +189,7 @@ export function serverCatalog(ctx) {
     },
     {
       id: 'net-close',
-      label: 'bare node:net, one response and close, 64 listening sockets',
+      label: 'bare node:net, one response and close, 256 listening sockets',
       upload: false,
       pipelining: false,
       only: ['get-close'],
@@ -198,7 +198,7 @@ export function serverCatalog(ctx) {
     },
     {
       id: 'net-keepalive',
-      label: 'bare node:net, keep-alive, 100 requests a connection, 64 listening sockets',
+      label: 'bare node:net, keep-alive, 100 requests a connection, 256 listening sockets',
       upload: false,
       pipelining: false,
       only: ['get-ka', 'get-1000'],

@@ -81,12 +81,12 @@ test('BACKLOG reaches the kernel: 1024 by default (capped by somaxconn), or as c
   }
 });
 
-test('LISTEN_SOCKETS: by default 64 sockets share the port where SO_REUSEPORT is available, else 1', async () => {
+test('LISTEN_SOCKETS: by default 256 sockets share the port where SO_REUSEPORT is available, else 1', async () => {
   const server = await startServer();
   try {
-    assert.equal(listeningSockets(server.port).length, REUSE_PORT ? 64 : 1);
+    assert.equal(listeningSockets(server.port).length, REUSE_PORT ? 256 : 1);
     const line = await server.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('listening on'));
-    assert.equal(line.listenSockets, REUSE_PORT ? 64 : 1);
+    assert.equal(line.listenSockets, REUSE_PORT ? 256 : 1);
   } finally {
     await server.stop();
   }

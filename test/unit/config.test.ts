@@ -96,10 +96,10 @@ describe('configuration', () => {
     assert.equal(loadConfig(['3000'], { ...env, PORT: '1000' }).port, 3000);
   });
 
-  test('LISTEN_SOCKETS: auto is 64 where SO_REUSEPORT is available, else 1; a number is taken as given', () => {
+  test('LISTEN_SOCKETS: auto is 256 where SO_REUSEPORT is available, else 1; a number is taken as given', () => {
     const supported = process.platform === 'linux';
-    assert.equal(loadConfig([], env).listenSockets, supported ? 64 : 1);
-    assert.equal(loadConfig([], { ...env, LISTEN_SOCKETS: 'auto' }).listenSockets, supported ? 64 : 1);
+    assert.equal(loadConfig([], env).listenSockets, supported ? 256 : 1);
+    assert.equal(loadConfig([], { ...env, LISTEN_SOCKETS: 'auto' }).listenSockets, supported ? 256 : 1);
     assert.equal(loadConfig(['--listen-sockets=1'], env).listenSockets, 1);
     if (supported) {
       assert.equal(loadConfig([], { ...env, LISTEN_SOCKETS: '8' }).listenSockets, 8);
@@ -110,7 +110,7 @@ describe('configuration', () => {
   });
 
   test('resolveListenSockets: several sockets on Linux only', () => {
-    assert.equal(resolveListenSockets('auto', 'linux'), 64);
+    assert.equal(resolveListenSockets('auto', 'linux'), 256);
     assert.equal(resolveListenSockets(8, 'linux'), 8);
     assert.equal(resolveListenSockets('auto', 'darwin'), 1);
     assert.equal(resolveListenSockets(1, 'darwin'), 1);

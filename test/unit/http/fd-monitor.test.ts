@@ -16,8 +16,8 @@ test('the soft open-file limit is read from /proc/self/limits', () => {
 
 test('MAX_CONNECTIONS fits when twice it and the descriptors already held stay a headroom below the limit', () => {
   assert.equal(connectionsFit(1_048_576, 100, 1024), true);
-  // 64 listening sockets and ten workers hold about 100: 1024 connections, and as many finished
-  // ones still closing, do not fit in 2048.
+  // With 100 descriptors held already (listening sockets, workers), 1024 connections and as many
+  // finished ones still closing do not fit in 2048.
   assert.equal(connectionsFit(2048, 100, 1024), false);
   assert.equal(connectionsFit(2048, 100, 966), true);
   assert.equal(connectionsFit(2048, 100, 967), false, 'the headroom is kept free');
