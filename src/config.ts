@@ -98,7 +98,8 @@ convict.addFormat({
 /**
  * Listening sockets under `auto` on Linux (why several: see http/server.ts). Every supported
  * Node.js has `listen({ reusePort })`, but only Linux spreads connections over the sockets.
- * 256: a burst of MAX_CONNECTIONS (1024) reconnects is then accepted within a few turns.
+ * 256: libuv accepts one connection per socket per turn, and a burst of MAX_CONNECTIONS (1024)
+ * reconnects must not wait dozens of turns (bench/README.md, 1000 connections).
  */
 const AUTO_LISTEN_SOCKETS = 256;
 

@@ -176,7 +176,7 @@ check "the server process runs as uid 1000 (node)" \
 check "the image holds no sources, tests or dev dependencies" \
   compose exec -T server sh -c 'test ! -e src && test ! -e test && test ! -e node_modules/typescript && test -f dist/src/main.js'
 check "the document root is read-only for the server" compose exec -T server sh -c '! touch resources/index.html 2>/dev/null'
-check "the public port is shared by 256 listening sockets (SO_REUSEPORT, Node.js 22)" \
+check "the public port is shared by 256 listening sockets (SO_REUSEPORT)" \
   test "$(count_log_lines '"listenSockets":256' 'listening on')" -eq 1
 check "the uploads volume starts empty" test "$(compose exec -T server sh -c 'ls -A resources/uploads; echo end' | tr -d '\r')" = end
 
