@@ -49,7 +49,7 @@ export interface Accepted {
  * Where the connection is in its life; it only moves forward (see advance).
  * - serving: reading and answering requests;
  * - draining: shutdown: finish what is in flight, read at most one more request, then close;
- * - client-ended: the client sent FIN: answer what it asked for, then close;
+ * - client-ended: the client sent FIN: answer every request it completed, then close;
  * - ended: our side is closed, after the last response or a timeout; the client's close is awaited;
  * - closed: the socket is gone.
  */
@@ -114,6 +114,7 @@ export class Connection implements Responder {
       head: (head) => this.onHead(head),
       request: (request) => this.onRequest(request),
       invalid: (status, reason, head) => this.failRequest(status, reason, head),
+      inputEnded: () => this.onInputEnded(),
     });
     this.writer = new ResponseWriter(stream, () => this.updateDeadline(), (outcome) => this.onStreamed(outcome));
     stream.on('data', (chunk: Buffer) => this.read(chunk));
@@ -238,7 +239,7 @@ export class Connection implements Responder {
       decision = decide(this.deps, request, exchange);
     }
     // While draining, this request is the connection's last: its response says close.
-    if (this.lifecycle !== 'serving') this.reader.stop();
+    if (this.lifecycle === 'draining') this.reader.stop();
     if (decision.kind === 'reject' || decision.kind === 'options') return this.answerAtOnce(exchange, decision, true);
     const job: Job = decision.kind === 'upload' ? { kind: 'upload', body: request.body ?? new Uint8Array(0) } : decision;
     dispatch(this.deps, this, exchange, job, share);
@@ -311,9 +312,10 @@ export class Connection implements Responder {
   }
 
   private send(exchange: Exchange, response: Response): void {
-    const isLast = this.exchanges.length === 0 && this.awaitingBody === null;
-    // Draining, or the client has sent FIN: the last response is followed by our close.
-    const keepAlive = exchange.keepAlive && !(this.lifecycle !== 'serving' && isLast);
+    const nothingAfter = this.exchanges.length === 0 && this.awaitingBody === null;
+    // Draining, or the client has sent FIN and all it sent is read: the last response is followed by our close.
+    const isLast = nothingAfter && (this.lifecycle === 'draining' || (this.lifecycle === 'client-ended' && this.reader.done));
+    const keepAlive = exchange.keepAlive && !isLast;
     const connection = {
       keepAlive,
       keepAliveTimeoutSeconds: Math.ceil(this.deps.settings.keepAliveTimeoutMs / 1000),
@@ -348,7 +350,7 @@ export class Connection implements Responder {
   /** After writing: close when done, wait for a last request while draining, or read on. */
   private afterFlush(): void {
     const nothingInFlight = this.exchanges.length === 0 && this.awaitingBody === null && !this.writer.busy;
-    if (nothingInFlight && (this.lifecycle === 'client-ended' || (this.lifecycle === 'draining' && this.reader.done))) this.end();
+    if (nothingInFlight && (this.lifecycle === 'client-ended' || this.lifecycle === 'draining') && this.reader.done) this.end();
     else if (nothingInFlight && this.lifecycle === 'draining') this.closeWhenIdle();
     if (this.ended || !this.reader.paused) return this.updateDeadline();
     this.read(null);
@@ -358,16 +360,25 @@ export class Connection implements Responder {
     this.flush();
   }
 
-  /** The client sent FIN: answer what it asked for, then close. */
+  /** The client sent FIN: answer every request it completed, then close. */
   private onClientEnd(): void {
-    this.reader.stop();
     this.advance('client-ended');
-    if (this.awaitingBody !== null || (this.exchanges.length === 0 && this.reader.inRequest)) {
-      // The last request can never complete.
-      this.stream.destroy();
-      return;
+    this.reader.clientEnded();
+    this.flush();
+  }
+
+  /** After the client's FIN, every request it completed has been read. */
+  private onInputEnded(): void {
+    const unfinished = this.awaitingBody;
+    if (unfinished !== null) {
+      // Its body can never arrive: it gets no answer, and the requests before it still do.
+      this.awaitingBody = null;
+      unfinished.share.release();
+      this.exchanges.dropLast(unfinished.exchange);
+      this.deps.log.debug({ conn: this.id, traceId: unfinished.exchange.traceId }, 'client ended the connection during a request body');
     }
-    if (this.exchanges.length === 0 && !this.writer.busy) this.end();
+    // Close now if nothing is left to answer.
+    this.flush();
   }
 
   /**

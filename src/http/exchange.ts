@@ -62,6 +62,11 @@ export class ExchangeQueue {
     return this.items.shift();
   }
 
+  /** Removes `exchange`, the newest, which will never be answered (its request never completed). */
+  dropLast(exchange: Exchange): void {
+    if (this.items.at(-1) === exchange) this.items.pop();
+  }
+
   /** The connection is gone: responses that never got their turn may still hold an open file. */
   discardAll(): void {
     for (const exchange of this.items.splice(0)) if (exchange.response !== null) release(exchange.response);

@@ -15,6 +15,11 @@ export interface RequestEvents {
   request(request: ParsedRequest): void;
   /** The bytes cannot be read as a request; nothing more is read. `head`: when it was read whole. */
   invalid(status: ParseErrorStatus, reason: string, head: RequestHead | undefined): void;
+  /**
+   * The client sent FIN and every complete request it sent before has been taken. When
+   * `inRequest`, the bytes after them began a request that can never complete.
+   */
+  inputEnded(): void;
 }
 
 /** `paused` while the connection has no room; `done` after the last request. */
@@ -22,6 +27,8 @@ type Input = 'reading' | 'paused' | 'done';
 
 export class RequestReader {
   private input: Input = 'reading';
+  /** The client sent FIN: what the parser holds is all there will be. */
+  private endOfInput = false;
   private readonly parser: RequestParser;
   /** When the first byte of the request being read arrived (ms). */
   private begun = 0;
@@ -57,6 +64,15 @@ export class RequestReader {
     this.input = 'done';
   }
 
+  /**
+   * The client sent FIN. The requests already received are still taken, as room allows
+   * (pipelined ones may wait behind a full window), then `inputEnded` is reported.
+   */
+  clientEnded(): void {
+    this.endOfInput = true;
+    if (this.input === 'reading') this.read();
+  }
+
   feed(chunk: Buffer): void {
     if (this.input === 'done') return;
     if (!this.parser.inRequest) this.begun = Date.now();
@@ -81,7 +97,11 @@ export class RequestReader {
         return;
       }
       const event = this.parser.next();
-      if (event.type === 'need-more') return;
+      if (event.type === 'need-more') {
+        if (!this.endOfInput) return;
+        this.input = 'done';
+        return this.events.inputEnded();
+      }
       if (event.type === 'error') {
         this.input = 'done';
         return this.events.invalid(event.status, event.reason, event.head);

@@ -161,6 +161,33 @@ describe('default settings', () => {
     await client.waitClosed();
   });
 
+  test('a client that pipelines past the window of 16 and half-closes gets every response', async () => {
+    // photo.jpg is too large for the file cache: each request is a job, so 16 fill the window
+    // while the rest wait unread in the parser when the FIN arrives.
+    const count = 40;
+    const client = await RawClient.connect(server.port);
+    client.write(Array.from({ length: count }, () => `HEAD /photo.jpg HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n\r\n`).join(''));
+    client.socket.end();
+    await client.waitClosed();
+    const responses = await client.responses(count, 5000, count);
+    assert.deepEqual(responses.map((response) => response.status), Array(count).fill(200));
+    assert.equal(responses.filter((response) => response.headers.connection === 'close').length, 1);
+    assert.equal(responses[count - 1]!.headers.connection, 'close');
+  });
+
+  test('after a half-close, the complete requests before an unfinished body are still answered', async () => {
+    const client = await RawClient.connect(server.port);
+    const upload = `POST /upload HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":1`;
+    client.write(get('/photo.jpg', server.port).repeat(3) + upload);
+    client.socket.end();
+    await client.waitClosed();
+    const responses = await client.responses(3);
+    assert.deepEqual(responses.map((response) => response.status), [200, 200, 200]);
+    for (const response of responses) assert.equal(sha256(response.body), sha256(resource('photo.jpg')));
+    // The upload never completed: it gets no response.
+    assert.equal(parseResponses(client.received).responses.length, 3);
+  });
+
   test('requests split at any byte boundary across writes are served', async () => {
     // Two pipelined requests (the second with a header that spans the split), cut at every
     // position into two writes; then one request sent a byte at a time.
