@@ -280,7 +280,8 @@ export class Connection implements Responder {
     }
     this.deps.log.info({ conn: this.id, client: exchange.client, status, reason, traceId: exchange.traceId }, 'bad request');
     exchange.keepAlive = false;
-    this.respond(exchange, errorResponse(status, 'GET'));
+    // A HEAD request's answer has no body, whatever went wrong with it (RFC 9110 §9.3.2).
+    this.respond(exchange, errorResponse(status, exchange.method));
   }
 
   // Sending -----------------------------------------------------------------------------

@@ -83,6 +83,23 @@ describe('request size limits (defaults)', () => {
     }
   });
 
+  test('HEAD requests refused by the parser get the error status without a body', async () => {
+    const host = `Host: 127.0.0.1:${server.port}\r\n`;
+    const cases: Array<[string, number]> = [
+      [`HEAD /sample.txt HTTP/1.1\r\n${host}Content-Length: ${1024 * 1024 + 1}\r\n\r\n`, 413],
+      [`HEAD /sample.txt HTTP/1.1\r\n${host}Transfer-Encoding: chunked\r\n\r\nzz\r\n`, 400],
+    ];
+    for (const [bytes, status] of cases) {
+      const client = await RawClient.connect(server.port);
+      client.write(bytes);
+      await client.waitClosed();
+      const text = client.received.toString('latin1');
+      assert.match(text, new RegExp(`^HTTP/1\\.1 ${status} `));
+      // Nothing after the head (RFC 9110 §9.3.2).
+      assert.equal(text.indexOf('\r\n\r\n'), text.length - 4, text);
+    }
+  });
+
   test('a chunked body whose chunk size passes MAX_BODY_BYTES is 413 before the data is sent', async () => {
     const client = await RawClient.connect(server.port);
     client.write(`POST /upload HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n200000\r\n`);
