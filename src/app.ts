@@ -1,6 +1,6 @@
 // Wires the parts together: access rules, uploads folder, worker pool, metrics, public and
 // admin listeners.
-import { mkdirSync, readdirSync, realpathSync, statSync, unlinkSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, realpathSync, statSync, unlinkSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -10,6 +10,7 @@ import { diskSpace } from './admin/disk-space.js';
 import { Metrics } from './admin/metrics.js';
 import type { Job, JobResult } from './core/job.js';
 import { contentTable } from './handlers/content-types.js';
+import type { ContentTable } from './handlers/files.js';
 import { isAbandoned, isTemporary, thisProcess } from './handlers/upload-temporaries.js';
 import { resultParts, WORKER_HEAP_LIMITS, type WorkContext } from './handlers/work.js';
 import type { AccessPolicy } from './http/access-policy.js';
@@ -51,7 +52,13 @@ const SMALL_FILE_BYTES = 64 * 1024;
  * the folder: only provably abandoned ones go (see upload-temporaries.ts).
  */
 function prepareUploads(uploadsDir: string, jobTimeoutMs: number, log: Logger): void {
-  mkdirSync(uploadsDir, { recursive: true });
+  try {
+    mkdirSync(uploadsDir, { recursive: true });
+    // Found now rather than as a 500 on every upload (a volume mounted for another user).
+    accessSync(uploadsDir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    throw new ConfigError(`invalid configuration: UPLOADS_DIR: cannot create or write to "${uploadsDir}" (${codeOf(error)})`);
+  }
   const self = thisProcess();
   const now = Date.now();
   for (const name of readdirSync(uploadsDir)) {
@@ -65,6 +72,37 @@ function prepareUploads(uploadsDir: string, jobTimeoutMs: number, log: Logger): 
       // Another replica starting at the same time removed it first.
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
+  }
+}
+
+const codeOf = (error: unknown): string => (error as NodeJS.ErrnoException).code ?? String(error);
+
+/** Why a listener could not bind, by error code, and which setting to look at. */
+const BIND_FAILURES: Readonly<Record<string, { readonly setting: 'host' | 'port'; readonly problem: string }>> = {
+  EADDRINUSE: { setting: 'port', problem: 'is in use by another process' },
+  EACCES: { setting: 'port', problem: 'needs a privilege this process lacks (ports below 1024)' },
+  EADDRNOTAVAIL: { setting: 'host', problem: 'is not an address of this machine' },
+  ENOTFOUND: { setting: 'host', problem: 'does not resolve to an address' },
+  EAI_AGAIN: { setting: 'host', problem: 'could not be resolved (DNS)' },
+};
+
+/** A listener that cannot bind stops the start with one line naming the setting, like a bad value. */
+async function bound<T>(listening: Promise<T>, names: { readonly host: string; readonly port: string }, host: string, port: number): Promise<T> {
+  try {
+    return await listening;
+  } catch (error) {
+    const failure = BIND_FAILURES[codeOf(error)];
+    if (failure === undefined) throw error;
+    throw new ConfigError(`invalid configuration: ${names[failure.setting]}: ${host}:${port} ${failure.problem} (${codeOf(error)})`);
+  }
+}
+
+/** The extension table the workers classify files with; an unknown media type is a setting to fix. */
+function checkedContentTable(config: Config): ContentTable {
+  try {
+    return contentTable(config);
+  } catch (error) {
+    throw new ConfigError(`invalid configuration: ${(error as Error).message}`);
   }
 }
 
@@ -128,7 +166,7 @@ function workContext(config: Config): WorkContext {
     resourcesRoot: realpathSync(config.resourcesDir),
     uploadsRoot: realpathSync(config.uploadsDir),
     minFreeDiskBytes: config.minFreeDiskBytes,
-    contentTable: contentTable(config),
+    contentTable: checkedContentTable(config),
     smallFileBytes: SMALL_FILE_BYTES,
     cacheControl: config.cacheControl,
   };
@@ -234,10 +272,11 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     connection: { settings: connectionSettings(config, allowedHosts), jobs: pool, bodies, cache, events: metrics, log, access },
   });
   const app: App = { config, log, pool, http, metrics, uploadTokens, shuttingDown: false, admin: adminServer(config, pool, http, metrics.registry, () => app.shuttingDown) };
-  const address = await http.listen((port) => {
+  const listening = http.listen((port) => {
     if (config.allowedHosts.length === 0) for (const host of defaultAllowedHosts(config.host, port)) allowedHosts.add(host);
   });
-  const adminAddress = await app.admin.listen();
+  const address = await bound(listening, { host: 'HOST', port: 'PORT' }, config.host, config.port);
+  const adminAddress = await bound(app.admin.listen(), { host: 'ADMIN_HOST', port: 'ADMIN_PORT' }, config.adminHost, config.adminPort);
   logStart(app, address, adminAddress, allowedHosts);
   startMonitors(app);
   return app;

@@ -3,6 +3,7 @@
 // message that names the key, its variable and the value.
 import convict from 'convict';
 import { existsSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { isBearerToken } from './security/bearer.js';
 import { cidrProblem } from './security/cidr.js';
@@ -81,6 +82,39 @@ convict.addFormat({
   coerce: (value: string): string[] => commaList.coerce(value).map((entry) => normalizeHost(entry) ?? entry),
 });
 
+// PORT, ADMIN_PORT: digits only. convict's own `port` reads the value with parseInt, so `1e4`
+// would bind port 1, `0x10` an ephemeral port and `8080abc` port 8080.
+convict.addFormat({
+  name: 'tcp-port',
+  validate(value: unknown): void {
+    if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 65535) throw new Error('must be a port number from 0 to 65535');
+  },
+  coerce: (value: string): number | string => (/^\d{1,5}$/.test(value.trim()) ? Number(value) : value),
+});
+
+// HOST, ADMIN_HOST: an IP address or a host name. An empty value (an unset variable in a
+// compose file) would otherwise listen on every interface, the admin port included.
+const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/;
+convict.addFormat({
+  name: 'bind-address',
+  validate(value: unknown): void {
+    if (typeof value !== 'string' || (isIP(value) === 0 && !HOST_NAME.test(value))) {
+      throw new Error('must be an IP address (0.0.0.0 or :: for every interface) or a host name');
+    }
+  },
+});
+
+// CACHE_CONTROL goes on the wire as it is: a control character (the newline a YAML block
+// scalar ends with, or CR LF and a header of the attacker's) would break every response.
+convict.addFormat({
+  name: 'header-value',
+  validate(value: unknown): void {
+    if (typeof value !== 'string' || /[\x00-\x08\x0a-\x1f\x7f]/.test(value) || value !== value.trim()) {
+      throw new Error('must be a header field value: visible characters and inner spaces only');
+    }
+  },
+});
+
 // LISTEN_SOCKETS: `auto`, or how many listening sockets share the public port.
 const MAX_LISTEN_SOCKETS = 256;
 convict.addFormat({
@@ -109,8 +143,8 @@ const existingDirectory = (value: unknown): void => {
 };
 
 const schema = {
-  host: { doc: 'Bind address of the public listener', format: String, default: '127.0.0.1', env: 'HOST', arg: 'host' },
-  port: { doc: 'Public port', format: 'port', default: 8080, env: 'PORT', arg: 'port' },
+  host: { doc: 'Bind address of the public listener', format: 'bind-address', default: '127.0.0.1', env: 'HOST', arg: 'host' },
+  port: { doc: 'Public port', format: 'tcp-port', default: 8080, env: 'PORT', arg: 'port' },
   maxThreads: { doc: 'Worker threads in the pool', format: positiveInt, default: 10, env: 'MAX_THREADS', arg: 'max-threads' },
   queueSize: { doc: 'Jobs that may wait for a worker before 503', format: nonNegativeInt, default: 1024, env: 'QUEUE_SIZE', arg: 'queue-size' },
   listenSockets: { doc: 'Listening sockets sharing the public port (auto: 256 where SO_REUSEPORT is available, else 1)', format: 'listen-sockets', default: 'auto' as number | 'auto', env: 'LISTEN_SOCKETS', arg: 'listen-sockets' },
@@ -131,9 +165,9 @@ const schema = {
   downloadTypes: { doc: 'Media types sent as attachments', format: 'comma-list', default: ['text/plain', 'image/png', 'image/jpeg', 'application/json'], env: 'DOWNLOAD_TYPES', arg: 'download-types' },
   fileCacheTtlMs: { doc: 'How long the main thread answers a small file from memory (0 turns the cache off)', format: nonNegativeInt, default: 1000, env: 'FILE_CACHE_TTL_MS', arg: 'file-cache-ttl-ms' },
   fileCacheMaxBytes: { doc: 'Memory for cached small files', format: nonNegativeInt, default: 16 * 1024 * 1024, env: 'FILE_CACHE_MAX_BYTES', arg: 'file-cache-max-bytes' },
-  cacheControl: { doc: 'Cache-Control of files from the document root', format: String, default: 'no-cache', env: 'CACHE_CONTROL', arg: 'cache-control' },
-  adminHost: { doc: 'Bind address of the admin listener', format: String, default: '127.0.0.1', env: 'ADMIN_HOST', arg: 'admin-host' },
-  adminPort: { doc: 'Admin port (metrics, health probes)', format: 'port', default: 9090, env: 'ADMIN_PORT', arg: 'admin-port' },
+  cacheControl: { doc: 'Cache-Control of files from the document root', format: 'header-value', default: 'no-cache', env: 'CACHE_CONTROL', arg: 'cache-control' },
+  adminHost: { doc: 'Bind address of the admin listener', format: 'bind-address', default: '127.0.0.1', env: 'ADMIN_HOST', arg: 'admin-host' },
+  adminPort: { doc: 'Admin port (metrics, health probes)', format: 'tcp-port', default: 9090, env: 'ADMIN_PORT', arg: 'admin-port' },
   logLevel: { doc: 'pino log level', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', env: 'LOG_LEVEL', arg: 'log-level' },
   jobTimeoutMs: { doc: 'A worker holding a job longer than this is terminated and replaced (the job gets 500)', format: positiveInt, default: 30_000, env: 'JOB_TIMEOUT_MS', arg: 'job-timeout-ms' },
   poolStatusIntervalMs: { doc: 'Interval of the pool status log line (0 turns it off)', format: nonNegativeInt, default: 10_000, env: 'POOL_STATUS_INTERVAL_MS', arg: 'pool-status-interval-ms' },
@@ -206,6 +240,17 @@ export function defaultAllowedHosts(host: string, port: number): string[] {
 }
 
 const envNameOf = (key: string): string => (schema as Record<string, { env: string }>)[key]?.env ?? key;
+
+/** The text given for `key`: its last flag's, as flags win over the environment, else its variable's. */
+function givenText(key: string, flags: readonly string[], env: NodeJS.ProcessEnv): string | undefined {
+  const flag = `--${(schema as Record<string, { arg: string }>)[key]?.arg}`;
+  let given: string | undefined;
+  flags.forEach((arg, index) => {
+    if (arg.startsWith(`${flag}=`)) given = arg.slice(flag.length + 1);
+    else if (arg === flag) given = flags[index + 1];
+  });
+  return given ?? env[envNameOf(key)];
+}
 /** Keys whose values are secrets: never written in an error message or a log line. */
 const SENSITIVE = new Set(Object.entries(schema).filter(([, entry]) => 'sensitive' in entry && entry.sensitive).map(([key]) => key));
 
@@ -221,7 +266,8 @@ export function resolveListenSockets(value: number | 'auto', platform: NodeJS.Pl
 
 /** Reads and validates configuration; throws ConfigError with one clear line per problem. */
 export function loadConfig(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Config {
-  const config = convict(schema, { args: positionalToFlags(argv), env });
+  const flags = positionalToFlags(argv);
+  const config = convict(schema, { args: flags, env });
   try {
     config.validate({ allowed: 'strict' });
   } catch (error) {
@@ -229,7 +275,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
       const key = line.split(':', 1)[0]!;
       const problem = line.slice(key.length + 1).trim();
       // convict leaves out values that are falsy (0, NaN, ""): name them too.
-      const given = env[envNameOf(key)] ?? String(config.get(key as keyof RawConfig));
+      const given = givenText(key, flags, env) ?? String(config.get(key as keyof RawConfig));
       const value = problem.includes('value was') || SENSITIVE.has(key) ? '' : `: value was ${JSON.stringify(given)}`;
       return `${envNameOf(key)}: ${problem}${value}`;
     });

@@ -83,12 +83,28 @@ export class HttpServer {
    * later turns (each resolves HOST first), while the first one may already accept.
    */
   async listen(beforeAccepting: (port: number) => void = () => undefined): Promise<AddressInfo> {
+    if (this.listeners.length > 1 && this.options.port !== 0) await this.checkPortFree();
     const [first, ...others] = this.listeners;
     await this.bind(first!, this.options.port, () => beforeAccepting(this.address().port));
     const { port } = this.address();
     for (const listener of others) await this.bind(listener, port);
     this.startSweep();
     return this.address();
+  }
+
+  /**
+   * Sockets that share a port through SO_REUSEPORT also share it with any other process of
+   * the same user that asks: a second server started on our port would take part of our
+   * connections without a word. A plain bind first fails with EADDRINUSE if anyone holds it.
+   */
+  private async checkPortFree(): Promise<void> {
+    const { host, port } = this.options;
+    const probe = createServer();
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen({ host, port }, () => resolve());
+    });
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
   }
 
   private bind(listener: Server, port: number, onListening?: () => void): Promise<void> {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { freePort, get, RawClient, request } from '../helpers/raw.js';
-import { ONE_CLIENT_LOAD, runServer, startServer } from '../helpers/server.js';
+import { ONE_CLIENT_LOAD, RESOURCES_DIR, runServer, startServer } from '../helpers/server.js';
 
 test('positional form `8000 0.0.0.0 20` sets port, host and pool size', async () => {
   const port = await freePort('0.0.0.0');
@@ -42,19 +42,44 @@ const badConfigs: { name: string; key: RegExp; args?: string[]; env?: Record<str
   { name: '--max-threads=0', key: /MAX_THREADS/, args: ['--max-threads=0'] },
   { name: 'a missing RESOURCES_DIR', key: /RESOURCES_DIR/, env: { RESOURCES_DIR: '/nonexistent/rawhttp-resources' } },
   { name: 'QUEUE_SIZE=-1', key: /QUEUE_SIZE/, env: { QUEUE_SIZE: '-1' } },
+  { name: 'PORT=1e4 (parseInt would bind port 1)', key: /PORT/, env: { PORT: '1e4' } },
+  { name: 'an empty ADMIN_HOST (would listen on every interface)', key: /ADMIN_HOST/, env: { ADMIN_HOST: '' } },
+  { name: 'a CACHE_CONTROL with a newline', key: /CACHE_CONTROL/, env: { CACHE_CONTROL: 'max-age=60\n' } },
+  // Found only at start, after the values were read: still one line.
+  { name: 'an INLINE_TYPES entry no extension is known for', key: /INLINE_TYPES: .*"text\/nonsense"/, env: { INLINE_TYPES: 'text/nonsense' } },
+  { name: 'an UPLOADS_DIR that cannot be created', key: /UPLOADS_DIR: .*ENOTDIR/, env: { UPLOADS_DIR: join(RESOURCES_DIR, 'index.html', 'uploads') } },
+  { name: 'a HOST that is no address of this machine', key: /HOST: 192\.0\.2\.1:\d+ is not an address of this machine/, env: { HOST: '192.0.2.1' } },
 ];
 
 for (const { name, key, args, env } of badConfigs) {
   test(`${name} stops the start with one message naming the key`, async () => {
     const { code, stdout, stderr } = await runServer(args ?? [], env ?? {});
-    assert.notEqual(code, 0);
-    assert.notEqual(code, null, 'exits by itself instead of running');
+    assert.equal(code, 2, `exit code (null: still running) for ${stderr}`);
     const lines = stderr.trim().split('\n');
     assert.equal(lines.length, 1, stderr);
     assert.match(lines[0]!, key);
     assert.doesNotMatch(stdout, /listening on/);
   });
 }
+
+test('a port another process holds stops the start with one line, even where the port is shared (SO_REUSEPORT)', async () => {
+  const other = await startServer();
+  try {
+    for (const [env, key] of [
+      [{ PORT: String(other.port) }, /^invalid configuration: PORT: 127\.0\.0\.1:\d+ is in use by another process \(EADDRINUSE\)$/],
+      [{ PORT: String(other.port), LISTEN_SOCKETS: '1' }, /PORT: .* in use/],
+      [{ ADMIN_PORT: String(other.adminPort) }, /^invalid configuration: ADMIN_PORT: 127\.0\.0\.1:\d+ is in use by another process/],
+    ] as const) {
+      const { code, stdout, stderr } = await runServer([], { HOST: '127.0.0.1', ...env });
+      assert.equal(code, 2, stderr);
+      assert.match(stderr.trim(), key);
+      assert.equal(stderr.trim().split('\n').length, 1, stderr);
+      assert.doesNotMatch(stdout, /listening on/);
+    }
+  } finally {
+    await other.stop();
+  }
+});
 
 /** The listening sockets on `port` as ss shows them, one line each. */
 function listeningSockets(port: number): string[] {

@@ -135,11 +135,35 @@ describe('configuration', () => {
       [[], { LISTEN_SOCKETS: '0' }, 'LISTEN_SOCKETS'],
       [[], { LISTEN_SOCKETS: '257' }, 'LISTEN_SOCKETS'],
       [['--listen-sockets=many'], {}, 'LISTEN_SOCKETS'],
+      // parseInt would read these as ports 1, 34280, 80 and an ephemeral one.
+      [[], { PORT: '1e4' }, 'PORT'],
+      [[], { PORT: '34280abc' }, 'PORT'],
+      [[], { PORT: '80.5' }, 'PORT'],
+      [[], { ADMIN_PORT: '0x10' }, 'ADMIN_PORT'],
+      // Empty would listen on every interface.
+      [[], { HOST: '' }, 'HOST'],
+      [[], { ADMIN_HOST: ' ' }, 'ADMIN_HOST'],
+      [['--admin-host=a b'], {}, 'ADMIN_HOST'],
+      // Written on the wire as it is: a newline would break every response.
+      [[], { CACHE_CONTROL: 'max-age=60\n' }, 'CACHE_CONTROL'],
+      [[], { CACHE_CONTROL: 'a\r\nX-Injected: yes' }, 'CACHE_CONTROL'],
     ];
     for (const [argv, environment, name] of cases) {
       const message = configError(argv, { ...env, ...environment });
       assert.ok(message.includes(name), `${JSON.stringify({ argv, environment })}: ${message}`);
     }
+  });
+
+  test('HOST and ADMIN_HOST take IP addresses and host names', () => {
+    for (const host of ['0.0.0.0', '::', '::1', 'fe80::1%lo', 'localhost', 'rawhttp.example.com', 'node-1.internal.']) {
+      assert.equal(loadConfig([], { ...env, HOST: host, ADMIN_HOST: host }).adminHost, host);
+    }
+  });
+
+  test('the value a message names is the one that failed: a flag\'s over the environment\'s', () => {
+    assert.match(configError(['8080', '127.0.0.1', '0'], { ...env, MAX_THREADS: '4' }), /MAX_THREADS: .*value was "0"/);
+    assert.match(configError(['--port', 'abc'], { ...env, PORT: '8080' }), /PORT: .*value was "abc"/);
+    assert.match(configError([], { ...env, PORT: '8080abc' }), /PORT: .*value was "8080abc"/);
   });
 
   test('ALLOWED_HOSTS entries are normalised as they are read: lower case, the port explicit (80 when none or empty)', () => {
