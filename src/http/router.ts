@@ -54,7 +54,8 @@ function checkAuthority(head: RequestHead, allowedHosts: ReadonlySet<string>): T
   if (scheme.toLowerCase() !== 'http') return { kind: 'reject', status: 400, reason: `scheme ${scheme} not served` };
   const byAuthority = checkHost(authority, allowedHosts);
   if (!byAuthority.ok) return { kind: 'reject', status: byAuthority.status, reason: byAuthority.reason, rule: byAuthority.rule };
-  return { ok: true, target: rest === '' ? '/' : rest };
+  // An empty path is "/" (RFC 9110 §4.2.3), also before a query: `http://host?x` asks for `/?x`.
+  return { ok: true, target: rest.startsWith('/') ? rest : `/${rest}` };
 }
 
 function conditionsOf(headers: RequestHead['headers']): ConditionalHeaders {

@@ -58,6 +58,8 @@ describe('routing', () => {
   test('the absolute form is served when its authority is an allowed host', () => {
     assert.deepEqual(route(head('GET', 'http://localhost:8080/about.html?x=1'), ALLOWED), plain('GET', '/about.html'));
     assert.deepEqual(route(head('GET', 'HTTP://LOCALHOST:8080'), ALLOWED), plain('GET', '/'));
+    // An empty path before a query is "/" too.
+    assert.deepEqual(route(head('GET', 'http://localhost:8080?x=1'), ALLOWED), plain('GET', '/'));
     // The authority replaces the Host header, which may then name anything.
     assert.deepEqual(route(head('GET', 'http://localhost:8080/', { host: 'other' }), ALLOWED), plain('GET', '/'));
     const evil = route(head('GET', 'http://evil.com/about.html'), ALLOWED);
