@@ -62,6 +62,13 @@ export class ExchangeQueue {
     return this.items.shift();
   }
 
+  /** Exchanges still waiting for their response, or answered with a file: each may hold a descriptor. */
+  waitingOrFiles(): number {
+    let count = 0;
+    for (const exchange of this.items) if (exchange.response === null || exchange.response.body.kind === 'file') count++;
+    return count;
+  }
+
   /** Removes `exchange`, the newest, which will never be answered (its request never completed). */
   dropLast(exchange: Exchange): void {
     if (this.items.at(-1) === exchange) this.items.pop();

@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { DESCRIPTORS_PER_CONNECTION } from './connection.js';
 
 /** Descriptors kept free below the limit: past this, accepts and file opens start failing. */
 const FD_HEADROOM = 16;
@@ -16,13 +17,20 @@ export function openFileLimit(limitsText: string): number | null {
 }
 
 /**
- * Whether every connection the server may hold open fits under the limit beside the
- * descriptors it holds already (listening sockets, worker threads, logs), with the headroom to
- * spare. That is twice MAX_CONNECTIONS: connections the server has finished with do not count
- * toward the cap while they close (see HttpServer.atCapacity).
+ * Descriptors MAX_CONNECTIONS may hold at most: each connection served its socket and files
+ * (DESCRIPTORS_PER_CONNECTION), and as many again that the server has finished with, one
+ * socket each, which do not count toward the cap while they close (see HttpServer.atCapacity).
+ */
+export function descriptorsForConnections(maxConnections: number): number {
+  return maxConnections * (DESCRIPTORS_PER_CONNECTION + 1);
+}
+
+/**
+ * Whether every descriptor the connections may hold fits under the limit beside those the
+ * server holds already (listening sockets, worker threads, logs), with the headroom to spare.
  */
 export function connectionsFit(limit: number, openAlready: number, maxConnections: number): boolean {
-  return openAlready + 2 * maxConnections + FD_HEADROOM <= limit;
+  return openAlready + descriptorsForConnections(maxConnections) + FD_HEADROOM <= limit;
 }
 
 export class FdMonitor {
@@ -49,7 +57,8 @@ export class FdMonitor {
     }
     if (limit === null) return null;
     if (!connectionsFit(limit, openAlready, maxConnections)) {
-      log.warn({ maxConnections, openFiles: openAlready, openFileLimit: limit }, 'MAX_CONNECTIONS is close to the open-file limit (twice as many connections may be open while finished ones close): connections past the limit are dropped unanswered instead of getting 503; raise `ulimit -n` or lower MAX_CONNECTIONS');
+      const needed = descriptorsForConnections(maxConnections);
+      log.warn({ maxConnections, descriptorsForConnections: needed, openFiles: openAlready, openFileLimit: limit }, 'MAX_CONNECTIONS is close to the open-file limit (each connection may hold its socket and the files of its pipelined downloads, and finished ones hold a socket while they close): connections past the limit are dropped unanswered instead of getting 503; raise `ulimit -n` or lower MAX_CONNECTIONS');
     }
     return new FdMonitor(limit, log);
   }

@@ -122,3 +122,33 @@ test('clients dropping mid-request, mid-upload and mid-download leak nothing', a
     await server.stop();
   }
 });
+
+test('a client that pipelines downloads and never reads holds at most 4 descriptors a connection', async (t) => {
+  const server = await startServer();
+  try {
+    const { port, adminPort } = server;
+    const pid = server.process.pid!;
+    assert.equal((await request(port, get('/sample_image.png', port), 10_000)).status, 200);
+    await waitFor(async () => (await metric(adminPort, 'http_server_open_connections')) === 0, 'the warm-up connection to close');
+    const fdsBefore = openFds(pid);
+    // 20 pipelined downloads a connection: without a bound each would wait its turn with an
+    // open file, 16 at a time (the pipelining window).
+    const connections = 10;
+    const sockets = await Promise.all(Array.from({ length: connections }, () => open(port)));
+    for (const socket of sockets) {
+      socket.pause();
+      socket.write(get('/sample_image.png', port).repeat(20));
+    }
+    // The streamed file fills the socket buffers, then the next two wait with their files open.
+    await waitFor(async () => (await metric(adminPort, 'http_server_busy_workers')) === 0 && (await metric(adminPort, 'http_server_queue_depth')) === 0, 'the jobs to finish');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const held = openFds(pid) - fdsBefore;
+    t.diagnostic(`${held} descriptors held by ${connections} connections that pipelined 20 downloads each`);
+    assert.ok(held <= connections * 4 + FD_SLACK, `${held} descriptors for ${connections} connections`);
+    assert.ok(held >= connections * 2, `the connections and their streamed files are counted: ${held}`);
+    for (const socket of sockets) socket.destroy();
+    await waitFor(() => openFds(pid) <= fdsBefore + FD_SLACK, `descriptors back to about ${fdsBefore}`);
+  } finally {
+    await server.stop();
+  }
+});

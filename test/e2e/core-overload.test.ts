@@ -109,14 +109,15 @@ describe('MAX_THREADS=1, QUEUE_SIZE=1', () => {
     await server.stop();
   });
 
-  test('one pipelined burst: one job runs, one takes the queue place, the rest get 503', async () => {
+  test('one pipelined burst: two of its jobs at a time, one running and one in the queue place, so it alone is served in full', async () => {
+    // A connection lets at most two requests wait for the pool (or hold a file): one client
+    // pipelining cannot fill the queue that every client shares.
     const client = await RawClient.connect(server.port);
     try {
       client.write(FILES.map((name) => get(`/${name}`, server.port)).join(''));
       const responses = await client.responses(FILES.length, 30_000);
       const outcomes = responses.map((response, i) => assertServedOrOverloaded(response, FILES[i]!));
-      assert.deepEqual(outcomes.slice(0, 2), ['served', 'served']);
-      assert.ok(outcomes.slice(2).every((outcome) => outcome === 'refused'), outcomes.join(' '));
+      assert.deepEqual(outcomes, FILES.map(() => 'served'));
     } finally {
       client.close();
     }
@@ -124,9 +125,10 @@ describe('MAX_THREADS=1, QUEUE_SIZE=1', () => {
 
   test('a request arriving while the worker is busy is queued and logged; the server then recovers', async () => {
     // Waiting is only logged when a job arrives while every worker is busy, which takes
-    // connections read in different event-loop turns: repeat bursts until it happens.
+    // connections read in different event-loop turns: repeat bursts until it happens (the
+    // test before may have logged it already; this one needs a burst of its own for its 503s).
     const isSaturated = (l: LogLine): boolean => l.msg === 'pool saturated, request queued';
-    for (let round = 0; round < 10 && !server.logs.some(isSaturated); round++) {
+    for (let round = 0; round < 10 && (round === 0 || !server.logs.some(isSaturated)); round++) {
       const { clients, responses } = await burst(server.port, 20);
       for (const client of clients) client.close();
       for (const perClient of responses) for (const [i, response] of perClient.entries()) assertServedOrOverloaded(response, FILES[i]!);
