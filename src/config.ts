@@ -70,14 +70,19 @@ convict.addFormat({
   coerce: commaList.coerce,
 });
 
+/** A port a client can connect to, written as clients write it: 1-65535, no leading zero. */
+const isUsablePort = (port: string): boolean => /^[1-9]\d{0,4}$/.test(port) && Number(port) <= 65535;
+
 // ALLOWED_HOSTS: normalised as it is read (see security/host.ts), so `example.com` means
 // `example.com:80`; an entry left as given is not a host with an optional port.
 convict.addFormat({
   name: 'host-list',
   validate(value: unknown): void {
     commaList.validate(value);
-    const invalid = (value as string[]).find((entry) => normalizeHost(entry) !== entry);
+    const invalid = (value as string[]).find((entry) => normalizeHost(entry) !== entry || !isUsablePort(entry.slice(entry.lastIndexOf(':') + 1)));
     if (invalid !== undefined) throw new Error(`"${invalid}" is not a host with an optional port, such as example.com, example.com:8080 or [::1]:8080`);
+    // A pattern would read as one but match nothing: Host values are compared whole.
+    if ((value as string[]).some((entry) => entry.includes('*'))) throw new Error('takes host names, not patterns ("*" matches no Host)');
   },
   coerce: (value: string): string[] => commaList.coerce(value).map((entry) => normalizeHost(entry) ?? entry),
 });

@@ -173,10 +173,13 @@ describe('configuration', () => {
   });
 
   test('an ALLOWED_HOSTS entry that is not a host with an optional port is refused, naming it', () => {
-    for (const entry of ['::1', 'a.test:http', 'http://a.test', 'a.test/path', '[::1', 'user@a.test', ':8080']) {
+    // No client can connect to the last three ports, or write the second with its leading zero.
+    for (const entry of ['::1', 'a.test:http', 'http://a.test', 'a.test/path', '[::1', 'user@a.test', ':8080', 'a.test:99999', 'a.test:080', 'a.test:0']) {
       const message = configError([], { ...env, ALLOWED_HOSTS: `ok.test,${entry}` });
       assert.ok(message.includes('ALLOWED_HOSTS') && message.includes(`"${entry}"`), message);
     }
+    assert.match(configError([], { ...env, ALLOWED_HOSTS: '*' }), /ALLOWED_HOSTS: takes host names, not patterns/);
+    assert.match(configError([], { ...env, ALLOWED_HOSTS: '*.example.com' }), /ALLOWED_HOSTS: takes host names, not patterns/);
   });
 
   test('a RESOURCES_DIR that does not exist or is not a folder throws a ConfigError naming it', () => {
