@@ -23,10 +23,26 @@ export interface BatchReport {
   finished(result: JobResult): void;
 }
 
+/**
+ * Frees a body's memory at once. V8 frees an ArrayBuffer's memory only when it collects the
+ * object, and a worker's small heap is collected rarely: ten workers each keeping the bodies
+ * of their recent uploads held hundreds of MiB (docs/memory.md). Detaching frees it now. Only
+ * a buffer the body owns whole, as one moved to this worker does, is detached.
+ */
+function releaseBody(body: Uint8Array): void {
+  const buffer = body.buffer;
+  if (buffer instanceof ArrayBuffer && body.byteOffset === 0 && body.byteLength === buffer.byteLength) buffer.transfer(0);
+}
+
 /** One job, up to the link for an upload. `onLinked`: an upload's document exists under this name. */
 function runJob(job: Job, context: WorkContext, fs: StorageFs, onLinked: (name: string) => void): JobResult | LinkedUpload {
   try {
-    return job.kind === 'upload' ? linkUpload(job, context, fs, onLinked) : serveStatic(job, context);
+    if (job.kind === 'static') return serveStatic(job, context);
+    try {
+      return linkUpload(job, context, fs, onLinked);
+    } finally {
+      releaseBody(job.body);
+    }
   } catch (error) {
     return {
       response: errorResponse(500, job.kind === 'upload' ? 'POST' : job.method),

@@ -233,8 +233,9 @@ export class RequestParser {
     this.head = head;
     this.bodyLength = 0;
     if (framing.kind === 'length') {
-      // The length is known and within the limit: one buffer of exactly that size, never copied again.
-      this.body = new Uint8Array(framing.length);
+      // Its buffer comes with the first body byte (takeBodyBytes), not with the head: a request
+      // refused on its head (the body budget, a token) never costs its announced size.
+      this.body = NO_BODY_BYTES;
       this.chunkRemaining = framing.length;
       this.state = 'body-length';
     } else {
@@ -278,6 +279,8 @@ export class RequestParser {
   private takeBodyBytes(): boolean {
     const take = Math.min(this.chunkRemaining, this.pendingBytes);
     if (take > 0) {
+      // A Content-Length body: one buffer of exactly its length, never copied again.
+      if (this.state === 'body-length' && this.body.length === 0) this.body = new Uint8Array(this.chunkRemaining);
       this.reserveBody(this.bodyLength + take);
       this.buffer.copy(this.body, this.bodyLength, this.offset, this.offset + take);
       this.bodyLength += take;

@@ -6,16 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-
-// dist/test/bench/ -> the repository.
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-
-async function imageNodeFlags(): Promise<string[]> {
-  const servers = pathToFileURL(path.join(repoRoot, 'bench', 'lib', 'servers.mjs')).href;
-  const { imageNodeFlags: read } = (await import(servers)) as { imageNodeFlags: (root: string) => string[] };
-  return read(repoRoot);
-}
+import { imageNodeFlags, REPO_ROOT } from '../helpers/server.js';
 
 test('the image bounds the main thread heap: young generation, first full collection, growth', async () => {
   const flags = await imageNodeFlags();
@@ -26,7 +17,7 @@ test('the image bounds the main thread heap: young generation, first full collec
 
 test('npm start runs node with the image command flags', async () => {
   const flags = await imageNodeFlags();
-  const { scripts } = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const { scripts } = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   const command = scripts.start.split('&&').at(-1)?.trim();
   assert.equal(command, ['node', ...flags, 'dist/src/main.js'].join(' '));
 });

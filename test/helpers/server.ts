@@ -5,11 +5,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const RESOURCES_DIR = join(REPO_ROOT, 'resources');
 const MAIN = join(REPO_ROOT, 'dist', 'src', 'main.js');
+
+/** The node flags of the image's command (the Dockerfile's CMD), as the benchmark reads them. */
+export async function imageNodeFlags(): Promise<string[]> {
+  const servers = pathToFileURL(join(REPO_ROOT, 'bench', 'lib', 'servers.mjs')).href;
+  const { imageNodeFlags: read } = (await import(servers)) as { imageNodeFlags: (root: string) => string[] };
+  return read(REPO_ROOT);
+}
 
 /**
  * For tests that load the server from one address (127.0.0.1): the per-client limits out of

@@ -11,7 +11,8 @@ import { NODE_FS, type StorageFs } from '../../../src/handlers/upload-storage.js
 import { watchingFsync } from '../../helpers/storage-fs.js';
 
 const DOCUMENT = new TextEncoder().encode('{"n":1}');
-const upload = (body: Uint8Array = DOCUMENT): Job => ({ kind: 'upload', body });
+/** A job owns its body, as one moved to a worker does (core/job.ts): each gets its own copy. */
+const upload = (body: Uint8Array = DOCUMENT): Job => ({ kind: 'upload', body: body.slice() });
 
 /** node:fs that logs 'file-fsync', 'link' and 'folder-fsync' in order, and can fail the folder fsync. */
 function recordingFs(folder: string, calls: string[], folderFsyncError: string | null = null): StorageFs {
@@ -66,6 +67,12 @@ describe('a batch of uploads (group commit)', () => {
     assert.deepEqual(statuses(results), [201, 400, 201]);
     assert.equal(calls.filter((call) => call === 'folder-fsync').length, 1);
     assert.equal(stored().length, 2);
+  });
+
+  test('each upload\'s body is freed as soon as it is stored or refused, not at the next collection', () => {
+    const jobs = [upload(), upload(new TextEncoder().encode('{'))];
+    doBatch(jobs, context, silentReport(), recordingFs(folder, []));
+    for (const job of jobs) assert.ok(job.kind === 'upload' && job.body.buffer.byteLength === 0, 'the body buffer is detached');
   });
 
   test('a batch without a stored upload syncs no folder', () => {
