@@ -168,7 +168,7 @@ export class HttpServer {
       return;
     }
     if (access.proxyProtocol) this.acceptProxied(socket, peer);
-    else this.open(socket, peer, null);
+    else this.open(socket, peer, null, true);
   }
 
   /**
@@ -186,7 +186,10 @@ export class HttpServer {
     const slot = this.pending.add(socket);
     readProxyHeader(socket, this.options.connection.settings.headersTimeoutMs, (result) => {
       this.pending.remove(slot);
-      if (result.ok) return this.open(socket, connectionAddress(peer, result.header), result.rest);
+      // A header that names no client (LOCAL, UNKNOWN) leaves the balancer's address, but its
+      // X-Forwarded-For is not believed: a balancer that speaks PROXY writes none, so one there
+      // would be the client's own, naming whatever address (and upload budget) it liked.
+      if (result.ok) return this.open(socket, connectionAddress(peer, result.header), result.rest, result.header.kind === 'proxied');
       // A health check that only connects is no fault of the balancer's.
       if (result.code === 'unused') return log.debug({ peer }, 'PROXY protocol: connection closed before its first byte');
       this.badHeaderLog.maybe((suppressed) => log.warn({ peer, code: result.code, err: result.message, suppressed }, 'PROXY protocol: no valid header, connection closed'));
@@ -195,17 +198,18 @@ export class HttpServer {
 
   /**
    * Serves a socket on behalf of `client`. A trusted proxy's connections carry many clients,
-   * so the per-client cap counts everyone else's only.
+   * so the per-client cap counts everyone else's only. `forwardedMayCount`: false when
+   * `client` stands for one a PROXY header did not name (see acceptProxied).
    */
-  private open(socket: Socket, client: string, firstBytes: Uint8Array | null): void {
+  private open(socket: Socket, client: string, firstBytes: Uint8Array | null, forwardedMayCount: boolean): void {
     const { events, access } = this.options.connection;
     // The PROXY header may complete after shutdown began.
     if (this.draining) {
       events.rejected('draining');
       return this.refuse(socket);
     }
-    const trustedProxy = !access.trustedProxies.empty && access.trustedProxies.matches(client);
-    const release = trustedProxy ? NOTHING_TO_RELEASE : access.limits.acquireConnection(client);
+    const fromProxy = !access.trustedProxies.empty && access.trustedProxies.matches(client);
+    const release = fromProxy ? NOTHING_TO_RELEASE : access.limits.acquireConnection(client);
     if (release === null) {
       events.rejected('client_limit');
       return this.refuse(socket);
@@ -214,7 +218,7 @@ export class HttpServer {
     const logOpenClose = this.options.log.isLevelEnabled('debug');
     const id = this.nextConnectionId++;
     // `closed` may use `slot`: a socket emits 'close' on a later tick, never inside the constructor.
-    const slot = this.connections.add(new Connection(id, socket, { client, trustedProxy, firstBytes }, this.options.connection, {
+    const slot = this.connections.add(new Connection(id, socket, { client, trustedProxy: fromProxy && forwardedMayCount, firstBytes }, this.options.connection, {
       ended: () => {
         if (state !== 'serving') return;
         state = 'finished';

@@ -3,7 +3,7 @@
 // src/security: the file is read at start and then polled. A mounted Kubernetes
 // Secret changes by an atomic swap of a symbolic link (`..data`) to a new folder, which a
 // watch on the file's inode never sees; reading a small file every few seconds always does.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { isBearerToken, TokenSet } from '../security/bearer.js';
 
@@ -94,7 +94,9 @@ export class UploadTokens {
     );
     const key = 'text' in seen ? `text:${seen.text}` : `problem:${seen.problem}`;
     if ('text' in seen && seen.text === this.loadedText) {
+      // Back to what is loaded: a problem that comes again is news again.
       this.lastSeen = null;
+      this.reportedProblem = null;
       return;
     }
     const settled = key === this.lastSeen;
@@ -133,9 +135,18 @@ export class UploadTokens {
   }
 }
 
+/**
+ * Only a regular file is read: opening a FIFO (or a device) waits for a writer, which would
+ * hang the start, or stop the polling for good with one of libuv's four threads held.
+ */
+function checkFile(info: Stats): void {
+  if (!info.isFile()) throw new Error('not a regular file');
+  if (info.size > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
+}
+
 function readTokenFileSync(path: string): string {
   try {
-    if (statSync(path).size > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
+    checkFile(statSync(path));
     return readFileSync(path, 'utf8');
   } catch (error) {
     throw new Error(`UPLOAD_TOKENS_FILE ${path} cannot be read: ${(error as Error).message}`);
@@ -143,6 +154,6 @@ function readTokenFileSync(path: string): string {
 }
 
 async function readTokenFile(path: string): Promise<string> {
-  if ((await stat(path)).size > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
+  checkFile(await stat(path));
   return readFile(path, 'utf8');
 }

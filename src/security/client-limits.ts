@@ -55,8 +55,14 @@ export class ClientLimits {
     this.overflow = this.fresh(this.lastSweep);
   }
 
-  /** Clients tracked now (the overflow entry not counted). */
+  /**
+   * Clients tracked now (the overflow entry not counted). Those the server may forget are
+   * swept first when a sweep is due: otherwise, with no new traffic, the table (and the
+   * gauge that reads it) would keep every client of the last burst.
+   */
   get size(): number {
+    const now = this.now();
+    if (now - this.lastSweep >= SWEEP_INTERVAL_MS) this.sweep(now);
     return this.clients.size;
   }
 

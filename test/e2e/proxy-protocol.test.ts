@@ -203,6 +203,17 @@ describe('per-client limits count the header’s client', () => {
     for (const { client } of [...held, other, ...local]) client.close();
   });
 
+  test('X-Forwarded-For after a header that names no client (LOCAL, UNKNOWN) is not believed', async () => {
+    for (const header of [proxyV2Local(), Buffer.from('PROXY UNKNOWN\r\n', 'latin1')]) {
+      const request = tracedGet();
+      const withForwarded = Buffer.from(request.bytes.toString('latin1').replace('\r\n\r\n', '\r\nX-Forwarded-For: 192.0.2.99\r\n\r\n'), 'latin1');
+      const { response, client } = await exchange(Buffer.concat([header, withForwarded]));
+      assert.equal(response.status, 200);
+      assert.equal((await accessLine(request.traceId)).client, BALANCER);
+      client.close();
+    }
+  });
+
   test('X-Forwarded-For from a proxied client is not believed: it is no trusted proxy', async () => {
     const request = tracedGet();
     const withForwarded = Buffer.from(request.bytes.toString('latin1').replace('\r\n\r\n', '\r\nX-Forwarded-For: 192.0.2.99\r\n\r\n'), 'latin1');

@@ -1,6 +1,7 @@
 // UPLOAD_TOKENS and UPLOAD_TOKENS_FILE with a real file that changes: edited in place,
 // swapped the way Kubernetes updates a mounted Secret, broken, removed and mended.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,6 +139,39 @@ describe('UploadTokens', () => {
     await until(() => tokens.tokens.has('gamma'), 'the mended file');
     assert.ok(!tokens.tokens.has('alpha'));
     assert.equal(entries.at(-1)!.msg, 'upload tokens reloaded');
+  });
+
+  test('a problem that comes back after a recovery to the same tokens is logged again', async () => {
+    const file = join(dir, 'tokens');
+    writeFileSync(file, 'alpha\n');
+    const { log, entries } = recorder();
+    const tokens = start([], file, log)!;
+    for (let outage = 1; outage <= 2; outage++) {
+      unlinkSync(file);
+      await until(() => entries.length === outage, `the warning of outage ${outage}`);
+      assert.match(String(entries.at(-1)!.problem), /ENOENT/);
+      writeFileSync(file, 'alpha\n');
+      await sleep(POLL_MS * 5);
+    }
+    assert.ok(tokens.tokens.has('alpha'));
+  });
+
+  test('a FIFO in place of the file is refused at once, at start and on reload, without waiting for a writer', async () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    assert.throws(() => start([], fifo), /not a regular file/);
+    const file = join(dir, 'tokens');
+    writeFileSync(file, 'alpha\n');
+    const { log, entries } = recorder();
+    const tokens = start([], file, log)!;
+    unlinkSync(file);
+    renameSync(fifo, file);
+    await until(() => entries.length === 1, 'the warning');
+    assert.match(String(entries[0]!.problem), /not a regular file/);
+    // The polling goes on: a real file again is loaded.
+    unlinkSync(file);
+    writeFileSync(file, 'beta\n');
+    await until(() => tokens.tokens.has('beta'), 'the file after the FIFO');
   });
 
   test('a file emptied on purpose takes effect: nobody may upload', async () => {

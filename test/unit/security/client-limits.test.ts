@@ -100,6 +100,14 @@ describe('bounded memory', () => {
     assert.equal(table.size, 1, 'only the client just seen is left');
   });
 
+  test('with no new traffic, the clients whose buckets have refilled are gone when counted', () => {
+    const { limits: table, advance } = limits();
+    for (let n = 0; n < 300; n++) table.takeUpload(loopback(n));
+    assert.equal(table.size, 300);
+    advance(20_000);
+    assert.equal(table.size, 0);
+  });
+
   test('a client with an open connection is kept, however long it has been', () => {
     const { limits: table, advance } = limits();
     const release = table.acquireConnection('192.0.2.1')!;
