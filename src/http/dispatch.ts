@@ -64,9 +64,11 @@ export function dispatch(deps: DispatchDeps, to: Responder, exchange: Exchange, 
       return to.respond(exchange, cached);
     }
   }
+  // Measured now: an upload's body moves to the worker with its job.
+  const uploadBytes = job.kind === 'upload' ? job.body.length : 0;
   const submitted = deps.jobs.submit(job, (outcome) => {
     share?.release();
-    to.respond(exchange, outcomeResponse(deps, to.id, exchange, job, outcome));
+    to.respond(exchange, outcomeResponse(deps, to.id, exchange, job, outcome, uploadBytes));
   });
   if (!submitted) {
     share?.release();
@@ -76,10 +78,12 @@ export function dispatch(deps: DispatchDeps, to: Responder, exchange: Exchange, 
 }
 
 /** A job's result becomes its response; what the worker reports is counted and logged. */
-function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Exchange, job: Job, outcome: JobOutcome<JobResult>): Response {
+function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Exchange, job: Job, outcome: JobOutcome<JobResult>, uploadBytes: number): Response {
   exchange.workerId = outcome.workerId;
   if (!outcome.ok) {
     deps.log.error({ conn: connection, worker: outcome.workerId, failure: outcome.failure, err: outcome.error, traceId: exchange.traceId }, 'job failed');
+    // An upload's note is the name it was linked under: the document is in the folder.
+    if (job.kind === 'upload' && outcome.note !== null) deps.events.uploadStored(uploadBytes);
     return failedJobResponse(outcome.failure, job, exchange.method, outcome.note);
   }
   const { result } = outcome;

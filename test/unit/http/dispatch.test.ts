@@ -122,6 +122,19 @@ describe('dispatch', () => {
   });
 });
 
+describe('an upload whose worker died', () => {
+  test('after the link: counted as stored, with its size, and answered 500 naming its file; before: neither', () => {
+    const { deps, submitted, events, answers, responder } = setUp({ acceptsJobs: true });
+    const upload = (): Job => ({ kind: 'upload', body: new TextEncoder().encode('{"n":1}') });
+    dispatch(deps, responder, exchangeFor('POST', '/upload'), upload(), null);
+    dispatch(deps, responder, exchangeFor('POST', '/upload'), upload(), null);
+    submitted[0]!.done({ ok: false, failure: 'crashed', error: new Error('worker died'), workerId: 1, note: 'upload_20261207_000000_0123456789abcdef.json' });
+    submitted[1]!.done({ ok: false, failure: 'crashed', error: new Error('worker died'), workerId: 1, note: null });
+    assert.deepEqual(events, ['stored 7']);
+    assert.deepEqual(answers.map((a) => a.response.status), [500, 500]);
+  });
+});
+
 describe('immediateResponse and completed', () => {
   test('a security refusal is counted and logged; OPTIONS is not', () => {
     const { deps, events, logged } = setUp({ acceptsJobs: true });
