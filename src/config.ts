@@ -256,6 +256,7 @@ function givenText(key: string, flags: readonly string[], env: NodeJS.ProcessEnv
   });
   return given ?? env[envNameOf(key)];
 }
+
 /** Keys whose values are secrets: never written in an error message or a log line. */
 const SENSITIVE = new Set(Object.entries(schema).filter(([, entry]) => 'sensitive' in entry && entry.sensitive).map(([key]) => key));
 
