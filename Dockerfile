@@ -12,7 +12,11 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:24-bookworm-slim
+# --disable-sigusr1: by default SIGUSR1 opens Node's inspector on 127.0.0.1:9229, a way to run
+# code in the server for anything that shares the pod's loopback. An environment variable
+# rather than a flag of the command, which npm start repeats: Node.js 22 has it from 22.14.
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--disable-sigusr1 \
     HOST=0.0.0.0 \
     PORT=8080 \
     ADMIN_HOST=0.0.0.0 \

@@ -130,7 +130,10 @@ export class HttpServer {
     this.draining = true;
     const closed = Promise.all(this.listeners.map((listener) => new Promise<void>((resolve) => listener.close(() => resolve()))));
     for (const connection of this.connections.snapshot()) connection.drain(idleGraceMs);
+    // Each listener closes once its own connections have: the deadlines (the close grace, a
+    // head that never ends) are checked until the last of all of them has.
     await closed;
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
   }
 
   /** Cuts whatever is left (after the shutdown timeout). */
@@ -261,6 +264,5 @@ export class HttpServer {
       for (const connection of this.connections.snapshot()) connection.checkDeadline(now);
     }, interval);
     this.sweepTimer.unref();
-    this.listeners[0]!.once('close', () => clearInterval(this.sweepTimer!));
   }
 }

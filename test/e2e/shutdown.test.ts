@@ -1,13 +1,13 @@
 // Graceful shutdown: SIGTERM under load cuts no request off, idle connections close at once,
 // SHUTDOWN_TIMEOUT_MS ends what never finishes (exit 1), and a second signal exits at once.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { get, parseResponses, RawClient } from '../helpers/raw.js';
-import { ONE_CLIENT_LOAD, startServer, type LogLine, type StartedServer } from '../helpers/server.js';
+import { ONE_CLIENT_LOAD, REPO_ROOT, startServer, type LogLine, type StartedServer } from '../helpers/server.js';
 
 const PHASES = [
   'shutdown: not ready any more, draining',
@@ -241,6 +241,38 @@ test('SIGINT closes an idle keep-alive connection after the drain grace and exit
   }
 });
 
+test('the deadlines hold while draining: a client that never closes after our FIN is cut after the close grace, a trickled head gets 408, exit 0', async () => {
+  // The default 256 listening sockets: the connections are spread over them, most of which
+  // hold none and close at once when the drain begins.
+  const server = await startServer({ env: { SHUTDOWN_TIMEOUT_MS: '15000', KEEP_ALIVE_TIMEOUT_MS: '60000', HEADERS_TIMEOUT_MS: '1500' } });
+  try {
+    // Half-open allowed: this client keeps its side open after the server's FIN.
+    const stubborn = connect({ port: server.port, host: '127.0.0.1', allowHalfOpen: true });
+    stubborn.on('error', () => undefined);
+    await new Promise((resolve) => stubborn.once('connect', resolve));
+    stubborn.write(get('/', server.port));
+    await new Promise((resolve) => stubborn.once('data', resolve));
+    const trickler = await RawClient.connect(server.port);
+    trickler.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n`);
+    const started = Date.now();
+    server.process.kill('SIGTERM');
+    const feed = setInterval(() => trickler.write('X-Slow: 1\r\n'), 200);
+    try {
+      const [timeout] = await trickler.responses(1, 8000);
+      assert.equal(timeout!.status, 408);
+      assert.equal(await within(server.exited, 10_000, 'exit after the close grace'), 0);
+    } finally {
+      clearInterval(feed);
+    }
+    assert.ok(Date.now() - started < 10_000, `exited after ${Date.now() - started} ms`);
+    assert.ok(server.logs.some((line) => line.msg === 'shutdown: all connections finished'));
+    stubborn.destroy();
+    trickler.close();
+  } finally {
+    await server.stop('SIGKILL');
+  }
+});
+
 test('a request sent on an idle connection during the drain grace is served with Connection: close', async () => {
   const server = await startServer({ env: { KEEP_ALIVE_TIMEOUT_MS: '60000' } });
   try {
@@ -289,6 +321,27 @@ test('SHUTDOWN_TIMEOUT_MS: a request that never completes is cut, with a warning
     assert.equal(rest.length, 0);
   } finally {
     await server.stop('SIGKILL');
+  }
+});
+
+test("with the image's NODE_OPTIONS, SIGUSR1 opens no inspector and the server serves on", async () => {
+  const nodeOptions = /^\s+NODE_OPTIONS=(\S+)/m.exec(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'))?.[1];
+  assert.ok(nodeOptions?.includes('--disable-sigusr1'), `the Dockerfile sets NODE_OPTIONS=--disable-sigusr1 (${nodeOptions})`);
+  const server = await startServer({ env: { NODE_OPTIONS: nodeOptions! } });
+  try {
+    let stderr = '';
+    server.process.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    server.process.kill('SIGUSR1');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.doesNotMatch(stderr, /Debugger listening/);
+    assert.equal(server.process.exitCode, null);
+    const client = await RawClient.connect(server.port);
+    client.write(get('/', server.port));
+    const [response] = await client.responses(1);
+    assert.equal(response!.status, 200);
+    client.close();
+  } finally {
+    await server.stop();
   }
 });
 
