@@ -78,22 +78,24 @@ function prepareUploads(uploadsDir: string, jobTimeoutMs: number, log: Logger): 
 const codeOf = (error: unknown): string => (error as NodeJS.ErrnoException).code ?? String(error);
 
 /** Why a listener could not bind, by error code, and which setting to look at. */
-const BIND_FAILURES: Readonly<Record<string, { readonly setting: 'host' | 'port'; readonly problem: string }>> = {
+const BIND_FAILURES: Readonly<Record<string, { readonly setting: 'host' | 'port' | 'sockets'; readonly problem: string }>> = {
   EADDRINUSE: { setting: 'port', problem: 'is in use by another process' },
   EACCES: { setting: 'port', problem: 'needs a privilege this process lacks (ports below 1024)' },
   EADDRNOTAVAIL: { setting: 'host', problem: 'is not an address of this machine' },
   ENOTFOUND: { setting: 'host', problem: 'does not resolve to an address' },
   EAI_AGAIN: { setting: 'host', problem: 'could not be resolved (DNS)' },
+  EMFILE: { setting: 'sockets', problem: 'cannot all be opened under the open-file limit: raise `ulimit -n` or lower LISTEN_SOCKETS' },
 };
 
 /** A listener that cannot bind stops the start with one line naming the setting, like a bad value. */
-async function bound<T>(listening: Promise<T>, names: { readonly host: string; readonly port: string }, host: string, port: number): Promise<T> {
+async function bound<T>(listening: Promise<T>, names: { readonly host: string; readonly port: string }, host: string, port: number, sockets: number): Promise<T> {
   try {
     return await listening;
   } catch (error) {
     const failure = BIND_FAILURES[codeOf(error)];
     if (failure === undefined) throw error;
-    throw new ConfigError(`invalid configuration: ${names[failure.setting]}: ${host}:${port} ${failure.problem} (${codeOf(error)})`);
+    const what = failure.setting === 'sockets' ? `LISTEN_SOCKETS: ${sockets} listening sockets on ${host}:${port}` : `${names[failure.setting]}: ${host}:${port}`;
+    throw new ConfigError(`invalid configuration: ${what} ${failure.problem} (${codeOf(error)})`);
   }
 }
 
@@ -248,7 +250,11 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const access = accessPolicy(config, uploadTokens);
   prepareUploads(config.uploadsDir, config.jobTimeoutMs, log);
   let metrics: Metrics | null = null;
-  const pool = await startPool(config, log, () => metrics?.workerRestarted());
+  const pool = await startPool(config, log, () => metrics?.workerRestarted()).catch((error: Error) => {
+    // A worker needs descriptors of its own (its message ports, an event loop).
+    if (!error.message.includes('EMFILE')) throw error;
+    throw new ConfigError(`invalid configuration: MAX_THREADS: ${config.maxThreads} workers cannot all start under the open-file limit: raise \`ulimit -n\` or lower MAX_THREADS (EMFILE)`);
+  });
   // Normalised entries (config.ts); the default ones are added once the port is known.
   const allowedHosts = new Set(config.allowedHosts);
   const bodies = new BodyBudget(config.maxBodyMemoryBytes);
@@ -275,8 +281,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const listening = http.listen((port) => {
     if (config.allowedHosts.length === 0) for (const host of defaultAllowedHosts(config.host, port)) allowedHosts.add(host);
   });
-  const address = await bound(listening, { host: 'HOST', port: 'PORT' }, config.host, config.port);
-  const adminAddress = await bound(app.admin.listen(), { host: 'ADMIN_HOST', port: 'ADMIN_PORT' }, config.adminHost, config.adminPort);
+  const address = await bound(listening, { host: 'HOST', port: 'PORT' }, config.host, config.port, config.listenSockets);
+  const adminAddress = await bound(app.admin.listen(), { host: 'ADMIN_HOST', port: 'ADMIN_PORT' }, config.adminHost, config.adminPort, 1);
   logStart(app, address, adminAddress, allowedHosts);
   startMonitors(app);
   return app;

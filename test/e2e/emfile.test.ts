@@ -3,7 +3,7 @@
 // go away and descriptors free up, the server serves again. The exhaustion is logged, and a
 // file that cannot be opened for lack of descriptors is a 503, not a 404.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,4 +119,27 @@ test('at the descriptor limit: the overflow is shed, the process survives, and s
     for (const client of clients) client.close();
     await server.stop();
   }
+});
+
+test('LISTEN_SOCKETS past the descriptor limit stops the start with one line naming it, exit 2', { skip: process.platform !== 'linux' && 'several listening sockets need Linux' }, () => {
+  const run = spawnSync('sh', ['-c', `ulimit -n ${FD_LIMIT} && exec "$0" "$1"`, process.execPath, join(REPO_ROOT, 'dist', 'src', 'main.js')], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ADMIN_PORT: '0', RESOURCES_DIR, UPLOADS_DIR: mkdtempSync(join(tmpdir(), 'rawhttp-emfile-')), MAX_THREADS: '1', LISTEN_SOCKETS: '200' },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  assert.equal(run.status, 2, run.stderr);
+  assert.match(run.stderr.trim(), /^invalid configuration: LISTEN_SOCKETS: 200 listening sockets on 127\.0\.0\.1:0 cannot all be opened under the open-file limit.*\(EMFILE\)$/);
+  assert.doesNotMatch(run.stdout, /listening on/);
+});
+
+test('workers past the descriptor limit stop the start with one line naming MAX_THREADS, exit 2', () => {
+  const run = spawnSync('sh', ['-c', `ulimit -n ${FD_LIMIT} && exec "$0" "$1"`, process.execPath, join(REPO_ROOT, 'dist', 'src', 'main.js')], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ADMIN_PORT: '0', RESOURCES_DIR, UPLOADS_DIR: mkdtempSync(join(tmpdir(), 'rawhttp-emfile-')), MAX_THREADS: '10', LISTEN_SOCKETS: '1' },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  assert.equal(run.status, 2, run.stderr);
+  assert.match(run.stderr.trim().split('\n').at(-1)!, /^invalid configuration: MAX_THREADS: 10 workers cannot all start under the open-file limit.*\(EMFILE\)$/);
 });
