@@ -200,21 +200,24 @@ function representationOf(file: Opened, name: string, presentation: InlineOrDown
 
 /**
  * The response for an open file. A small file is read whole once: it answers this request and
- * fills the main thread's cache. A larger one is streamed by the connection, which then owns
- * (and closes) the descriptor: `keptOpen` says so.
+ * fills the main thread's cache. A larger one, and any range of it, is streamed by the
+ * connection, which then owns (and closes) the descriptor: `keptOpen` says so. Either way the
+ * body is never shorter than the Content-Length its head announces.
  */
 function respondFromFile(method: 'GET' | 'HEAD', conditions: ConditionalHeaders, file: Opened, representation: Representation, smallFileBytes: number): { result: JobResult; keptOpen: boolean } {
   const { size } = representation.facts;
   if (size <= smallFileBytes) {
     const bytes = readRange(file.fd, 0, size);
-    if (bytes.length === size) {
-      const response = respondWith(method, conditions, representation, (start, length) => ({ kind: 'bytes', bytes: bytes.subarray(start, start + length) }));
-      return { result: { response, cacheable: { representation, bytes } }, keptOpen: false };
-    }
+    // Shorter than its size a moment ago: the file is being rewritten. Nothing is sent yet,
+    // and a moment later it is whole: 503 with Retry-After says so.
+    if (bytes.length < size) return { result: { response: errorResponse(503, method, [['Retry-After', '1']]), log: { level: 'warn', message: 'file changed while being read: 503' } }, keptOpen: false };
+    const response = respondWith(method, conditions, representation, (start, length) => ({ kind: 'bytes', bytes: bytes.subarray(start, start + length) }));
+    return { result: { response, cacheable: { representation, bytes } }, keptOpen: false };
   }
+  // Streamed: if the file turns out shorter than announced, the sender closes the connection
+  // rather than let the next response stand in for the missing bytes.
   let keptOpen = false;
   const response = respondWith(method, conditions, representation, (start, length) => {
-    if (length <= smallFileBytes) return { kind: 'bytes', bytes: readRange(file.fd, start, length) };
     keptOpen = true;
     return { kind: 'file', fd: file.fd, start, length };
   });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { get, request } from '../helpers/raw.js';
+import { get, RawClient, request } from '../helpers/raw.js';
 import { startServer, type StartedServer } from '../helpers/server.js';
 
 const TTL_MS = 400;
@@ -53,5 +53,54 @@ test('a cached file still answers conditional and range requests', async () => {
   // Both answered by the main thread's cache, not by a worker.
   for (const status of [304, 206]) {
     await server.waitForLog((line) => line.msg === 'request' && line.path === '/page.html' && line.status === status && line.cached === true);
+  }
+});
+
+test('a small file rewritten while workers read it: every response keeps its framing (its whole length, or 503)', async (t) => {
+  // No cache: every request reads the file in a worker while this test truncates and rewrites it.
+  const dir = mkdtempSync(join(tmpdir(), 'rawhttp-race-'));
+  const racing = await startServer({ env: { RESOURCES_DIR: dir, FILE_CACHE_TTL_MS: '0', MAX_REQUESTS_PER_CONNECTION: '100000' } });
+  try {
+    const version = (n: number): Buffer => Buffer.alloc(30_000 + (n % 7) * 4000, 65 + (n % 26));
+    writeFileSync(join(dir, 'race.txt'), version(0));
+    writeFileSync(join(dir, 'small.txt'), 'the small file\n');
+    const until = Date.now() + 2500;
+    let rewrites = 0;
+    const rewriting = (async () => {
+      while (Date.now() < until) {
+        writeFileSync(join(dir, 'race.txt'), version(++rewrites)); // truncates, then writes
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    const statuses = new Map<number, number>();
+    const client = async (): Promise<void> => {
+      const socket = await RawClient.connect(racing.port);
+      try {
+        for (let pairs = 0; Date.now() < until; pairs++) {
+          // Pipelined: a short body on the first would make the second's head read as its bytes.
+          socket.write(get('/race.txt', racing.port) + get('/small.txt', racing.port));
+          const all = await socket.responses(2 * (pairs + 1), 5000);
+          const [race, small] = all.slice(2 * pairs);
+          statuses.set(race!.status, (statuses.get(race!.status) ?? 0) + 1);
+          // Rewritten in place, a file may be read torn (no server can help that), but the body
+          // is always as long as its head says.
+          if (race!.status === 200) {
+            assert.equal(race!.body.length, Number(race!.headers['content-length']));
+          } else {
+            assert.equal(race!.status, 503);
+          }
+          assert.equal(small!.status, 200);
+          assert.equal(small!.body.toString(), 'the small file\n');
+        }
+      } finally {
+        socket.close();
+      }
+    };
+    await Promise.all([rewriting, ...Array.from({ length: 4 }, client)]);
+    t.diagnostic(`${rewrites} rewrites; statuses ${JSON.stringify([...statuses])}`);
+    assert.ok((statuses.get(200) ?? 0) > 100, 'the race ran');
+  } finally {
+    await racing.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
