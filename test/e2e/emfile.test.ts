@@ -121,25 +121,25 @@ test('at the descriptor limit: the overflow is shed, the process survives, and s
   }
 });
 
-test('LISTEN_SOCKETS past the descriptor limit stops the start with one line naming it, exit 2', { skip: process.platform !== 'linux' && 'several listening sockets need Linux' }, () => {
-  const run = spawnSync('sh', ['-c', `ulimit -n ${FD_LIMIT} && exec "$0" "$1"`, process.execPath, join(REPO_ROOT, 'dist', 'src', 'main.js')], {
+/** Runs the server under `ulimit -n` until it exits by itself: for starts that must fail. */
+function runLimited(env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync('sh', ['-c', `ulimit -n ${FD_LIMIT} && exec "$0" "$1"`, process.execPath, join(REPO_ROOT, 'dist', 'src', 'main.js')], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ADMIN_PORT: '0', RESOURCES_DIR, UPLOADS_DIR: mkdtempSync(join(tmpdir(), 'rawhttp-emfile-')), MAX_THREADS: '1', LISTEN_SOCKETS: '200' },
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ADMIN_PORT: '0', RESOURCES_DIR, UPLOADS_DIR: mkdtempSync(join(tmpdir(), 'rawhttp-emfile-')), ...env },
     encoding: 'utf8',
     timeout: 20_000,
   });
+}
+
+test('LISTEN_SOCKETS past the descriptor limit stops the start with one line naming it, exit 2', { skip: process.platform !== 'linux' && 'several listening sockets need Linux' }, () => {
+  const run = runLimited({ MAX_THREADS: '1', LISTEN_SOCKETS: '200' });
   assert.equal(run.status, 2, run.stderr);
   assert.match(run.stderr.trim(), /^invalid configuration: LISTEN_SOCKETS: 200 listening sockets on 127\.0\.0\.1:0 cannot all be opened under the open-file limit.*\(EMFILE\)$/);
   assert.doesNotMatch(run.stdout, /listening on/);
 });
 
 test('workers past the descriptor limit stop the start with one line naming MAX_THREADS, exit 2', () => {
-  const run = spawnSync('sh', ['-c', `ulimit -n ${FD_LIMIT} && exec "$0" "$1"`, process.execPath, join(REPO_ROOT, 'dist', 'src', 'main.js')], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ADMIN_PORT: '0', RESOURCES_DIR, UPLOADS_DIR: mkdtempSync(join(tmpdir(), 'rawhttp-emfile-')), MAX_THREADS: '10', LISTEN_SOCKETS: '1' },
-    encoding: 'utf8',
-    timeout: 20_000,
-  });
+  const run = runLimited({ MAX_THREADS: '10', LISTEN_SOCKETS: '1' });
   assert.equal(run.status, 2, run.stderr);
   assert.match(run.stderr.trim().split('\n').at(-1)!, /^invalid configuration: MAX_THREADS: 10 workers cannot all start under the open-file limit.*\(EMFILE\)$/);
 });
