@@ -18,6 +18,11 @@ const nonNegativeInt = (value: unknown): void => {
   if (!Number.isInteger(value) || (value as number) < 0) throw new Error('must be a non-negative integer');
 };
 
+/** A prefix shorter than /32 (what a registry allots one provider) would lump providers together. */
+const ipv6PrefixBits = (value: unknown): void => {
+  if (!Number.isInteger(value) || (value as number) < 32 || (value as number) > 128) throw new Error('must be an integer from 32 to 128');
+};
+
 const commaList = {
   validate(value: unknown): void {
     if (!Array.isArray(value)) throw new Error('must be a comma-separated list');
@@ -180,7 +185,8 @@ const schema = {
   shutdownTimeoutMs: { doc: 'Grace period for in-flight requests on SIGTERM/SIGINT', format: positiveInt, default: 10_000, env: 'SHUTDOWN_TIMEOUT_MS', arg: 'shutdown-timeout-ms' },
   proxyProtocol: { doc: 'Every connection on the public port starts with a PROXY protocol v1 or v2 header, from TRUSTED_PROXIES only', format: 'boolean-word', default: false, env: 'PROXY_PROTOCOL', arg: 'proxy-protocol' },
   trustedProxies: { doc: 'Addresses and CIDR blocks of the proxies whose PROXY header and X-Forwarded-For are believed', format: 'cidr-list', default: [] as string[], env: 'TRUSTED_PROXIES', arg: 'trusted-proxies' },
-  maxConnectionsPerClient: { doc: 'Connections one client address may hold (503 beyond)', format: positiveInt, default: 128, env: 'MAX_CONNECTIONS_PER_CLIENT', arg: 'max-connections-per-client' },
+  clientIpv6Prefix: { doc: 'IPv6 clients sharing this many leading address bits count as one for the per-client limits (128: every address)', format: ipv6PrefixBits, default: 64, env: 'CLIENT_IPV6_PREFIX', arg: 'client-ipv6-prefix' },
+  maxConnectionsPerClient: { doc: 'Connections one client may hold (503 beyond)', format: positiveInt, default: 128, env: 'MAX_CONNECTIONS_PER_CLIENT', arg: 'max-connections-per-client' },
   uploadRatePerMinute: { doc: 'Uploads per minute one client earns back (429 beyond the burst; 0 turns the limit off)', format: nonNegativeInt, default: 60, env: 'UPLOAD_RATE_PER_MINUTE', arg: 'upload-rate-per-minute' },
   uploadBurst: { doc: 'Uploads one client may make at once before UPLOAD_RATE_PER_MINUTE applies', format: positiveInt, default: 20, env: 'UPLOAD_BURST', arg: 'upload-burst' },
   uploadTokens: { doc: 'Bearer tokens that may POST /upload (unset with UPLOAD_TOKENS_FILE: uploads are open)', format: 'token-list', default: [] as string[], env: 'UPLOAD_TOKENS', arg: 'upload-tokens', sensitive: true },

@@ -19,3 +19,38 @@ export function canonicalAddress(text: string): string | null {
   const mapped = canonical.slice(V4_MAPPED.length);
   return canonical.startsWith(V4_MAPPED) && isIPv4(mapped) ? mapped : canonical;
 }
+
+/** Bits of an IPv6 address. */
+const IPV6_BITS = 128;
+
+/** The eight 16-bit groups of a valid IPv6 address (a dotted IPv4 tail is two groups). */
+function ipv6Groups(text: string): number[] {
+  const lastColon = text.lastIndexOf(':');
+  const tail = text.slice(lastColon + 1);
+  let hex = text;
+  if (tail.includes('.')) {
+    const [a, b, c, d] = tail.split('.').map(Number) as [number, number, number, number];
+    hex = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, rest] = hex.split('::') as [string, string | undefined];
+  const parse = (part: string | undefined): number[] => (part ? part.split(':').map((group) => parseInt(group, 16)) : []);
+  const before = parse(head);
+  if (rest === undefined) return before;
+  const after = parse(rest);
+  return [...before, ...Array<number>(8 - before.length - after.length).fill(0), ...after];
+}
+
+/**
+ * The network a client is counted as, for per-client limits: an IPv4 address itself, an IPv6
+ * address its first `ipv6PrefixBits` bits (`2001:db8:1:2::/64`), since one subscriber or host
+ * commonly holds a whole /64 and could otherwise pick a fresh address for every connection.
+ * Takes a canonical address (canonicalAddress); any other text is returned as it is.
+ */
+export function clientNetwork(address: string, ipv6PrefixBits: number): string {
+  if (ipv6PrefixBits >= IPV6_BITS || isIP(address) !== 6) return address;
+  const groups = ipv6Groups(address).map((group, index) => {
+    const bitsKept = Math.min(16, Math.max(0, ipv6PrefixBits - index * 16));
+    return group & ~(0xffff >>> bitsKept) & 0xffff;
+  });
+  return `${canonicalAddress(groups.map((group) => group.toString(16)).join(':'))}/${ipv6PrefixBits}`;
+}

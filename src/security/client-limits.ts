@@ -1,8 +1,10 @@
 // Per-client limits with bounded memory, pure (the clock is injected): how many connections
-// one client address holds (MAX_CONNECTIONS_PER_CLIENT), and a token bucket for its uploads
-// (UPLOAD_RATE_PER_MINUTE, UPLOAD_BURST). A client is tracked only while it holds a connection
-// or its bucket is refilling; the table has a hard cap, so a flood of distinct source
-// addresses cannot grow it without bound.
+// one client holds (MAX_CONNECTIONS_PER_CLIENT), and a token bucket for its uploads
+// (UPLOAD_RATE_PER_MINUTE, UPLOAD_BURST). A client is an IPv4 address or an IPv6 network of
+// CLIENT_IPV6_PREFIX bits (clientNetwork). It is tracked only while it holds a connection or
+// its bucket is refilling; the table has a hard cap, so a flood of distinct source addresses
+// cannot grow it without bound.
+import { clientNetwork } from './address.js';
 
 export interface ClientLimitSettings {
   readonly maxConnectionsPerClient: number;
@@ -10,11 +12,16 @@ export interface ClientLimitSettings {
   readonly uploadRatePerMinute: number;
   /** Uploads a client may make at once: the bucket's size. */
   readonly uploadBurst: number;
+  /** IPv6 addresses sharing this many leading bits are one client (default 64; 128: each address). */
+  readonly ipv6PrefixBits?: number;
   /** Clients tracked at most (default MAX_CLIENTS). */
   readonly maxClients?: number;
   /** Milliseconds on a clock that never goes back (default performance.now). */
   readonly now?: () => number;
 }
+
+/** A /64 is what one subscriber or host is usually given (RFC 6177), so it is one client. */
+export const DEFAULT_IPV6_PREFIX_BITS = 64;
 
 export type UploadAdmission = { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };
 
@@ -44,12 +51,14 @@ export class ClientLimits {
   private readonly overflow: ClientState;
   private readonly refillPerMs: number;
   private readonly maxClients: number;
+  private readonly ipv6PrefixBits: number;
   private readonly now: () => number;
   private lastSweep: number;
 
   constructor(private readonly settings: ClientLimitSettings) {
     this.now = settings.now ?? (() => performance.now());
     this.maxClients = settings.maxClients ?? MAX_CLIENTS;
+    this.ipv6PrefixBits = settings.ipv6PrefixBits ?? DEFAULT_IPV6_PREFIX_BITS;
     this.refillPerMs = settings.uploadRatePerMinute / 60_000;
     this.lastSweep = this.now();
     this.overflow = this.fresh(this.lastSweep);
@@ -72,7 +81,8 @@ export class ClientLimits {
    */
   acquireConnection(address: string): (() => void) | null {
     const now = this.now();
-    const state = this.stateOf(address, now);
+    const client = clientNetwork(address, this.ipv6PrefixBits);
+    const state = this.stateOf(client, now);
     if (state.connections >= this.settings.maxConnectionsPerClient) return null;
     state.connections++;
     let released = false;
@@ -80,7 +90,7 @@ export class ClientLimits {
       if (released) return;
       released = true;
       state.connections--;
-      if (state !== this.overflow && this.idle(state, this.now())) this.clients.delete(address);
+      if (state !== this.overflow && this.idle(state, this.now())) this.clients.delete(client);
     };
   }
 
@@ -88,7 +98,7 @@ export class ClientLimits {
   takeUpload(address: string): UploadAdmission {
     if (this.refillPerMs === 0) return { ok: true };
     const now = this.now();
-    const state = this.stateOf(address, now);
+    const state = this.stateOf(clientNetwork(address, this.ipv6PrefixBits), now);
     this.refill(state, now);
     if (state.tokens >= 1) {
       state.tokens--;
@@ -97,13 +107,13 @@ export class ClientLimits {
     return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - state.tokens) / this.refillPerMs / 1000)) };
   }
 
-  private stateOf(address: string, now: number): ClientState {
+  private stateOf(client: string, now: number): ClientState {
     if (now - this.lastSweep >= SWEEP_INTERVAL_MS) this.sweep(now);
-    let state = this.clients.get(address);
+    let state = this.clients.get(client);
     if (state === undefined) {
       if (this.clients.size >= this.maxClients) return this.overflow;
       state = this.fresh(now);
-      this.clients.set(address, state);
+      this.clients.set(client, state);
     }
     return state;
   }
@@ -126,6 +136,6 @@ export class ClientLimits {
 
   private sweep(now: number): void {
     this.lastSweep = now;
-    for (const [address, state] of this.clients) if (this.idle(state, now)) this.clients.delete(address);
+    for (const [client, state] of this.clients) if (this.idle(state, now)) this.clients.delete(client);
   }
 }

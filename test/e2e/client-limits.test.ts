@@ -163,6 +163,20 @@ describe('the upload rate', () => {
   });
 });
 
+describe('IPv6 clients behind a trusted proxy', () => {
+  test('share one upload bucket per /64 (CLIENT_IPV6_PREFIX), whatever address each request names', async () => {
+    const from = (client: string): Promise<RawResponse> => uploadFrom(PROXY, `X-Forwarded-For: ${client}\r\n`);
+    const statuses = [];
+    for (let i = 0; i <= BURST; i++) statuses.push((await from(`2001:db8:0:50::${i + 1}`)).status);
+    assert.deepEqual(statuses, [...Array(BURST).fill(201), 429]);
+    const logged = await server.waitForLog((line) => line.msg === 'security refusal' && line.rule === 'upload_rate' && String(line.client).startsWith('2001:db8'));
+    assert.equal(logged.client, `2001:db8:0:50::${BURST + 1}`, 'logs name the address');
+    assert.equal((await from('2001:db8:0:51::1')).status, 201, 'the next /64 is another client');
+    const started = server.logs.find((line) => typeof line.msg === 'string' && line.msg.startsWith('listening on'));
+    assert.equal(started?.clientIpv6Prefix, 64, 'the start line says what is in force');
+  });
+});
+
 describe('a flood of distinct source addresses', () => {
   test('4000 clients of one request each: each is forgotten when it goes, memory stays bounded, none is refused', async () => {
     const ADDRESSES = 4000;

@@ -203,6 +203,20 @@ describe('per-client limits count the header’s client', () => {
     for (const { client } of [...held, other, ...local]) client.close();
   });
 
+  test('IPv6 clients are counted by /64: a fresh address in the same network gets no extra connection', async () => {
+    const from = (source: string): Promise<{ response: RawResponse; client: RawClient }> => exchange(Buffer.concat([proxyV1(source, '2001:db8::80'), tracedGet().bytes]));
+    const held = [await from('2001:db8:0:7::1'), await from('2001:db8:0:7::2')];
+    for (const { response } of held) assert.equal(response.status, 200);
+    const sameNetwork = await from('2001:db8:0:7:ffff:ffff:ffff:fffe');
+    assert.equal(sameNetwork.response.status, 503);
+    await sameNetwork.client.waitClosed();
+    const request = tracedGet();
+    const nextNetwork = await exchange(Buffer.concat([proxyV1('2001:db8:0:8::1', '2001:db8::80'), request.bytes]));
+    assert.equal(nextNetwork.response.status, 200);
+    assert.equal((await accessLine(request.traceId)).client, '2001:db8:0:8::1', 'logs name the address, not the network');
+    for (const { client } of [...held, nextNetwork]) client.close();
+  });
+
   test('X-Forwarded-For after a header that names no client (LOCAL, UNKNOWN) is not believed', async () => {
     for (const header of [proxyV2Local(), Buffer.from('PROXY UNKNOWN\r\n', 'latin1')]) {
       const request = tracedGet();

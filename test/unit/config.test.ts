@@ -250,6 +250,7 @@ describe('security settings', () => {
     assert.equal(config.proxyProtocol, false);
     assert.deepEqual(config.trustedProxies, []);
     assert.equal(config.maxConnectionsPerClient, 128);
+    assert.equal(config.clientIpv6Prefix, 64);
     assert.equal(config.uploadRatePerMinute, 60);
     assert.equal(config.uploadBurst, 20);
     assert.deepEqual(config.uploadTokens, []);
@@ -260,7 +261,7 @@ describe('security settings', () => {
   });
 
   test('environment variables and flags', () => {
-    const config = loadConfig(['--max-connections-per-client=8', '--upload-burst', '5', '--min-free-disk-bytes=0'], {
+    const config = loadConfig(['--max-connections-per-client=8', '--upload-burst', '5', '--min-free-disk-bytes=0', '--client-ipv6-prefix=56'], {
       ...env,
       PROXY_PROTOCOL: 'true',
       TRUSTED_PROXIES: '10.0.0.0/8, 2001:db8::/32,192.0.2.7',
@@ -273,6 +274,7 @@ describe('security settings', () => {
     assert.equal(config.proxyProtocol, true);
     assert.deepEqual(config.trustedProxies, ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7']);
     assert.equal(config.maxConnectionsPerClient, 8);
+    assert.equal(config.clientIpv6Prefix, 56);
     assert.equal(config.uploadRatePerMinute, 0);
     assert.equal(config.uploadBurst, 5);
     assert.deepEqual(config.uploadTokens, ['alpha', 'beta+/=']);
@@ -301,6 +303,9 @@ describe('security settings', () => {
       [{ MAX_CONNECTIONS_PER_CLIENT: '0' }, /MAX_CONNECTIONS_PER_CLIENT: must be a positive integer: value was "?0"?$/],
       [{ UPLOAD_RATE_PER_MINUTE: '-1' }, /UPLOAD_RATE_PER_MINUTE: must be a non-negative integer: value was "?-1"?$/],
       [{ UPLOAD_BURST: '0' }, /UPLOAD_BURST: must be a positive integer: value was "?0"?$/],
+      [{ CLIENT_IPV6_PREFIX: '31' }, /CLIENT_IPV6_PREFIX: must be an integer from 32 to 128: value was "?31"?$/],
+      [{ CLIENT_IPV6_PREFIX: '129' }, /CLIENT_IPV6_PREFIX: must be an integer from 32 to 128: value was "?129"?$/],
+      [{ CLIENT_IPV6_PREFIX: '/64' }, /CLIENT_IPV6_PREFIX: must be an integer from 32 to 128/],
       [{ CORS_ORIGINS: 'https://app.example.com/upload' }, /CORS_ORIGINS: "https:\/\/app\.example\.com\/upload" is not an origin/],
       [{ CORS_ORIGINS: '*,https://app.example.com' }, /CORS_ORIGINS: "\*" allows every origin and cannot be combined/],
       [{ MIN_FREE_DISK_BYTES: '1.5' }, /MIN_FREE_DISK_BYTES: must be a non-negative integer: value was "?1\.5"?$/],

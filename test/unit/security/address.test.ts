@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canonicalAddress } from '../../../src/security/address.js';
+import { canonicalAddress, clientNetwork } from '../../../src/security/address.js';
 
 test('IPv4 addresses stay as written; leading zeros are refused', () => {
   assert.equal(canonicalAddress('192.0.2.1'), '192.0.2.1');
@@ -28,4 +28,23 @@ test('anything else is not an address', () => {
   for (const text of ['', 'localhost', 'fe80::1%eth0', '[::1]', '::1/128', '1.2.3.4:80', ' 1.2.3.4', 'unknown']) {
     assert.equal(canonicalAddress(text), null, text);
   }
+});
+
+test('per-client limits count an IPv6 client by its network, an IPv4 client by its address', () => {
+  assert.equal(clientNetwork('2001:db8:1:2:3:4:5:6', 64), '2001:db8:1:2::/64');
+  assert.equal(clientNetwork('2001:db8:1:2::ffff', 64), '2001:db8:1:2::/64', 'the same /64, another address');
+  assert.equal(clientNetwork('2001:db8::1', 64), '2001:db8::/64');
+  assert.equal(clientNetwork('::1', 64), '::/64');
+  // Prefixes that end inside a group keep only that group's leading bits.
+  assert.equal(clientNetwork('2001:db8:1:2ff::', 56), '2001:db8:1:200::/56');
+  assert.equal(clientNetwork('2001:db8:ffff::', 33), '2001:db8:8000::/33');
+  assert.equal(clientNetwork('2001:db8:1:2:3:4:5:6', 127), '2001:db8:1:2:3:4:5:6/127');
+  assert.equal(clientNetwork('2001:db8:1:2:3:4:5:7', 127), '2001:db8:1:2:3:4:5:6/127');
+  // A dotted IPv4 tail is two groups (NAT64 clients keep their IPv4 part at /96 and beyond).
+  assert.equal(clientNetwork('64:ff9b::192.0.2.1', 96), '64:ff9b::/96');
+  assert.equal(clientNetwork('64:ff9b::192.0.2.1', 112), '64:ff9b::c000:0/112');
+  // 128 bits: every address is a client of its own, spelled as before.
+  assert.equal(clientNetwork('2001:db8::1', 128), '2001:db8::1');
+  assert.equal(clientNetwork('192.0.2.1', 64), '192.0.2.1');
+  assert.equal(clientNetwork('not an address', 64), 'not an address');
 });

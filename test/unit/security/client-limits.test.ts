@@ -49,6 +49,47 @@ describe('connections per client', () => {
   });
 });
 
+describe('IPv6 clients', () => {
+  test('addresses in one /64 share the connection cap and the upload bucket; the next /64 does not', () => {
+    const { limits: table } = limits({ maxConnectionsPerClient: 2, uploadBurst: 2 });
+    assert.notEqual(table.acquireConnection('2001:db8:0:1::1'), null);
+    const second = table.acquireConnection('2001:db8:0:1::2')!;
+    assert.equal(table.acquireConnection('2001:db8:0:1:ffff:ffff:ffff:ffff'), null, 'a fresh address in the same /64');
+    assert.notEqual(table.acquireConnection('2001:db8:0:2::1'), null, 'the neighbouring /64');
+    second();
+    assert.notEqual(table.acquireConnection('2001:db8:0:1::3'), null, 'a release frees the network\'s slot');
+
+    assert.equal(table.takeUpload('2001:db8:0:1::a').ok, true);
+    assert.equal(table.takeUpload('2001:db8:0:1::b').ok, true);
+    assert.equal(table.takeUpload('2001:db8:0:1::c').ok, false);
+    assert.equal(table.takeUpload('2001:db8:0:2::c').ok, true);
+    assert.equal(table.size, 2, 'one entry per network');
+  });
+
+  test('the network is forgotten when its last connection closes, whichever address opened it', () => {
+    const { limits: table } = limits();
+    const a = table.acquireConnection('2001:db8::1')!;
+    const b = table.acquireConnection('2001:db8::2')!;
+    a();
+    b();
+    assert.equal(table.size, 0);
+  });
+
+  test('a prefix of 128 bits makes every address a client of its own', () => {
+    const { limits: table } = limits({ maxConnectionsPerClient: 1, ipv6PrefixBits: 128 });
+    assert.notEqual(table.acquireConnection('2001:db8::1'), null);
+    assert.notEqual(table.acquireConnection('2001:db8::2'), null);
+    assert.equal(table.acquireConnection('2001:db8::1'), null);
+  });
+
+  test('a prefix of 48 bits joins the /64s of one site', () => {
+    const { limits: table } = limits({ maxConnectionsPerClient: 1, ipv6PrefixBits: 48 });
+    assert.notEqual(table.acquireConnection('2001:db8:7:1::1'), null);
+    assert.equal(table.acquireConnection('2001:db8:7:2::1'), null);
+    assert.notEqual(table.acquireConnection('2001:db8:8:1::1'), null);
+  });
+});
+
 describe('upload rate', () => {
   test('UPLOAD_BURST at once, then one per 60/UPLOAD_RATE_PER_MINUTE seconds; Retry-After says when', () => {
     const { limits: table, advance } = limits();
