@@ -52,6 +52,7 @@ const SECURITY_RULES: Record<SecurityRule, true> = {
   host_not_allowed: true,
   unauthorized: true,
   upload_rate: true,
+  body_memory_share: true,
 };
 
 /** One method and status pair: its prom-client children and the durations not yet observed. */

@@ -13,7 +13,8 @@ export const UPLOADS_PREFIX = '/uploads';
  * Bounded labels for the security rejection metric: why a request was refused for what it
  * asked or who sent it (4xx answers, unlike the 503s of http/events.ts RejectionReason).
  * `unauthorized`: an upload without a valid bearer token (401, or 400 for a malformed one);
- * `upload_rate`: an upload past its client's rate (429).
+ * `upload_rate`: an upload past its client's rate (429); `body_memory_share`: a request whose
+ * body would take its client past its part of MAX_BODY_MEMORY_BYTES (429).
  */
 export type SecurityRule =
   | 'bad_path'
@@ -23,4 +24,5 @@ export type SecurityRule =
   | 'missing_host'
   | 'host_not_allowed'
   | 'unauthorized'
-  | 'upload_rate';
+  | 'upload_rate'
+  | 'body_memory_share';

@@ -86,6 +86,14 @@ const MAX_IN_FLIGHT = 16;
 const MAX_WAITING_FILES = 2;
 /** Descriptors one connection may hold: its socket, the file it streams and MAX_WAITING_FILES. */
 export const DESCRIPTORS_PER_CONNECTION = 2 + MAX_WAITING_FILES;
+/** A client at its part of the body memory (body-budget.ts): its own excess, like the upload rate. */
+const OVER_CLIENT_BODY_SHARE: ImmediateRoute = {
+  kind: 'reject',
+  status: 429,
+  reason: 'client holds its part of the request-body memory',
+  rule: 'body_memory_share',
+  headers: [['Retry-After', '1']],
+};
 /** How long a closing socket may linger before it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -224,14 +232,22 @@ export class Connection implements Responder {
       // The body stays unread, so the connection cannot be reused.
       return this.answerAtOnce(exchange, decision, false);
     }
-    const share = this.deps.bodies.take(head.framing.kind === 'length' ? head.framing.length : this.deps.settings.limits.maxBodyBytes);
-    if (share === null) {
+    const taken = this.deps.bodies.take(head.framing.kind === 'length' ? head.framing.length : this.deps.settings.limits.maxBodyBytes, this.bodyClient(exchange.client));
+    if (taken.kind === 'refused') {
+      if (taken.by === 'client') return this.answerAtOnce(exchange, OVER_CLIENT_BODY_SHARE, false);
       this.deps.events.rejected('body_memory');
       return this.refuse(exchange, overloaded(exchange.method));
     }
-    this.awaitingBody = { exchange, route: decision, share };
+    this.awaitingBody = { exchange, route: decision, share: taken.share };
     exchange.wantsContinue = head.expectContinue && head.version === '1.1';
     this.flush();
+  }
+
+  /** Whose part of the body memory a request takes: none for a trusted proxy's own, which carry many clients. */
+  private bodyClient(client: string): string | null {
+    const { access } = this.deps;
+    if (!access.trustedProxies.empty && access.trustedProxies.matches(client)) return null;
+    return access.limits.clientOf(client);
   }
 
   private onRequest(request: ParsedRequest): void {

@@ -75,13 +75,18 @@ export class ClientLimits {
     return this.clients.size;
   }
 
+  /** The client an address counts as: itself, or for IPv6 its network. */
+  clientOf(address: string): string {
+    return clientNetwork(address, this.ipv6PrefixBits);
+  }
+
   /**
    * Counts a new connection of the client. Null when it holds its maximum already (answer
    * 503 and close); otherwise a release to call when the connection closes (more calls do nothing).
    */
   acquireConnection(address: string): (() => void) | null {
     const now = this.now();
-    const client = clientNetwork(address, this.ipv6PrefixBits);
+    const client = this.clientOf(address);
     const state = this.stateOf(client, now);
     if (state.connections >= this.settings.maxConnectionsPerClient) return null;
     state.connections++;
@@ -98,7 +103,7 @@ export class ClientLimits {
   takeUpload(address: string): UploadAdmission {
     if (this.refillPerMs === 0) return { ok: true };
     const now = this.now();
-    const state = this.stateOf(clientNetwork(address, this.ipv6PrefixBits), now);
+    const state = this.stateOf(this.clientOf(address), now);
     this.refill(state, now);
     if (state.tokens >= 1) {
       state.tokens--;

@@ -32,9 +32,13 @@ function rssBound(connections: number, payloadPerConnection: number): number {
   return Math.min(BODY_MEMORY + MAX_BODY, 3 * connections * payloadPerConnection) + connections * PER_CONNECTION + SLACK;
 }
 
-function open(port: number): Promise<Socket> {
+/**
+ * A connection from the nth client of 127.1.0.0/16: one client may hold only an eighth of the
+ * body budget, so a flood that fills the budget comes from many addresses.
+ */
+function open(port: number, client: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => resolve(socket));
+    const socket = connect({ port, host: '127.0.0.1', localAddress: `127.1.${Math.floor(client / 250)}.${(client % 250) + 1}` }, () => resolve(socket));
     socket.once('error', reject);
   });
 }
@@ -66,7 +70,7 @@ test('unfinished bodies: past MAX_BODY_MEMORY_BYTES new uploads get 503 at once,
     const CONNECTIONS = 300;
     const host = `127.0.0.1:${server.port}`;
     const stop = sampleRss(server.process.pid!);
-    const sockets = await Promise.all(Array.from({ length: CONNECTIONS }, () => open(server.port)));
+    const sockets = await Promise.all(Array.from({ length: CONNECTIONS }, (_, client) => open(server.port, client)));
     const received = sockets.map(() => [] as Buffer[]);
     const almostAll = Buffer.alloc(MAX_BODY - 1, 0x20);
     for (const [n, socket] of sockets.entries()) {
@@ -102,7 +106,7 @@ test('uploads of one-byte chunks hold memory in proportion to their payload, not
     const CHUNKS = 200_000;
     const host = `127.0.0.1:${server.port}`;
     const stop = sampleRss(server.process.pid!);
-    const sockets = await Promise.all(Array.from({ length: CONNECTIONS }, () => open(server.port)));
+    const sockets = await Promise.all(Array.from({ length: CONNECTIONS }, (_, client) => open(server.port, client)));
     // 200 000 one-byte chunks of a JSON string: about 1.2 MB on the wire, 200 kB of payload.
     const chunk = (byte: string): string => `1\r\n${byte}\r\n`;
     const body = chunk('"') + chunk('a').repeat(CHUNKS - 2) + chunk('"');
@@ -151,8 +155,8 @@ test('a steady flood of complete 1 MiB uploads, most refused for the budget, sta
     const head = `POST /upload HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${MAX_BODY}\r\nConnection: close\r\n\r\n`;
     const statuses = new Map<number, number>();
     /** One upload on a new connection, its body sent whole whatever the answer; resolves with the status. */
-    const upload = async (): Promise<number> => {
-      const socket = await open(server.port);
+    const upload = async (client: number): Promise<number> => {
+      const socket = await open(server.port, client);
       const chunks: Buffer[] = [];
       socket.on('data', (chunk: Buffer) => chunks.push(chunk));
       socket.on('error', () => undefined); // a refused one may be cut under our write
@@ -164,9 +168,9 @@ test('a steady flood of complete 1 MiB uploads, most refused for the budget, sta
     const stop = sampleRss(server.process.pid!);
     const until = Date.now() + DURATION_MS;
     await Promise.all(
-      Array.from({ length: CONNECTIONS }, async () => {
+      Array.from({ length: CONNECTIONS }, async (_, client) => {
         while (Date.now() < until) {
-          const status = await upload();
+          const status = await upload(client);
           statuses.set(status, (statuses.get(status) ?? 0) + 1);
         }
       }),
@@ -178,5 +182,50 @@ test('a steady flood of complete 1 MiB uploads, most refused for the budget, sta
     const bound = BODY_MEMORY + MAX_BODY + DROPPED_READS + YOUNG_GENERATION + CONNECTIONS * PER_CONNECTION + SLACK;
     t.diagnostic(`RSS grew ${(growth / MiB).toFixed(1)} MiB (bound ${(bound / MiB).toFixed(1)}) over ${JSON.stringify([...statuses])}`);
     assert.ok(growth < bound, `RSS grew ${(growth / MiB).toFixed(1)} MiB, bound ${(bound / MiB).toFixed(1)} MiB`);
+  });
+});
+
+test('one client cannot hold the body budget: past its eighth its heads get 429, and others still upload', async () => {
+  await withServer(async (server) => {
+    const host = `127.0.0.1:${server.port}`;
+    const share = BODY_MEMORY / 8;
+    const heads = Math.ceil((2 * BODY_MEMORY) / MAX_BODY);
+    const post = `POST /upload HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${MAX_BODY}\r\n\r\n`;
+    // GET requests with bodies take their share too: they are read before they are answered.
+    const getWithBody = `GET /index.html HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${MAX_BODY}\r\n\r\n`;
+    const refusedBefore = await metric(server.adminPort, 'http_server_security_rejections_total', 'reason="body_memory_share"');
+    const greedy = await Promise.all(Array.from({ length: heads }, () => open(server.port, 0)));
+    const received = greedy.map(() => [] as Buffer[]);
+    for (const [n, socket] of greedy.entries()) {
+      socket.on('data', (chunk: Buffer) => received[n]!.push(chunk));
+      socket.on('error', () => undefined);
+      socket.write(n % 2 === 0 ? post : getWithBody);
+    }
+    const fitting = share / MAX_BODY;
+    await waitFor(() => received.filter((chunks) => chunks.length > 0).length === heads - fitting, 'the refusals');
+    for (const chunks of received.filter((answer) => answer.length > 0)) {
+      const response = parseResponses(Buffer.concat(chunks)).responses[0]!;
+      assert.equal(response.status, 429);
+      assert.equal(response.headers['retry-after'], '1');
+      assert.equal(response.headers.connection, 'close');
+    }
+    assert.equal(await metric(server.adminPort, 'http_server_body_memory_bytes'), share);
+    assert.equal(await metric(server.adminPort, 'http_server_security_rejections_total', 'reason="body_memory_share"'), refusedBefore + heads - fitting);
+    assert.equal(await metric(server.adminPort, 'http_server_rejected_total', 'reason="body_memory"'), 0, 'the server itself is not full');
+
+    // Everyone else still has room: a complete upload from each of seven other clients.
+    const statuses = await Promise.all(
+      Array.from({ length: 7 }, async (_, n) => {
+        const socket = await open(server.port, n + 1);
+        const chunks: Buffer[] = [];
+        socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+        socket.end(`POST /upload HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
+        await new Promise((resolve) => socket.once('close', resolve));
+        return parseResponses(Buffer.concat(chunks)).responses[0]?.status;
+      }),
+    );
+    assert.deepEqual(statuses, Array(7).fill(201));
+    for (const socket of greedy) socket.destroy();
+    await waitFor(async () => (await metric(server.adminPort, 'http_server_body_memory_bytes')) === 0, 'the budget to be free again');
   });
 });

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import type { Job, JobResult, Representation, StaticJob } from '../../../src/core/job.js';
 import { jsonResponse, type Response } from '../../../src/core/response.js';
-import { BodyBudget } from '../../../src/http/body-budget.js';
+import { BodyBudget, type BodyShare, type BodyTake } from '../../../src/http/body-budget.js';
 import { completed, dispatch, immediateResponse, type DispatchDeps, type Responder } from '../../../src/http/dispatch.js';
 import type { ServerEvents } from '../../../src/http/events.js';
 import { newExchange, type Exchange } from '../../../src/http/exchange.js';
@@ -14,6 +14,11 @@ import { ResponseCache } from '../../../src/http/response-cache.js';
 import { newTraceId } from '../../../src/http/trace-context.js';
 import type { JobCallback } from '../../../src/pool/pool.js';
 import { defaultAccessPolicy } from '../../helpers/connection.js';
+
+function taken(take: BodyTake): BodyShare {
+  assert.equal(take.kind, 'taken');
+  return take.share;
+}
 
 const PAGE = new TextEncoder().encode('<!DOCTYPE html><title>page</title>\n');
 const representation: Representation = {
@@ -79,8 +84,8 @@ describe('dispatch', () => {
 
   test("a body's memory is held until its job is done", () => {
     const { deps, submitted, responder } = setUp({ acceptsJobs: true });
-    const bodies = new BodyBudget(100);
-    const share = bodies.take(60)!;
+    const bodies = new BodyBudget(100, 100);
+    const share = taken(bodies.take(60, null));
     dispatch(deps, responder, exchangeFor('POST', '/upload'), { kind: 'upload', body: new Uint8Array(60) }, share);
     assert.equal(bodies.heldBytes, 60);
     submitted[0]!.done({ ok: true, workerId: 1, result: { response: jsonResponse(201, {}), storedBytes: 60 } });
@@ -89,8 +94,8 @@ describe('dispatch', () => {
 
   test('a full pool answers 503 with Retry-After at once, counts it and releases the body', () => {
     const { deps, events, answers, responder } = setUp({ acceptsJobs: false });
-    const bodies = new BodyBudget(100);
-    dispatch(deps, responder, exchangeFor('POST', '/upload'), { kind: 'upload', body: new Uint8Array(10) }, bodies.take(10));
+    const bodies = new BodyBudget(100, 100);
+    dispatch(deps, responder, exchangeFor('POST', '/upload'), { kind: 'upload', body: new Uint8Array(10) }, taken(bodies.take(10, null)));
     assert.equal(answers.length, 1);
     assert.equal(answers[0]!.response.status, 503);
     assert.deepEqual(answers[0]!.response.headers.find(([name]) => name === 'Retry-After'), ['Retry-After', '1']);
