@@ -1,4 +1,4 @@
-// Entry point: config -> logger -> fatal process errors -> pool -> listeners -> signals.
+// Entry point: config -> logger -> fatal process errors -> signals -> pool -> listeners.
 import { startApp, type App } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
@@ -24,9 +24,10 @@ try {
 const log = createLogger(config.logLevel);
 let app: App | null = null;
 exitOnProcessErrors(log, () => app);
+const started = handleSignals(log);
 try {
   app = await startApp(config, log);
-  handleSignals(app);
+  started(app);
 } catch (error) {
   // A setting found bad only at start (an unreadable token file): one line, like the others.
   if (error instanceof ConfigError) {

@@ -2,6 +2,7 @@
 // behaves as PID 1 in a container with no init or shell to forward them.
 import { constants } from 'node:os';
 import type { App } from './app.js';
+import type { Logger } from 'pino';
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -62,21 +63,36 @@ export async function shutdown(app: App, signal: string): Promise<number> {
   return exitCode;
 }
 
-/** A second signal exits at once, with the shell's code for death by that signal (128 + n). */
-export function handleSignals(app: App): void {
-  let started = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (started) {
-      const exitCode = 128 + constants.signals[signal];
-      app.log.warn({ signal, exitCode }, 'shutdown: second signal, exiting now');
-      process.exit(exitCode);
-    }
-    started = true;
-    shutdown(app, signal).then(exitWhenIdle, (error: Error) => {
-      app.log.error({ err: error }, 'shutdown failed');
+/**
+ * Installs SIGTERM and SIGINT handling before the server starts: as PID 1 in a container a
+ * signal with no handler is dropped, so one sent during start-up would otherwise be lost and
+ * the server would come up and serve. Such a signal shuts the server down as soon as it has
+ * started. A second signal exits at once, with the shell's code for death by that signal
+ * (128 + n). Returns what to call with the started app.
+ */
+export function handleSignals(log: Logger): (app: App) => void {
+  let app: App | null = null;
+  let received: NodeJS.Signals | null = null;
+  const begin = (started: App, signal: NodeJS.Signals): void => {
+    shutdown(started, signal).then(exitWhenIdle, (error: Error) => {
+      log.error({ err: error }, 'shutdown failed');
       exitWhenIdle(1);
     });
   };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (received !== null) {
+      const exitCode = 128 + constants.signals[signal];
+      log.warn({ signal, exitCode }, 'shutdown: second signal, exiting now');
+      process.exit(exitCode);
+    }
+    received = signal;
+    if (app === null) log.info({ signal }, 'shutdown: signal during start-up, shutting down once started');
+    else begin(app, signal);
+  };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  return (started) => {
+    app = started;
+    if (received !== null) begin(started, received);
+  };
 }

@@ -2,6 +2,7 @@
 // SHUTDOWN_TIMEOUT_MS ends what never finishes (exit 1), and a second signal exits at once.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -361,5 +362,31 @@ test('a second signal exits at once, with 128 + the signal number', async () => 
     await client.waitClosed(5000);
   } finally {
     await server.stop('SIGKILL');
+  }
+});
+
+test('a SIGTERM while the server starts (its workers coming up) is not lost: it shuts down once started, exit 0', async () => {
+  // Sixty-four workers make start-up last long enough to signal in the middle of it.
+  const server = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'src', 'main.js')], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', PORT: '0', ADMIN_PORT: '0', MAX_THREADS: '64' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  server.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | string | null>((resolve) => server.once('exit', (code, signal) => resolve(code ?? signal)));
+  try {
+    const threads = (): number => readdirSync(`/proc/${server.pid}/task`).length;
+    const deadline = Date.now() + 20_000;
+    while (threads() < 20 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.doesNotMatch(output, /listening on/, 'the signal comes before the server has started');
+    server.kill('SIGTERM');
+    assert.equal(await within(exited, 60_000, 'exit after SIGTERM during start-up'), 0);
+    const lines = messages(output.trim().split('\n').map((line) => JSON.parse(line) as LogLine));
+    const order = ['shutdown: signal during start-up, shutting down once started', ...PHASES];
+    assert.deepEqual(lines.filter((line) => order.includes(line)), order);
+    assert.ok(lines.indexOf(order[0]!) < lines.findIndex((line) => line.startsWith('listening on')), 'noticed while starting');
+  } finally {
+    server.kill('SIGKILL');
   }
 });
