@@ -24,6 +24,25 @@ test('positional form `8000 0.0.0.0 20` sets port, host and pool size', async ()
   }
 });
 
+test('HOST=:: and ADMIN_HOST=:: take IPv4 and IPv6 clients alike (what an IPv6 cluster needs)', async () => {
+  const server = await startServer({ env: { HOST: '::', ADMIN_HOST: '::' } });
+  try {
+    for (const host of ['127.0.0.1', '::1']) {
+      const client = await RawClient.connect(server.port, host);
+      client.write(get('/', server.port));
+      assert.equal((await client.responses(1))[0]!.status, 200, host);
+      client.close();
+      const probe = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${server.adminPort}/readyz`);
+      assert.equal(probe.status, 200, `readyz via ${host}`);
+      await probe.arrayBuffer();
+    }
+    const logged = server.logs.filter((line) => line.msg === 'request').map((line) => line.client);
+    assert.deepEqual(logged, ['127.0.0.1', '::1'], 'an IPv4 client is named as such, not ::ffff:127.0.0.1');
+  } finally {
+    await server.stop();
+  }
+});
+
 test('--flags set values, in both --name=value and --name value forms', async () => {
   const server = await startServer({ args: ['--max-threads=2', '--queue-size', '7'] });
   try {
