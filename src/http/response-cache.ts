@@ -15,6 +15,8 @@ import type { JobRunner } from '../pool/pool.js';
 import { PreparedHead } from './head.js';
 
 interface Entry extends CachedFile {
+  /** What it is charged against the budget (costOf). */
+  readonly cost: number;
   readonly expiresAt: number;
   /** From then on, a hit reads the file again (once: Infinity after). */
   refreshAt: number;
@@ -25,6 +27,16 @@ interface Entry extends CachedFile {
   /** The head of the whole file's 200: what most hits send. */
   readonly fullHead: PreparedHead;
 }
+
+/**
+ * What an entry costs beside its file's bytes and its key: the objects, head and closures
+ * around them (about 3 KiB, measured). Charged so that many tiny files, or one file asked
+ * for under many spellings of its path, cannot hold more than FILE_CACHE_MAX_BYTES.
+ */
+export const ENTRY_OVERHEAD_BYTES = 4096;
+
+/** An entry's charge against the budget; a key's characters may take two bytes each. */
+const costOf = (key: string, file: CachedFile): number => file.bytes.length + 2 * key.length + ENTRY_OVERHEAD_BYTES;
 
 /** Distinct Accept-Encoding values remembered; clients send only a handful. */
 const MAX_ENCODING_KEYS = 64;
@@ -74,22 +86,25 @@ export class ResponseCache {
   }
 
   store(job: StaticJob, file: CachedFile, now: number): void {
-    if (this.ttlMs === 0 || file.bytes.length > this.maxBytes) return;
+    if (this.ttlMs === 0) return;
     const key = this.keyOf(job);
+    const cost = costOf(key, file);
+    if (cost > this.maxBytes) return;
     const old = this.entries.get(key);
     if (old !== undefined) this.remove(key, old);
-    this.makeRoom(file.bytes.length);
+    this.makeRoom(cost);
     const { bytes } = file;
     const wholeBody = { kind: 'bytes', bytes } as const;
     this.entries.set(key, {
       ...file,
+      cost,
       expiresAt: now + this.ttlMs,
       refreshAt: now + this.ttlMs * REFRESH_AFTER,
       used: false,
       read: (start, length) => (length === bytes.length ? wholeBody : { kind: 'bytes', bytes: bytes.subarray(start, start + length) }),
       fullHead: new PreparedHead(fullHeadFields(file.representation)),
     });
-    this.bytes += file.bytes.length;
+    this.bytes += cost;
   }
 
   /**
@@ -111,7 +126,7 @@ export class ResponseCache {
   }
 
   /**
-   * Evicts until `bytes` more fit, oldest first (Map order is insertion order). An entry used
+   * Evicts until an entry costing `bytes` fits, oldest first (Map order is insertion order). An entry used
    * since it was last passed over is moved to the end instead, once; the new entry goes after it.
    */
   private makeRoom(bytes: number): void {
@@ -129,6 +144,6 @@ export class ResponseCache {
 
   private remove(key: string, entry: Entry): void {
     this.entries.delete(key);
-    this.bytes -= entry.bytes.length;
+    this.bytes -= entry.cost;
   }
 }

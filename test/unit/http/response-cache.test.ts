@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import type { ConditionalHeaders, Job, JobResult, Representation, StaticJob } from '../../../src/core/job.js';
 import type { JobOutcome, JobRunner } from '../../../src/pool/pool.js';
 import { headStart, httpDate } from '../../../src/http/head.js';
-import { ResponseCache } from '../../../src/http/response-cache.js';
+import { ENTRY_OVERHEAD_BYTES, ResponseCache } from '../../../src/http/response-cache.js';
 
 const NO_CONDITIONS: ConditionalHeaders = {};
 
@@ -20,12 +20,15 @@ function file(text: string, etag = '"e1"'): { representation: Representation; by
   };
 }
 
+/** What an entry for `path` (no Accept-Encoding) holding `text` is charged: bytes, key, overhead. */
+const charge = (path: string, text: string): number => text.length + 2 * (path.length + 1) + ENTRY_OVERHEAD_BYTES;
+
 const bodyText = (response: ReturnType<ResponseCache['respond']>): string =>
   response !== null && response.body.kind === 'bytes' ? new TextDecoder().decode(response.body.bytes) : '';
 
 describe('response cache', () => {
   test('a stored file answers GET and HEAD until its time is up', () => {
-    const cache = new ResponseCache(1024, 1000);
+    const cache = new ResponseCache(1 << 20, 1000);
     assert.equal(cache.respond(work('/a.html'), 0), null);
     cache.store(work('/a.html'), file('hello'), 0);
     const hit = cache.respond(work('/a.html'), 999);
@@ -39,7 +42,7 @@ describe('response cache', () => {
   });
 
   test('conditions and ranges are answered from the cached representation', () => {
-    const cache = new ResponseCache(1024, 1000);
+    const cache = new ResponseCache(1 << 20, 1000);
     cache.store(work('/a.html'), file('hello world'), 0);
     assert.equal(cache.respond(work('/a.html', { conditions: { ifNoneMatch: '"e1"' } }), 1)?.status, 304);
     const partial = cache.respond(work('/a.html', { conditions: { range: 'bytes=6-' } }), 1);
@@ -49,7 +52,7 @@ describe('response cache', () => {
   });
 
   test("only whole-file 200s carry the entry's prepared head", () => {
-    const cache = new ResponseCache(1024, 1000);
+    const cache = new ResponseCache(1 << 20, 1000);
     cache.store(work('/a.html'), file('hello world'), 0);
     const get = cache.respond(work('/a.html'), 1);
     assert.notEqual(get?.prepared, undefined);
@@ -65,7 +68,7 @@ describe('response cache', () => {
   });
 
   test('POST never hits, and clients accepting other encodings do not share entries', () => {
-    const cache = new ResponseCache(1024, 1000);
+    const cache = new ResponseCache(1 << 20, 1000);
     cache.store(work('/a.html', { acceptEncoding: 'gzip' }), file('zipped'), 0);
     assert.equal(cache.respond(work('/a.html', { method: 'POST' }), 1), null);
     assert.equal(cache.respond(work('/a.html'), 1), null);
@@ -73,7 +76,7 @@ describe('response cache', () => {
   });
 
   test('many distinct Accept-Encoding values still find the entry their encodings share', () => {
-    const cache = new ResponseCache(1024, 1000);
+    const cache = new ResponseCache(1 << 20, 1000);
     cache.store(work('/a.html'), file('plain'), 0);
     cache.store(work('/a.html', { acceptEncoding: 'br' }), file('brotli'), 0);
     // More values than the parsed-header memo keeps, so it is cleared and refilled on the way.
@@ -86,7 +89,7 @@ describe('response cache', () => {
   });
 
   test('files not used lately go when the byte budget is spent', () => {
-    const cache = new ResponseCache(10, 1000);
+    const cache = new ResponseCache(2 * charge('/a', 'aaaa') + 2, 1000);
     cache.store(work('/a'), file('aaaa'), 0);
     cache.store(work('/b'), file('bbbb'), 0);
     assert.notEqual(cache.respond(work('/a'), 1), null, 'a is used, b is not');
@@ -94,12 +97,23 @@ describe('response cache', () => {
     assert.equal(cache.respond(work('/b'), 1), null, 'b went first, though it is newer than a');
     assert.notEqual(cache.respond(work('/a'), 1), null);
     assert.notEqual(cache.respond(work('/c'), 1), null);
-    cache.store(work('/big'), file('x'.repeat(11)), 0);
+    cache.store(work('/big'), file('x'.repeat(2 * charge('/a', 'aaaa'))), 0);
     assert.equal(cache.respond(work('/big'), 1), null, 'a file over the budget is not kept');
   });
 
+  test('entries are charged their keys and objects too: one tiny file under thousands of spellings stays within the budget', () => {
+    const budget = 64 * 1024;
+    const cache = new ResponseCache(budget, 1000);
+    // `/uploads//f.json`, `/uploads///f.json`...: each a path of its own, with a one-byte file.
+    const spellings = Array.from({ length: 2000 }, (_, k) => `/uploads${'/'.repeat(k + 1)}f.json`);
+    for (const path of spellings) cache.store(work(path), file('0'), 0);
+    const kept = spellings.filter((path) => cache.respond(work(path), 1) !== null);
+    assert.ok(kept.length > 0 && kept.length <= budget / ENTRY_OVERHEAD_BYTES, `${kept.length} entries kept`);
+    assert.ok(kept.every((path) => spellings.indexOf(path) >= spellings.length - kept.length), 'the newest are kept');
+  });
+
   test('a used file gets a second chance, not a permanent place', () => {
-    const cache = new ResponseCache(12, 1000);
+    const cache = new ResponseCache(3 * charge('/a', 'xxxx'), 1000);
     for (const name of ['/a', '/b', '/c']) cache.store(work(name), file('xxxx'), 0);
     for (const name of ['/a', '/b', '/c']) assert.notEqual(cache.respond(work(name), 1), null);
     // All three are used: eviction passes over each once, then takes the oldest.
@@ -113,11 +127,11 @@ describe('response cache', () => {
   });
 
   test('storing a path again replaces its entry; a TTL of 0 keeps nothing', () => {
-    const cache = new ResponseCache(1024, 1000);
+    const cache = new ResponseCache(1 << 20, 1000);
     cache.store(work('/a'), file('old', '"1"'), 0);
     cache.store(work('/a'), file('new', '"2"'), 5);
     assert.equal(bodyText(cache.respond(work('/a'), 6)), 'new');
-    const off = new ResponseCache(1024, 0);
+    const off = new ResponseCache(1 << 20, 0);
     off.store(work('/a'), file('x'), 0);
     assert.equal(off.respond(work('/a'), 0), null);
   });
@@ -125,7 +139,7 @@ describe('response cache', () => {
   test('a hot entry is read again by one job before it expires, and replaced in time', () => {
     const submitted: Array<{ job: Job; done: (outcome: JobOutcome<JobResult>) => void }> = [];
     const runner: JobRunner<Job, JobResult> = { submit: (job, done) => (submitted.push({ job, done }), true) };
-    const cache = new ResponseCache(1024, 1000, runner, () => 800);
+    const cache = new ResponseCache(1 << 20, 1000, runner, () => 800);
     cache.store(work('/a.html'), file('old', '"1"'), 0);
     for (let at = 0; at < 750; at += 50) assert.equal(bodyText(cache.respond(work('/a.html'), at)), 'old');
     assert.equal(submitted.length, 0, 'no refresh early in the life of an entry');
@@ -140,7 +154,7 @@ describe('response cache', () => {
 
   test('a refresh that fails leaves the entry to expire as before', () => {
     const submitted: Array<(outcome: JobOutcome<JobResult>) => void> = [];
-    const cache = new ResponseCache(1024, 1000, { submit: (_job, done) => (submitted.push(done), true) });
+    const cache = new ResponseCache(1 << 20, 1000, { submit: (_job, done) => (submitted.push(done), true) });
     cache.store(work('/a.html'), file('old'), 0);
     assert.notEqual(cache.respond(work('/a.html'), 900), null);
     submitted[0]!({ ok: false, workerId: 1, failure: 'crashed', error: new Error('x'), note: null });
