@@ -4,6 +4,14 @@
 
 export type JsonCheck = { readonly ok: true } | { readonly ok: false; readonly offset: number; readonly message: string };
 
+/**
+ * Deepest nesting accepted (RFC 8259 §9 lets a parser limit it). A body of 1 MiB of `[` would
+ * otherwise grow the stack to a million entries and the worker's heap by tens of MiB, which it
+ * keeps; and the readers of the stored documents refuse such depths anyway (serde_json past
+ * 128 levels, Python's json near 1000).
+ */
+export const MAX_JSON_DEPTH = 1000;
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
@@ -58,6 +66,7 @@ function scanValue(bytes: Uint8Array, start: number): number {
     at = skipWhitespace(bytes, at);
     const byte = bytes[at];
     if (byte === 0x7b || byte === 0x5b) {
+      if (stack.length === MAX_JSON_DEPTH) throw new JsonSyntaxError(at, `nested deeper than ${MAX_JSON_DEPTH} levels`);
       stack.push(byte);
       at = skipWhitespace(bytes, at + 1);
       const close = byte === 0x7b ? 0x7d : 0x5d;

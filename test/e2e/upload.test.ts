@@ -228,6 +228,7 @@ describe('POST /upload', () => {
       { what: 'invalid UTF-8', bytes: withLength(port, Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d])), message: /UTF-8/ },
       { what: 'overlong UTF-8', bytes: withLength(port, Buffer.from([0x22, 0xc0, 0xaf, 0x22])), message: /UTF-8/ },
       { what: 'UTF-8 BOM', bytes: withLength(port, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{}')])), message: /BOM/ },
+      { what: 'nested past 1000 levels (1 MiB of "[")', bytes: withLength(port, Buffer.alloc(1 << 20, '[')), message: /invalid JSON at byte 1000\b.*nested deeper than 1000 levels/ },
     ];
     for (const { what, bytes, message } of cases) {
       await t.test(what, async () => assertErrorJson(await request(port, bytes), 400, message));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { checkJson } from '../../../src/handlers/json.js';
+import { MAX_JSON_DEPTH, checkJson } from '../../../src/handlers/json.js';
 
 const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -106,14 +106,22 @@ describe('JSON checker', () => {
     }
   });
 
-  test('deep nesting neither throws nor overflows the stack', () => {
-    const depth = 100_000;
-    const open = checkJson(encode('['.repeat(depth)));
-    assert.deepEqual(open.ok === false && open.offset, depth);
+  test(`nesting up to MAX_JSON_DEPTH (${MAX_JSON_DEPTH}) levels is fine; one more is refused where it opens`, () => {
+    const depth = MAX_JSON_DEPTH;
     assert.deepEqual(checkJson(encode('['.repeat(depth) + ']'.repeat(depth))), { ok: true });
     assert.deepEqual(checkJson(encode('{"a":'.repeat(depth) + '1' + '}'.repeat(depth))), { ok: true });
-    assert.equal(checkJson(encode('['.repeat(depth) + '}'.repeat(depth))).ok, false);
-    assert.equal(checkJson(encode('{"a":'.repeat(depth))).ok, false);
+    assert.deepEqual(checkJson(encode('[{"a":'.repeat(depth / 2) + '1' + '}]'.repeat(depth / 2))), { ok: true });
+    const deeper = checkJson(encode('['.repeat(depth + 1) + ']'.repeat(depth + 1)));
+    assert.deepEqual(deeper, { ok: false, offset: depth, message: `nested deeper than ${MAX_JSON_DEPTH} levels` });
+    const objects = checkJson(encode('{"a":'.repeat(depth + 1) + '1' + '}'.repeat(depth + 1)));
+    assert.deepEqual(objects.ok === false && objects.offset, depth * 5);
+  });
+
+  test('a megabyte of `[` is refused at the limit, without a stack of a million entries', () => {
+    const open = checkJson(encode('['.repeat(1 << 20)));
+    assert.deepEqual(open, { ok: false, offset: MAX_JSON_DEPTH, message: `nested deeper than ${MAX_JSON_DEPTH} levels` });
+    assert.equal(checkJson(encode('['.repeat(10) + '}'.repeat(10))).ok, false);
+    assert.equal(checkJson(encode('{"a":'.repeat(10))).ok, false);
   });
 
   test('reads bytes, not text: invalid UTF-8 inside a string is not its concern', () => {
