@@ -259,7 +259,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   });
   // Normalised entries (config.ts); the default ones are added once the port is known.
   const allowedHosts = new Set(config.allowedHosts);
-  const bodies = new BodyBudget(config.maxBodyMemoryBytes, config.maxBodyBytes);
+  const bodies = new BodyBudget(config.maxBodyMemoryBytes, { perClient: config.maxBodyMemoryPerClientBytes, maxBodyBytes: config.maxBodyBytes });
   let http: HttpServer | null = null;
   metrics = new Metrics({
     poolStats: () => pool.stats(),

@@ -167,6 +167,7 @@ const schema = {
   maxRequestLineBytes: { doc: 'Longest request line served (414 beyond)', format: positiveInt, default: 8192, env: 'MAX_REQUEST_LINE_BYTES', arg: 'max-request-line-bytes' },
   maxBodyBytes: { doc: 'Largest request body accepted (413 beyond)', format: positiveInt, default: 1_048_576, env: 'MAX_BODY_BYTES', arg: 'max-body-bytes' },
   maxBodyMemoryBytes: { doc: 'Request-body bytes all requests together may hold in memory (503 beyond; at least MAX_BODY_BYTES)', format: positiveInt, default: 64 * 1024 * 1024, env: 'MAX_BODY_MEMORY_BYTES', arg: 'max-body-memory-bytes' },
+  maxBodyMemoryPerClientBytes: { doc: 'Request-body bytes one client may hold in memory (429 beyond; never less than MAX_BODY_BYTES)', format: positiveInt, default: 8 * 1024 * 1024, env: 'MAX_BODY_MEMORY_PER_CLIENT_BYTES', arg: 'max-body-memory-per-client-bytes' },
   maxConnections: { doc: 'Open connections at most (503 beyond)', format: positiveInt, default: 1024, env: 'MAX_CONNECTIONS', arg: 'max-connections' },
   resourcesDir: { doc: 'Document root', format: existingDirectory, default: './resources', env: 'RESOURCES_DIR', arg: 'resources-dir' },
   uploadsDir: { doc: 'Where POST /upload writes (default <RESOURCES_DIR>/uploads)', format: String, default: '', env: 'UPLOADS_DIR', arg: 'uploads-dir' },

@@ -5,9 +5,9 @@
 // is read, rather than made to wait: the client learns to retry, and no connection is held
 // open only to wait for memory.
 //
-// One client may hold only a part of the budget (clientShare): heads that announce large
-// bodies and never send them hold their share until REQUEST_TIMEOUT_MS, and without a cap a
-// single address could keep everyone else's uploads out that way.
+// One client may hold only a part of the budget (MAX_BODY_MEMORY_PER_CLIENT_BYTES): heads that
+// announce large bodies and never send them hold their share until REQUEST_TIMEOUT_MS, and
+// without a cap a single address could keep everyone else's uploads out that way.
 
 /** A share of the budget, given back once (later calls do nothing). */
 export interface BodyShare {
@@ -19,11 +19,8 @@ export type BodyTake =
   /** `budget`: all bodies together hold the budget (the server is full); `client`: this client holds its part. */
   | { readonly kind: 'refused'; readonly by: 'budget' | 'client' };
 
-/** Like connections (128 of 1024 by default), one client may take an eighth. */
-const CLIENT_SHARE_DIVISOR = 8;
-
 export class BodyBudget {
-  /** The most one client may hold: an eighth of the budget, and never less than one largest body. */
+  /** The most one client may hold: its setting, but never less than one largest body nor more than the budget. */
   readonly perClient: number;
   private held = 0;
   /** Bytes held per client; a client with nothing held has no entry (so at most one per body in flight). */
@@ -31,9 +28,9 @@ export class BodyBudget {
 
   constructor(
     readonly limit: number,
-    maxBodyBytes: number,
+    settings: { readonly perClient: number; readonly maxBodyBytes: number },
   ) {
-    this.perClient = Math.max(Math.floor(limit / CLIENT_SHARE_DIVISOR), Math.min(maxBodyBytes, limit));
+    this.perClient = Math.min(limit, Math.max(settings.perClient, settings.maxBodyBytes));
   }
 
   /** Bytes taken by bodies being received, waiting for a worker, or being handled. */

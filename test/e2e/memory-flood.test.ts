@@ -34,7 +34,7 @@ function rssBound(connections: number, payloadPerConnection: number): number {
 
 /**
  * A connection from the nth client of 127.1.0.0/16: one client may hold only an eighth of the
- * body budget, so a flood that fills the budget comes from many addresses.
+ * body budget here (MAX_BODY_MEMORY_PER_CLIENT_BYTES), so a flood that fills it comes from many addresses.
  */
 function open(port: number, client: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -55,7 +55,7 @@ function sampleRss(pid: number): () => number {
 }
 
 async function withServer(run: (server: StartedServer) => Promise<void>): Promise<void> {
-  const env = { ...ONE_CLIENT_LOAD, MAX_BODY_MEMORY_BYTES: String(BODY_MEMORY), MAX_BODY_BYTES: String(MAX_BODY), MAX_CONNECTIONS: '1024', REQUEST_TIMEOUT_MS: '60000' };
+  const env = { ...ONE_CLIENT_LOAD, MAX_BODY_MEMORY_BYTES: String(BODY_MEMORY), MAX_BODY_MEMORY_PER_CLIENT_BYTES: String(BODY_MEMORY / 8), MAX_BODY_BYTES: String(MAX_BODY), MAX_CONNECTIONS: '1024', REQUEST_TIMEOUT_MS: '60000' };
   // The bound is the image's: its node flags hold the main thread's heap (docs/memory.md).
   const server = await startServer({ env, nodeArgs: await imageNodeFlags() });
   try {
@@ -185,7 +185,7 @@ test('a steady flood of complete 1 MiB uploads, most refused for the budget, sta
   });
 });
 
-test('one client cannot hold the body budget: past its eighth its heads get 429, and others still upload', async () => {
+test('one client cannot hold the body budget: past MAX_BODY_MEMORY_PER_CLIENT_BYTES its heads get 429, and others still upload', async () => {
   await withServer(async (server) => {
     const host = `127.0.0.1:${server.port}`;
     const share = BODY_MEMORY / 8;

@@ -23,7 +23,7 @@ export async function imageNodeFlags(): Promise<string[]> {
  * the way, the upload rate off and connections as many as MAX_CONNECTIONS allows.
  * test/e2e/client-limits.test.ts tests those limits.
  */
-export const ONE_CLIENT_LOAD = { UPLOAD_RATE_PER_MINUTE: '0', MAX_CONNECTIONS_PER_CLIENT: '65536' } as const;
+export const ONE_CLIENT_LOAD = { UPLOAD_RATE_PER_MINUTE: '0', MAX_CONNECTIONS_PER_CLIENT: '65536', MAX_BODY_MEMORY_PER_CLIENT_BYTES: String(2 ** 40) } as const;
 
 export type LogLine = Record<string, unknown> & { msg?: string; level?: string };
 

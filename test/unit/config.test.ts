@@ -251,6 +251,7 @@ describe('security settings', () => {
     assert.deepEqual(config.trustedProxies, []);
     assert.equal(config.maxConnectionsPerClient, 128);
     assert.equal(config.clientIpv6Prefix, 64);
+    assert.equal(config.maxBodyMemoryPerClientBytes, 8 * 1024 * 1024);
     assert.equal(config.uploadRatePerMinute, 60);
     assert.equal(config.uploadBurst, 20);
     assert.deepEqual(config.uploadTokens, []);
@@ -261,7 +262,7 @@ describe('security settings', () => {
   });
 
   test('environment variables and flags', () => {
-    const config = loadConfig(['--max-connections-per-client=8', '--upload-burst', '5', '--min-free-disk-bytes=0', '--client-ipv6-prefix=56'], {
+    const config = loadConfig(['--max-connections-per-client=8', '--upload-burst', '5', '--min-free-disk-bytes=0', '--client-ipv6-prefix=56', '--max-body-memory-per-client-bytes=2097152'], {
       ...env,
       PROXY_PROTOCOL: 'true',
       TRUSTED_PROXIES: '10.0.0.0/8, 2001:db8::/32,192.0.2.7',
@@ -275,6 +276,7 @@ describe('security settings', () => {
     assert.deepEqual(config.trustedProxies, ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7']);
     assert.equal(config.maxConnectionsPerClient, 8);
     assert.equal(config.clientIpv6Prefix, 56);
+    assert.equal(config.maxBodyMemoryPerClientBytes, 2 * 1024 * 1024);
     assert.equal(config.uploadRatePerMinute, 0);
     assert.equal(config.uploadBurst, 5);
     assert.deepEqual(config.uploadTokens, ['alpha', 'beta+/=']);
@@ -303,6 +305,7 @@ describe('security settings', () => {
       [{ MAX_CONNECTIONS_PER_CLIENT: '0' }, /MAX_CONNECTIONS_PER_CLIENT: must be a positive integer: value was "?0"?$/],
       [{ UPLOAD_RATE_PER_MINUTE: '-1' }, /UPLOAD_RATE_PER_MINUTE: must be a non-negative integer: value was "?-1"?$/],
       [{ UPLOAD_BURST: '0' }, /UPLOAD_BURST: must be a positive integer: value was "?0"?$/],
+      [{ MAX_BODY_MEMORY_PER_CLIENT_BYTES: '0' }, /MAX_BODY_MEMORY_PER_CLIENT_BYTES: must be a positive integer: value was "?0"?$/],
       [{ CLIENT_IPV6_PREFIX: '31' }, /CLIENT_IPV6_PREFIX: must be an integer from 32 to 128: value was "?31"?$/],
       [{ CLIENT_IPV6_PREFIX: '129' }, /CLIENT_IPV6_PREFIX: must be an integer from 32 to 128: value was "?129"?$/],
       [{ CLIENT_IPV6_PREFIX: '/64' }, /CLIENT_IPV6_PREFIX: must be an integer from 32 to 128/],

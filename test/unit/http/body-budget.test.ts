@@ -12,7 +12,7 @@ function release(take: BodyTake): void {
 
 describe('the budget', () => {
   test('bodies fit until they hold the limit; a release makes room again, once', () => {
-    const budget = new BodyBudget(100, 10);
+    const budget = new BodyBudget(100, { perClient: 10, maxBodyBytes: 10 });
     const takes = Array.from({ length: 10 }, (_, i) => budget.take(10, `client ${i}`));
     assert.ok(takes.every((take) => take.kind === 'taken'));
     assert.equal(budget.heldBytes, 100);
@@ -26,8 +26,8 @@ describe('the budget', () => {
 });
 
 describe("a client's part", () => {
-  test('an eighth of the budget: 8 MiB of the default 64 MiB, eight 1 MiB bodies at once', () => {
-    const budget = new BodyBudget(64 * MiB, MiB);
+  test('MAX_BODY_MEMORY_PER_CLIENT_BYTES: by default 8 MiB, eight 1 MiB bodies at once', () => {
+    const budget = new BodyBudget(64 * MiB, { perClient: 8 * MiB, maxBodyBytes: MiB });
     assert.equal(budget.perClient, 8 * MiB);
     const takes = Array.from({ length: 8 }, () => budget.take(MiB, '192.0.2.1'));
     assert.ok(takes.every((take) => take.kind === 'taken'));
@@ -38,26 +38,26 @@ describe("a client's part", () => {
   });
 
   test('never less than one largest body, and never more than the budget', () => {
-    assert.equal(new BodyBudget(4 * MiB, MiB).perClient, MiB);
-    assert.equal(new BodyBudget(MiB / 2, MiB).perClient, MiB / 2);
-    assert.equal(new BodyBudget(100, 1000).perClient, 100);
+    assert.equal(new BodyBudget(64 * MiB, { perClient: MiB / 2, maxBodyBytes: MiB }).perClient, MiB);
+    assert.equal(new BodyBudget(4 * MiB, { perClient: 8 * MiB, maxBodyBytes: MiB }).perClient, 4 * MiB);
+    assert.equal(new BodyBudget(64 * MiB, { perClient: 8 * MiB, maxBodyBytes: 16 * MiB }).perClient, 16 * MiB);
   });
 
   test("a client over its part is told so even when the server is full: it is the client's own excess", () => {
-    const budget = new BodyBudget(16, 2);
+    const budget = new BodyBudget(16, { perClient: 2, maxBodyBytes: 2 });
     for (let i = 0; i < 8; i++) assert.equal(budget.take(2, `client ${i}`).kind, 'taken');
     assert.deepEqual(budget.take(2, 'client 0'), { kind: 'refused', by: 'client' });
     assert.deepEqual(budget.take(2, 'client 8'), { kind: 'refused', by: 'budget' });
   });
 
   test('a null client (a trusted proxy speaking for many) is held to the budget only', () => {
-    const budget = new BodyBudget(16, 2);
+    const budget = new BodyBudget(16, { perClient: 2, maxBodyBytes: 2 });
     for (let i = 0; i < 8; i++) assert.equal(budget.take(2, null).kind, 'taken');
     assert.deepEqual(budget.take(2, null), { kind: 'refused', by: 'budget' });
   });
 
   test('a client that holds nothing is forgotten: 10 000 clients leave no state behind', () => {
-    const budget = new BodyBudget(64 * MiB, MiB);
+    const budget = new BodyBudget(64 * MiB, { perClient: 8 * MiB, maxBodyBytes: MiB });
     for (let i = 0; i < 10_000; i++) release(budget.take(100, `client ${i}`));
     assert.equal(budget.heldBytes, 0);
     assert.equal(budget.clientsHolding, 0);

@@ -71,7 +71,7 @@ async function withServer(run: (port: number, host: string, counts: WriteCounts)
   cache.store({ kind: 'static', method: 'GET', path: '/page.html', conditions: {}, acceptEncoding: undefined }, { representation, bytes: PAGE }, Date.now());
   const deps: ConnectionDeps = {
     settings: defaultConnectionSettings(allowedHosts),
-    bodies: new BodyBudget(64 << 20, 1 << 20),
+    bodies: new BodyBudget(64 << 20, { perClient: 8 << 20, maxBodyBytes: 1 << 20 }),
     jobs: { submit: () => assert.fail('no request here needs a worker') },
     cache,
     events: new Metrics({ poolStats: () => ({ workers: 0, busy: 0, queued: 0 }), openConnections: () => 0, bodyBytes: () => 0, queueCapacity: 0, uploadsDisk: () => null, trackedClients: () => 0 }),

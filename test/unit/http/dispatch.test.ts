@@ -84,7 +84,7 @@ describe('dispatch', () => {
 
   test("a body's memory is held until its job is done", () => {
     const { deps, submitted, responder } = setUp({ acceptsJobs: true });
-    const bodies = new BodyBudget(100, 100);
+    const bodies = new BodyBudget(100, { perClient: 100, maxBodyBytes: 100 });
     const share = taken(bodies.take(60, null));
     dispatch(deps, responder, exchangeFor('POST', '/upload'), { kind: 'upload', body: new Uint8Array(60) }, share);
     assert.equal(bodies.heldBytes, 60);
@@ -94,7 +94,7 @@ describe('dispatch', () => {
 
   test('a full pool answers 503 with Retry-After at once, counts it and releases the body', () => {
     const { deps, events, answers, responder } = setUp({ acceptsJobs: false });
-    const bodies = new BodyBudget(100, 100);
+    const bodies = new BodyBudget(100, { perClient: 100, maxBodyBytes: 100 });
     dispatch(deps, responder, exchangeFor('POST', '/upload'), { kind: 'upload', body: new Uint8Array(10) }, taken(bodies.take(10, null)));
     assert.equal(answers.length, 1);
     assert.equal(answers[0]!.response.status, 503);

@@ -110,7 +110,7 @@ async function connectionServer(pool: Pool, metrics: Metrics): Promise<{ port: n
   let nextId = 1;
   const deps: ConnectionDeps = {
     settings: defaultConnectionSettings(allowedHosts),
-    bodies: new BodyBudget(64 << 20, 1 << 20),
+    bodies: new BodyBudget(64 << 20, { perClient: 8 << 20, maxBodyBytes: 1 << 20 }),
     jobs: pool,
     // No room in the main thread's file cache: every request goes through the pool.
     cache: new ResponseCache(0, 0),
