@@ -78,14 +78,14 @@ export interface ConnectionOwner {
 /** Pipelined requests in flight per connection before we stop reading from it. */
 const MAX_IN_FLIGHT = 16;
 /**
- * Of those, how many may wait for a worker or hold a file to stream: each may hold an open
- * descriptor until its turn, and a client pipelining downloads must not hold sixteen. At
- * least 2: a request whose body is being read counts too, and the one before it must still
- * be able to finish without more input.
+ * Of those, how many may hold something of their own until their turn (ExchangeQueue.holding):
+ * a descriptor, or a body read by a worker. A client pipelining downloads it never reads must
+ * not hold sixteen of either. At least 2: a request whose body is being read counts too, and
+ * the one before it must still be able to finish without more input.
  */
-const MAX_WAITING_FILES = 2;
-/** Descriptors one connection may hold: its socket, the file it streams and MAX_WAITING_FILES. */
-export const DESCRIPTORS_PER_CONNECTION = 2 + MAX_WAITING_FILES;
+const MAX_HOLDING = 2;
+/** Descriptors one connection may hold: its socket, the file it streams and MAX_HOLDING. */
+export const DESCRIPTORS_PER_CONNECTION = 2 + MAX_HOLDING;
 /** A client at its part of the body memory (body-budget.ts): its own excess, like the upload rate. */
 const OVER_CLIENT_BODY_SHARE: ImmediateRoute = {
   kind: 'reject',
@@ -127,7 +127,7 @@ export class Connection implements Responder {
     this.client = accepted.client;
     this.trustedProxy = accepted.trustedProxy;
     this.reader = new RequestReader(stream, deps.settings.limits, {
-      hasRoom: () => this.exchanges.length < MAX_IN_FLIGHT && this.exchanges.waitingOrFiles() < MAX_WAITING_FILES && !this.stream.writableNeedDrain,
+      hasRoom: () => this.exchanges.length < MAX_IN_FLIGHT && this.exchanges.holding() < MAX_HOLDING && !this.stream.writableNeedDrain,
       head: (head) => this.onHead(head),
       request: (request) => this.onRequest(request),
       invalid: (status, reason, head) => this.failRequest(status, reason, head),

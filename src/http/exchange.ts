@@ -62,10 +62,14 @@ export class ExchangeQueue {
     return this.items.shift();
   }
 
-  /** Exchanges still waiting for their response, or answered with a file: each may hold a descriptor. */
-  waitingOrFiles(): number {
+  /**
+   * Exchanges that hold something of their own until their turn: waiting for a worker (a job,
+   * perhaps a descriptor), a file to stream (a descriptor), or a body a worker read (up to
+   * 64 KiB). Answers from the file cache share its bytes and hold nothing.
+   */
+  holding(): number {
     let count = 0;
-    for (const exchange of this.items) if (exchange.response === null || exchange.response.body.kind === 'file') count++;
+    for (const exchange of this.items) if (exchange.response === null || (!exchange.cached && exchange.response.body.kind !== 'none')) count++;
     return count;
   }
 

@@ -2,7 +2,10 @@
 // bodies that never finish, uploads made of one-byte chunks, and many connections at once.
 // RSS is read from /proc while the flood runs; the flood is bounded in count and time.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { metric, rssBytes, waitFor } from '../fixtures/probes.js';
 import { parseResponses } from '../helpers/raw.js';
@@ -54,10 +57,10 @@ function sampleRss(pid: number): () => number {
   };
 }
 
-async function withServer(run: (server: StartedServer) => Promise<void>): Promise<void> {
-  const env = { ...ONE_CLIENT_LOAD, MAX_BODY_MEMORY_BYTES: String(BODY_MEMORY), MAX_BODY_MEMORY_PER_CLIENT_BYTES: String(BODY_MEMORY / 8), MAX_BODY_BYTES: String(MAX_BODY), MAX_CONNECTIONS: '1024', REQUEST_TIMEOUT_MS: '60000' };
+async function withServer(run: (server: StartedServer) => Promise<void>, extraEnv: Record<string, string> = {}): Promise<void> {
+  const env = { ...extraEnv, ...ONE_CLIENT_LOAD, MAX_BODY_MEMORY_BYTES: String(BODY_MEMORY), MAX_BODY_MEMORY_PER_CLIENT_BYTES: String(BODY_MEMORY / 8), MAX_BODY_BYTES: String(MAX_BODY), MAX_CONNECTIONS: '1024', REQUEST_TIMEOUT_MS: '60000' };
   // The bound is the image's: its node flags hold the main thread's heap (docs/memory.md).
-  const server = await startServer({ env, nodeArgs: await imageNodeFlags() });
+  const server = await startServer({ env: { ...env, ...extraEnv }, nodeArgs: await imageNodeFlags() });
   try {
     await run(server);
   } finally {
@@ -228,4 +231,38 @@ test('one client cannot hold the body budget: past MAX_BODY_MEMORY_PER_CLIENT_BY
     for (const socket of greedy) socket.destroy();
     await waitFor(async () => (await metric(server.adminPort, 'http_server_body_memory_bytes')) === 0, 'the budget to be free again');
   });
+});
+
+test('clients that pipeline downloads and never read hold one file buffer and two small bodies each, not sixteen', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'rawhttp-slow-readers-'));
+  const SMALL = 15;
+  for (let i = 1; i <= SMALL; i++) writeFileSync(join(root, `s${i}.txt`), Buffer.alloc(60 * 1024, 0x61 + i));
+  writeFileSync(join(root, 'big.txt'), Buffer.alloc(4 * MiB, 0x62));
+  writeFileSync(join(root, 'index.html'), '<!DOCTYPE html><title>t</title>\n');
+  try {
+    // The cache off: every small file is a body a worker read, held by its connection alone.
+    await withServer(
+      async (server) => {
+        const CONNECTIONS = 300;
+        const host = `127.0.0.1:${server.port}`;
+        const requests = ['/big.txt', ...Array.from({ length: SMALL }, (_, i) => `/s${i + 1}.txt`)].map((path) => `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`).join('');
+        const stop = sampleRss(server.process.pid!);
+        const sockets = await Promise.all(Array.from({ length: CONNECTIONS }, (_, client) => open(server.port, client)));
+        for (const socket of sockets) {
+          socket.pause(); // never reads
+          socket.on('error', () => undefined);
+          socket.write(requests);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 4000));
+        const growth = stop();
+        // docs/memory.md: a 256 KiB file buffer and two bodies of at most 64 KiB per connection, beside its own state.
+        const bound = CONNECTIONS * (256 * 1024 + 2 * 64 * 1024 + PER_CONNECTION) + SLACK;
+        assert.ok(growth < bound, `RSS grew ${(growth / MiB).toFixed(1)} MiB, bound ${(bound / MiB).toFixed(1)} MiB`);
+        for (const socket of sockets) socket.destroy();
+      },
+      { RESOURCES_DIR: root, UPLOADS_DIR: join(root, 'uploads'), FILE_CACHE_TTL_MS: '0', KEEP_ALIVE_TIMEOUT_MS: '60000' },
+    );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
