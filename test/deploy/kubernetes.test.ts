@@ -134,10 +134,35 @@ test('the Deployment is locked down and its memory limit covers the documented b
   assert.deepEqual(container.securityContext?.capabilities?.drop, ['ALL']);
   assert.equal(pod.automountServiceAccountToken, false);
 
-  // The arithmetic of the comment in deployment.yaml, from the ConfigMap's values.
-  const config = configData(objects);
-  const droppedReads = 100 * MiB;
-  const bound = Number(config.MAX_THREADS) * 12 * MiB + 80 * MiB + 90 * MiB + Number(config.MAX_BODY_MEMORY_BYTES) + Number(config.FILE_CACHE_MAX_BYTES) + droppedReads;
+  // README's bound ("Memory"), term by term, for the ConfigMap's settings (defaults filled in),
+  // with the limit 10% above it for the allocator. The formula is checked to be README's own.
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  for (const term of [
+    'RSS ≤ at rest (about 80 MiB + 11 MiB × MAX_THREADS on Node.js 24)',
+    '+ MAX_BODY_MEMORY_BYTES + MAX_BODY_BYTES + FILE_CACHE_MAX_BYTES',
+    '+ open connections × (MAX_REQUEST_LINE_BYTES + MAX_HEADER_BYTES + 64 KiB)',
+    '+ open connections × 384 KiB for clients that do not read',
+    '+ about 100 MiB of refused bodies read and dropped',
+    "+ the main thread's heap under load (about 66 MiB)",
+  ]) {
+    assert.ok(readme.includes(term), `README's memory bound has the term "${term}"`);
+  }
+  const scratch = mkdtempSync(join(tmpdir(), 'rawhttp-config-'));
+  let bound: number;
+  try {
+    const config = loadConfig([], { ...configData(objects), RESOURCES_DIR, UPLOADS_DIR: scratch });
+    const KiB = 1024;
+    bound =
+      80 * MiB + config.maxThreads * 11 * MiB +
+      config.maxBodyMemoryBytes + config.maxBodyBytes + config.fileCacheMaxBytes +
+      config.maxConnections * (config.maxRequestLineBytes + config.maxHeaderBytes + 64 * KiB) +
+      config.maxConnections * 384 * KiB +
+      100 * MiB +
+      66 * MiB;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  bound *= 1.1;
   const limit = bytesOf(container.resources?.limits?.memory);
   assert.ok(limit >= bound, `memory limit ${limit / MiB} MiB is below the documented ${bound / MiB} MiB`);
   assert.equal(bytesOf(container.resources?.requests?.memory), limit, 'memory request equals the limit');
