@@ -21,7 +21,6 @@ const INVALID_FIELD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const VERSION = /^HTTP\/(\d)\.(\d)$/;
 const DECIMAL = /^\d{1,15}$/;
 const HEX = /^[0-9a-fA-F]+$/;
-const TRAILING_TAB = /\t[ \t]*$/;
 /**
  * RFC 9112 §7.1.1: `*( ";" token [ "=" ( token / quoted-string ) ] )`, but without the BWS that
  * grammar allows around ";" and "=": llhttp refuses it, and two parsers that frame a chunk
@@ -81,6 +80,20 @@ export class ParseFailure {
 }
 
 /**
+ * Whether the whitespace at the end of `line` holds a tab. A scan back from the end keeps the
+ * cost linear in the line's length; a regular expression anchored only at the end would retry
+ * from every tab, quadratic on a line of alternating tabs and spaces that ends in another byte.
+ */
+function endsWithTab(line: string): boolean {
+  for (let at = line.length - 1; at >= 0; at--) {
+    const char = line.charCodeAt(at);
+    if (char === 0x09) return true;
+    if (char !== 0x20) return false;
+  }
+  return false;
+}
+
+/**
  * The head of a request: `text` holds it whole, decoded as latin1; `lines` gives each line's
  * start and end in it, CRLF excluded, the request line first.
  */
@@ -98,7 +111,7 @@ export function parseHead(text: string, lines: readonly number[]): RequestHead {
       fields[name] = String(contentLength);
     } else if (name === 'host' && fields.host !== undefined) {
       throw new ParseFailure(400, 'more than one Host header');
-    } else if (name === 'transfer-encoding' && TRAILING_TAB.test(line)) {
+    } else if (name === 'transfer-encoding' && endsWithTab(line)) {
       // OWS may hold a tab (RFC 9110 §5.6.3), but llhttp refuses one after a transfer coding.
       throw new ParseFailure(400, 'tab after the Transfer-Encoding value');
     } else {

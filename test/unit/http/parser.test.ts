@@ -484,6 +484,10 @@ const MALFORMED: ReadonlyArray<readonly [name: string, input: string, status: nu
   // Found by the differential test against llhttp (test/e2e/parser-llhttp.test.ts), with its seed.
   ['tab after the Transfer-Encoding value (seed 20261205)', 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nTransfer-Encoding: chunked\t\r\n\r\n1\r\na\r\n0\r\n\r\n', 400],
   ['space then tab after the Transfer-Encoding value', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked \t\r\n\r\n0\r\n\r\n', 400],
+  ['tab, space, tab... after the Transfer-Encoding value', `POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked${'\t '.repeat(2000)}\t\r\n\r\n0\r\n\r\n`, 400],
+  // Tabs and spaces that end in another byte: an unknown coding (501). A regular expression for
+  // the trailing tab once took time quadratic in such a line's length on the main thread.
+  ['tabs and spaces inside the Transfer-Encoding value, then a byte', `POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked${'\t '.repeat(2000)}x\r\n\r\n0\r\n\r\n`, 501],
   ['a target that is not a path, URL or * (seed 2)', 'GET ,/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n', 400],
   ['Content-Length: 0 in a trailer (seed 20261205)', 'GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 0\r\n\r\n', 400],
   ['Content-Length: 1 twice (seed 3)', 'GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\na', 400],
