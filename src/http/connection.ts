@@ -15,6 +15,7 @@ import { completed, decide, dispatch, immediateResponse, type DispatchDeps, type
 import type { SendOutcome } from './file-sender.js';
 import { ExchangeQueue, newExchange, release, type Exchange } from './exchange.js';
 import type { ParserLimits } from './parser.js';
+import type { RequestLine } from './request-grammar.js';
 import { RequestReader } from './request-reader.js';
 import { ResponseWriter } from './response-writer.js';
 import type { ImmediateRoute, Route } from './router.js';
@@ -130,7 +131,7 @@ export class Connection implements Responder {
       hasRoom: () => this.exchanges.length < MAX_IN_FLIGHT && this.exchanges.holding() < MAX_HOLDING && !this.stream.writableNeedDrain,
       head: (head) => this.onHead(head),
       request: (request) => this.onRequest(request),
-      invalid: (status, reason, head) => this.failRequest(status, reason, head),
+      invalid: (status, reason, head, line) => this.failRequest(status, reason, head, line),
       inputEnded: () => this.onInputEnded(),
     });
     this.writer = new ResponseWriter(stream, () => this.updateDeadline(), (outcome) => this.onStreamed(outcome));
@@ -286,9 +287,10 @@ export class Connection implements Responder {
 
   /**
    * A request that cannot be read any further: answer with `status` and close. `head`: the
-   * request's, when it was read whole (a body announced too large), so the answer is its own.
+   * request's, when it was read whole (a body announced too large), so the answer is its own;
+   * `line`: its request line, when only that was (a HEAD then gets no body).
    */
-  private failRequest(status: ErrorStatus, reason: string, head?: RequestHead): void {
+  private failRequest(status: ErrorStatus, reason: string, head?: RequestHead, line?: RequestLine): void {
     this.reader.stop();
     let exchange: Exchange;
     if (this.awaitingBody !== null) {
@@ -300,7 +302,7 @@ export class Connection implements Responder {
       exchange = this.openExchange(head, false);
     } else {
       this.requestCount++;
-      exchange = newExchange('-', '-', this.requestCount, false, this.client, newTraceId(), '');
+      exchange = newExchange(line?.method ?? '-', line?.target ?? '-', this.requestCount, false, this.client, newTraceId(), '');
       this.exchanges.push(exchange);
     }
     this.deps.log.info({ conn: this.id, client: exchange.client, status, reason, traceId: exchange.traceId }, 'bad request');

@@ -4,7 +4,7 @@
 // differently (the root of request smuggling) is refused with a status code instead of guessed at.
 
 import type { BodyFraming, ParsedRequest, RequestHead } from '../core/request.js';
-import { checkTrailerField, parseChunkSize, parseHead, ParseFailure, type ParseErrorStatus } from './request-grammar.js';
+import { checkTrailerField, parseChunkSize, parseHead, ParseFailure, parseRequestLine, type ParseErrorStatus, type RequestLine } from './request-grammar.js';
 
 export type ParseEvent =
   /** Feed more bytes. */
@@ -16,8 +16,10 @@ export type ParseEvent =
   /**
    * The bytes cannot be served; the connection must answer with `status` and close. `head`:
    * the request's head, when it was read whole before the error (a body announced too large).
+   * `line`: its request line, when that was read and valid before a header was refused, so
+   * the answer to a HEAD request has no body and the log names the request.
    */
-  | { readonly type: 'error'; readonly status: ParseErrorStatus; readonly reason: string; readonly head?: RequestHead };
+  | { readonly type: 'error'; readonly status: ParseErrorStatus; readonly reason: string; readonly head?: RequestHead; readonly line?: RequestLine };
 
 export interface ParserLimits {
   readonly maxRequestLineBytes: number;
@@ -131,11 +133,25 @@ export class RequestParser {
       return this.state === 'head' ? this.parseHead() : this.parseBody();
     } catch (error) {
       if (!(error instanceof ParseFailure)) throw error;
+      const line = error.head === undefined && this.state === 'head' ? this.validRequestLine() : undefined;
       this.state = 'failed';
       this.body = NO_BODY_BYTES;
       this.releaseInput();
       if (error.head !== undefined) return { type: 'error', status: error.status, reason: error.message, head: error.head };
+      if (line !== undefined) return { type: 'error', status: error.status, reason: error.message, line };
       return { type: 'error', status: error.status, reason: error.message };
+    }
+  }
+
+  /** The request line of the head being read, if it has arrived whole and is valid. */
+  private validRequestLine(): RequestLine | undefined {
+    if (this.lines.length < 2) return undefined;
+    const line = this.buffer.toString('latin1', this.offset + this.lines[0]!, this.offset + this.lines[1]!);
+    try {
+      const { method, target } = parseRequestLine(line);
+      return { method, target };
+    } catch {
+      return undefined;
     }
   }
 

@@ -140,7 +140,13 @@ export function checkTrailerField(line: string): void {
   if (PROHIBITED_TRAILERS.has(name)) throw new ParseFailure(400, `${name} is not allowed in a trailer`);
 }
 
-function parseRequestLine(line: string): { method: string; target: string; version: HttpVersion } {
+/** What a request line names, known even when the rest of its head is refused. */
+export interface RequestLine {
+  readonly method: string;
+  readonly target: string;
+}
+
+export function parseRequestLine(line: string): RequestLine & { readonly version: HttpVersion } {
   if (line.includes('\r')) throw new ParseFailure(400, 'bare CR in request line');
   // Exactly two spaces. indexOf rather than split(' '): split is a slow call into the runtime.
   const space1 = line.indexOf(' ');

@@ -5,7 +5,7 @@
 import type { Duplex } from 'node:stream';
 import type { ParsedRequest, RequestHead } from '../core/request.js';
 import { RequestParser, type ParserLimits } from './parser.js';
-import type { ParseErrorStatus } from './request-grammar.js';
+import type { ParseErrorStatus, RequestLine } from './request-grammar.js';
 
 export interface RequestEvents {
   /** Whether another request may be taken now. */
@@ -13,8 +13,11 @@ export interface RequestEvents {
   /** The head of a request whose body follows. */
   head(head: RequestHead): void;
   request(request: ParsedRequest): void;
-  /** The bytes cannot be read as a request; nothing more is read. `head`: when it was read whole. */
-  invalid(status: ParseErrorStatus, reason: string, head: RequestHead | undefined): void;
+  /**
+   * The bytes cannot be read as a request; nothing more is read. `head`: when it was read
+   * whole; `line`: the request line, when only that was.
+   */
+  invalid(status: ParseErrorStatus, reason: string, head: RequestHead | undefined, line: RequestLine | undefined): void;
   /**
    * The client sent FIN and every complete request it sent before has been taken. When
    * `inRequest`, the bytes after them began a request that can never complete.
@@ -104,7 +107,7 @@ export class RequestReader {
       }
       if (event.type === 'error') {
         this.input = 'done';
-        return this.events.invalid(event.status, event.reason, event.head);
+        return this.events.invalid(event.status, event.reason, event.head, event.line);
       }
       if (event.type === 'head') this.events.head(event.head);
       else this.events.request(event.request);

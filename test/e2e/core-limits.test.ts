@@ -88,6 +88,13 @@ describe('request size limits (defaults)', () => {
     const cases: Array<[string, number]> = [
       [`HEAD /sample.txt HTTP/1.1\r\n${host}Content-Length: ${1024 * 1024 + 1}\r\n\r\n`, 413],
       [`HEAD /sample.txt HTTP/1.1\r\n${host}Transfer-Encoding: chunked\r\n\r\nzz\r\n`, 400],
+      // Refused on a header field, with only the request line read whole.
+      [`HEAD /sample.txt HTTP/1.1\r\n${host}${host}\r\n`, 400],
+      [`HEAD /sample.txt HTTP/1.1\r\n${host}Expect: foo\r\n\r\n`, 417],
+      [`HEAD /sample.txt HTTP/1.1\r\n${host}Transfer-Encoding: gzip\r\n\r\n`, 501],
+      [`HEAD /sample.txt HTTP/1.1\r\n${host}Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n`, 400],
+      [`HEAD /sample.txt HTTP/1.1\r\n${host}X-Nul: a\x00b\r\n\r\n`, 400],
+      [`HEAD /sample.txt HTTP/1.1\r\n${host}X-Big: ${'b'.repeat(9000)}\r\n\r\n`, 431],
     ];
     for (const [bytes, status] of cases) {
       const client = await RawClient.connect(server.port);
@@ -98,6 +105,10 @@ describe('request size limits (defaults)', () => {
       // Nothing after the head (RFC 9110 §9.3.2).
       assert.equal(text.indexOf('\r\n\r\n'), text.length - 4, text);
     }
+    // The access log names the request, not `-`.
+    const logged = await server.waitForLog((line) => line.msg === 'request' && line.status === 431);
+    assert.equal(logged.method, 'HEAD');
+    assert.equal(logged.path, '/sample.txt');
   });
 
   test('a chunked body whose chunk size passes MAX_BODY_BYTES is 413 before the data is sent', async () => {
