@@ -109,9 +109,13 @@ export class RequestReader {
         this.input = 'done';
         return this.events.invalid(event.status, event.reason, event.head, event.line);
       }
-      if (event.type === 'head') this.events.head(event.head);
-      else this.events.request(event.request);
-      if (this.parser.inRequest) this.begun = Date.now();
+      if (event.type === 'head') {
+        // The body is part of the same request: its deadline still counts from the head's first byte.
+        this.events.head(event.head);
+      } else {
+        this.events.request(event.request);
+        if (this.parser.inRequest) this.begun = Date.now();
+      }
     }
   }
 }

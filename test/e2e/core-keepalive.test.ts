@@ -268,3 +268,27 @@ describe('short timeouts', () => {
     await client.waitClosed();
   });
 });
+
+test('REQUEST_TIMEOUT_MS counts from the request\'s first byte: a head trickled for most of it leaves the body only the rest', async () => {
+  const server = await startServer({ env: { HEADERS_TIMEOUT_MS: '3000', REQUEST_TIMEOUT_MS: '4000', KEEP_ALIVE_TIMEOUT_MS: '10000' } });
+  try {
+    const client = await RawClient.connect(server.port);
+    client.socket.setNoDelay(true);
+    const startedAt = Date.now();
+    const head = `POST /upload HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n`;
+    // The head over 2.5 s, within HEADERS_TIMEOUT_MS; then the body never comes.
+    const pieces = 10;
+    for (let i = 0; i < pieces; i++) {
+      client.write(head.slice((i * head.length) / pieces, ((i + 1) * head.length) / pieces));
+      await sleep(250);
+    }
+    const [response] = await client.responses(1);
+    const elapsed = Date.now() - startedAt;
+    assert.equal(response!.status, 408);
+    // From the first byte: 4 s. Counted from the end of the head it would be about 6.5 s.
+    assert.ok(elapsed >= 3900 && elapsed < 5500, `408 after ${elapsed} ms`);
+    await client.waitClosed();
+  } finally {
+    await server.stop();
+  }
+});
