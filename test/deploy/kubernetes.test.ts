@@ -286,6 +286,10 @@ test(`the PodMonitor component adds a PodMonitor valid for the ${SCHEMA_SOURCES[
   const labels = one<IDeployment>(objects, 'Deployment').spec!.template.metadata!.labels;
   assert.ok(selects(monitor.spec.selector.matchLabels, labels));
   assert.deepEqual(monitor.spec.podMetricsEndpoints?.map((endpoint) => `${endpoint.port} ${endpoint.path}`), ['admin /metrics']);
+  // The job label is the pods' label the PodMonitor names: the job the alerts select.
+  const rules = readFileSync(join(REPO_ROOT, 'deploy', 'prometheus', 'rules.yml'), 'utf8');
+  const selectedJobs = new Set([...rules.matchAll(/\bjob="([^"]+)"/g)].map((match) => match[1]));
+  assert.deepEqual([...selectedJobs], [labels?.[monitor.spec.jobLabel ?? '']], 'the alerts select the job the PodMonitor gives its series');
 });
 
 test('the Kubernetes objects shown in docs/deploy.md are valid too', async () => {
