@@ -25,17 +25,38 @@ export interface AdminOptions {
 
 const ALLOW = 'GET, HEAD';
 
+/**
+ * Probes and scrapes need a handful of connections; these keep anyone else who reaches the
+ * port from holding many descriptors, or holding them long: node:http's own defaults wait 60 s
+ * for a head and look for late ones only every 30 s.
+ */
+const MAX_ADMIN_CONNECTIONS = 256;
+const ADMIN_HEADERS_TIMEOUT_MS = 5000;
+const ADMIN_REQUEST_TIMEOUT_MS = 10_000;
+
+/** The path a request asks for, from the origin form (`/readyz?x`) or the absolute form (`http://pod:9090/readyz`). */
+function pathOf(url: string): string {
+  try {
+    return new URL(url, 'http://admin').pathname;
+  } catch {
+    return '';
+  }
+}
+
 export class AdminServer {
   private readonly server: Server;
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
 
   constructor(private readonly options: AdminOptions) {
-    this.server = createServer((request, response) => {
+    // No Host check: orchestrators probe by address, and some send HTTP/1.1 without a Host.
+    const settings = { requireHostHeader: false, headersTimeout: ADMIN_HEADERS_TIMEOUT_MS, requestTimeout: ADMIN_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000 };
+    this.server = createServer(settings, (request, response) => {
       this.handle(request, response).catch((error: Error) => {
         if (!response.headersSent) this.send(response, request, 500, { status: 'error', message: error.message });
         else response.destroy();
       });
     });
+    this.server.maxConnections = MAX_ADMIN_CONNECTIONS;
   }
 
   listen(): Promise<AddressInfo> {
@@ -56,7 +77,7 @@ export class AdminServer {
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const path = (request.url ?? '/').split('?', 1)[0];
+    const path = pathOf(request.url ?? '/');
     const known = path === '/metrics' || path === '/livez' || path === '/healthz' || path === '/readyz';
     if (!known) return this.send(response, request, 404, { status: 'error', message: 'not found' });
     if (request.method !== 'GET' && request.method !== 'HEAD') {

@@ -2,6 +2,7 @@
 // methods, and readiness turning 503 as soon as a shutdown begins.
 import assert from 'node:assert/strict';
 import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { get, request } from '../helpers/raw.js';
 import { startServer, type StartedServer } from '../helpers/server.js';
@@ -99,6 +100,33 @@ describe('admin probes', () => {
       assert.equal((JSON.parse(response.body) as { status: string }).status, 'error');
     });
   }
+
+  /** Raw bytes to the admin port; resolves with what came back once the server closes. */
+  function raw(bytes: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(server.adminPort, '127.0.0.1', () => socket.end(bytes));
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+      socket.on('error', reject);
+    });
+  }
+
+  test('an HTTP/1.1 probe without Host, and one in absolute form, are answered like any other', async () => {
+    assert.match(await raw('GET /livez HTTP/1.1\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 /);
+    assert.match(await raw('GET http://10.0.0.5:9090/readyz HTTP/1.1\r\nHost: 10.0.0.5:9090\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 [^]*"ready"/);
+    assert.match(await raw('GET http://10.0.0.5:9090/nope HTTP/1.1\r\nHost: 10.0.0.5:9090\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 404 /);
+  });
+
+  test('a connection that sends no complete head is closed within seconds, not held for a minute', async () => {
+    const started = Date.now();
+    const socket = connect(server.adminPort, '127.0.0.1', () => socket.write('GET /livez HTTP/1.1\r\nX-Slow: '));
+    socket.on('error', () => undefined);
+    socket.resume(); // read the 408, or the server's FIN is never seen
+    await new Promise((resolve) => socket.once('close', resolve));
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 15_000, `closed after ${elapsed} ms`);
+  });
 
   test('the admin port is not the public port', async () => {
     assert.notEqual(server.adminPort, server.port);
