@@ -55,6 +55,21 @@ const SECURITY_RULES: Record<SecurityRule, true> = {
   body_memory_share: true,
 };
 
+/**
+ * The server-error series the alerts divide by, at 0 from the start like the rejection
+ * reasons: a series born with a burst of errors has that burst as its first sample, which
+ * rate() cannot see.
+ */
+const FAILURES_AT_ZERO: ReadonlyArray<readonly [method: string, status: string]> = [
+  ['GET', '500'],
+  ['GET', '503'],
+  ['HEAD', '500'],
+  ['HEAD', '503'],
+  ['POST', '500'],
+  ['POST', '503'],
+  ['POST', '507'],
+];
+
 /** One method and status pair: its prom-client children and the durations not yet observed. */
 interface RequestSeries {
   readonly count: Counter.Internal;
@@ -116,6 +131,7 @@ export class Metrics implements ServerEvents {
     this.uploads = new Counter({ name: 'http_server_uploads_total', help: 'JSON documents stored by POST /upload', registers });
     this.uploadBytes = new Counter({ name: 'http_server_upload_bytes_total', help: 'Bytes stored by POST /upload', registers });
     for (const reason of Object.keys(REJECTION_REASONS)) this.rejections.inc({ reason }, 0);
+    for (const [method, status] of FAILURES_AT_ZERO) this.requests.inc({ method, status }, 0);
     for (const reason of Object.keys(SECURITY_RULES)) this.securityRejections.inc({ reason }, 0);
   }
 

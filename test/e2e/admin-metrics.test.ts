@@ -124,6 +124,13 @@ describe('the metrics contract', () => {
     await server.stop();
   });
 
+  test('the server-error series the alerts divide by exist at 0 before any error, so rate() sees the first burst', async () => {
+    const exposition = await scrape(server.adminPort);
+    for (const [method, status] of [['GET', '500'], ['GET', '503'], ['HEAD', '500'], ['HEAD', '503'], ['POST', '500'], ['POST', '503'], ['POST', '507']]) {
+      assert.equal(valueOf(exposition, 'http_server_requests_total', { method: method!, status: status! }), 0, `${method} ${status}`);
+    }
+  });
+
   test('every metric exists with its type, including the default process and Node.js metrics', async () => {
     // One request of each kind, so every labelled family has samples.
     assert.equal((await request(server.port, get('/', server.port))).status, 200);
