@@ -11,7 +11,7 @@ import { clientAddress } from '../security/forwarded.js';
 import { overloaded } from './answer.js';
 import type { BodyBudget, BodyShare } from './body-budget.js';
 import { corsFieldLines } from './cors-fields.js';
-import { completed, decide, dispatch, immediateResponse, type DispatchDeps, type Responder } from './dispatch.js';
+import { abandoned, CLIENT_CLOSED, completed, decide, dispatch, immediateResponse, type DispatchDeps, type Responder } from './dispatch.js';
 import type { SendOutcome } from './file-sender.js';
 import { ExchangeQueue, newExchange, release, type Exchange } from './exchange.js';
 import type { ParserLimits } from './parser.js';
@@ -441,9 +441,14 @@ export class Connection implements Responder {
   private onClose(): void {
     this.advance('closed');
     this.deadline = 0;
+    const unfinished = this.awaitingBody?.exchange;
     this.awaitingBody?.share.release();
     this.writer.stop();
-    this.exchanges.discardAll();
+    // Requests the client gave up on: the one being streamed, and those still waiting their
+    // turn. A request whose body never all arrived was never a request: it is not counted.
+    if (this.streaming !== null) abandoned(this.deps, this.id, this.streaming.exchange, this.streaming.status);
+    this.streaming = null;
+    for (const exchange of this.exchanges.discardAll()) if (exchange !== unfinished) abandoned(this.deps, this.id, exchange, CLIENT_CLOSED);
     this.owner.closed();
     // Nothing is emitted after 'close'. Without its listeners the closed socket no longer
     // reaches the connection, whose objects then die young (measured in docs/memory.md).

@@ -78,8 +78,13 @@ export class ExchangeQueue {
     if (this.items.at(-1) === exchange) this.items.pop();
   }
 
-  /** The connection is gone: responses that never got their turn may still hold an open file. */
-  discardAll(): void {
-    for (const exchange of this.items.splice(0)) if (exchange.response !== null) release(exchange.response);
+  /**
+   * The connection is gone: responses that never got their turn may still hold an open file.
+   * Returns the exchanges, none of which was answered.
+   */
+  discardAll(): Exchange[] {
+    const discarded = this.items.splice(0);
+    for (const exchange of discarded) if (exchange.response !== null) release(exchange.response);
+    return discarded;
   }
 }

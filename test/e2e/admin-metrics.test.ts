@@ -1,7 +1,7 @@
 // GET /metrics: every metric of the admin contract with its type, exact counters, and the
 // live gauges (queue depth, busy workers) read while the pool is held busy and after.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, statfsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -387,4 +387,33 @@ describe('overload', () => {
       rmSync(uploadsDir, { recursive: true, force: true });
     }
   });
+});
+
+test('requests whose client leaves before their response is sent are counted and logged: the cut download with its status, the one behind it as 499', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'rawhttp-aborted-'));
+  writeFileSync(join(root, 'index.html'), '<!DOCTYPE html><title>t</title>\n');
+  writeFileSync(join(root, 'big.txt'), Buffer.alloc(32 * 1024 * 1024, 0x61));
+  const server = await startServer({ env: { RESOURCES_DIR: root, DOWNLOAD_TYPES: 'text/plain' } });
+  try {
+    const client = await RawClient.connect(server.port);
+    const traceIds = ['0af7651916cd43dd8448eb211c80319c', '4bf92f3577b34da6a3ce929d0e0e4736'];
+    const traced = (path: string, traceId: string): string => get(path, server.port, `traceparent: 00-${traceId}-00f067aa0ba902b7-01\r\n`);
+    // A download the client stops reading, and a request pipelined behind it.
+    client.socket.pause();
+    client.write(traced('/big.txt', traceIds[0]!) + traced('/index.html', traceIds[1]!));
+    await sleep(500);
+    client.socket.destroy();
+    const cut = await server.waitForLog((line) => line.msg === 'request' && line.traceId === traceIds[0]);
+    assert.equal(cut.status, 200);
+    assert.equal(cut.aborted, true);
+    const behind = await server.waitForLog((line) => line.msg === 'request' && line.traceId === traceIds[1]);
+    assert.equal(behind.status, 499);
+    assert.equal(behind.aborted, true);
+    const exposition = await scrape(server.adminPort);
+    assert.equal(valueOf(exposition, 'http_server_requests_total', { method: 'GET', status: '499' }), 1);
+    assert.equal(valueOf(exposition, 'http_server_requests_total', { method: 'GET', status: '200' }), 1);
+  } finally {
+    await server.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
 });
