@@ -95,7 +95,12 @@ describe('trace ids', () => {
     const bad = await request(server.port, 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nbad header line\r\n\r\n');
     assert.equal(bad.status, 400);
     const line = await requestLine(traced(bad));
-    assert.equal(line.method, '-');
+    // Its request line was read: the log names it. One whose request line is refused cannot.
+    assert.equal(line.method, 'GET');
+    assert.equal(line.path, '/');
+    const garbled = await request(server.port, 'GET /  HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    assert.equal(garbled.status, 400);
+    assert.equal((await requestLine(traced(garbled))).method, '-');
     // Every request line so far.
     const lines = server.logs.filter((logged) => logged.msg === 'request');
     assert.ok(lines.length >= 15);
