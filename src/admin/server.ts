@@ -4,7 +4,7 @@
 // With METRICS_TOKEN, /metrics needs it as a bearer token; the probes stay open, since an
 // orchestrator's probes send no credentials.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
 import { checkBearer, type TokenSet } from '../security/bearer.js';
@@ -26,11 +26,12 @@ export interface AdminOptions {
 const ALLOW = 'GET, HEAD';
 
 /**
- * Probes and scrapes need a handful of connections; these keep anyone else who reaches the
- * port from holding many descriptors, or holding them long: node:http's own defaults wait 60 s
- * for a head and look for late ones only every 30 s.
+ * Probes and scrapes need a handful of connections from one address each (the kubelet's, the
+ * scraper's). A cap per address keeps anyone else who reaches the port from holding many
+ * descriptors without locking out the probes, as one cap for everyone would; and heads must
+ * come quickly: node:http's own defaults wait 60 s for one and look only every 30 s.
  */
-const MAX_ADMIN_CONNECTIONS = 256;
+const MAX_ADMIN_CONNECTIONS_PER_PEER = 32;
 const ADMIN_HEADERS_TIMEOUT_MS = 5000;
 const ADMIN_REQUEST_TIMEOUT_MS = 10_000;
 
@@ -46,6 +47,7 @@ function pathOf(url: string): string {
 export class AdminServer {
   private readonly server: Server;
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  private readonly connectionsByPeer = new Map<string, number>();
 
   constructor(private readonly options: AdminOptions) {
     // No Host check: orchestrators probe by address, and some send HTTP/1.1 without a Host.
@@ -56,7 +58,23 @@ export class AdminServer {
         else response.destroy();
       });
     });
-    this.server.maxConnections = MAX_ADMIN_CONNECTIONS;
+    this.server.on('connection', (socket: Socket) => this.countPeer(socket));
+  }
+
+  /** Closes a connection past MAX_ADMIN_CONNECTIONS_PER_PEER from its address. */
+  private countPeer(socket: Socket): void {
+    const peer = socket.remoteAddress ?? '';
+    const open = (this.connectionsByPeer.get(peer) ?? 0) + 1;
+    if (open > MAX_ADMIN_CONNECTIONS_PER_PEER) {
+      socket.destroy();
+      return;
+    }
+    this.connectionsByPeer.set(peer, open);
+    socket.once('close', () => {
+      const left = this.connectionsByPeer.get(peer)! - 1;
+      if (left === 0) this.connectionsByPeer.delete(peer);
+      else this.connectionsByPeer.set(peer, left);
+    });
   }
 
   listen(): Promise<AddressInfo> {

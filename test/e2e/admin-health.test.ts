@@ -2,7 +2,7 @@
 // methods, and readiness turning 503 as soon as a shutdown begins.
 import assert from 'node:assert/strict';
 import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { get, request } from '../helpers/raw.js';
 import { startServer, type StartedServer } from '../helpers/server.js';
@@ -126,6 +126,23 @@ describe('admin probes', () => {
     await new Promise((resolve) => socket.once('close', resolve));
     const elapsed = Date.now() - started;
     assert.ok(elapsed < 15_000, `closed after ${elapsed} ms`);
+  });
+
+  test('one address holds at most 32 connections; a probe from another address is answered all the while', async () => {
+    const open = (from: string): Promise<Socket> =>
+      new Promise((resolve, reject) => {
+        const socket = connect({ port: server.adminPort, host: '127.0.0.1', localAddress: from }, () => resolve(socket));
+        socket.on('error', reject);
+      });
+    const held = await Promise.all(Array.from({ length: 32 }, () => open('127.0.0.7')));
+    const extra = await open('127.0.0.7');
+    extra.resume();
+    await new Promise((resolve) => extra.once('close', resolve));
+    const probe = await fetch(`http://127.0.0.1:${server.adminPort}/livez`);
+    assert.equal(probe.status, 200, 'the kubelet\'s probe still gets in');
+    await probe.arrayBuffer();
+    assert.ok(held.every((socket) => !socket.destroyed), 'the first 32 stay open');
+    for (const socket of held) socket.destroy();
   });
 
   test('the admin port is not the public port', async () => {
