@@ -116,7 +116,7 @@ export class Metrics implements ServerEvents {
     this.rejections = new Counter({ name: 'http_server_rejected_total', help: 'Requests refused with 503 because a limit was hit', labelNames: ['reason'], registers });
     // A scrape first hands over what requestCompleted has kept, so it reads exact values.
     const flush = (): void => this.flushRequests();
-    this.requests = new Counter({ name: 'http_server_requests_total', help: 'Responses sent, by method and status', labelNames: ['method', 'status'], registers, collect: flush });
+    this.requests = new Counter({ name: 'http_server_requests_total', help: 'Requests answered, or left unanswered when their connection closed (499 or 503), by method and status', labelNames: ['method', 'status'], registers, collect: flush });
     this.duration = new Histogram({
       name: 'http_server_request_duration_seconds',
       help: 'Time from a complete request head to the last response byte written',

@@ -107,6 +107,8 @@ export class Connection implements Responder {
   private readonly exchanges = new ExchangeQueue();
   private readonly writer: ResponseWriter;
   private awaitingBody: AwaitingBody | null = null;
+  /** The shutdown timeout closed the connection: what was in flight failed on our side, not the client's. */
+  private cutByServer = false;
   /** The response whose file the writer is streaming, while it does. */
   private streaming: { readonly exchange: Exchange; readonly status: number; readonly keepAlive: boolean } | null = null;
   private requestCount = 0;
@@ -159,6 +161,7 @@ export class Connection implements Responder {
 
   /** Closes at once, whatever is in flight (the shutdown timeout has passed). */
   destroy(): void {
+    this.cutByServer = true;
     this.stream.destroy();
   }
 
@@ -235,6 +238,8 @@ export class Connection implements Responder {
     }
     const taken = this.deps.bodies.take(head.framing.kind === 'length' ? head.framing.length : this.deps.settings.limits.maxBodyBytes, this.bodyClient(exchange.client));
     if (taken.kind === 'refused') {
+      // Refused for memory before the body was read: the upload it took from the bucket goes back.
+      if (decision.kind === 'upload') this.deps.access.limits.returnUpload(exchange.client);
       if (taken.by === 'client') return this.answerAtOnce(exchange, OVER_CLIENT_BODY_SHARE, false);
       this.deps.events.rejected('body_memory');
       return this.refuse(exchange, overloaded(exchange.method));
@@ -444,11 +449,14 @@ export class Connection implements Responder {
     const unfinished = this.awaitingBody?.exchange;
     this.awaitingBody?.share.release();
     this.writer.stop();
-    // Requests the client gave up on: the one being streamed, and those still waiting their
-    // turn. A request whose body never all arrived was never a request: it is not counted.
-    if (this.streaming !== null) abandoned(this.deps, this.id, this.streaming.exchange, this.streaming.status);
+    // Requests left unanswered: the one being streamed, and those still waiting their turn,
+    // given up by the client (499) or cut by the shutdown timeout (503, a failure of ours). A
+    // request whose body never all arrived was never a request: it is not counted.
+    const by = this.cutByServer ? 'server' : 'client';
+    if (this.streaming !== null) abandoned(this.deps, this.id, this.streaming.exchange, this.streaming.status, by);
     this.streaming = null;
-    for (const exchange of this.exchanges.discardAll()) if (exchange !== unfinished) abandoned(this.deps, this.id, exchange, CLIENT_CLOSED);
+    const notBegun = this.cutByServer ? 503 : CLIENT_CLOSED;
+    for (const exchange of this.exchanges.discardAll()) if (exchange !== unfinished) abandoned(this.deps, this.id, exchange, notBegun, by);
     this.owner.closed();
     // Nothing is emitted after 'close'. Without its listeners the closed socket no longer
     // reaches the connection, whose objects then die young (measured in docs/memory.md).

@@ -102,15 +102,16 @@ export const CLIENT_CLOSED = 499;
 
 /**
  * The connection closed before `exchange`'s response was all sent: counted and logged like a
- * sent one, with `aborted`, so that requests clients give up on stay in the latency figures.
- * `status`: the response's, when it had begun; else CLIENT_CLOSED.
+ * sent one, with `aborted` saying who closed it, so that requests clients give up on stay in
+ * the latency figures. `status`: the response's, when it had begun; else CLIENT_CLOSED, or
+ * 503 when the server cut it.
  */
-export function abandoned(deps: DispatchDeps, connection: number, exchange: Exchange, status: number): void {
+export function abandoned(deps: DispatchDeps, connection: number, exchange: Exchange, status: number, by: 'client' | 'server'): void {
   const seconds = (performance.now() - exchange.startedAt) / 1000;
   deps.events.requestCompleted(exchange.method, status, seconds);
   if (!deps.log.isLevelEnabled('info')) return;
   const ms = Math.round(seconds * 1e6) / 1e3;
-  deps.log.info({ conn: connection, client: exchange.client, method: exchange.method, path: exchange.target, status, aborted: true, ms, worker: exchange.workerId, cached: exchange.cached, traceId: exchange.traceId }, 'request');
+  deps.log.info({ conn: connection, client: exchange.client, method: exchange.method, path: exchange.target, status, aborted: by, ms, worker: exchange.workerId, cached: exchange.cached, traceId: exchange.traceId }, 'request');
 }
 
 /** A response has been sent: metrics, and the access log line, whose fields are not even built when info is off. */

@@ -112,6 +112,19 @@ export class ClientLimits {
     return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - state.tokens) / this.refillPerMs / 1000)) };
   }
 
+  /**
+   * Gives back the upload takeUpload just took, when the upload was refused for the server's
+   * reasons before its body was read (no memory for it): a client that retries as told must
+   * not find its bucket spent by the refusals.
+   */
+  returnUpload(address: string): void {
+    if (this.refillPerMs === 0) return;
+    const now = this.now();
+    const state = this.stateOf(this.clientOf(address), now);
+    this.refill(state, now);
+    state.tokens = Math.min(this.settings.uploadBurst, state.tokens + 1);
+  }
+
   private stateOf(client: string, now: number): ClientState {
     if (now - this.lastSweep >= SWEEP_INTERVAL_MS) this.sweep(now);
     let state = this.clients.get(client);

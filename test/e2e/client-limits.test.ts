@@ -215,3 +215,34 @@ describe('a flood of distinct source addresses', () => {
     assert.ok(growth < 64 * 2 ** 20, `RSS grew ${growth} bytes`);
   });
 });
+
+test('an upload refused for memory before its body is read spends nothing of its client\'s upload bucket', async () => {
+  const own = await startServer({ env: { UPLOAD_BURST: '3', UPLOAD_RATE_PER_MINUTE: '1', MAX_BODY_MEMORY_PER_CLIENT_BYTES: String(1024 * 1024) } });
+  try {
+    const head = (length: number): string => `POST /upload HTTP/1.1\r\nHost: 127.0.0.1:${own.port}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+    // One upload holds the client's whole part of the body memory, its body not yet sent.
+    const holder = await RawClient.connect(own.port, '127.0.0.1', '127.0.4.1');
+    holder.write(head(1024 * 1024));
+    await waitFor(async () => (await metric(own.adminPort, 'http_server_body_memory_bytes')) === 1024 * 1024, 'the share to be taken');
+    // Retrying as told, three times: each a 429 for memory, none for the rate.
+    for (let i = 0; i < 3; i++) {
+      const retry = await RawClient.connect(own.port, '127.0.0.1', '127.0.4.1');
+      retry.write(head(2));
+      const [refused] = await retry.responses(1);
+      assert.equal(refused!.status, 429);
+      assert.equal(refused!.headers['retry-after'], '1');
+      retry.close();
+    }
+    assert.equal(await metric(own.adminPort, 'http_server_security_rejections_total', 'reason="body_memory_share"'), 3);
+    assert.equal(await metric(own.adminPort, 'http_server_security_rejections_total', 'reason="upload_rate"'), 0);
+    holder.close();
+    await waitFor(async () => (await metric(own.adminPort, 'http_server_body_memory_bytes')) === 0, 'the share to be free');
+    // The bucket lost only the holder's upload: the next one is stored.
+    const client = await RawClient.connect(own.port, '127.0.0.1', '127.0.4.1');
+    client.write(`${head(2)}{}`);
+    assert.equal((await client.responses(1))[0]!.status, 201);
+    client.close();
+  } finally {
+    await own.stop();
+  }
+});

@@ -49,6 +49,24 @@ describe('connections per client', () => {
   });
 });
 
+describe('an upload given back', () => {
+  test('returns to the bucket it came from, never past UPLOAD_BURST', () => {
+    const { limits: table } = limits({ uploadBurst: 2, uploadRatePerMinute: 1 });
+    assert.equal(table.takeUpload('192.0.2.1').ok, true);
+    assert.equal(table.takeUpload('192.0.2.1').ok, true);
+    assert.equal(table.takeUpload('192.0.2.1').ok, false);
+    table.returnUpload('192.0.2.1');
+    assert.equal(table.takeUpload('192.0.2.1').ok, true, 'the upload given back can be taken again');
+    assert.equal(table.takeUpload('192.0.2.1').ok, false);
+    const fresh = limits({ uploadBurst: 2 }).limits;
+    fresh.returnUpload('192.0.2.2');
+    fresh.returnUpload('192.0.2.2');
+    assert.equal(fresh.takeUpload('192.0.2.2').ok, true);
+    assert.equal(fresh.takeUpload('192.0.2.2').ok, true);
+    assert.equal(fresh.takeUpload('192.0.2.2').ok, false, 'a full bucket holds no more than its burst');
+  });
+});
+
 describe('IPv6 clients', () => {
   test('addresses in one /64 share the connection cap and the upload bucket; the next /64 does not', () => {
     const { limits: table } = limits({ maxConnectionsPerClient: 2, uploadBurst: 2 });
