@@ -1,9 +1,11 @@
-// Entry point: config -> logger -> fatal process errors -> signals -> pool -> listeners.
-import { startApp, type App } from './app.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
-import { createLogger } from './log.js';
-import { exitOnProcessErrors } from './process-errors.js';
+// Entry point: signals -> config -> logger -> fatal process errors -> pool -> listeners.
+// Only the signal handling is imported statically: the rest loads after its handlers are in
+// place, so that a SIGTERM while the modules load is not dropped (as PID 1 it would be).
+import type { App } from './app.js';
+import type { Config } from './config.js';
 import { handleSignals } from './shutdown.js';
+
+const signals = handleSignals();
 
 // Older runtimes lack what the server relies on (reusePort among others): say so plainly.
 const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
@@ -12,6 +14,7 @@ if (major < 22 || (major === 22 && minor < 12)) {
   process.exit(2);
 }
 
+const { ConfigError, loadConfig } = await import('./config.js');
 let config: Config;
 try {
   config = loadConfig();
@@ -21,13 +24,16 @@ try {
   process.exit(2);
 }
 
+const { createLogger } = await import('./log.js');
+const { exitOnProcessErrors } = await import('./process-errors.js');
+const { startApp } = await import('./app.js');
 const log = createLogger(config.logLevel);
+signals.logTo(log);
 let app: App | null = null;
 exitOnProcessErrors(log, () => app);
-const started = handleSignals(log);
 try {
   app = await startApp(config, log);
-  started(app);
+  signals.started(app);
 } catch (error) {
   // A setting found bad only at start (an unreadable token file): one line, like the others.
   if (error instanceof ConfigError) {

@@ -63,36 +63,57 @@ export async function shutdown(app: App, signal: string): Promise<number> {
   return exitCode;
 }
 
+/** What the entry point tells the signal handling as start-up goes on. */
+export interface StartingSignals {
+  /** The logger exists: a signal from now on is logged when it comes. */
+  logTo(log: Logger): void;
+  /** The server has started: a signal that came before shuts it down now. */
+  started(app: App): void;
+}
+
 /**
- * Installs SIGTERM and SIGINT handling before the server starts: as PID 1 in a container a
- * signal with no handler is dropped, so one sent during start-up would otherwise be lost and
- * the server would come up and serve. Such a signal shuts the server down as soon as it has
- * started. A second signal exits at once, with the shell's code for death by that signal
- * (128 + n). Returns what to call with the started app.
+ * Installs SIGTERM and SIGINT handling before the server's modules load: as PID 1 in a
+ * container a signal with no handler is dropped, so one sent during start-up would otherwise
+ * be lost and the server would come up and serve. Such a signal shuts the server down as soon
+ * as it has started. A second signal exits at once, with the shell's code for death by that
+ * signal (128 + n).
  */
-export function handleSignals(log: Logger): (app: App) => void {
+export function handleSignals(): StartingSignals {
+  let log: Logger | null = null;
   let app: App | null = null;
   let received: NodeJS.Signals | null = null;
+  /** Whether the signal that came during start-up has been logged (there may be no logger yet). */
+  let noted = false;
+  const noteEarly = (to: Logger, signal: NodeJS.Signals): void => {
+    to.info({ signal }, 'shutdown: signal during start-up, shutting down once started');
+    noted = true;
+  };
   const begin = (started: App, signal: NodeJS.Signals): void => {
     shutdown(started, signal).then(exitWhenIdle, (error: Error) => {
-      log.error({ err: error }, 'shutdown failed');
+      started.log.error({ err: error }, 'shutdown failed');
       exitWhenIdle(1);
     });
   };
   const onSignal = (signal: NodeJS.Signals): void => {
     if (received !== null) {
       const exitCode = 128 + constants.signals[signal];
-      log.warn({ signal, exitCode }, 'shutdown: second signal, exiting now');
+      log?.warn({ signal, exitCode }, 'shutdown: second signal, exiting now');
       process.exit(exitCode);
     }
     received = signal;
-    if (app === null) log.info({ signal }, 'shutdown: signal during start-up, shutting down once started');
-    else begin(app, signal);
+    if (app !== null) begin(app, signal);
+    else if (log !== null) noteEarly(log, signal);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  return (started) => {
-    app = started;
-    if (received !== null) begin(started, received);
+  return {
+    logTo(to) {
+      log = to;
+      if (received !== null && !noted) noteEarly(to, received);
+    },
+    started(started) {
+      app = started;
+      if (received !== null) begin(started, received);
+    },
   };
 }

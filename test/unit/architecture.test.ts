@@ -64,3 +64,11 @@ test('no cycle between folders', () => {
   };
   for (const node of graph.keys()) visit(node, []);
 });
+
+test('the entry loads only the signal handling before its handlers are in place; the rest comes after, through import()', () => {
+  // A value import (not `import type`) is evaluated before the module's first line runs.
+  const valueImports = (file: string): string[] => [...readFileSync(join(SRC, file), 'utf8').matchAll(/^import (?!type )[^;]*?from '([^']+)'/gm)].map((match) => match[1]!);
+  assert.deepEqual(valueImports('main.ts'), ['./shutdown.js']);
+  const shutdownImports = valueImports('shutdown.ts');
+  assert.ok(shutdownImports.every((spec) => spec.startsWith('node:')), `shutdown.ts loads only built-ins: ${shutdownImports.join(', ')}`);
+});
