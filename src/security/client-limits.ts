@@ -21,7 +21,7 @@ export interface ClientLimitSettings {
 }
 
 /** A /64 is what one subscriber or host is usually given (RFC 6177), so it is one client. */
-export const DEFAULT_IPV6_PREFIX_BITS = 64;
+const DEFAULT_IPV6_PREFIX_BITS = 64;
 
 export type UploadAdmission = { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };
 
