@@ -141,7 +141,8 @@ export function acceptedEncodings(acceptEncoding: string | undefined): Encoding[
     const [name, ...params] = item.toLowerCase().split(';').map((part) => part.trim()) as [string, ...string[]];
     const q = params.find((p) => p.startsWith('q='));
     const weight = q === undefined ? 1 : Number(q.slice(2));
-    if (name !== '') weights.set(name, Number.isNaN(weight) ? 0 : weight);
+    // RFC 9110 §8.4.1.3: x-gzip is gzip.
+    if (name !== '') weights.set(name === 'x-gzip' ? 'gzip' : name, Number.isNaN(weight) ? 0 : weight);
   }
   const weightOf = (encoding: Encoding): number => weights.get(encoding) ?? weights.get('*') ?? 0;
   return (['br', 'gzip'] as const).filter((encoding) => weightOf(encoding) > 0).sort((a, b) => weightOf(b) - weightOf(a));

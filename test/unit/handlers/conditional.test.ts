@@ -298,6 +298,12 @@ describe('acceptedEncodings', () => {
     assert.deepEqual(acceptedEncodings('GZIP, BR'), ['br', 'gzip']);
   });
 
+  test('x-gzip is gzip (RFC 9110 §8.4.1.3)', () => {
+    assert.deepEqual(acceptedEncodings('x-gzip'), ['gzip']);
+    assert.deepEqual(acceptedEncodings('X-GZIP;q=0.5, br'), ['br', 'gzip']);
+    assert.deepEqual(acceptedEncodings('x-gzip;q=0'), []);
+  });
+
   test('q-values order the choice', () => {
     assert.deepEqual(acceptedEncodings('br;q=0.5, gzip;q=0.8'), ['gzip', 'br']);
     assert.deepEqual(acceptedEncodings('br;q=1.0, gzip;q=0.999'), ['br', 'gzip']);
