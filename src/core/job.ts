@@ -62,6 +62,11 @@ export interface WorkLog {
   readonly level: 'warn' | 'error' | 'info';
   readonly message: string;
   readonly fields?: Readonly<Record<string, string | number>>;
+  /**
+   * A condition of the whole process (descriptors exhausted), which every request meets while
+   * it lasts: written at most once a second, with how many were held back.
+   */
+  readonly oncePerSecond?: true;
 }
 
 export interface JobResult {

@@ -112,7 +112,7 @@ function refuseOpen(problem: OpenProblem, method: string): JobResult {
       return { response: errorResponse(403, method), log: { level: 'warn', message: 'file not readable by the server' } };
     case 'exhausted':
       // Out of file descriptors: a passing condition, so the client may retry.
-      return { response: errorResponse(503, method, [['Retry-After', '1']]), log: { level: 'error', message: 'too many open files (EMFILE/ENFILE): cannot open the file' } };
+      return { response: errorResponse(503, method, [['Retry-After', '1']]), log: { level: 'error', message: 'too many open files (EMFILE/ENFILE): cannot open the file', oncePerSecond: true } };
     default:
       return { response: errorResponse(500, method), log: { level: 'error', message: 'cannot open the file', fields: { code: problem.failed } } };
   }

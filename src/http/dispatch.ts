@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Job, JobResult } from '../core/job.js';
 import type { RequestHead } from '../core/request.js';
 import type { Response } from '../core/response.js';
+import { RateLimitedLog } from '../log.js';
 import type { JobOutcome, JobRunner } from '../pool/pool.js';
 import type { AccessPolicy } from './access-policy.js';
 import { answerAtOnce, failedJobResponse, overloaded } from './answer.js';
@@ -77,6 +78,9 @@ export function dispatch(deps: DispatchDeps, to: Responder, exchange: Exchange, 
   }
 }
 
+/** Work logs of a condition of the whole process: one limit for the process, like the condition. */
+const processConditionLog = new RateLimitedLog(1000);
+
 /** A job's result becomes its response; what the worker reports is counted and logged. */
 function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Exchange, job: Job, outcome: JobOutcome<JobResult>, uploadBytes: number): Response {
   exchange.workerId = outcome.workerId;
@@ -91,8 +95,10 @@ function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Excha
   if (result.securityRule !== undefined) deps.events.securityRejection(result.securityRule);
   if (result.storedBytes !== undefined) deps.events.uploadStored(result.storedBytes);
   if (result.log !== undefined) {
+    const { level, message, oncePerSecond } = result.log;
     const fields = { conn: connection, client: exchange.client, target: exchange.target, worker: outcome.workerId, traceId: exchange.traceId, ...result.log.fields };
-    deps.log[result.log.level](fields, result.log.message);
+    if (oncePerSecond === undefined) deps.log[level](fields, message);
+    else processConditionLog.maybe((suppressed) => deps.log[level]({ ...fields, suppressed }, message));
   }
   return result.response;
 }

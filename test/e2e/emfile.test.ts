@@ -95,6 +95,15 @@ test('at the descriptor limit: the overflow is shed, the process survives, and s
       const [response] = await client.responses(1, 5000);
       assert.equal(response!.status, 503);
     });
+    await t.test('twenty more file requests at once: each a 503, but at most a line a second in the log', async () => {
+      const cannotOpen = (): LogLine[] => server.logs.filter((line) => String(line.msg).startsWith('too many open files (EMFILE/ENFILE): cannot open the file'));
+      const before = cannotOpen().length;
+      const client = held[1]!;
+      client.write(Array.from({ length: 20 }, () => get('/sample.txt', server.port)).join(''));
+      const responses = await client.responses(20, 10_000);
+      assert.deepEqual(new Set(responses.map((response) => response.status)), new Set([503]));
+      assert.ok(cannotOpen().length - before <= 2, `${cannotOpen().length - before} lines for 20 requests`);
+    });
 
     // Still running after the storm.
     assert.equal(await Promise.race([server.exited, new Promise((resolve) => setTimeout(() => resolve('running'), 300))]), 'running');
