@@ -28,7 +28,7 @@ const PRESETS = {
   quick: { ms: 300, warmupMs: 100, rounds: 3 },
   full: { ms: 1000, warmupMs: 300, rounds: 5 },
 };
-const JOB = { kind: 'static', method: 'GET', path: SMALL_PAGE, conditions: {}, acceptEncoding: undefined };
+const JOB = { kind: 'static', method: 'GET', path: SMALL_PAGE, conditions: {}, acceptEncoding: undefined, query: '' };
 const log = (msg) => process.stderr.write(`[bench] pool: ${msg}\n`);
 /** doBatch reports each job's progress to the pool; inline and piscina have nobody to tell. */
 const NO_REPORT = { starting() {}, note() {}, finished() {} };

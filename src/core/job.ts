@@ -24,6 +24,8 @@ export interface StaticJob {
   readonly path: string;
   readonly conditions: ConditionalHeaders;
   readonly acceptEncoding: string | undefined;
+  /** The target's query, "?" included, or "": a folder's redirect to its "/" keeps it. */
+  readonly query: string;
 }
 
 /** A JSON document to validate and store. */

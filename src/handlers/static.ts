@@ -135,7 +135,7 @@ function find(job: StaticJob, context: StaticContext): Found {
     candidate = join(opened.realPath, 'index.html');
     if (attempt === 0 && !job.path.endsWith('/')) {
       if (!fs.statSync(candidate, { throwIfNoEntry: false })?.isFile()) return refusal(404, job.method);
-      const location = `${job.path.split('/').map(encodeURIComponent).join('/')}/`;
+      const location = `${job.path.split('/').map(encodeURIComponent).join('/')}/${job.query}`;
       return { ok: false, result: { response: redirectResponse(location, job.method) } };
     }
   }

@@ -115,7 +115,7 @@ export class ResponseCache {
   private refresh(entry: Entry, job: StaticJob): void {
     entry.refreshAt = Infinity;
     if (this.refresher === null) return;
-    const read: StaticJob = { kind: 'static', method: 'GET', path: job.path, conditions: {}, acceptEncoding: job.acceptEncoding };
+    const read: StaticJob = { kind: 'static', method: 'GET', path: job.path, conditions: {}, acceptEncoding: job.acceptEncoding, query: '' };
     this.refresher.submit(read, (outcome) => {
       if (!outcome.ok) return;
       const { response, cacheable } = outcome.result;

@@ -90,5 +90,7 @@ export function route(head: RequestHead, allowedHosts: ReadonlySet<string>): Rou
     }
   }
   if (method === 'OPTIONS') return { kind: 'options', allow: STATIC_ALLOW };
-  return { kind: 'static', method, path: path.path, conditions: conditionsOf(head.headers), acceptEncoding: head.headers['accept-encoding'] };
+  const queryAt = authority.target.indexOf('?');
+  const query = queryAt === -1 ? '' : authority.target.slice(queryAt);
+  return { kind: 'static', method, path: path.path, conditions: conditionsOf(head.headers), acceptEncoding: head.headers['accept-encoding'], query };
 }

@@ -195,7 +195,7 @@ describe('a prepared document root', () => {
     assert.match(response.body.toString(), /<title>docs<\/title>/);
     const redirect = await request(server.port, get('/docs?x=1', server.port));
     assert.equal(redirect.status, 301);
-    assert.equal(redirect.headers.location, '/docs/');
+    assert.equal(redirect.headers.location, '/docs/?x=1', 'the query comes along');
   });
 
   test('a folder without index.html is 404, never a listing', async () => {

@@ -68,7 +68,7 @@ async function withServer(run: (port: number, host: string, counts: WriteCounts)
   const allowedHosts = new Set<string>();
   // A long TTL: every request here is answered from the main thread's cache, no worker involved.
   const cache = new ResponseCache(1 << 20, 3_600_000);
-  cache.store({ kind: 'static', method: 'GET', path: '/page.html', conditions: {}, acceptEncoding: undefined }, { representation, bytes: PAGE }, Date.now());
+  cache.store({ kind: 'static', method: 'GET', path: '/page.html', conditions: {}, acceptEncoding: undefined, query: '' }, { representation, bytes: PAGE }, Date.now());
   const deps: ConnectionDeps = {
     settings: defaultConnectionSettings(allowedHosts),
     bodies: new BodyBudget(64 << 20, { perClient: 8 << 20, maxBodyBytes: 1 << 20 }),

@@ -28,7 +28,7 @@ const representation: Representation = {
 };
 
 function pageJob(): StaticJob {
-  return { kind: 'static', method: 'GET', path: '/page.html', conditions: {}, acceptEncoding: undefined };
+  return { kind: 'static', method: 'GET', path: '/page.html', conditions: {}, acceptEncoding: undefined, query: '' };
 }
 
 /** The server's dependencies with a runner that holds jobs until the test finishes them. */

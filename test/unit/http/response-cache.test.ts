@@ -8,7 +8,7 @@ import { ENTRY_OVERHEAD_BYTES, ResponseCache } from '../../../src/http/response-
 const NO_CONDITIONS: ConditionalHeaders = {};
 
 function work(path: string, options: { method?: StaticJob['method']; conditions?: ConditionalHeaders; acceptEncoding?: string } = {}): StaticJob {
-  return { kind: 'static', method: options.method ?? 'GET', path, conditions: options.conditions ?? NO_CONDITIONS, acceptEncoding: options.acceptEncoding };
+  return { kind: 'static', method: options.method ?? 'GET', path, conditions: options.conditions ?? NO_CONDITIONS, acceptEncoding: options.acceptEncoding, query: '' };
 }
 
 function file(text: string, etag = '"e1"'): { representation: Representation; bytes: Uint8Array } {

@@ -19,20 +19,21 @@ function head(method: string, target: string, headers: Record<string, string> = 
 }
 
 /** A static route with no conditional or encoding headers. */
-function plain(method: 'GET' | 'HEAD' | 'POST', path: string): Route {
+function plain(method: 'GET' | 'HEAD' | 'POST', path: string, query = ''): Route {
   return {
     kind: 'static',
     method,
     path,
     conditions: { ifMatch: undefined, ifNoneMatch: undefined, ifModifiedSince: undefined, ifUnmodifiedSince: undefined, range: undefined, ifRange: undefined },
     acceptEncoding: undefined,
+    query,
   };
 }
 
 describe('routing', () => {
   test('GET and HEAD route to static files with the decoded path', () => {
     assert.deepEqual(route(head('GET', '/'), ALLOWED), plain('GET', '/'));
-    assert.deepEqual(route(head('HEAD', '/about.html?x=1'), ALLOWED), plain('HEAD', '/about.html'));
+    assert.deepEqual(route(head('HEAD', '/about.html?x=1'), ALLOWED), plain('HEAD', '/about.html', '?x=1'));
     assert.deepEqual(route(head('GET', '/my%20file.txt'), ALLOWED), plain('GET', '/my file.txt'));
     assert.deepEqual(route(head('GET', '/upload'), ALLOWED), plain('GET', '/upload'));
   });
@@ -56,10 +57,10 @@ describe('routing', () => {
   });
 
   test('the absolute form is served when its authority is an allowed host', () => {
-    assert.deepEqual(route(head('GET', 'http://localhost:8080/about.html?x=1'), ALLOWED), plain('GET', '/about.html'));
+    assert.deepEqual(route(head('GET', 'http://localhost:8080/about.html?x=1'), ALLOWED), plain('GET', '/about.html', '?x=1'));
     assert.deepEqual(route(head('GET', 'HTTP://LOCALHOST:8080'), ALLOWED), plain('GET', '/'));
     // An empty path before a query is "/" too.
-    assert.deepEqual(route(head('GET', 'http://localhost:8080?x=1'), ALLOWED), plain('GET', '/'));
+    assert.deepEqual(route(head('GET', 'http://localhost:8080?x=1'), ALLOWED), plain('GET', '/', '?x=1'));
     // The authority replaces the Host header, which may then name anything.
     assert.deepEqual(route(head('GET', 'http://localhost:8080/', { host: 'other' }), ALLOWED), plain('GET', '/'));
     const evil = route(head('GET', 'http://evil.com/about.html'), ALLOWED);

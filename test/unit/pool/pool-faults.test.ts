@@ -71,7 +71,7 @@ async function startPool(size: number, events: PoolEvents, setup: PoolSetup = {}
 }
 
 function job(path: string): StaticJob {
-  return { kind: 'static', method: 'GET', path, conditions: {}, acceptEncoding: undefined };
+  return { kind: 'static', method: 'GET', path, conditions: {}, acceptEncoding: undefined, query: '' };
 }
 
 function submit(pool: Pool, path: string): Promise<Outcome> {
