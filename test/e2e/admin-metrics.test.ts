@@ -1,12 +1,13 @@
 // GET /metrics: every metric of the admin contract with its type, exact counters, and the
 // live gauges (queue depth, busy workers) read while the pool is held busy and after.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { get, RawClient, request, type RawResponse } from '../helpers/raw.js';
 import { ONE_CLIENT_LOAD, startServer, type StartedServer } from '../helpers/server.js';
+import { rootWithBigFile, stallBehindDownload } from '../helpers/stalled-download.js';
 
 interface Sample {
   readonly name: string;
@@ -390,17 +391,11 @@ describe('overload', () => {
 });
 
 test('requests whose client leaves before their response is sent are counted and logged: the cut download with its status, the one behind it as 499', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'rawhttp-aborted-'));
-  writeFileSync(join(root, 'index.html'), '<!DOCTYPE html><title>t</title>\n');
-  writeFileSync(join(root, 'big.txt'), Buffer.alloc(32 * 1024 * 1024, 0x61));
+  const root = rootWithBigFile('rawhttp-aborted-');
   const server = await startServer({ env: { RESOURCES_DIR: root, DOWNLOAD_TYPES: 'text/plain' } });
   try {
-    const client = await RawClient.connect(server.port);
-    const traceIds = ['0af7651916cd43dd8448eb211c80319c', '4bf92f3577b34da6a3ce929d0e0e4736'];
-    const traced = (path: string, traceId: string): string => get(path, server.port, `traceparent: 00-${traceId}-00f067aa0ba902b7-01\r\n`);
-    // A download the client stops reading, and a request pipelined behind it.
-    client.socket.pause();
-    client.write(traced('/big.txt', traceIds[0]!) + traced('/index.html', traceIds[1]!));
+    const traceIds = ['0af7651916cd43dd8448eb211c80319c', '4bf92f3577b34da6a3ce929d0e0e4736'] as const;
+    const client = await stallBehindDownload(server.port, traceIds);
     await sleep(500);
     client.socket.destroy();
     const cut = await server.waitForLog((line) => line.msg === 'request' && line.traceId === traceIds[0]);

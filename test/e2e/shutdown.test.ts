@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { get, parseResponses, RawClient } from '../helpers/raw.js';
 import { ONE_CLIENT_LOAD, REPO_ROOT, startServer, type LogLine, type StartedServer } from '../helpers/server.js';
+import { rootWithBigFile, stallBehindDownload } from '../helpers/stalled-download.js';
 
 const PHASES = [
   'shutdown: not ready any more, draining',
@@ -392,17 +393,11 @@ test('a SIGTERM while the server starts (its workers coming up) is not lost: it 
 });
 
 test('requests the shutdown timeout cuts are logged and counted as the server\'s failure: the download with its status, the request behind it as 503', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'rawhttp-shutdown-cut-'));
-  writeFileSync(join(root, 'index.html'), '<!DOCTYPE html><title>t</title>\n');
-  writeFileSync(join(root, 'big.txt'), Buffer.alloc(32 * 1024 * 1024, 0x61));
+  const root = rootWithBigFile('rawhttp-shutdown-cut-');
   const server = await startServer({ env: { RESOURCES_DIR: root, DOWNLOAD_TYPES: 'text/plain', SHUTDOWN_TIMEOUT_MS: '500', KEEP_ALIVE_TIMEOUT_MS: '30000' } });
   try {
-    const client = await RawClient.connect(server.port);
-    const traceIds = ['5bf92f3577b34da6a3ce929d0e0e4736', '6bf92f3577b34da6a3ce929d0e0e4736'];
-    const traced = (path: string, traceId: string): string => get(path, server.port, `traceparent: 00-${traceId}-00f067aa0ba902b7-01\r\n`);
-    // A download the client does not read, and a request pipelined behind it.
-    client.socket.pause();
-    client.write(traced('/big.txt', traceIds[0]!) + traced('/index.html', traceIds[1]!));
+    const traceIds = ['5bf92f3577b34da6a3ce929d0e0e4736', '6bf92f3577b34da6a3ce929d0e0e4736'] as const;
+    const client = await stallBehindDownload(server.port, traceIds);
     await new Promise((resolve) => setTimeout(resolve, 300));
     server.process.kill('SIGTERM');
     assert.equal(await within(server.exited, 15_000, 'exit after the shutdown timeout'), 1);
