@@ -22,12 +22,18 @@ export function classify(fileName: string, table: ContentTable): Presentation {
 }
 
 const PLAIN_FILENAME = /^[\x20-\x7e]*$/;
+// Some browsers percent-decode `filename`, others do not (RFC 6266, appendix D), so a name
+// holding `%XX` is given unambiguously in `filename*` as well.
+const PERCENT_ESCAPE = /%[0-9a-f]{2}/i;
 
-/** `attachment; filename="NAME"`, plus `filename*` (UTF-8) when NAME is not plain ASCII. */
+/**
+ * `attachment; filename="NAME"`, plus `filename*` (UTF-8) when NAME is not plain ASCII or
+ * holds something a browser could read as a percent escape.
+ */
 export function contentDisposition(fileName: string): string {
   const quoted = (name: string): string => name.replace(/[\\"]/g, (c) => `\\${c}`);
-  if (PLAIN_FILENAME.test(fileName)) return `attachment; filename="${quoted(fileName)}"`;
-  const fallback = fileName.replace(/[^\x20-\x7e]/g, '_');
+  if (PLAIN_FILENAME.test(fileName) && !PERCENT_ESCAPE.test(fileName)) return `attachment; filename="${quoted(fileName)}"`;
+  const fallback = fileName.replace(/[^\x20-\x7e]|%(?=[0-9a-f]{2})/gi, '_');
   const encoded = encodeURIComponent(fileName).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return `attachment; filename="${quoted(fallback)}"; filename*=UTF-8''${encoded}`;
 }

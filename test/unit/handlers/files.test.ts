@@ -57,6 +57,12 @@ describe('Content-Disposition', () => {
     assert.equal(contentDisposition('日本.jpg'), "attachment; filename=\"__.jpg\"; filename*=UTF-8''%E6%97%A5%E6%9C%AC.jpg");
   });
 
+  test('a name holding a percent escape is given in filename* too, so no browser decodes it', () => {
+    assert.equal(contentDisposition('100%41.txt'), "attachment; filename=\"100_41.txt\"; filename*=UTF-8''100%2541.txt");
+    assert.equal(contentDisposition('caf%C3%A9.txt'), "attachment; filename=\"caf_C3_A9.txt\"; filename*=UTF-8''caf%25C3%25A9.txt");
+    assert.equal(contentDisposition('100% sure.txt'), 'attachment; filename="100% sure.txt"', 'a % not followed by two hex digits is no escape');
+  });
+
   test('control characters never reach the header', () => {
     const value = contentDisposition('a\r\nSet-Cookie: x.txt');
     assert.doesNotMatch(value, /[\x00-\x1f\x7f]/);
