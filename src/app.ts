@@ -1,8 +1,7 @@
 // Wires the parts together: access rules, uploads folder, worker pool, metrics, public and
 // admin listeners.
-import { accessSync, constants, mkdirSync, readdirSync, realpathSync, statSync, unlinkSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AdminServer } from './admin/server.js';
 import { ConfigError, defaultAllowedHosts, type Config } from './config.js';
@@ -11,7 +10,6 @@ import { Metrics } from './admin/metrics.js';
 import type { Job, JobResult } from './core/job.js';
 import { contentTable } from './handlers/content-types.js';
 import type { ContentTable } from './handlers/files.js';
-import { isAbandoned, isTemporary, thisProcess } from './handlers/upload-temporaries.js';
 import { resultParts, WORKER_HEAP_LIMITS, type WorkContext } from './handlers/work.js';
 import type { AccessPolicy } from './http/access-policy.js';
 import { BodyBudget } from './http/body-budget.js';
@@ -27,6 +25,7 @@ import { TokenSet } from './security/bearer.js';
 import { AddressRanges } from './security/cidr.js';
 import { ClientLimits } from './security/client-limits.js';
 import { CorsPolicy } from './security/cors.js';
+import { prepareUploads } from './uploads-folder.js';
 
 export interface App {
   readonly config: Config;
@@ -46,34 +45,6 @@ const FD_CHECK_INTERVAL_MS = 1000;
 
 /** Files up to this size travel from the worker in one transferred buffer; larger ones stream. */
 const SMALL_FILE_BYTES = 64 * 1024;
-
-/**
- * Creates the uploads folder and removes temporaries a crash left behind. Replicas may share
- * the folder: only provably abandoned ones go (see upload-temporaries.ts).
- */
-function prepareUploads(uploadsDir: string, jobTimeoutMs: number, log: Logger): void {
-  try {
-    mkdirSync(uploadsDir, { recursive: true });
-    // Found now rather than as a 500 on every upload (a volume mounted for another user).
-    accessSync(uploadsDir, constants.W_OK | constants.X_OK);
-  } catch (error) {
-    throw new ConfigError(`invalid configuration: UPLOADS_DIR: cannot create or write to "${uploadsDir}" (${codeOf(error)})`);
-  }
-  const self = thisProcess();
-  const now = Date.now();
-  for (const name of readdirSync(uploadsDir)) {
-    if (!isTemporary(name)) continue;
-    const path = join(uploadsDir, name);
-    try {
-      if (!isAbandoned(name, statSync(path).mtimeMs, now, self, jobTimeoutMs)) continue;
-      unlinkSync(path);
-      log.warn({ file: name }, 'removed a stale upload temporary');
-    } catch (error) {
-      // Another replica starting at the same time removed it first.
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-  }
-}
 
 const codeOf = (error: unknown): string => (error as NodeJS.ErrnoException).code ?? String(error);
 

@@ -54,15 +54,17 @@ export function ownerOf(name: string): TempOwner | null {
 }
 
 /**
- * Whether a starting server may remove `name`, last modified at `modifiedMs`. Two cases are
+ * Whether a starting server may remove `name`, last modified at `modifiedMs`. Three cases are
  * provably abandoned: a temporary of this very host and process id, written by an earlier
  * life of it (a restarted container is PID 1 on the same pod name again), since this one has
- * stored nothing yet; and one older than any upload can run, since a worker holding a job past
- * JOB_TIMEOUT_MS is terminated. Everything else may be a live upload of another replica.
+ * stored nothing yet; one of this host whose process is no longer running (`isRunning`: a
+ * server restarted outside a container gets a new pid); and one older than any upload can
+ * run, since a worker holding a job past JOB_TIMEOUT_MS is terminated. Everything else may be
+ * a live upload of another replica.
  */
-export function isAbandoned(name: string, modifiedMs: number, nowMs: number, self: TempOwner, jobTimeoutMs: number): boolean {
+export function isAbandoned(name: string, modifiedMs: number, nowMs: number, self: TempOwner, jobTimeoutMs: number, isRunning: (pid: number) => boolean): boolean {
   if (!isTemporary(name)) return false;
   const owner = ownerOf(name);
-  if (owner !== null && owner.host === fileSafe(self.host) && owner.pid === self.pid) return true;
+  if (owner !== null && owner.host === fileSafe(self.host) && (owner.pid === self.pid || !isRunning(owner.pid))) return true;
   return nowMs - modifiedMs > jobTimeoutMs + CLOCK_MARGIN_MS;
 }

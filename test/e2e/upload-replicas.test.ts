@@ -1,11 +1,12 @@
 // Several servers on one uploads folder, as replicas sharing a volume: a server that starts
-// removes only temporaries that are provably abandoned (its own, or older than any upload in
-// progress can be) and never another live replica's; replicas starting together over the
+// removes only temporaries that are provably abandoned (its own, its host's whose process is
+// gone, or older than any upload in progress can be) and never another live replica's; replicas starting together over the
 // same leftovers all start.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../helpers/raw.js';
@@ -45,6 +46,31 @@ test("a starting replica keeps another replica's fresh temporaries and removes o
     for (const server of servers) assert.equal(await upload(server), 201);
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a fresh temporary of this host whose process is gone is removed at once; one that cannot be removed is logged and left", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rawhttp-shared-'));
+  // A server that ran here and stopped: restarted outside a container, the new one has a new pid.
+  const gone = spawnSync(process.execPath, ['-e', '']).pid;
+  const ofGoneProcess = temporary(dir, `.upload-${hostname()}-${gone}-${hex(12)}.tmp`);
+  const ofLiveProcess = temporary(dir, `.upload-${hostname()}-${process.pid}-${hex(12)}.tmp`);
+  // What cannot be unlinked (here a folder; in a shared folder, another user's file).
+  const stuck = `.upload-${hex(12)}.tmp`;
+  mkdirSync(join(dir, stuck, 'inside'), { recursive: true });
+  utimesSync(join(dir, stuck), HOUR_AGO, HOUR_AGO);
+  let server: StartedServer | null = null;
+  try {
+    server = await startServer({ uploadsDir: dir, env: { JOB_TIMEOUT_MS: String(JOB_TIMEOUT_MS) } });
+    await server.waitForLog((line) => line.msg === 'removed a stale upload temporary' && line.file === ofGoneProcess);
+    const left = await server.waitForLog((line) => line.msg === 'cannot remove a stale upload temporary; left in place');
+    assert.equal(left.file, stuck);
+    assert.equal(left.level, 'warn');
+    assert.deepEqual(readdirSync(dir).sort(), [ofLiveProcess, stuck].sort());
+    assert.equal(await upload(server), 201);
+  } finally {
+    await server?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -47,7 +47,8 @@ describe('temporaryName and ownerOf', () => {
 
 describe('isAbandoned', () => {
   const limit = JOB_TIMEOUT_MS + CLOCK_MARGIN_MS;
-  const abandoned = (name: string, ageMs: number, me: TempOwner = self): boolean => isAbandoned(name, NOW - ageMs, NOW, me, JOB_TIMEOUT_MS);
+  const everyoneRunning = (): boolean => true;
+  const abandoned = (name: string, ageMs: number, me: TempOwner = self, isRunning: (pid: number) => boolean = everyoneRunning): boolean => isAbandoned(name, NOW - ageMs, NOW, me, JOB_TIMEOUT_MS, isRunning);
 
   test("this process's own temporaries are abandoned however fresh: it has stored nothing yet", () => {
     assert.equal(abandoned(temporaryName(self, RANDOM), 0), true);
@@ -61,6 +62,13 @@ describe('isAbandoned', () => {
       assert.equal(abandoned(name, limit), false);
       assert.equal(abandoned(name, limit + 1), true);
     }
+  });
+
+  test("a fresh temporary of this host is abandoned once its process is gone; another host's pids say nothing", () => {
+    const running = (pid: number): boolean => pid === 7;
+    assert.equal(abandoned(temporaryName({ host: self.host, pid: 2 }, RANDOM), 0, self, running), true);
+    assert.equal(abandoned(temporaryName({ host: self.host, pid: 7 }, RANDOM), 0, self, running), false);
+    assert.equal(abandoned(temporaryName({ host: 'rawhttp-7d9f8c6b5-q8w2z', pid: 2 }, RANDOM), 0, self, running), false);
   });
 
   test('owner-less temporaries of earlier versions go by age alone; other files never', () => {

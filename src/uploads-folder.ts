@@ -1,0 +1,72 @@
+// The uploads folder at start: created (and made durable) if missing, checked writable, and
+// cleared of temporaries a crash left behind. Replicas may share the folder: only provably
+// abandoned temporaries go (handlers/upload-temporaries.ts).
+import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
+import type { Logger } from 'pino';
+import { ConfigError } from './config.js';
+import { isAbandoned, isTemporary, thisProcess } from './handlers/upload-temporaries.js';
+
+export function prepareUploads(uploadsDir: string, jobTimeoutMs: number, log: Logger): void {
+  try {
+    const firstCreated = mkdirSync(uploadsDir, { recursive: true });
+    if (firstCreated !== undefined) foldersToSync(firstCreated, uploadsDir).forEach(syncFolder);
+    // Found now rather than as a 500 on every upload (a volume mounted for another user).
+    accessSync(uploadsDir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    throw new ConfigError(`invalid configuration: UPLOADS_DIR: cannot create or write to "${uploadsDir}" (${codeOf(error)})`);
+  }
+  removeAbandonedTemporaries(uploadsDir, jobTimeoutMs, log);
+}
+
+/**
+ * A 201 promises that the upload's name survives a power cut, and that includes the names of
+ * the folders it is in: the folder above the first one the start created, and each created.
+ */
+export function foldersToSync(firstCreated: string, uploadsDir: string): string[] {
+  const folders = [dirname(firstCreated), firstCreated];
+  for (const part of relative(firstCreated, uploadsDir).split(sep)) if (part !== '') folders.push(join(folders.at(-1)!, part));
+  return folders;
+}
+
+function syncFolder(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Whether a process of this host is running (one of another user answers EPERM: it is). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/**
+ * Temporaries are hidden and never served, so one that cannot be removed (another user's, in
+ * a shared folder) is logged and left, and the start goes on.
+ */
+function removeAbandonedTemporaries(uploadsDir: string, jobTimeoutMs: number, log: Logger): void {
+  const self = thisProcess();
+  const now = Date.now();
+  for (const name of readdirSync(uploadsDir)) {
+    if (!isTemporary(name)) continue;
+    const path = join(uploadsDir, name);
+    try {
+      if (!isAbandoned(name, statSync(path).mtimeMs, now, self, jobTimeoutMs, isRunning)) continue;
+      unlinkSync(path);
+      log.warn({ file: name }, 'removed a stale upload temporary');
+    } catch (error) {
+      // ENOENT: another replica starting at the same time removed it first.
+      if (codeOf(error) !== 'ENOENT') log.warn({ file: name, code: codeOf(error) }, 'cannot remove a stale upload temporary; left in place');
+    }
+  }
+}
+
+const codeOf = (error: unknown): string => (error as NodeJS.ErrnoException).code ?? String(error);
