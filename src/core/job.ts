@@ -65,8 +65,9 @@ export interface WorkLog {
   readonly message: string;
   readonly fields?: Readonly<Record<string, string | number>>;
   /**
-   * A condition of the whole process (descriptors exhausted), which every request meets while
-   * it lasts: written at most once a second, with how many were held back.
+   * A condition of the whole process (descriptors exhausted, the uploads folder full or
+   * unwritable), which every request meets while it lasts: a message is written at most once
+   * a second, with how many were held back.
    */
   readonly oncePerSecond?: true;
 }

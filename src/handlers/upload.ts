@@ -29,7 +29,7 @@ function checkFreeSpace(bytes: number, context: UploadContext): JobResult | null
   if (hasRoom(free, bytes, context.minFreeDiskBytes)) return null;
   return {
     response: errorResponse(507, 'POST'),
-    log: { level: 'warn', message: 'upload refused: free space below MIN_FREE_DISK_BYTES', fields: { freeBytes: free!, minFreeDiskBytes: context.minFreeDiskBytes, bytes } },
+    log: { level: 'warn', message: 'upload refused: free space below MIN_FREE_DISK_BYTES', fields: { freeBytes: free!, minFreeDiskBytes: context.minFreeDiskBytes, bytes }, oncePerSecond: true },
   };
 }
 
@@ -42,15 +42,18 @@ export function uploadProblem(body: Uint8Array): string | null {
   return json.ok ? null : `invalid JSON at byte ${json.offset}: ${json.message}`;
 }
 
-/** Nothing was stored: 507 when the disk is full, else 500. */
+/**
+ * Nothing was stored: 507 when the disk is full, else 500. Either is a condition of the folder
+ * (full, gone, unwritable) that every upload meets while it lasts, so it is logged once a second.
+ */
 function notStored(error: unknown): JobResult {
   const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
   if (STORAGE_FULL.has(code)) {
-    return { response: errorResponse(507, 'POST'), log: { level: 'warn', message: 'upload refused: storage full', fields: { code } } };
+    return { response: errorResponse(507, 'POST'), log: { level: 'warn', message: 'upload refused: storage full', fields: { code }, oncePerSecond: true } };
   }
   return {
     response: errorResponse(500, 'POST'),
-    log: { level: 'error', message: 'upload failed', fields: { code, error: String((error as Error).stack ?? error) } },
+    log: { level: 'error', message: 'upload failed', fields: { code, error: String((error as Error).stack ?? error) }, oncePerSecond: true },
   };
 }
 

@@ -78,8 +78,17 @@ export function dispatch(deps: DispatchDeps, to: Responder, exchange: Exchange, 
   }
 }
 
-/** Work logs of a condition of the whole process: one limit for the process, like the condition. */
-const processConditionLog = new RateLimitedLog(1000);
+/**
+ * Work logs of a condition of the whole process: one limit per message for the process, like
+ * the condition. The messages are the handlers' own constants, so the map stays small.
+ */
+const processConditionLogs = new Map<string, RateLimitedLog>();
+
+function processConditionLog(message: string): RateLimitedLog {
+  let limited = processConditionLogs.get(message);
+  if (limited === undefined) processConditionLogs.set(message, (limited = new RateLimitedLog(1000)));
+  return limited;
+}
 
 /** A job's result becomes its response; what the worker reports is counted and logged. */
 function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Exchange, job: Job, outcome: JobOutcome<JobResult>, uploadBytes: number): Response {
@@ -98,7 +107,7 @@ function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Excha
     const { level, message, oncePerSecond } = result.log;
     const fields = { conn: connection, client: exchange.client, target: exchange.target, worker: outcome.workerId, traceId: exchange.traceId, ...result.log.fields };
     if (oncePerSecond === undefined) deps.log[level](fields, message);
-    else processConditionLog.maybe((suppressed) => deps.log[level]({ ...fields, suppressed }, message));
+    else processConditionLog(message).maybe((suppressed) => deps.log[level]({ ...fields, suppressed }, message));
   }
   return result.response;
 }

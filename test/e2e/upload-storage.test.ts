@@ -138,14 +138,14 @@ function makeUnwritable(dir: string): { undo: () => void; how: string } | { reas
   return { undo: () => run('umount', [dir]), how: 'a read-only bind mount (running as root)' };
 }
 
-test('an uploads folder the server may not write to gives 500 and an error log; the server keeps serving', async (t) => {
+test('an uploads folder the server may not write to gives 500 and an error log at most once a second; the server keeps serving', async (t) => {
   const parent = mkdtempSync(join(tmpdir(), 'rawhttp-readonly-'));
   const dir = join(parent, 'uploads');
   mkdirSync(dir);
   let server: StartedServer | null = null;
   let undo: (() => void) | null = null;
   try {
-    server = await startServer({ uploadsDir: dir });
+    server = await startServer({ uploadsDir: dir, env: { UPLOAD_RATE_PER_MINUTE: '0' } });
     const unwritable = makeUnwritable(dir);
     if ('reason' in unwritable) return skipWithReason(t, unwritable.reason);
     undo = unwritable.undo;
@@ -155,6 +155,15 @@ test('an uploads folder the server may not write to gives 500 and an error log; 
     const line = await server.waitForLog((entry) => entry.msg === 'upload failed');
     assert.equal(line.level, 'error');
     assert.match(String(line.code), /^(EACCES|EPERM|EROFS)$/);
+    // Every upload meets the condition while it lasts: one line a second says how many did.
+    const more = await Promise.all(Array.from({ length: 20 }, () => upload(server!.port, DATA_JSON)));
+    assert.deepEqual(new Set(more.map((answer) => answer.status)), new Set([500]));
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    assert.equal((await upload(server.port, DATA_JSON)).status, 500);
+    const summary = await server.waitForLog((entry) => entry.msg === 'upload failed' && Number(entry.suppressed) > 0);
+    const failedLines = server.logs.filter((entry) => entry.msg === 'upload failed');
+    assert.ok(failedLines.length <= 3, `${failedLines.length} lines for 22 failed uploads`);
+    assert.equal(failedLines.reduce((sum, entry) => sum + 1 + Number(entry.suppressed ?? 0), 0), 22, JSON.stringify(summary));
     assert.deepEqual(uploadsIn(dir), []);
     await assertServes(server);
     undo();
