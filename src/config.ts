@@ -228,7 +228,9 @@ export function positionalToFlags(argv: readonly string[]): string[] {
     const arg = argv[i]!;
     if (arg.startsWith('--')) {
       // convict ignores flags it does not know: a misspelt one would be dropped in silence.
-      if (!KNOWN_FLAGS.has(arg.split('=', 1)[0]!)) throw new ConfigError(`unknown option "${arg}" (${USAGE})`);
+      // Named without its value, which may be a secret (`--upload-token=...`).
+      const flag = arg.split('=', 1)[0]!;
+      if (!KNOWN_FLAGS.has(flag)) throw new ConfigError(`unknown option "${flag}" (${USAGE})`);
       flags.push(arg);
       // a flag's value may follow as its own argument
       if (!arg.includes('=') && i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) flags.push(argv[++i]!);

@@ -116,7 +116,9 @@ export class AdminServer {
 
   private async metrics(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const tokens = this.options.metricsTokens;
-    const check = tokens === null ? null : checkBearer(request.headers.authorization, tokens);
+    // node:http keeps only the first of repeated Authorization fields; joined, as the public
+    // port joins them, two are malformed (400) whichever comes first.
+    const check = tokens === null ? null : checkBearer(request.headersDistinct.authorization?.join(', '), tokens);
     if (check !== null && !check.ok) {
       for (const [name, value] of check.headers) response.setHeader(name, value);
       return this.send(response, request, check.status, { status: 'error', message: check.status === 401 ? 'a valid bearer token is required' : 'malformed Authorization header' });

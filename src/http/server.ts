@@ -10,7 +10,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { Logger } from 'pino';
 import { errorResponse } from '../core/response.js';
 import { RateLimitedLog } from '../log.js';
-import { canonicalAddress } from '../security/address.js';
+import { peerAddress } from '../security/address.js';
 import { connectionAddress } from '../security/forwarded.js';
 import { Connection, type ConnectionDeps } from './connection.js';
 import { headBytes } from './head.js';
@@ -165,7 +165,7 @@ export class HttpServer {
       return;
     }
     // Undefined once the socket is gone (reset before it was accepted).
-    const peer = socket.remoteAddress === undefined ? null : canonicalAddress(socket.remoteAddress);
+    const peer = socket.remoteAddress === undefined ? null : peerAddress(socket.remoteAddress);
     if (peer === null) {
       socket.destroy();
       return;

@@ -20,6 +20,16 @@ export function canonicalAddress(text: string): string | null {
   return canonical.startsWith(V4_MAPPED) && isIPv4(mapped) ? mapped : canonical;
 }
 
+/**
+ * The canonical address of a socket's own peer, as the kernel reports it. A link-local peer
+ * comes with the zone of the interface it reached us on (`fe80::1%eth0`): a fact about this
+ * host, not about the client, so the address without it is the client.
+ */
+export function peerAddress(remoteAddress: string): string | null {
+  const zone = remoteAddress.indexOf('%');
+  return canonicalAddress(zone === -1 ? remoteAddress : remoteAddress.slice(0, zone));
+}
+
 /** Bits of an IPv6 address. */
 const IPV6_BITS = 128;
 

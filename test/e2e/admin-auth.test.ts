@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startServer, type StartedServer } from '../helpers/server.js';
-import { freePort } from '../helpers/raw.js';
+import { freePort, request } from '../helpers/raw.js';
 
 const TOKEN = 'metrics-Zm9vYmFy.token~1';
 const PROMETHEUS = '/usr/bin/prometheus';
@@ -48,6 +48,15 @@ describe('METRICS_TOKEN', () => {
     const malformed = await fetch(metricsUrl, { headers: { Authorization: 'Bearer two words' } });
     assert.equal(malformed.status, 400);
     assert.equal(malformed.headers.get('www-authenticate'), 'Bearer realm="rawhttp", error="invalid_request"');
+  });
+
+  test('two Authorization fields are malformed (400) whichever holds the token, as on the public port', async () => {
+    for (const [first, second] of [[TOKEN, 'bad'], ['bad', TOKEN], [TOKEN, TOKEN]]) {
+      const head = `GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${first}\r\nAuthorization: Bearer ${second}\r\nConnection: close\r\n\r\n`;
+      const response = await request(server.adminPort, Buffer.from(head, 'latin1'));
+      assert.equal(response.status, 400, `${first}, ${second}`);
+      assert.ok(!response.body.toString().includes('http_server_'));
+    }
   });
 
   test('the token, with the scheme in any case, gets the metrics', async () => {

@@ -209,7 +209,9 @@ describe('configuration', () => {
   test('extra positional arguments and unknown flags are refused', () => {
     assert.match(configError(['1', '2', '3', '4'], env), /unexpected argument "4"/);
     assert.match(configError(['--max-thread', '3'], env), /unknown option "--max-thread"/);
-    assert.match(configError(['--nope=1'], env), /unknown option/);
+    assert.match(configError(['--nope=1'], env), /unknown option "--nope"/);
+    // A misspelt secret flag is named without its value.
+    for (const flag of ['--upload-token=s3cret-value', '--metrics-tokens=s3cret-value']) assert.doesNotMatch(configError([flag], env), /s3cret/, flag);
   });
 
   test('positionalToFlags maps positions to flags and passes flags through', () => {

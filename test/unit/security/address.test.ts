@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canonicalAddress, clientNetwork } from '../../../src/security/address.js';
+import { canonicalAddress, clientNetwork, peerAddress } from '../../../src/security/address.js';
 
 test('IPv4 addresses stay as written; leading zeros are refused', () => {
   assert.equal(canonicalAddress('192.0.2.1'), '192.0.2.1');
@@ -22,6 +22,15 @@ test('an IPv4-mapped IPv6 address is the IPv4 address it carries, however writte
   assert.equal(canonicalAddress('0:0:0:0:0:ffff:c000:201'), '192.0.2.1');
   // Not mapped: the IPv4-compatible form and NAT64 addresses are IPv6 clients.
   assert.equal(canonicalAddress('64:ff9b::c000:201'), '64:ff9b::c000:201');
+});
+
+test("a socket's link-local peer is its address without the zone, which names our interface", () => {
+  assert.equal(peerAddress('fe80::1%lo'), 'fe80::1');
+  assert.equal(peerAddress('FE80:0:0:0:0:0:0:1%eth0'), 'fe80::1');
+  assert.equal(peerAddress('::ffff:127.0.0.1'), '127.0.0.1');
+  assert.equal(peerAddress('2001:db8::7'), '2001:db8::7');
+  // Only the kernel's own report drops a zone: in X-Forwarded-For or a PROXY header it is refused.
+  assert.equal(canonicalAddress('fe80::1%lo'), null);
 });
 
 test('anything else is not an address', () => {
