@@ -351,7 +351,8 @@ export class Connection implements Responder {
     const keepAlive = exchange.keepAlive && !isLast;
     const connection = {
       keepAlive,
-      keepAliveTimeoutSeconds: Math.ceil(this.deps.settings.keepAliveTimeoutMs / 1000),
+      // Rounded down: the announced timeout is a time the connection surely stays open.
+      keepAliveTimeoutSeconds: Math.floor(this.deps.settings.keepAliveTimeoutMs / 1000),
       remainingRequests: this.deps.settings.maxRequestsPerConnection - exchange.index + 1,
     };
     const outcome = this.writer.write(response, connection, exchange.traceId, exchange.fieldLines);

@@ -236,7 +236,8 @@ describe('short timeouts', () => {
     const client = await RawClient.connect(server.port);
     client.write(get('/', server.port));
     const [response] = await client.responses(1);
-    assert.equal(response!.headers['keep-alive'], 'timeout=1, max=100');
+    // Never more than the server keeps: 500 ms is less than a whole second.
+    assert.equal(response!.headers['keep-alive'], 'timeout=0, max=100');
     const answeredAt = Date.now();
     await client.waitClosed(10_000);
     assert.ok(Date.now() - answeredAt >= 400, 'not closed before the timeout');
