@@ -1,4 +1,4 @@
-// The Prometheus registry: the metric names are the admin contract (see DESIGN.md).
+// The Prometheus registry: the metric names are the admin contract (docs/operations.md).
 // Gauges of live state read the pool and server when scraped; counters follow events.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RejectionReason, ServerEvents } from '../http/events.js';
