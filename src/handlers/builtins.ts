@@ -7,7 +7,7 @@ export const fs = process.getBuiltinModule('node:fs');
 /**
  * The kernel's random number generator, read directly: the random part of an upload's names
  * is the only randomness a worker needs, and loading node:crypto for it costs every worker
- * about a megabyte (docs/memory.md). Where there is no such device, node:crypto.
+ * memory (docs/memory.md). Where there is no such device, node:crypto.
  */
 const RANDOM_DEVICE = '/dev/urandom';
 

@@ -1,6 +1,6 @@
 // Builds the extension table the workers classify files with, from the configured media
 // types and mime-types' database. Done once on the main thread, so the workers never load
-// the database (it would cost every worker about 2 MiB).
+// the database (memory each worker would hold for nothing).
 import mime from 'mime-types';
 import type { ContentTable } from './files.js';
 

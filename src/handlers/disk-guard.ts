@@ -1,7 +1,7 @@
 // The disk guard: an upload is refused with 507 before anything is written when storing it
 // would leave less than MIN_FREE_DISK_BYTES free on the uploads file system, so uploads
 // cannot fill the disk the logs, temporaries and the rest of the host share. One statfs
-// call per upload (a few microseconds on a worker thread). Workers storing at the same
+// call per upload, on a worker thread. Workers storing at the same
 // moment do not see each other's uploads: together they may go below the minimum by up to
 // MAX_THREADS x MAX_BODY_BYTES (docs/security.md).
 import { fs } from './builtins.js';

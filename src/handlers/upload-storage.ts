@@ -150,8 +150,3 @@ export function completeAll(group: readonly Linked[], folder: string, fs: Storag
     return { kind: 'durable', notes };
   });
 }
-
-/** completeAll for one document. */
-export function complete(linked: Linked, folder: string, fs: StorageFs): Completion {
-  return completeAll([linked], folder, fs)[0]!;
-}

@@ -4,6 +4,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { JobResult, UploadJob } from '../core/job.js';
 import { errorResponse, jsonResponse, storedUnconfirmedResponse } from '../core/response.js';
+import { UPLOADS_PREFIX } from '../core/routes.js';
 import { errorDocument } from '../core/status.js';
 import { freeBytes, hasRoom } from './disk-guard.js';
 import { checkJson } from './json.js';
@@ -62,7 +63,7 @@ function notStored(error: unknown): JobResult {
  * names the file, so the client can fetch it instead of sending it again (docs/uploads.md).
  */
 function stored(name: string, bytes: number, completion: Completion): JobResult {
-  const filepath = `/uploads/${name}`;
+  const filepath = `${UPLOADS_PREFIX}/${name}`;
   if (completion.kind === 'unconfirmed') {
     return {
       response: storedUnconfirmedResponse(filepath),

@@ -117,7 +117,7 @@ export class Connection implements Responder {
   private idleCloseTimer: NodeJS.Timeout | null = null;
 
   /** The connection's address, for logs (each request's own client may differ: see openExchange). */
-  readonly client: string;
+  private readonly client: string;
   private readonly trustedProxy: boolean;
 
   constructor(

@@ -9,7 +9,7 @@ import type { CorsPolicy } from '../security/cors.js';
  * query. Other spellings (percent-encoded, absolute form) get no CORS fields, so a browser
  * refuses the page their response: the mistake fails closed.
  */
-export function isUploadTarget(target: string): boolean {
+function isUploadTarget(target: string): boolean {
   return target.startsWith(UPLOAD_PATH) && (target.length === UPLOAD_PATH.length || target[UPLOAD_PATH.length] === '?');
 }
 

@@ -30,7 +30,7 @@ interface Entry extends CachedFile {
 
 /**
  * What an entry costs beside its file's bytes and its key: the objects, head and closures
- * around them (about 3 KiB, measured). Charged so that many tiny files, or one file asked
+ * around them (the figure is in docs/memory.md). Charged so that many tiny files, or one file asked
  * for under many spellings of its path, cannot hold more than FILE_CACHE_MAX_BYTES.
  */
 export const ENTRY_OVERHEAD_BYTES = 4096;

@@ -51,7 +51,7 @@ export class HttpServer {
   private nextConnectionId = 1;
   private sweepTimer: NodeJS.Timeout | null = null;
   private draining = false;
-  private lastAcceptErrorLog = 0;
+  private readonly acceptErrorLog = new RateLimitedLog(1000);
   /** Refused PROXY connections are logged at most once a second each way: a misconfigured balancer refuses them all. */
   private readonly untrustedLog = new RateLimitedLog(1000);
   private readonly badHeaderLog = new RateLimitedLog(1000);
@@ -249,10 +249,7 @@ export class HttpServer {
 
   /** Accept failures (EMFILE and friends) are logged, at most once a second, and survived. */
   private onServerError(error: NodeJS.ErrnoException): void {
-    const now = Date.now();
-    if (now - this.lastAcceptErrorLog < 1000) return;
-    this.lastAcceptErrorLog = now;
-    this.options.log.error({ code: error.code, err: error.message }, 'accept failed');
+    this.acceptErrorLog.maybe((suppressed) => this.options.log.error({ code: error.code, err: error.message, suppressed }, 'accept failed'));
   }
 
   private startSweep(): void {

@@ -2,6 +2,7 @@
 // a set of accepted tokens, and the refusal a request without a good one gets.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { inspect } from 'node:util';
+import type { HeaderList } from '../core/response.js';
 
 /** RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -9,7 +10,7 @@ const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 const CREDENTIALS = /^bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 const BEARER_SCHEME = /^bearer(?:[ \t]|$)/i;
 
-export const REALM = 'rawhttp';
+const REALM = 'rawhttp';
 
 /** Whether a configured token can be sent at all in an Authorization header. */
 export function isBearerToken(text: string): boolean {
@@ -63,7 +64,6 @@ export class TokenSet {
   }
 }
 
-export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
 
 export type BearerCheck =
   | { readonly ok: true }

@@ -27,7 +27,7 @@ export type UploadAdmission = { readonly ok: true } | { readonly ok: false; read
 
 /**
  * Enough for every client a busy server sees while their buckets refill (at the default rate,
- * a bucket is full again within 20 s), at about 120 bytes each. Past it, new clients share
+ * a bucket is full again within 20 s); what one costs is in docs/memory.md. Past it, new clients share
  * one entry (see overflow).
  */
 export const MAX_CLIENTS = 65_536;

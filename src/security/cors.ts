@@ -3,8 +3,7 @@
 // Without CORS_ORIGINS the server sends no CORS headers and browsers keep other origins out.
 // No response ever allows credentials (cookies): a bearer token in an Authorization header
 // needs none, and that is what lets `*` be offered at all.
-
-export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
+import type { HeaderList } from '../core/response.js';
 
 /** scheme://host[:port] with an optional trailing slash; no path, query, user or wildcard. */
 const ORIGIN_SHAPE = /^https?:\/\/[^/?#@\s*\\]+\/?$/i;

@@ -4,7 +4,7 @@ import type { SecurityRefusal } from './path.js';
 export type HostCheck = { readonly ok: true } | SecurityRefusal;
 
 /** The default port of the `http` scheme, meant by a Host without a port (RFC 9110 §7.2). */
-export const DEFAULT_PORT = '80';
+const DEFAULT_PORT = '80';
 
 /**
  * `uri-host [":" port]` (RFC 3986 §3.2): an IPv6 literal in brackets, or a name or IPv4

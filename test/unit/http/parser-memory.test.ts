@@ -1,5 +1,5 @@
 // What the request parser holds, whatever the framing: memory in proportion to the payload,
-// plus a fixed overhead. `heldBytes` is what the connection accounts against its budget.
+// plus a fixed overhead. `heldBytes` reports it; the connection takes its share of the body budget at the head.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
