@@ -72,3 +72,48 @@ test('the entry loads only the signal handling before its handlers are in place;
   const shutdownImports = valueImports('shutdown.ts');
   assert.ok(shutdownImports.every((spec) => spec.startsWith('node:')), `shutdown.ts loads only built-ins: ${shutdownImports.join(', ')}`);
 });
+
+/** Each import of the files in `folder`: the project path it names, and whether only types come from it. */
+function importsIn(folder: string): { file: string; target: string; typeOnly: boolean }[] {
+  const found: { file: string; target: string; typeOnly: boolean }[] = [];
+  for (const name of readdirSync(join(SRC, folder))) {
+    if (!name.endsWith('.ts')) continue;
+    const file = join(SRC, folder, name);
+    for (const match of readFileSync(file, 'utf8').matchAll(/(?:^|\n)\s*(import|export)(\s+type)?\s[^;]*?from\s*'(\.{1,2}\/[^']+)'/g)) {
+      const target = relative(SRC, resolve(dirname(file), match[3]!)).split(sep).join('/');
+      found.push({ file: `${folder}/${name}`, target, typeOnly: match[2] !== undefined });
+    }
+  }
+  return found;
+}
+
+const outside = (folder: string) => (entry: { target: string }): boolean => !entry.target.startsWith(`${folder}/`);
+
+test("the engine loads the vocabulary, the security rules, the log line and the handlers' two pure rule modules; of the pool, types only", () => {
+  const allowed = (target: string): boolean => /^(core|security)\//.test(target) || ['log.js', 'handlers/conditional.js', 'handlers/representation.js'].includes(target);
+  for (const entry of importsIn('http').filter(outside('http'))) {
+    assert.ok(allowed(entry.target) || (entry.typeOnly && entry.target.startsWith('pool/')), `${entry.file} imports ${entry.target}`);
+  }
+});
+
+test('the admin port loads the vocabulary and the security rules; of the engine and the pool, types only', () => {
+  for (const entry of importsIn('admin').filter(outside('admin'))) {
+    assert.ok(/^(core|security)\//.test(entry.target) || (entry.typeOnly && /^(http|pool)\//.test(entry.target)), `${entry.file} imports ${entry.target}`);
+  }
+});
+
+test("docs/architecture.md's layout lists every source file, and only those", () => {
+  const doc = readFileSync(join(REPO_ROOT, 'docs', 'architecture.md'), 'utf8');
+  const block = /```\nsrc\/\n([\s\S]*?)```/.exec(doc);
+  assert.ok(block !== null, 'the layout block starts with src/');
+  const listed: string[] = [];
+  let folder = '';
+  for (const line of block[1]!.split('\n')) {
+    const entry = /^( +)(\S+)/.exec(line);
+    if (entry === null) continue;
+    if (entry[2]!.endsWith('/')) folder = entry[2]!;
+    else if (entry[2]!.endsWith('.ts')) listed.push(entry[1]!.length > 2 ? `${folder}${entry[2]}` : entry[2]!);
+  }
+  const files = readdirSync(SRC, { recursive: true, encoding: 'utf8' }).filter((path) => path.endsWith('.ts')).map((path) => path.split(sep).join('/'));
+  assert.deepEqual([...listed].sort(), [...files].sort());
+});
