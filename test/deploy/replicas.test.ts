@@ -202,12 +202,12 @@ describe('three replicas behind haproxy, sharing one uploads folder', { skip: SK
       assert.ok([403, 404].includes((await send(agent, lbPort(), 'GET', `/uploads/${temporary}`)).status), `${temporary} must never be served`);
     }
 
-    // Back again, with a new process id: its start-up clean-up leaves a fresh temporary alone
-    // (it cannot prove it abandoned before JOB_TIMEOUT_MS plus a minute have passed).
+    // Back again on the same host, with a new process id: the killed process is gone, so its
+    // start-up clean-up removes the killed one's temporaries at once.
     victim.server = await startReplica(victim.backend);
     await waitUntil('the restarted replica up in haproxy', async () => (await state(victim.backend.name)) === 'UP');
-    assert.ok(readdirSync(uploadsDir).includes(planted));
-    rmSync(join(uploadsDir, planted));
+    await victim.server.waitForLog((line) => line.msg === 'removed a stale upload temporary' && line.file === planted);
+    assert.ok(!readdirSync(uploadsDir).includes(planted));
     await assertReadsIdentical(t, logs);
   });
 
