@@ -15,7 +15,7 @@ import type { AccessPolicy } from './http/access-policy.js';
 import { BodyBudget } from './http/body-budget.js';
 import { FdMonitor } from './http/fd-monitor.js';
 import { ResponseCache } from './http/response-cache.js';
-import type { ConnectionSettings } from './http/connection.js';
+import type { ConnectionSettings } from './http/connection-settings.js';
 import { HttpServer } from './http/server.js';
 import { UploadTokens } from './http/upload-tokens.js';
 import { RateLimitedLog } from './log.js';

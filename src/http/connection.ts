@@ -7,44 +7,17 @@ import type { Job } from '../core/job.js';
 import type { ParsedRequest, RequestHead } from '../core/request.js';
 import { errorResponse, type Response } from '../core/response.js';
 import type { ErrorStatus } from '../core/status.js';
-import { clientAddress } from '../security/forwarded.js';
-import { overloaded } from './answer.js';
-import type { BodyBudget, BodyShare } from './body-budget.js';
-import { corsFieldLines } from './cors-fields.js';
-import { abandoned, CLIENT_CLOSED, completed, decide, dispatch, immediateResponse, type DispatchDeps, type Responder } from './dispatch.js';
+import { MAX_HOLDING, MAX_IN_FLIGHT, type Accepted, type ConnectionDeps, type ConnectionOwner } from './connection-settings.js';
+import { deadlineOf, phaseFor, type Phase } from './deadline.js';
+import { abandoned, CLIENT_CLOSED, completed, decide, dispatch, immediateResponse, type Responder } from './dispatch.js';
+import type { BodyShare } from './body-budget.js';
 import type { SendOutcome } from './file-sender.js';
-import { ExchangeQueue, newExchange, release, type Exchange } from './exchange.js';
-import type { ParserLimits } from './parser.js';
+import { ExchangeQueue, release, type Exchange } from './exchange.js';
+import { admitBody, requestExchange, unreadableExchange, type AwaitingBody } from './intake.js';
 import type { RequestLine } from './request-grammar.js';
 import { RequestReader } from './request-reader.js';
 import { ResponseWriter } from './response-writer.js';
 import type { ImmediateRoute, Route } from './router.js';
-import { newTraceId, requestTraceId } from './trace-context.js';
-
-export interface ConnectionSettings {
-  readonly keepAliveTimeoutMs: number;
-  readonly headersTimeoutMs: number;
-  readonly requestTimeoutMs: number;
-  readonly maxRequestsPerConnection: number;
-  readonly limits: ParserLimits;
-  readonly allowedHosts: ReadonlySet<string>;
-}
-
-export interface ConnectionDeps extends DispatchDeps {
-  readonly settings: ConnectionSettings;
-  /** Memory for request bodies, shared by all connections. */
-  readonly bodies: BodyBudget;
-}
-
-/** What the server learnt of a socket before it handed it over. */
-export interface Accepted {
-  /** The address the connection speaks for: its PROXY header's source, else the socket's peer. */
-  readonly client: string;
-  /** The address is one of TRUSTED_PROXIES: X-Forwarded-For names each request's client. */
-  readonly trustedProxy: boolean;
-  /** Bytes read before the connection began (what followed a PROXY header), or null. */
-  readonly firstBytes: Uint8Array | null;
-}
 
 /**
  * Where the connection is in its life; it only moves forward (see advance).
@@ -57,50 +30,9 @@ export interface Accepted {
 type Lifecycle = 'serving' | 'draining' | 'client-ended' | 'ended' | 'closed';
 const LIFECYCLE_ORDER: readonly Lifecycle[] = ['serving', 'draining', 'client-ended', 'ended', 'closed'];
 
-/** What the deadline is for. */
-type Phase = 'idle' | 'headers' | 'body' | 'write' | 'closing' | 'none';
-
-/** A request whose head has been read and whose body is being read. */
-interface AwaitingBody {
-  readonly exchange: Exchange;
-  readonly route: Extract<Route, { kind: 'static' | 'upload' }>;
-  /** The body's memory, held until the job that reads it is done. */
-  readonly share: BodyShare;
-}
-
-/** What the connection tells whoever serves it (the server's caps and list of connections). */
-export interface ConnectionOwner {
-  /** Once, when the connection ends its side (after its last response, or on a timeout). */
-  ended(): void;
-  /** Once, when the socket has closed. */
-  closed(): void;
-}
-
-/** Pipelined requests in flight per connection before we stop reading from it. */
-const MAX_IN_FLIGHT = 16;
-/**
- * Of those, how many may hold something of their own until their turn (ExchangeQueue.holding):
- * a descriptor, or a body read by a worker. A client pipelining downloads it never reads must
- * not hold sixteen of either. At least 2: a request whose body is being read counts too, and
- * the one before it must still be able to finish without more input.
- */
-const MAX_HOLDING = 2;
-/** Descriptors one connection may hold: its socket, the file it streams and MAX_HOLDING. */
-export const DESCRIPTORS_PER_CONNECTION = 2 + MAX_HOLDING;
-/** A client at its part of the body memory (body-budget.ts): its own excess, like the upload rate. */
-const OVER_CLIENT_BODY_SHARE: ImmediateRoute = {
-  kind: 'reject',
-  status: 429,
-  reason: 'client holds its part of the request-body memory',
-  rule: 'body_memory_share',
-  headers: [['Retry-After', '1']],
-};
-/** How long a closing socket may linger before it is destroyed. */
-const CLOSE_GRACE_MS = 2000;
-
 export class Connection implements Responder {
   /** Absolute time (ms) at which `phase` expires; 0 for none. Checked by the server's sweep. */
-  deadline = 0;
+  private deadline = 0;
   private phase: Phase = 'idle';
   private lifecycle: Lifecycle = 'serving';
   private readonly reader: RequestReader;
@@ -116,19 +48,19 @@ export class Connection implements Responder {
   private idleGraceMs = 0;
   private idleCloseTimer: NodeJS.Timeout | null = null;
 
-  /** The connection's address, for logs (each request's own client may differ: see openExchange). */
-  private readonly client: string;
-  private readonly trustedProxy: boolean;
+  /** The connection fields of the response being written, refilled for each (headBytes reads them at once). */
+  private readonly connectionFields: { keepAlive: boolean; readonly keepAliveTimeoutSeconds: number; remainingRequests: number };
 
   constructor(
     readonly id: number,
     private readonly stream: Duplex,
-    accepted: Accepted,
+    /** Who the connection speaks for (each request's own client may differ: see intake.ts). */
+    private readonly accepted: Accepted,
     private readonly deps: ConnectionDeps,
     private readonly owner: ConnectionOwner,
   ) {
-    this.client = accepted.client;
-    this.trustedProxy = accepted.trustedProxy;
+    // Rounded down: the announced timeout is a time the connection surely stays open.
+    this.connectionFields = { keepAlive: true, keepAliveTimeoutSeconds: Math.floor(deps.settings.keepAliveTimeoutMs / 1000), remainingRequests: 0 };
     this.reader = new RequestReader(stream, deps.settings.limits, {
       hasRoom: () => this.exchanges.length < MAX_IN_FLIGHT && this.exchanges.holding() < MAX_HOLDING && !this.stream.writableNeedDrain,
       head: (head) => this.onHead(head),
@@ -142,7 +74,7 @@ export class Connection implements Responder {
     stream.on('drain', () => this.onDrain());
     stream.on('error', (error) => this.deps.log.debug({ conn: id, err: error.message }, 'socket error'));
     stream.on('close', () => this.onClose());
-    this.setDeadline('idle', deps.settings.keepAliveTimeoutMs);
+    this.setDeadline('idle');
     // Last, once the connection is whole: these bytes may already hold whole requests.
     const first = accepted.firstBytes;
     if (first !== null && first.length > 0) this.read(Buffer.from(first.buffer, first.byteOffset, first.length));
@@ -176,7 +108,7 @@ export class Connection implements Responder {
     } else if (phase === 'headers' || phase === 'body') {
       this.failRequest(408, `${phase} not received in time`);
     } else if (phase === 'write' || phase === 'closing') {
-      this.deps.log.debug({ conn: this.id, phase }, 'client stopped reading, destroying');
+      this.deps.log.debug({ conn: this.id, phase }, phase === 'write' ? 'client stopped reading, destroying' : 'client never closed, destroying');
       this.stream.destroy();
     }
   }
@@ -207,22 +139,12 @@ export class Connection implements Responder {
     this.updateDeadline();
   }
 
-  /**
-   * `bodyFollows`: the head of a request whose body is still to be read. Through a trusted
-   * proxy the client is the one X-Forwarded-For names; with CORS on, a request for /upload
-   * gets its CORS fields. Neither costs a plain request anything when off.
-   */
+  /** `bodyFollows`: the head of a request whose body is still to be read. */
   private openExchange(head: RequestHead, bodyFollows: boolean): Exchange {
-    this.requestCount++;
-    const keepAlive = head.keepAlive && this.requestCount < this.deps.settings.maxRequestsPerConnection;
-    const { access } = this.deps;
-    const client = this.trustedProxy ? clientAddress(this.client, head.headers['x-forwarded-for'], access.trustedProxies) : this.client;
-    const traceId = requestTraceId(head.headers.traceparent);
-    const fieldLines = access.cors === null ? '' : corsFieldLines(access.cors, head);
-    const exchange = newExchange(head.method, head.target, this.requestCount, keepAlive, client, traceId, fieldLines);
+    const exchange = requestExchange(this.deps, this.accepted, head, ++this.requestCount);
     this.exchanges.push(exchange);
     // The last request on this connection: read nothing after it (but its own body, if any).
-    if (!keepAlive && !bodyFollows) this.reader.stop();
+    if (!exchange.keepAlive && !bodyFollows) this.reader.stop();
     return exchange;
   }
 
@@ -236,24 +158,11 @@ export class Connection implements Responder {
       // The body stays unread, so the connection cannot be reused.
       return this.answerAtOnce(exchange, decision, false);
     }
-    const taken = this.deps.bodies.take(head.framing.kind === 'length' ? head.framing.length : this.deps.settings.limits.maxBodyBytes, this.bodyClient(exchange.client));
-    if (taken.kind === 'refused') {
-      // Refused for memory before the body was read: the upload it took from the bucket goes back.
-      if (decision.kind === 'upload') this.deps.access.limits.returnUpload(exchange.client);
-      if (taken.by === 'client') return this.answerAtOnce(exchange, OVER_CLIENT_BODY_SHARE, false);
-      this.deps.events.rejected('body_memory');
-      return this.refuse(exchange, overloaded(exchange.method));
-    }
-    this.awaitingBody = { exchange, route: decision, share: taken.share };
+    const admitted = admitBody(this.deps, head, exchange, decision);
+    if (!('share' in admitted)) return this.answerAtOnce(exchange, admitted, false);
+    this.awaitingBody = admitted;
     exchange.wantsContinue = head.expectContinue && head.version === '1.1';
     this.flush();
-  }
-
-  /** Whose part of the body memory a request takes: none for a trusted proxy's own, which carry many clients. */
-  private bodyClient(client: string): string | null {
-    const { access } = this.deps;
-    if (!access.trustedProxies.empty && access.trustedProxies.matches(client)) return null;
-    return access.limits.clientOf(client);
   }
 
   private onRequest(request: ParsedRequest): void {
@@ -306,8 +215,7 @@ export class Connection implements Responder {
     } else if (head !== undefined) {
       exchange = this.openExchange(head, false);
     } else {
-      this.requestCount++;
-      exchange = newExchange(line?.method ?? '-', line?.target ?? '-', this.requestCount, false, this.client, newTraceId(), '');
+      exchange = unreadableExchange(this.accepted, line, ++this.requestCount);
       this.exchanges.push(exchange);
     }
     this.deps.log.info({ conn: this.id, client: exchange.client, status, reason, traceId: exchange.traceId }, 'bad request');
@@ -349,12 +257,9 @@ export class Connection implements Responder {
     // Draining, or the client has sent FIN and all it sent is read: the last response is followed by our close.
     const isLast = nothingAfter && (this.lifecycle === 'draining' || (this.lifecycle === 'client-ended' && this.reader.done));
     const keepAlive = exchange.keepAlive && !isLast;
-    const connection = {
-      keepAlive,
-      // Rounded down: the announced timeout is a time the connection surely stays open.
-      keepAliveTimeoutSeconds: Math.floor(this.deps.settings.keepAliveTimeoutMs / 1000),
-      remainingRequests: this.deps.settings.maxRequestsPerConnection - exchange.index + 1,
-    };
+    const connection = this.connectionFields;
+    connection.keepAlive = keepAlive;
+    connection.remainingRequests = this.deps.settings.maxRequestsPerConnection - exchange.index + 1;
     const outcome = this.writer.write(response, connection, exchange.traceId, exchange.fieldLines);
     if (outcome === 'streaming') this.streaming = { exchange, status: response.status, keepAlive };
     else this.onSent(exchange, response.status, keepAlive, outcome);
@@ -440,7 +345,7 @@ export class Connection implements Responder {
     this.advance('ended');
     this.reader.stop();
     this.stream.end();
-    this.setDeadline('closing', CLOSE_GRACE_MS);
+    this.setDeadline('closing');
     this.owner.ended();
   }
 
@@ -466,20 +371,14 @@ export class Connection implements Responder {
 
   private updateDeadline(): void {
     if (this.ended) return;
-    const { settings } = this.deps;
-    if (this.awaitingBody !== null) this.setDeadlineAt('body', this.reader.requestBegan + settings.requestTimeoutMs);
-    else if (this.writer.busy || (this.exchanges.length > 0 && this.stream.writableLength > 0)) this.setDeadline('write', settings.keepAliveTimeoutMs);
-    else if (this.exchanges.length > 0) this.setDeadlineAt('none', 0);
-    else if (this.reader.inRequest) this.setDeadlineAt('headers', this.reader.requestBegan + settings.headersTimeoutMs);
-    else if (this.phase !== 'idle') this.setDeadline('idle', settings.keepAliveTimeoutMs);
+    const inFlight = this.exchanges.length > 0;
+    const writing = this.writer.busy || (inFlight && this.stream.writableLength > 0);
+    const phase = phaseFor(this.phase, this.awaitingBody !== null, writing, inFlight, this.reader.inRequest);
+    if (phase !== null) this.setDeadline(phase);
   }
 
-  private setDeadline(phase: Phase, fromNowMs: number): void {
-    this.setDeadlineAt(phase, Date.now() + fromNowMs);
-  }
-
-  private setDeadlineAt(phase: Phase, at: number): void {
+  private setDeadline(phase: Phase): void {
     this.phase = phase;
-    this.deadline = at;
+    this.deadline = deadlineOf(phase, this.deps.settings, this.reader.requestBegan);
   }
 }

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { DESCRIPTORS_PER_CONNECTION } from './connection.js';
+import { DESCRIPTORS_PER_CONNECTION } from './connection-settings.js';
 
 /** Descriptors kept free below the limit: past this, accepts and file opens start failing. */
 const FD_HEADROOM = 16;

@@ -1,6 +1,6 @@
 // For tests that build a Connection in-process (to reach what a child process hides).
 import type { AccessPolicy } from '../../src/http/access-policy.js';
-import type { Accepted, ConnectionOwner, ConnectionSettings } from '../../src/http/connection.js';
+import type { Accepted, ConnectionOwner, ConnectionSettings } from '../../src/http/connection-settings.js';
 import { AddressRanges } from '../../src/security/cidr.js';
 import { ClientLimits } from '../../src/security/client-limits.js';
 

@@ -10,7 +10,8 @@ import { Metrics } from '../../../src/admin/metrics.js';
 import type { Representation } from '../../../src/core/job.js';
 import { ResponseCache } from '../../../src/http/response-cache.js';
 import { BodyBudget } from '../../../src/http/body-budget.js';
-import { Connection, type ConnectionDeps } from '../../../src/http/connection.js';
+import { Connection } from '../../../src/http/connection.js';
+import type { ConnectionDeps } from '../../../src/http/connection-settings.js';
 import { defaultAccessPolicy, defaultConnectionSettings, direct, NO_OWNER } from '../../helpers/connection.js';
 import { RawClient } from '../../helpers/raw.js';
 

@@ -1,0 +1,48 @@
+// Which timeout a connection's one deadline stands for (docs/architecture.md, "Deadline
+// phase"): the connection says what it is doing, this says which phase applies and when it
+// expires. Pure but for the clock, and nothing here allocates.
+
+/** What the deadline is for; `none`: requests are with the pool, bounded by JOB_TIMEOUT_MS there. */
+export type Phase = 'idle' | 'headers' | 'body' | 'write' | 'closing' | 'none';
+
+/** How long a closing socket may linger before it is destroyed. */
+export const CLOSE_GRACE_MS = 2000;
+
+export interface DeadlineSettings {
+  readonly keepAliveTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+}
+
+/**
+ * The phase the connection's state calls for, or null to keep the current deadline: an idle
+ * connection's counts from when it fell idle, not from the latest event.
+ * `writing`: a file is being streamed, or responses wait in the socket's buffer.
+ */
+export function phaseFor(current: Phase, readingBody: boolean, writing: boolean, inFlight: boolean, inRequest: boolean): Phase | null {
+  if (readingBody) return 'body';
+  if (writing) return 'write';
+  if (inFlight) return 'none';
+  if (inRequest) return 'headers';
+  return current === 'idle' ? null : 'idle';
+}
+
+/**
+ * When `phase`, entered now, expires (ms since the epoch); 0 for never. `requestBegan`: the
+ * request's first byte. The clock is read only for the phases that count from now.
+ */
+export function deadlineOf(phase: Phase, settings: DeadlineSettings, requestBegan: number): number {
+  switch (phase) {
+    case 'body':
+      return requestBegan + settings.requestTimeoutMs;
+    case 'headers':
+      return requestBegan + settings.headersTimeoutMs;
+    case 'write':
+    case 'idle':
+      return Date.now() + settings.keepAliveTimeoutMs;
+    case 'closing':
+      return Date.now() + CLOSE_GRACE_MS;
+    case 'none':
+      return 0;
+  }
+}

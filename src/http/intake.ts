@@ -1,0 +1,68 @@
+// What a connection makes of each request it reads, before any response: the exchange that
+// will carry its answer (who sent it, its trace id, whether the connection may stay open
+// after it), and for a request with a body, the body's share of the memory budget or the
+// refusal. Plain functions of the server's shared dependencies, like dispatch.ts: a
+// connection allocates nothing for them beyond what each request needs anyway.
+import type { RequestHead } from '../core/request.js';
+import { clientAddress } from '../security/forwarded.js';
+import type { BodyShare } from './body-budget.js';
+import type { Accepted, ConnectionDeps } from './connection-settings.js';
+import { corsFieldLines } from './cors-fields.js';
+import { newExchange, type Exchange } from './exchange.js';
+import type { RequestLine } from './request-grammar.js';
+import type { ImmediateRoute, Route } from './router.js';
+import { newTraceId, requestTraceId } from './trace-context.js';
+
+/** A request whose head has been read and whose body is being read. */
+export interface AwaitingBody {
+  readonly exchange: Exchange;
+  readonly route: Extract<Route, { kind: 'static' | 'upload' }>;
+  /** The body's memory, held until the job that reads it is done. */
+  readonly share: BodyShare;
+}
+
+const RETRY_AFTER = [['Retry-After', '1']] as const;
+/** A client at its part of the body memory (body-budget.ts): its own excess, like the upload rate. */
+const OVER_CLIENT_BODY_SHARE: ImmediateRoute = { kind: 'reject', status: 429, reason: 'client holds its part of the request-body memory', rule: 'body_memory_share', headers: RETRY_AFTER };
+/** Every body together holds MAX_BODY_MEMORY_BYTES: the server is full, for now. */
+const BODY_MEMORY_FULL: ImmediateRoute = { kind: 'reject', status: 503, reason: 'request-body memory full', headers: RETRY_AFTER };
+
+/**
+ * The exchange of the `index`th request on a connection. Through a trusted proxy the client
+ * is the one X-Forwarded-For names; with CORS on, a request for /upload gets its CORS fields.
+ * Neither costs a plain request anything when off.
+ */
+export function requestExchange(deps: ConnectionDeps, accepted: Accepted, head: RequestHead, index: number): Exchange {
+  const keepAlive = head.keepAlive && index < deps.settings.maxRequestsPerConnection;
+  const { access } = deps;
+  const client = accepted.trustedProxy ? clientAddress(accepted.client, head.headers['x-forwarded-for'], access.trustedProxies) : accepted.client;
+  const fieldLines = access.cors === null ? '' : corsFieldLines(access.cors, head);
+  return newExchange(head.method, head.target, index, keepAlive, client, requestTraceId(head.headers.traceparent), fieldLines);
+}
+
+/** The exchange of bytes that never made a whole head: `line` when its request line was valid. */
+export function unreadableExchange(accepted: Accepted, line: RequestLine | undefined, index: number): Exchange {
+  return newExchange(line?.method ?? '-', line?.target ?? '-', index, false, accepted.client, newTraceId(), '');
+}
+
+/** Whose part of the body memory a request takes: none for a trusted proxy's own, which carry many clients. */
+function bodyClient(deps: ConnectionDeps, client: string): string | null {
+  const { access } = deps;
+  if (!access.trustedProxies.empty && access.trustedProxies.matches(client)) return null;
+  return access.limits.clientOf(client);
+}
+
+/**
+ * The memory for the body of an accepted head, or the refusal when it does not fit (the
+ * body then stays unread). A refused upload gets back what the upload gate took from its
+ * client's bucket: the refusal was the server's, not the client's.
+ */
+export function admitBody(deps: ConnectionDeps, head: RequestHead, exchange: Exchange, route: AwaitingBody['route']): AwaitingBody | ImmediateRoute {
+  const bytes = head.framing.kind === 'length' ? head.framing.length : deps.settings.limits.maxBodyBytes;
+  const taken = deps.bodies.take(bytes, bodyClient(deps, exchange.client));
+  if (taken.kind === 'taken') return { exchange, route, share: taken.share };
+  if (route.kind === 'upload') deps.access.limits.returnUpload(exchange.client);
+  if (taken.by === 'client') return OVER_CLIENT_BODY_SHARE;
+  deps.events.rejected('body_memory');
+  return BODY_MEMORY_FULL;
+}
