@@ -67,6 +67,9 @@ export class Connection implements Responder {
       request: (request) => this.onRequest(request),
       invalid: (status, reason, head, line) => this.failRequest(status, reason, head, line),
       inputEnded: () => this.onInputEnded(),
+      nextTurn: () => {
+        if (!this.ended) this.read(null);
+      },
     });
     this.writer = new ResponseWriter(stream, () => this.updateDeadline(), (outcome) => this.onStreamed(outcome));
     stream.on('data', (chunk: Buffer) => this.read(chunk));

@@ -1,7 +1,8 @@
 // Reads requests off a connection's stream: feeds the parser, hands each complete head or
 // request to the connection, and stops reading while the connection has no room for more
-// (a client that pipelines faster than it reads waits for us). Remembers when the request
-// being read began, for its deadlines.
+// (a client that pipelines faster than it reads waits for us), or for the rest of the event
+// loop's turn once it has taken its share (other clients wait for no one's pipeline). Remembers
+// when the request being read began, for its deadlines.
 import type { Duplex } from 'node:stream';
 import type { ParsedRequest, RequestHead } from '../core/request.js';
 import { RequestParser, type ParserLimits } from './parser.js';
@@ -23,10 +24,23 @@ export interface RequestEvents {
    * `inRequest`, the bytes after them began a request that can never complete.
    */
   inputEnded(): void;
+  /** The other connections have had their turn: call resume() to read on. */
+  nextTurn(): void;
 }
 
-/** `paused` while the connection has no room; `done` after the last request. */
-type Input = 'reading' | 'paused' | 'done';
+/**
+ * Requests one connection takes in a row before the other connections get a turn. Answers
+ * from the cache, and refusals, leave at once and free their place in flight, so without it
+ * one read of such pipelined requests runs on in one synchronous burst to the connection's
+ * last request while every other client waits. Sixteen, like the requests one may have in flight.
+ */
+const TURN_BUDGET = 16;
+
+/**
+ * `paused` while the connection has no room; `yielding` until the event loop's next turn,
+ * once the connection has taken TURN_BUDGET requests; `done` after the last request.
+ */
+type Input = 'reading' | 'paused' | 'yielding' | 'done';
 
 export class RequestReader {
   private input: Input = 'reading';
@@ -35,6 +49,8 @@ export class RequestReader {
   private readonly parser: RequestParser;
   /** When the first byte of the request being read arrived (ms). */
   private begun = 0;
+  /** Requests taken since the reader last ran out of input or yielded its turn. */
+  private taken = 0;
 
   constructor(
     private readonly stream: Duplex,
@@ -99,8 +115,11 @@ export class RequestReader {
         this.stream.pause();
         return;
       }
+      // Only when more has already arrived: a client that sent just its share waits for no turn.
+      if (this.taken >= TURN_BUDGET && this.parser.inRequest) return this.yieldTurn();
       const event = this.parser.next();
       if (event.type === 'need-more') {
+        this.taken = 0;
         if (!this.endOfInput) return;
         this.input = 'done';
         return this.events.inputEnded();
@@ -113,9 +132,22 @@ export class RequestReader {
         // The body is part of the same request: its deadline still counts from the head's first byte.
         this.events.head(event.head);
       } else {
+        this.taken++;
         this.events.request(event.request);
         if (this.parser.inRequest) this.begun = Date.now();
       }
     }
+  }
+
+  /** Takes nothing more until the event loop has served the other connections once. */
+  private yieldTurn(): void {
+    this.input = 'yielding';
+    this.stream.pause();
+    setImmediate(() => {
+      if (this.input !== 'yielding') return;
+      this.taken = 0;
+      this.input = 'paused';
+      this.events.nextTurn();
+    });
   }
 }

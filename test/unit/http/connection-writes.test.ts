@@ -65,12 +65,12 @@ class CountingStream extends Duplex {
   }
 }
 
-async function withServer(run: (port: number, host: string, counts: WriteCounts) => Promise<void>): Promise<void> {
-  const allowedHosts = new Set<string>();
+/** Connection dependencies in which every request for /page.html is answered from the cache. */
+function cachedPageDeps(allowedHosts: ReadonlySet<string>): ConnectionDeps {
   // A long TTL: every request here is answered from the main thread's cache, no worker involved.
   const cache = new ResponseCache(1 << 20, 3_600_000);
   cache.store({ kind: 'static', method: 'GET', path: '/page.html', conditions: {}, acceptEncoding: undefined, query: '' }, { representation, bytes: PAGE }, Date.now());
-  const deps: ConnectionDeps = {
+  return {
     settings: defaultConnectionSettings(allowedHosts),
     bodies: new BodyBudget(64 << 20, { perClient: 8 << 20, maxBodyBytes: 1 << 20 }),
     jobs: { submit: () => assert.fail('no request here needs a worker') },
@@ -79,6 +79,11 @@ async function withServer(run: (port: number, host: string, counts: WriteCounts)
     log: pino({ level: 'silent' }),
     access: defaultAccessPolicy(),
   };
+}
+
+async function withServer(run: (port: number, host: string, counts: WriteCounts) => Promise<void>): Promise<void> {
+  const allowedHosts = new Set<string>();
+  const deps = cachedPageDeps(allowedHosts);
   const counts: WriteCounts = { single: 0, batched: 0 };
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     new Connection(1, new CountingStream(socket, counts), direct('127.0.0.1'), deps, NO_OWNER);
@@ -127,4 +132,50 @@ test('a request on its own is one write, and the next one after it another', asy
       client.close();
     }
   });
+});
+
+/** A connection's stream in memory: the test pushes the client's bytes; each write is logged as the responses it holds. */
+class MemoryStream extends Duplex {
+  constructor(
+    private readonly name: string,
+    private readonly writes: string[],
+  ) {
+    // Room for every response at once: the socket's buffer never asks the reader to wait.
+    super({ allowHalfOpen: true, writableHighWaterMark: 1 << 24 });
+  }
+
+  override _read(): void {}
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    this._writev([{ chunk }], callback);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: () => void): void {
+    const responses = Buffer.concat(chunks.map(({ chunk }) => chunk)).toString('latin1').split('HTTP/1.1 200 OK').length - 1;
+    this.writes.push(`${this.name}:${responses}`);
+    callback();
+  }
+}
+
+test("one client's pipeline takes sixteen requests a turn: another client's request, read in the same turn, is not kept behind all of it", async () => {
+  const host = 'example.test';
+  const deps = cachedPageDeps(new Set([`${host}:80`]));
+  const writes: string[] = [];
+  const flooder = new MemoryStream('flooder', writes);
+  const other = new MemoryStream('other', writes);
+  new Connection(1, flooder, direct('192.0.2.1'), deps, NO_OWNER);
+  new Connection(2, other, direct('192.0.2.2'), deps, NO_OWNER);
+  // The streams start flowing on the next tick; from then on a push is read at once.
+  await new Promise((resolve) => setImmediate(resolve));
+  const get = `GET /page.html HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+  flooder.push(get.repeat(99));
+  other.push(get);
+  const answered = (name: string): number => writes.filter((write) => write.startsWith(`${name}:`)).reduce((sum, write) => sum + Number(write.split(':')[1]), 0);
+  while (answered('flooder') < 99) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(answered('other'), 1);
+  // The other client's answer left after the flooder's first sixteen, not after all 99.
+  assert.deepEqual(writes.slice(0, 2), ['flooder:16', 'other:1']);
+  assert.ok(writes.every((write) => Number(write.split(':')[1]) <= 16), writes.join(' '));
+  flooder.destroy();
+  other.destroy();
 });
