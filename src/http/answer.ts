@@ -16,8 +16,8 @@ export function answerAtOnce(decision: ImmediateRoute, method: string): Response
   return decision.kind === 'options' ? optionsResponse(decision.allow) : errorResponse(decision.status, method, decision.headers);
 }
 
-/** Every worker busy and the queue full. */
-export function overloaded(method: string): Response {
+/** 503, try again in a second: every worker busy and the queue full, or a job that never ran. */
+export function unavailable(method: string): Response {
   return errorResponse(503, method, RETRY_AFTER);
 }
 
@@ -26,7 +26,7 @@ export function overloaded(method: string): Response {
  * an upload may have been stored, so the answer says so rather than invite a blind retry.
  */
 export function failedJobResponse(failure: JobFailure, job: Job, method: string, note: string | null): Response {
-  if (failure === 'not-run' || failure === 'queue-timeout' || failure === 'closed') return overloaded(method);
+  if (failure === 'not-run' || failure === 'queue-timeout' || failure === 'closed') return unavailable(method);
   if (job.kind !== 'upload') return errorResponse(500, method);
   // An upload's note is the name it was linked under: the document exists.
   if (note !== null) return storedUnconfirmedResponse(`${UPLOADS_PREFIX}/${note}`);

@@ -9,7 +9,7 @@ import { errorResponse, type Response } from '../core/response.js';
 import type { ErrorStatus } from '../core/status.js';
 import { MAX_HOLDING, MAX_IN_FLIGHT, type Accepted, type ConnectionDeps, type ConnectionOwner } from './connection-settings.js';
 import { deadlineOf, phaseFor, type Phase } from './deadline.js';
-import { abandoned, CLIENT_CLOSED, completed, decide, dispatch, immediateResponse, type Responder } from './dispatch.js';
+import { abandoned, CLIENT_CLOSED, completed, dispatch, immediateResponse, routeAndGate, type Responder } from './dispatch.js';
 import type { BodyShare } from './body-budget.js';
 import type { SendOutcome } from './file-sender.js';
 import { ExchangeQueue, release, type Exchange } from './exchange.js';
@@ -156,7 +156,7 @@ export class Connection implements Responder {
   /** The head of a request with a body: refuse early, or ask for the body with 100 Continue. */
   private onHead(head: RequestHead): void {
     const exchange = this.openExchange(head, true);
-    const decision = decide(this.deps, head, exchange);
+    const decision = routeAndGate(this.deps, head, exchange);
     if (decision.kind === 'reject' || decision.kind === 'options') {
       // The body stays unread, so the connection cannot be reused.
       return this.answerAtOnce(exchange, decision, false);
@@ -179,7 +179,7 @@ export class Connection implements Responder {
       if (!exchange.keepAlive) this.reader.stop();
     } else {
       exchange = this.openExchange(request, false);
-      decision = decide(this.deps, request, exchange);
+      decision = routeAndGate(this.deps, request, exchange);
     }
     // While draining, this request is the connection's last: its response says close.
     if (this.lifecycle === 'draining') this.reader.stop();

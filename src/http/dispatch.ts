@@ -10,7 +10,7 @@ import type { Response } from '../core/response.js';
 import { RateLimitedLog } from '../log.js';
 import type { JobOutcome, JobRunner } from '../pool/pool.js';
 import type { AccessPolicy } from './access-policy.js';
-import { answerAtOnce, failedJobResponse, overloaded } from './answer.js';
+import { answerAtOnce, failedJobResponse, unavailable } from './answer.js';
 import type { BodyShare } from './body-budget.js';
 import type { ServerEvents } from './events.js';
 import type { Exchange } from './exchange.js';
@@ -36,8 +36,11 @@ export interface Responder {
   respond(exchange: Exchange, response: Response): void;
 }
 
-/** What happens to a request, decided from its head. */
-export function decide(deps: DispatchDeps, head: RequestHead, exchange: Exchange): Route {
+/**
+ * What happens to a request, decided from its head: its route, and for an upload the upload
+ * gate (its token, then its client's rate, which this spends).
+ */
+export function routeAndGate(deps: DispatchDeps, head: RequestHead, exchange: Exchange): Route {
   const decision = route(head, deps.settings.allowedHosts);
   if (decision.kind !== 'upload') return decision;
   return gateUpload(head, exchange.client, deps.access) ?? decision;
@@ -58,9 +61,9 @@ export function immediateResponse(deps: DispatchDeps, connection: number, exchan
  */
 export function dispatch(deps: DispatchDeps, to: Responder, exchange: Exchange, job: Job, share: BodyShare | null): void {
   if (job.kind === 'static') {
-    const cached = deps.cache.respond(job, Date.now());
+    const cached = deps.cache.lookup(job, Date.now());
     if (cached !== null) {
-      exchange.cached = true;
+      exchange.answeredBy = 'cache';
       share?.release();
       return to.respond(exchange, cached);
     }
@@ -74,7 +77,7 @@ export function dispatch(deps: DispatchDeps, to: Responder, exchange: Exchange, 
   if (!submitted) {
     share?.release();
     deps.events.rejected('queue_full');
-    to.respond(exchange, overloaded(exchange.method));
+    to.respond(exchange, unavailable(exchange.method));
   }
 }
 
@@ -92,7 +95,7 @@ function processConditionLog(message: string): RateLimitedLog {
 
 /** A job's result becomes its response; what the worker reports is counted and logged. */
 function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Exchange, job: Job, outcome: JobOutcome<JobResult>, uploadBytes: number): Response {
-  exchange.workerId = outcome.workerId;
+  exchange.answeredBy = outcome.workerId;
   if (!outcome.ok) {
     deps.log.error({ conn: connection, worker: outcome.workerId, failure: outcome.failure, err: outcome.error, traceId: exchange.traceId }, 'job failed');
     // An upload's note is the name it was linked under: the document is in the folder.
@@ -112,6 +115,12 @@ function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Excha
   return result.response;
 }
 
+/** The access log's `worker` (null when the main thread answered) and `cached` fields. */
+function answeredBy(exchange: Exchange): { worker: number | null; cached: boolean } {
+  const by = exchange.answeredBy;
+  return { worker: typeof by === 'number' ? by : null, cached: by === 'cache' };
+}
+
 /** What the log and metrics say of a request whose client closed the connection before any of its response was sent (nginx's 499). */
 export const CLIENT_CLOSED = 499;
 
@@ -126,7 +135,7 @@ export function abandoned(deps: DispatchDeps, connection: number, exchange: Exch
   deps.events.requestCompleted(exchange.method, status, seconds);
   if (!deps.log.isLevelEnabled('info')) return;
   const ms = Math.round(seconds * 1e6) / 1e3;
-  deps.log.info({ conn: connection, client: exchange.client, method: exchange.method, path: exchange.target, status, aborted: by, ms, worker: exchange.workerId, cached: exchange.cached, traceId: exchange.traceId }, 'request');
+  deps.log.info({ conn: connection, client: exchange.client, method: exchange.method, path: exchange.target, status, aborted: by, ms, ...answeredBy(exchange), traceId: exchange.traceId }, 'request');
 }
 
 /** A response has been sent: metrics, and the access log line, whose fields are not even built when info is off. */
@@ -136,7 +145,7 @@ export function completed(deps: DispatchDeps, connection: number, exchange: Exch
   if (!deps.log.isLevelEnabled('info')) return;
   const ms = Math.round(seconds * 1e6) / 1e3;
   deps.log.info(
-    { conn: connection, client: exchange.client, method: exchange.method, path: exchange.target, status, bytes, ms, worker: exchange.workerId, cached: exchange.cached, connection: keepAlive ? 'keep-alive' : 'close', traceId: exchange.traceId },
+    { conn: connection, client: exchange.client, method: exchange.method, path: exchange.target, status, bytes, ms, ...answeredBy(exchange), connection: keepAlive ? 'keep-alive' : 'close', traceId: exchange.traceId },
     'request',
   );
 }

@@ -27,14 +27,12 @@ export interface Exchange {
   wantsContinue: boolean;
   /** Null until the response is known. */
   response: Response | null;
-  /** The worker that answered, for the access log; null when the main thread did. */
-  workerId: number | null;
-  /** Answered from the main thread's file cache. */
-  cached: boolean;
+  /** Who answered, for the access log: the engine itself (a refusal, OPTIONS, a 503), the file cache, or a worker by its id. */
+  answeredBy: 'engine' | 'cache' | number;
 }
 
 export function newExchange(method: string, target: string, index: number, keepAlive: boolean, client: string, traceId: TraceId, fieldLines: string): Exchange {
-  return { method, target, index, startedAt: performance.now(), client, traceId, fieldLines, keepAlive, wantsContinue: false, response: null, workerId: null, cached: false };
+  return { method, target, index, startedAt: performance.now(), client, traceId, fieldLines, keepAlive, wantsContinue: false, response: null, answeredBy: 'engine' };
 }
 
 /** Closes the file a response that will never be sent holds open. */
@@ -69,7 +67,7 @@ export class ExchangeQueue {
    */
   holding(): number {
     let count = 0;
-    for (const exchange of this.items) if (exchange.response === null || (!exchange.cached && exchange.response.body.kind !== 'none')) count++;
+    for (const exchange of this.items) if (exchange.response === null || (exchange.answeredBy !== 'cache' && exchange.response.body.kind !== 'none')) count++;
     return count;
   }
 

@@ -71,7 +71,7 @@ export class ResponseCache {
   }
 
   /** The answer to a GET or HEAD from the cache, or null on a miss. */
-  respond(job: StaticJob, now: number): Response | null {
+  lookup(job: StaticJob, now: number): Response | null {
     if (job.method === 'POST') return null;
     const key = this.keyOf(job);
     const entry = this.entries.get(key);

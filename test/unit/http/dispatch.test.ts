@@ -70,8 +70,7 @@ describe('dispatch', () => {
     const fromWorker = jsonResponse(200, { from: 'worker' });
     submitted[0]!.done({ ok: true, workerId: 3, result: { response: fromWorker, cacheable: { representation, bytes: PAGE } } });
     assert.deepEqual(answers.map((a) => [a.exchange, a.response]), [[first, fromWorker]]);
-    assert.equal(first.workerId, 3);
-    assert.equal(first.cached, false);
+    assert.equal(first.answeredBy, 3);
 
     const second = exchangeFor('GET', '/page.html');
     dispatch(deps, responder, second, pageJob(), null);
@@ -79,7 +78,7 @@ describe('dispatch', () => {
     assert.equal(answers[1]!.exchange, second);
     assert.equal(answers[1]!.response.status, 200);
     assert.equal(answers[1]!.response.contentLength, PAGE.length);
-    assert.equal(second.cached, true);
+    assert.equal(second.answeredBy, 'cache');
   });
 
   test("a body's memory is held until its job is done", () => {
