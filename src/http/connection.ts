@@ -14,7 +14,7 @@ import type { BodyShare } from './body-budget.js';
 import type { SendOutcome } from './file-sender.js';
 import { ExchangeQueue, release, type Exchange } from './exchange.js';
 import { admitBody, requestExchange, unreadableExchange, type AwaitingBody } from './intake.js';
-import type { RequestLine } from './request-grammar.js';
+import { NOTHING_READ, type ReadSoFar } from './parser.js';
 import { RequestReader } from './request-reader.js';
 import { ResponseWriter } from './response-writer.js';
 import type { ImmediateRoute, Route } from './router.js';
@@ -65,7 +65,7 @@ export class Connection implements Responder {
       hasRoom: () => this.exchanges.length < MAX_IN_FLIGHT && this.exchanges.holding() < MAX_HOLDING && !this.stream.writableNeedDrain,
       head: (head) => this.onHead(head),
       request: (request) => this.onRequest(request),
-      invalid: (status, reason, head, line) => this.failRequest(status, reason, head, line),
+      invalid: (status, reason, read) => this.failRequest(status, reason, read),
       inputEnded: () => this.onInputEnded(),
       nextTurn: () => {
         if (!this.ended) this.read(null);
@@ -203,11 +203,10 @@ export class Connection implements Responder {
   }
 
   /**
-   * A request that cannot be read any further: answer with `status` and close. `head`: the
-   * request's, when it was read whole (a body announced too large), so the answer is its own;
-   * `line`: its request line, when only that was (a HEAD then gets no body).
+   * A request that cannot be read any further: answer with `status` and close. `read`: what
+   * the parser had read of it, whose answer it then is (a HEAD gets no body).
    */
-  private failRequest(status: ErrorStatus, reason: string, head?: RequestHead, line?: RequestLine): void {
+  private failRequest(status: ErrorStatus, reason: string, read: ReadSoFar = NOTHING_READ): void {
     this.reader.stop();
     let exchange: Exchange;
     if (this.awaitingBody !== null) {
@@ -215,10 +214,10 @@ export class Connection implements Responder {
       this.awaitingBody.share.release();
       this.awaitingBody = null;
       exchange.wantsContinue = false;
-    } else if (head !== undefined) {
-      exchange = this.openExchange(head, false);
+    } else if (read.kind === 'head') {
+      exchange = this.openExchange(read.head, false);
     } else {
-      exchange = unreadableExchange(this.accepted, line, ++this.requestCount);
+      exchange = unreadableExchange(this.accepted, read.kind === 'line' ? read.line : undefined, ++this.requestCount);
       this.exchanges.push(exchange);
     }
     this.deps.log.info({ conn: this.id, client: exchange.client, status, reason, traceId: exchange.traceId }, 'bad request');

@@ -13,13 +13,17 @@ export type ParseEvent =
   | { readonly type: 'head'; readonly head: RequestHead }
   /** A complete request. */
   | { readonly type: 'request'; readonly request: ParsedRequest }
-  /**
-   * The bytes cannot be served; the connection must answer with `status` and close. `head`:
-   * the request's head, when it was read whole before the error (a body announced too large).
-   * `line`: its request line, when that was read and valid before a header was refused, so
-   * the answer to a HEAD request has no body and the log names the request.
-   */
-  | { readonly type: 'error'; readonly status: ParseErrorStatus; readonly reason: string; readonly head?: RequestHead; readonly line?: RequestLine };
+  /** The bytes cannot be served; the connection must answer with `status` and close. */
+  | { readonly type: 'error'; readonly status: ParseErrorStatus; readonly reason: string; readonly read: ReadSoFar };
+
+/**
+ * How much of a refused request was read: its whole head (a body announced too large), so the
+ * answer is the request's own; or its request line, valid before a header was refused, so the
+ * answer to a HEAD has no body and the log names the request; or nothing of use.
+ */
+export type ReadSoFar = { readonly kind: 'head'; readonly head: RequestHead } | { readonly kind: 'line'; readonly line: RequestLine } | { readonly kind: 'nothing' };
+
+export const NOTHING_READ: ReadSoFar = { kind: 'nothing' };
 
 export interface ParserLimits {
   readonly maxRequestLineBytes: number;
@@ -137,9 +141,8 @@ export class RequestParser {
       this.state = 'failed';
       this.body = NO_BODY_BYTES;
       this.releaseInput();
-      if (error.head !== undefined) return { type: 'error', status: error.status, reason: error.message, head: error.head };
-      if (line !== undefined) return { type: 'error', status: error.status, reason: error.message, line };
-      return { type: 'error', status: error.status, reason: error.message };
+      const read: ReadSoFar = error.head !== undefined ? { kind: 'head', head: error.head } : line !== undefined ? { kind: 'line', line } : NOTHING_READ;
+      return { type: 'error', status: error.status, reason: error.message, read };
     }
   }
 

@@ -5,8 +5,8 @@
 // when the request being read began, for its deadlines.
 import type { Duplex } from 'node:stream';
 import type { ParsedRequest, RequestHead } from '../core/request.js';
-import { RequestParser, type ParserLimits } from './parser.js';
-import type { ParseErrorStatus, RequestLine } from './request-grammar.js';
+import { RequestParser, type ParserLimits, type ReadSoFar } from './parser.js';
+import type { ParseErrorStatus } from './request-grammar.js';
 
 export interface RequestEvents {
   /** Whether another request may be taken now. */
@@ -14,11 +14,8 @@ export interface RequestEvents {
   /** The head of a request whose body follows. */
   head(head: RequestHead): void;
   request(request: ParsedRequest): void;
-  /**
-   * The bytes cannot be read as a request; nothing more is read. `head`: when it was read
-   * whole; `line`: the request line, when only that was.
-   */
-  invalid(status: ParseErrorStatus, reason: string, head: RequestHead | undefined, line: RequestLine | undefined): void;
+  /** The bytes cannot be read as a request; nothing more is read. */
+  invalid(status: ParseErrorStatus, reason: string, read: ReadSoFar): void;
   /**
    * The client sent FIN and every complete request it sent before has been taken. When
    * `inRequest`, the bytes after them began a request that can never complete.
@@ -126,7 +123,7 @@ export class RequestReader {
       }
       if (event.type === 'error') {
         this.input = 'done';
-        return this.events.invalid(event.status, event.reason, event.head, event.line);
+        return this.events.invalid(event.status, event.reason, event.read);
       }
       if (event.type === 'head') {
         // The body is part of the same request: its deadline still counts from the head's first byte.

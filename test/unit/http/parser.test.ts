@@ -347,7 +347,8 @@ describe('bodies', () => {
       [413],
     );
     // The head comes with the error, so that the answer can be the request's own.
-    assert.deepEqual(events[0]!.type === 'error' && [events[0].head?.method, events[0].head?.target], ['POST', '/']);
+    const read = events[0]!.type === 'error' ? events[0].read : null;
+    assert.deepEqual(read?.kind === 'head' && [read.head.method, read.head.target], ['POST', '/']);
     const pending = parser.pendingBytes;
     for (let i = 0; i < 100; i++) feedEvents(parser, Buffer.alloc(64 * 1024, 0x62), events);
     assert.equal(events.length, 1, 'nothing after the error');
