@@ -40,6 +40,9 @@ function withBytes(status: Status, headers: HeaderList, bytes: Uint8Array, metho
 // TextEncoder's output owns its memory, so a body made here can be transferred between threads.
 const encoder = new TextEncoder();
 
+/** The field of a 503 (or 429) the client may retry in a second. */
+export const RETRY_IN_A_SECOND: HeaderList = [['Retry-After', '1']];
+
 /** An error as an HTML page (see status.ts); HEAD gets the same head without the body. */
 export function errorResponse(status: ErrorStatus, method: string, extraHeaders: HeaderList = []): Response {
   const headers: HeaderList = [['Content-Type', 'text/html; charset=utf-8'], ['Cache-Control', 'no-store'], ...extraHeaders];

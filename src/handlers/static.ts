@@ -2,7 +2,7 @@
 // synchronous fs calls, which cost a fraction of the same calls through libuv's thread pool.
 import type { Stats } from 'node:fs';
 import { basename, join, sep } from 'node:path';
-import { errorResponse, redirectResponse, type HeaderList } from '../core/response.js';
+import { errorResponse, redirectResponse, RETRY_IN_A_SECOND, type HeaderList } from '../core/response.js';
 import { STATIC_ALLOW, UPLOADS_PREFIX } from '../core/routes.js';
 import type { ErrorStatus } from '../core/status.js';
 import type { ConditionalHeaders, JobResult, Representation, StaticJob } from '../core/job.js';
@@ -112,7 +112,7 @@ function refuseOpen(problem: OpenProblem, method: string): JobResult {
       return { response: errorResponse(403, method), log: { level: 'warn', message: 'file not readable by the server' } };
     case 'exhausted':
       // Out of file descriptors: a passing condition, so the client may retry.
-      return { response: errorResponse(503, method, [['Retry-After', '1']]), log: { level: 'error', message: 'too many open files (EMFILE/ENFILE): cannot open the file', oncePerSecond: true } };
+      return { response: errorResponse(503, method, RETRY_IN_A_SECOND), log: { level: 'error', message: 'too many open files (EMFILE/ENFILE): cannot open the file', oncePerSecond: true } };
     default:
       return { response: errorResponse(500, method), log: { level: 'error', message: 'cannot open the file', fields: { code: problem.failed } } };
   }
@@ -210,7 +210,7 @@ function respondFromFile(method: 'GET' | 'HEAD', conditions: ConditionalHeaders,
     const bytes = readRange(file.fd, 0, size);
     // Shorter than its size a moment ago: the file is being rewritten. Nothing is sent yet,
     // and a moment later it is whole: 503 with Retry-After says so.
-    if (bytes.length < size) return { result: { response: errorResponse(503, method, [['Retry-After', '1']]), log: { level: 'warn', message: 'file changed while being read: 503' } }, keptOpen: false };
+    if (bytes.length < size) return { result: { response: errorResponse(503, method, RETRY_IN_A_SECOND), log: { level: 'warn', message: 'file changed while being read: 503' } }, keptOpen: false };
     const response = respondWith(method, conditions, representation, (start, length) => ({ kind: 'bytes', bytes: bytes.subarray(start, start + length) }));
     return { result: { response, cacheable: { representation, bytes } }, keptOpen: false };
   }

@@ -1,13 +1,12 @@
 // The responses the engine makes itself: refusals and OPTIONS decided from the head, and the
 // answer to a job that has no result. Pure.
-import { errorResponse, jsonResponse, optionsResponse, storedUnconfirmedResponse, type Response } from '../core/response.js';
+import { errorResponse, jsonResponse, optionsResponse, RETRY_IN_A_SECOND, storedUnconfirmedResponse, type Response } from '../core/response.js';
 import { UPLOADS_PREFIX } from '../core/routes.js';
 import { errorDocument } from '../core/status.js';
 import type { Job } from '../core/job.js';
 import type { JobFailure } from '../pool/pool.js';
 import type { ImmediateRoute } from './router.js';
 
-const RETRY_AFTER = [['Retry-After', '1']] as const;
 const MAY_BE_STORED = 'the server failed while storing the document: it may exist under /uploads; check before sending it again';
 
 
@@ -18,7 +17,7 @@ export function answerAtOnce(decision: ImmediateRoute, method: string): Response
 
 /** 503, try again in a second: every worker busy and the queue full, or a job that never ran. */
 export function unavailable(method: string): Response {
-  return errorResponse(503, method, RETRY_AFTER);
+  return errorResponse(503, method, RETRY_IN_A_SECOND);
 }
 
 /**

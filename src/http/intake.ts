@@ -4,6 +4,7 @@
 // refusal. Plain functions of the server's shared dependencies, like dispatch.ts: a
 // connection allocates nothing for them beyond what each request needs anyway.
 import type { RequestHead } from '../core/request.js';
+import { RETRY_IN_A_SECOND } from '../core/response.js';
 import { clientAddress } from '../security/forwarded.js';
 import type { BodyShare } from './body-budget.js';
 import type { Accepted, ConnectionDeps } from './connection-settings.js';
@@ -21,11 +22,10 @@ export interface AwaitingBody {
   readonly share: BodyShare;
 }
 
-const RETRY_AFTER = [['Retry-After', '1']] as const;
 /** A client at its part of the body memory (body-budget.ts): its own excess, like the upload rate. */
-const OVER_CLIENT_BODY_SHARE: ImmediateRoute = { kind: 'reject', status: 429, reason: 'client holds its part of the request-body memory', rule: 'body_memory_share', headers: RETRY_AFTER };
+const OVER_CLIENT_BODY_SHARE: ImmediateRoute = { kind: 'reject', status: 429, reason: 'client holds its part of the request-body memory', rule: 'body_memory_share', headers: RETRY_IN_A_SECOND };
 /** Every body together holds MAX_BODY_MEMORY_BYTES: the server is full, for now. */
-const BODY_MEMORY_FULL: ImmediateRoute = { kind: 'reject', status: 503, reason: 'request-body memory full', headers: RETRY_AFTER };
+const BODY_MEMORY_FULL: ImmediateRoute = { kind: 'reject', status: 503, reason: 'request-body memory full', headers: RETRY_IN_A_SECOND };
 
 /**
  * The exchange of the `index`th request on a connection. Through a trusted proxy the client
@@ -48,7 +48,7 @@ export function unreadableExchange(accepted: Accepted, line: RequestLine | undef
 /** Whose part of the body memory a request takes: none for a trusted proxy's own, which carry many clients. */
 function bodyClient(deps: ConnectionDeps, client: string): string | null {
   const { access } = deps;
-  if (!access.trustedProxies.empty && access.trustedProxies.matches(client)) return null;
+  if (access.trustedProxies.matches(client)) return null;
   return access.limits.clientOf(client);
 }
 

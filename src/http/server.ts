@@ -8,7 +8,7 @@
 // under load takes milliseconds. The kernel spreads new connections over the sockets.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { errorResponse } from '../core/response.js';
+import { errorResponse, RETRY_IN_A_SECOND } from '../core/response.js';
 import { RateLimitedLog } from '../log.js';
 import { peerAddress } from '../security/address.js';
 import { connectionAddress } from '../security/forwarded.js';
@@ -32,7 +32,7 @@ export interface HttpServerOptions {
 
 /** Sent to connections over the cap; built per use only for its Date header. */
 function overloadResponse(): Buffer {
-  const response = errorResponse(503, 'GET', [['Retry-After', '1']]);
+  const response = errorResponse(503, 'GET', RETRY_IN_A_SECOND);
   const body = response.body.kind === 'bytes' ? response.body.bytes : new Uint8Array(0);
   return Buffer.concat([...headBytes(response, { keepAlive: false, keepAliveTimeoutSeconds: 0, remainingRequests: 0 }), body]);
 }
@@ -212,7 +212,7 @@ export class HttpServer {
       events.rejected('draining');
       return this.refuse(socket);
     }
-    const fromProxy = !access.trustedProxies.empty && access.trustedProxies.matches(client);
+    const fromProxy = access.trustedProxies.matches(client);
     const release = fromProxy ? NOTHING_TO_RELEASE : access.limits.acquireConnection(client);
     if (release === null) {
       events.rejected('client_limit');

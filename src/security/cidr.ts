@@ -21,8 +21,8 @@ export function cidrProblem(entry: string): string | null {
 export class AddressRanges {
   private constructor(
     private readonly list: BlockList,
-    /** The entries as configured, for the start log. */
-    readonly entries: readonly string[],
+    /** The entries as configured: with none, nothing is even looked at. */
+    private readonly entries: readonly string[],
   ) {}
 
   /** Throws an Error naming the first entry that is not an address or CIDR block. */
@@ -40,12 +40,10 @@ export class AddressRanges {
     return new AddressRanges(list, [...entries]);
   }
 
-  get empty(): boolean {
-    return this.entries.length === 0;
-  }
-
   /** Whether the address is in a range; false for anything that is not an IP address. */
   matches(address: string): boolean {
+    // Without TRUSTED_PROXIES, as most servers run, no address is even looked at.
+    if (this.entries.length === 0) return false;
     const family = isIP(address);
     if (family === 0 || address.includes('%')) return false;
     return this.list.check(address, family === 4 ? 'ipv4' : 'ipv6');
