@@ -115,11 +115,8 @@ function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Excha
   return result.response;
 }
 
-/** The access log's `worker` (null when the main thread answered) and `cached` fields. */
-function answeredBy(exchange: Exchange): { worker: number | null; cached: boolean } {
-  const by = exchange.answeredBy;
-  return { worker: typeof by === 'number' ? by : null, cached: by === 'cache' };
-}
+/** The access log's `worker`: null when the main thread answered. */
+const workerOf = (exchange: Exchange): number | null => (typeof exchange.answeredBy === 'number' ? exchange.answeredBy : null);
 
 /** What the log and metrics say of a request whose client closed the connection before any of its response was sent (nginx's 499). */
 export const CLIENT_CLOSED = 499;
@@ -135,7 +132,7 @@ export function abandoned(deps: DispatchDeps, connection: number, exchange: Exch
   deps.events.requestCompleted(exchange.method, status, seconds);
   if (!deps.log.isLevelEnabled('info')) return;
   const ms = Math.round(seconds * 1e6) / 1e3;
-  deps.log.info({ conn: connection, client: exchange.client, method: exchange.method, path: exchange.target, status, aborted: by, ms, ...answeredBy(exchange), traceId: exchange.traceId }, 'request');
+  deps.log.info({ conn: connection, client: exchange.client, method: exchange.method, path: exchange.target, status, aborted: by, ms, worker: workerOf(exchange), cached: exchange.answeredBy === 'cache', traceId: exchange.traceId }, 'request');
 }
 
 /** A response has been sent: metrics, and the access log line, whose fields are not even built when info is off. */
@@ -145,7 +142,7 @@ export function completed(deps: DispatchDeps, connection: number, exchange: Exch
   if (!deps.log.isLevelEnabled('info')) return;
   const ms = Math.round(seconds * 1e6) / 1e3;
   deps.log.info(
-    { conn: connection, client: exchange.client, method: exchange.method, path: exchange.target, status, bytes, ms, ...answeredBy(exchange), connection: keepAlive ? 'keep-alive' : 'close', traceId: exchange.traceId },
+    { conn: connection, client: exchange.client, method: exchange.method, path: exchange.target, status, bytes, ms, worker: workerOf(exchange), cached: exchange.answeredBy === 'cache', connection: keepAlive ? 'keep-alive' : 'close', traceId: exchange.traceId },
     'request',
   );
 }
