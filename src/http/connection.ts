@@ -90,6 +90,13 @@ export class Connection implements Responder {
    */
   drain(idleGraceMs: number): void {
     this.idleGraceMs = idleGraceMs;
+    // Received before the signal, though not taken yet: served, not dropped with the close.
+    this.stream.cork();
+    try {
+      this.reader.takeArrived();
+    } finally {
+      this.stream.uncork();
+    }
     this.advance('draining');
     this.flush();
   }
@@ -375,7 +382,8 @@ export class Connection implements Responder {
     if (this.ended) return;
     const inFlight = this.exchanges.length > 0;
     const writing = this.writer.busy || (inFlight && this.stream.writableLength > 0);
-    const phase = phaseFor(this.phase, this.awaitingBody !== null, writing, inFlight, this.reader.inRequest);
+    // Requests that wait for the reader's next turn are the server's to take, like those in flight.
+    const phase = phaseFor(this.phase, this.awaitingBody !== null, writing, inFlight || this.reader.yielding, this.reader.inRequest);
     if (phase !== null) this.setDeadline(phase);
   }
 

@@ -46,8 +46,8 @@ export class RequestReader {
   private readonly parser: RequestParser;
   /** When the first byte of the request being read arrived (ms). */
   private begun = 0;
-  /** Requests taken since the reader last ran out of input or yielded its turn. */
-  private taken = 0;
+  /** Requests still to be taken in this turn before the reader yields (see TURN_BUDGET). */
+  private budget = TURN_BUDGET;
 
   constructor(
     private readonly stream: Duplex,
@@ -63,6 +63,11 @@ export class RequestReader {
 
   get paused(): boolean {
     return this.input === 'paused';
+  }
+
+  /** Requests have arrived that wait for the event loop's next turn: the server's to take, not the client's to send. */
+  get yielding(): boolean {
+    return this.input === 'yielding';
   }
 
   /** Part of a request has arrived, not all of it. */
@@ -104,6 +109,18 @@ export class RequestReader {
     this.read();
   }
 
+  /**
+   * Takes now, as room allows, the requests that arrived and wait for the next turn (shutdown
+   * begins: what was received before it is served, as when the reader never yields).
+   */
+  takeArrived(): void {
+    if (this.input !== 'yielding') return;
+    this.input = 'reading';
+    this.budget = Number.POSITIVE_INFINITY;
+    this.stream.resume();
+    this.read();
+  }
+
   /** Takes every complete request from what has arrived, while there is room. */
   private read(): void {
     while (this.input === 'reading') {
@@ -113,10 +130,10 @@ export class RequestReader {
         return;
       }
       // Only when more has already arrived: a client that sent just its share waits for no turn.
-      if (this.taken >= TURN_BUDGET && this.parser.inRequest) return this.yieldTurn();
+      if (this.budget === 0 && this.parser.inRequest) return this.yieldTurn();
       const event = this.parser.next();
       if (event.type === 'need-more') {
-        this.taken = 0;
+        this.budget = TURN_BUDGET;
         if (!this.endOfInput) return;
         this.input = 'done';
         return this.events.inputEnded();
@@ -129,7 +146,7 @@ export class RequestReader {
         // The body is part of the same request: its deadline still counts from the head's first byte.
         this.events.head(event.head);
       } else {
-        this.taken++;
+        this.budget--;
         this.events.request(event.request);
         if (this.parser.inRequest) this.begun = Date.now();
       }
@@ -142,7 +159,7 @@ export class RequestReader {
     this.stream.pause();
     setImmediate(() => {
       if (this.input !== 'yielding') return;
-      this.taken = 0;
+      this.budget = TURN_BUDGET;
       this.input = 'paused';
       this.events.nextTurn();
     });

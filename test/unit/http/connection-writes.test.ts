@@ -66,12 +66,12 @@ class CountingStream extends Duplex {
 }
 
 /** Connection dependencies in which every request for /page.html is answered from the cache. */
-function cachedPageDeps(allowedHosts: ReadonlySet<string>): ConnectionDeps {
+function cachedPageDeps(allowedHosts: ReadonlySet<string>, settings: Partial<ConnectionDeps['settings']> = {}): ConnectionDeps {
   // A long TTL: every request here is answered from the main thread's cache, no worker involved.
   const cache = new ResponseCache(1 << 20, 3_600_000);
   cache.store({ kind: 'static', method: 'GET', path: '/page.html', conditions: {}, acceptEncoding: undefined, query: '' }, { representation, bytes: PAGE }, Date.now());
   return {
-    settings: defaultConnectionSettings(allowedHosts),
+    settings: { ...defaultConnectionSettings(allowedHosts), ...settings },
     bodies: new BodyBudget(64 << 20, { perClient: 8 << 20, maxBodyBytes: 1 << 20 }),
     jobs: { submit: () => assert.fail('no request here needs a worker') },
     cache,
@@ -157,25 +157,63 @@ class MemoryStream extends Duplex {
   }
 }
 
-test("one client's pipeline takes sixteen requests a turn: another client's request, read in the same turn, is not kept behind all of it", async () => {
-  const host = 'example.test';
-  const deps = cachedPageDeps(new Set([`${host}:80`]));
-  const writes: string[] = [];
-  const flooder = new MemoryStream('flooder', writes);
-  const other = new MemoryStream('other', writes);
-  new Connection(1, flooder, direct('192.0.2.1'), deps, NO_OWNER);
-  new Connection(2, other, direct('192.0.2.2'), deps, NO_OWNER);
-  // The streams start flowing on the next tick; from then on a push is read at once.
+const HOST = 'example.test';
+const GET_PAGE = `GET /page.html HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`;
+
+/** Responses each stream was written, by name. */
+const answered = (writes: readonly string[], name: string): number => writes.filter((write) => write.startsWith(`${name}:`)).reduce((sum, write) => sum + Number(write.split(':')[1]), 0);
+
+/** A connection over a MemoryStream, flowing: from now on a push is read at once. */
+async function memoryConnection(name: string, writes: string[], deps: ConnectionDeps, id = 1): Promise<{ stream: MemoryStream; connection: Connection }> {
+  const stream = new MemoryStream(name, writes);
+  const connection = new Connection(id, stream, direct(`192.0.2.${id}`), deps, NO_OWNER);
   await new Promise((resolve) => setImmediate(resolve));
-  const get = `GET /page.html HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
-  flooder.push(get.repeat(99));
-  other.push(get);
-  const answered = (name: string): number => writes.filter((write) => write.startsWith(`${name}:`)).reduce((sum, write) => sum + Number(write.split(':')[1]), 0);
-  while (answered('flooder') < 99) await new Promise((resolve) => setImmediate(resolve));
-  assert.equal(answered('other'), 1);
+  return { stream, connection };
+}
+
+/** Waits until `name` was answered `count` times with 200; fails after five seconds. */
+async function untilAnswered(writes: readonly string[], name: string, count: number): Promise<void> {
+  const giveUpAt = Date.now() + 5000;
+  while (answered(writes, name) < count) {
+    assert.ok(Date.now() < giveUpAt, `${answered(writes, name)} of ${count} answered: ${writes.join(' ')}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+test("one client's pipeline takes sixteen requests a turn: another client's request, read in the same turn, is not kept behind all of it", async () => {
+  const deps = cachedPageDeps(new Set([`${HOST}:80`]));
+  const writes: string[] = [];
+  const flooder = await memoryConnection('flooder', writes, deps, 1);
+  const other = await memoryConnection('other', writes, deps, 2);
+  flooder.stream.push(GET_PAGE.repeat(99));
+  other.stream.push(GET_PAGE);
+  await untilAnswered(writes, 'flooder', 99);
+  assert.equal(answered(writes, 'other'), 1);
   // The other client's answer left after the flooder's first sixteen, not after all 99.
   assert.deepEqual(writes.slice(0, 2), ['flooder:16', 'other:1']);
   assert.ok(writes.every((write) => Number(write.split(':')[1]) <= 16), writes.join(' '));
-  flooder.destroy();
-  other.destroy();
+  flooder.stream.destroy();
+  other.stream.destroy();
+});
+
+test('requests waiting for their turn are the server\'s to take: the headers timeout does not run for them', async () => {
+  const deps = cachedPageDeps(new Set([`${HOST}:80`]), { headersTimeoutMs: 1 });
+  const writes: string[] = [];
+  const { stream, connection } = await memoryConnection('client', writes, deps);
+  stream.push(GET_PAGE.repeat(99));
+  // The sweep comes while the connection waits for its next turn, long past the timeout.
+  connection.checkDeadline(Date.now() + 60_000);
+  await untilAnswered(writes, 'client', 99);
+  stream.destroy();
+});
+
+test('a shutdown that begins while requests wait for their turn still answers every request received before it', async () => {
+  const deps = cachedPageDeps(new Set([`${HOST}:80`]));
+  const writes: string[] = [];
+  const { stream, connection } = await memoryConnection('client', writes, deps);
+  const closed = new Promise((resolve) => stream.on('finish', resolve));
+  stream.push(GET_PAGE.repeat(99));
+  connection.drain(10);
+  await closed;
+  assert.equal(answered(writes, 'client'), 99);
 });
