@@ -8,14 +8,15 @@ import { ConfigError } from './config.js';
 import { isAbandoned, isTemporary, thisProcess } from './handlers/upload-temporaries.js';
 
 export function prepareUploads(uploadsDir: string, jobTimeoutMs: number, log: Logger): void {
+  let firstCreated: string | undefined;
   try {
-    const firstCreated = mkdirSync(uploadsDir, { recursive: true });
-    if (firstCreated !== undefined) foldersToSync(firstCreated, uploadsDir).forEach(syncFolder);
+    firstCreated = mkdirSync(uploadsDir, { recursive: true });
     // Found now rather than as a 500 on every upload (a volume mounted for another user).
     accessSync(uploadsDir, constants.W_OK | constants.X_OK);
   } catch (error) {
     throw new ConfigError(`invalid configuration: UPLOADS_DIR: cannot create or write to "${uploadsDir}" (${codeOf(error)})`);
   }
+  if (firstCreated !== undefined) syncCreatedFolders(firstCreated, uploadsDir, log);
   removeAbandonedTemporaries(uploadsDir, jobTimeoutMs, log);
 }
 
@@ -29,12 +30,22 @@ export function foldersToSync(firstCreated: string, uploadsDir: string): string[
   return folders;
 }
 
-function syncFolder(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+/**
+ * A folder this process may not read (a parent with mode 0733) cannot be opened to be synced:
+ * then the file system syncs it on its own schedule, which is logged, and the start goes on.
+ */
+function syncCreatedFolders(firstCreated: string, uploadsDir: string, log: Logger): void {
+  for (const path of foldersToSync(firstCreated, uploadsDir)) {
+    try {
+      const fd = openSync(path, 'r');
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (error) {
+      log.warn({ folder: path, code: codeOf(error) }, 'cannot fsync a folder created for UPLOADS_DIR; its entry is durable once the file system syncs it');
+    }
   }
 }
 

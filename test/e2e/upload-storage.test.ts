@@ -92,6 +92,25 @@ test('stale upload temporaries are removed at start, nothing else is touched', a
   }
 });
 
+test('an uploads folder created under a parent the server may not read: it starts, says the parent was not synced, and stores', async (t) => {
+  if (!isRoot) return skipWithReason(t, 'needs root to run the server as another user');
+  const parent = mkdtempSync(join(tmpdir(), 'rawhttp-dropbox-'));
+  // Others may create entries here but not list it (a "drop box"): the folder cannot be opened to be synced.
+  chmodSync(parent, 0o733);
+  const dir = join(parent, 'uploads');
+  let server: StartedServer | null = null;
+  try {
+    server = await startServer({ uploadsDir: dir, launcher: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] });
+    const line = await server.waitForLog((entry) => String(entry.msg).startsWith('cannot fsync a folder created for UPLOADS_DIR'));
+    assert.equal(line.level, 'warn');
+    assert.equal(line.folder, parent);
+    assert.equal((await upload(server.port, DATA_JSON)).status, 201);
+  } finally {
+    await server?.stop();
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
+
 test('a full disk gives 507 and leaves no partial or temporary file; the server keeps serving', async (t) => {
   if (!isRoot) return skipWithReason(t, 'full-disk test needs root to mount a small tmpfs; not running as root');
   const dir = mkdtempSync(join(tmpdir(), 'rawhttp-full-'));
