@@ -90,14 +90,11 @@ export class Connection implements Responder {
    */
   drain(idleGraceMs: number): void {
     this.idleGraceMs = idleGraceMs;
-    // Received before the signal, though not taken yet: served, not dropped with the close.
-    this.stream.cork();
-    try {
-      this.reader.takeArrived();
-    } finally {
-      this.stream.uncork();
-    }
     this.advance('draining');
+    // Requests that arrived before the signal but are not taken yet (the reader yielded its
+    // turn, or waits for room) are served, as if the client had sent FIN after them; a body
+    // being received may still come, as may the request of a reader that took all it had.
+    if (this.awaitingBody === null) this.reader.endInputHere();
     this.flush();
   }
 
@@ -188,8 +185,9 @@ export class Connection implements Responder {
       exchange = this.openExchange(request, false);
       decision = routeAndGate(this.deps, request, exchange);
     }
-    // While draining, this request is the connection's last: its response says close.
-    if (this.lifecycle === 'draining') this.reader.stop();
+    // While draining, this request is the connection's last (its response says close), unless
+    // it is one of those that arrived before the signal.
+    if (this.lifecycle === 'draining' && !this.reader.noMoreInput) this.reader.stop();
     if (decision.kind === 'reject' || decision.kind === 'options') return this.answerAtOnce(exchange, decision, true);
     const job: Job = decision.kind === 'upload' ? { kind: 'upload', body: request.body ?? new Uint8Array(0) } : decision;
     dispatch(this.deps, this, exchange, job, share);
@@ -263,8 +261,10 @@ export class Connection implements Responder {
 
   private send(exchange: Exchange, response: Response): void {
     const nothingAfter = this.exchanges.length === 0 && this.awaitingBody === null;
-    // Draining, or the client has sent FIN and all it sent is read: the last response is followed by our close.
-    const isLast = nothingAfter && (this.lifecycle === 'draining' || (this.lifecycle === 'client-ended' && this.reader.done));
+    // Draining, or the client has sent FIN: the last response is followed by our close. With
+    // the input ended (the FIN, or a shutdown after requests arrived), only once all are read.
+    const closing = this.lifecycle === 'draining' || this.lifecycle === 'client-ended';
+    const isLast = nothingAfter && closing && (!this.reader.noMoreInput || this.reader.done);
     const keepAlive = exchange.keepAlive && !isLast;
     const connection = this.connectionFields;
     connection.keepAlive = keepAlive;

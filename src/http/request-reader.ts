@@ -95,7 +95,8 @@ export class RequestReader {
   }
 
   feed(chunk: Buffer): void {
-    if (this.input === 'done') return;
+    // Bytes after the input ended (endInputHere) came after the shutdown began: not read.
+    if (this.input === 'done' || this.endOfInput) return;
     if (!this.parser.inRequest) this.begun = Date.now();
     this.parser.feed(chunk);
     this.read();
@@ -110,15 +111,19 @@ export class RequestReader {
   }
 
   /**
-   * Takes now, as room allows, the requests that arrived and wait for the next turn (shutdown
-   * begins: what was received before it is served, as when the reader never yields).
+   * Shutdown, while requests that arrived wait to be taken (the reader yielded its turn, or
+   * waits for room): they are all that will be read, as if the client had sent FIN after them.
+   * They are still taken, as room allows and turn by turn, then `inputEnded` is reported. A
+   * reader that took all it had is left alone: the request it is receiving may still come.
    */
-  takeArrived(): void {
-    if (this.input !== 'yielding') return;
-    this.input = 'reading';
-    this.budget = Number.POSITIVE_INFINITY;
-    this.stream.resume();
-    this.read();
+  endInputHere(): void {
+    if ((this.input !== 'yielding' && this.input !== 'paused') || !this.parser.inRequest) return;
+    this.endOfInput = true;
+  }
+
+  /** The client sent FIN, or a shutdown ended the input: what the parser holds is all there will be. */
+  get noMoreInput(): boolean {
+    return this.endOfInput;
   }
 
   /** Takes every complete request from what has arrived, while there is room. */

@@ -136,12 +136,13 @@ test('a request on its own is one write, and the next one after it another', asy
 
 /** A connection's stream in memory: the test pushes the client's bytes; each write is logged as the responses it holds. */
 class MemoryStream extends Duplex {
+  /** `bufferBytes`: past it the stream asks the reader to wait, as a socket's full buffer does. */
   constructor(
     private readonly name: string,
     private readonly writes: string[],
+    bufferBytes: number,
   ) {
-    // Room for every response at once: the socket's buffer never asks the reader to wait.
-    super({ allowHalfOpen: true, writableHighWaterMark: 1 << 24 });
+    super({ allowHalfOpen: true, writableHighWaterMark: bufferBytes });
   }
 
   override _read(): void {}
@@ -163,9 +164,12 @@ const GET_PAGE = `GET /page.html HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`;
 /** Responses each stream was written, by name. */
 const answered = (writes: readonly string[], name: string): number => writes.filter((write) => write.startsWith(`${name}:`)).reduce((sum, write) => sum + Number(write.split(':')[1]), 0);
 
+/** A write buffer with room for every response at once: the stream never asks the reader to wait. */
+const ROOM_FOR_ALL = 1 << 24;
+
 /** A connection over a MemoryStream, flowing: from now on a push is read at once. */
-async function memoryConnection(name: string, writes: string[], deps: ConnectionDeps, id = 1): Promise<{ stream: MemoryStream; connection: Connection }> {
-  const stream = new MemoryStream(name, writes);
+async function memoryConnection(name: string, writes: string[], deps: ConnectionDeps, id = 1, bufferBytes = ROOM_FOR_ALL): Promise<{ stream: MemoryStream; connection: Connection }> {
+  const stream = new MemoryStream(name, writes, bufferBytes);
   const connection = new Connection(id, stream, direct(`192.0.2.${id}`), deps, NO_OWNER);
   await new Promise((resolve) => setImmediate(resolve));
   return { stream, connection };
@@ -207,13 +211,17 @@ test('requests waiting for their turn are the server\'s to take: the headers tim
   stream.destroy();
 });
 
-test('a shutdown that begins while requests wait for their turn still answers every request received before it', async () => {
-  const deps = cachedPageDeps(new Set([`${HOST}:80`]));
-  const writes: string[] = [];
-  const { stream, connection } = await memoryConnection('client', writes, deps);
-  const closed = new Promise((resolve) => stream.on('finish', resolve));
-  stream.push(GET_PAGE.repeat(99));
-  connection.drain(10);
-  await closed;
-  assert.equal(answered(writes, 'client'), 99);
+test('a shutdown answers every request received before it, whether waiting for its turn or for room in the write buffer', async () => {
+  for (const bufferBytes of [ROOM_FOR_ALL, 16 * 1024]) {
+    const deps = cachedPageDeps(new Set([`${HOST}:80`]));
+    const writes: string[] = [];
+    const { stream, connection } = await memoryConnection('client', writes, deps, 1, bufferBytes);
+    const closed = new Promise((resolve) => stream.on('finish', resolve));
+    stream.push(GET_PAGE.repeat(99));
+    connection.drain(10);
+    // Sent after the shutdown began: not read.
+    stream.push(GET_PAGE);
+    await closed;
+    assert.equal(answered(writes, 'client'), 99, `buffer ${bufferBytes}: ${writes.join(' ')}`);
+  }
 });
