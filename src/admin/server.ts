@@ -7,7 +7,9 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
+import { peerAddress } from '../security/address.js';
 import { checkBearer, type TokenSet } from '../security/bearer.js';
+import { ClientLimits } from '../security/client-limits.js';
 
 // From Node's module table, not an ESM import: that would build node:http's whole namespace,
 // whose lazy getters load undici, http2, tls and zlib (docs/memory.md).
@@ -47,7 +49,8 @@ function pathOf(url: string): string {
 export class AdminServer {
   private readonly server: Server;
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
-  private readonly connectionsByPeer = new Map<string, number>();
+  /** Connections per address (each IPv6 address its own); the upload limits go unused here. */
+  private readonly peers = new ClientLimits({ maxConnectionsPerClient: MAX_ADMIN_CONNECTIONS_PER_PEER, uploadRatePerMinute: 0, uploadBurst: 1, ipv6PrefixBits: 128 });
 
   constructor(private readonly options: AdminOptions) {
     // No Host check: orchestrators probe by address, and some send HTTP/1.1 without a Host.
@@ -63,18 +66,13 @@ export class AdminServer {
 
   /** Closes a connection past MAX_ADMIN_CONNECTIONS_PER_PEER from its address. */
   private countPeer(socket: Socket): void {
-    const peer = socket.remoteAddress ?? '';
-    const open = (this.connectionsByPeer.get(peer) ?? 0) + 1;
-    if (open > MAX_ADMIN_CONNECTIONS_PER_PEER) {
+    const remote = socket.remoteAddress ?? '';
+    const release = this.peers.acquireConnection(peerAddress(remote) ?? remote);
+    if (release === null) {
       socket.destroy();
       return;
     }
-    this.connectionsByPeer.set(peer, open);
-    socket.once('close', () => {
-      const left = this.connectionsByPeer.get(peer)! - 1;
-      if (left === 0) this.connectionsByPeer.delete(peer);
-      else this.connectionsByPeer.set(peer, left);
-    });
+    socket.once('close', release);
   }
 
   listen(): Promise<AddressInfo> {

@@ -84,7 +84,8 @@ export class Connection implements Responder {
   }
 
   /**
-   * Graceful shutdown: finish what is in flight, read at most one more request, then close.
+   * Graceful shutdown: finish what is in flight and what had arrived, else read at most one
+   * more request, then close.
    * The response that ends the connection says `Connection: close`. A connection that is or
    * becomes idle waits `idleGraceMs` for a request before it closes (see closeWhenIdle).
    */
