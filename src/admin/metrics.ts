@@ -49,6 +49,7 @@ const SECURITY_RULES: Record<SecurityRule, true> = {
   hidden_file: true,
   outside_root: true,
   missing_host: true,
+  invalid_host: true,
   host_not_allowed: true,
   unauthorized: true,
   upload_rate: true,

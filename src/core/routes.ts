@@ -22,6 +22,7 @@ export type SecurityRule =
   | 'hidden_file'
   | 'outside_root'
   | 'missing_host'
+  | 'invalid_host'
   | 'host_not_allowed'
   | 'unauthorized'
   | 'upload_rate'

@@ -50,7 +50,8 @@ function checkAuthority(head: RequestHead, allowedHosts: ReadonlySet<string>): T
     return host.ok ? { ok: true, target: head.target } : { kind: 'reject', status: host.status, reason: host.reason, rule: host.rule };
   }
   const [, scheme, authority, rest] = absolute as unknown as [string, string, string, string];
-  if (host.ok === false && host.rule === 'missing_host') return { kind: 'reject', status: 400, reason: host.reason, rule: host.rule };
+  // The authority stands in for an allowed Host, not for a missing or malformed one (RFC 9112 §3.2).
+  if (host.ok === false && host.status === 400) return { kind: 'reject', status: 400, reason: host.reason, rule: host.rule };
   if (scheme.toLowerCase() !== 'http') return { kind: 'reject', status: 400, reason: `scheme ${scheme} not served` };
   const byAuthority = checkHost(authority, allowedHosts);
   if (!byAuthority.ok) return { kind: 'reject', status: byAuthority.status, reason: byAuthority.reason, rule: byAuthority.rule };

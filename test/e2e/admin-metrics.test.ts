@@ -242,6 +242,7 @@ describe('the metrics contract', () => {
     assert.equal((await request(server.port, upload(server.port, document))).status, 201);
     assert.equal((await request(server.port, get('/../etc/passwd', server.port))).status, 403);
     assert.equal((await request(server.port, `GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n`)).status, 403);
+    assert.equal((await request(server.port, `GET / HTTP/1.1\r\nHost: user@127.0.0.1:${server.port}\r\n\r\n`)).status, 400);
     assert.equal((await request(server.port, get('/.hidden', server.port))).status, 403);
 
     const exposition = await scrape(server.adminPort);
@@ -250,11 +251,13 @@ describe('the metrics contract', () => {
     assert.equal(delta('http_server_requests_total', { method: 'GET', status: '404' }), 1);
     assert.equal(delta('http_server_requests_total', { method: 'GET', status: '403' }), 3);
     assert.equal(delta('http_server_requests_total', { method: 'POST', status: '201' }), 1);
-    assert.equal(delta('http_server_connections_total'), 5, 'one pipelined connection and four single requests');
+    assert.equal(delta('http_server_connections_total'), 6, 'one pipelined connection and five single requests');
     assert.equal(delta('http_server_uploads_total'), 1);
     assert.equal(delta('http_server_upload_bytes_total'), document.length);
     assert.equal(delta('http_server_security_rejections_total', { reason: 'traversal' }), 1);
     assert.equal(delta('http_server_security_rejections_total', { reason: 'host_not_allowed' }), 1);
+    assert.equal(delta('http_server_security_rejections_total', { reason: 'invalid_host' }), 1);
+    assert.equal(delta('http_server_requests_total', { method: 'GET', status: '400' }), 1);
     assert.equal(delta('http_server_security_rejections_total', { reason: 'hidden_file' }), 1);
     assert.equal(delta('http_server_rejected_total', { reason: 'queue_full' }), 0);
   });

@@ -409,6 +409,15 @@ describe('shipped resources with the default configuration', () => {
       assertErrorStatus(response, 403);
       assert.match(response.body.toString(), /<h1>403 Forbidden<\/h1>/);
     });
+
+    test('a Host value that is not a host and port: 400, in either form (RFC 9112 §3.2)', async () => {
+      const authority = `127.0.0.1:${server.port}`;
+      for (const host of ['a b', `${authority}, evil.example`, `user@${authority}`, `${authority}/x`]) {
+        assertErrorStatus(await request(server.port, `GET /sample.txt HTTP/1.1\r\nHost: ${host}\r\n\r\n`), 400);
+        assertErrorStatus(await request(server.port, `GET http://${authority}/sample.txt HTTP/1.1\r\nHost: ${host}\r\n\r\n`), 400);
+      }
+      assertErrorStatus(await request(server.port, `GET http://user@${authority}/sample.txt HTTP/1.1\r\nHost: ${authority}\r\n\r\n`), 400);
+    });
   });
 });
 

@@ -69,6 +69,11 @@ describe('routing', () => {
     assert.equal(https.kind === 'reject' && https.status, 400);
     const noHost = route({ ...head('GET', 'http://localhost:8080/'), headers: {} }, ALLOWED);
     assert.equal(noHost.kind === 'reject' && noHost.status, 400);
+    // A malformed Host is a bad request even here, as is an authority with userinfo.
+    const badHost = route(head('GET', 'http://localhost:8080/', { host: 'a b' }), ALLOWED);
+    assert.deepEqual(badHost.kind === 'reject' && [badHost.status, badHost.rule], [400, 'invalid_host']);
+    const userinfo = route(head('GET', 'http://user@localhost:8080/'), ALLOWED);
+    assert.deepEqual(userinfo.kind === 'reject' && [userinfo.status, userinfo.rule], [400, 'invalid_host']);
   });
 
   test('conditional, range and encoding headers travel with a static route', () => {
