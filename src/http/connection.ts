@@ -223,7 +223,7 @@ export class Connection implements Responder {
     } else if (read.kind === 'head') {
       exchange = this.openExchange(read.head, false);
     } else {
-      exchange = unreadableExchange(this.accepted, read.kind === 'line' ? read.line : undefined, ++this.requestCount);
+      exchange = unreadableExchange(this.accepted, read, ++this.requestCount);
       this.exchanges.push(exchange);
     }
     this.deps.log.info({ conn: this.id, client: exchange.client, status, reason, traceId: exchange.traceId }, 'bad request');

@@ -4,7 +4,7 @@
 // differently (the root of request smuggling) is refused with a status code instead of guessed at.
 
 import type { BodyFraming, ParsedRequest, RequestHead } from '../core/request.js';
-import { checkTrailerField, parseChunkSize, parseHead, ParseFailure, parseRequestLine, type ParseErrorStatus, type RequestLine } from './request-grammar.js';
+import { checkTrailerField, isMethod, parseChunkSize, parseHead, ParseFailure, parseMethodAndTarget, type ParseErrorStatus, type RequestLine } from './request-grammar.js';
 
 export type ParseEvent =
   /** Feed more bytes. */
@@ -18,10 +18,16 @@ export type ParseEvent =
 
 /**
  * How much of a refused request was read: its whole head (a body announced too large), so the
- * answer is the request's own; or its request line, valid before a header was refused, so the
- * answer to a HEAD has no body and the log names the request; or nothing of use.
+ * answer is the request's own; its request line, whose method and target were valid (a header
+ * or the version was refused), so the log names the request; or its method alone (the line
+ * was too long, or its target invalid). With the method known, the answer to a HEAD has no
+ * body. Else nothing of use.
  */
-export type ReadSoFar = { readonly kind: 'head'; readonly head: RequestHead } | { readonly kind: 'line'; readonly line: RequestLine } | { readonly kind: 'nothing' };
+export type ReadSoFar =
+  | { readonly kind: 'head'; readonly head: RequestHead }
+  | { readonly kind: 'line'; readonly line: RequestLine }
+  | { readonly kind: 'method'; readonly method: string }
+  | { readonly kind: 'nothing' };
 
 export const NOTHING_READ: ReadSoFar = { kind: 'nothing' };
 
@@ -137,25 +143,30 @@ export class RequestParser {
       return this.state === 'head' ? this.parseHead() : this.parseBody();
     } catch (error) {
       if (!(error instanceof ParseFailure)) throw error;
-      const line = error.head === undefined && this.state === 'head' ? this.validRequestLine() : undefined;
+      const read: ReadSoFar = error.head !== undefined ? { kind: 'head', head: error.head } : this.state === 'head' ? this.requestLineSoFar() : NOTHING_READ;
       this.state = 'failed';
       this.body = NO_BODY_BYTES;
       this.releaseInput();
-      const read: ReadSoFar = error.head !== undefined ? { kind: 'head', head: error.head } : line !== undefined ? { kind: 'line', line } : NOTHING_READ;
       return { type: 'error', status: error.status, reason: error.message, read };
     }
   }
 
-  /** The request line of the head being read, if it has arrived whole and is valid. */
-  private validRequestLine(): RequestLine | undefined {
-    if (this.lines.length < 2) return undefined;
-    const line = this.buffer.toString('latin1', this.offset + this.lines[0]!, this.offset + this.lines[1]!);
-    try {
-      const { method, target } = parseRequestLine(line);
-      return { method, target };
-    } catch {
-      return undefined;
+  /** What the request line of the head being refused names: see ReadSoFar. */
+  private requestLineSoFar(): ReadSoFar {
+    const whole = this.lines.length >= 2;
+    const start = this.offset + (whole ? this.lines[0]! : this.lineStart);
+    const end = whole ? this.offset + this.lines[1]! : this.buffer.length;
+    if (whole) {
+      try {
+        return { kind: 'line', line: parseMethodAndTarget(this.buffer.toString('latin1', start, end)) };
+      } catch {
+        // Not a valid line: its method may still be.
+      }
     }
+    const space = this.buffer.indexOf(0x20, start);
+    if (space === -1 || space >= end) return NOTHING_READ;
+    const method = this.buffer.toString('latin1', start, space);
+    return isMethod(method) ? { kind: 'method', method } : NOTHING_READ;
   }
 
   /** Asks for more bytes; once all input is consumed, keeps no reference to the socket's buffer. */

@@ -11,10 +11,11 @@ const CHUNKED: BodyFraming = { kind: 'chunked' };
 
 // RFC 9110 §5.6.2 token characters.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Request targets (RFC 9112 §3.2), in visible ASCII only. As llhttp requires, a scheme is letters
-// only and an authority holds only RFC 3986 authority characters.
-const ORIGIN_FORM = /^\/[\x21-\x7e]*$/;
-const ABSOLUTE_FORM = /^[A-Za-z]+:\/\/[\w\-.~%!$&'()*+,;=:@[\]]*(?:[/?][\x21-\x7e]*)?$/;
+// Request targets (RFC 9112 §3.2), in visible ASCII only and without a fragment ("#"), which
+// the grammar has no place for. As llhttp requires, a scheme is letters only and an authority
+// holds only RFC 3986 authority characters.
+const ORIGIN_FORM = /^\/[\x21\x22\x24-\x7e]*$/;
+const ABSOLUTE_FORM = /^[A-Za-z]+:\/\/[\w\-.~%!$&'()*+,;=:@[\]]*(?:[/?][\x21\x22\x24-\x7e]*)?$/;
 const AUTHORITY_FORM = /^[\w\-.~%!$&'()*+,;=:@[\]]+$/;
 // Field values may hold VCHAR, SP, HTAB and obs-text, nothing else (no NUL, no controls).
 const INVALID_FIELD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
@@ -146,7 +147,26 @@ export interface RequestLine {
   readonly target: string;
 }
 
-export function parseRequestLine(line: string): RequestLine & { readonly version: HttpVersion } {
+/** A method is a token (RFC 9110 §9.1); which methods are served is the router's to say. */
+export function isMethod(text: string): boolean {
+  return TOKEN.test(text);
+}
+
+function parseRequestLine(line: string): RequestLine & { readonly version: HttpVersion } {
+  const { method, target } = parseMethodAndTarget(line);
+  const versionText = line.slice(method.length + target.length + 2);
+  // The two supported versions first; the regex only tells a malformed version from an unsupported one.
+  if (versionText === 'HTTP/1.1') return { method, target, version: '1.1' };
+  if (versionText === 'HTTP/1.0') return { method, target, version: '1.0' };
+  const match = VERSION.exec(versionText);
+  if (match === null) throw new ParseFailure(400, 'malformed HTTP version');
+  // A later minor version of HTTP/1 is read as the highest we implement (RFC 9110 §2.5).
+  if (match[1] === '1') return { method, target, version: '1.1' };
+  throw new ParseFailure(505, `HTTP/${match[1]}.${match[2]} is not supported`);
+}
+
+/** The method and target of a request line, whatever its version. */
+export function parseMethodAndTarget(line: string): RequestLine {
   if (line.includes('\r')) throw new ParseFailure(400, 'bare CR in request line');
   // Exactly two spaces. indexOf rather than split(' '): split is a slow call into the runtime.
   const space1 = line.indexOf(' ');
@@ -154,15 +174,9 @@ export function parseRequestLine(line: string): RequestLine & { readonly version
   if (space2 === -1 || line.indexOf(' ', space2 + 1) !== -1) throw new ParseFailure(400, 'malformed request line');
   const method = line.slice(0, space1);
   const target = line.slice(space1 + 1, space2);
-  const versionText = line.slice(space2 + 1);
-  if (!TOKEN.test(method)) throw new ParseFailure(400, 'invalid method token');
+  if (!isMethod(method)) throw new ParseFailure(400, 'invalid method token');
   if (!isRequestTarget(method, target)) throw new ParseFailure(400, 'invalid request target');
-  // The two supported versions first; the regex only tells a malformed version from an unsupported one.
-  if (versionText === 'HTTP/1.1') return { method, target, version: '1.1' };
-  if (versionText === 'HTTP/1.0') return { method, target, version: '1.0' };
-  const match = VERSION.exec(versionText);
-  if (match === null) throw new ParseFailure(400, 'malformed HTTP version');
-  throw new ParseFailure(505, `HTTP/${match[1]}.${match[2]} is not supported`);
+  return { method, target };
 }
 
 /** Origin-form (`/path?query`), absolute-form (`http://host/path`), `*`, or `host:port` for CONNECT alone. */
@@ -215,6 +229,8 @@ function parseFraming(fields: Record<string, string>, contentLength: number | nu
   }
   if (contentLength !== null) throw new ParseFailure(400, 'both Content-Length and Transfer-Encoding');
   if (version === '1.0') throw new ParseFailure(400, 'Transfer-Encoding in an HTTP/1.0 request');
+  // Without chunked last, the body's length cannot be known (RFC 9112 §6.3).
+  if (transferEncoding === '') throw new ParseFailure(400, 'empty Transfer-Encoding');
   const codings = listItems(transferEncoding.toLowerCase());
   if (codings.length === 1 && codings[0] === 'chunked') return CHUNKED;
   if (codings.includes('chunked')) throw new ParseFailure(400, 'chunked must be the only and final transfer coding');

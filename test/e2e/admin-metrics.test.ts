@@ -212,7 +212,9 @@ describe('the metrics contract', () => {
     for (let i = 0; i < 5; i++) assert.equal((await request(server.port, get(`/missing-${i}.txt`, server.port))).status, 404);
     const odd = await request(server.port, `BREW / HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n\r\n`);
     assert.equal(odd.status, 405);
-    // Refused before its method could be read: OTHER. Refused for a header after a valid request line: its method.
+    // Refused before its method could be read: OTHER. Refused by the parser after its method (too long a line, a second Host): that method.
+    const noMethod = await request(server.port, `G(T / HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n\r\n`);
+    assert.equal(noMethod.status, 400);
     const tooLong = await request(server.port, `GET /${'a'.repeat(9000)} HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n\r\n`);
     assert.equal(tooLong.status, 414);
     const twoHosts = await request(server.port, `GET / HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nHost: 127.0.0.1:${server.port}\r\n\r\n`);
@@ -227,7 +229,8 @@ describe('the metrics contract', () => {
       countOf(exposition, 'http_server_requests_total', labels) - countOf(baseline, 'http_server_requests_total', labels);
     assert.equal(delta({ method: 'GET', status: '404' }), 5);
     assert.equal(delta({ method: 'OTHER', status: '405' }), 1);
-    assert.equal(delta({ method: 'OTHER', status: '414' }), 1);
+    assert.equal(delta({ method: 'OTHER', status: '400' }), 1);
+    assert.equal(delta({ method: 'GET', status: '414' }), 1);
     assert.equal(delta({ method: 'GET', status: '400' }), 1);
   });
 

@@ -105,10 +105,13 @@ test('the connection stays usable after a POST that is refused', async () => {
   }
 });
 
-test('HTTP/2.0 and other versions are 505', async () => {
-  for (const version of ['HTTP/2.0', 'HTTP/1.2', 'HTTP/3.0']) {
+test('HTTP/2.0 and other versions are 505; a later HTTP/1 minor version is served as HTTP/1.1', async () => {
+  for (const version of ['HTTP/2.0', 'HTTP/3.0']) {
     assertErrorPage(await request(server.port, `GET / ${version}\r\nHost: ${host}\r\n\r\n`), 505, 'HTTP Version Not Supported');
   }
+  const later = await request(server.port, `GET /about.html HTTP/1.2\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+  assert.equal(later.status, 200);
+  assert.match(later.statusLine, /^HTTP\/1\.1 200 /);
 });
 
 test('HTTP/1.0 is served', async () => {

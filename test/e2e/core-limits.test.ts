@@ -95,6 +95,10 @@ describe('request size limits (defaults)', () => {
       [`HEAD /sample.txt HTTP/1.1\r\n${host}Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n`, 400],
       [`HEAD /sample.txt HTTP/1.1\r\n${host}X-Nul: a\x00b\r\n\r\n`, 400],
       [`HEAD /sample.txt?too-large HTTP/1.1\r\n${host}X-Big: ${'b'.repeat(9000)}\r\n\r\n`, 431],
+      // Refused on the request line itself, whose method was read.
+      [`HEAD /sample.txt?version HTTP/2.0\r\n${host}\r\n`, 505],
+      [`HEAD /${'a'.repeat(9000)} HTTP/1.1\r\n${host}\r\n`, 414],
+      [`HEAD /a\x7fb HTTP/1.1\r\n${host}\r\n`, 400],
     ];
     for (const [bytes, status] of cases) {
       const client = await RawClient.connect(server.port);
@@ -109,6 +113,8 @@ describe('request size limits (defaults)', () => {
     const logged = await server.waitForLog((line) => line.msg === 'request' && line.path === '/sample.txt?too-large');
     assert.equal(logged.method, 'HEAD');
     assert.equal(logged.status, 431);
+    const versionRefused = await server.waitForLog((line) => line.msg === 'request' && line.path === '/sample.txt?version');
+    assert.deepEqual([versionRefused.method, versionRefused.status], ['HEAD', 505]);
   });
 
   test('a chunked body whose chunk size passes MAX_BODY_BYTES is 413 before the data is sent', async () => {

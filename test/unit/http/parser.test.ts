@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ParsedRequest } from '../../../src/core/request.js';
-import { RequestParser, type ParseEvent, type ParserLimits } from '../../../src/http/parser.js';
+import { NOTHING_READ, RequestParser, type ParseEvent, type ParserLimits, type ReadSoFar } from '../../../src/http/parser.js';
 
 const LIMITS: ParserLimits = { maxRequestLineBytes: 8192, maxHeaderBytes: 8192, maxBodyBytes: 1_048_576 };
 /** Small limits, so that requests exactly at a limit stay short enough to split everywhere. */
@@ -89,15 +89,20 @@ describe('request line', () => {
   });
 
   test('origin-form, absolute-form and asterisk-form targets are accepted, authority-form for CONNECT (RFC 9112 §3.2)', () => {
-    for (const target of ['/', '/a/b?c=d&e#f', '//x', '/%zz', 'http://x', 'HTTP://user@[::1]:8080/a?b', 'http://x?q', '*']) {
+    for (const target of ['/', '/a/b?c=d&e/?f', '//x', '/%zz', 'http://x', 'HTTP://user@[::1]:8080/a?b', 'http://x?q', '*']) {
       assert.equal(parseOne(`OPTIONS ${target} HTTP/1.1\r\nHost: a\r\n\r\n`).target, target);
     }
     assert.equal(parseOne('CONNECT [::1]:8080 HTTP/1.1\r\nHost: a\r\n\r\n').target, '[::1]:8080');
     assert.equal(errorOf('CONNECT a{b:80 HTTP/1.1\r\nHost: a\r\n\r\n').status, 400);
   });
 
-  test('other HTTP versions get 505', () => {
-    for (const version of ['HTTP/2.0', 'HTTP/1.2', 'HTTP/0.9', 'HTTP/3.0', 'HTTP/9.9']) {
+  test('a later HTTP/1 minor version is read as HTTP/1.1 (RFC 9110 §2.5); other versions get 505', () => {
+    for (const version of ['HTTP/1.2', 'HTTP/1.9']) {
+      const request = parseOne(`GET / ${version}\r\nHost: a\r\n\r\n`);
+      assert.equal(request.version, '1.1', version);
+      assert.equal(request.keepAlive, true, version);
+    }
+    for (const version of ['HTTP/2.0', 'HTTP/0.9', 'HTTP/3.0', 'HTTP/9.9']) {
       assert.equal(errorOf(`GET / ${version}\r\nHost: a\r\n\r\n`).status, 505, version);
     }
   });
@@ -127,6 +132,8 @@ describe('request line', () => {
       'GET a HTTP/1.1',
       'GET ?a HTTP/1.1',
       'GET #a HTTP/1.1',
+      'GET /a#f HTTP/1.1', // a fragment is the client's, never sent (RFC 9112 §3.2)
+      'GET /a?b#f HTTP/1.1',
       'GET x.example:80 HTTP/1.1', // authority-form is for CONNECT
       'GET h-t.t+p://x/ HTTP/1.1',
       'GET http:/x HTTP/1.1',
@@ -355,6 +362,21 @@ describe('bodies', () => {
     assert.equal(parser.pendingBytes, pending, 'body bytes fed after the error are not buffered');
   });
 
+  test('a request refused on its line says what of the line was read: method and target, the method alone, or nothing', () => {
+    const readOf = (text: string): ReadSoFar => {
+      const last = parse(text).at(-1);
+      assert.ok(last?.type === 'error', text);
+      return last.read;
+    };
+    assert.deepEqual(readOf('HEAD /a HTTP/2.0\r\nHost: a\r\n\r\n'), { kind: 'line', line: { method: 'HEAD', target: '/a' } });
+    assert.deepEqual(readOf('HEAD /a HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'), { kind: 'line', line: { method: 'HEAD', target: '/a' } });
+    assert.deepEqual(readOf(`HEAD /${'a'.repeat(9000)} HTTP/1.1\r\nHost: a\r\n\r\n`), { kind: 'method', method: 'HEAD' });
+    assert.deepEqual(readOf(`HEAD /${'a'.repeat(9000)}`), { kind: 'method', method: 'HEAD' }, 'the line need not have ended');
+    assert.deepEqual(readOf('HEAD /a\x7fb HTTP/1.1\r\nHost: a\r\n\r\n'), { kind: 'method', method: 'HEAD' });
+    assert.deepEqual(readOf('G(T / HTTP/1.1\r\nHost: a\r\n\r\n'), NOTHING_READ);
+    assert.deepEqual(readOf('\x16\x03\x01\x02\x00\x01\x00\r\n\r\n'), NOTHING_READ);
+  });
+
   test('a huge Content-Length gets 413 (or 400 past 15 digits), never a wrapped number', () => {
     assert.equal(errorOf('POST / HTTP/1.1\r\nContent-Length: 999999999999999\r\n\r\n').status, 413);
     assert.equal(errorOf('POST / HTTP/1.1\r\nContent-Length: 18446744073709551617\r\n\r\n').status, 400);
@@ -457,7 +479,8 @@ const MALFORMED: ReadonlyArray<readonly [name: string, input: string, status: nu
   ['duplicate Host', 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 400],
   ['unsupported expectation', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: 102-processing\r\n\r\n{}', 417],
   ['HTTP/2.0', 'GET / HTTP/2.0\r\nHost: a\r\n\r\n', 505],
-  ['HTTP/1.2', 'GET / HTTP/1.2\r\nHost: a\r\n\r\n', 505],
+  ['HTTP/3.0', 'GET / HTTP/3.0\r\nHost: a\r\n\r\n', 505],
+  ['empty Transfer-Encoding', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\n\r\n', 400],
   ['invalid method token', 'G\x00T / HTTP/1.1\r\nHost: a\r\n\r\n', 400],
   ['garbage after a valid request', 'GET / HTTP/1.1\r\nHost: a\r\n\r\n\x16\x03\x01\x02\x00\x01\x00\r\n\r\n', 400],
   // No more lenient than llhttp (strict mode), which refuses each of these with 400.
