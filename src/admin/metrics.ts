@@ -3,7 +3,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RejectionReason, ServerEvents } from '../http/events.js';
 import type { PoolStats } from '../pool/pool.js';
-import type { SecurityRule } from '../core/routes.js';
+import { STANDARD_METHODS, type SecurityRule } from '../core/routes.js';
 import type { DiskSpace } from './disk-space.js';
 
 export interface LiveState {
@@ -19,14 +19,12 @@ export interface LiveState {
   trackedClients(): number;
 }
 
-/** Methods outside this set share one label value, so hostile clients cannot grow the series. */
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT']);
-
 /** Method and status pairs whose label children are kept (hostile methods all map to OTHER). */
 const MAX_CACHED_SERIES = 256;
 
+/** Methods outside the standard ones share one label value, so hostile clients cannot grow the series. */
 function methodLabel(method: string): string {
-  return KNOWN_METHODS.has(method) ? method : 'OTHER';
+  return STANDARD_METHODS.has(method) ? method : 'OTHER';
 }
 
 // A fast static server answers in well under a millisecond; the tail reaches into seconds.

@@ -2,7 +2,7 @@
 // refusal (and the answer to `Expect: 100-continue`) never costs a worker or a body read.
 import type { RequestHead } from '../core/request.js';
 import type { HeaderList } from '../core/response.js';
-import { SERVER_ALLOW, STATIC_ALLOW, UPLOAD_ALLOW, UPLOAD_PATH, type SecurityRule } from '../core/routes.js';
+import { SERVER_ALLOW, STANDARD_METHODS, STATIC_ALLOW, UPLOAD_ALLOW, UPLOAD_PATH, type SecurityRule } from '../core/routes.js';
 import type { ErrorStatus } from '../core/status.js';
 import type { ConditionalHeaders, StaticJob } from '../core/job.js';
 import { checkHost } from '../security/host.js';
@@ -70,17 +70,23 @@ function conditionsOf(headers: RequestHead['headers']): ConditionalHeaders {
   };
 }
 
+/** 405, with the methods the target does allow (RFC 9110 §15.5.6). */
+function notAllowed(method: string, allow: string): Route {
+  return { kind: 'reject', status: 405, reason: `method ${method} not allowed`, headers: [['Allow', allow]] };
+}
+
 export function route(head: RequestHead, allowedHosts: ReadonlySet<string>): Route {
   const authority = checkAuthority(head, allowedHosts);
   if (!('ok' in authority)) return authority;
 
   const method = head.method;
   if (method === 'OPTIONS' && authority.target === '*') return { kind: 'options', allow: SERVER_ALLOW };
-  if (method !== 'GET' && method !== 'HEAD' && method !== 'POST' && method !== 'OPTIONS') {
-    return { kind: 'reject', status: 405, reason: `method ${method} not allowed`, headers: [['Allow', SERVER_ALLOW]] };
-  }
+  const served = method === 'GET' || method === 'HEAD' || method === 'POST' || method === 'OPTIONS';
+  if (!served && !STANDARD_METHODS.has(method)) return { kind: 'reject', status: 501, reason: `method ${method} not implemented` };
+  if (method === 'CONNECT') return notAllowed(method, SERVER_ALLOW);
   const path = checkRequestPath(authority.target);
   if (!path.ok) return { kind: 'reject', status: path.status, reason: path.reason, rule: path.rule };
+  if (!served) return notAllowed(method, path.path === UPLOAD_PATH ? UPLOAD_ALLOW : STATIC_ALLOW);
 
   if (path.path === UPLOAD_PATH) {
     if (method === 'OPTIONS') return { kind: 'options', allow: UPLOAD_ALLOW };

@@ -38,14 +38,29 @@ describe('routing', () => {
     assert.deepEqual(route(head('GET', '/upload'), ALLOWED), plain('GET', '/upload'));
   });
 
-  test('other methods get 405 with Allow listing GET, HEAD, POST and OPTIONS', () => {
-    for (const method of ['PUT', 'DELETE', 'PATCH', 'TRACE', 'CONNECT', 'get', 'PROPFIND']) {
-      const decision = route(head(method, '/index.html'), ALLOWED);
-      assert.ok(decision.kind === 'reject', method);
-      assert.equal(decision.status, 405, method);
-      assert.deepEqual(decision.headers, [['Allow', SERVER_ALLOW]]);
+  test('other standard methods get 405 with Allow listing what the target allows (RFC 9110 §15.5.6)', () => {
+    for (const method of ['PUT', 'DELETE', 'PATCH', 'TRACE']) {
+      const file = route(head(method, '/index.html'), ALLOWED);
+      assert.deepEqual(file.kind === 'reject' && [file.status, file.headers], [405, [['Allow', STATIC_ALLOW]]], method);
+      const upload = route(head(method, '/upload'), ALLOWED);
+      assert.deepEqual(upload.kind === 'reject' && [upload.status, upload.headers], [405, [['Allow', UPLOAD_ALLOW]]], method);
     }
+    // CONNECT names a host, not one of our targets: what the server allows.
+    const connect = route(head('CONNECT', 'localhost:8080'), ALLOWED);
+    assert.deepEqual(connect.kind === 'reject' && [connect.status, connect.headers], [405, [['Allow', SERVER_ALLOW]]]);
     assert.equal(SERVER_ALLOW, 'GET, HEAD, POST, OPTIONS');
+  });
+
+  test('a method that is not a standard one is not implemented: 501 (RFC 9110 §9.1)', () => {
+    for (const method of ['get', 'PROPFIND', 'M-SEARCH', 'BREW']) {
+      const decision = route(head(method, '/index.html'), ALLOWED);
+      assert.deepEqual(decision.kind === 'reject' && [decision.status, decision.headers], [501, undefined], method);
+    }
+  });
+
+  test('a bad target is refused as such before any 405', () => {
+    const traversal = route(head('DELETE', '/../etc/passwd'), ALLOWED);
+    assert.deepEqual(traversal.kind === 'reject' && traversal.status, 403);
   });
 
   test('OPTIONS answers with what the target allows', () => {
