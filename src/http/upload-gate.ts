@@ -1,5 +1,6 @@
 // POST /upload is decided at its head, before its body is read and before 100 Continue:
-// a valid bearer token (when tokens are on), then room in the client's upload bucket.
+// a valid bearer token (when tokens are on), room in the client's upload bucket, then the
+// request's preconditions.
 // Pure apart from the bucket it takes from.
 import type { RequestHead } from '../core/request.js';
 import { checkBearer } from '../security/bearer.js';
@@ -19,6 +20,10 @@ export function gateUpload(head: RequestHead, client: string, access: AccessPoli
     if (!check.ok) return { kind: 'reject', status: check.status, reason: check.reason, rule: 'unauthorized', headers: check.headers };
   }
   const admission = access.limits.takeUpload(client);
-  if (admission.ok) return null;
-  return { kind: 'reject', status: 429, reason: 'upload rate exceeded', rule: 'upload_rate', headers: [['Retry-After', String(admission.retryAfterSeconds)]] };
+  if (!admission.ok) return { kind: 'reject', status: 429, reason: 'upload rate exceeded', rule: 'upload_rate', headers: [['Retry-After', String(admission.retryAfterSeconds)]] };
+  // Each upload makes a new document: /upload itself has no current representation, so any
+  // If-Match is false and the method must not run (RFC 9110 §13.1.1). Evaluated last, as
+  // preconditions are when the answer without them would be a 2xx (§13.2.1).
+  if (head.headers['if-match'] !== undefined) return { kind: 'reject', status: 412, reason: 'If-Match on /upload, which has no current representation' };
+  return null;
 }

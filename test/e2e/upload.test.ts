@@ -206,6 +206,19 @@ describe('POST /upload', () => {
     }
   });
 
+  test('If-Match: 412, nothing stored, since /upload has no current document (RFC 9110 §13.1.1); If-None-Match: * stores', async () => {
+    const before = entries(server.uploadsDir);
+    for (const condition of ['"nope"', '*']) {
+      const head = postHead(server.port, lengthFraming(DATA_JSON.length), 'application/json', `If-Match: ${condition}\r\n`);
+      const response = await request(server.port, Buffer.concat([Buffer.from(head, 'latin1'), DATA_JSON]));
+      assert.equal(response.status, 412, condition);
+      assert.match(response.body.toString(), /412 Precondition Failed/);
+    }
+    assert.deepEqual(entries(server.uploadsDir), before);
+    const head = postHead(server.port, lengthFraming(DATA_JSON.length), 'application/json', 'If-None-Match: *\r\n');
+    assertCreated(await request(server.port, Buffer.concat([Buffer.from(head, 'latin1'), DATA_JSON])), server.uploadsDir, DATA_JSON);
+  });
+
   test('415 for text/plain and for a missing Content-Type, nothing stored', async () => {
     const before = entries(server.uploadsDir);
     for (const contentType of ['text/plain', null, 'application/json-patch+json']) {
