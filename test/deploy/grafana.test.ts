@@ -117,6 +117,8 @@ test('the compose monitoring profile runs Prometheus with the rules and Grafana 
   assert.equal(datasources.datasources[0]!.type, 'prometheus');
   assert.equal(url.hostname, 'prometheus', 'the compose service name');
   assert.ok(prometheus.ports?.some((port) => port.endsWith(`:${url.port}`)), `Prometheus listens on ${url.port} in its container`);
+  // Prometheus has no authentication either: like the admin port, loopback only.
+  assert.ok(prometheus.ports?.every((port) => port.startsWith('127.0.0.1:')), 'Prometheus is published on loopback only');
 
   // Anonymous viewers only, and only from this host.
   assert.equal(grafana.environment?.GF_AUTH_ANONYMOUS_ENABLED, 'true');
