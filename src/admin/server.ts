@@ -1,19 +1,17 @@
 // The admin listener ("sidecar"): Prometheus metrics and health probes on their own port.
 // It runs on the main event loop but never behind the worker pool, so it answers while the
-// public side is saturated. node:http is fine here: this port is for operators, not the public.
+// public side is saturated. It reads requests with the public port's parser, one at a time
+// per connection (admin-connection.ts), so that what a client sends cannot grow what it holds.
 // With METRICS_TOKEN, /metrics needs it as a bearer token; the probes stay open, since an
 // orchestrator's probes send no credentials.
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
+import type { ParsedRequest } from '../core/request.js';
 import { peerAddress } from '../security/address.js';
 import { checkBearer, type TokenSet } from '../security/bearer.js';
 import { ClientLimits } from '../security/client-limits.js';
-
-// From Node's module table, not an ESM import: that would build node:http's whole namespace,
-// whose lazy getters load undici, http2, tls and zlib (docs/memory.md).
-const { createServer } = process.getBuiltinModule('node:http');
+import { AdminConnection, errorAnswer, type AdminAnswer } from './admin-connection.js';
 
 export interface AdminOptions {
   readonly host: string;
@@ -30,49 +28,52 @@ const ALLOW = 'GET, HEAD';
 /**
  * Probes and scrapes need a handful of connections from one address each (the kubelet's, the
  * scraper's). A cap per address keeps anyone else who reaches the port from holding many
- * descriptors without locking out the probes, as one cap for everyone would; and heads must
- * come quickly: node:http's own defaults wait 60 s for one and look only every 30 s.
+ * descriptors without locking out the probes, as one cap for everyone would.
  */
 const MAX_ADMIN_CONNECTIONS_PER_PEER = 32;
-const ADMIN_HEADERS_TIMEOUT_MS = 5000;
-const ADMIN_REQUEST_TIMEOUT_MS = 10_000;
 
 /** The path a request asks for, from the origin form (`/readyz?x`) or the absolute form (`http://pod:9090/readyz`). */
-function pathOf(url: string): string {
+function pathOf(target: string): string {
   try {
-    return new URL(url, 'http://admin').pathname;
+    return new URL(target, 'http://admin').pathname;
   } catch {
     return '';
   }
 }
 
+function json(status: AdminAnswer['status'], document: unknown): AdminAnswer {
+  return { status, contentType: 'application/json', body: JSON.stringify(document) };
+}
+
 export class AdminServer {
   private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
   /** Connections per address (each IPv6 address its own); the upload limits go unused here. */
   private readonly peers = new ClientLimits({ maxConnectionsPerClient: MAX_ADMIN_CONNECTIONS_PER_PEER, uploadRatePerMinute: 0, uploadBurst: 1, ipv6PrefixBits: 128 });
+  /** The scrape being rendered: scrapes that arrive meanwhile share it instead of rendering again. */
+  private rendering: Promise<string> | null = null;
 
   constructor(private readonly options: AdminOptions) {
     // No Host check: orchestrators probe by address, and some send HTTP/1.1 without a Host.
-    const settings = { requireHostHeader: false, headersTimeout: ADMIN_HEADERS_TIMEOUT_MS, requestTimeout: ADMIN_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000 };
-    this.server = createServer(settings, (request, response) => {
-      this.handle(request, response).catch((error: Error) => {
-        if (!response.headersSent) this.send(response, request, 500, { status: 'error', message: error.message });
-        else response.destroy();
-      });
-    });
-    this.server.on('connection', (socket: Socket) => this.countPeer(socket));
+    // Half-open: a client may send its last request and FIN at once, and still get the answer.
+    this.server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
   }
 
-  /** Closes a connection past MAX_ADMIN_CONNECTIONS_PER_PEER from its address. */
-  private countPeer(socket: Socket): void {
+  /** Serves a connection, unless its address already holds MAX_ADMIN_CONNECTIONS_PER_PEER. */
+  private accept(socket: Socket): void {
     const remote = socket.remoteAddress ?? '';
     const release = this.peers.acquireConnection(peerAddress(remote) ?? remote);
     if (release === null) {
       socket.destroy();
       return;
     }
-    socket.once('close', release);
+    this.sockets.add(socket);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      release();
+    });
+    new AdminConnection(socket, (request) => this.answer(request));
   }
 
   listen(): Promise<AddressInfo> {
@@ -88,47 +89,33 @@ export class AdminServer {
 
   close(): Promise<void> {
     this.loopDelay.disable();
-    this.server.closeAllConnections();
+    for (const socket of this.sockets) socket.destroy();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
-  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const path = pathOf(request.url ?? '/');
+  private answer(request: ParsedRequest): AdminAnswer | Promise<AdminAnswer> {
+    const path = pathOf(request.target);
     const known = path === '/metrics' || path === '/livez' || path === '/healthz' || path === '/readyz';
-    if (!known) return this.send(response, request, 404, { status: 'error', message: 'not found' });
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      response.setHeader('Allow', ALLOW);
-      return this.send(response, request, 405, { status: 'error', message: 'method not allowed' });
-    }
-    if (path === '/metrics') return this.metrics(request, response);
+    if (!known) return errorAnswer(404, 'not found');
+    if (request.method !== 'GET' && request.method !== 'HEAD') return errorAnswer(405, 'method not allowed', [['Allow', ALLOW]]);
+    if (path === '/metrics') return this.metrics(request);
     if (path === '/readyz') {
       const reason = this.options.notReadyReason();
-      return reason === null
-        ? this.send(response, request, 200, { status: 'ready' })
-        : this.send(response, request, 503, { status: 'not ready', reason });
+      return reason === null ? json(200, { status: 'ready' }) : json(503, { status: 'not ready', reason });
     }
     // Liveness: answering at all proves the main event loop turns; the delay says how well.
     const p99Ms = Math.round(this.loopDelay.percentile(99) / 1e4) / 100;
-    this.send(response, request, 200, { status: 'ok', uptimeSeconds: Math.round(process.uptime()), eventLoopDelayP99Ms: p99Ms });
+    return json(200, { status: 'ok', uptimeSeconds: Math.round(process.uptime()), eventLoopDelayP99Ms: p99Ms });
   }
 
-  private async metrics(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  private async metrics(request: ParsedRequest): Promise<AdminAnswer> {
     const tokens = this.options.metricsTokens;
-    // node:http keeps only the first of repeated Authorization fields; joined, as the public
-    // port joins them, two are malformed (400) whichever comes first.
-    const check = tokens === null ? null : checkBearer(request.headersDistinct.authorization?.join(', '), tokens);
+    // Repeated Authorization fields arrive joined, as on the public port: two are malformed (400).
+    const check = tokens === null ? null : checkBearer(request.headers.authorization, tokens);
     if (check !== null && !check.ok) {
-      for (const [name, value] of check.headers) response.setHeader(name, value);
-      return this.send(response, request, check.status, { status: 'error', message: check.status === 401 ? 'a valid bearer token is required' : 'malformed Authorization header' });
+      return errorAnswer(check.status, check.status === 401 ? 'a valid bearer token is required' : 'malformed Authorization header', check.headers);
     }
-    const body = await this.options.registry.metrics();
-    response.writeHead(200, { 'Content-Type': this.options.registry.contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
-    response.end(request.method === 'HEAD' ? undefined : body);
-  }
-
-  private send(response: ServerResponse, request: IncomingMessage, status: number, document: unknown): void {
-    const body = JSON.stringify(document);
-    response.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
-    response.end(request.method === 'HEAD' ? undefined : body);
+    this.rendering ??= this.options.registry.metrics().finally(() => (this.rendering = null));
+    return { status: 200, contentType: this.options.registry.contentType, body: await this.rendering };
   }
 }
