@@ -2,7 +2,7 @@
 // the response: 200, 206, 304, 412 or 416. Pure: the body comes from a reader the caller
 // supplies, so the worker (reading the file) and the main thread's cache (slicing bytes it
 // holds) answer alike.
-import { errorResponse, NO_BODY, type HeadFields, type PreparedStart, type Response, type ResponseBody } from '../core/response.js';
+import { errorResponse, NO_BODY, type HeaderList, type HeadFields, type PreparedStart, type Response, type ResponseBody } from '../core/response.js';
 import type { ConditionalHeaders, Representation } from '../core/job.js';
 import { decide } from './conditional.js';
 
@@ -14,17 +14,22 @@ export function fullHeadFields(representation: Representation): HeadFields {
   return { status: 200, headers: representation.headers, contentLength: representation.facts.size };
 }
 
+/** The representation's Vary field, if any: a 412 or 416 depends on the chosen encoding too. */
+function varyOf(representation: Representation): HeaderList {
+  return representation.validators.filter(([name]) => name === 'Vary');
+}
+
 /** `fullHead`: the 200's head prepared from fullHeadFields, where the caller keeps one. */
 export function respondWith(method: 'GET' | 'HEAD', conditions: ConditionalHeaders, representation: Representation, read: BodyReader, fullHead?: PreparedStart): Response {
   const { size } = representation.facts;
   const decision = decide(conditions, representation.facts, method === 'GET');
   switch (decision.kind) {
     case 'precondition-failed':
-      return errorResponse(412, method);
+      return errorResponse(412, method, varyOf(representation));
     case 'not-modified':
       return { status: 304, headers: representation.validators, contentLength: null, body: NO_BODY };
     case 'unsatisfiable':
-      return errorResponse(416, method, [['Content-Range', `bytes */${size}`]]);
+      return errorResponse(416, method, [['Content-Range', `bytes */${size}`], ...varyOf(representation)]);
     case 'partial': {
       const length = decision.end - decision.start + 1;
       return {

@@ -566,6 +566,11 @@ describe('precompressed variants in a temporary RESOURCES_DIR', () => {
     assert.equal(notModified.headers.vary, 'Accept-Encoding');
     // The brotli tag does not validate the plain page a client without br would get.
     assertPlainPage(await fetchPath(server, '/page.html', `If-None-Match: ${brotli.headers.etag}\r\n`));
+    // Refusals that depend on the variant keep Vary too.
+    const failed = await fetchPath(server, '/page.html', `${withEncoding('gzip')}If-Match: "nope"\r\n`);
+    assert.deepEqual([failed.status, failed.headers.vary], [412, 'Accept-Encoding']);
+    const beyond = await fetchPath(server, '/page.html', `${withEncoding('gzip')}Range: bytes=${gz.length}-\r\n`);
+    assert.deepEqual([beyond.status, beyond.headers['content-range'], beyond.headers.vary], [416, `bytes */${gz.length}`, 'Accept-Encoding']);
   });
 
   test('HEAD and ranges apply to the encoded bytes', async () => {
