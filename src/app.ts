@@ -104,14 +104,19 @@ function accessPolicy(config: Config, uploadTokens: UploadTokens | null): Access
   };
 }
 
+/** `host:port`, an IPv6 address in brackets (RFC 3986 §3.2.2), as a URL names it. */
+function authorityOf(address: AddressInfo): string {
+  return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+}
+
 /** The start line says what runs and who may do what (token counts, never tokens). */
 function logStart(app: App, address: AddressInfo, adminAddress: AddressInfo, allowedHosts: ReadonlySet<string>): void {
   const { config, log, uploadTokens } = app;
   log.info(
     {
-      address: `${address.address}:${address.port}`,
+      address: authorityOf(address),
       listenSockets: config.listenSockets,
-      admin: `${adminAddress.address}:${adminAddress.port}`,
+      admin: authorityOf(adminAddress),
       workers: config.maxThreads,
       queueSize: config.queueSize,
       documentRoot: config.resourcesDir,
@@ -129,7 +134,7 @@ function logStart(app: App, address: AddressInfo, adminAddress: AddressInfo, all
       minFreeDiskBytes: config.minFreeDiskBytes,
       metricsAuthorization: config.metricsToken === '' ? 'none' : 'bearer token',
     },
-    `listening on http://${address.address}:${address.port}`,
+    `listening on http://${authorityOf(address)}`,
   );
   if (uploadTokens === null) log.warn('uploads are open: anyone who can reach the port may POST /upload (set UPLOAD_TOKENS or UPLOAD_TOKENS_FILE)');
   else if (uploadTokens.tokens.size === 0) log.warn('UPLOAD_TOKENS_FILE holds no token: every upload is refused until one is added');

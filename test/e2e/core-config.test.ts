@@ -38,6 +38,8 @@ test('HOST=:: and ADMIN_HOST=:: take IPv4 and IPv6 clients alike (what an IPv6 c
     }
     const logged = server.logs.filter((line) => line.msg === 'request').map((line) => line.client);
     assert.deepEqual(logged, ['127.0.0.1', '::1'], 'an IPv4 client is named as such, not ::ffff:127.0.0.1');
+    const started = await server.waitForLog((line) => typeof line.msg === 'string' && line.msg.startsWith('listening on'));
+    assert.deepEqual([started.msg, started.address, started.admin], [`listening on http://[::]:${server.port}`, `[::]:${server.port}`, `[::]:${server.adminPort}`], 'IPv6 addresses in brackets, as URLs name them');
   } finally {
     await server.stop();
   }
