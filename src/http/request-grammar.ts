@@ -99,7 +99,9 @@ function endsWithTab(line: string): boolean {
  * start and end in it, CRLF excluded, the request line first.
  */
 export function parseHead(text: string, lines: readonly number[]): RequestHead {
-  const { method, target, version } = parseRequestLine(text.slice(lines[0], lines[1]));
+  const requestLine = text.slice(lines[0], lines[1]);
+  const { method, target } = parseMethodAndTarget(requestLine);
+  const version = parseVersion(requestLine.slice(method.length + target.length + 2));
   const fields: Record<string, string> = Object.create(null);
   let contentLength: number | null = null;
   for (let i = 2; i < lines.length; i += 2) {
@@ -152,16 +154,15 @@ export function isMethod(text: string): boolean {
   return TOKEN.test(text);
 }
 
-function parseRequestLine(line: string): RequestLine & { readonly version: HttpVersion } {
-  const { method, target } = parseMethodAndTarget(line);
-  const versionText = line.slice(method.length + target.length + 2);
+/** The version at the end of a request line. */
+function parseVersion(text: string): HttpVersion {
   // The two supported versions first; the regex only tells a malformed version from an unsupported one.
-  if (versionText === 'HTTP/1.1') return { method, target, version: '1.1' };
-  if (versionText === 'HTTP/1.0') return { method, target, version: '1.0' };
-  const match = VERSION.exec(versionText);
+  if (text === 'HTTP/1.1') return '1.1';
+  if (text === 'HTTP/1.0') return '1.0';
+  const match = VERSION.exec(text);
   if (match === null) throw new ParseFailure(400, 'malformed HTTP version');
   // A later minor version of HTTP/1 is read as the highest we implement (RFC 9110 §2.5).
-  if (match[1] === '1') return { method, target, version: '1.1' };
+  if (match[1] === '1') return '1.1';
   throw new ParseFailure(505, `HTTP/${match[1]}.${match[2]} is not supported`);
 }
 
