@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import type { ParsedRequest } from '../core/request.js';
 import { reasonPhrase, type Status } from '../core/status.js';
-import { RequestParser, type ParserLimits, type ReadSoFar } from '../http/parser.js';
+import { methodRead, RequestParser, type ParserLimits } from '../http/parser.js';
 
 export interface AdminAnswer {
   readonly status: Status;
@@ -74,7 +74,7 @@ export class AdminConnection {
       return;
     }
     this.stopHeadTimer();
-    if (event.type === 'error') return this.send(methodOf(event.read), errorAnswer(event.status, event.reason), false);
+    if (event.type === 'error') return this.send(methodRead(event.read) ?? '', errorAnswer(event.status, event.reason), false);
     if (event.type === 'head') return this.send(event.head.method, errorAnswer(413, 'the admin port takes no request body'), false);
     const request = event.request;
     this.answering = true;
@@ -115,13 +115,6 @@ export class AdminConnection {
     clearTimeout(this.headTimer);
     this.headTimer = null;
   }
-}
-
-/** The method of a refused request, when the parser read that much (a HEAD's answer has no body). */
-function methodOf(read: ReadSoFar): string {
-  if (read.kind === 'head') return read.head.method;
-  if (read.kind === 'line') return read.line.method;
-  return read.kind === 'method' ? read.method : '';
 }
 
 /** A JSON error document, as the admin port answers every refusal. */

@@ -10,7 +10,7 @@ import type { BodyShare } from './body-budget.js';
 import type { Accepted, ConnectionDeps } from './connection-settings.js';
 import { corsFieldLines } from './cors-fields.js';
 import { newExchange, type Exchange } from './exchange.js';
-import type { ReadSoFar } from './parser.js';
+import { methodRead, type ReadSoFar } from './parser.js';
 import type { ImmediateRoute, Route } from './router.js';
 import { newTraceId, requestTraceId } from './trace-context.js';
 
@@ -42,9 +42,8 @@ export function requestExchange(deps: ConnectionDeps, accepted: Accepted, head: 
 
 /** The exchange of bytes that never made a whole head, named by what of its request line was read. */
 export function unreadableExchange(accepted: Accepted, read: Exclude<ReadSoFar, { kind: 'head' }>, index: number): Exchange {
-  const method = read.kind === 'line' ? read.line.method : read.kind === 'method' ? read.method : '-';
   const target = read.kind === 'line' ? read.line.target : '-';
-  return newExchange(method, target, index, false, accepted.client, newTraceId(), '');
+  return newExchange(methodRead(read) ?? '-', target, index, false, accepted.client, newTraceId(), '');
 }
 
 /** Whose part of the body memory a request takes: none for a trusted proxy's own, which carry many clients. */

@@ -31,6 +31,13 @@ export type ReadSoFar =
 
 export const NOTHING_READ: ReadSoFar = { kind: 'nothing' };
 
+/** The method of a refused request, when that much of it was read. */
+export function methodRead(read: ReadSoFar): string | undefined {
+  if (read.kind === 'head') return read.head.method;
+  if (read.kind === 'line') return read.line.method;
+  return read.kind === 'method' ? read.method : undefined;
+}
+
 export interface ParserLimits {
   readonly maxRequestLineBytes: number;
   /** Bytes of the field lines of a request, head and trailers together (CRLFs included, request line and final CRLFs excluded). */
