@@ -75,6 +75,13 @@ function notAllowed(method: string, allow: string): Route {
   return { kind: 'reject', status: 405, reason: `method ${method} not allowed`, headers: [['Allow', allow]] };
 }
 
+/** `/upload` takes documents and nothing else: no file is served at that path, whatever the folder holds. */
+function uploadRoute(method: string, contentType: string | undefined): Route {
+  if (method === 'OPTIONS') return { kind: 'options', allow: UPLOAD_ALLOW };
+  if (method !== 'POST') return notAllowed(method, UPLOAD_ALLOW);
+  return isJsonMediaType(contentType) ? { kind: 'upload' } : { kind: 'reject', status: 415, reason: 'upload must be application/json' };
+}
+
 export function route(head: RequestHead, allowedHosts: ReadonlySet<string>): Route {
   const authority = checkAuthority(head, allowedHosts);
   if (!('ok' in authority)) return authority;
@@ -86,16 +93,8 @@ export function route(head: RequestHead, allowedHosts: ReadonlySet<string>): Rou
   if (method === 'CONNECT') return notAllowed(method, SERVER_ALLOW);
   const path = checkRequestPath(authority.target);
   if (!path.ok) return { kind: 'reject', status: path.status, reason: path.reason, rule: path.rule };
-  if (!served) return notAllowed(method, path.path === UPLOAD_PATH ? UPLOAD_ALLOW : STATIC_ALLOW);
-
-  if (path.path === UPLOAD_PATH) {
-    if (method === 'OPTIONS') return { kind: 'options', allow: UPLOAD_ALLOW };
-    if (method === 'POST') {
-      return isJsonMediaType(head.headers['content-type'])
-        ? { kind: 'upload' }
-        : { kind: 'reject', status: 415, reason: 'upload must be application/json' };
-    }
-  }
+  if (path.path === UPLOAD_PATH) return uploadRoute(method, head.headers['content-type']);
+  if (!served) return notAllowed(method, STATIC_ALLOW);
   if (method === 'OPTIONS') return { kind: 'options', allow: STATIC_ALLOW };
   const queryAt = authority.target.indexOf('?');
   const query = queryAt === -1 ? '' : authority.target.slice(queryAt);

@@ -73,6 +73,10 @@ test('PUT, DELETE and other standard methods are 405 with what the target allows
     assertErrorPage(upload, 405, 'Method Not Allowed');
     assert.deepEqual(allowList(upload), ['POST', 'OPTIONS'], method);
   }
+  // No file is served at the upload path, whatever the folder holds.
+  const getUpload = await request(server.port, `GET /upload HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+  assertErrorPage(getUpload, 405, 'Method Not Allowed');
+  assert.deepEqual(allowList(getUpload), ['POST', 'OPTIONS']);
   const connect = await request(server.port, `CONNECT ${host} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
   assertErrorPage(connect, 405, 'Method Not Allowed');
   assert.deepEqual(allowList(connect), ['GET', 'HEAD', 'POST', 'OPTIONS']);
