@@ -128,21 +128,34 @@ export const CLIENT_CLOSED = 499;
  * 503 when the server cut it.
  */
 export function abandoned(deps: DispatchDeps, connection: number, exchange: Exchange, status: number, by: 'client' | 'server'): void {
-  const seconds = (performance.now() - exchange.startedAt) / 1000;
-  deps.events.requestCompleted(exchange.method, status, seconds);
-  if (!deps.log.isLevelEnabled('info')) return;
-  const ms = Math.round(seconds * 1e6) / 1e3;
-  deps.log.info({ conn: connection, client: exchange.client, method: exchange.method, path: exchange.target, status, aborted: by, ms, worker: workerOf(exchange), cached: exchange.answeredBy === 'cache', traceId: exchange.traceId }, 'request');
+  recordRequest(deps, connection, exchange, status, undefined, undefined, by);
 }
 
-/** A response has been sent: metrics, and the access log line, whose fields are not even built when info is off. */
+/** A response has been sent whole. */
 export function completed(deps: DispatchDeps, connection: number, exchange: Exchange, status: number, bytes: number, keepAlive: boolean): void {
+  recordRequest(deps, connection, exchange, status, bytes, keepAlive ? 'keep-alive' : 'close', undefined);
+}
+
+/**
+ * Metrics and the access log line, whose fields are not even built when info is off. Of
+ * `bytes` with `kept` (sent whole) and `aborted` (cut short), exactly one side is given, by
+ * the two callers above; pino leaves out the fields that are undefined.
+ */
+function recordRequest(
+  deps: DispatchDeps,
+  connection: number,
+  exchange: Exchange,
+  status: number,
+  bytes: number | undefined,
+  kept: 'keep-alive' | 'close' | undefined,
+  aborted: 'client' | 'server' | undefined,
+): void {
   const seconds = (performance.now() - exchange.startedAt) / 1000;
   deps.events.requestCompleted(exchange.method, status, seconds);
   if (!deps.log.isLevelEnabled('info')) return;
   const ms = Math.round(seconds * 1e6) / 1e3;
   deps.log.info(
-    { conn: connection, client: exchange.client, method: exchange.method, path: exchange.target, status, bytes, ms, worker: workerOf(exchange), cached: exchange.answeredBy === 'cache', connection: keepAlive ? 'keep-alive' : 'close', traceId: exchange.traceId },
+    { conn: connection, client: exchange.client, method: exchange.method, path: exchange.target, status, bytes, aborted, ms, worker: workerOf(exchange), cached: exchange.answeredBy === 'cache', connection: kept, traceId: exchange.traceId },
     'request',
   );
 }
