@@ -2,7 +2,7 @@
 // Date, Server, the response's own fields) and its connection fields (keep-alive or close).
 // A response sent many times keeps its start as bytes, encoded again only when the Date
 // changes; the connection fields come from a table. So writing a cached page's head
-// allocates nothing.
+// encodes nothing again.
 import type { HeadFields, PreparedStart, Response } from '../core/response.js';
 import { reasonPhrase, SERVER_NAME } from '../core/status.js';
 

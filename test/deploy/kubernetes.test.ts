@@ -144,6 +144,7 @@ test('the Deployment is locked down and its memory limit covers the documented b
     '+ open connections × 384 KiB for clients that do not read',
     '+ about 100 MiB of refused bodies read and dropped',
     "+ the main thread's heap under load (about 66 MiB)",
+    '+ per address connected to the admin port: 32 × (64 KiB + one answer of tens of KiB)',
   ]) {
     assert.ok(readme.includes(term), `README's memory bound has the term "${term}"`);
   }
@@ -158,7 +159,9 @@ test('the Deployment is locked down and its memory limit covers the documented b
       config.maxConnections * (config.maxRequestLineBytes + config.maxHeaderBytes + 64 * KiB) +
       config.maxConnections * 384 * KiB +
       100 * MiB +
-      66 * MiB;
+      66 * MiB +
+      // The admin port's two clients, the kubelet and Prometheus, an answer taken as 64 KiB.
+      2 * 32 * (64 * KiB + 64 * KiB);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
