@@ -5,7 +5,7 @@
 // time; the port is for operators, and answers only GET and HEAD of a few paths.
 import type { Socket } from 'node:net';
 import type { ParsedRequest } from '../core/request.js';
-import { reasonPhrase, type Status } from '../core/status.js';
+import { errorDocument, reasonPhrase, type Status } from '../core/status.js';
 import { methodRead, RequestParser, type ParserLimits } from '../http/parser.js';
 
 export interface AdminAnswer {
@@ -119,5 +119,5 @@ export class AdminConnection {
 
 /** A JSON error document, as the admin port answers every refusal. */
 export function errorAnswer(status: Status, message: string, fields?: AdminAnswer['fields']): AdminAnswer {
-  return { status, contentType: 'application/json', body: JSON.stringify({ status: 'error', message }), fields };
+  return { status, contentType: 'application/json', body: JSON.stringify(errorDocument(message)), fields };
 }

@@ -1,6 +1,6 @@
 // A response as handlers and the engine build it, and the builders every part shares. The
 // engine adds Date, Server, Connection and framing when it writes one (see http/head.ts).
-import { errorPage, redirectPage, type ErrorStatus, type Status } from './status.js';
+import { errorDocument, errorPage, redirectPage, type ErrorStatus, type Status } from './status.js';
 
 export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
 
@@ -61,7 +61,7 @@ export function jsonResponse(status: Status, document: unknown, extraHeaders: He
  * rather than send it again (docs/uploads.md).
  */
 export function storedUnconfirmedResponse(filepath: string): Response {
-  return jsonResponse(500, { status: 'error', message: 'stored but not confirmed durable', filepath });
+  return jsonResponse(500, { ...errorDocument('stored but not confirmed durable'), filepath });
 }
 
 /** 204 to OPTIONS: what the target allows, and no body (so no Content-Length either). */

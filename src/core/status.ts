@@ -69,13 +69,13 @@ export function errorPage(status: ErrorStatus): string {
   );
 }
 
-/** The JSON rendering: `message` says what was wrong with this request, else the explanation. */
-export function errorDocument(status: ErrorStatus, message: string = explanation(status)): { readonly status: 'error'; readonly message: string } {
+/** The JSON rendering: `message` says what was wrong with this request. */
+export function errorDocument(message: string): { readonly status: 'error'; readonly message: string } {
   return { status: 'error', message };
 }
 
 /** A one-line HTML page that links to `location` (already percent-encoded), for 301. */
 export function redirectPage(location: string): string {
   const escaped = escapeHtml(location);
-  return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>301 Moved Permanently</title></head><body><a href="${escaped}">${escaped}</a></body></html>\n`;
+  return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>301 ${reasonPhrase(301)}</title></head><body><a href="${escaped}">${escaped}</a></body></html>\n`;
 }

@@ -8,7 +8,7 @@ import { UPLOADS_PREFIX } from '../core/routes.js';
 import { errorDocument } from '../core/status.js';
 import { freeBytes, hasRoom } from './disk-guard.js';
 import { checkJson } from './json.js';
-import { completeAll, NODE_FS, writeAndLink, type Completion, type Linked, type StorageFs } from './upload-storage.js';
+import { completeAll, writeAndLink, type Completion, type Linked, type StorageFs } from './upload-storage.js';
 
 export interface UploadContext {
   /** Real path of the uploads folder. */
@@ -20,7 +20,7 @@ export interface UploadContext {
 const STORAGE_FULL = new Set(['ENOSPC', 'EDQUOT']);
 
 function badRequest(message: string): JobResult {
-  return { response: jsonResponse(400, errorDocument(400, message)) };
+  return { response: jsonResponse(400, errorDocument(message)) };
 }
 
 /** 507 before anything is written when the upload would eat into MIN_FREE_DISK_BYTES. */
@@ -114,9 +114,3 @@ export function finishUploads(group: readonly LinkedUpload[], context: UploadCon
 }
 
 export const isLinked = (outcome: JobResult | LinkedUpload): outcome is LinkedUpload => 'linked' in outcome;
-
-/** One upload stored on its own. `fs` is node:fs; a test passes one whose calls fail. */
-export function handleUpload(job: UploadJob, context: UploadContext, fs: StorageFs = NODE_FS, onLinked: (name: string) => void = () => undefined): JobResult {
-  const outcome = linkUpload(job, context, fs, onLinked);
-  return isLinked(outcome) ? finishUploads([outcome], context, fs)[0]! : outcome;
-}

@@ -29,5 +29,5 @@ export function failedJobResponse(failure: JobFailure, job: Job, method: string,
   if (job.kind !== 'upload') return errorResponse(500, method);
   // An upload's note is the name it was linked under: the document exists.
   if (note !== null) return storedUnconfirmedResponse(`${UPLOADS_PREFIX}/${note}`);
-  return jsonResponse(500, errorDocument(500, MAY_BE_STORED));
+  return jsonResponse(500, errorDocument(MAY_BE_STORED));
 }

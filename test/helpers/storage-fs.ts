@@ -1,6 +1,15 @@
 // node:fs for the upload storage, with a hook on each fsync that tells the uploads folder's
-// own fsync from a file's: tests record the order of calls or make the folder's fail.
+// own fsync from a file's: tests record the order of calls or make the folder's fail. And one
+// upload stored on its own, through such an fs.
+import type { JobResult, UploadJob } from '../../src/core/job.js';
+import { finishUploads, isLinked, linkUpload, type UploadContext } from '../../src/handlers/upload.js';
 import { NODE_FS, type StorageFs } from '../../src/handlers/upload-storage.js';
+
+/** One upload linked and then finished as a batch of its own, as a worker does for a batch of one. */
+export function storeUpload(job: UploadJob, context: UploadContext, fs: StorageFs, onLinked: (name: string) => void = () => undefined): JobResult {
+  const outcome = linkUpload(job, context, fs, onLinked);
+  return isLinked(outcome) ? finishUploads([outcome], context, fs)[0]! : outcome;
+}
 
 /** `onFsync(isFolder)` runs before each fsync and may throw to make it fail. */
 export function watchingFsync(folder: string, onFsync: (isFolder: boolean) => void, overrides: Partial<StorageFs> = {}): StorageFs {

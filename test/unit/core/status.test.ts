@@ -2,7 +2,7 @@
 // 507), an explanation for every error, and the two renderings built from them.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { errorDocument, errorPage, explanation, reasonPhrase, STATUSES, type ErrorStatus } from '../../../src/core/status.js';
+import { errorDocument, errorPage, explanation, reasonPhrase, redirectPage, STATUSES, type ErrorStatus } from '../../../src/core/status.js';
 
 const RFC_REASONS: Readonly<Record<number, string>> = {
   100: 'Continue', 200: 'OK', 201: 'Created', 204: 'No Content', 206: 'Partial Content', 301: 'Moved Permanently',
@@ -31,7 +31,10 @@ test('the HTML page names the status and explains it', () => {
   assert.ok(page.includes(explanation(404)));
 });
 
-test('the JSON document says error, with the request\'s own message or the explanation', () => {
-  assert.deepEqual(errorDocument(400, 'invalid JSON at byte 3'), { status: 'error', message: 'invalid JSON at byte 3' });
-  assert.deepEqual(errorDocument(503), { status: 'error', message: explanation(503) });
+test("the JSON document says error, with the request's own message", () => {
+  assert.deepEqual(errorDocument('invalid JSON at byte 3'), { status: 'error', message: 'invalid JSON at byte 3' });
+});
+
+test('the redirect page names its status from the catalogue', () => {
+  assert.match(redirectPage('/dir/'), /<title>301 Moved Permanently<\/title>.*href="\/dir\/"/);
 });
