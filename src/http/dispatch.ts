@@ -95,7 +95,8 @@ function processConditionLog(message: string): RateLimitedLog {
 
 /** A job's result becomes its response; what the worker reports is counted and logged. */
 function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Exchange, job: Job, outcome: JobOutcome<JobResult>, uploadBytes: number): Response {
-  exchange.answeredBy = outcome.workerId;
+  // A job no worker took is answered by the engine.
+  exchange.answeredBy = outcome.workerId ?? 'engine';
   if (!outcome.ok) {
     deps.log.error({ conn: connection, worker: outcome.workerId, failure: outcome.failure, err: outcome.error, traceId: exchange.traceId }, 'job failed');
     // An upload's note is the name it was linked under: the document is in the folder.

@@ -24,8 +24,12 @@ export type JobFailure = 'crashed' | 'timed-out' | 'lost' | 'not-run' | 'queue-t
 
 export type JobOutcome<Result> =
   | { readonly ok: true; readonly result: Result; readonly workerId: number }
-  /** `note`: the last note the job sent before its worker stopped (see worker-loop.ts), or null. */
-  | { readonly ok: false; readonly failure: JobFailure; readonly error: Error; readonly workerId: number; readonly note: string | null };
+  /**
+   * `workerId`: the worker that held the job, or null when none took it (`queue-timeout`,
+   * `closed`). `note`: the last note the job sent before its worker stopped (see
+   * worker-loop.ts), or null.
+   */
+  | { readonly ok: false; readonly failure: JobFailure; readonly error: Error; readonly workerId: number | null; readonly note: string | null };
 
 export type JobCallback<Result> = (outcome: JobOutcome<Result>) => void;
 
@@ -182,7 +186,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
     this.closing = true;
     if (this.watchdog !== null) clearInterval(this.watchdog);
     const error = new Error('worker pool closed');
-    for (const job of this.queue.drain()) job.done({ ok: false, failure: 'closed', error, workerId: 0, note: null });
+    for (const job of this.queue.drain()) job.done({ ok: false, failure: 'closed', error, workerId: null, note: null });
     await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
   }
 
@@ -293,7 +297,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
     const error = new Error(`no worker took the job within ${limit} ms`);
     for (let job = this.queue.peek(); job !== undefined && now - job.submittedAt >= limit; job = this.queue.peek()) {
       this.queue.shift();
-      job.done({ ok: false, failure: 'queue-timeout', error, workerId: 0, note: null });
+      job.done({ ok: false, failure: 'queue-timeout', error, workerId: null, note: null });
     }
   }
 

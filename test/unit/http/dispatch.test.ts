@@ -124,6 +124,16 @@ describe('dispatch', () => {
     assert.deepEqual(answers.map((a) => a.response.status), [503, 500]);
     assert.deepEqual(logged.filter((entry) => entry.msg === 'job failed').map((entry) => entry.failure), ['not-run', 'crashed']);
   });
+
+  test('a job no worker took is the engine\'s answer, not a worker\'s', () => {
+    const { deps, submitted, answers, logged, responder } = setUp({ acceptsJobs: true });
+    const waited = exchangeFor('GET', '/a.html');
+    dispatch(deps, responder, waited, pageJob(), null);
+    submitted[0]!.done({ ok: false, failure: 'queue-timeout', error: new Error('no worker in time'), workerId: null, note: null });
+    assert.deepEqual(answers.map((a) => a.response.status), [503]);
+    assert.equal(waited.answeredBy, 'engine');
+    assert.equal(logged.find((entry) => entry.msg === 'job failed')?.worker, null);
+  });
 });
 
 describe('an upload whose worker died', () => {
