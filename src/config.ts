@@ -157,7 +157,7 @@ const schema = {
   port: { doc: 'Public port', format: 'tcp-port', default: 8080, env: 'PORT', arg: 'port' },
   maxThreads: { doc: 'Worker threads in the pool', format: positiveInt, default: 10, env: 'MAX_THREADS', arg: 'max-threads' },
   queueSize: { doc: 'Jobs that may wait for a worker before 503', format: nonNegativeInt, default: 1024, env: 'QUEUE_SIZE', arg: 'queue-size' },
-  listenSockets: { doc: 'Listening sockets sharing the public port (auto: 256 where SO_REUSEPORT is available, else 1)', format: 'listen-sockets', default: 'auto' as number | 'auto', env: 'LISTEN_SOCKETS', arg: 'listen-sockets' },
+  listenSockets: { doc: 'Listening sockets sharing the public port (auto: 256 on Linux, which spreads connections over them; else 1)', format: 'listen-sockets', default: 'auto' as number | 'auto', env: 'LISTEN_SOCKETS', arg: 'listen-sockets' },
   backlog: { doc: 'Listen backlog (sized for a burst of MAX_CONNECTIONS connects)', format: positiveInt, default: 1024, env: 'BACKLOG', arg: 'backlog' },
   keepAliveTimeoutMs: { doc: 'Idle time before a persistent connection is closed', format: positiveInt, default: 30_000, env: 'KEEP_ALIVE_TIMEOUT_MS', arg: 'keep-alive-timeout-ms' },
   maxRequestsPerConnection: { doc: 'Requests served on one connection before it closes', format: positiveInt, default: 100, env: 'MAX_REQUESTS_PER_CONNECTION', arg: 'max-requests-per-connection' },
@@ -200,11 +200,13 @@ const schema = {
 type SchemaValues<S> = { [K in keyof S]: S[K] extends { default: infer D } ? D : never };
 type RawConfig = SchemaValues<typeof schema>;
 
-/** The validated configuration the server runs with; directories are absolute. */
 type ListKey = 'allowedHosts' | 'inlineTypes' | 'downloadTypes' | 'trustedProxies' | 'uploadTokens' | 'corsOrigins';
+
+/** The validated configuration the server runs with; directories are absolute. */
 export type Config = Readonly<Omit<RawConfig, ListKey | 'logLevel' | 'listenSockets'>> & {
   /** Resolved from `auto`: how many listening sockets share the public port. */
   readonly listenSockets: number;
+  /** Empty means "derive from HOST and the bound port", which app.ts does once listening (the port may be 0, chosen by the system). */
   readonly allowedHosts: readonly string[];
   readonly inlineTypes: readonly string[];
   readonly downloadTypes: readonly string[];
@@ -311,8 +313,5 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     logLevel: raw.logLevel as Config['logLevel'],
     resourcesDir,
     uploadsDir: resolve(raw.uploadsDir === '' ? resolve(resourcesDir, 'uploads') : raw.uploadsDir),
-    // Empty means "derive from HOST and the bound port", which app.ts does once listening
-    // (the port may be 0, an ephemeral port chosen by the system).
-    allowedHosts: raw.allowedHosts,
   };
 }

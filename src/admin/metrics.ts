@@ -19,7 +19,11 @@ export interface LiveState {
   trackedClients(): number;
 }
 
-/** Method and status pairs whose label children are kept (hostile methods all map to OTHER). */
+/**
+ * Method and status pairs whose label children are kept. Keyed by the method as sent, so that
+ * the common case needs no label lookup: each odd method is a key of its own (all labelled
+ * OTHER), and past this many the map starts afresh.
+ */
 const MAX_CACHED_SERIES = 256;
 
 /** Methods outside the standard ones share one label value, so hostile clients cannot grow the series. */
@@ -112,7 +116,7 @@ export class Metrics implements ServerEvents {
     collectDefaultMetrics({ register: this.registry });
     for (const name of DEPRECATED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
     registerLiveGauges(live, registers);
-    this.rejections = new Counter({ name: 'http_server_rejected_total', help: 'Requests refused with 503 because a limit was hit', labelNames: ['reason'], registers });
+    this.rejections = new Counter({ name: 'http_server_rejected_total', help: 'Requests, or connections before any request, refused with 503 because a limit was hit', labelNames: ['reason'], registers });
     // A scrape first hands over what requestCompleted has kept, so it reads exact values.
     const flush = (): void => this.flushRequests();
     this.requests = new Counter({ name: 'http_server_requests_total', help: 'Requests answered, or left unanswered when their connection closed (499 or 503), by method and status', labelNames: ['method', 'status'], registers, collect: flush });

@@ -6,7 +6,7 @@ export type JsonCheck = { readonly ok: true } | { readonly ok: false; readonly o
 
 /**
  * Deepest nesting accepted (RFC 8259 §9 lets a parser limit it). A body of 1 MiB of `[` would
- * otherwise grow the stack to a million entries and the worker's heap by tens of MiB, which it
+ * otherwise grow the stack to a million entries, and the worker's heap with it, which it
  * keeps; and the readers of the stored documents refuse such depths anyway (serde_json past
  * 128 levels, Python's json near 1000).
  */

@@ -1,4 +1,5 @@
-// GET and HEAD for files under the document root. Runs on a worker thread, so it uses the
+// GET and HEAD for files under the document root and the uploads folder (and the 405 for a
+// POST to one of them). Runs on a worker thread, so it uses the
 // synchronous fs calls, which cost a fraction of the same calls through libuv's thread pool.
 import type { Stats } from 'node:fs';
 import { basename, join, sep } from 'node:path';

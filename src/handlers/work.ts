@@ -25,8 +25,8 @@ export interface BatchReport {
 
 /**
  * Frees a body's memory at once. V8 frees an ArrayBuffer's memory only when it collects the
- * object, and a worker's small heap is collected rarely: ten workers each keeping the bodies
- * of their recent uploads held hundreds of MiB (docs/memory.md). Detaching frees it now. Only
+ * object, and a worker's small heap is collected rarely, so ten workers each kept the bodies
+ * of their recent uploads (measured in docs/memory.md). Detaching frees it now. Only
  * a buffer the body owns whole, as one moved to this worker does, is detached.
  */
 function releaseBody(body: Uint8Array): void {

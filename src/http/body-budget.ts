@@ -27,7 +27,7 @@ export class BodyBudget {
   private readonly heldByClient = new Map<string, number>();
 
   constructor(
-    readonly limit: number,
+    private readonly limit: number,
     settings: { readonly perClient: number; readonly maxBodyBytes: number },
   ) {
     this.perClient = Math.min(limit, Math.max(settings.perClient, settings.maxBodyBytes));
@@ -38,7 +38,7 @@ export class BodyBudget {
     return this.held;
   }
 
-  /** Clients holding some of the budget now. */
+  /** Clients holding some of the budget now (tests check that the map empties). */
   get clientsHolding(): number {
     return this.heldByClient.size;
   }

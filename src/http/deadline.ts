@@ -2,7 +2,10 @@
 // phase"): the connection says what it is doing, this says which phase applies and when it
 // expires. Pure but for the clock, and nothing here allocates.
 
-/** What the deadline is for; `none`: requests are with the pool, bounded by JOB_TIMEOUT_MS there. */
+/**
+ * What the deadline is for; `none`: the server holds the requests (with the pool, bounded by
+ * JOB_TIMEOUT_MS there, or waiting for the reader's next turn).
+ */
 export type Phase = 'idle' | 'headers' | 'body' | 'write' | 'closing' | 'none';
 
 /** How long a closing socket may linger before it is destroyed. */

@@ -8,7 +8,7 @@ export type RejectionReason = 'queue_full' | 'connection_limit' | 'draining' | '
 export interface ServerEvents {
   connectionOpened(): void;
   requestCompleted(method: string, status: number, seconds: number): void;
-  /** A request refused with 503 because a limit was hit. */
+  /** A request, or a connection before any request was read, refused with 503 because a limit was hit. */
   rejected(reason: RejectionReason): void;
   securityRejection(rule: SecurityRule): void;
   uploadStored(bytes: number): void;

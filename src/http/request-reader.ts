@@ -17,8 +17,8 @@ export interface RequestEvents {
   /** The bytes cannot be read as a request; nothing more is read. */
   invalid(status: ParseErrorStatus, reason: string, read: ReadSoFar): void;
   /**
-   * The client sent FIN and every complete request it sent before has been taken. When
-   * `inRequest`, the bytes after them began a request that can never complete.
+   * The client sent FIN and every complete request it sent before has been taken. When the
+   * reader is `inRequest`, the bytes after them began a request that can never complete.
    */
   inputEnded(): void;
   /** The other connections have had their turn: call resume() to read on. */

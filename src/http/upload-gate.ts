@@ -7,7 +7,7 @@ import { checkBearer } from '../security/bearer.js';
 import type { AccessPolicy } from './access-policy.js';
 import type { Route } from './router.js';
 
-export type UploadRefusal = Extract<Route, { kind: 'reject' }>;
+type UploadRefusal = Extract<Route, { kind: 'reject' }>;
 
 /**
  * Null when the upload may go on. The token comes first, so that a request without one
