@@ -5,10 +5,10 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { AdminServer } from './admin/server.js';
 import { ConfigError, defaultAllowedHosts, type Config } from './config.js';
-import { diskSpace } from './admin/disk-space.js';
 import { Metrics } from './admin/metrics.js';
 import type { Job, JobResult } from './core/job.js';
 import { contentTable } from './handlers/content-types.js';
+import { diskSpace } from './handlers/disk-guard.js';
 import type { ContentTable } from './handlers/files.js';
 import { resultParts, WORKER_HEAP_LIMITS, type WorkContext } from './handlers/work.js';
 import type { AccessPolicy } from './http/access-policy.js';
@@ -18,7 +18,7 @@ import { ResponseCache } from './http/response-cache.js';
 import type { ConnectionSettings } from './http/connection-settings.js';
 import { HttpServer } from './http/server.js';
 import { UploadTokens } from './http/upload-tokens.js';
-import { RateLimitedLog } from './log.js';
+import { ConditionLogs, RateLimitedLog } from './log.js';
 import { transferList } from './pool/messages.js';
 import { WorkerPool } from './pool/pool.js';
 import { TokenSet } from './security/bearer.js';
@@ -253,7 +253,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     backlog: config.backlog,
     maxConnections: config.maxConnections,
     log,
-    connection: { settings: connectionSettings(config, allowedHosts), jobs: pool, bodies, cache, events: metrics, log, access },
+    connection: { settings: connectionSettings(config, allowedHosts), jobs: pool, bodies, cache, events: metrics, log, conditionLogs: new ConditionLogs(1000), access },
   });
   const app: App = { config, log, pool, http, metrics, uploadTokens, shuttingDown: false, admin: adminServer(config, pool, http, metrics.registry, () => app.shuttingDown) };
   const listening = http.listen((port) => {

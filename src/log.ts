@@ -30,3 +30,20 @@ export class RateLimitedLog {
     this.suppressed = 0;
   }
 }
+
+/**
+ * One RateLimitedLog per message, for conditions that many requests meet at once (a disk
+ * below its free-space minimum): the first says it, the rest are counted. The messages are
+ * constants of the code, so the map stays small.
+ */
+export class ConditionLogs {
+  private readonly byMessage = new Map<string, RateLimitedLog>();
+
+  constructor(private readonly intervalMs: number) {}
+
+  of(message: string): RateLimitedLog {
+    let limited = this.byMessage.get(message);
+    if (limited === undefined) this.byMessage.set(message, (limited = new RateLimitedLog(this.intervalMs)));
+    return limited;
+  }
+}

@@ -1,10 +1,11 @@
 // The uploads folder at start: created (and made durable) if missing, checked writable, and
 // cleared of temporaries a crash left behind. Replicas may share the folder: only provably
 // abandoned temporaries go (handlers/upload-temporaries.ts).
-import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError } from './config.js';
+import { NODE_FS, syncFolder } from './handlers/upload-storage.js';
 import { isAbandoned, isTemporary, thisProcess } from './handlers/upload-temporaries.js';
 
 export function prepareUploads(uploadsDir: string, jobTimeoutMs: number, log: Logger): void {
@@ -37,12 +38,7 @@ export function foldersToSync(firstCreated: string, uploadsDir: string): string[
 function syncCreatedFolders(firstCreated: string, uploadsDir: string, log: Logger): void {
   for (const path of foldersToSync(firstCreated, uploadsDir)) {
     try {
-      const fd = openSync(path, 'r');
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
+      syncFolder(NODE_FS, path);
     } catch (error) {
       log.warn({ folder: path, code: codeOf(error) }, 'cannot fsync a folder created for UPLOADS_DIR; its entry is durable once the file system syncs it');
     }

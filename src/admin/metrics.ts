@@ -4,7 +4,13 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { RejectionReason, ServerEvents } from '../http/events.js';
 import type { PoolStats } from '../pool/pool.js';
 import { STANDARD_METHODS, type SecurityRule } from '../core/routes.js';
-import type { DiskSpace } from './disk-space.js';
+
+/** Space on the uploads file system (app.ts reads it with handlers/disk-guard.ts). */
+export interface DiskSpace {
+  /** Bytes an unprivileged process may still write. */
+  readonly freeBytes: number;
+  readonly sizeBytes: number;
+}
 
 export interface LiveState {
   poolStats(): PoolStats;

@@ -6,17 +6,28 @@
 // MAX_THREADS x MAX_BODY_BYTES (docs/security.md).
 import { fs } from './builtins.js';
 
-/**
- * Bytes this process may still write under `folder`: blocks available to unprivileged users
- * (not the root reserve) times the block size. Null when the file system cannot tell.
- */
-export function freeBytes(folder: string): number | null {
+/** Space on the file system that holds a folder, as statfs(2) reports it. */
+export interface DiskSpace {
+  /** Bytes an unprivileged process may still write (f_bavail: the blocks reserved for root left out). */
+  readonly freeBytes: number;
+  /** The file system's size in bytes. */
+  readonly sizeBytes: number;
+}
+
+/** The file system holding `folder`, read now; null when it cannot be read (say, the folder was removed). */
+export function diskSpace(folder: string): DiskSpace | null {
   try {
+    // Node reports f_bsize, which is the counting unit (f_frsize) on Linux's usual file systems.
     const stats = fs.statfsSync(folder);
-    return stats.bavail * stats.bsize;
+    return { freeBytes: stats.bavail * stats.bsize, sizeBytes: stats.blocks * stats.bsize };
   } catch {
     return null;
   }
+}
+
+/** Bytes this process may still write under `folder`; null when the file system cannot tell. */
+export function freeBytes(folder: string): number | null {
+  return diskSpace(folder)?.freeBytes ?? null;
 }
 
 /**

@@ -114,7 +114,8 @@ function publish(fs: StorageFs, tempPath: string, folder: string): string {
   }
 }
 
-function syncFolder(fs: StorageFs, folder: string): void {
+/** fsync(2) of a folder, which makes the names linked in it durable. */
+export function syncFolder(fs: StorageFs, folder: string): void {
   const fd = fs.openSync(folder, 'r');
   try {
     fs.fsyncSync(fd);

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Job, JobResult } from '../core/job.js';
 import type { RequestHead } from '../core/request.js';
 import type { Response } from '../core/response.js';
-import { RateLimitedLog } from '../log.js';
+import type { ConditionLogs } from '../log.js';
 import type { JobOutcome, JobRunner } from '../pool/pool.js';
 import type { AccessPolicy } from './access-policy.js';
 import { answerAtOnce, failedJobResponse, unavailable } from './answer.js';
@@ -26,6 +26,8 @@ export interface DispatchDeps {
   readonly cache: ResponseCache;
   readonly events: ServerEvents;
   readonly log: Logger;
+  /** The workers' logs of a condition of the whole server (`oncePerSecond`): one limit per message. */
+  readonly conditionLogs: ConditionLogs;
   /** Trusted proxies, per-client limits, upload tokens, CORS. */
   readonly access: AccessPolicy;
 }
@@ -81,18 +83,6 @@ export function dispatch(deps: DispatchDeps, to: Responder, exchange: Exchange, 
   }
 }
 
-/**
- * Work logs of a condition of the whole process: one limit per message for the process, like
- * the condition. The messages are the handlers' own constants, so the map stays small.
- */
-const processConditionLogs = new Map<string, RateLimitedLog>();
-
-function processConditionLog(message: string): RateLimitedLog {
-  let limited = processConditionLogs.get(message);
-  if (limited === undefined) processConditionLogs.set(message, (limited = new RateLimitedLog(1000)));
-  return limited;
-}
-
 /** A job's result becomes its response; what the worker reports is counted and logged. */
 function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Exchange, job: Job, outcome: JobOutcome<JobResult>, uploadBytes: number): Response {
   // A job no worker took is answered by the engine.
@@ -111,7 +101,7 @@ function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Excha
     const { level, message, oncePerSecond } = result.log;
     const fields = { conn: connection, client: exchange.client, target: exchange.target, worker: outcome.workerId, traceId: exchange.traceId, ...result.log.fields };
     if (oncePerSecond === undefined) deps.log[level](fields, message);
-    else processConditionLog(message).maybe((suppressed) => deps.log[level]({ ...fields, suppressed }, message));
+    else deps.conditionLogs.of(message).maybe((suppressed) => deps.log[level]({ ...fields, suppressed }, message));
   }
   return result.response;
 }

@@ -3,7 +3,7 @@ import { statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { freeBytes, hasRoom } from '../../../src/handlers/disk-guard.js';
+import { diskSpace, freeBytes, hasRoom } from '../../../src/handlers/disk-guard.js';
 
 const MiB = 1024 * 1024;
 
@@ -25,4 +25,12 @@ test('freeBytes: blocks available to unprivileged users times the block size', (
   // Another process may write in between: the two readings agree to within a few MiB.
   assert.ok(Math.abs(free - stats.bavail * stats.bsize) < 64 * MiB);
   assert.equal(freeBytes(join(tmpdir(), 'rawhttp-no-such-folder', 'x')), null);
+});
+
+test('diskSpace: the size is all blocks, the free space those an unprivileged user may write', () => {
+  const stats = statfsSync(tmpdir());
+  const space = diskSpace(tmpdir());
+  assert.equal(space?.sizeBytes, stats.blocks * stats.bsize);
+  assert.ok(space.freeBytes <= space.sizeBytes);
+  assert.equal(diskSpace(join(tmpdir(), 'rawhttp-no-such-folder')), null);
 });

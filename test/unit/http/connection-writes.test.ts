@@ -11,6 +11,7 @@ import type { Representation } from '../../../src/core/job.js';
 import { ResponseCache } from '../../../src/http/response-cache.js';
 import { BodyBudget } from '../../../src/http/body-budget.js';
 import { Connection } from '../../../src/http/connection.js';
+import { ConditionLogs } from '../../../src/log.js';
 import type { ConnectionDeps } from '../../../src/http/connection-settings.js';
 import { defaultAccessPolicy, defaultConnectionSettings, direct, NO_OWNER } from '../../helpers/connection.js';
 import { RawClient } from '../../helpers/raw.js';
@@ -77,6 +78,7 @@ function cachedPageDeps(allowedHosts: ReadonlySet<string>, settings: Partial<Con
     cache,
     events: new Metrics({ poolStats: () => ({ workers: 0, busy: 0, queued: 0 }), openConnections: () => 0, bodyBytes: () => 0, queueCapacity: 0, uploadsDisk: () => null, trackedClients: () => 0 }),
     log: pino({ level: 'silent' }),
+    conditionLogs: new ConditionLogs(1000),
     access: defaultAccessPolicy(),
   };
 }

@@ -13,6 +13,7 @@ import { newExchange, type Exchange } from '../../../src/http/exchange.js';
 import { ResponseCache } from '../../../src/http/response-cache.js';
 import { newTraceId } from '../../../src/http/trace-context.js';
 import type { JobCallback } from '../../../src/pool/pool.js';
+import { ConditionLogs } from '../../../src/log.js';
 import { defaultAccessPolicy } from '../../helpers/connection.js';
 
 function taken(take: BodyTake): BodyShare {
@@ -49,6 +50,7 @@ function setUp(options: { acceptsJobs: boolean }) {
     cache: new ResponseCache(1 << 20, 3_600_000),
     events: recorder,
     log: pino({ level: 'info' }, { write: (line: string) => logged.push(JSON.parse(line) as Record<string, unknown>) }),
+    conditionLogs: new ConditionLogs(1000),
     access: defaultAccessPolicy(),
   };
   const answers: Array<{ exchange: Exchange; response: Response }> = [];
@@ -123,6 +125,17 @@ describe('dispatch', () => {
     submitted[1]!.done({ ok: false, failure: 'crashed', error: new Error('worker died'), workerId: 2, note: null });
     assert.deepEqual(answers.map((a) => a.response.status), [503, 500]);
     assert.deepEqual(logged.filter((entry) => entry.msg === 'job failed').map((entry) => entry.failure), ['not-run', 'crashed']);
+  });
+
+  test("a condition the workers report once per second is logged once per engine, the rest counted", () => {
+    const full = (): JobResult => ({ response: jsonResponse(507, {}), log: { level: 'warn', message: 'disk full', oncePerSecond: true } });
+    const engines = [setUp({ acceptsJobs: true }), setUp({ acceptsJobs: true })];
+    for (const { deps, submitted, responder } of engines) {
+      for (let i = 0; i < 3; i++) dispatch(deps, responder, exchangeFor('POST', '/upload'), { kind: 'upload', body: new Uint8Array(2) }, null);
+      for (const job of submitted) job.done({ ok: true, workerId: 1, result: full() });
+    }
+    // Each engine has its own limits: no state is shared through the module.
+    for (const { logged } of engines) assert.equal(logged.filter((entry) => entry.msg === 'disk full').length, 1);
   });
 
   test('a job no worker took is the engine\'s answer, not a worker\'s', () => {

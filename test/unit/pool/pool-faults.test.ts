@@ -16,6 +16,7 @@ import { Connection } from '../../../src/http/connection.js';
 import type { ConnectionDeps } from '../../../src/http/connection-settings.js';
 import { ResponseCache } from '../../../src/http/response-cache.js';
 import { WorkerPool, type JobOutcome, type PoolEvents } from '../../../src/pool/pool.js';
+import { ConditionLogs } from '../../../src/log.js';
 import type { FaultyWorkerData } from '../../fixtures/faulty-worker.js';
 import { waitFor } from '../../fixtures/probes.js';
 import { defaultAccessPolicy, defaultConnectionSettings, direct, NO_OWNER } from '../../helpers/connection.js';
@@ -117,6 +118,7 @@ async function connectionServer(pool: Pool, metrics: Metrics): Promise<{ port: n
     cache: new ResponseCache(0, 0),
     events: metrics,
     log: pino({ level: 'silent' }),
+    conditionLogs: new ConditionLogs(1000),
     access: defaultAccessPolicy(),
   };
   const server = createServer({ allowHalfOpen: true }, (socket) => new Connection(nextId++, socket, direct('127.0.0.1'), deps, NO_OWNER));
