@@ -11,7 +11,7 @@ const MAY_BE_STORED = 'the server failed while storing the document: it may exis
 
 
 /** Answers that need no worker. */
-export function answerAtOnce(decision: ImmediateRoute, method: string): Response {
+export function immediateRouteResponse(decision: ImmediateRoute, method: string): Response {
   return decision.kind === 'options' ? optionsResponse(decision.allow) : errorResponse(decision.status, method, decision.headers);
 }
 

@@ -12,7 +12,7 @@ import { deadlineOf, phaseFor, type Phase } from './deadline.js';
 import { abandoned, CLIENT_CLOSED, completed, dispatch, immediateResponse, routeAndGate, type Responder } from './dispatch.js';
 import type { BodyShare } from './body-budget.js';
 import type { SendOutcome } from './file-sender.js';
-import { ExchangeQueue, release, type Exchange } from './exchange.js';
+import { closeResponseFile, ExchangeQueue, type Exchange } from './exchange.js';
 import { admitBody, requestExchange, unreadableExchange, type AwaitingBody } from './intake.js';
 import { NOTHING_READ, type ReadSoFar } from './parser.js';
 import { RequestReader } from './request-reader.js';
@@ -177,10 +177,9 @@ export class Connection implements Responder {
     let exchange: Exchange;
     let decision: Route;
     let share: BodyShare | null = null;
-    if (this.awaitingBody !== null) {
-      ({ exchange, route: decision, share } = this.awaitingBody);
-      this.awaitingBody = null;
-      exchange.wantsContinue = false;
+    const awaited = this.takeAwaitingBody();
+    if (awaited !== null) {
+      ({ exchange, route: decision, share } = awaited);
       if (!exchange.keepAlive) this.reader.stop();
     } else {
       exchange = this.openExchange(request, false);
@@ -201,6 +200,14 @@ export class Connection implements Responder {
     else this.refuse(exchange, response);
   }
 
+  /** The request whose body was being read, which is no longer awaited: its body came, or never will. */
+  private takeAwaitingBody(): AwaitingBody | null {
+    const awaited = this.awaitingBody;
+    this.awaitingBody = null;
+    if (awaited !== null) awaited.exchange.wantsContinue = false;
+    return awaited;
+  }
+
   /** Answers a request whose body stays unread: nothing after it can be read, so the connection closes. */
   private refuse(exchange: Exchange, response: Response): void {
     exchange.keepAlive = false;
@@ -215,11 +222,10 @@ export class Connection implements Responder {
   private failRequest(status: ErrorStatus, reason: string, read: ReadSoFar = NOTHING_READ): void {
     this.reader.stop();
     let exchange: Exchange;
-    if (this.awaitingBody !== null) {
-      exchange = this.awaitingBody.exchange;
-      this.awaitingBody.share.release();
-      this.awaitingBody = null;
-      exchange.wantsContinue = false;
+    const awaited = this.takeAwaitingBody();
+    if (awaited !== null) {
+      exchange = awaited.exchange;
+      awaited.share.release();
     } else if (read.kind === 'head') {
       exchange = this.openExchange(read.head, false);
     } else {
@@ -237,7 +243,7 @@ export class Connection implements Responder {
   /** `response` answers `exchange`; it leaves once the responses before it have. */
   respond(exchange: Exchange, response: Response): void {
     // Nobody is left to send to; a file the worker opened must still be closed.
-    if (this.lifecycle === 'closed') return release(response);
+    if (this.lifecycle === 'closed') return closeResponseFile(response);
     exchange.response = response;
     this.flush();
   }
@@ -318,10 +324,9 @@ export class Connection implements Responder {
 
   /** After the client's FIN, every request it completed has been read. */
   private onInputEnded(): void {
-    const unfinished = this.awaitingBody;
+    const unfinished = this.takeAwaitingBody();
     if (unfinished !== null) {
       // Its body can never arrive: it gets no answer, and the requests before it still do.
-      this.awaitingBody = null;
       unfinished.share.release();
       this.exchanges.dropLast(unfinished.exchange);
       this.deps.log.debug({ conn: this.id, traceId: unfinished.exchange.traceId }, 'client ended the connection during a request body');
@@ -362,17 +367,17 @@ export class Connection implements Responder {
   private onClose(): void {
     this.advance('closed');
     this.deadline = 0;
-    const unfinished = this.awaitingBody?.exchange;
-    this.awaitingBody?.share.release();
+    const unfinished = this.takeAwaitingBody();
+    unfinished?.share.release();
     this.writer.stop();
     // Requests left unanswered: the one being streamed, and those still waiting their turn,
-    // given up by the client (499) or cut by the shutdown timeout (503, a failure of ours). A
+    // given up by the client (499) or cut by the server (503, a failure of ours). A
     // request whose body never all arrived was never a request: it is not counted.
     const by = this.cutByServer ? 'server' : 'client';
     if (this.streaming !== null) abandoned(this.deps, this.id, this.streaming.exchange, this.streaming.status, by);
     this.streaming = null;
     const notBegun = this.cutByServer ? 503 : CLIENT_CLOSED;
-    for (const exchange of this.exchanges.discardAll()) if (exchange !== unfinished) abandoned(this.deps, this.id, exchange, notBegun, by);
+    for (const exchange of this.exchanges.discardAll()) if (exchange !== unfinished?.exchange) abandoned(this.deps, this.id, exchange, notBegun, by);
     this.owner.closed();
     // Nothing is emitted after 'close'. Without its listeners the closed socket no longer
     // reaches the connection, whose objects then die young (measured in docs/memory.md).

@@ -10,7 +10,7 @@ import type { Response } from '../core/response.js';
 import type { ConditionLogs } from '../log.js';
 import type { JobOutcome, JobRunner } from '../pool/pool.js';
 import type { AccessPolicy } from './access-policy.js';
-import { answerAtOnce, failedJobResponse, unavailable } from './answer.js';
+import { failedJobResponse, immediateRouteResponse, unavailable } from './answer.js';
 import type { BodyShare } from './body-budget.js';
 import type { ServerEvents } from './events.js';
 import type { Exchange } from './exchange.js';
@@ -54,7 +54,7 @@ export function immediateResponse(deps: DispatchDeps, connection: number, exchan
     deps.events.securityRejection(decision.rule);
     deps.log.warn({ conn: connection, client: exchange.client, target: exchange.target, rule: decision.rule, reason: decision.reason, traceId: exchange.traceId }, 'security refusal');
   }
-  return answerAtOnce(decision, exchange.method);
+  return immediateRouteResponse(decision, exchange.method);
 }
 
 /**

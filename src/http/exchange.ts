@@ -36,7 +36,7 @@ export function newExchange(method: string, target: string, index: number, keepA
 }
 
 /** Closes the file a response that will never be sent holds open. */
-export function release(response: Response): void {
+export function closeResponseFile(response: Response): void {
   if (response.body.kind === 'file') closeSync(response.body.fd);
 }
 
@@ -82,7 +82,7 @@ export class ExchangeQueue {
    */
   discardAll(): Exchange[] {
     const discarded = this.items.splice(0);
-    for (const exchange of discarded) if (exchange.response !== null) release(exchange.response);
+    for (const exchange of discarded) if (exchange.response !== null) closeResponseFile(exchange.response);
     return discarded;
   }
 }

@@ -90,7 +90,7 @@ interface PendingJob<Job, Result> {
   note: string | null;
 }
 
-interface Slot<Job, Result> {
+interface WorkerSlot<Job, Result> {
   readonly id: number;
   readonly worker: Worker;
   readonly progress: BatchProgress;
@@ -118,7 +118,7 @@ function closeQuietly(fd: number): void {
 const RESTART_BACKOFF_MS = 1000;
 
 export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
-  private readonly slots: Slot<Job, Result>[] = [];
+  private readonly slots: WorkerSlot<Job, Result>[] = [];
   private readonly queue: BoundedQueue<PendingJob<Job, Result>>;
   private readonly maxBatch: number;
   private nextJobId = 1;
@@ -210,7 +210,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
   }
 
   /** Gives `slot` its share of the queue, with `idle` idle workers (itself included) to share it. */
-  private dispatch(slot: Slot<Job, Result>, idle: number): void {
+  private dispatch(slot: WorkerSlot<Job, Result>, idle: number): void {
     const now = Date.now();
     const count = Math.min(this.maxBatch, Math.ceil(this.queue.length / idle));
     const batch: PendingJob<Job, Result>[] = [];
@@ -236,7 +236,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
     // trackUnmanagedFds off: a worker hands open file descriptors to the main thread, which
     // streams and closes them; a worker that tracked them would close them again on exit.
     const worker = new Worker(this.options.workerFile, { workerData, trackUnmanagedFds: false, resourceLimits: this.options.resourceLimits });
-    const slot: Slot<Job, Result> = { id, worker, progress, online: false, startedAt: Date.now(), batch: [], seenStarted: 0, seenSince: 0, timedOut: false };
+    const slot: WorkerSlot<Job, Result> = { id, worker, progress, online: false, startedAt: Date.now(), batch: [], seenStarted: 0, seenSince: 0, timedOut: false };
     this.slots[id - 1] = slot;
     let failure: Error | null = null;
     worker.on('message', (message: FromWorker<Result>) => this.onMessage(slot, message));
@@ -255,13 +255,13 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
     });
   }
 
-  private onMessage(slot: Slot<Job, Result>, message: FromWorker<Result>): void {
+  private onMessage(slot: WorkerSlot<Job, Result>, message: FromWorker<Result>): void {
     if (message.type === 'results') return this.complete(slot, message.results);
     const job = slot.batch.find((pending) => pending.message.id === message.id);
     if (job !== undefined) job.note = message.note;
   }
 
-  private complete(slot: Slot<Job, Result>, results: Extract<FromWorker<Result>, { type: 'results' }>['results']): void {
+  private complete(slot: WorkerSlot<Job, Result>, results: Extract<FromWorker<Result>, { type: 'results' }>['results']): void {
     const byId = new Map(slot.batch.map((job) => [job.message.id, job]));
     slot.batch = [];
     for (const { id, result } of results) {
@@ -307,7 +307,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
    * never reported run again if they may, and fail as lost if not. Descriptors it opened
    * for those results are closed.
    */
-  private onExit(slot: Slot<Job, Result>, failure: Error | null): void {
+  private onExit(slot: WorkerSlot<Job, Result>, failure: Error | null): void {
     slot.online = false;
     const batch = slot.batch;
     slot.batch = [];
