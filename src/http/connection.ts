@@ -39,7 +39,7 @@ export class Connection implements Responder {
   private readonly exchanges = new ExchangeQueue();
   private readonly writer: ResponseWriter;
   private awaitingBody: AwaitingBody | null = null;
-  /** The shutdown timeout closed the connection: what was in flight failed on our side, not the client's. */
+  /** The server closed the connection (the shutdown timeout, a file cut short): what was in flight failed on our side, not the client's. */
   private cutByServer = false;
   /** The response whose file the writer is streaming, while it does. */
   private streaming: { readonly exchange: Exchange; readonly status: number; readonly keepAlive: boolean } | null = null;
@@ -291,8 +291,11 @@ export class Connection implements Responder {
 
   private onSent(exchange: Exchange, status: number, keepAlive: boolean, outcome: SendOutcome): void {
     if (!outcome.ok) {
-      // The body was cut short, so the framing is broken: the connection must go.
-      this.deps.log.error({ conn: this.id, err: outcome.error }, outcome.reason);
+      // The body was cut short, so the framing is broken: the connection must go, and with it
+      // the requests behind this one, which the server, not the client, leaves unanswered.
+      this.deps.log.error({ conn: this.id, path: exchange.target, err: outcome.error, traceId: exchange.traceId }, outcome.reason);
+      this.cutByServer = true;
+      abandoned(this.deps, this.id, exchange, status, 'server');
       this.stream.destroy();
       return;
     }

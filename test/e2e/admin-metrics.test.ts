@@ -1,7 +1,7 @@
 // GET /metrics: every metric of the admin contract with its type, exact counters, and the
 // live gauges (queue depth, busy workers) read while the pool is held busy and after.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, statfsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statfsSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -419,6 +419,32 @@ test('requests whose client leaves before their response is sent are counted and
     assert.equal(behind.aborted, 'client');
     const exposition = await scrape(server.adminPort);
     assert.equal(valueOf(exposition, 'http_server_requests_total', { method: 'GET', status: '499' }), 1);
+    assert.equal(valueOf(exposition, 'http_server_requests_total', { method: 'GET', status: '200' }), 1);
+  } finally {
+    await server.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("a download cut short because its file shrank is the server's failure: the cut one logged with its status, the one behind it as 503", async () => {
+  const root = rootWithBigFile('rawhttp-shrunk-');
+  const server = await startServer({ env: { RESOURCES_DIR: root, DOWNLOAD_TYPES: 'text/plain' } });
+  try {
+    const traceIds = ['0af7651916cd43dd8448eb211c80319c', '4bf92f3577b34da6a3ce929d0e0e4736'] as const;
+    const client = await stallBehindDownload(server.port, traceIds);
+    await sleep(300);
+    // The sender reads on from where it was: past the end now, which ends the response short.
+    truncateSync(join(root, 'big.txt'), 10);
+    client.socket.resume();
+    await client.waitClosed();
+    const failure = await server.waitForLog((line) => line.msg === 'file changed while being sent');
+    assert.deepEqual([failure.path, failure.traceId], ['/big.txt', traceIds[0]]);
+    const cut = await server.waitForLog((line) => line.msg === 'request' && line.traceId === traceIds[0]);
+    assert.deepEqual([cut.status, cut.aborted], [200, 'server']);
+    const behind = await server.waitForLog((line) => line.msg === 'request' && line.traceId === traceIds[1]);
+    assert.deepEqual([behind.status, behind.aborted], [503, 'server']);
+    const exposition = await scrape(server.adminPort);
+    assert.equal(valueOf(exposition, 'http_server_requests_total', { method: 'GET', status: '503' }), 1);
     assert.equal(valueOf(exposition, 'http_server_requests_total', { method: 'GET', status: '200' }), 1);
   } finally {
     await server.stop();
