@@ -9,13 +9,19 @@ export interface ContentPolicy {
   readonly downloadTypes: readonly string[];
 }
 
+/**
+ * Extensions mime-types gives text/plain that usually name a server's own files: a
+ * configuration or a log left in the document root must not be served for being plain text.
+ */
+export const SERVER_FILE_EXTENSIONS: ReadonlySet<string> = new Set(['conf', 'def', 'in', 'ini', 'list', 'log']);
+
 /** Throws for a media type mime-types knows no extension of (a typo in the configuration). */
 export function contentTable(policy: ContentPolicy): ContentTable {
   const table: Record<string, ContentTable[string]> = Object.create(null);
   const extensionsOf = (type: string, setting: string): readonly string[] => {
     const extensions = mime.extensions[type.toLowerCase()];
     if (extensions === undefined) throw new Error(`${setting}: no file extension is known for media type "${type}"`);
-    return extensions;
+    return extensions.filter((extension) => !SERVER_FILE_EXTENSIONS.has(extension));
   };
   for (const type of policy.downloadTypes) {
     for (const extension of extensionsOf(type, 'DOWNLOAD_TYPES')) table[extension] = { kind: 'download' };

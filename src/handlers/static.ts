@@ -45,17 +45,28 @@ function isInside(realPath: string, root: string): boolean {
   return realPath === root || realPath.startsWith(root + sep);
 }
 
+/** How Linux names the descriptor of a file unlinked since it was opened. */
+const DELETED_SUFFIX = ' (deleted)';
+
 /** Where the descriptor really points: one readlink on Linux, a realpath walk elsewhere. */
-function realPathOf(fd: number, opened: string): string {
+export function realPathOf(fd: number, opened: string, stats: Stats): string {
   try {
-    return fs.readlinkSync(`/proc/self/fd/${fd}`);
+    const linked = fs.readlinkSync(`/proc/self/fd/${fd}`);
+    // Replaced since it was opened (a deploy renames the new version over it) or removed: the
+    // descriptor still reads the file it opened, whose name was the one before the suffix.
+    return stats.nlink === 0 && linked.endsWith(DELETED_SUFFIX) ? linked.slice(0, -DELETED_SUFFIX.length) : linked;
   } catch {
     return fs.realpathSync.native(opened);
   }
 }
 
+/** A name below the root that starts with a dot: a symlink led to a hidden file or folder. */
+function hiddenBelow(realPath: string, root: string): boolean {
+  return realPath.includes(`${sep}.`, root.length);
+}
+
 /** Why a path could not be opened for serving. */
-type OpenProblem = 'missing' | 'outside' | 'denied' | 'exhausted' | { readonly failed: string };
+type OpenProblem = 'missing' | 'outside' | 'hidden' | 'denied' | 'exhausted' | { readonly failed: string };
 
 const MISSING_CODES = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'ENXIO']);
 const DENIED_CODES = new Set(['EACCES', 'EPERM']);
@@ -67,6 +78,15 @@ function openProblem(error: unknown): OpenProblem {
   if (DENIED_CODES.has(code)) return 'denied';
   if (EXHAUSTED_CODES.has(code)) return 'exhausted';
   return { failed: code };
+}
+
+/** `path` is a regular file, or why it cannot be served: a name too long or a symlink loop is missing, not a failure. */
+function statFile(path: string): 'file' | OpenProblem {
+  try {
+    return fs.statSync(path, { throwIfNoEntry: false })?.isFile() === true ? 'file' : 'missing';
+  } catch (error) {
+    return openProblem(error);
+  }
 }
 
 /**
@@ -81,11 +101,15 @@ function openInside(path: string, root: string): Opened | OpenProblem {
     return openProblem(error);
   }
   try {
-    const realPath = realPathOf(fd, path);
     const stats = fs.fstatSync(fd);
+    const realPath = realPathOf(fd, path, stats);
     if (!isInside(realPath, root)) {
       fs.closeSync(fd);
       return 'outside';
+    }
+    if (hiddenBelow(realPath, root)) {
+      fs.closeSync(fd);
+      return 'hidden';
     }
     if (!stats.isFile() && !stats.isDirectory()) {
       fs.closeSync(fd);
@@ -108,6 +132,12 @@ function refuseOpen(problem: OpenProblem, method: string): JobResult {
         response: errorResponse(403, method),
         securityRule: 'outside_root',
         log: { level: 'warn', message: 'security refusal', fields: { reason: 'path resolves outside the document root' } },
+      };
+    case 'hidden':
+      return {
+        response: errorResponse(403, method),
+        securityRule: 'hidden_file',
+        log: { level: 'warn', message: 'security refusal', fields: { reason: 'path resolves to a hidden file or folder' } },
       };
     case 'denied':
       return { response: errorResponse(403, method), log: { level: 'warn', message: 'file not readable by the server' } };
@@ -134,8 +164,10 @@ function find(job: StaticJob, context: StaticContext): Found {
     // A folder serves its index.html, never a listing; `/docs` first redirects to `/docs/`,
     // so the page's relative links resolve inside the folder.
     candidate = join(opened.realPath, 'index.html');
-    if (attempt === 0 && !job.path.endsWith('/')) {
-      if (!fs.statSync(candidate, { throwIfNoEntry: false })?.isFile()) return refusal(404, job.method);
+    // A POST is refused by what it names, the folder's page, and never redirected (a client may resend it as a GET).
+    if (attempt === 0 && !job.path.endsWith('/') && job.method !== 'POST') {
+      const index = statFile(candidate);
+      if (index !== 'file') return { ok: false, result: refuseOpen(index, job.method) };
       const location = `${job.path.split('/').map(encodeURIComponent).join('/')}/${job.query}`;
       return { ok: false, result: { response: redirectResponse(location, job.method) } };
     }
@@ -168,7 +200,7 @@ const NO_ENCODING: EncodingChoice = { varies: false, chosen: null };
 function chooseEncoding(realPath: string, root: string, acceptEncoding: string | undefined): EncodingChoice {
   const existing = (Object.keys(ENCODING_SUFFIX) as Encoding[]).filter(
     // A cheap stat first: most pages have no siblings, and a failed open costs an exception.
-    (encoding) => fs.statSync(realPath + ENCODING_SUFFIX[encoding], { throwIfNoEntry: false })?.isFile() === true,
+    (encoding) => statFile(realPath + ENCODING_SUFFIX[encoding]) === 'file',
   );
   for (const encoding of acceptedEncodings(acceptEncoding)) {
     if (!existing.includes(encoding)) continue;
@@ -182,11 +214,12 @@ function chooseEncoding(realPath: string, root: string, acceptEncoding: string |
 
 /** The headers of the file as sent: presentation, encoding, ranges and validators. */
 function representationOf(file: Opened, name: string, presentation: InlineOrDownload, encoding: EncodingChoice, cacheControl: string): Representation {
-  const { size, mtimeMs, mtime } = file.stats;
+  const { size, mtimeMs } = file.stats;
   const etag = entityTag(size, mtimeMs, encoding.chosen?.encoding);
   const validators: HeaderList = [
     ['ETag', etag],
-    ['Last-Modified', mtime.toUTCString()],
+    // Never later than the response's Date (RFC 9110 §8.8.2.1): a file can be stamped ahead of our clock.
+    ['Last-Modified', new Date(Math.min(mtimeMs, Date.now())).toUTCString()],
     ['Cache-Control', cacheControl],
     ...(encoding.varies ? ([['Vary', 'Accept-Encoding']] as const) : []),
   ];

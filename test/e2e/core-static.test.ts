@@ -3,7 +3,7 @@
 // clients leave, and bounded memory while streaming a large file.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -177,6 +177,22 @@ describe('a prepared document root', () => {
     symlinkSync(join(root, 'notes.txt'), join(root, 'inside-link.txt'));
     symlinkSync(join(outside, 'secret.txt'), join(root, 'escape.txt'));
     symlinkSync(outside, join(root, 'escape-dir'));
+    // Paths on which a stat fails with something other than ENOENT.
+    writeFileSync(join(root, `${'n'.repeat(248)}.html`), '<!DOCTYPE html><title>long</title>\n');
+    writeFileSync(join(root, 'loop.html'), '<!DOCTYPE html><title>loop</title>\n');
+    symlinkSync('loop.html.br', join(root, 'loop.html.br'));
+    mkdirSync(join(root, 'dloop'));
+    symlinkSync('index.html', join(root, 'dloop', 'index.html'));
+    // Hidden names reached through links with plain names.
+    symlinkSync('.hidden.txt', join(root, 'public.txt'));
+    mkdirSync(join(root, '.private'));
+    writeFileSync(join(root, '.private', 'index.html'), '<!DOCTYPE html><title>private</title>\n');
+    symlinkSync('.private', join(root, 'shown'));
+    writeFileSync(join(root, 'future.txt'), 'from the future\n');
+    utimesSync(join(root, 'future.txt'), new Date('2031-01-01T00:00:00Z'), new Date('2031-01-01T00:00:00Z'));
+    writeFileSync(join(root, 'server.log'), 'GET / 200\n');
+    writeFileSync(join(root, 'app.conf'), 'password=x\n');
+    writeFileSync(join(root, 'notes.text'), 'text\n');
     // Sparse: costs no disk, yet the server must stream every byte.
     writeFileSync(join(root, 'big.png'), '');
     truncateSync(join(root, 'big.png'), BIG_BYTES);
@@ -234,6 +250,51 @@ describe('a prepared document root', () => {
     const line = await server.waitForLog((l) => l.level === 'warn' && l.target === '/.hidden.txt');
     assert.equal(line.client, '127.0.0.1');
     assert.equal(typeof line.reason, 'string');
+  });
+
+  test('a stat that fails is never a 500: a sibling name too long, a sibling or an index that loops', async () => {
+    const long = await request(server.port, get(`/${'n'.repeat(248)}.html`, server.port, 'Accept-Encoding: br, gzip\r\n'));
+    assert.equal(long.status, 200);
+    assert.match(long.body.toString(), /<title>long<\/title>/);
+    const loop = await request(server.port, get('/loop.html', server.port, 'Accept-Encoding: br\r\n'));
+    assert.equal(loop.status, 200);
+    assert.equal(loop.headers['content-encoding'], undefined);
+    assertErrorPage(await request(server.port, get('/dloop', server.port)), 404, 'Not Found');
+  });
+
+  test('POST to a folder is 405 like POST to its page, never a redirect a client might follow with GET', async () => {
+    for (const path of ['/docs', '/docs/']) {
+      const response = await request(server.port, `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`);
+      assertErrorPage(response, 405, 'Method Not Allowed');
+      assert.equal(response.headers.allow, 'GET, HEAD, OPTIONS');
+    }
+  });
+
+  test('a link to a hidden file or folder is 403, like the hidden name itself', async () => {
+    for (const path of ['/public.txt', '/shown/', '/shown/index.html']) {
+      const response = await request(server.port, get(path, server.port));
+      assertErrorPage(response, 403, 'Forbidden');
+      const line = await server.waitForLog((l) => l.level === 'warn' && l.target === path);
+      assert.match(String(line.reason), /hidden/);
+    }
+  });
+
+  test('Last-Modified is never later than Date, even for a file stamped ahead of the clock (RFC 9110 §8.8.2.1)', async () => {
+    const response = await request(server.port, get('/future.txt', server.port));
+    assert.equal(response.status, 200);
+    const date = Date.parse(response.headers.date!);
+    const modified = Date.parse(response.headers['last-modified']!);
+    assert.ok(modified <= date, `Last-Modified ${response.headers['last-modified']} after Date ${response.headers.date}`);
+    // Its own date does not make a later request's validator match.
+    const again = await request(server.port, get('/future.txt', server.port, `If-Modified-Since: ${response.headers['last-modified']}\r\n`));
+    assert.equal(again.status, 200);
+  });
+
+  test("a server's configuration and log files are 415, though mime-types counts them as text; its other text extensions are downloads", async () => {
+    for (const path of ['/server.log', '/app.conf']) assertErrorPage(await request(server.port, get(path, server.port)), 415, 'Unsupported Media Type');
+    const text = await request(server.port, get('/notes.text', server.port));
+    assert.equal(text.status, 200);
+    assert.equal(text.headers['content-disposition'], 'attachment; filename="notes.text"');
   });
 
   test('a symbolic link that stays inside the root is served', async () => {

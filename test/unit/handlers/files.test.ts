@@ -18,6 +18,12 @@ describe('content classification', () => {
     }
   });
 
+  test("mime-types' other extensions of these types are served alike, but not those of a server's own files", () => {
+    for (const name of ['notes.text', 'photo.jpe', 'app.js.map']) assert.deepEqual(classify(name, POLICY), { kind: 'download' }, name);
+    assert.deepEqual(classify('page.shtml', POLICY), { kind: 'inline', contentType: 'text/html; charset=utf-8' });
+    for (const name of ['app.conf', 'server.log', 'setup.ini', 'a.def', 'a.in', 'a.list']) assert.deepEqual(classify(name, POLICY), { kind: 'unsupported' }, name);
+  });
+
   test('any other type, or none, is unsupported', () => {
     for (const name of ['script.js', 'style.css', 'anim.gif', 'doc.pdf', 'program.exe', 'README', 'archive.tar.gz', 'file.unknownext', 'svg.svg']) {
       assert.deepEqual(classify(name, POLICY), { kind: 'unsupported' }, name);
