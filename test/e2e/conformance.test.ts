@@ -595,12 +595,15 @@ describe('precompressed variants in a temporary RESOURCES_DIR', () => {
   });
 
   test('a changed file gets a new ETag: the old one no longer gives 304 or keeps a range', async () => {
-    const before = await fetchPath(server, '/changing.txt');
-    const oldTag = before.headers.etag!;
     const path = join(dir, 'changing.txt');
+    // Both versions are dated in the past: a date ahead of the clock is sent as the current time.
+    const earlier = new Date(Math.floor(Date.now() / 1000) * 1000 - 120_000);
+    utimesSync(path, earlier, earlier);
+    const before = await until(() => fetchPath(server, '/changing.txt'), (response) => response.headers['last-modified'] === earlier.toUTCString());
+    const oldTag = before.headers.etag!;
     writeFileSync(path, 'second version, longer\n');
     // A different size alone changes the tag; a later mtime makes Last-Modified move as well.
-    const later = new Date(Date.parse(before.headers['last-modified']!) + 60_000);
+    const later = new Date(earlier.getTime() + 60_000);
     utimesSync(path, later, later);
     // The main thread may answer small files from memory for a short while (FILE_CACHE_TTL_MS):
     // wait until the change shows, then check every validator moved with it.
