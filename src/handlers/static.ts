@@ -2,7 +2,7 @@
 // POST to one of them). Runs on a worker thread, so it uses the
 // synchronous fs calls, which cost a fraction of the same calls through libuv's thread pool.
 import type { Stats } from 'node:fs';
-import { basename, join, sep } from 'node:path';
+import { basename, dirname, join, sep } from 'node:path';
 import { errorResponse, redirectResponse, RETRY_IN_A_SECOND, type HeaderList } from '../core/response.js';
 import { STATIC_ALLOW, UPLOADS_PREFIX } from '../core/routes.js';
 import type { ErrorStatus } from '../core/status.js';
@@ -80,6 +80,22 @@ function openProblem(error: unknown): OpenProblem {
   return { failed: code };
 }
 
+/**
+ * A path that does not exist is outside the root if its nearest existing folder is: through
+ * a link that leads out, a missing name must not answer otherwise than a present one would
+ * (403 either way), or it tells who asks what exists out there.
+ */
+function missingWhere(path: string, root: string): 'missing' | 'outside' {
+  for (let folder = dirname(path); ; folder = dirname(folder)) {
+    try {
+      return isInside(fs.realpathSync.native(folder), root) ? 'missing' : 'outside';
+    } catch {
+      // Missing too: ask its parent, up to the root.
+      if (folder.length <= root.length) return 'missing';
+    }
+  }
+}
+
 /** `path` is a regular file, or why it cannot be served: a name too long or a symlink loop is missing, not a failure. */
 function statFile(path: string): 'file' | OpenProblem {
   try {
@@ -98,7 +114,8 @@ function openInside(path: string, root: string): Opened | OpenProblem {
   try {
     fd = fs.openSync(path, OPEN_FLAGS);
   } catch (error) {
-    return openProblem(error);
+    const problem = openProblem(error);
+    return problem === 'missing' ? missingWhere(path, root) : problem;
   }
   try {
     const stats = fs.fstatSync(fd);
