@@ -268,10 +268,10 @@ export class Connection implements Responder {
 
   private send(exchange: Exchange, response: Response): void {
     const nothingAfter = this.exchanges.length === 0 && this.awaitingBody === null;
-    // Draining, or the client has sent FIN: the last response is followed by our close. With
-    // the input ended (the FIN, or a shutdown after requests arrived), only once all are read.
+    // Draining, or the client has sent FIN: the last response is followed by our close, but
+    // not while requests that arrived before the input ended are still to be read.
     const closing = this.lifecycle === 'draining' || this.lifecycle === 'client-ended';
-    const isLast = nothingAfter && closing && (!this.reader.noMoreInput || this.reader.done);
+    const isLast = nothingAfter && closing && !this.reader.takingLastRequests;
     const keepAlive = exchange.keepAlive && !isLast;
     const connection = this.connectionFields;
     connection.keepAlive = keepAlive;

@@ -126,6 +126,11 @@ export class RequestReader {
     return this.endOfInput;
   }
 
+  /** The input has ended, and requests that arrived before its end are still to be taken. */
+  get takingLastRequests(): boolean {
+    return this.endOfInput && this.input !== 'done';
+  }
+
   /** Takes every complete request from what has arrived, while there is room. */
   private read(): void {
     while (this.input === 'reading') {
