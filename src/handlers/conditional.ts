@@ -133,6 +133,9 @@ export function parseRange(value: string, size: number): Decision {
 export type Encoding = 'br' | 'gzip';
 
 /** The precompressed encodings a client accepts, best first (q=0 means "not acceptable"). */
+/** RFC 9110 §12.4.2: 0 to 1 with at most three decimals; `0x1`, `1e0` or `1.5` are not weights. */
+const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/;
+
 export function acceptedEncodings(acceptEncoding: string | undefined): Encoding[] {
   if (acceptEncoding === undefined) return [];
   const weights = new Map<string, number>();
@@ -140,9 +143,9 @@ export function acceptedEncodings(acceptEncoding: string | undefined): Encoding[
     // Whitespace may surround the ";" (RFC 9110 §12.4.2: OWS ";" OWS "q=" qvalue).
     const [name, ...params] = item.toLowerCase().split(';').map((part) => part.trim()) as [string, ...string[]];
     const q = params.find((p) => p.startsWith('q='));
-    const weight = q === undefined ? 1 : Number(q.slice(2));
+    const weight = q === undefined ? 1 : QVALUE.test(q.slice(2)) ? Number(q.slice(2)) : 0;
     // RFC 9110 §8.4.1.3: x-gzip is gzip.
-    if (name !== '') weights.set(name === 'x-gzip' ? 'gzip' : name, Number.isNaN(weight) ? 0 : weight);
+    if (name !== '') weights.set(name === 'x-gzip' ? 'gzip' : name, weight);
   }
   const weightOf = (encoding: Encoding): number => weights.get(encoding) ?? weights.get('*') ?? 0;
   return (['br', 'gzip'] as const).filter((encoding) => weightOf(encoding) > 0).sort((a, b) => weightOf(b) - weightOf(a));

@@ -319,6 +319,9 @@ describe('acceptedEncodings', () => {
 
   test('an unreadable q-value counts as not acceptable', () => {
     assert.deepEqual(acceptedEncodings('br;q=high, gzip'), ['gzip']);
+    // Outside the qvalue grammar (RFC 9110 §12.4.2), though JavaScript would read a number.
+    for (const q of ['1.0001', '0x1', '1e0', '1.5', '-0', '.5', '0.1234']) assert.deepEqual(acceptedEncodings(`br;q=${q}, gzip;q=0.001`), ['gzip'], q);
+    assert.deepEqual(acceptedEncodings('br;q=0.5, gzip;q=1.000'), ['gzip', 'br']);
   });
 
   test('* stands for every encoding not named', () => {
