@@ -20,12 +20,17 @@ export function unavailable(method: string): Response {
   return errorResponse(503, method, RETRY_IN_A_SECOND);
 }
 
+/** The job failed before any worker ran it: nothing was done, and sending it again is safe. */
+export function neverRan(failure: JobFailure): boolean {
+  return failure === 'not-run' || failure === 'queue-timeout' || failure === 'closed';
+}
+
 /**
  * A job without a result. Where it never ran the client may simply retry (503). Where it ran,
  * an upload may have been stored, so the answer says so rather than invite a blind retry.
  */
 export function failedJobResponse(failure: JobFailure, job: Job, method: string, note: string | null): Response {
-  if (failure === 'not-run' || failure === 'queue-timeout' || failure === 'closed') return unavailable(method);
+  if (neverRan(failure)) return unavailable(method);
   if (job.kind !== 'upload') return errorResponse(500, method);
   // An upload's note is the name it was linked under: the document exists.
   if (note !== null) return storedUnconfirmedResponse(`${UPLOADS_PREFIX}/${note}`);

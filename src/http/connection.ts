@@ -9,7 +9,7 @@ import { errorResponse, type Response } from '../core/response.js';
 import type { ErrorStatus } from '../core/status.js';
 import { MAX_HOLDING, MAX_IN_FLIGHT, type Accepted, type ConnectionDeps, type ConnectionOwner } from './connection-settings.js';
 import { deadlineOf, phaseFor, type Phase } from './deadline.js';
-import { abandoned, CLIENT_CLOSED, completed, dispatch, immediateResponse, routeAndGate, type Responder } from './dispatch.js';
+import { abandoned, CLIENT_CLOSED, completed, dispatch, giveUploadBack, immediateResponse, routeAndGate, type Responder } from './dispatch.js';
 import type { BodyShare } from './body-budget.js';
 import type { SendOutcome } from './file-sender.js';
 import { closeResponseFile, ExchangeQueue, type Exchange } from './exchange.js';
@@ -226,6 +226,7 @@ export class Connection implements Responder {
     if (awaited !== null) {
       exchange = awaited.exchange;
       awaited.share.release();
+      if (status === 413 && awaited.route.kind === 'upload') giveUploadBack(this.deps, exchange);
     } else if (read.kind === 'head') {
       exchange = this.openExchange(read.head, false);
     } else {

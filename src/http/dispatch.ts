@@ -10,7 +10,7 @@ import type { Response } from '../core/response.js';
 import type { ConditionLogs } from '../log.js';
 import type { JobOutcome, JobRunner } from '../pool/pool.js';
 import type { AccessPolicy } from './access-policy.js';
-import { failedJobResponse, immediateRouteResponse, unavailable } from './answer.js';
+import { failedJobResponse, immediateRouteResponse, neverRan, unavailable } from './answer.js';
 import type { BodyShare } from './body-budget.js';
 import type { ServerEvents } from './events.js';
 import type { Exchange } from './exchange.js';
@@ -48,6 +48,16 @@ export function routeAndGate(deps: DispatchDeps, head: RequestHead, exchange: Ex
   return gateUpload(head, exchange.client, deps.access) ?? decision;
 }
 
+/**
+ * An upload refused for a reason that is not its own (the server was busy, or its memory
+ * full), or one a client could not have known to avoid (a chunked body found too large
+ * midway, which announced at its head would have cost nothing): what the upload gate took
+ * from its client's bucket goes back, so a client that retries as told does not empty it.
+ */
+export function giveUploadBack(deps: DispatchDeps, exchange: Exchange): void {
+  deps.access.limits.returnUpload(exchange.client);
+}
+
 /** The response to a refusal or OPTIONS; a security refusal is counted and logged. */
 export function immediateResponse(deps: DispatchDeps, connection: number, exchange: Exchange, decision: ImmediateRoute): Response {
   if (decision.kind === 'reject' && decision.rule !== undefined) {
@@ -79,6 +89,7 @@ export function dispatch(deps: DispatchDeps, to: Responder, exchange: Exchange, 
   if (!submitted) {
     share?.release();
     deps.events.rejected('queue_full');
+    if (job.kind === 'upload') giveUploadBack(deps, exchange);
     to.respond(exchange, unavailable(exchange.method));
   }
 }
@@ -91,6 +102,7 @@ function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Excha
     deps.log.error({ conn: connection, worker: outcome.workerId, failure: outcome.failure, err: outcome.error, traceId: exchange.traceId }, 'job failed');
     // An upload's note is the name it was linked under: the document is in the folder.
     if (job.kind === 'upload' && outcome.note !== null) deps.events.uploadStored(uploadBytes);
+    if (job.kind === 'upload' && neverRan(outcome.failure)) giveUploadBack(deps, exchange);
     return failedJobResponse(outcome.failure, job, exchange.method, outcome.note);
   }
   const { result } = outcome;

@@ -9,6 +9,7 @@ import { clientAddress } from '../security/forwarded.js';
 import type { BodyShare } from './body-budget.js';
 import type { Accepted, ConnectionDeps } from './connection-settings.js';
 import { corsFieldLines } from './cors-fields.js';
+import { giveUploadBack } from './dispatch.js';
 import { newExchange, type Exchange } from './exchange.js';
 import { methodRead, type ReadSoFar } from './parser.js';
 import type { ImmediateRoute, Route } from './router.js';
@@ -55,14 +56,13 @@ function bodyClient(deps: ConnectionDeps, client: string): string | null {
 
 /**
  * The memory for the body of an accepted head, or the refusal when it does not fit (the
- * body then stays unread). A refused upload gets back what the upload gate took from its
- * client's bucket: the refusal was the server's, not the client's.
+ * body then stays unread). A refused upload is given back (see giveUploadBack).
  */
 export function admitBody(deps: ConnectionDeps, head: RequestHead, exchange: Exchange, route: AwaitingBody['route']): AwaitingBody | ImmediateRoute {
   const bytes = head.framing.kind === 'length' ? head.framing.length : deps.settings.limits.maxBodyBytes;
   const taken = deps.bodies.take(bytes, bodyClient(deps, exchange.client));
   if (taken.kind === 'taken') return { exchange, route, share: taken.share };
-  if (route.kind === 'upload') deps.access.limits.returnUpload(exchange.client);
+  if (route.kind === 'upload') giveUploadBack(deps, exchange);
   if (taken.by === 'client') return OVER_CLIENT_BODY_SHARE;
   deps.events.rejected('body_memory');
   return BODY_MEMORY_FULL;

@@ -154,6 +154,18 @@ describe('the upload rate', () => {
     assert.equal(logged.client, '127.0.3.1');
   });
 
+  test('a chunked body found too large midway costs no upload, as one announced too large does not', async () => {
+    for (let i = 0; i <= BURST; i++) {
+      const client = await RawClient.connect(server.port, '127.0.0.1', '127.0.3.7');
+      // One chunk of MAX_BODY_BYTES + 1: refused at its size line, after the gate took its token.
+      client.write(`POST /upload HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n100001\r\n`);
+      const [refused] = await client.responses(1);
+      assert.equal(refused!.status, 413);
+      client.close();
+    }
+    assert.equal((await uploadFrom('127.0.3.7')).status, 201);
+  });
+
   test('behind a trusted proxy each forwarded client has its own bucket', async () => {
     const from = (client: string): Promise<RawResponse> => uploadFrom(PROXY, `X-Forwarded-For: ${client}\r\n`);
     const statuses = [];

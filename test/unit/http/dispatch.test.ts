@@ -162,6 +162,34 @@ describe('an upload whose worker died', () => {
   });
 });
 
+describe("an upload refused for the server's reasons", () => {
+  /** Takes every upload the client's bucket holds now, and says how many there were. */
+  const emptyBucket = (deps: DispatchDeps): number => {
+    let taken = 0;
+    while (deps.access.limits.takeUpload('192.0.2.1').ok) taken++;
+    return taken;
+  };
+  const upload = (): Job => ({ kind: 'upload', body: new TextEncoder().encode('{"n":1}') });
+
+  test('a full queue gives back what the upload gate took', () => {
+    const { deps, answers, responder } = setUp({ acceptsJobs: false });
+    emptyBucket(deps);
+    dispatch(deps, responder, exchangeFor('POST', '/upload'), upload(), null);
+    assert.deepEqual(answers.map((a) => a.response.status), [503]);
+    assert.equal(emptyBucket(deps), 1);
+  });
+
+  test('so does a job no worker ran; one that ran and failed does not', () => {
+    const { deps, submitted, responder } = setUp({ acceptsJobs: true });
+    emptyBucket(deps);
+    for (let i = 0; i < 2; i++) dispatch(deps, responder, exchangeFor('POST', '/upload'), upload(), null);
+    submitted[0]!.done({ ok: false, failure: 'queue-timeout', error: new Error('no worker in time'), workerId: null, note: null });
+    assert.equal(emptyBucket(deps), 1);
+    submitted[1]!.done({ ok: false, failure: 'crashed', error: new Error('worker died'), workerId: 1, note: null });
+    assert.equal(emptyBucket(deps), 0);
+  });
+});
+
 describe('immediateResponse and completed', () => {
   test('a security refusal is counted and logged; OPTIONS is not', () => {
     const { deps, events, logged } = setUp({ acceptsJobs: true });
