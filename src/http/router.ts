@@ -75,11 +75,20 @@ function notAllowed(method: string, allow: string): Route {
   return { kind: 'reject', status: 405, reason: `method ${method} not allowed`, headers: [['Allow', allow]] };
 }
 
+/** A body in no content coding: an absent or empty `Content-Encoding`, or `identity`. */
+function isIdentityCoded(contentEncoding: string | undefined): boolean {
+  const coding = contentEncoding?.trim().toLowerCase();
+  return coding === undefined || coding === '' || coding === 'identity';
+}
+
 /** `/upload` takes documents and nothing else: no file is served at that path, whatever the folder holds. */
-function uploadRoute(method: string, contentType: string | undefined): Route {
+function uploadRoute(method: string, headers: RequestHead['headers']): Route {
   if (method === 'OPTIONS') return { kind: 'options', allow: UPLOAD_ALLOW };
   if (method !== 'POST') return notAllowed(method, UPLOAD_ALLOW);
-  return isJsonMediaType(contentType) ? { kind: 'upload' } : { kind: 'reject', status: 415, reason: 'upload must be application/json' };
+  if (!isJsonMediaType(headers['content-type'])) return { kind: 'reject', status: 415, reason: 'upload must be application/json' };
+  // A coded body would be stored as its coded bytes. The answer says what is taken (RFC 9110 §15.5.16).
+  if (!isIdentityCoded(headers['content-encoding'])) return { kind: 'reject', status: 415, reason: 'upload must not be content-coded', headers: [['Accept-Encoding', 'identity']] };
+  return { kind: 'upload' };
 }
 
 export function route(head: RequestHead, allowedHosts: ReadonlySet<string>): Route {
@@ -93,7 +102,7 @@ export function route(head: RequestHead, allowedHosts: ReadonlySet<string>): Rou
   if (method === 'CONNECT') return notAllowed(method, SERVER_ALLOW);
   const path = checkRequestPath(authority.target);
   if (!path.ok) return { kind: 'reject', status: path.status, reason: path.reason, rule: path.rule };
-  if (path.path === UPLOAD_PATH) return uploadRoute(method, head.headers['content-type']);
+  if (path.path === UPLOAD_PATH) return uploadRoute(method, head.headers);
   if (!served) return notAllowed(method, STATIC_ALLOW);
   if (method === 'OPTIONS') return { kind: 'options', allow: STATIC_ALLOW };
   const queryAt = authority.target.indexOf('?');

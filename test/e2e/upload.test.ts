@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { get, RawClient, request, type RawResponse } from '../helpers/raw.js';
 import { ONE_CLIENT_LOAD, REPO_ROOT, startServer, type StartedServer } from '../helpers/server.js';
 
@@ -225,6 +226,16 @@ describe('POST /upload', () => {
       const response = await request(server.port, withLength(server.port, DATA_JSON, contentType));
       assert.equal(response.status, 415, `Content-Type ${contentType}`);
     }
+    assert.deepEqual(entries(server.uploadsDir), before);
+  });
+
+  test('415 with Accept-Encoding: identity for a gzip body, nothing stored', async () => {
+    const before = entries(server.uploadsDir);
+    const body = gzipSync(DATA_JSON);
+    const head = postHead(server.port, lengthFraming(body.length), 'application/json', 'Content-Encoding: gzip\r\n');
+    const response = await request(server.port, Buffer.concat([Buffer.from(head, 'latin1'), body]));
+    assert.equal(response.status, 415);
+    assert.equal(response.headers['accept-encoding'], 'identity');
     assert.deepEqual(entries(server.uploadsDir), before);
   });
 

@@ -65,6 +65,15 @@ describe('routing', () => {
     assert.deepEqual(traversal.kind === 'reject' && traversal.status, 403);
   });
 
+  test('an upload in a content coding is 415 with Accept-Encoding: identity (RFC 9110 §15.5.16)', () => {
+    const json = { 'content-type': 'application/json' };
+    for (const coding of ['gzip', 'br', 'gzip, identity', 'x-custom']) {
+      const refused = route(head('POST', '/upload', { ...json, 'content-encoding': coding }), ALLOWED);
+      assert.deepEqual(refused.kind === 'reject' && [refused.status, refused.headers], [415, [['Accept-Encoding', 'identity']]], coding);
+    }
+    for (const coding of ['identity', 'IDENTITY', ' ', '']) assert.deepEqual(route(head('POST', '/upload', { ...json, 'content-encoding': coding }), ALLOWED), { kind: 'upload' }, coding);
+  });
+
   test('OPTIONS answers with what the target allows', () => {
     assert.deepEqual(route(head('OPTIONS', '*'), ALLOWED), { kind: 'options', allow: SERVER_ALLOW });
     assert.deepEqual(route(head('OPTIONS', '/index.html'), ALLOWED), { kind: 'options', allow: STATIC_ALLOW });
