@@ -40,7 +40,7 @@ EXPOSE 8080 9090
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.ADMIN_PORT || 9090) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # The server is PID 1 and handles SIGTERM itself (graceful drain, exit code 0): no npm or
-# shell in between, which would not pass the signal on. --max-semi-space-size caps the main
+# shell in between. --max-semi-space-size caps the main
 # thread's young generation, which V8 otherwise grows many times over under load;
 # --initial-old-space-size makes its first full collection come early instead of after tens of
 # MiB of promoted garbage, and --heap-growing-percent sets the next one at 1.5 x what survived

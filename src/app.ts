@@ -55,18 +55,31 @@ const BIND_FAILURES: Readonly<Record<string, { readonly setting: 'host' | 'port'
   EADDRNOTAVAIL: { setting: 'host', problem: 'is not an address of this machine' },
   ENOTFOUND: { setting: 'host', problem: 'does not resolve to an address' },
   EAI_AGAIN: { setting: 'host', problem: 'could not be resolved (DNS)' },
-  EMFILE: { setting: 'sockets', problem: 'cannot all be opened under the open-file limit: raise `ulimit -n` or lower LISTEN_SOCKETS' },
+  // An IPv6 link-local address without its zone (fe80::1 rather than fe80::1%eth0), say.
+  EINVAL: { setting: 'host', problem: 'cannot be listened on (a link-local IPv6 address needs its interface, such as %eth0)' },
+  EMFILE: { setting: 'sockets', problem: 'cannot all be opened under the open-file limit: raise `ulimit -n`' },
 };
 
+/** The settings a listener's bind failure names: its host and port, and for the public port how many sockets share it. */
+interface ListenerSettings {
+  readonly host: string;
+  readonly port: string;
+  readonly sockets?: string;
+}
+
 /** A listener that cannot bind stops the start with one line naming the setting, like a bad value. */
-async function bound<T>(listening: Promise<T>, names: { readonly host: string; readonly port: string }, host: string, port: number, sockets: number): Promise<T> {
+async function bound<T>(listening: Promise<T>, names: ListenerSettings, host: string, port: number, sockets: number): Promise<T> {
   try {
     return await listening;
   } catch (error) {
     const failure = BIND_FAILURES[codeOf(error)];
     if (failure === undefined) throw error;
-    const what = failure.setting === 'sockets' ? `LISTEN_SOCKETS: ${sockets} listening sockets on ${host}:${port}` : `${names[failure.setting]}: ${host}:${port}`;
-    throw new ConfigError(`invalid configuration: ${what} ${failure.problem} (${codeOf(error)})`);
+    const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const what =
+      failure.setting !== 'sockets' ? `${names[failure.setting]}: ${address} ${failure.problem}`
+      : names.sockets !== undefined ? `${names.sockets}: ${sockets} listening sockets on ${address} ${failure.problem} or lower ${names.sockets}`
+      : `${names.port}: ${address} ${failure.problem}`;
+    throw new ConfigError(`invalid configuration: ${what} (${codeOf(error)})`);
   }
 }
 
@@ -259,7 +272,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const listening = http.listen((port) => {
     if (config.allowedHosts.length === 0) for (const host of defaultAllowedHosts(config.host, port)) allowedHosts.add(host);
   });
-  const address = await bound(listening, { host: 'HOST', port: 'PORT' }, config.host, config.port, config.listenSockets);
+  const address = await bound(listening, { host: 'HOST', port: 'PORT', sockets: 'LISTEN_SOCKETS' }, config.host, config.port, config.listenSockets);
   const adminAddress = await bound(app.admin.listen(), { host: 'ADMIN_HOST', port: 'ADMIN_PORT' }, config.adminHost, config.adminPort, 1);
   logStart(app, address, adminAddress, allowedHosts);
   startMonitors(app);

@@ -70,6 +70,12 @@ const badConfigs: { name: string; key: RegExp; args?: string[]; env?: Record<str
   { name: 'an INLINE_TYPES entry no extension is known for', key: /INLINE_TYPES: .*"text\/nonsense"/, env: { INLINE_TYPES: 'text/nonsense' } },
   { name: 'an UPLOADS_DIR that cannot be created', key: /UPLOADS_DIR: .*ENOTDIR/, env: { UPLOADS_DIR: join(RESOURCES_DIR, 'index.html', 'uploads') } },
   { name: 'a HOST that is no address of this machine', key: /HOST: 192\.0\.2\.1:\d+ is not an address of this machine/, env: { HOST: '192.0.2.1' } },
+  // EINVAL where the machine has IPv6, else not one of its addresses: one line either way, never a stack trace.
+  { name: 'a link-local HOST without its zone', key: /HOST: \[fe80::1\]:\d+ (cannot be listened on|is not an address of this machine)/, env: { HOST: 'fe80::1' } },
+  { name: 'KEEP_ALIVE_TIMEOUT_MS=30s (parseFloat would read 30 ms)', key: /KEEP_ALIVE_TIMEOUT_MS: .*"30s"/, env: { KEEP_ALIVE_TIMEOUT_MS: '30s' } },
+  { name: '--port=0x4899 (an argument parser would read it as a number)', key: /PORT: .*"0x4899"/, args: ['--port=0x4899'] },
+  { name: 'SHUTDOWN_TIMEOUT_MS past what a timer can wait', key: /SHUTDOWN_TIMEOUT_MS: must be a number of milliseconds/, env: { SHUTDOWN_TIMEOUT_MS: '3000000000' } },
+  { name: 'ADMIN_PORT the same as PORT', key: /ADMIN_PORT: must differ from PORT/, env: { PORT: '18655', ADMIN_PORT: '18655' } },
 ];
 
 for (const { name, key, args, env } of badConfigs) {

@@ -67,6 +67,58 @@ describe('configuration', () => {
     assert.deepEqual(config.allowedHosts, ['a.test:1', 'b.test:2']);
   });
 
+  test('a flag means what its variable means; the last one given wins, over the variable too', () => {
+    // Numbers stay the text they were: a flag is never read as hex or exponent notation.
+    const refused = configError(['--port=0x4899'], env);
+    assert.match(refused, /PORT: must be a port number/);
+    const tokens = loadConfig(['--metrics-token=1e5', '--upload-tokens=0x1f'], env);
+    assert.deepEqual([tokens.metricsToken, tokens.uploadTokens], ['1e5', ['0x1f']]);
+    assert.equal(loadConfig(['--queue-size', '5', '--queue-size', '7'], env).queueSize, 7);
+    assert.equal(loadConfig(['18601', '--port', '18602'], env).port, 18602);
+    assert.equal(loadConfig(['--port', '18602', '18601'], env).port, 18601);
+    assert.equal(loadConfig(['--max-threads=3'], { ...env, MAX_THREADS: '2' }).maxThreads, 3);
+    // A yes/no flag alone says yes.
+    assert.equal(loadConfig(['--proxy-protocol', '--trusted-proxies', '10.0.0.1'], env).proxyProtocol, true);
+  });
+
+  test('integers are decimal digits: units, hex, exponents and fractions stop the start', () => {
+    const cases: Array<[string, string]> = [
+      ['KEEP_ALIVE_TIMEOUT_MS', '30s'],
+      ['MIN_FREE_DISK_BYTES', '256MiB'],
+      ['MIN_FREE_DISK_BYTES', '0x10000000'],
+      ['UPLOAD_RATE_PER_MINUTE', '0x3c'],
+      ['MAX_THREADS', '1e1'],
+      ['MAX_THREADS', '3abc'],
+      ['MAX_THREADS', '1.5'],
+      ['MAX_THREADS', '1e309'],
+      ['QUEUE_SIZE', '-1'],
+      ['CLIENT_IPV6_PREFIX', '48/64'],
+      ['MAX_BODY_BYTES', '99999999999999999999'],
+    ];
+    for (const [name, value] of cases) {
+      assert.match(configError([], { ...env, [name]: value }), new RegExp(`${name}: must be .*value was "${value.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}"`), `${name}=${value}`);
+      const flag = `--${name.toLowerCase().replaceAll('_', '-')}=${value}`;
+      assert.match(configError([flag], env), new RegExp(`${name}: must be`), flag);
+    }
+    assert.equal(loadConfig([], { ...env, MAX_THREADS: ' 4 ' }).maxThreads, 4);
+  });
+
+  test('the admin port cannot be the public one on an address both listen on', () => {
+    for (const adminHost of ['127.0.0.1', '0.0.0.0']) {
+      assert.match(configError([], { ...env, PORT: '9000', ADMIN_PORT: '9000', ADMIN_HOST: adminHost }), /ADMIN_PORT: must differ from PORT/, adminHost);
+    }
+    assert.equal(loadConfig([], { ...env, PORT: '9000', ADMIN_PORT: '9000', HOST: '127.0.0.1', ADMIN_HOST: '127.0.0.2' }).adminPort, 9000);
+    assert.equal(loadConfig([], { ...env, PORT: '0', ADMIN_PORT: '0' }).adminPort, 0);
+  });
+
+  test('times in milliseconds stop at what a timer can wait (2^31 - 1)', () => {
+    for (const name of ['SHUTDOWN_TIMEOUT_MS', 'SHUTDOWN_DELAY_MS', 'POOL_STATUS_INTERVAL_MS', 'KEEP_ALIVE_TIMEOUT_MS', 'JOB_TIMEOUT_MS', 'FILE_CACHE_TTL_MS']) {
+      assert.match(configError([], { ...env, [name]: '3000000000' }), new RegExp(`${name}: must be a number of milliseconds`), name);
+    }
+    assert.equal(loadConfig([], { ...env, SHUTDOWN_TIMEOUT_MS: String(2 ** 31 - 1) }).shutdownTimeoutMs, 2 ** 31 - 1);
+    assert.equal(loadConfig([], { ...env, SHUTDOWN_DELAY_MS: '0' }).shutdownDelayMs, 0);
+  });
+
   test('environment variables', () => {
     const config = loadConfig([], {
       ...env,
