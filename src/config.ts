@@ -104,14 +104,14 @@ convict.addFormat({
   coerce: (value: string): string[] => commaList.coerce(value).map((entry) => normalizeHost(entry) ?? entry),
 });
 
-// PORT, ADMIN_PORT: digits only. convict's own `port` reads the value with parseInt, so `1e4`
+// PORT, ADMIN_PORT: digits only, without leading zeros (00080 is no port a client writes). convict's own `port` reads the value with parseInt, so `1e4`
 // would bind port 1, `0x10` an ephemeral port and `8080abc` port 8080.
 convict.addFormat({
   name: 'tcp-port',
   validate(value: unknown): void {
     if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 65535) throw new Error('must be a port number from 0 to 65535');
   },
-  coerce: (value: string): number | string => (/^\d{1,5}$/.test(value.trim()) ? Number(value) : value),
+  coerce: (value: string): number | string => (/^(0|[1-9]\d{0,4})$/.test(value.trim()) ? Number(value) : value),
 });
 
 // HOST, ADMIN_HOST: an IP address or a host name. An empty value (an unset variable in a
@@ -131,8 +131,8 @@ convict.addFormat({
 convict.addFormat({
   name: 'header-value',
   validate(value: unknown): void {
-    if (typeof value !== 'string' || /[\x00-\x08\x0a-\x1f\x7f]/.test(value) || value !== value.trim()) {
-      throw new Error('must be a header field value: visible characters and inner spaces only');
+    if (typeof value !== 'string' || value === '' || /[\x00-\x08\x0a-\x1f\x7f]/.test(value) || value !== value.trim()) {
+      throw new Error('must be a header field value: visible characters and inner spaces only, not empty');
     }
   },
 });

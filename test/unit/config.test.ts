@@ -103,6 +103,12 @@ describe('configuration', () => {
     assert.equal(loadConfig([], { ...env, MAX_THREADS: ' 4 ' }).maxThreads, 4);
   });
 
+  test('a port has no leading zeros, and Cache-Control is not empty', () => {
+    assert.match(configError([], { ...env, PORT: '00080' }), /PORT: must be a port number/);
+    assert.equal(loadConfig([], { ...env, PORT: '0' }).port, 0);
+    assert.match(configError([], { ...env, CACHE_CONTROL: '' }), /CACHE_CONTROL: must be a header field value/);
+  });
+
   test('the admin port cannot be the public one on an address both listen on', () => {
     for (const adminHost of ['127.0.0.1', '0.0.0.0']) {
       assert.match(configError([], { ...env, PORT: '9000', ADMIN_PORT: '9000', ADMIN_HOST: adminHost }), /ADMIN_PORT: must differ from PORT/, adminHost);
