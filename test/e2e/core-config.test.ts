@@ -36,6 +36,8 @@ test('HOST=:: and ADMIN_HOST=:: take IPv4 and IPv6 clients alike (what an IPv6 c
       assert.equal(probe.status, 200, `readyz via ${host}`);
       await probe.arrayBuffer();
     }
+    // The access log line is written after the response: wait for the second one.
+    await server.waitForLog((line) => line.msg === 'request' && line.client === '::1');
     const logged = server.logs.filter((line) => line.msg === 'request').map((line) => line.client);
     assert.deepEqual(logged, ['127.0.0.1', '::1'], 'an IPv4 client is named as such, not ::ffff:127.0.0.1');
     const started = await server.waitForLog((line) => typeof line.msg === 'string' && line.msg.startsWith('listening on'));
