@@ -37,7 +37,7 @@ export class AdminConnection {
     private readonly socket: Socket,
     private readonly answer: (request: ParsedRequest) => AdminAnswer | Promise<AdminAnswer>,
   ) {
-    socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
+    socket.setTimeout(IDLE_TIMEOUT_MS, () => this.onIdle());
     socket.on('data', (chunk: Buffer) => {
       this.parser.feed(chunk);
       this.readOn();
@@ -101,6 +101,21 @@ export class AdminConnection {
     if (keepAlive) return;
     this.ended = true;
     this.socket.end();
+  }
+
+  /**
+   * Nothing either way for IDLE_TIMEOUT_MS. A head begun and left unfinished gets its 408, as
+   * one trickling in does, and the client one more IDLE_TIMEOUT_MS to take it and close. A
+   * client that stopped reading, or one idle between requests, just loses the socket.
+   */
+  private onIdle(): void {
+    if (!this.ended && !this.answering && this.socket.writableLength === 0 && this.parser.inRequest) {
+      this.stopHeadTimer();
+      this.send('', errorAnswer(408, 'the request head was not received in time'), false);
+      this.socket.setTimeout(IDLE_TIMEOUT_MS);
+      return;
+    }
+    this.socket.destroy();
   }
 
   private startHeadTimer(): void {

@@ -96,7 +96,7 @@ function registerLiveGauges(live: LiveState, registers: Registry[]): void {
   new Gauge({ name: 'http_server_busy_workers', help: 'Workers running a job now', registers, collect() { this.set(live.poolStats().busy); } });
   new Gauge({ name: 'http_server_workers', help: 'Live workers in the pool', registers, collect() { this.set(live.poolStats().workers); } });
   new Gauge({ name: 'http_server_open_connections', help: 'Open client connections', registers, collect() { this.set(live.openConnections()); } });
-  new Gauge({ name: 'http_server_tracked_clients', help: 'Client addresses the per-client limits remember: holding a connection, or with an upload bucket refilling', registers, collect() { this.set(live.trackedClients()); } });
+  new Gauge({ name: 'http_server_tracked_clients', help: 'Clients (IPv4 addresses, IPv6 networks) the per-client limits remember: holding a connection, or with an upload bucket refilling', registers, collect() { this.set(live.trackedClients()); } });
   new Gauge({ name: 'http_server_body_memory_bytes', help: 'Request-body bytes held in memory, received or waiting for a worker', registers, collect() { this.set(live.bodyBytes()); } });
   // NaN when statfs fails: no value rather than a made-up one (an alert on it stays silent).
   new Gauge({ name: 'http_server_uploads_free_bytes', help: 'Bytes an unprivileged user may still write on the uploads file system', registers, collect() { this.set(live.uploadsDisk()?.freeBytes ?? NaN); } });
@@ -125,7 +125,7 @@ export class Metrics implements ServerEvents {
     this.rejections = new Counter({ name: 'http_server_rejected_total', help: 'Requests, or connections before any request, refused with 503 because a limit was hit', labelNames: ['reason'], registers });
     // A scrape first hands over what requestCompleted has kept, so it reads exact values.
     const flush = (): void => this.flushRequests();
-    this.requests = new Counter({ name: 'http_server_requests_total', help: 'Requests answered, or left unanswered when their connection closed (499 or 503), by method and status', labelNames: ['method', 'status'], registers, collect: flush });
+    this.requests = new Counter({ name: 'http_server_requests_total', help: 'Requests answered, or left unanswered when their connection closed (under their status if begun, else 499 or 503), by method and status', labelNames: ['method', 'status'], registers, collect: flush });
     this.duration = new Histogram({
       name: 'http_server_request_duration_seconds',
       help: 'Time from a complete request head to the last response byte written',
