@@ -104,8 +104,9 @@ convict.addFormat({
   coerce: (value: string): string[] => commaList.coerce(value).map((entry) => normalizeHost(entry) ?? entry),
 });
 
-// PORT, ADMIN_PORT: digits only, without leading zeros (00080 is no port a client writes). convict's own `port` reads the value with parseInt, so `1e4`
-// would bind port 1, `0x10` an ephemeral port and `8080abc` port 8080.
+// PORT, ADMIN_PORT: digits only, without leading zeros (00080 is no port a client writes).
+// convict's own `port` reads the value with parseInt, so `1e4` would bind port 1, `0x10` an
+// ephemeral port and `8080abc` port 8080.
 convict.addFormat({
   name: 'tcp-port',
   validate(value: unknown): void {

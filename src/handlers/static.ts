@@ -1,6 +1,6 @@
 // GET and HEAD for files under the document root and the uploads folder (and the 405 for a
-// POST to one of them). Runs on a worker thread, so it uses the
-// synchronous fs calls, which cost a fraction of the same calls through libuv's thread pool.
+// POST to one of them). Runs on a worker thread, so it uses the synchronous fs calls, which
+// cost a fraction of the same calls through libuv's thread pool.
 import type { Stats } from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
 import { errorResponse, redirectResponse, RETRY_IN_A_SECOND, type HeaderList } from '../core/response.js';
@@ -81,14 +81,16 @@ function openProblem(error: unknown): OpenProblem {
 }
 
 /**
- * A path that does not exist is outside the root if its nearest existing folder is: through
- * a link that leads out, a missing name must not answer otherwise than a present one would
- * (403 either way), or it tells who asks what exists out there.
+ * A path that does not exist is refused like its nearest existing folder: beyond a link that
+ * leads out of the root or to a hidden folder, a missing name must answer as a present one
+ * would (403 either way), or the answers tell who asks what exists there.
  */
-function missingWhere(path: string, root: string): 'missing' | 'outside' {
+function missingWhere(path: string, root: string): 'missing' | 'outside' | 'hidden' {
   for (let folder = dirname(path); ; folder = dirname(folder)) {
     try {
-      return isInside(fs.realpathSync.native(folder), root) ? 'missing' : 'outside';
+      const realFolder = fs.realpathSync.native(folder);
+      if (!isInside(realFolder, root)) return 'outside';
+      return hiddenBelow(realFolder, root) ? 'hidden' : 'missing';
     } catch {
       // Missing too: ask its parent, up to the root.
       if (folder.length <= root.length) return 'missing';

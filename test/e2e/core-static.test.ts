@@ -271,7 +271,8 @@ describe('a prepared document root', () => {
   });
 
   test('a link to a hidden file or folder is 403, like the hidden name itself', async () => {
-    for (const path of ['/public.txt', '/shown/', '/shown/index.html']) {
+    // A name that is not there behind the link is refused alike.
+    for (const path of ['/public.txt', '/shown/', '/shown/index.html', '/shown/missing.html']) {
       const response = await request(server.port, get(path, server.port));
       assertErrorPage(response, 403, 'Forbidden');
       const line = await server.waitForLog((l) => l.level === 'warn' && l.target === path);
