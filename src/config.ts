@@ -2,7 +2,7 @@
 // and the seed's positional form `[port] [host] [max_threads]`. Bad values fail fast with one
 // message that names the key, its variable and the value.
 import convict from 'convict';
-import { existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { isBearerToken } from './security/bearer.js';
@@ -163,6 +163,12 @@ const AUTO_LISTEN_SOCKETS = 256;
 const existingDirectory = (value: unknown): void => {
   if (typeof value !== 'string' || value === '') throw new Error('must be a directory path');
   if (!existsSync(value) || !statSync(value).isDirectory()) throw new Error('directory does not exist');
+  // One this process may not list and enter would answer every request with 403.
+  try {
+    accessSync(value, constants.R_OK | constants.X_OK);
+  } catch {
+    throw new Error('directory is not readable by this process');
+  }
 };
 
 const schema = {

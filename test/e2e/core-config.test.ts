@@ -2,7 +2,7 @@
 // flags, bad values that stop the start with one message naming the key, and LOG_LEVEL.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -90,6 +90,23 @@ for (const { name, key, args, env } of badConfigs) {
     assert.doesNotMatch(stdout, /listening on/);
   });
 }
+
+test('a RESOURCES_DIR the server may not read stops the start with one line, rather than a 403 for every request', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rawhttp-unreadable-'));
+  try {
+    // Owner only. As root, the server runs as another user; otherwise the owner loses the right itself.
+    const asRoot = process.getuid?.() === 0;
+    chmodSync(dir, asRoot ? 0o700 : 0o000);
+    const launcher = asRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+    const { code, stdout, stderr } = await runServer([], { RESOURCES_DIR: dir }, launcher);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr.trim(), /^invalid configuration: RESOURCES_DIR: directory is not readable by this process/);
+    assert.doesNotMatch(stdout, /listening on/);
+  } finally {
+    chmodSync(dir, 0o700);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('a port another process holds stops the start with one line, even where the port is shared (SO_REUSEPORT)', async () => {
   const other = await startServer();

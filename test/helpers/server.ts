@@ -149,10 +149,11 @@ export async function startServer(options: StartOptions = {}): Promise<StartedSe
   };
 }
 
-/** Runs the server to completion (for configuration errors); returns code and output. */
-export function runServer(args: readonly string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs the server to completion (for configuration errors); returns code and output. `launcher`: as in StartOptions. */
+export function runServer(args: readonly string[], env: Record<string, string> = {}, launcher: readonly string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
+    const [command, ...argv] = [...launcher, process.execPath, MAIN, ...args];
+    const child = spawn(command!, argv, {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH ?? '', RESOURCES_DIR, PORT: '0', ADMIN_PORT: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
