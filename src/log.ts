@@ -11,23 +11,44 @@ export function createLogger(level: Config['logLevel']): Logger {
   });
 }
 
-/** Lets a message through at most once per interval and counts the ones it held back. */
+/**
+ * Lets a message through at most once per interval. The first of a burst is written at once;
+ * those after it are held back, and when the interval ends the last of them is written with
+ * how many others were held, so a burst's size is told within a second, not at the next burst.
+ */
 export class RateLimitedLog {
-  private last = 0;
+  private last = -Infinity;
   private suppressed = 0;
+  /** The latest message held back, written when the interval ends. */
+  private heldBack: ((suppressed: number) => void) | null = null;
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly intervalMs: number) {}
 
-  /** Calls `write` with the number suppressed since the last write, or does nothing. */
+  /** Calls `write` now, or later with the number of other messages held back, or not at all (a later one is written instead). */
   maybe(write: (suppressed: number) => void): void {
     const now = Date.now();
-    if (now - this.last < this.intervalMs) {
-      this.suppressed++;
+    if (this.timer === null && now - this.last >= this.intervalMs) {
+      this.last = now;
+      write(0);
       return;
     }
-    this.last = now;
-    write(this.suppressed);
+    this.suppressed++;
+    this.heldBack = write;
+    if (this.timer !== null) return;
+    // Unref'd: a line still held back is not worth keeping the process alive for.
+    this.timer = setTimeout(() => this.writeHeldBack(), Math.max(0, this.last + this.intervalMs - now));
+    this.timer.unref();
+  }
+
+  private writeHeldBack(): void {
+    const write = this.heldBack!;
+    const others = this.suppressed - 1;
+    this.timer = null;
+    this.heldBack = null;
     this.suppressed = 0;
+    this.last = Date.now();
+    write(others);
   }
 }
 

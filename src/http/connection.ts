@@ -114,7 +114,8 @@ export class Connection implements Responder {
       this.deps.log.debug({ conn: this.id }, 'keep-alive timeout, closing');
       this.end();
     } else if (phase === 'headers' || phase === 'body') {
-      this.failRequest(408, `${phase} not received in time`);
+      // A head cut short still names its request, if its line came: a HEAD's 408 has no body.
+      this.failRequest(408, `${phase} not received in time`, this.reader.readSoFar());
     } else if (phase === 'write' || phase === 'closing') {
       this.deps.log.debug({ conn: this.id, phase }, phase === 'write' ? 'client stopped reading, destroying' : 'client never closed, destroying');
       this.stream.destroy();

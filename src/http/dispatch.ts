@@ -111,7 +111,8 @@ function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Excha
   if (result.storedBytes !== undefined) deps.events.uploadStored(result.storedBytes);
   if (result.log !== undefined) {
     const { level, message, oncePerSecond } = result.log;
-    const fields = { conn: connection, client: exchange.client, target: exchange.target, worker: outcome.workerId, traceId: exchange.traceId, ...result.log.fields };
+    // A security refusal names its rule, as one made on the main thread does (pino leaves out an undefined one).
+    const fields = { conn: connection, client: exchange.client, target: exchange.target, rule: result.securityRule, worker: outcome.workerId, traceId: exchange.traceId, ...result.log.fields };
     if (oncePerSecond === undefined) deps.log[level](fields, message);
     else deps.conditionLogs.of(message).maybe((suppressed) => deps.log[level]({ ...fields, suppressed }, message));
   }

@@ -44,7 +44,8 @@ export function requestExchange(deps: ConnectionDeps, accepted: Accepted, head: 
 /** The exchange of bytes that never made a whole head, named by what of its request line was read. */
 export function unreadableExchange(accepted: Accepted, read: Exclude<ReadSoFar, { kind: 'head' }>, index: number): Exchange {
   const target = read.kind === 'line' ? read.line.target : '-';
-  return newExchange(methodRead(read) ?? '-', target, index, false, accepted.client, newTraceId(), '');
+  const traceId = read.kind === 'line' ? requestTraceId(read.traceparent) : newTraceId();
+  return newExchange(methodRead(read) ?? '-', target, index, false, accepted.client, traceId, '');
 }
 
 /** Whose part of the body memory a request takes: none for a trusted proxy's own, which carry many clients. */

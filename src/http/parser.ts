@@ -19,13 +19,14 @@ export type ParseEvent =
 /**
  * How much of a refused request was read: its whole head (a body announced too large), so the
  * answer is the request's own; its request line, whose method and target were valid (a header
- * or the version was refused), so the log names the request; or its method alone (the line
- * was too long, or its target invalid). With the method known, the answer to a HEAD has no
- * body. Else nothing of use.
+ * or the version was refused, or the head did not come in time), so the log names the request,
+ * with any `traceparent` among the header lines read, so its trace goes on; or its method
+ * alone (the line was too long, or its target invalid). With the method known, the answer to
+ * a HEAD has no body. Else nothing of use.
  */
 export type ReadSoFar =
   | { readonly kind: 'head'; readonly head: RequestHead }
-  | { readonly kind: 'line'; readonly line: RequestLine }
+  | { readonly kind: 'line'; readonly line: RequestLine; readonly traceparent: string | undefined }
   | { readonly kind: 'method'; readonly method: string }
   | { readonly kind: 'nothing' };
 
@@ -158,6 +159,11 @@ export class RequestParser {
     }
   }
 
+  /** What of the request being read has arrived, for an answer that cannot wait for the rest (a timeout). */
+  readSoFar(): ReadSoFar {
+    return this.state === 'head' ? this.requestLineSoFar() : NOTHING_READ;
+  }
+
   /** What the request line of the head being refused names: see ReadSoFar. */
   private requestLineSoFar(): ReadSoFar {
     const whole = this.lines.length >= 2;
@@ -165,7 +171,7 @@ export class RequestParser {
     const end = whole ? this.offset + this.lines[1]! : this.buffer.length;
     if (whole) {
       try {
-        return { kind: 'line', line: parseMethodAndTarget(this.buffer.toString('latin1', start, end)) };
+        return { kind: 'line', line: parseMethodAndTarget(this.buffer.toString('latin1', start, end)), traceparent: this.traceparentSoFar() };
       } catch {
         // Not a valid line: its method may still be.
       }
@@ -174,6 +180,16 @@ export class RequestParser {
     if (space === -1 || space >= end) return NOTHING_READ;
     const method = this.buffer.toString('latin1', start, space);
     return isMethod(method) ? { kind: 'method', method } : NOTHING_READ;
+  }
+
+  /** The `traceparent` values among the header lines scanned, joined as a repeated field is. */
+  private traceparentSoFar(): string | undefined {
+    const values: string[] = [];
+    for (let i = 2; i + 1 < this.lines.length; i += 2) {
+      const line = this.buffer.toString('latin1', this.offset + this.lines[i]!, this.offset + this.lines[i + 1]!);
+      if (/^traceparent:/i.test(line)) values.push(line.slice('traceparent:'.length).trim());
+    }
+    return values.length === 0 ? undefined : values.join(', ');
   }
 
   /** Asks for more bytes; once all input is consumed, keeps no reference to the socket's buffer. */

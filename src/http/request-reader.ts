@@ -75,6 +75,11 @@ export class RequestReader {
     return this.parser.inRequest;
   }
 
+  /** What of the request being read has arrived (see ReadSoFar). */
+  readSoFar(): ReadSoFar {
+    return this.parser.readSoFar();
+  }
+
   /** When the request being read began (ms since the epoch). */
   get requestBegan(): number {
     return this.begun;

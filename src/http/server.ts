@@ -15,8 +15,10 @@ import { connectionAddress } from '../security/forwarded.js';
 import { Connection } from './connection.js';
 import type { ConnectionDeps } from './connection-settings.js';
 import { headBytes } from './head.js';
+import { assembleHead } from './head-slab.js';
 import { readProxyHeader } from './proxy-accept.js';
 import { SlotList } from './slot-list.js';
+import { newTraceId } from './trace-context.js';
 
 export interface HttpServerOptions {
   readonly host: string;
@@ -30,11 +32,16 @@ export interface HttpServerOptions {
   readonly log: Logger;
 }
 
-/** Sent to connections over the cap; built per use only for its Date header. */
+/**
+ * Sent to connections refused before any request is read; built per use for its Date and its
+ * own trace id, which every response on the public port carries (it names no log line: a
+ * refusal that is not a request is counted, not logged).
+ */
 function overloadResponse(): Buffer {
   const response = errorResponse(503, 'GET', RETRY_IN_A_SECOND);
   const body = response.body.kind === 'bytes' ? response.body.bytes : new Uint8Array(0);
-  return Buffer.concat([...headBytes(response, { keepAlive: false, keepAliveTimeoutSeconds: 0, remainingRequests: 0 }), body]);
+  const [start, ending] = headBytes(response, { keepAlive: false, keepAliveTimeoutSeconds: 0, remainingRequests: 0 });
+  return Buffer.concat([assembleHead(start, newTraceId(), '', ending), body]);
 }
 
 const REFUSED_LINGER_MS = 1000;

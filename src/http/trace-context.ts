@@ -11,8 +11,9 @@ export type TraceId = string & { readonly [traceIdBrand]: true };
 export const TRACE_ID_FIELD = 'X-Trace-Id';
 
 // version "-" trace-id "-" parent-id "-" trace-flags, then, from a later version only, "-" and
-// fields this version knows nothing of. Lowercase hex only (HEXDIGLC in the spec's ABNF).
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-.*)?$/;
+// fields this version knows nothing of, but never a comma: that is where a repeated header
+// was joined. Lowercase hex only (HEXDIGLC in the spec's ABNF).
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-[^,]*)?$/;
 const ALL_ZEROS = /^0+$/;
 
 /**
@@ -20,8 +21,8 @@ const ALL_ZEROS = /^0+$/;
  * caller then starts a new trace; an invalid value is never an error). Version ff is
  * forbidden; version 00 has exactly four fields; a later version may add fields after a dash
  * (the spec's "Versioning of traceparent"). All-zero trace and parent ids are invalid. A
- * repeated header arrives joined with ", ", which no valid value matches: ignored, as the
- * spec's test suite expects.
+ * repeated header arrives joined with ", ", which no valid value matches, whatever its
+ * versions: ignored, as the spec's test suite expects.
  */
 export function traceIdFrom(traceparent: string | undefined): TraceId | null {
   if (traceparent === undefined) return null;

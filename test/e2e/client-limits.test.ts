@@ -68,6 +68,7 @@ describe('connections per client address', () => {
     assert.equal(refused!.status, 503);
     assert.equal(refused!.headers['retry-after'], '1');
     assert.equal(refused!.headers.connection, 'close');
+    assert.match(refused!.headers['x-trace-id'] ?? '', /^[0-9a-f]{32}$/, 'every response on the public port has a trace id');
     await over.waitClosed();
     assert.equal(await rejected(), before + 1);
 

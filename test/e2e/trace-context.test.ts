@@ -106,4 +106,48 @@ describe('trace ids', () => {
     assert.ok(lines.length >= 15);
     for (const logged of lines) assert.match(String(logged.traceId), TRACE_ID, JSON.stringify(logged));
   });
+
+  test('a head refused whole (417, 501, 505, a second Host) keeps its valid traceparent', async () => {
+    const traceparent = `traceparent: 00-${TRACE}-${PARENT}-01\r\n`;
+    const heads: Array<[string, number]> = [
+      [`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n${traceparent}Expect: foo\r\n\r\n`, 417],
+      [`POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n${traceparent}Transfer-Encoding: gzip\r\n\r\n`, 501],
+      [`GET / HTTP/2.0\r\nHost: 127.0.0.1\r\n${traceparent}\r\n`, 505],
+      [`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n${traceparent}Host: 127.0.0.1\r\n\r\n`, 400],
+    ];
+    for (const [head, status] of heads) {
+      const response = await request(server.port, head);
+      assert.equal(response.status, status);
+      assert.equal(response.headers['x-trace-id'], TRACE, `${status}`);
+    }
+    await server.waitForLog((line) => line.msg === 'request' && line.traceId === TRACE && line.status === 505);
+  });
 });
+
+describe('a head that does not come in time', () => {
+  let server: StartedServer;
+  before(async () => {
+    server = await startServer({ env: { HEADERS_TIMEOUT_MS: '300' } });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  test('gets 408 as the request its line names: counted under its method, logged with its path and trace, and a HEAD without a body', async () => {
+    const client = await RawClient.connect(server.port);
+    try {
+      client.write(`HEAD /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\ntraceparent: 00-${TRACE}-${PARENT}-01\r\n`);
+      const [response] = await client.responses(1, 5000, 1);
+      assert.equal(response!.status, 408);
+      assert.equal(response!.body.length, 0, 'the answer to a HEAD has no body');
+      assert.equal(response!.headers['x-trace-id'], TRACE);
+      await client.waitClosed();
+      assert.equal(client.received.toString('latin1').split('HTTP/1.1').length - 1, 1, 'nothing after the head');
+    } finally {
+      client.close();
+    }
+    const line = await server.waitForLog((logged) => logged.msg === 'request' && logged.traceId === TRACE);
+    assert.deepEqual([line.method, line.path, line.status], ['HEAD', '/index.html', 408]);
+  });
+});
+

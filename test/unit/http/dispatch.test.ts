@@ -115,6 +115,7 @@ describe('dispatch', () => {
     assert.equal(line?.client, '192.0.2.1');
     assert.equal(line?.conn, 7);
     assert.equal(line?.worker, 2);
+    assert.equal(line?.rule, 'outside_root');
   });
 
   test('a job that never ran answers 503; a failed static job 500; both are logged', () => {

@@ -368,13 +368,27 @@ describe('bodies', () => {
       assert.ok(last?.type === 'error', text);
       return last.read;
     };
-    assert.deepEqual(readOf('HEAD /a HTTP/2.0\r\nHost: a\r\n\r\n'), { kind: 'line', line: { method: 'HEAD', target: '/a' } });
-    assert.deepEqual(readOf('HEAD /a HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'), { kind: 'line', line: { method: 'HEAD', target: '/a' } });
+    assert.deepEqual(readOf('HEAD /a HTTP/2.0\r\nHost: a\r\n\r\n'), { kind: 'line', line: { method: 'HEAD', target: '/a' }, traceparent: undefined });
+    assert.deepEqual(readOf('HEAD /a HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'), { kind: 'line', line: { method: 'HEAD', target: '/a' }, traceparent: undefined });
     assert.deepEqual(readOf(`HEAD /${'a'.repeat(9000)} HTTP/1.1\r\nHost: a\r\n\r\n`), { kind: 'method', method: 'HEAD' });
     assert.deepEqual(readOf(`HEAD /${'a'.repeat(9000)}`), { kind: 'method', method: 'HEAD' }, 'the line need not have ended');
     assert.deepEqual(readOf('HEAD /a\x7fb HTTP/1.1\r\nHost: a\r\n\r\n'), { kind: 'method', method: 'HEAD' });
     assert.deepEqual(readOf('G(T / HTTP/1.1\r\nHost: a\r\n\r\n'), NOTHING_READ);
     assert.deepEqual(readOf('\x16\x03\x01\x02\x00\x01\x00\r\n\r\n'), NOTHING_READ);
+    // With the line, the trace it carries, joined as a repeated field is.
+    const traced = readOf('GET /a HTTP/2.0\r\nHost: a\r\nTraceParent:  00-aa-bb \r\ntraceparent: 00-cc-dd\r\n\r\n');
+    assert.deepEqual(traced, { kind: 'line', line: { method: 'GET', target: '/a' }, traceparent: '00-aa-bb, 00-cc-dd' });
+  });
+
+  test('what of a head has arrived can be asked at any time (a timeout answers it)', () => {
+    const parser = new RequestParser(SMALL);
+    assert.deepEqual(parser.readSoFar(), NOTHING_READ);
+    parser.feed(bytes('HEAD /a'));
+    assert.equal(parser.next().type, 'need-more');
+    assert.deepEqual(parser.readSoFar(), { kind: 'method', method: 'HEAD' });
+    parser.feed(bytes(' HTTP/1.1\r\nHost: a\r\ntraceparent: 00-x\r\nAcc'));
+    assert.equal(parser.next().type, 'need-more');
+    assert.deepEqual(parser.readSoFar(), { kind: 'line', line: { method: 'HEAD', target: '/a' }, traceparent: '00-x' });
   });
 
   test('a huge Content-Length gets 413 (or 400 past 15 digits), never a wrapped number', () => {

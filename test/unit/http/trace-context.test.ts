@@ -45,6 +45,8 @@ describe('traceIdFrom', () => {
     'another separator': `00_${TRACE}_${PARENT}_01`,
     'surrounding spaces (the parser trims them first)': ` 00-${TRACE}-${PARENT}-01 `,
     'two values joined (a repeated header)': `00-${TRACE}-${PARENT}-01, 00-${TRACE}-${PARENT}-01`,
+    'two values joined, the first of a later version': `01-${TRACE}-${PARENT}-01-x, 00-${TRACE}-${PARENT}-01`,
+    'two later-version values joined': `cc-${TRACE}-${PARENT}-01-future, cc-${TRACE}-${PARENT}-01-future`,
     'a later version, too short': `cc-${TRACE}-${PARENT}`,
   };
   for (const [what, value] of Object.entries(invalid)) {

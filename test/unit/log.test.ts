@@ -1,0 +1,25 @@
+// The rate-limited log: one line per interval, the burst's size told within the interval.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { RateLimitedLog } from '../../src/log.js';
+
+test('the first of a burst is written at once; the last one held back when the interval ends, with how many others were held', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 10_000 });
+  const lines: Array<[string, number]> = [];
+  const log = new RateLimitedLog(1000);
+  const message = (name: string) => (suppressed: number) => lines.push([name, suppressed]);
+  log.maybe(message('a'));
+  t.mock.timers.tick(300);
+  for (const name of ['b', 'c', 'd']) log.maybe(message(name));
+  assert.deepEqual(lines, [['a', 0]]);
+  t.mock.timers.tick(700);
+  assert.deepEqual(lines, [['a', 0], ['d', 2]], 'at the end of the interval, not at the next burst');
+  // Within a second of that line, the next is held again; a quiet second later, one goes at once.
+  log.maybe(message('e'));
+  t.mock.timers.tick(1000);
+  assert.deepEqual(lines.at(-1), ['e', 0]);
+  t.mock.timers.tick(5000);
+  log.maybe(message('f'));
+  assert.deepEqual(lines.at(-1), ['f', 0]);
+  assert.equal(lines.length, 4);
+});
