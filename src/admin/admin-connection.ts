@@ -109,20 +109,19 @@ export class AdminConnection {
    * client that stopped reading, or one idle between requests, just loses the socket.
    */
   private onIdle(): void {
-    if (!this.ended && !this.answering && this.socket.writableLength === 0 && this.parser.inRequest) {
-      this.stopHeadTimer();
-      this.send('', errorAnswer(408, 'the request head was not received in time'), false);
-      this.socket.setTimeout(IDLE_TIMEOUT_MS);
-      return;
-    }
+    if (!this.ended && !this.answering && this.socket.writableLength === 0 && this.parser.inRequest) return this.headTimedOut();
     this.socket.destroy();
   }
 
+  /** 408, and the client one more IDLE_TIMEOUT_MS to take it and close. */
+  private headTimedOut(): void {
+    this.stopHeadTimer();
+    this.send('', errorAnswer(408, 'the request head was not received in time'), false);
+    this.socket.setTimeout(IDLE_TIMEOUT_MS);
+  }
+
   private startHeadTimer(): void {
-    this.headTimer ??= setTimeout(() => {
-      this.headTimer = null;
-      this.send('', errorAnswer(408, 'the request head was not received in time'), false);
-    }, HEAD_TIMEOUT_MS);
+    this.headTimer ??= setTimeout(() => this.headTimedOut(), HEAD_TIMEOUT_MS);
   }
 
   private stopHeadTimer(): void {
@@ -132,7 +131,12 @@ export class AdminConnection {
   }
 }
 
+/** A JSON document as an answer. */
+export function jsonAnswer(status: Status, document: unknown, fields?: AdminAnswer['fields']): AdminAnswer {
+  return { status, contentType: 'application/json', body: JSON.stringify(document), fields };
+}
+
 /** A JSON error document, as the admin port answers every refusal. */
 export function errorAnswer(status: Status, message: string, fields?: AdminAnswer['fields']): AdminAnswer {
-  return { status, contentType: 'application/json', body: JSON.stringify(errorDocument(message)), fields };
+  return jsonAnswer(status, errorDocument(message), fields);
 }

@@ -11,7 +11,7 @@ import type { ParsedRequest } from '../core/request.js';
 import { peerAddress } from '../security/address.js';
 import { checkBearer, type TokenSet } from '../security/bearer.js';
 import { ClientLimits } from '../security/client-limits.js';
-import { AdminConnection, errorAnswer, type AdminAnswer } from './admin-connection.js';
+import { AdminConnection, errorAnswer, jsonAnswer, type AdminAnswer } from './admin-connection.js';
 
 export interface AdminOptions {
   readonly host: string;
@@ -39,10 +39,6 @@ function pathOf(target: string): string {
   } catch {
     return '';
   }
-}
-
-function json(status: AdminAnswer['status'], document: unknown): AdminAnswer {
-  return { status, contentType: 'application/json', body: JSON.stringify(document) };
 }
 
 export class AdminServer {
@@ -101,11 +97,11 @@ export class AdminServer {
     if (path === '/metrics') return this.metrics(request);
     if (path === '/readyz') {
       const reason = this.options.notReadyReason();
-      return reason === null ? json(200, { status: 'ready' }) : json(503, { status: 'not ready', reason });
+      return reason === null ? jsonAnswer(200, { status: 'ready' }) : jsonAnswer(503, { status: 'not ready', reason });
     }
     // Liveness: answering at all proves the main event loop turns; the delay says how well.
     const p99Ms = Math.round(this.loopDelay.percentile(99) / 1e4) / 100;
-    return json(200, { status: 'ok', uptimeSeconds: Math.round(process.uptime()), eventLoopDelayP99Ms: p99Ms });
+    return jsonAnswer(200, { status: 'ok', uptimeSeconds: Math.round(process.uptime()), eventLoopDelayP99Ms: p99Ms });
   }
 
   private async metrics(request: ParsedRequest): Promise<AdminAnswer> {

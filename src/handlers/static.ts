@@ -5,7 +5,6 @@ import type { Stats } from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
 import { errorResponse, redirectResponse, RETRY_IN_A_SECOND, type HeaderList } from '../core/response.js';
 import { STATIC_ALLOW, UPLOADS_PREFIX } from '../core/routes.js';
-import type { ErrorStatus } from '../core/status.js';
 import type { ConditionalHeaders, JobResult, Representation, StaticJob } from '../core/job.js';
 import { fs } from './builtins.js';
 import { acceptedEncodings, entityTag, type Encoding } from './conditional.js';
@@ -39,7 +38,6 @@ type Found =
   | { readonly ok: true; readonly file: Opened; readonly root: string; readonly inUploads: boolean }
   | { readonly ok: false; readonly result: JobResult };
 
-const refusal = (status: ErrorStatus, method: string): Found => ({ ok: false, result: { response: errorResponse(status, method) } });
 
 function isInside(realPath: string, root: string): boolean {
   return realPath === root || realPath.startsWith(root + sep);
@@ -191,7 +189,7 @@ function find(job: StaticJob, context: StaticContext): Found {
       return { ok: false, result: { response: redirectResponse(location, job.method) } };
     }
   }
-  return refusal(404, job.method);
+  return { ok: false, result: refuseOpen('missing', job.method) };
 }
 
 function readRange(fd: number, start: number, length: number): Uint8Array {
