@@ -2,155 +2,11 @@
 // and the seed's positional form `[port] [host] [max_threads]`. Bad values fail fast with one
 // message that names the key, its variable and the value.
 import convict from 'convict';
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { isBearerToken } from './security/bearer.js';
-import { cidrProblem } from './security/cidr.js';
-import { CorsPolicy } from './security/cors.js';
+import { CONFIG_FORMATS } from './config-formats.js';
 import { normalizeHost } from './security/host.js';
 
-/**
- * Integers written in decimal digits only. Without a coerce of its own, convict reads a
- * number with parseFloat: `30s` would be 30, `256MiB` 256, `1e1` 10, and `0x3c` 0 (a rate
- * limit turned off).
- */
-function integerFormat(name: string, min: number, max: number, problem: string): void {
-  convict.addFormat({
-    name,
-    validate(value: unknown): void {
-      if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) throw new Error(problem);
-    },
-    // Past 2^53 a number is no longer the digits written: those stay text, and are refused as such.
-    coerce: (value: string): number | string => (/^\d+$/.test(value.trim()) && Number.isSafeInteger(Number(value)) ? Number(value) : value),
-  });
-}
-integerFormat('positive-int', 1, Number.MAX_SAFE_INTEGER, 'must be a positive integer');
-integerFormat('non-negative-int', 0, Number.MAX_SAFE_INTEGER, 'must be a non-negative integer');
-// Times in ms go to timers, which take at most 2^31 - 1 ms (about 24.8 days) and fire at
-// once for anything larger: a grace period of 3e9 ms would cut every request at shutdown.
-const MAX_TIMER_MS = 2 ** 31 - 1;
-integerFormat('duration-ms', 1, MAX_TIMER_MS, `must be a number of milliseconds from 1 to ${MAX_TIMER_MS}`);
-integerFormat('duration-ms-or-zero', 0, MAX_TIMER_MS, `must be a number of milliseconds from 0 to ${MAX_TIMER_MS}`);
-// A prefix shorter than /32 (what a registry allots one provider) would lump providers together.
-integerFormat('ipv6-prefix', 32, 128, 'must be an integer from 32 to 128');
-
-const commaList = {
-  validate(value: unknown): void {
-    if (!Array.isArray(value)) throw new Error('must be a comma-separated list');
-  },
-  coerce: (value: string): string[] => value.split(',').map((item) => item.trim()).filter((item) => item !== ''),
-};
-convict.addFormat({ name: 'comma-list', ...commaList });
-
-// `true`/`false` (or 1/0, yes/no, on/off). convict's own Boolean takes every value but
-// "false" as true, so PROXY_PROTOCOL=0 would turn the protocol on.
-const BOOLEAN_WORDS: Readonly<Record<string, boolean>> = { true: true, '1': true, yes: true, on: true, false: false, '0': false, no: false, off: false };
-convict.addFormat({
-  name: 'boolean-word',
-  validate(value: unknown): void {
-    if (typeof value !== 'boolean') throw new Error('must be true or false');
-  },
-  coerce: (value: string): boolean | string => BOOLEAN_WORDS[value.trim().toLowerCase()] ?? value,
-});
-
-/** A comma list whose every entry passes `problem` (null when fine). */
-function checkedList(name: string, problem: (entry: string, index: number) => string | null): void {
-  convict.addFormat({
-    name,
-    validate(value: unknown): void {
-      commaList.validate(value);
-      (value as string[]).forEach((entry, index) => {
-        const found = problem(entry, index);
-        if (found !== null) throw new Error(found);
-      });
-    },
-    coerce: commaList.coerce,
-  });
-}
-checkedList('cidr-list', (entry) => cidrProblem(entry));
-// Secrets: a problem names the entry's position, never its text.
-const TOKEN_SYNTAX = 'letters, digits, - . _ ~ + / and = at the end only (RFC 6750 b64token)';
-checkedList('token-list', (entry, index) => (isBearerToken(entry) ? null : `entry ${index + 1} is not a bearer token: ${TOKEN_SYNTAX}`));
-convict.addFormat({
-  name: 'optional-token',
-  validate(value: unknown): void {
-    if (typeof value !== 'string' || (value !== '' && !isBearerToken(value))) throw new Error(`not a bearer token: ${TOKEN_SYNTAX}`);
-  },
-});
-convict.addFormat({
-  name: 'origin-list',
-  validate(value: unknown): void {
-    commaList.validate(value);
-    CorsPolicy.parse(value as string[], false);
-  },
-  coerce: commaList.coerce,
-});
-
-/** A port a client can connect to, written as clients write it: 1-65535, no leading zero. */
-const isUsablePort = (port: string): boolean => /^[1-9]\d{0,4}$/.test(port) && Number(port) <= 65535;
-
-// ALLOWED_HOSTS: normalised as it is read (see security/host.ts), so `example.com` means
-// `example.com:80`; an entry left as given is not a host with an optional port.
-convict.addFormat({
-  name: 'host-list',
-  validate(value: unknown): void {
-    commaList.validate(value);
-    const invalid = (value as string[]).find((entry) => normalizeHost(entry) !== entry || !isUsablePort(entry.slice(entry.lastIndexOf(':') + 1)));
-    if (invalid !== undefined) throw new Error(`"${invalid}" is not a host with an optional port, such as example.com, example.com:8080 or [::1]:8080`);
-    // A pattern would read as one but match nothing: Host values are compared whole.
-    if ((value as string[]).some((entry) => entry.includes('*'))) throw new Error('takes host names, not patterns ("*" matches no Host)');
-  },
-  coerce: (value: string): string[] => commaList.coerce(value).map((entry) => normalizeHost(entry) ?? entry),
-});
-
-// PORT, ADMIN_PORT: digits only, without leading zeros (00080 is no port a client writes).
-// convict's own `port` reads the value with parseInt, so `1e4` would bind port 1, `0x10` an
-// ephemeral port and `8080abc` port 8080.
-convict.addFormat({
-  name: 'tcp-port',
-  validate(value: unknown): void {
-    if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 65535) throw new Error('must be a port number from 0 to 65535');
-  },
-  coerce: (value: string): number | string => (/^(0|[1-9]\d{0,4})$/.test(value.trim()) ? Number(value) : value),
-});
-
-// HOST, ADMIN_HOST: an IP address or a host name. An empty value (an unset variable in a
-// compose file) would otherwise listen on every interface, the admin port included.
-const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/;
-convict.addFormat({
-  name: 'bind-address',
-  validate(value: unknown): void {
-    if (typeof value !== 'string' || (isIP(value) === 0 && !HOST_NAME.test(value))) {
-      throw new Error('must be an IP address (0.0.0.0 or :: for every interface) or a host name');
-    }
-  },
-});
-
-// CACHE_CONTROL goes on the wire as it is: a control character (the newline a YAML block
-// scalar ends with, or CR LF and a header of the attacker's) would break every response.
-convict.addFormat({
-  name: 'header-value',
-  validate(value: unknown): void {
-    if (typeof value !== 'string' || value === '' || /[\x00-\x08\x0a-\x1f\x7f]/.test(value) || value !== value.trim()) {
-      throw new Error('must be a header field value: visible characters and inner spaces only, not empty');
-    }
-  },
-});
-
-// LISTEN_SOCKETS: `auto`, or how many listening sockets share the public port.
-const MAX_LISTEN_SOCKETS = 256;
-convict.addFormat({
-  name: 'listen-sockets',
-  validate(value: unknown): void {
-    if (value === 'auto') return;
-    if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > MAX_LISTEN_SOCKETS) {
-      throw new Error(`must be "auto" or an integer from 1 to ${MAX_LISTEN_SOCKETS}`);
-    }
-  },
-  coerce: (value: string): number | string => (/^\d+$/.test(value) ? Number(value) : value),
-});
-
+convict.addFormats(CONFIG_FORMATS);
 
 /**
  * Listening sockets under `auto` on Linux (why several: see http/server.ts). Every supported
@@ -159,17 +15,6 @@ convict.addFormat({
  * reconnects must not wait dozens of turns (bench/README.md, 1000 connections).
  */
 const AUTO_LISTEN_SOCKETS = 256;
-
-const existingDirectory = (value: unknown): void => {
-  if (typeof value !== 'string' || value === '') throw new Error('must be a directory path');
-  if (!existsSync(value) || !statSync(value).isDirectory()) throw new Error('directory does not exist');
-  // One this process may not list and enter would answer every request with 403.
-  try {
-    accessSync(value, constants.R_OK | constants.X_OK);
-  } catch {
-    throw new Error('directory is not readable by this process');
-  }
-};
 
 const schema = {
   host: { doc: 'Bind address of the public listener', format: 'bind-address', default: '127.0.0.1', env: 'HOST', arg: 'host' },
@@ -188,7 +33,7 @@ const schema = {
   maxBodyMemoryBytes: { doc: 'Request-body bytes all requests together may hold in memory (503 beyond; at least MAX_BODY_BYTES)', format: 'positive-int', default: 64 * 1024 * 1024, env: 'MAX_BODY_MEMORY_BYTES', arg: 'max-body-memory-bytes' },
   maxBodyMemoryPerClientBytes: { doc: 'Request-body bytes one client may hold in memory (429 beyond; never less than MAX_BODY_BYTES)', format: 'positive-int', default: 8 * 1024 * 1024, env: 'MAX_BODY_MEMORY_PER_CLIENT_BYTES', arg: 'max-body-memory-per-client-bytes' },
   maxConnections: { doc: 'Open connections at most (503 beyond)', format: 'positive-int', default: 1024, env: 'MAX_CONNECTIONS', arg: 'max-connections' },
-  resourcesDir: { doc: 'Document root', format: existingDirectory, default: './resources', env: 'RESOURCES_DIR', arg: 'resources-dir' },
+  resourcesDir: { doc: 'Document root', format: 'existing-directory', default: './resources', env: 'RESOURCES_DIR', arg: 'resources-dir' },
   uploadsDir: { doc: 'Where POST /upload writes (default <RESOURCES_DIR>/uploads)', format: String, default: '', env: 'UPLOADS_DIR', arg: 'uploads-dir' },
   allowedHosts: { doc: 'Host header values accepted; without a port, the default port 80 (default: localhost, 127.0.0.1, [::1] and HOST, each with PORT)', format: 'host-list', default: [] as string[], env: 'ALLOWED_HOSTS', arg: 'allowed-hosts' },
   inlineTypes: { doc: 'Media types shown in the browser', format: 'comma-list', default: ['text/html'], env: 'INLINE_TYPES', arg: 'inline-types' },

@@ -1,0 +1,158 @@
+// The value formats of the configuration schema (config.ts), by name. Each one refuses what
+// convict's own formats would read loosely, and says in its message what it takes.
+import type convict from 'convict';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { isBearerToken } from './security/bearer.js';
+import { cidrProblem } from './security/cidr.js';
+import { CorsPolicy } from './security/cors.js';
+import { normalizeHost } from './security/host.js';
+
+/**
+ * Integers written in decimal digits only. Without a coerce of its own, convict reads a
+ * number with parseFloat: `30s` would be 30, `256MiB` 256, `1e1` 10, and `0x3c` 0 (a rate
+ * limit turned off).
+ */
+function integer(min: number, max: number, problem: string): convict.Format {
+  return {
+    validate(value: unknown): void {
+      if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) throw new Error(problem);
+    },
+    // Past 2^53 a number is no longer the digits written: those stay text, and are refused as such.
+    coerce: (value: string): number | string => (/^\d+$/.test(value.trim()) && Number.isSafeInteger(Number(value)) ? Number(value) : value),
+  };
+}
+
+// Times in ms go to timers, which take at most 2^31 - 1 ms (about 24.8 days) and fire at
+// once for anything larger: a grace period of 3e9 ms would cut every request at shutdown.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const commaList = {
+  validate(value: unknown): void {
+    if (!Array.isArray(value)) throw new Error('must be a comma-separated list');
+  },
+  coerce: (value: string): string[] => value.split(',').map((item) => item.trim()).filter((item) => item !== ''),
+};
+
+/** A comma list whose every entry passes `problem` (null when fine). */
+function checkedList(problem: (entry: string, index: number) => string | null): convict.Format {
+  return {
+    validate(value: unknown): void {
+      commaList.validate(value);
+      (value as string[]).forEach((entry, index) => {
+        const found = problem(entry, index);
+        if (found !== null) throw new Error(found);
+      });
+    },
+    coerce: commaList.coerce,
+  };
+}
+
+// `true`/`false` (or 1/0, yes/no, on/off). convict's own Boolean takes every value but
+// "false" as true, so PROXY_PROTOCOL=0 would turn the protocol on.
+const BOOLEAN_WORDS: Readonly<Record<string, boolean>> = { true: true, '1': true, yes: true, on: true, false: false, '0': false, no: false, off: false };
+
+// Secrets: a problem names the entry's position, never its text.
+const TOKEN_SYNTAX = 'letters, digits, - . _ ~ + / and = at the end only (RFC 6750 b64token)';
+
+/** A port a client can connect to, written as clients write it: 1-65535, no leading zero. */
+const isUsablePort = (port: string): boolean => /^[1-9]\d{0,4}$/.test(port) && Number(port) <= 65535;
+
+const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/;
+
+const MAX_LISTEN_SOCKETS = 256;
+
+export const CONFIG_FORMATS: Readonly<Record<string, convict.Format>> = {
+  'positive-int': integer(1, Number.MAX_SAFE_INTEGER, 'must be a positive integer'),
+  'non-negative-int': integer(0, Number.MAX_SAFE_INTEGER, 'must be a non-negative integer'),
+  'duration-ms': integer(1, MAX_TIMER_MS, `must be a number of milliseconds from 1 to ${MAX_TIMER_MS}`),
+  'duration-ms-or-zero': integer(0, MAX_TIMER_MS, `must be a number of milliseconds from 0 to ${MAX_TIMER_MS}`),
+  // A prefix shorter than /32 (what a registry allots one provider) would lump providers together.
+  'ipv6-prefix': integer(32, 128, 'must be an integer from 32 to 128'),
+
+  'comma-list': commaList,
+  'cidr-list': checkedList((entry) => cidrProblem(entry)),
+  'token-list': checkedList((entry, index) => (isBearerToken(entry) ? null : `entry ${index + 1} is not a bearer token: ${TOKEN_SYNTAX}`)),
+  'origin-list': {
+    validate(value: unknown): void {
+      commaList.validate(value);
+      CorsPolicy.parse(value as string[], false);
+    },
+    coerce: commaList.coerce,
+  },
+  // ALLOWED_HOSTS: normalised as it is read (see security/host.ts), so `example.com` means
+  // `example.com:80`; an entry left as given is not a host with an optional port.
+  'host-list': {
+    validate(value: unknown): void {
+      commaList.validate(value);
+      const invalid = (value as string[]).find((entry) => normalizeHost(entry) !== entry || !isUsablePort(entry.slice(entry.lastIndexOf(':') + 1)));
+      if (invalid !== undefined) throw new Error(`"${invalid}" is not a host with an optional port, such as example.com, example.com:8080 or [::1]:8080`);
+      // A pattern would read as one but match nothing: Host values are compared whole.
+      if ((value as string[]).some((entry) => entry.includes('*'))) throw new Error('takes host names, not patterns ("*" matches no Host)');
+    },
+    coerce: (value: string): string[] => commaList.coerce(value).map((entry) => normalizeHost(entry) ?? entry),
+  },
+
+  'boolean-word': {
+    validate(value: unknown): void {
+      if (typeof value !== 'boolean') throw new Error('must be true or false');
+    },
+    coerce: (value: string): boolean | string => BOOLEAN_WORDS[value.trim().toLowerCase()] ?? value,
+  },
+  'optional-token': {
+    validate(value: unknown): void {
+      if (typeof value !== 'string' || (value !== '' && !isBearerToken(value))) throw new Error(`not a bearer token: ${TOKEN_SYNTAX}`);
+    },
+  },
+
+  // PORT, ADMIN_PORT: digits only, without leading zeros (00080 is no port a client writes).
+  // convict's own `port` reads the value with parseInt, so `1e4` would bind port 1, `0x10` an
+  // ephemeral port and `8080abc` port 8080.
+  'tcp-port': {
+    validate(value: unknown): void {
+      if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 65535) throw new Error('must be a port number from 0 to 65535');
+    },
+    coerce: (value: string): number | string => (/^(0|[1-9]\d{0,4})$/.test(value.trim()) ? Number(value) : value),
+  },
+  // HOST, ADMIN_HOST: an IP address or a host name. An empty value (an unset variable in a
+  // compose file) would otherwise listen on every interface, the admin port included.
+  'bind-address': {
+    validate(value: unknown): void {
+      if (typeof value !== 'string' || (isIP(value) === 0 && !HOST_NAME.test(value))) {
+        throw new Error('must be an IP address (0.0.0.0 or :: for every interface) or a host name');
+      }
+    },
+  },
+  // CACHE_CONTROL goes on the wire as it is: a control character (the newline a YAML block
+  // scalar ends with, or CR LF and a header of the attacker's) would break every response.
+  'header-value': {
+    validate(value: unknown): void {
+      if (typeof value !== 'string' || value === '' || /[\x00-\x08\x0a-\x1f\x7f]/.test(value) || value !== value.trim()) {
+        throw new Error('must be a header field value: visible characters and inner spaces only, not empty');
+      }
+    },
+  },
+  // LISTEN_SOCKETS: `auto`, or how many listening sockets share the public port.
+  'listen-sockets': {
+    validate(value: unknown): void {
+      if (value === 'auto') return;
+      if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > MAX_LISTEN_SOCKETS) {
+        throw new Error(`must be "auto" or an integer from 1 to ${MAX_LISTEN_SOCKETS}`);
+      }
+    },
+    coerce: (value: string): number | string => (/^\d+$/.test(value) ? Number(value) : value),
+  },
+  // RESOURCES_DIR: read at start, so it must be there and usable now.
+  'existing-directory': {
+    validate(value: unknown): void {
+      if (typeof value !== 'string' || value === '') throw new Error('must be a directory path');
+      if (!existsSync(value) || !statSync(value).isDirectory()) throw new Error('directory does not exist');
+      // One this process may not list and enter would answer every request with 403.
+      try {
+        accessSync(value, constants.R_OK | constants.X_OK);
+      } catch {
+        throw new Error('directory is not readable by this process');
+      }
+    },
+  },
+};
