@@ -6,7 +6,8 @@
 import type { Socket } from 'node:net';
 import type { ParsedRequest } from '../core/request.js';
 import { errorDocument, reasonPhrase, type Status } from '../core/status.js';
-import { methodRead, RequestParser, type ParserLimits } from '../http/parser.js';
+import { RequestParser, type ParserLimits } from '../http/parser.js';
+import { methodRead } from '../http/read-so-far.js';
 
 export interface AdminAnswer {
   readonly status: Status;

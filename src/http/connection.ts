@@ -14,7 +14,7 @@ import type { BodyShare } from './body-budget.js';
 import type { SendOutcome } from './file-sender.js';
 import { closeResponseFile, ExchangeQueue, type Exchange } from './exchange.js';
 import { admitBody, requestExchange, unreadableExchange, type AwaitingBody } from './intake.js';
-import { NOTHING_READ, type ReadSoFar } from './parser.js';
+import { NOTHING_READ, type ReadSoFar } from './read-so-far.js';
 import { RequestReader } from './request-reader.js';
 import { ResponseWriter } from './response-writer.js';
 import type { ImmediateRoute, Route } from './router.js';

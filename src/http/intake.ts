@@ -11,7 +11,7 @@ import type { Accepted, ConnectionDeps } from './connection-settings.js';
 import { corsFieldLines } from './cors-fields.js';
 import { giveUploadBack } from './dispatch.js';
 import { newExchange, type Exchange } from './exchange.js';
-import { methodRead, type ReadSoFar } from './parser.js';
+import { methodRead, type ReadSoFar } from './read-so-far.js';
 import type { ImmediateRoute, Route } from './router.js';
 import { newTraceId, requestTraceId } from './trace-context.js';
 

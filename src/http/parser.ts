@@ -4,7 +4,8 @@
 // differently (the root of request smuggling) is refused with a status code instead of guessed at.
 
 import type { BodyFraming, ParsedRequest, RequestHead } from '../core/request.js';
-import { checkTrailerField, isMethod, parseChunkSize, parseHead, ParseFailure, parseMethodAndTarget, type ParseErrorStatus, type RequestLine } from './request-grammar.js';
+import { headReadSoFar, NOTHING_READ, type ReadSoFar } from './read-so-far.js';
+import { checkTrailerField, parseChunkSize, parseHead, ParseFailure, type ParseErrorStatus } from './request-grammar.js';
 
 export type ParseEvent =
   /** Feed more bytes. */
@@ -15,29 +16,6 @@ export type ParseEvent =
   | { readonly type: 'request'; readonly request: ParsedRequest }
   /** The bytes cannot be served; the connection must answer with `status` and close. */
   | { readonly type: 'error'; readonly status: ParseErrorStatus; readonly reason: string; readonly read: ReadSoFar };
-
-/**
- * How much of a refused request was read: its whole head (a body announced too large), so the
- * answer is the request's own; its request line, whose method and target were valid (a header
- * or the version was refused, or the head did not come in time), so the log names the request,
- * with any `traceparent` among the header lines read, so its trace goes on; or its method
- * alone (the line was too long, or its target invalid). With the method known, the answer to
- * a HEAD has no body. Else nothing of use.
- */
-export type ReadSoFar =
-  | { readonly kind: 'head'; readonly head: RequestHead }
-  | { readonly kind: 'line'; readonly line: RequestLine; readonly traceparent: string | undefined }
-  | { readonly kind: 'method'; readonly method: string }
-  | { readonly kind: 'nothing' };
-
-export const NOTHING_READ: ReadSoFar = { kind: 'nothing' };
-
-/** The method of a refused request, when that much of it was read. */
-export function methodRead(read: ReadSoFar): string | undefined {
-  if (read.kind === 'head') return read.head.method;
-  if (read.kind === 'line') return read.line.method;
-  return read.kind === 'method' ? read.method : undefined;
-}
 
 export interface ParserLimits {
   readonly maxRequestLineBytes: number;
@@ -151,7 +129,7 @@ export class RequestParser {
       return this.state === 'head' ? this.parseHead() : this.parseBody();
     } catch (error) {
       if (!(error instanceof ParseFailure)) throw error;
-      const read: ReadSoFar = error.head !== undefined ? { kind: 'head', head: error.head } : this.state === 'head' ? this.requestLineSoFar() : NOTHING_READ;
+      const read: ReadSoFar = error.head !== undefined ? { kind: 'head', head: error.head } : this.readSoFar();
       this.state = 'failed';
       this.body = NO_BODY_BYTES;
       this.releaseInput();
@@ -161,35 +139,7 @@ export class RequestParser {
 
   /** What of the request being read has arrived, for an answer that cannot wait for the rest (a timeout). */
   readSoFar(): ReadSoFar {
-    return this.state === 'head' ? this.requestLineSoFar() : NOTHING_READ;
-  }
-
-  /** What the request line of the head being refused names: see ReadSoFar. */
-  private requestLineSoFar(): ReadSoFar {
-    const whole = this.lines.length >= 2;
-    const start = this.offset + (whole ? this.lines[0]! : this.lineStart);
-    const end = whole ? this.offset + this.lines[1]! : this.buffer.length;
-    if (whole) {
-      try {
-        return { kind: 'line', line: parseMethodAndTarget(this.buffer.toString('latin1', start, end)), traceparent: this.traceparentSoFar() };
-      } catch {
-        // Not a valid line: its method may still be.
-      }
-    }
-    const space = this.buffer.indexOf(0x20, start);
-    if (space === -1 || space >= end) return NOTHING_READ;
-    const method = this.buffer.toString('latin1', start, space);
-    return isMethod(method) ? { kind: 'method', method } : NOTHING_READ;
-  }
-
-  /** The `traceparent` values among the header lines scanned, joined as a repeated field is. */
-  private traceparentSoFar(): string | undefined {
-    const values: string[] = [];
-    for (let i = 2; i + 1 < this.lines.length; i += 2) {
-      const line = this.buffer.toString('latin1', this.offset + this.lines[i]!, this.offset + this.lines[i + 1]!);
-      if (/^traceparent:/i.test(line)) values.push(line.slice('traceparent:'.length).trim());
-    }
-    return values.length === 0 ? undefined : values.join(', ');
+    return this.state === 'head' ? headReadSoFar(this.buffer, this.offset, this.lines, this.lineStart) : NOTHING_READ;
   }
 
   /** Asks for more bytes; once all input is consumed, keeps no reference to the socket's buffer. */

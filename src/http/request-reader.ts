@@ -5,7 +5,8 @@
 // when the request being read began, for its deadlines.
 import type { Duplex } from 'node:stream';
 import type { ParsedRequest, RequestHead } from '../core/request.js';
-import { RequestParser, type ParserLimits, type ReadSoFar } from './parser.js';
+import { RequestParser, type ParserLimits } from './parser.js';
+import type { ReadSoFar } from './read-so-far.js';
 import type { ParseErrorStatus } from './request-grammar.js';
 
 export interface RequestEvents {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ParsedRequest } from '../../../src/core/request.js';
-import { NOTHING_READ, RequestParser, type ParseEvent, type ParserLimits, type ReadSoFar } from '../../../src/http/parser.js';
+import { RequestParser, type ParseEvent, type ParserLimits } from '../../../src/http/parser.js';
+import { NOTHING_READ, type ReadSoFar } from '../../../src/http/read-so-far.js';
 
 const LIMITS: ParserLimits = { maxRequestLineBytes: 8192, maxHeaderBytes: 8192, maxBodyBytes: 1_048_576 };
 /** Small limits, so that requests exactly at a limit stay short enough to split everywhere. */
