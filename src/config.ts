@@ -86,6 +86,19 @@ const POSITIONAL_FLAGS = ['--port', '--host', '--max-threads'] as const;
 const USAGE = 'usage: server [port] [host] [max_threads] [--flags]';
 const KNOWN_FLAGS = new Set(Object.values(schema).map((entry) => `--${entry.arg}`));
 
+/** `--help` or `-h` among the arguments: print the settings rather than start. */
+export const asksForHelp = (argv: readonly string[]): boolean => argv.some((arg) => arg === '--help' || arg === '-h');
+
+/** The usage line, then every setting: its flag, variable and default, and what it means. */
+export function helpText(): string {
+  const lines = [USAGE, '', 'Every setting is a flag and an environment variable; a flag wins over its variable.'];
+  for (const entry of Object.values(schema)) {
+    const value = Array.isArray(entry.default) ? entry.default.join(',') : String(entry.default);
+    lines.push('', `  --${entry.arg}, ${entry.env} (default: ${value === '' ? 'unset' : value})`, `      ${entry.doc}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 /** Turns `[port] [host] [max_threads]` into the equivalent flags; flags pass through. */
 export function positionalToFlags(argv: readonly string[]): string[] {
   const flags: string[] = [];
@@ -96,14 +109,14 @@ export function positionalToFlags(argv: readonly string[]): string[] {
       // convict ignores flags it does not know: a misspelt one would be dropped in silence.
       // Named without its value, which may be a secret (`--upload-token=...`).
       const flag = arg.split('=', 1)[0]!;
-      if (!KNOWN_FLAGS.has(flag)) throw new ConfigError(`unknown option "${flag}" (${USAGE})`);
+      if (!KNOWN_FLAGS.has(flag)) throw new ConfigError(`unknown option "${flag}" (${USAGE}; --help lists them)`);
       flags.push(arg);
       // a flag's value may follow as its own argument
       if (!arg.includes('=') && i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) flags.push(argv[++i]!);
       continue;
     }
     const flag = POSITIONAL_FLAGS[position++];
-    if (flag === undefined) throw new ConfigError(`unexpected argument "${arg}" (${USAGE})`);
+    if (flag === undefined) throw new ConfigError(`unexpected argument "${arg}" (${USAGE}; --help lists the flags)`);
     flags.push(`${flag}=${arg}`);
   }
   return flags;

@@ -14,7 +14,11 @@ if (major < 22 || (major === 22 && minor < 12)) {
   process.exit(2);
 }
 
-const { ConfigError, loadConfig } = await import('./config.js');
+const { asksForHelp, ConfigError, helpText, loadConfig } = await import('./config.js');
+if (asksForHelp(process.argv.slice(2))) {
+  process.stdout.write(helpText());
+  process.exit(0);
+}
 let config: Config;
 try {
   config = loadConfig();

@@ -91,6 +91,17 @@ for (const { name, key, args, env } of badConfigs) {
   });
 }
 
+test('--help prints every flag and exits 0 without starting', async () => {
+  for (const args of [['--help'], ['8000', '-h']]) {
+    const { code, stdout, stderr } = await runServer(args, { PORT: 'not a port' });
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^usage: server \[port\] \[host\] \[max_threads\] \[--flags\]\n/);
+    assert.match(stdout, /^ {2}--max-threads, MAX_THREADS \(default: 10\)$/m);
+    assert.doesNotMatch(stdout, /listening on/);
+    assert.equal(stderr, '');
+  }
+});
+
 test('a RESOURCES_DIR the server may not read stops the start with one line, rather than a 403 for every request', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'rawhttp-unreadable-'));
   try {

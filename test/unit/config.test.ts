@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ConfigError, defaultAllowedHosts, loadConfig, positionalToFlags, resolveListenSockets } from '../../src/config.js';
+import { asksForHelp, ConfigError, defaultAllowedHosts, loadConfig, positionalToFlags, resolveListenSockets } from '../../src/config.js';
 
 let root: string;
 let resources: string;
@@ -270,6 +270,13 @@ describe('configuration', () => {
     assert.match(configError(['--nope=1'], env), /unknown option "--nope"/);
     // A misspelt secret flag is named without its value.
     for (const flag of ['--upload-token=s3cret-value', '--metrics-tokens=s3cret-value']) assert.doesNotMatch(configError([flag], env), /s3cret/, flag);
+  });
+
+  test('--help or -h anywhere asks for help; a value that merely contains it does not', () => {
+    assert.equal(asksForHelp(['--help']), true);
+    assert.equal(asksForHelp(['8000', '-h']), true);
+    assert.equal(asksForHelp(['--port', '8000']), false);
+    assert.equal(asksForHelp(['--cache-control=--help']), false);
   });
 
   test('positionalToFlags maps positions to flags and passes flags through', () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, helpText, loadConfig } from '../../src/config.js';
 import { REPO_ROOT, RESOURCES_DIR } from '../helpers/server.js';
 
 const README = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
@@ -46,6 +46,16 @@ test('each numeric setting is read from the variable the README names', () => {
     // One more is valid for every numeric setting; a misspelt name would be ignored silently.
     assert.notDeepEqual(loadConfig([], { ...base, [name]: String(Number(literal) + 1) }), plain(), name);
   }
+});
+
+test('--help names the same settings as the README, each with its variable and default', () => {
+  const help = helpText();
+  const named = [...help.matchAll(/^ {2}(--[a-z0-9-]+), ([A-Z0-9_]+) \(default: /gm)].map(([, flag, name]) => `${name} ${flag}`);
+  assert.deepEqual(named.sort(), rows.map((row) => `${row.name} ${row.flag}`).sort());
+  for (const { name, flag, literal } of rows) {
+    if (literal !== null) assert.ok(help.includes(`  ${flag}, ${name} (default: ${literal})\n`), `${name} default ${literal}`);
+  }
+  assert.ok(help.includes('  --upload-tokens, UPLOAD_TOKENS (default: unset)\n'));
 });
 
 test("the README's example of a bad value is the line the server prints", () => {
