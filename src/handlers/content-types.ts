@@ -15,7 +15,10 @@ export interface ContentPolicy {
  */
 export const SERVER_FILE_EXTENSIONS: ReadonlySet<string> = new Set(['conf', 'def', 'in', 'ini', 'list', 'log']);
 
-/** Throws for a media type mime-types knows no extension of (a typo in the configuration). */
+/**
+ * Throws for a media type mime-types knows no extension of (a typo in the configuration), and
+ * for an extension both lists claim.
+ */
 export function contentTable(policy: ContentPolicy): ContentTable {
   const table: Record<string, ContentTable[string]> = Object.create(null);
   const extensionsOf = (type: string, setting: string): readonly string[] => {
@@ -23,13 +26,21 @@ export function contentTable(policy: ContentPolicy): ContentTable {
     if (extensions === undefined) throw new Error(`${setting}: no file extension is known for media type "${type}"`);
     return extensions.filter((extension) => !SERVER_FILE_EXTENSIONS.has(extension));
   };
+  const downloadedAs = new Map<string, string>();
   for (const type of policy.downloadTypes) {
-    for (const extension of extensionsOf(type, 'DOWNLOAD_TYPES')) table[extension] = { kind: 'download' };
+    for (const extension of extensionsOf(type, 'DOWNLOAD_TYPES')) {
+      table[extension] = { kind: 'download' };
+      downloadedAs.set(extension, type);
+    }
   }
-  // Inline wins where a type is in both lists.
   for (const type of policy.inlineTypes) {
     const contentType = mime.contentType(type) || type;
-    for (const extension of extensionsOf(type, 'INLINE_TYPES')) table[extension] = { kind: 'inline', contentType };
+    for (const extension of extensionsOf(type, 'INLINE_TYPES')) {
+      // Either choice would silently overrule one of the two settings.
+      const downloaded = downloadedAs.get(extension);
+      if (downloaded !== undefined) throw new Error(`INLINE_TYPES: "${type}" and DOWNLOAD_TYPES: "${downloaded}" both claim .${extension}; a file is shown or downloaded, not both`);
+      table[extension] = { kind: 'inline', contentType };
+    }
   }
   return table;
 }

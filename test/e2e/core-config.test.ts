@@ -70,6 +70,7 @@ const badConfigs: { name: string; key: RegExp; args?: string[]; env?: Record<str
   { name: 'a CACHE_CONTROL with a newline', key: /CACHE_CONTROL/, env: { CACHE_CONTROL: 'max-age=60\n' } },
   // Found only at start, after the values were read: still one line.
   { name: 'an INLINE_TYPES entry no extension is known for', key: /INLINE_TYPES: .*"text\/nonsense"/, env: { INLINE_TYPES: 'text/nonsense' } },
+  { name: 'a media type in both INLINE_TYPES and DOWNLOAD_TYPES', key: /^invalid configuration: INLINE_TYPES: "text\/plain" and DOWNLOAD_TYPES: "text\/plain" both claim \.txt/, env: { INLINE_TYPES: 'text/html,text/plain' } },
   { name: 'an UPLOADS_DIR that cannot be created', key: /UPLOADS_DIR: .*ENOTDIR/, env: { UPLOADS_DIR: join(RESOURCES_DIR, 'index.html', 'uploads') } },
   { name: 'a HOST that is no address of this machine', key: /HOST: 192\.0\.2\.1:\d+ is not an address of this machine/, env: { HOST: '192.0.2.1' } },
   // EINVAL where the machine has IPv6, else not one of its addresses: one line either way, never a stack trace.

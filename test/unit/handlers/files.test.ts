@@ -42,6 +42,12 @@ describe('content classification', () => {
     assert.throws(() => contentTable({ inlineTypes: [], downloadTypes: ['image/pgn'] }), /DOWNLOAD_TYPES: .*"image\/pgn"/);
   });
 
+  test('an extension claimed by both lists is a configuration error, whichever type claims it', () => {
+    assert.throws(() => contentTable({ inlineTypes: ['text/html', 'text/plain'], downloadTypes: ['text/plain'] }), /INLINE_TYPES: "text\/plain" and DOWNLOAD_TYPES: "text\/plain" both claim \.txt/);
+    // Two types, one extension: mime-types gives .xml to both.
+    assert.throws(() => contentTable({ inlineTypes: ['text/xml'], downloadTypes: ['application/xml'] }), /both claim \.xml/);
+  });
+
   test('names that look like object keys are not types', () => {
     for (const name of ['x.constructor', 'x.__proto__', 'x.toString']) assert.deepEqual(classify(name, POLICY), { kind: 'unsupported' }, name);
   });
