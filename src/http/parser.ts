@@ -109,7 +109,11 @@ export class RequestParser {
 
   /** True while part of a request has arrived but not all of it. */
   get inRequest(): boolean {
-    return this.state !== 'head' || this.buffer.length > this.offset;
+    if (this.state !== 'head') return true;
+    // A lone CR may begin one of the empty lines ignored before a request line (parseHead): no
+    // request has begun with it, or a CR and its LF sent apart would restart the idle timeout.
+    const pending = this.buffer.length - this.offset;
+    return pending > 1 || (pending === 1 && this.buffer[this.offset] !== CR);
   }
 
   /** Bytes received and not yet consumed by a complete request. */

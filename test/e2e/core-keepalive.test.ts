@@ -251,6 +251,21 @@ describe('short timeouts', () => {
     assert.equal(client.received.length, 0);
   });
 
+  test('empty lines sent a CR and an LF apart do not keep an idle connection open', async () => {
+    const client = await RawClient.connect(server.port);
+    client.socket.setNoDelay(true);
+    const openedAt = Date.now();
+    // Each byte well within either timeout: before the fix every LF restarted the idle one.
+    for (let i = 0; i < 40 && !client.isClosed; i++) {
+      client.write(i % 2 === 0 ? '\r' : '\n');
+      await sleep(100);
+    }
+    assert.ok(client.isClosed, 'closed while the client still sent empty lines');
+    const closedAfter = Date.now() - openedAt;
+    assert.ok(closedAfter >= 400 && closedAfter < 2000, `closed after ${closedAfter} ms`);
+    assert.equal(client.received.length, 0);
+  });
+
   test('a client that trickles its headers gets 408 after HEADERS_TIMEOUT_MS and is cut off', async () => {
     const client = await RawClient.connect(server.port);
     client.socket.setNoDelay(true);

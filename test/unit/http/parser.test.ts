@@ -607,6 +607,20 @@ describe('pipelining', () => {
     assert.equal(parser.inRequest, false);
     assert.equal(parser.pendingBytes, 0);
   });
+
+  test('the empty lines before a request line begin no request, even with CR and LF apart', () => {
+    const parser = new RequestParser(LIMITS);
+    const events: ParseEvent[] = [];
+    for (const piece of ['\r', '\n', '\r\n\r', '\n\r']) {
+      feedEvents(parser, bytes(piece), events);
+      assert.equal(parser.inRequest, false, JSON.stringify(piece));
+    }
+    feedEvents(parser, bytes('\nG'), events);
+    assert.equal(parser.inRequest, true);
+    feedEvents(parser, bytes('ET / HTTP/1.1\r\nHost: a\r\n\r\n'), events);
+    assert.deepEqual(requestsOf(events).map((request) => request.target), ['/']);
+    assert.equal(parser.inRequest, false);
+  });
 });
 
 describe('after an error', () => {
