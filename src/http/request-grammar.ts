@@ -247,6 +247,10 @@ function wantsKeepAlive(version: HttpVersion, connection: string | undefined): b
 
 function parseExpect(expect: string | undefined, framing: BodyFraming): boolean {
   if (expect === undefined) return false;
-  if (expect.toLowerCase() !== '100-continue') throw new ParseFailure(417, `unsupported expectation "${expect}"`);
+  // A list (RFC 9110 §10.1.1): `100-continue` repeated, or in two fields, is still the one we meet.
+  const expectations = listItems(expect).filter((item) => item !== '');
+  if (expectations.length === 0 || expectations.some((item) => item.toLowerCase() !== '100-continue')) {
+    throw new ParseFailure(417, `unsupported expectation "${expect}"`);
+  }
   return framing.kind !== 'none';
 }

@@ -244,6 +244,11 @@ describe('header fields', () => {
     assert.equal(parseOne('GET / HTTP/1.1\r\nHost: a\r\n\r\n').expectContinue, false);
     assert.equal(errorOf(post('200-ok')).status, 417);
     assert.equal(errorOf(post('100-continue, foo')).status, 417);
+    assert.equal(errorOf(post('')).status, 417);
+    // A list: the one expectation repeated, or in two fields, is still met.
+    assert.equal(parseOne(post('100-continue, 100-Continue')).expectContinue, true);
+    assert.equal(parseOne(post('100-continue,')).expectContinue, true);
+    assert.equal(parseOne(`POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: 100-continue\r\nExpect: 100-continue\r\n\r\n{}`).expectContinue, true);
   });
 });
 
