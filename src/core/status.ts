@@ -22,6 +22,7 @@ const CATALOGUE = {
   404: { reason: 'Not Found', explanation: 'The requested resource was not found on this server.' },
   405: { reason: 'Method Not Allowed', explanation: 'This method is not allowed for the requested resource.' },
   408: { reason: 'Request Timeout', explanation: 'The request was not received in time.' },
+  411: { reason: 'Length Required', explanation: 'The request body needs its length: a Content-Length, or chunked transfer coding.' },
   412: { reason: 'Precondition Failed', explanation: 'A precondition given in the request does not hold for this resource.' },
   413: { reason: 'Content Too Large', explanation: 'The request body is larger than the server accepts.' },
   414: { reason: 'URI Too Long', explanation: 'The request target is longer than the server accepts.' },

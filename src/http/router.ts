@@ -82,12 +82,15 @@ function isIdentityCoded(contentEncoding: string | undefined): boolean {
 }
 
 /** `/upload` takes documents and nothing else: no file is served at that path, whatever the folder holds. */
-function uploadRoute(method: string, headers: RequestHead['headers']): Route {
+function uploadRoute(head: RequestHead): Route {
+  const { method, headers } = head;
   if (method === 'OPTIONS') return { kind: 'options', allow: UPLOAD_ALLOW };
   if (method !== 'POST') return notAllowed(method, UPLOAD_ALLOW);
   if (!isJsonMediaType(headers['content-type'])) return { kind: 'reject', status: 415, reason: 'upload must be application/json' };
   // A coded body would be stored as its coded bytes. The answer says what is taken (RFC 9110 §15.5.16).
   if (!isIdentityCoded(headers['content-encoding'])) return { kind: 'reject', status: 415, reason: 'upload must not be content-coded', headers: [['Accept-Encoding', 'identity']] };
+  // Without either framing there is no body (RFC 9112 §6.3); a client that meant one forgot to say how long it is.
+  if (head.framing.kind === 'none') return { kind: 'reject', status: 411, reason: 'upload needs Content-Length or Transfer-Encoding: chunked' };
   return { kind: 'upload' };
 }
 
@@ -102,7 +105,7 @@ export function route(head: RequestHead, allowedHosts: ReadonlySet<string>): Rou
   if (method === 'CONNECT') return notAllowed(method, SERVER_ALLOW);
   const path = checkRequestPath(authority.target);
   if (!path.ok) return { kind: 'reject', status: path.status, reason: path.reason, rule: path.rule };
-  if (path.path === UPLOAD_PATH) return uploadRoute(method, head.headers);
+  if (path.path === UPLOAD_PATH) return uploadRoute(head);
   if (!served) return notAllowed(method, STATIC_ALLOW);
   if (method === 'OPTIONS') return { kind: 'options', allow: STATIC_ALLOW };
   const queryAt = authority.target.indexOf('?');

@@ -239,6 +239,20 @@ describe('POST /upload', () => {
     assert.deepEqual(entries(server.uploadsDir), before);
   });
 
+  test('411 for a POST without Content-Length or chunked framing; the connection goes on', async () => {
+    const before = entries(server.uploadsDir);
+    const client = await RawClient.connect(server.port);
+    client.write(postHead(server.port, ''));
+    client.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n\r\n`);
+    const [refused, next] = await client.responses(2);
+    assert.equal(refused!.status, 411);
+    assert.match(refused!.body.toString(), /411 Length Required/);
+    assert.match(refused!.headers.connection ?? '', /keep-alive/);
+    assert.equal(next!.status, 200);
+    client.close();
+    assert.deepEqual(entries(server.uploadsDir), before);
+  });
+
   test('400 with a message saying what and where for bad bodies, nothing stored', async (t) => {
     const before = entries(server.uploadsDir);
     const port = server.port;

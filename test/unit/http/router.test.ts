@@ -6,13 +6,14 @@ import { isJsonMediaType, route, type Route } from '../../../src/http/router.js'
 
 const ALLOWED: ReadonlySet<string> = new Set(['localhost:8080']);
 
+/** A POST comes with a body of two bytes, other methods without one. */
 function head(method: string, target: string, headers: Record<string, string> = {}): RequestHead {
   return {
     method,
     target,
     version: '1.1',
     headers: { host: 'localhost:8080', ...headers },
-    framing: { kind: 'none' },
+    framing: method === 'POST' ? { kind: 'length', length: 2 } : { kind: 'none' },
     keepAlive: true,
     expectContinue: false,
   };
@@ -72,6 +73,14 @@ describe('routing', () => {
       assert.deepEqual(refused.kind === 'reject' && [refused.status, refused.headers], [415, [['Accept-Encoding', 'identity']]], coding);
     }
     for (const coding of ['identity', 'IDENTITY', ' ', '']) assert.deepEqual(route(head('POST', '/upload', { ...json, 'content-encoding': coding }), ALLOWED), { kind: 'upload' }, coding);
+  });
+
+  test('an upload without Content-Length or chunked framing is 411: it has no body to store', () => {
+    const unframed = { ...head('POST', '/upload', { 'content-type': 'application/json' }), framing: { kind: 'none' } } as const;
+    const refused = route(unframed, ALLOWED);
+    assert.deepEqual(refused.kind === 'reject' && refused.status, 411);
+    const chunked = { ...unframed, framing: { kind: 'chunked' } } as const;
+    assert.deepEqual(route(chunked, ALLOWED), { kind: 'upload' });
   });
 
   test('OPTIONS answers with what the target allows', () => {
