@@ -16,7 +16,8 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // holds only RFC 3986 authority characters.
 const ORIGIN_FORM = /^\/[\x21\x22\x24-\x7e]*$/;
 const ABSOLUTE_FORM = /^[A-Za-z]+:\/\/[\w\-.~%!$&'()*+,;=:@[\]]*(?:[/?][\x21\x22\x24-\x7e]*)?$/;
-const AUTHORITY_FORM = /^[\w\-.~%!$&'()*+,;=:@[\]]+$/;
+// CONNECT's target: a host and a port, nothing else (RFC 9112 §3.2.3).
+const AUTHORITY_FORM = /^(?:\[[0-9A-Fa-f:.]+\]|[\w\-.~%!$&'()*+,;=]+):\d{1,5}$/;
 // Field values may hold VCHAR, SP, HTAB and obs-text, nothing else (no NUL, no controls).
 const INVALID_FIELD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const VERSION = /^HTTP\/(\d)\.(\d)$/;
@@ -181,10 +182,11 @@ export function parseMethodAndTarget(line: string): RequestLine {
 }
 
 /** Origin-form (`/path?query`), absolute-form (`http://host/path`), `*`, or `host:port` for CONNECT alone. */
+/** Each form where RFC 9112 §3.2 allows it: the authority form for CONNECT alone, `*` for OPTIONS alone. */
 function isRequestTarget(method: string, target: string): boolean {
-  if (target.charCodeAt(0) === 0x2f) return ORIGIN_FORM.test(target);
   if (method === 'CONNECT') return AUTHORITY_FORM.test(target);
-  return target === '*' || ABSOLUTE_FORM.test(target);
+  if (target.charCodeAt(0) === 0x2f) return ORIGIN_FORM.test(target);
+  return target === '*' ? method === 'OPTIONS' : ABSOLUTE_FORM.test(target);
 }
 
 function parseFieldLine(line: string): [name: string, value: string] {

@@ -95,6 +95,11 @@ describe('request line', () => {
     }
     assert.equal(parseOne('CONNECT [::1]:8080 HTTP/1.1\r\nHost: a\r\n\r\n').target, '[::1]:8080');
     assert.equal(errorOf('CONNECT a{b:80 HTTP/1.1\r\nHost: a\r\n\r\n').status, 400);
+    // Each form only where it belongs: CONNECT takes a host and port, `*` is for OPTIONS.
+    for (const line of ['CONNECT / HTTP/1.1', 'CONNECT * HTTP/1.1', 'CONNECT example.com HTTP/1.1', 'CONNECT http://x:80 HTTP/1.1', 'GET * HTTP/1.1', 'HEAD * HTTP/1.1']) {
+      assert.equal(errorOf(`${line}\r\nHost: a\r\n\r\n`).status, 400, line);
+    }
+    assert.equal(parseOne('CONNECT example.com:443 HTTP/1.1\r\nHost: a\r\n\r\n').target, 'example.com:443');
   });
 
   test('a later HTTP/1 minor version is read as HTTP/1.1 (RFC 9110 §2.5); other versions get 505', () => {
