@@ -213,6 +213,7 @@ function adminServer(config: Config, pool: App['pool'], http: HttpServer, regist
     port: config.adminPort,
     registry,
     metricsTokens: config.metricsToken === '' ? null : new TokenSet([config.metricsToken]),
+    ipv6PrefixBits: config.clientIpv6Prefix,
     notReadyReason: () => {
       if (shuttingDown()) return 'shutting down';
       if (!http.listening) return 'public listener not bound';

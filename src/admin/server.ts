@@ -21,16 +21,20 @@ export interface AdminOptions {
   readonly metricsTokens: TokenSet | null;
   /** Why the server should not get traffic now, or null when it is ready. */
   readonly notReadyReason: () => string | null;
+  /** IPv6 peers sharing this many leading bits count as one address (CLIENT_IPV6_PREFIX). */
+  readonly ipv6PrefixBits: number;
 }
 
 const ALLOW = 'GET, HEAD';
 
 /**
  * Probes and scrapes need a handful of connections from one address each (the kubelet's, the
- * scraper's). A cap per address keeps anyone else who reaches the port from holding many
- * descriptors without locking out the probes, as one cap for everyone would.
+ * scraper's). A cap per address keeps one client from locking out the others; the cap on the
+ * whole port bounds the descriptors and memory of clients from many addresses, which is what
+ * keeps the port's memory within docs/memory.md's bound.
  */
 const MAX_ADMIN_CONNECTIONS_PER_PEER = 32;
+const MAX_ADMIN_CONNECTIONS = 2 * MAX_ADMIN_CONNECTIONS_PER_PEER;
 
 /** The path a request asks for, from the origin form (`/readyz?x`) or the absolute form (`http://pod:9090/readyz`). */
 function pathOf(target: string): string {
@@ -45,21 +49,26 @@ export class AdminServer {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
-  /** Connections per address (each IPv6 address its own); the upload limits go unused here. */
-  private readonly peers = new ClientLimits({ maxConnectionsPerClient: MAX_ADMIN_CONNECTIONS_PER_PEER, uploadRatePerMinute: 0, uploadBurst: 1, ipv6PrefixBits: 128 });
-  /** The scrape being rendered: scrapes that arrive meanwhile share it instead of rendering again. */
-  private rendering: Promise<string> | null = null;
+  /** Connections per address; the upload limits go unused here. */
+  private readonly peers: ClientLimits;
+  /**
+   * The latest scrape's text, while it is rendered and for the rest of that turn of the event
+   * loop: scrapes that come together (pipelined, or from many connections, each answered once a
+   * turn) share one rendering, whose cost grows with the open descriptors.
+   */
+  private rendered: Promise<string> | null = null;
 
   constructor(private readonly options: AdminOptions) {
+    this.peers = new ClientLimits({ maxConnectionsPerClient: MAX_ADMIN_CONNECTIONS_PER_PEER, uploadRatePerMinute: 0, uploadBurst: 1, ipv6PrefixBits: options.ipv6PrefixBits });
     // No Host check: orchestrators probe by address, and some send HTTP/1.1 without a Host.
     // Half-open: a client may send its last request and FIN at once, and still get the answer.
     this.server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
   }
 
-  /** Serves a connection, unless its address already holds MAX_ADMIN_CONNECTIONS_PER_PEER. */
+  /** Serves a connection, unless the port or its address already holds as many as it may. */
   private accept(socket: Socket): void {
     const remote = socket.remoteAddress ?? '';
-    const release = this.peers.acquireConnection(peerAddress(remote) ?? remote);
+    const release = this.sockets.size < MAX_ADMIN_CONNECTIONS ? this.peers.acquireConnection(peerAddress(remote) ?? remote) : null;
     if (release === null) {
       socket.destroy();
       return;
@@ -111,7 +120,7 @@ export class AdminServer {
     if (check !== null && !check.ok) {
       return errorAnswer(check.status, check.status === 401 ? 'a valid bearer token is required' : 'malformed Authorization header', check.headers);
     }
-    this.rendering ??= this.options.registry.metrics().finally(() => (this.rendering = null));
-    return { status: 200, contentType: this.options.registry.contentType, body: await this.rendering };
+    this.rendered ??= this.options.registry.metrics().finally(() => setImmediate(() => (this.rendered = null)));
+    return { status: 200, contentType: this.options.registry.contentType, body: await this.rendered };
   }
 }

@@ -144,7 +144,7 @@ test('the Deployment is locked down and its memory limit covers the documented b
     '+ open connections × 384 KiB for clients that do not read',
     '+ about 100 MiB of refused bodies read and dropped',
     "+ the main thread's heap under load (about 66 MiB)",
-    '+ per address connected to the admin port: 32 × (64 KiB + one answer of tens of KiB)',
+    '+ the admin port: 64 connections × (64 KiB + one answer of tens of KiB)',
   ]) {
     assert.ok(readme.includes(term), `README's memory bound has the term "${term}"`);
   }
@@ -160,8 +160,8 @@ test('the Deployment is locked down and its memory limit covers the documented b
       config.maxConnections * 384 * KiB +
       100 * MiB +
       66 * MiB +
-      // The admin port's two clients, the kubelet and Prometheus, an answer taken as 64 KiB.
-      2 * 32 * (64 * KiB + 64 * KiB);
+      // The admin port's 64 connections, an answer taken as 64 KiB.
+      64 * (64 * KiB + 64 * KiB);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

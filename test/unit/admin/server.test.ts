@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
+import type { Registry } from 'prom-client';
+import { AdminServer } from '../../../src/admin/server.js';
 import { modulesLoadedBy } from '../../helpers/modules.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const ADMIN_SERVER = new URL('../../../src/admin/server.js', import.meta.url);
 /** node:http, and what an ESM import of it loads through its namespace's lazy getters (WebSocket and the like). */
@@ -10,4 +15,76 @@ test('the admin listener loads no HTTP library: not node:http, undici, http2 or 
   const { byImport } = await modulesLoadedBy(ADMIN_SERVER);
   assert.ok(byImport.includes('NativeModule net'), `node:net not loaded: ${byImport.join(', ')}`);
   for (const name of UNWANTED) assert.ok(!byImport.includes(`NativeModule ${name}`), `${name} loaded: ${byImport.join(', ')}`);
+});
+
+/** An admin server on an ephemeral loopback port whose registry counts its renderings. */
+async function countingAdmin(): Promise<{ server: AdminServer; port: number; renders: () => number }> {
+  let renders = 0;
+  const registry = { contentType: 'text/plain', metrics: async () => `renders ${++renders}\n` } as unknown as Registry;
+  const server = new AdminServer({ host: '127.0.0.1', port: 0, registry, metricsTokens: null, notReadyReason: () => null, ipv6PrefixBits: 64 });
+  const { port } = await server.listen();
+  return { server, port, renders: () => renders };
+}
+
+/** Opens a connection from `from`, writes `bytes`, and resolves with all it receives until the server closes it. */
+function exchange(port: number, from: string, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let received = '';
+    const socket = connect({ port, host: '127.0.0.1', localAddress: from }, () => socket.end(bytes));
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    socket.on('close', () => resolve(received));
+    socket.on('error', reject);
+  });
+}
+
+test('scrapes that come together share renderings: each turn of the event loop renders at most once', async () => {
+  const { server, port, renders } = await countingAdmin();
+  try {
+    const SCRAPES = 50;
+    const pipeline = 'GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n'.repeat(SCRAPES);
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => exchange(port, `127.0.8.${i + 1}`, pipeline)));
+    for (const answer of answers) assert.equal(answer.match(/HTTP\/1\.1 200 OK/g)?.length, SCRAPES);
+    // One rendering per connection and request would be 1000.
+    assert.ok(renders() <= 4 * SCRAPES, `${renders()} renderings for ${20 * SCRAPES} scrapes`);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a scrape after the turn of the last one renders afresh', async () => {
+  const { server, port, renders } = await countingAdmin();
+  try {
+    const first = await exchange(port, '127.0.0.1', 'GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n');
+    const second = await exchange(port, '127.0.0.1', 'GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n');
+    assert.match(first, /renders 1\n$/);
+    assert.match(second, /renders 2\n$/);
+    assert.equal(renders(), 2);
+  } finally {
+    await server.close();
+  }
+});
+
+test('the port holds 64 connections at most, from any number of addresses; one closed makes room', async () => {
+  const { server, port } = await countingAdmin();
+  const open = (from: string): Promise<Socket> =>
+    new Promise((resolve, reject) => {
+      const socket = connect({ port, host: '127.0.0.1', localAddress: from }, () => resolve(socket));
+      socket.on('error', reject);
+    });
+  const closed = (socket: Socket): Promise<unknown> => new Promise((resolve) => (socket.destroyed ? resolve(null) : socket.once('close', resolve)));
+  try {
+    // Four addresses, each within its own cap of 32.
+    const held = await Promise.all(Array.from({ length: 64 }, (_, i) => open(`127.0.9.${(i % 4) + 1}`)));
+    const extra = await open('127.0.9.5');
+    extra.resume();
+    await closed(extra);
+    assert.ok(held.every((socket) => !socket.destroyed), 'the first 64 stay open');
+    held[0]!.destroy();
+    await sleep(100);
+    const answer = await exchange(port, '127.0.9.6', 'GET /livez HTTP/1.1\r\nHost: a\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 200 OK/);
+    for (const socket of held) socket.destroy();
+  } finally {
+    await server.close();
+  }
 });
