@@ -22,7 +22,7 @@ const schema = {
   maxThreads: { doc: 'Worker threads in the pool', format: 'positive-int', default: 10, env: 'MAX_THREADS', arg: 'max-threads' },
   queueSize: { doc: 'Jobs that may wait for a worker before 503', format: 'non-negative-int', default: 1024, env: 'QUEUE_SIZE', arg: 'queue-size' },
   listenSockets: { doc: 'Listening sockets sharing the public port (auto: 256 on Linux, which spreads connections over them; else 1)', format: 'listen-sockets', default: 'auto' as number | 'auto', env: 'LISTEN_SOCKETS', arg: 'listen-sockets' },
-  backlog: { doc: 'Listen backlog (sized for a burst of MAX_CONNECTIONS connects)', format: 'positive-int', default: 1024, env: 'BACKLOG', arg: 'backlog' },
+  backlog: { doc: 'Accept queue of the public port, shared by its listening sockets (sized for a burst of MAX_CONNECTIONS connects)', format: 'positive-int', default: 1024, env: 'BACKLOG', arg: 'backlog' },
   keepAliveTimeoutMs: { doc: 'Idle time before a persistent connection is closed', format: 'duration-ms', default: 30_000, env: 'KEEP_ALIVE_TIMEOUT_MS', arg: 'keep-alive-timeout-ms' },
   maxRequestsPerConnection: { doc: 'Requests served on one connection before it closes', format: 'positive-int', default: 100, env: 'MAX_REQUESTS_PER_CONNECTION', arg: 'max-requests-per-connection' },
   headersTimeoutMs: { doc: 'Time allowed for a request line and headers to arrive', format: 'duration-ms', default: 10_000, env: 'HEADERS_TIMEOUT_MS', arg: 'headers-timeout-ms' },

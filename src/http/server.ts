@@ -20,12 +20,22 @@ import { readProxyHeader } from './proxy-accept.js';
 import { SlotList } from './slot-list.js';
 import { newTraceId } from './trace-context.js';
 
+/**
+ * The accept queue of each of `sockets` listening sockets that share a port whose queue is
+ * `backlog`: four times an even share, since the kernel spreads connections by a hash of their
+ * addresses, not evenly; never more than `backlog`. A queue far longer than any burst only
+ * holds connections whose clients gave up long ago, each to be accepted and served in turn.
+ */
+export function acceptQueueOfEach(backlog: number, sockets: number): number {
+  return Math.min(backlog, Math.ceil((4 * backlog) / sockets));
+}
+
 export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
   /** Listening sockets sharing the port; more than one needs `reusePort` (see config.ts). */
   readonly listenSockets: number;
-  /** The accept queue of each listening socket. */
+  /** The accept queue of the port, spread over its listening sockets (see acceptQueueOfEach). */
   readonly backlog: number;
   readonly maxConnections: number;
   readonly connection: ConnectionDeps;
@@ -116,7 +126,8 @@ export class HttpServer {
   }
 
   private bind(listener: Server, port: number, onListening?: () => void): Promise<void> {
-    const { host, backlog, listenSockets } = this.options;
+    const { host, listenSockets } = this.options;
+    const backlog = acceptQueueOfEach(this.options.backlog, listenSockets);
     return new Promise((resolve, reject) => {
       listener.once('error', reject);
       // Only where it is used: platforms without SO_REUSEPORT refuse the option.
