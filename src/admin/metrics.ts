@@ -50,7 +50,7 @@ const DEPRECATED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_activ
 // Every label value of the two rejection counters, so each series exists (at 0) from the
 // start and rate() and alerts work before the first event. A Record fails to compile when
 // a new reason is added to the union but not here.
-const REJECTION_REASONS: Record<RejectionReason, true> = { queue_full: true, connection_limit: true, draining: true, body_memory: true, client_limit: true };
+const REJECTION_REASONS: Record<RejectionReason, true> = { queue_full: true, queue_timeout: true, worker_lost: true, connection_limit: true, draining: true, body_memory: true, client_limit: true };
 const SECURITY_RULES: Record<SecurityRule, true> = {
   bad_path: true,
   traversal: true,

@@ -102,7 +102,11 @@ function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Excha
     deps.log.error({ conn: connection, worker: outcome.workerId, failure: outcome.failure, err: outcome.error, traceId: exchange.traceId }, 'job failed');
     // An upload's note is the name it was linked under: the document is in the folder.
     if (job.kind === 'upload' && outcome.note !== null) deps.events.uploadStored(uploadBytes);
-    if (job.kind === 'upload' && neverRan(outcome.failure)) giveUploadBack(deps, exchange);
+    if (neverRan(outcome.failure)) {
+      // Refused for the pool's own state, as a full queue is: a 503 with Retry-After.
+      deps.events.rejected(outcome.failure === 'queue-timeout' ? 'queue_timeout' : 'worker_lost');
+      if (job.kind === 'upload') giveUploadBack(deps, exchange);
+    }
     return failedJobResponse(outcome.failure, job, exchange.method, outcome.note);
   }
   const { result } = outcome;

@@ -118,14 +118,16 @@ describe('dispatch', () => {
     assert.equal(line?.rule, 'outside_root');
   });
 
-  test('a job that never ran answers 503; a failed static job 500; both are logged', () => {
-    const { deps, submitted, answers, logged, responder } = setUp({ acceptsJobs: true });
-    dispatch(deps, responder, exchangeFor('GET', '/a.html'), pageJob(), null);
-    dispatch(deps, responder, exchangeFor('GET', '/b.html'), pageJob(), null);
-    submitted[0]!.done({ ok: false, failure: 'not-run', error: new Error('pool closed'), workerId: 1, note: null });
-    submitted[1]!.done({ ok: false, failure: 'crashed', error: new Error('worker died'), workerId: 2, note: null });
-    assert.deepEqual(answers.map((a) => a.response.status), [503, 500]);
-    assert.deepEqual(logged.filter((entry) => entry.msg === 'job failed').map((entry) => entry.failure), ['not-run', 'crashed']);
+  test('a job that never ran answers 503, counted as a refusal; a failed static job 500; all are logged', () => {
+    const { deps, submitted, answers, events, logged, responder } = setUp({ acceptsJobs: true });
+    for (const path of ['/a.html', '/b.html', '/c.html', '/d.html']) dispatch(deps, responder, exchangeFor('GET', path), pageJob(), null);
+    submitted[0]!.done({ ok: false, failure: 'not-run', error: new Error('worker died'), workerId: 1, note: null });
+    submitted[1]!.done({ ok: false, failure: 'queue-timeout', error: new Error('no worker in time'), workerId: null, note: null });
+    submitted[2]!.done({ ok: false, failure: 'closed', error: new Error('pool closed'), workerId: null, note: null });
+    submitted[3]!.done({ ok: false, failure: 'crashed', error: new Error('worker died'), workerId: 2, note: null });
+    assert.deepEqual(answers.map((a) => a.response.status), [503, 503, 503, 500]);
+    assert.deepEqual(events, ['rejected worker_lost', 'rejected queue_timeout', 'rejected worker_lost']);
+    assert.deepEqual(logged.filter((entry) => entry.msg === 'job failed').map((entry) => entry.failure), ['not-run', 'queue-timeout', 'closed', 'crashed']);
   });
 
   test("a condition the workers report once per second is logged once per engine, the rest counted", () => {
