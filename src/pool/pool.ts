@@ -72,7 +72,9 @@ export interface PoolOptions<Job, Result> {
 }
 
 export interface PoolStats {
+  /** Workers serving jobs: a worker being stopped after the job timeout is not one of them. */
   readonly workers: number;
+  /** Serving workers that run a batch now. */
   readonly busy: number;
   /** Jobs waiting for a worker: in the queue, and in a batch behind the job its worker runs. */
   readonly queued: number;
@@ -102,8 +104,16 @@ interface WorkerSlot<Job, Result> {
   /** The watchdog's last sight of the batch: jobs started then, and since when. */
   seenStarted: number;
   seenSince: number;
-  /** Set when the watchdog terminated it, so the running job fails as timed out. */
+  /**
+   * Set when the watchdog terminated it, so the running job fails as timed out. A thread
+   * blocked in a system call exits only when the call returns, and until then it serves nothing.
+   */
   timedOut: boolean;
+}
+
+/** Whether a worker takes jobs: started, and not being stopped by the watchdog. */
+function isServing<Job, Result>(slot: WorkerSlot<Job, Result>): boolean {
+  return slot.online && !slot.timedOut;
 }
 
 const DEFAULT_MAX_BATCH = 32;
@@ -148,16 +158,17 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
     let live = 0;
     let queued = this.queue.length;
     for (const slot of this.slots) {
-      if (slot.batch.length > 0) busy++;
-      if (slot.online) live++;
       queued += Math.max(0, slot.batch.length - slot.progress.started());
+      if (!isServing(slot)) continue;
+      live++;
+      if (slot.batch.length > 0) busy++;
     }
     return { workers: live, busy, queued };
   }
 
-  /** True while every worker is running. */
+  /** True while every worker is serving: none missing, starting, or being stopped. */
   get healthy(): boolean {
-    return !this.closing && this.slots.length === this.options.size && this.slots.every((slot) => slot.online);
+    return !this.closing && this.slots.length === this.options.size && this.slots.every(isServing);
   }
 
   /**

@@ -2,7 +2,7 @@
 // fails only the job it can be traced to, jobs are timed one by one, nothing a dead worker
 // opened stays open, and the engine answers each failure (500, or 503 where a retry is safe).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import { WorkerPool, type JobOutcome, type PoolEvents } from '../../../src/pool/
 import { ConditionLogs } from '../../../src/log.js';
 import type { FaultyWorkerData } from '../../fixtures/faulty-worker.js';
 import { waitFor } from '../../fixtures/probes.js';
+import { makeFifo, releaseFifo } from '../../helpers/fifo.js';
 import { defaultAccessPolicy, defaultConnectionSettings, direct, NO_OWNER } from '../../helpers/connection.js';
 import { RawClient } from '../../helpers/raw.js';
 
@@ -191,6 +192,29 @@ test('a job stuck past the job timeout fails as timed out; the jobs behind it in
     await assertServes(pool, 20);
   } finally {
     await pool.close();
+  }
+});
+
+test('a worker stopped at the job timeout but stuck in a system call is not counted alive until its replacement is online', async () => {
+  const folder = mkdtempSync(join(tmpdir(), 'rawhttp-stuck-'));
+  const fifo = makeFifo(folder);
+  const events = new RecordedEvents();
+  const pool = await startPool(1, events, { jobTimeoutMs: 300, data: { openPath: fifo } });
+  try {
+    const outcome = submit(pool, '/open');
+    await waitFor(() => events.timeouts.length === 1, 'the job timeout', 2000);
+    // Terminated, but the thread stays in open(2) until the FIFO gets a writer.
+    assert.equal(pool.healthy, false);
+    assert.deepEqual(pool.stats(), { workers: 0, busy: 0, queued: 0 });
+    await waitFor(() => releaseFifo(fifo), 'the worker blocked on the FIFO', 2000);
+    assert.equal(failure(await outcome).failure, 'timed-out');
+    await waitFor(() => events.restarts.length === 1, 'the replacement worker');
+    assert.equal(pool.healthy, true);
+    assert.deepEqual(pool.stats(), { workers: 1, busy: 0, queued: 0 });
+  } finally {
+    releaseFifo(fifo);
+    await pool.close();
+    rmSync(folder, { recursive: true, force: true });
   }
 });
 
