@@ -17,6 +17,24 @@ const IDLE_GRACE_MS = 1000;
 const EXIT_GRACE_MS = 2000;
 
 /**
+ * How long the shutdown waits for the workers, and then for the admin listener, to stop. A
+ * worker thread blocked in a system call (an fsync on a hung NFS mount) stops only when the
+ * call returns, which may be never; the shutdown completes without it.
+ */
+export const STOP_GRACE_MS = 1000;
+
+/** Whether `stopping` settles within `ms`. */
+async function settlesWithin(stopping: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([stopping.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Ends the process with `code` once the last log lines are written. pino writes stdout
  * asynchronously, and process.exit() right away could reorder or lose the final lines. With
  * listeners, connections and workers closed the event loop empties as soon as the writes are
@@ -31,7 +49,8 @@ function exitWhenIdle(code: number): void {
  * Readiness turns 503 at once; after SHUTDOWN_DELAY_MS (time for orchestrators to stop routing
  * here) the listener closes, in-flight requests finish with `Connection: close`, idle
  * connections close after a short grace, and the workers stop. Resolves with the exit code:
- * 0 when everything finished, 1 when connections had to be cut at SHUTDOWN_TIMEOUT_MS.
+ * 0 when everything finished, 1 when connections had to be cut at SHUTDOWN_TIMEOUT_MS. The
+ * workers and the admin listener get STOP_GRACE_MS each, so the whole is bounded.
  */
 export async function shutdown(app: App, signal: string): Promise<number> {
   const { log, config } = app;
@@ -41,12 +60,9 @@ export async function shutdown(app: App, signal: string): Promise<number> {
 
   // At most half the timeout, so an idle connection is never what the timeout has to cut.
   const idleGraceMs = Math.min(IDLE_GRACE_MS, Math.floor(config.shutdownTimeoutMs / 2));
-  const drained = app.http.drain(idleGraceMs).then(() => true);
+  const drained = app.http.drain(idleGraceMs);
   log.info({ connections: app.http.openConnections, idleGraceMs, timeoutMs: config.shutdownTimeoutMs }, 'shutdown: listener closed, finishing in-flight requests');
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), config.shutdownTimeoutMs)));
-  const clean = await Promise.race([drained, timedOut]);
-  clearTimeout(timer);
+  const clean = await settlesWithin(drained, config.shutdownTimeoutMs);
   let exitCode = 0;
   if (clean) {
     log.info('shutdown: all connections finished');
@@ -55,10 +71,10 @@ export async function shutdown(app: App, signal: string): Promise<number> {
     log.warn({ connections: cut, timeoutMs: config.shutdownTimeoutMs }, 'shutdown: timeout reached, closed remaining connections');
     exitCode = 1;
   }
-  await app.pool.close();
-  log.info('shutdown: workers stopped');
+  if (await settlesWithin(app.pool.close(), STOP_GRACE_MS)) log.info('shutdown: workers stopped');
+  else log.warn({ graceMs: STOP_GRACE_MS }, 'shutdown: workers not stopped within the grace (a thread blocked in a system call); going on without them');
   app.uploadTokens?.close();
-  await app.admin.close();
+  if (!(await settlesWithin(app.admin.close(), STOP_GRACE_MS))) log.warn({ graceMs: STOP_GRACE_MS }, 'shutdown: admin listener not closed within the grace; going on');
   log.info({ exitCode }, 'shutdown complete');
   return exitCode;
 }

@@ -2,11 +2,12 @@
 // job timeout terminates it, but the thread exits only when the call returns. A preload
 // (test/fixtures/hung-fsync.ts) holds every fsync of the workers until the test lets it go.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { STOP_GRACE_MS } from '../../src/shutdown.js';
 import { metric, waitFor } from '../fixtures/probes.js';
 import { makeFifo, releaseFifo } from '../helpers/fifo.js';
 import { request, type RawResponse } from '../helpers/raw.js';
@@ -44,6 +45,15 @@ function upload(port: number): Promise<RawResponse> {
   return request(port, `POST /upload HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`, 30_000);
 }
 
+const temporariesIn = (dir: string): string[] => readdirSync(dir).filter((name) => name.startsWith('.upload-'));
+
+/** Sends an upload and resolves once its worker has written the temporary and is held in its fsync. */
+async function uploadHeldInFsync(server: StartedServer): Promise<{ answer: Promise<RawResponse> }> {
+  const answer = upload(server.port);
+  await waitFor(() => temporariesIn(server.uploadsDir).length === 1, 'the upload temporary', 5000);
+  return { answer };
+}
+
 async function readiness(adminPort: number): Promise<{ status: number; body: { reason?: string } }> {
   const response = await fetch(`http://127.0.0.1:${adminPort}/readyz`);
   return { status: response.status, body: (await response.json()) as { reason?: string } };
@@ -62,6 +72,29 @@ test('a worker terminated at the job timeout but stuck in fsync makes /readyz 50
     await server.waitForLog((line) => line.msg === 'worker 1 replaced');
     assert.equal((await readiness(server.adminPort)).status, 200);
     assert.equal(await metric(server.adminPort, 'http_server_workers'), 1);
+  } finally {
+    await end();
+  }
+});
+
+test('a shutdown whose worker is stuck in fsync completes within its bound: the cut upload gives exit code 1, a warning says the workers did not stop', async () => {
+  const SHUTDOWN_TIMEOUT_MS = 500;
+  const { server, fifo, end } = await startStuckServer({ SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS) });
+  try {
+    // Its connection is cut: no answer comes.
+    const { answer } = await uploadHeldInFsync(server);
+    void answer.catch(() => undefined);
+    const signalled = Date.now();
+    server.process.kill('SIGTERM');
+    // The drain times out on the held upload, then the workers get their grace.
+    const complete = await server.waitForLog((line) => line.msg === 'shutdown complete', SHUTDOWN_TIMEOUT_MS + 2 * STOP_GRACE_MS + 3000);
+    assert.ok(Date.now() - signalled < SHUTDOWN_TIMEOUT_MS + 2 * STOP_GRACE_MS + 1000, `shutdown took ${Date.now() - signalled} ms`);
+    assert.equal(complete.exitCode, 1);
+    const warning = await server.waitForLog((line) => String(line.msg).startsWith('shutdown: workers not stopped within the grace'));
+    assert.equal(warning.level, 'warn');
+    // Node.js joins every thread before the process ends: it does once the fsync returns.
+    await waitFor(() => releaseFifo(fifo), 'the worker blocked in fsync', 2000);
+    assert.equal(await server.exited, 1);
   } finally {
     await end();
   }
