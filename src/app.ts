@@ -25,12 +25,15 @@ import { TokenSet } from './security/bearer.js';
 import { AddressRanges } from './security/cidr.js';
 import { ClientLimits } from './security/client-limits.js';
 import { CorsPolicy } from './security/cors.js';
+import { UploadLeftovers } from './upload-leftovers.js';
 import { prepareUploads } from './uploads-folder.js';
 
 export interface App {
   readonly config: Config;
   readonly log: Logger;
   readonly pool: WorkerPool<Job, JobResult>;
+  /** The pool as the engine uses it, and what removes the temporaries of uploads whose worker stopped. */
+  readonly uploadLeftovers: UploadLeftovers;
   readonly http: HttpServer;
   readonly admin: AdminServer;
   readonly metrics: Metrics;
@@ -260,6 +263,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     trackedClients: () => access.limits.size,
   });
   const cache = new ResponseCache(config.fileCacheMaxBytes, config.fileCacheTtlMs, pool);
+  const uploadLeftovers = new UploadLeftovers(pool, config.uploadsDir, log);
   http = new HttpServer({
     host: config.host,
     port: config.port,
@@ -267,9 +271,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     backlog: config.backlog,
     maxConnections: config.maxConnections,
     log,
-    connection: { settings: connectionSettings(config, allowedHosts), jobs: pool, bodies, cache, events: metrics, log, conditionLogs: new ConditionLogs(1000), access },
+    connection: { settings: connectionSettings(config, allowedHosts), jobs: uploadLeftovers, bodies, cache, events: metrics, log, conditionLogs: new ConditionLogs(1000), access },
   });
-  const app: App = { config, log, pool, http, metrics, uploadTokens, shuttingDown: false, admin: adminServer(config, pool, http, metrics.registry, () => app.shuttingDown) };
+  const app: App = { config, log, pool, uploadLeftovers, http, metrics, uploadTokens, shuttingDown: false, admin: adminServer(config, pool, http, metrics.registry, () => app.shuttingDown) };
   const listening = http.listen((port) => {
     if (config.allowedHosts.length === 0) for (const host of defaultAllowedHosts(config.host, port)) allowedHosts.add(host);
   });

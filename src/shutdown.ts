@@ -17,9 +17,10 @@ const IDLE_GRACE_MS = 1000;
 const EXIT_GRACE_MS = 2000;
 
 /**
- * How long the shutdown waits for the workers, and then for the admin listener, to stop. A
- * worker thread blocked in a system call (an fsync on a hung NFS mount) stops only when the
- * call returns, which may be never; the shutdown completes without it.
+ * How long the shutdown waits for each of its last steps: the workers to stop, the upload
+ * temporaries they left to be removed, the admin listener to close. A worker thread blocked
+ * in a system call (an fsync on a hung NFS mount) stops only when the call returns, which may
+ * be never; the shutdown completes without it.
  */
 export const STOP_GRACE_MS = 1000;
 
@@ -50,7 +51,8 @@ function exitWhenIdle(code: number): void {
  * here) the listener closes, in-flight requests finish with `Connection: close`, idle
  * connections close after a short grace, and the workers stop. Resolves with the exit code:
  * 0 when everything finished, 1 when connections had to be cut at SHUTDOWN_TIMEOUT_MS. The
- * workers and the admin listener get STOP_GRACE_MS each, so the whole is bounded.
+ * workers, the removal of upload temporaries they left and the admin listener get
+ * STOP_GRACE_MS each, so the whole is bounded.
  */
 export async function shutdown(app: App, signal: string): Promise<number> {
   const { log, config } = app;
@@ -73,6 +75,8 @@ export async function shutdown(app: App, signal: string): Promise<number> {
   }
   if (await settlesWithin(app.pool.close(), STOP_GRACE_MS)) log.info('shutdown: workers stopped');
   else log.warn({ graceMs: STOP_GRACE_MS }, 'shutdown: workers not stopped within the grace (a thread blocked in a system call); going on without them');
+  // Uploads the timeout cut, or whose worker is still stuck, can never be linked any more.
+  if (!(await settlesWithin(app.uploadLeftovers.removeAll(), STOP_GRACE_MS))) log.warn({ graceMs: STOP_GRACE_MS }, 'shutdown: upload temporaries not removed within the grace; removed at the next start');
   app.uploadTokens?.close();
   if (!(await settlesWithin(app.admin.close(), STOP_GRACE_MS))) log.warn({ graceMs: STOP_GRACE_MS }, 'shutdown: admin listener not closed within the grace; going on');
   log.info({ exitCode }, 'shutdown complete');

@@ -99,3 +99,32 @@ test('a shutdown whose worker is stuck in fsync completes within its bound: the 
     await end();
   }
 });
+
+test('an upload whose worker the job timeout stopped leaves no temporary once its 500 is answered', async () => {
+  const { server, fifo, end } = await startStuckServer({ JOB_TIMEOUT_MS: '500' });
+  try {
+    const { answer } = await uploadHeldInFsync(server);
+    await server.waitForLog((line) => line.msg === 'worker 1 held a job past the job timeout, terminating it');
+    await waitFor(() => releaseFifo(fifo), 'the worker blocked in fsync', 2000);
+    assert.equal((await answer).status, 500);
+    await waitFor(() => temporariesIn(server.uploadsDir).length === 0, 'the temporary removed', 2000);
+    await server.waitForLog((line) => line.msg === 'removed the temporary of an upload whose worker stopped');
+  } finally {
+    await end();
+  }
+});
+
+test('a shutdown that cut an upload leaves no temporary, even with the worker still stuck in fsync', async () => {
+  const { server, fifo, end } = await startStuckServer({ SHUTDOWN_TIMEOUT_MS: '500' });
+  try {
+    const { answer } = await uploadHeldInFsync(server);
+    void answer.catch(() => undefined);
+    server.process.kill('SIGTERM');
+    await server.waitForLog((line) => line.msg === 'shutdown complete', 10_000);
+    assert.deepEqual(temporariesIn(server.uploadsDir), []);
+    await waitFor(() => releaseFifo(fifo), 'the worker blocked in fsync', 2000);
+    assert.equal(await server.exited, 1);
+  } finally {
+    await end();
+  }
+});
