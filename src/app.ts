@@ -7,6 +7,7 @@ import { AdminServer } from './admin/server.js';
 import { ConfigError, defaultAllowedHosts, type Config } from './config.js';
 import { Metrics } from './admin/metrics.js';
 import type { Job, JobResult } from './core/job.js';
+import { codeOf } from './error-code.js';
 import { contentTable } from './handlers/content-types.js';
 import { diskSpace } from './handlers/disk-guard.js';
 import type { ContentTable } from './handlers/files.js';
@@ -48,8 +49,6 @@ const FD_CHECK_INTERVAL_MS = 1000;
 
 /** Files up to this size travel from the worker in one transferred buffer; larger ones stream. */
 const SMALL_FILE_BYTES = 64 * 1024;
-
-const codeOf = (error: unknown): string => (error as NodeJS.ErrnoException).code ?? String(error);
 
 /** Why a listener could not bind, by error code, and which setting to look at. */
 const BIND_FAILURES: Readonly<Record<string, { readonly setting: 'host' | 'port' | 'sockets'; readonly problem: string }>> = {

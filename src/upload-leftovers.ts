@@ -9,13 +9,12 @@ import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Job, JobResult } from './core/job.js';
+import { codeOf } from './error-code.js';
 import { isWrittenBy, thisProcess } from './handlers/upload-temporaries.js';
 import type { JobCallback, JobFailure, JobRunner } from './pool/pool.js';
 
 /** Failures of a job its worker held when it stopped: an upload may have left its temporary. */
 const WORKER_STOPPED: ReadonlySet<JobFailure> = new Set(['crashed', 'timed-out', 'lost']);
-
-const codeOf = (error: unknown): string => (error as NodeJS.ErrnoException).code ?? String(error);
 
 /** Runs jobs on `jobs`, and removes the temporaries of uploads whose worker stopped. */
 export class UploadLeftovers implements JobRunner<Job, JobResult> {

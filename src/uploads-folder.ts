@@ -5,6 +5,7 @@ import { accessSync, constants, mkdirSync, readdirSync, statSync, unlinkSync } f
 import { dirname, join, relative, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError } from './config.js';
+import { codeOf } from './error-code.js';
 import { NODE_FS, syncFolder } from './handlers/upload-storage.js';
 import { isAbandoned, isTemporary, thisProcess } from './handlers/upload-temporaries.js';
 
@@ -76,4 +77,3 @@ function removeAbandonedTemporaries(uploadsDir: string, jobTimeoutMs: number, lo
   }
 }
 
-const codeOf = (error: unknown): string => (error as NodeJS.ErrnoException).code ?? String(error);
