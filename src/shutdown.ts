@@ -57,6 +57,7 @@ function exitWhenIdle(code: number): void {
 export async function shutdown(app: App, signal: string): Promise<number> {
   const { log, config } = app;
   app.shuttingDown = true;
+  app.http.windDown();
   log.info({ signal, delayMs: config.shutdownDelayMs }, 'shutdown: not ready any more, draining');
   if (config.shutdownDelayMs > 0) await delay(config.shutdownDelayMs);
 

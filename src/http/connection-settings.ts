@@ -36,6 +36,8 @@ export interface ConnectionOwner {
   ended(): void;
   /** Once, when the socket has closed. */
   closed(): void;
+  /** Whether the server is winding down: each request read from now on is its connection's last. */
+  windingDown(): boolean;
 }
 
 /** Pipelined requests in flight per connection before we stop reading from it. */

@@ -151,6 +151,8 @@ export class Connection implements Responder {
   /** `bodyFollows`: the head of a request whose body is still to be read. */
   private openExchange(head: RequestHead, bodyFollows: boolean): Exchange {
     const exchange = requestExchange(this.deps, this.accepted, head, ++this.requestCount);
+    // The server is leaving: its client's next connection goes where the balancer now routes.
+    if (this.owner.windingDown()) exchange.keepAlive = false;
     this.exchanges.push(exchange);
     // The last request on this connection: read nothing after it (but its own body, if any).
     if (!exchange.keepAlive && !bodyFollows) this.reader.stop();

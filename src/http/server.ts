@@ -69,6 +69,8 @@ export class HttpServer {
   private nextConnectionId = 1;
   private sweepTimer: NodeJS.Timeout | null = null;
   private draining = false;
+  /** See windDown. */
+  private windingDown = false;
   private readonly acceptErrorLog = new RateLimitedLog(1000);
   /** Refused PROXY connections are logged at most once a second each way: a misconfigured balancer refuses them all. */
   private readonly untrustedLog = new RateLimitedLog(1000);
@@ -139,6 +141,16 @@ export class HttpServer {
         resolve();
       });
     });
+  }
+
+  /**
+   * Readiness has turned, and load balancers are taking this instance out: each request read
+   * from now on is the last of its connection (`Connection: close`), so that clients open their
+   * next connection where the balancer routes, rather than hold this one until the drain cuts
+   * it. Whoever still comes is served.
+   */
+  windDown(): void {
+    this.windingDown = true;
   }
 
   /**
@@ -253,6 +265,7 @@ export class HttpServer {
         release();
         if (logOpenClose) this.options.log.debug({ conn: id }, 'connection closed');
       },
+      windingDown: () => this.windingDown,
     }));
     events.connectionOpened();
     if (logOpenClose) this.options.log.debug({ conn: id, client }, 'connection opened');

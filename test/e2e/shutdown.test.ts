@@ -295,6 +295,35 @@ test('a request sent on an idle connection during the drain grace is served with
   }
 });
 
+test('during SHUTDOWN_DELAY_MS every response closes its connection, on old connections and new ones alike', async () => {
+  const server = await startServer({ env: { SHUTDOWN_DELAY_MS: '3000', KEEP_ALIVE_TIMEOUT_MS: '60000' } });
+  try {
+    const old = await RawClient.connect(server.port);
+    old.write(get('/sample.txt', server.port));
+    assert.equal((await old.responses(1))[0]!.headers.connection, 'keep-alive');
+    server.process.kill('SIGTERM');
+    await server.waitForLog((line) => line.msg === PHASES[0]);
+    // Two pipelined: the first read is the connection's last, the second is never read.
+    old.write(get('/sample.txt', server.port) + get('/index.html', server.port));
+    const [, last] = await old.responses(2, 10_000);
+    assert.equal(last!.status, 200);
+    assert.equal(last!.headers.connection, 'close');
+    await old.waitClosed(10_000);
+    const { responses, rest } = parseResponses(old.received);
+    assert.deepEqual([responses.length, rest.length], [2, 0], 'nothing after the last response');
+    const fresh = await RawClient.connect(server.port);
+    fresh.write(get('/sample.txt', server.port));
+    const [answer] = await fresh.responses(1, 10_000);
+    assert.equal(answer!.status, 200, 'whoever still comes is served');
+    assert.equal(answer!.headers.connection, 'close');
+    await fresh.waitClosed(10_000);
+    assert.ok(!server.logs.some((line) => line.msg === PHASES[1]), 'all of it within the delay');
+    assert.equal(await within(server.exited, 15_000, 'exit after SIGTERM'), 0);
+  } finally {
+    await server.stop('SIGKILL');
+  }
+});
+
 /** Opens a connection, proves it is served, then leaves an upload body half sent. */
 async function holdPartialUpload(server: StartedServer): Promise<RawClient> {
   const client = await RawClient.connect(server.port);

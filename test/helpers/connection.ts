@@ -33,4 +33,4 @@ export function direct(client: string): Accepted {
 }
 
 /** An owner that keeps no account of the connection (no caps, no registry). */
-export const NO_OWNER: ConnectionOwner = { ended: () => undefined, closed: () => undefined };
+export const NO_OWNER: ConnectionOwner = { ended: () => undefined, closed: () => undefined, windingDown: () => false };
