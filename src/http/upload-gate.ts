@@ -24,6 +24,10 @@ export function gateUpload(head: RequestHead, client: string, access: AccessPoli
   // Each upload makes a new document: /upload itself has no current representation, so any
   // If-Match is false and the method must not run (RFC 9110 §13.1.1). Evaluated last, as
   // preconditions are when the answer without them would be a 2xx (§13.2.1).
-  if (head.headers['if-match'] !== undefined) return { kind: 'reject', status: 412, reason: 'If-Match on /upload, which has no current representation' };
+  // Nothing is stored, so nothing is spent either.
+  if (head.headers['if-match'] !== undefined) {
+    access.limits.returnUpload(client);
+    return { kind: 'reject', status: 412, reason: 'If-Match on /upload, which has no current representation' };
+  }
   return null;
 }

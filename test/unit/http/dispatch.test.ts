@@ -182,6 +182,18 @@ describe("an upload refused for the server's reasons", () => {
     assert.equal(emptyBucket(deps), 1);
   });
 
+  test('so does an upload the worker could not store (507, 500); a stored one and a refused document do not', () => {
+    const { deps, submitted, responder } = setUp({ acceptsJobs: true });
+    emptyBucket(deps);
+    for (let i = 0; i < 4; i++) dispatch(deps, responder, exchangeFor('POST', '/upload'), upload(), null);
+    submitted[0]!.done({ ok: true, workerId: 1, result: { response: jsonResponse(507, {}) } });
+    submitted[1]!.done({ ok: true, workerId: 1, result: { response: jsonResponse(500, {}) } });
+    assert.equal(emptyBucket(deps), 2);
+    submitted[2]!.done({ ok: true, workerId: 1, result: { response: jsonResponse(400, {}) } });
+    submitted[3]!.done({ ok: true, workerId: 1, result: { response: jsonResponse(201, {}), storedBytes: 7 } });
+    assert.equal(emptyBucket(deps), 0);
+  });
+
   test('so does a job no worker ran; one that ran and failed does not', () => {
     const { deps, submitted, responder } = setUp({ acceptsJobs: true });
     emptyBucket(deps);
