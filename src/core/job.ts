@@ -26,6 +26,11 @@ export interface StaticJob {
   readonly acceptEncoding: string | undefined;
   /** The target's query, "?" included, or "": a folder's redirect to its "/" keeps it. */
   readonly query: string;
+  /**
+   * Set by the main thread's cache when it reads a file again: the file as it holds it. A file
+   * still the same is not read (see JobResult.unchanged).
+   */
+  readonly held?: FileFacts;
 }
 
 /** A JSON document to validate and store. */
@@ -80,4 +85,10 @@ export interface JobResult {
   /** Bytes stored by an upload. */
   readonly storedBytes?: number;
   readonly cacheable?: CachedFile;
+  /**
+   * The file is still the job's `held` one, so it was not read (the response is a 304): the
+   * cache's bytes stay good. Its representation as it is now, whose fields may have changed
+   * all the same (a Vary since a precompressed sibling appeared).
+   */
+  readonly unchanged?: Representation;
 }

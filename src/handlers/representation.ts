@@ -19,6 +19,11 @@ function varyOf(representation: Representation): HeaderList {
   return representation.validators.filter(([name]) => name === 'Vary');
 }
 
+/** 304: the validators again, and no body (RFC 9110 §15.4.5). */
+export function notModified(representation: Representation): Response {
+  return { status: 304, headers: representation.validators, contentLength: null, body: NO_BODY };
+}
+
 /** `fullHead`: the 200's head prepared from fullHeadFields, where the caller keeps one. */
 export function respondWith(method: 'GET' | 'HEAD', conditions: ConditionalHeaders, representation: Representation, read: BodyReader, fullHead?: PreparedStart): Response {
   const { size } = representation.facts;
@@ -27,7 +32,7 @@ export function respondWith(method: 'GET' | 'HEAD', conditions: ConditionalHeade
     case 'precondition-failed':
       return errorResponse(412, method, varyOf(representation));
     case 'not-modified':
-      return { status: 304, headers: representation.validators, contentLength: null, body: NO_BODY };
+      return notModified(representation);
     case 'unsatisfiable':
       return errorResponse(416, method, [['Content-Range', `bytes */${size}`], ...varyOf(representation)]);
     case 'partial': {

@@ -5,11 +5,11 @@ import type { Stats } from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
 import { errorResponse, redirectResponse, RETRY_IN_A_SECOND, type HeaderList } from '../core/response.js';
 import { STATIC_ALLOW, UPLOADS_PREFIX } from '../core/routes.js';
-import type { ConditionalHeaders, JobResult, Representation, StaticJob } from '../core/job.js';
+import type { ConditionalHeaders, FileFacts, JobResult, Representation, StaticJob } from '../core/job.js';
 import { fs } from './builtins.js';
 import { acceptedEncodings, entityTag, type Encoding } from './conditional.js';
 import { classify, presentationHeaders, type ContentTable } from './files.js';
-import { respondWith } from './representation.js';
+import { notModified, respondWith } from './representation.js';
 
 export interface StaticContext {
   /** Real (symlink-free) paths of the roots. */
@@ -250,14 +250,24 @@ function representationOf(file: Opened, name: string, presentation: InlineOrDown
 }
 
 /**
- * The response for an open file. A small file is read whole once: it answers this request and
- * fills the main thread's cache. A larger one, and any range of it, is streamed by the
- * connection, which then owns (and closes) the descriptor: `keptOpen` says so. Either way the
- * body is never shorter than the Content-Length its head announces.
+ * The file is the one the cache holds: the same strong entity tag, which names one sequence of
+ * bytes, and the same modification time to the fraction of a millisecond the tag leaves out.
  */
-function respondFromFile(method: 'GET' | 'HEAD', conditions: ConditionalHeaders, file: Opened, representation: Representation, smallFileBytes: number): { result: JobResult; keptOpen: boolean } {
+function isHeld(facts: FileFacts, held: FileFacts | undefined): boolean {
+  return held !== undefined && facts.etag === held.etag && facts.mtimeMs === held.mtimeMs;
+}
+
+/**
+ * The response for an open file. A small file is read whole once: it answers this request and
+ * fills the main thread's cache, unless the cache asks and holds it already. A larger one, and
+ * any range of it, is streamed by the connection, which then owns (and closes) the descriptor:
+ * `keptOpen` says so. Either way the body is never shorter than the Content-Length its head
+ * announces.
+ */
+function respondFromFile(method: 'GET' | 'HEAD', conditions: ConditionalHeaders, held: FileFacts | undefined, file: Opened, representation: Representation, smallFileBytes: number): { result: JobResult; keptOpen: boolean } {
   const { size } = representation.facts;
   if (size <= smallFileBytes) {
+    if (isHeld(representation.facts, held)) return { result: { response: notModified(representation), unchanged: representation }, keptOpen: false };
     const bytes = readRange(file.fd, 0, size);
     // Shorter than its size a moment ago: the file is being rewritten. Nothing is sent yet,
     // and a moment later it is whole: 503 with Retry-After says so.
@@ -292,7 +302,7 @@ export function serveStatic(job: StaticJob, context: StaticContext): JobResult {
       file = encoding.chosen.file;
     }
     const representation = representationOf(file, name, presentation, encoding, found.inUploads ? 'no-store' : context.cacheControl);
-    const answer = respondFromFile(job.method, job.conditions, file, representation, context.smallFileBytes);
+    const answer = respondFromFile(job.method, job.conditions, job.held, file, representation, context.smallFileBytes);
     keptOpen = answer.keptOpen;
     return answer.result;
   } finally {

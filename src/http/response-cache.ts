@@ -5,10 +5,11 @@
 // recently used, because keeping exact recency order cost every hit a Map delete and insert.
 // A file still asked for is read again shortly before its entry expires, by one job, so the
 // entry is replaced in time: otherwise every request for a hot file in the moment after its
-// expiry would miss and go to the pool at once.
+// expiry would miss and go to the pool at once. A file found unchanged then is not read at
+// all, and its entry keeps its bytes: answers given from it still share them.
 import { close as closeFd } from 'node:fs';
 import type { Response } from '../core/response.js';
-import type { CachedFile, Job, JobResult, StaticJob } from '../core/job.js';
+import type { CachedFile, Job, JobResult, Representation, StaticJob } from '../core/job.js';
 import { acceptedEncodings } from '../handlers/conditional.js';
 import { fullHeadFields, respondWith, type BodyReader } from '../handlers/representation.js';
 import type { JobRunner } from '../pool/pool.js';
@@ -108,21 +109,33 @@ export class ResponseCache {
   }
 
   /**
-   * Reads the entry's file again with one job (a plain GET for the same key), which replaces
-   * the entry when it comes back as cacheable. Tried once per entry: if the pool is full or
-   * the file changed kind, the entry expires as it would have.
+   * Reads the entry's file again with one job (a plain GET for the same key, naming the file as
+   * the entry holds it), which renews the entry when the file is unchanged and replaces it
+   * when it comes back changed but cacheable. Tried once per entry: if the pool is full or the
+   * file changed kind, the entry expires as it would have.
    */
   private refresh(entry: Entry, job: StaticJob): void {
     entry.refreshAt = Infinity;
     if (this.refresher === null) return;
-    const read: StaticJob = { kind: 'static', method: 'GET', path: job.path, conditions: {}, acceptEncoding: job.acceptEncoding, query: '' };
+    const read: StaticJob = { kind: 'static', method: 'GET', path: job.path, conditions: {}, acceptEncoding: job.acceptEncoding, query: '', held: entry.representation.facts };
     this.refresher.submit(read, (outcome) => {
       if (!outcome.ok) return;
-      const { response, cacheable } = outcome.result;
+      const { response, cacheable, unchanged } = outcome.result;
       // A file grown past the cache's size comes back open, to be streamed: nobody will.
       if (response.body.kind === 'file') closeFd(response.body.fd, () => undefined);
-      if (cacheable !== undefined) this.store(read, cacheable, this.clock());
+      if (unchanged !== undefined) this.renew(read, entry, unchanged);
+      else if (cacheable !== undefined) this.store(read, cacheable, this.clock());
     });
+  }
+
+  /**
+   * `entry`'s file is unchanged: the entry lives another TTL with the same bytes, and with the
+   * representation as it is now. Not if the entry was dropped or replaced meanwhile: the bytes
+   * are then no longer the cache's to keep.
+   */
+  private renew(job: StaticJob, entry: Entry, representation: Representation): void {
+    if (this.entries.get(this.keyOf(job)) !== entry) return;
+    this.store(job, { representation, bytes: entry.bytes }, this.clock());
   }
 
   /**

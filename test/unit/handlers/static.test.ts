@@ -1,11 +1,14 @@
 // Where an open descriptor points, when the file it opened has been replaced or removed since:
-// a deploy that renames a new version over a page must not make the old one unservable.
+// a deploy that renames a new version over a page must not make the old one unservable. And
+// the cache's refresh: a file it already holds is not read again.
 import assert from 'node:assert/strict';
-import { closeSync, fstatSync, mkdtempSync, openSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, realpathSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { realPathOf } from '../../../src/handlers/static.js';
+import type { FileFacts, StaticJob } from '../../../src/core/job.js';
+import { contentTable } from '../../../src/handlers/content-types.js';
+import { realPathOf, serveStatic, type StaticContext } from '../../../src/handlers/static.js';
 
 const folder = mkdtempSync(join(tmpdir(), 'rawhttp-realpath-'));
 after(() => rmSync(folder, { recursive: true, force: true }));
@@ -44,4 +47,29 @@ test('a name that really ends in " (deleted)" is left whole', () => {
   } finally {
     closeSync(fd);
   }
+});
+
+test("the cache's refresh of a file it holds gets 304 and no bytes; a file changed since is read", () => {
+  const root = realpathSync(folder);
+  const context: StaticContext = { resourcesRoot: root, uploadsRoot: join(root, 'uploads'), contentTable: contentTable({ inlineTypes: ['text/html'], downloadTypes: [] }), smallFileBytes: 64 * 1024, cacheControl: 'no-cache' };
+  writeFileSync(join(root, 'held.html'), 'v1');
+  const refresh = (held?: FileFacts): StaticJob => ({ kind: 'static', method: 'GET', path: '/held.html', conditions: {}, acceptEncoding: undefined, query: '', held });
+  const first = serveStatic(refresh(), context);
+  assert.equal(first.response.status, 200);
+  const facts = first.cacheable!.representation.facts;
+
+  const same = serveStatic(refresh(facts), context);
+  assert.equal(same.response.status, 304);
+  assert.equal(same.cacheable, undefined, 'not read');
+  assert.deepEqual(same.unchanged, first.cacheable!.representation);
+
+  // The same size, a second later: another version.
+  utimesSync(join(root, 'held.html'), new Date(), new Date(facts.mtimeMs + 1000));
+  const changed = serveStatic(refresh(facts), context);
+  assert.equal(changed.response.status, 200);
+  assert.equal(changed.unchanged, undefined);
+  assert.equal(new TextDecoder().decode(changed.cacheable!.bytes), 'v1');
+  assert.notEqual(changed.cacheable!.representation.facts.etag, facts.etag);
+  // The same tag, but not the same time to the fraction of a millisecond the tag leaves out.
+  assert.equal(serveStatic(refresh({ ...changed.cacheable!.representation.facts, mtimeMs: changed.cacheable!.representation.facts.mtimeMs + 0.5 }), context).unchanged, undefined);
 });

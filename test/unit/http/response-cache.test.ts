@@ -140,16 +140,46 @@ describe('response cache', () => {
     const submitted: Array<{ job: Job; done: (outcome: JobOutcome<JobResult>) => void }> = [];
     const runner: JobRunner<Job, JobResult> = { submit: (job, done) => (submitted.push({ job, done }), true) };
     const cache = new ResponseCache(1 << 20, 1000, runner, () => 800);
-    cache.store(work('/a.html'), file('old', '"1"'), 0);
+    const old = file('old', '"1"');
+    cache.store(work('/a.html'), old, 0);
     for (let at = 0; at < 750; at += 50) assert.equal(bodyText(cache.lookup(work('/a.html'), at)), 'old');
     assert.equal(submitted.length, 0, 'no refresh early in the life of an entry');
     for (let at = 750; at < 1000; at += 10) assert.equal(bodyText(cache.lookup(work('/a.html', { conditions: { range: 'bytes=0-1' } }), at)), 'ol');
     assert.equal(submitted.length, 1, 'one job, however many hits');
-    assert.deepEqual(submitted[0]!.job, work('/a.html'), 'a plain GET of the file, without the conditions of the hit');
+    assert.deepEqual(submitted[0]!.job, { ...work('/a.html'), held: old.representation.facts }, 'a plain GET of the file as the entry holds it, without the conditions of the hit');
     const fresh = file('new', '"2"');
     submitted[0]!.done({ ok: true, workerId: 1, result: { response: { status: 200, headers: [], contentLength: 3, body: { kind: 'bytes', bytes: fresh.bytes } }, cacheable: fresh } as unknown as JobResult });
     assert.equal(bodyText(cache.lookup(work('/a.html'), 1000)), 'new', 'replaced before the old entry expired: no miss');
     assert.equal(cache.lookup(work('/a.html'), 1800), null, 'the new entry lives its own TTL from its store');
+  });
+
+  test('a refresh that finds the file unchanged keeps its bytes: the entry lives another TTL, and answers before and after share them', () => {
+    const submitted: Array<(outcome: JobOutcome<JobResult>) => void> = [];
+    const cache = new ResponseCache(1 << 20, 1000, { submit: (_job, done) => (submitted.push(done), true) }, () => 800);
+    const held = file('same');
+    cache.store(work('/a.html'), held, 0);
+    const before = cache.lookup(work('/a.html'), 800);
+    // The worker found the same file and did not read it; a precompressed sibling has appeared meanwhile.
+    const now = file('same');
+    const representation = { ...now.representation, headers: [...now.representation.headers, ['Vary', 'Accept-Encoding']] as const };
+    submitted[0]!({ ok: true, workerId: 1, result: { response: { status: 304, headers: representation.validators, contentLength: null, body: { kind: 'none' } }, unchanged: representation } });
+    const after = cache.lookup(work('/a.html'), 1700);
+    assert.equal(bodyText(after), 'same', 'renewed: alive past the first TTL');
+    assert.ok(before?.body.kind === 'bytes' && after?.body.kind === 'bytes' && before.body.bytes === after.body.bytes, 'the very same bytes');
+    assert.deepEqual(after.headers.at(-1), ['Vary', 'Accept-Encoding'], 'the representation as it is now');
+    assert.equal(cache.lookup(work('/a.html'), 1800), null, 'another TTL from the renewal, no more');
+  });
+
+  test('a refresh that finds the file unchanged leaves alone an entry replaced meanwhile', () => {
+    const submitted: Array<(outcome: JobOutcome<JobResult>) => void> = [];
+    const cache = new ResponseCache(1 << 20, 1000, { submit: (_job, done) => (submitted.push(done), true) }, () => 900);
+    const held = file('old', '"1"');
+    cache.store(work('/a.html'), held, 0);
+    assert.notEqual(cache.lookup(work('/a.html'), 800), null);
+    cache.store(work('/a.html'), file('new', '"2"'), 850);
+    submitted[0]!({ ok: true, workerId: 1, result: { response: { status: 304, headers: [], contentLength: null, body: { kind: 'none' } }, unchanged: held.representation } });
+    assert.equal(bodyText(cache.lookup(work('/a.html'), 1849)), 'new');
+    assert.equal(cache.lookup(work('/a.html'), 1850), null, 'the new entry keeps its own TTL');
   });
 
   test('a refresh that fails leaves the entry to expire as before', () => {
