@@ -43,10 +43,11 @@ export interface ConnectionOwner {
 /** Pipelined requests in flight per connection before we stop reading from it. */
 export const MAX_IN_FLIGHT = 16;
 /**
- * Of those, how many may hold something of their own until their turn (ExchangeQueue.holding):
- * a descriptor, or a body read by a worker. A client pipelining downloads it never reads must
- * not hold sixteen of either. At least 2: a request whose body is being read counts too, and
- * the one before it must still be able to finish without more input.
+ * Of those, how many may hold something until their turn (ExchangeQueue.holding): a
+ * descriptor, or a body in memory (one a worker read, or the cache's). A client pipelining
+ * downloads it never reads must not hold sixteen of either. At least 2: a request whose body
+ * is being read counts too, and the one before it must still be able to finish without more
+ * input.
  */
 export const MAX_HOLDING = 2;
 /** Descriptors one connection may hold: its socket, the file it streams and MAX_HOLDING. */

@@ -61,13 +61,14 @@ export class ExchangeQueue {
   }
 
   /**
-   * Exchanges that hold something of their own until their turn: waiting for a worker (a job,
-   * perhaps a descriptor), a file to stream (a descriptor), or a body a worker read (up to
-   * 64 KiB). Answers from the file cache share its bytes and hold nothing.
+   * Exchanges that hold something until their turn: waiting for a worker (a job, perhaps a
+   * descriptor), a file to stream (a descriptor), or a body in memory (up to 64 KiB). An answer
+   * from the file cache counts too: it keeps the bytes it was given, which the cache replaces
+   * when the file changes or the entry expires and is read again, and drops on eviction.
    */
   holding(): number {
     let count = 0;
-    for (const exchange of this.items) if (exchange.response === null || (exchange.answeredBy !== 'cache' && exchange.response.body.kind !== 'none')) count++;
+    for (const exchange of this.items) if (exchange.response === null || exchange.response.body.kind !== 'none') count++;
     return count;
   }
 
