@@ -2,13 +2,13 @@
 // bodies that never finish, uploads made of one-byte chunks, and many connections at once.
 // RSS is read from /proc while the flood runs; the flood is bounded in count and time.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { metric, rssBytes, waitFor } from '../fixtures/probes.js';
-import { parseResponses } from '../helpers/raw.js';
+import { get, parseResponses, RawClient } from '../helpers/raw.js';
 import { imageNodeFlags, ONE_CLIENT_LOAD, startServer, type StartedServer } from '../helpers/server.js';
 
 const MiB = 1024 * 1024;
@@ -261,6 +261,77 @@ test('clients that pipeline downloads and never read hold one file buffer and tw
         for (const socket of sockets) socket.destroy();
       },
       { RESOURCES_DIR: root, UPLOADS_DIR: join(root, 'uploads'), FILE_CACHE_TTL_MS: '0', KEEP_ALIVE_TIMEOUT_MS: '60000' },
+    );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+/**
+ * Asks for `paths` in turn, on one keep-alive connection after another (each the server's
+ * MAX_REQUESTS_PER_CONNECTION, pipelined), every answer read whole, until `running` says
+ * stop: a well-behaved client that keeps their cache entries hot. Returns how many it asked.
+ */
+async function keepAsking(port: number, paths: readonly string[], running: () => boolean): Promise<number> {
+  const PER_CONNECTION_REQUESTS = 100;
+  let asked = 0;
+  while (running()) {
+    const client = await RawClient.connect(port);
+    const batch = Array.from({ length: PER_CONNECTION_REQUESTS }, () => get(paths[asked++ % paths.length]!, port));
+    client.write(batch.join(''));
+    await client.responses(PER_CONNECTION_REQUESTS, 10_000);
+    client.close();
+  }
+  return asked;
+}
+
+test('clients that queue answers from the cache behind a download they never read hold two small bodies each, however often the cache replaces its entries', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'rawhttp-cache-pins-'));
+  const uploads = join(root, 'uploads');
+  const FILE = 64 * 1024;
+  writeFileSync(join(root, 'big.txt'), Buffer.alloc(16 * MiB, 0x62));
+  writeFileSync(join(root, 'index.html'), '<!DOCTYPE html><title>t</title>\n');
+  mkdirSync(uploads);
+  writeFileSync(join(uploads, 'f.txt'), Buffer.alloc(FILE, 0x61));
+  // One file under many spellings of its path, each an entry of its own (docs/memory.md). A
+  // short TTL: an entry the two clients do not hit in time to renew expires, and the next miss
+  // reads the file into new bytes, so the answers queued before hold bytes the cache has dropped.
+  const SPELLINGS = 300;
+  const spellings = Array.from({ length: SPELLINGS }, (_, k) => `/uploads${'/'.repeat(k + 1)}f.txt`);
+  const CACHE_BYTES = 24 * MiB;
+  try {
+    await withServer(
+      async (server) => {
+        const CONNECTIONS = 300;
+        const host = `127.0.0.1:${server.port}`;
+        const stop = sampleRss(server.process.pid!);
+        let flooding = true;
+        const keepers = [0, 1].map((n) => keepAsking(server.port, n === 0 ? spellings : [...spellings].reverse(), () => flooding));
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        // Ten every 100 ms, each asking for fifteen spellings the nine others do not: over the
+        // seconds they arrive, an entry is asked for every 200 ms, by answers that queue behind
+        // the download, and has often been replaced in between.
+        const sockets: Socket[] = [];
+        for (let n = 0; n < CONNECTIONS; n++) {
+          const socket = await open(server.port, n);
+          socket.pause(); // never reads
+          socket.on('error', () => undefined);
+          const paths = ['/big.txt', ...Array.from({ length: 15 }, (_, i) => spellings[(n * 15 + i) % SPELLINGS]!)];
+          socket.write(paths.map((path) => `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`).join(''));
+          sockets.push(socket);
+          if (n % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        flooding = false;
+        const asked = await Promise.all(keepers);
+        const growth = stop();
+        // docs/memory.md: a 256 KiB file buffer and two bodies of at most 64 KiB per connection, beside its own state; and the cache.
+        const bound = CONNECTIONS * (256 * 1024 + 2 * 64 * 1024 + PER_CONNECTION) + CACHE_BYTES + YOUNG_GENERATION + SLACK;
+        t.diagnostic(`RSS grew ${(growth / MiB).toFixed(1)} MiB (bound ${(bound / MiB).toFixed(1)}); the two clients asked ${asked.join(' + ')} times`);
+        assert.ok(growth < bound, `RSS grew ${(growth / MiB).toFixed(1)} MiB, bound ${(bound / MiB).toFixed(1)} MiB`);
+        for (const socket of sockets) socket.destroy();
+      },
+      { RESOURCES_DIR: root, UPLOADS_DIR: uploads, FILE_CACHE_TTL_MS: '400', FILE_CACHE_MAX_BYTES: String(CACHE_BYTES), KEEP_ALIVE_TIMEOUT_MS: '60000' },
     );
   } finally {
     rmSync(root, { recursive: true, force: true });
