@@ -12,6 +12,12 @@ const POLL_INTERVAL_MS = 2000;
 /** A token file is a few lines; anything larger is a mistake (a wrong path, say). */
 const MAX_FILE_BYTES = 64 * 1024;
 
+/** A read of the file: its text, and which file it was (its inode), to tell an edit in place from a replacement. */
+interface TokenFileRead {
+  readonly text: string;
+  readonly inode: number;
+}
+
 export type TokenFileParse = { readonly ok: true; readonly tokens: readonly string[] } | { readonly ok: false; readonly problem: string };
 
 /** One token per line; blank lines and lines starting with `#` are ignored. Names lines, never tokens. */
@@ -46,14 +52,17 @@ export class UploadTokens {
   private current: TokenSet;
   /** The file's text behind `current`. */
   private loadedText: string;
+  /** The inode of the file that text was read from. */
+  private loadedInode: number;
   /** What the last read saw, when it differed from `loadedText` (see check). */
   private lastSeen: string | null = null;
   /** The last problem logged: each is logged once. */
   private reportedProblem: string | null = null;
   private timer: NodeJS.Timeout | null = null;
 
-  private constructor(private readonly options: UploadTokenOptions, text: string, tokens: readonly string[]) {
+  private constructor(private readonly options: UploadTokenOptions, { text, inode }: TokenFileRead, tokens: readonly string[]) {
     this.loadedText = text;
+    this.loadedInode = inode;
     this.current = new TokenSet([...options.listed, ...tokens]);
   }
 
@@ -63,11 +72,11 @@ export class UploadTokens {
    */
   static start(options: UploadTokenOptions): UploadTokens | null {
     if (options.listed.length === 0 && options.file === '') return null;
-    if (options.file === '') return new UploadTokens(options, '', []);
-    const text = readTokenFileSync(options.file);
-    const parsed = parseTokenFile(text);
+    if (options.file === '') return new UploadTokens(options, { text: '', inode: 0 }, []);
+    const read = readTokenFileSync(options.file);
+    const parsed = parseTokenFile(read.text);
     if (!parsed.ok) throw new Error(`UPLOAD_TOKENS_FILE ${options.file}: ${parsed.problem}`);
-    const tokens = new UploadTokens(options, text, parsed.tokens);
+    const tokens = new UploadTokens(options, read, parsed.tokens);
     tokens.schedulePoll();
     return tokens;
   }
@@ -85,11 +94,13 @@ export class UploadTokens {
   /**
    * Reads the file once (the timer calls this). A change is acted on only when two reads in
    * a row agree: a file rewritten in place can be read half-written (empty, or a token cut
-   * short), and a moment later it is whole.
+   * short), and a moment later it is whole. One whose writer stalled stays half-written, so
+   * a file changed in place must also end its last line: a token cut short has no newline yet.
+   * A file replaced whole (a renamed file, a Kubernetes Secret) is complete as it is.
    */
   async check(): Promise<void> {
     const seen = await readTokenFile(this.options.file).then(
-      (text) => ({ text }),
+      (read) => read,
       (error: Error) => ({ problem: `cannot be read: ${error.message}` }),
     );
     const key = 'text' in seen ? `text:${seen.text}` : `problem:${seen.problem}`;
@@ -103,14 +114,18 @@ export class UploadTokens {
     this.lastSeen = key;
     if (!settled) return;
     if ('problem' in seen) return this.keepOld(seen.problem);
-    this.load(seen.text);
+    if (seen.inode === this.loadedInode && !endsItsLastLine(seen.text)) {
+      return this.keepOld('changed in place, and its last line has no newline yet: still being written?');
+    }
+    this.load(seen);
   }
 
-  private load(text: string): void {
+  private load({ text, inode }: TokenFileRead): void {
     const parsed = parseTokenFile(text);
     if (!parsed.ok) return this.keepOld(parsed.problem);
     this.current = new TokenSet([...this.options.listed, ...parsed.tokens]);
     this.loadedText = text;
+    this.loadedInode = inode;
     this.lastSeen = null;
     this.reportedProblem = null;
     const fields = { file: this.options.file, tokens: this.current.size };
@@ -144,16 +159,21 @@ function checkFile(info: Stats): void {
   if (info.size > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
 }
 
-function readTokenFileSync(path: string): string {
+function readTokenFileSync(path: string): TokenFileRead {
   try {
-    checkFile(statSync(path));
-    return readFileSync(path, 'utf8');
+    const info = statSync(path);
+    checkFile(info);
+    return { text: readFileSync(path, 'utf8'), inode: info.ino };
   } catch (error) {
     throw new Error(`UPLOAD_TOKENS_FILE ${path} cannot be read: ${(error as Error).message}`);
   }
 }
 
-async function readTokenFile(path: string): Promise<string> {
-  checkFile(await stat(path));
-  return readFile(path, 'utf8');
+async function readTokenFile(path: string): Promise<TokenFileRead> {
+  const info = await stat(path);
+  checkFile(info);
+  return { text: await readFile(path, 'utf8'), inode: info.ino };
 }
+
+/** Empty, or ending with a newline: no line is cut short at the end. */
+const endsItsLastLine = (text: string): boolean => text.trim() === '' || text.endsWith('\n');

@@ -2,7 +2,7 @@
 // swapped the way Kubernetes updates a mounted Secret, broken, removed and mended.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -210,6 +210,25 @@ describe('UploadTokens', () => {
     await tokens.check();
     assert.ok(tokens.tokens.has('alpha'), 'one read is not enough');
     await tokens.check();
+    assert.ok(tokens.tokens.has('beta') && !tokens.tokens.has('alpha'));
+  });
+
+  test('a file changed in place is used only once its last line ends: a writer that stalls mid-token never opens uploads to a prefix', async () => {
+    const file = join(dir, 'tokens');
+    writeFileSync(file, 'alpha\n');
+    open = UploadTokens.start({ listed: [], file, log: recorder().log, pollIntervalMs: 3_600_000 });
+    const tokens = open!;
+    // The same file (inode), rewritten in place and left with its second token cut short.
+    writeFileSync(file, 'alpha\nZ9x');
+    for (let i = 0; i < 3; i++) await tokens.check();
+    assert.ok(tokens.tokens.has('alpha') && !tokens.tokens.has('Z9x'), 'a settled file with an unfinished last line is not used');
+    appendFileSync(file, 'LongRandomSecret\n');
+    for (let i = 0; i < 2; i++) await tokens.check();
+    assert.ok(tokens.tokens.has('Z9xLongRandomSecret') && !tokens.tokens.has('Z9x'));
+    // A file put in place whole (renamed over it, as a Secret is) needs no newline at its end.
+    writeFileSync(join(dir, 'next'), 'beta');
+    renameSync(join(dir, 'next'), file);
+    for (let i = 0; i < 2; i++) await tokens.check();
     assert.ok(tokens.tokens.has('beta') && !tokens.tokens.has('alpha'));
   });
 
