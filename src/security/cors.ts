@@ -10,7 +10,7 @@ const ORIGIN_SHAPE = /^https?:\/\/[^/?#@\s*\\]+\/?$/i;
 /** Long enough to spare a preflight per upload, short enough that a policy change soon applies. */
 const MAX_AGE_SECONDS = 600;
 /** Response headers a page's script may read beyond the safelisted ones. */
-const EXPOSED = 'Location, Retry-After, WWW-Authenticate';
+const EXPOSED = 'Location, Retry-After, WWW-Authenticate, X-Trace-Id';
 
 /** An origin entry's normalised form (lower case, no default port), or why it is not one. */
 export function normaliseOrigin(entry: string): { readonly ok: true; readonly origin: string } | { readonly ok: false; readonly problem: string } {
@@ -36,7 +36,8 @@ export class CorsPolicy {
    */
   static parse(entries: readonly string[], tokensRequired: boolean): CorsPolicy | null {
     if (entries.length === 0) return null;
-    const allowHeaders = tokensRequired ? 'Content-Type, Authorization' : 'Content-Type';
+    // A page traced in the W3C way (OpenTelemetry's fetch instrumentation) sends its trace along.
+    const allowHeaders = tokensRequired ? 'Content-Type, Authorization, traceparent, tracestate' : 'Content-Type, traceparent, tracestate';
     const rest: HeaderList = [
       ['Access-Control-Allow-Methods', 'POST, OPTIONS'],
       ['Access-Control-Allow-Headers', allowHeaders],

@@ -22,7 +22,7 @@ let server: StartedServer;
 let browser: Browser;
 
 /** What the page's fetch saw: the answer's status and the fields a script may read, or the error. */
-type FetchResult = { readonly status: number; readonly location: string | null; readonly challenge: string | null; readonly body: string } | { readonly error: string };
+type FetchResult = { readonly status: number; readonly location: string | null; readonly challenge: string | null; readonly traceId: string | null; readonly body: string } | { readonly error: string };
 
 before(async () => {
   if (SKIP !== false) return;
@@ -48,23 +48,25 @@ function logged(method: string): number {
   return server.logs.filter((line) => line.msg === 'request' && line.method === method).length;
 }
 
-/** Opens the page at `origin` and runs its upload: fetch POST /upload with JSON and, when given, the token. */
+const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
+
+/** Opens the page at `origin` and runs its upload: fetch POST /upload with JSON, a W3C traceparent (as a traced page sends) and, when given, the token. */
 async function uploadFrom(origin: string, token: string | null): Promise<FetchResult> {
   const page: Page = await browser.newPage();
   try {
     await page.goto(`${origin}/`);
     return await page.evaluate(
-      async ({ url, token, from }) => {
-        const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+      async ({ url, token, from, traceId }) => {
+        const headers: Record<string, string> = { 'Content-Type': 'application/json', traceparent: `00-${traceId}-b7ad6b7169203331-01` };
         if (token !== null) headers.Authorization = `Bearer ${token}`;
         try {
           const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ from }) });
-          return { status: response.status, location: response.headers.get('Location'), challenge: response.headers.get('WWW-Authenticate'), body: await response.text() };
+          return { status: response.status, location: response.headers.get('Location'), challenge: response.headers.get('WWW-Authenticate'), traceId: response.headers.get('X-Trace-Id'), body: await response.text() };
         } catch (error) {
           return { error: String(error) };
         }
       },
-      { url: `http://127.0.0.1:${server.port}/upload`, token, from: origin },
+      { url: `http://127.0.0.1:${server.port}/upload`, token, from: origin, traceId: TRACE_ID },
     );
   } finally {
     await page.close();
@@ -76,6 +78,7 @@ test('a page from a listed origin uploads with its token and reads the answer', 
   assert.ok('status' in stored, JSON.stringify(stored));
   assert.equal(stored.status, 201);
   assert.match(stored.location ?? '', /^\/uploads\/.+\.json$/, 'Location is exposed to the script');
+  assert.equal(stored.traceId, TRACE_ID, 'the page\'s trace goes on, and its id is exposed to the script');
   assert.equal(readdirSync(server.uploadsDir).filter((name) => name.endsWith('.json')).length, 1);
 
   const refused = await uploadFrom(`http://127.0.0.1:${pagePort}`, null);

@@ -22,7 +22,7 @@ function post(port: number, origin: string, { token = TOKEN, type = 'application
 const corsFields = (response: RawResponse): Record<string, string> =>
   Object.fromEntries(Object.entries(response.headers).filter(([name]) => name.startsWith('access-control-') || name === 'vary'));
 
-const ALLOWED = { 'access-control-allow-origin': APP, 'access-control-expose-headers': 'Location, Retry-After, WWW-Authenticate', vary: 'Origin' };
+const ALLOWED = { 'access-control-allow-origin': APP, 'access-control-expose-headers': 'Location, Retry-After, WWW-Authenticate, X-Trace-Id', vary: 'Origin' };
 
 describe('CORS_ORIGINS set, with upload tokens', () => {
   let server: StartedServer;
@@ -42,7 +42,7 @@ describe('CORS_ORIGINS set, with upload tokens', () => {
     assert.deepEqual(corsFields(response), {
       'access-control-allow-origin': APP,
       'access-control-allow-methods': 'POST, OPTIONS',
-      'access-control-allow-headers': 'Content-Type, Authorization',
+      'access-control-allow-headers': 'Content-Type, Authorization, traceparent, tracestate',
       'access-control-max-age': '600',
       vary: 'Origin',
     });
@@ -111,7 +111,7 @@ test('CORS_ORIGINS=* allows any origin, without credentials; without tokens Auth
   try {
     const response = await request(server.port, preflight(server.port, OTHER));
     assert.equal(response.headers['access-control-allow-origin'], '*');
-    assert.equal(response.headers['access-control-allow-headers'], 'Content-Type');
+    assert.equal(response.headers['access-control-allow-headers'], 'Content-Type, traceparent, tracestate');
     assert.equal(response.headers['access-control-allow-credentials'], undefined);
   } finally {
     await server.stop();

@@ -15,7 +15,7 @@ test('preflight for a listed origin: 204 headers naming that origin', () => {
   assert.deepEqual(headersOf(policy.preflight(APP)), {
     'Access-Control-Allow-Origin': APP,
     'Access-Control-Allow-Methods': 'POST, OPTIONS',
-    'Access-Control-Allow-Headers': 'Content-Type',
+    'Access-Control-Allow-Headers': 'Content-Type, traceparent, tracestate',
     'Access-Control-Max-Age': '600',
     Vary: 'Origin',
   });
@@ -24,7 +24,7 @@ test('preflight for a listed origin: 204 headers naming that origin', () => {
 
 test('Authorization is an allowed request header when upload tokens are on', () => {
   const policy = CorsPolicy.parse([APP], true)!;
-  assert.equal(headersOf(policy.preflight(APP))['Access-Control-Allow-Headers'], 'Content-Type, Authorization');
+  assert.equal(headersOf(policy.preflight(APP))['Access-Control-Allow-Headers'], 'Content-Type, Authorization, traceparent, tracestate');
 });
 
 test('an origin not listed, or none, gets no CORS headers (only Vary: Origin)', () => {
@@ -40,7 +40,7 @@ test('the actual response: the origin, the headers a script may read, Vary', () 
   const policy = CorsPolicy.parse([APP], true)!;
   assert.deepEqual(headersOf(policy.response(APP)), {
     'Access-Control-Allow-Origin': APP,
-    'Access-Control-Expose-Headers': 'Location, Retry-After, WWW-Authenticate',
+    'Access-Control-Expose-Headers': 'Location, Retry-After, WWW-Authenticate, X-Trace-Id',
     Vary: 'Origin',
   });
 });
