@@ -36,11 +36,14 @@ export function clientAddress(peer: string, forwardedFor: string | undefined, tr
   return client;
 }
 
-const V4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/;
-const BRACKETED_V6 = /^\[([0-9A-Fa-f]*:[0-9A-Fa-f:.]*)\](?::\d{1,5})?$/;
+const V4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/;
+const BRACKETED_V6 = /^\[([0-9A-Fa-f]*:[0-9A-Fa-f:.]*)\](?::(\d{1,5}))?$/;
 
 /** An entry's address; some proxies (Azure's, for one) add the client's port to it. */
 function forwardedAddress(entry: string): string | null {
   const match = V4_WITH_PORT.exec(entry) ?? BRACKETED_V6.exec(entry);
-  return canonicalAddress(match === null ? entry : match[1]!);
+  if (match === null) return canonicalAddress(entry);
+  // Past 65535 it is no port, and the entry no address.
+  if (match[2] !== undefined && Number(match[2]) > 65535) return null;
+  return canonicalAddress(match[1]!);
 }

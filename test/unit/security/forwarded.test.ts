@@ -26,6 +26,7 @@ test('from a trusted peer, the rightmost address that is not a trusted proxy is 
     ['198.51.100.7:4711', '198.51.100.7'],
     ['[2001:db8::7]:4711', '2001:db8::7'],
     ['[2001:db8::7]', '2001:db8::7'],
+    ['198.51.100.7:65535', '198.51.100.7'],
     ['198.51.100.7,,10.0.0.2,', '198.51.100.7'],
     ['\t198.51.100.7 ,10.0.0.2', '198.51.100.7'],
   ];
@@ -39,7 +40,7 @@ test('when every entry is a trusted proxy, the leftmost is the client', () => {
 });
 
 test('an entry that is not an address stops the walk at the peer', () => {
-  const cases = ['garbage, 10.0.0.2', 'unknown', '198.51.100.7, 10.0.0.2 10.0.0.3', '198.51.100.07', 'fe80::1%eth0', '198.51.100.7:http', '[198.51.100.7]', '2001:db8::7:4711x'];
+  const cases = ['garbage, 10.0.0.2', 'unknown', '198.51.100.7, 10.0.0.2 10.0.0.3', '198.51.100.07', 'fe80::1%eth0', '198.51.100.7:http', '[198.51.100.7]', '2001:db8::7:4711x', '198.51.100.7:99999', '[2001:db8::7]:65536'];
   for (const header of cases) assert.equal(clientAddress(BALANCER, header, trusted), BALANCER, header);
   // Past the first untrusted address, nothing else is read.
   assert.equal(clientAddress(BALANCER, 'garbage, 198.51.100.7', trusted), '198.51.100.7');
