@@ -47,6 +47,13 @@ export interface FileFacts {
   readonly mtimeMs: number;
   /** A strong entity tag, quotes included. */
   readonly etag: string;
+  /**
+   * Which file this is, and when it last changed in any way: a write, a rename or a new
+   * modification time changes `ctimeMs`, which nobody can set. Size and mtime alone cannot tell
+   * a copy made with `cp -p` from the file it replaced.
+   */
+  readonly ino: number;
+  readonly ctimeMs: number;
 }
 
 /** One file as sent: its headers and validators. */

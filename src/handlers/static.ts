@@ -231,7 +231,7 @@ function chooseEncoding(realPath: string, root: string, acceptEncoding: string |
 
 /** The headers of the file as sent: presentation, encoding, ranges and validators. */
 function representationOf(file: Opened, name: string, presentation: InlineOrDownload, encoding: EncodingChoice, cacheControl: string): Representation {
-  const { size, mtimeMs } = file.stats;
+  const { size, mtimeMs, ino, ctimeMs } = file.stats;
   const etag = entityTag(size, mtimeMs, encoding.chosen?.encoding);
   const validators: HeaderList = [
     ['ETag', etag],
@@ -246,15 +246,16 @@ function representationOf(file: Opened, name: string, presentation: InlineOrDown
     ['Accept-Ranges', 'bytes'],
     ...validators,
   ];
-  return { headers, validators, facts: { size, mtimeMs, etag } };
+  return { headers, validators, facts: { size, mtimeMs, etag, ino, ctimeMs } };
 }
 
 /**
- * The file is the one the cache holds: the same strong entity tag, which names one sequence of
- * bytes, and the same modification time to the fraction of a millisecond the tag leaves out.
+ * The file is the one the cache holds, unchanged since: the same file (inode), not changed in
+ * any way since (its change and modification times), and in the same representation (the tag
+ * names the encoding).
  */
 function isHeld(facts: FileFacts, held: FileFacts | undefined): boolean {
-  return held !== undefined && facts.etag === held.etag && facts.mtimeMs === held.mtimeMs;
+  return held !== undefined && facts.ino === held.ino && facts.ctimeMs === held.ctimeMs && facts.mtimeMs === held.mtimeMs && facts.etag === held.etag;
 }
 
 /**

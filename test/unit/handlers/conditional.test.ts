@@ -7,7 +7,7 @@ import type { ConditionalHeaders, FileFacts } from '../../../src/core/job.js';
 
 // A file of 1000 bytes last modified at 2024-05-06 07:08:09.456 UTC.
 const MTIME = Date.UTC(2024, 4, 6, 7, 8, 9, 456);
-const FILE: FileFacts = { size: 1000, mtimeMs: MTIME, etag: entityTag(1000, MTIME) };
+const FILE: FileFacts = { size: 1000, mtimeMs: MTIME, etag: entityTag(1000, MTIME), ino: 1, ctimeMs: MTIME };
 const LAST_MODIFIED = new Date(MTIME).toUTCString(); // "Mon, 06 May 2024 07:08:09 GMT"
 const EARLIER = new Date(MTIME - 1000).toUTCString();
 const LATER = new Date(MTIME + 1000).toUTCString();
@@ -256,7 +256,7 @@ describe('parseRange', () => {
     assert.deepEqual(parseRange('bytes=-0', 0), unsatisfiable);
     // RFC 9110 §14.1.2: a non-zero suffix is satisfiable, but 206 cannot name zero bytes.
     assert.deepEqual(parseRange('bytes=-10', 0), full);
-    assert.deepEqual(get({ range: 'bytes=-10' }, { size: 0, mtimeMs: MTIME, etag: entityTag(0, MTIME) }), full);
+    assert.deepEqual(get({ range: 'bytes=-10' }, { size: 0, mtimeMs: MTIME, etag: entityTag(0, MTIME), ino: 1, ctimeMs: MTIME }), full);
   });
 
   test('last before first (bytes=5-3) is invalid, so the header is ignored', () => {

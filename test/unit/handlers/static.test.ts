@@ -49,7 +49,7 @@ test('a name that really ends in " (deleted)" is left whole', () => {
   }
 });
 
-test("the cache's refresh of a file it holds gets 304 and no bytes; a file changed since is read", () => {
+test("the cache's refresh of a file it holds gets 304 and no bytes; a file changed since is read", async () => {
   const root = realpathSync(folder);
   const context: StaticContext = { resourcesRoot: root, uploadsRoot: join(root, 'uploads'), contentTable: contentTable({ inlineTypes: ['text/html'], downloadTypes: [] }), smallFileBytes: 64 * 1024, cacheControl: 'no-cache' };
   writeFileSync(join(root, 'held.html'), 'v1');
@@ -70,6 +70,21 @@ test("the cache's refresh of a file it holds gets 304 and no bytes; a file chang
   assert.equal(changed.unchanged, undefined);
   assert.equal(new TextDecoder().decode(changed.cacheable!.bytes), 'v1');
   assert.notEqual(changed.cacheable!.representation.facts.etag, facts.etag);
+  // Replaced by a copy of the same size and modification time (`cp -p`, `rsync -t`): another file.
+  const current = changed.cacheable!.representation.facts;
+  writeFileSync(join(root, 'held.next'), 'v2');
+  utimesSync(join(root, 'held.next'), new Date(), new Date(current.mtimeMs));
+  renameSync(join(root, 'held.next'), join(root, 'held.html'));
+  const copied = serveStatic(refresh(current), context);
+  assert.equal(copied.unchanged, undefined, 'a file of the same size and time is read again');
+  assert.equal(new TextDecoder().decode(copied.cacheable!.bytes), 'v2');
+  // Rewritten in place and dated back: its change time moved (a clock tick later: the kernel
+  // stamps files with a coarse clock).
+  const inPlace = copied.cacheable!.representation.facts;
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  writeFileSync(join(root, 'held.html'), 'v3');
+  utimesSync(join(root, 'held.html'), new Date(), new Date(inPlace.mtimeMs));
+  assert.equal(new TextDecoder().decode(serveStatic(refresh(inPlace), context).cacheable!.bytes), 'v3');
   // The same tag, but not the same time to the fraction of a millisecond the tag leaves out.
   assert.equal(serveStatic(refresh({ ...changed.cacheable!.representation.facts, mtimeMs: changed.cacheable!.representation.facts.mtimeMs + 0.5 }), context).unchanged, undefined);
 });

@@ -21,7 +21,7 @@ const validators = [['ETag', '"page-1"']] as const;
 const representation: Representation = {
   headers: [['Content-Type', 'text/html; charset=utf-8'], ...validators],
   validators,
-  facts: { size: PAGE.length, mtimeMs: 1_000_000, etag: '"page-1"' },
+  facts: { size: PAGE.length, mtimeMs: 1_000_000, etag: '"page-1"', ino: 1, ctimeMs: 1_000_000 },
 };
 
 /** Calls of the stream's single-chunk and many-chunk writes: each is one system call on a socket. */

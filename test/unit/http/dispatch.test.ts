@@ -25,7 +25,7 @@ const PAGE = new TextEncoder().encode('<!DOCTYPE html><title>page</title>\n');
 const representation: Representation = {
   headers: [['Content-Type', 'text/html; charset=utf-8'], ['ETag', '"p1"']],
   validators: [['ETag', '"p1"']],
-  facts: { size: PAGE.length, mtimeMs: 1_000_000, etag: '"p1"' },
+  facts: { size: PAGE.length, mtimeMs: 1_000_000, etag: '"p1"', ino: 1, ctimeMs: 1_000_000 },
 };
 
 function pageJob(): StaticJob {

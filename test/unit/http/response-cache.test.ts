@@ -15,7 +15,7 @@ function file(text: string, etag = '"e1"'): { representation: Representation; by
   const bytes = new TextEncoder().encode(text);
   const validators = [['ETag', etag]] as const;
   return {
-    representation: { headers: [['Content-Type', 'text/html; charset=utf-8'], ...validators], validators, facts: { size: bytes.length, mtimeMs: 1_000_000, etag } },
+    representation: { headers: [['Content-Type', 'text/html; charset=utf-8'], ...validators], validators, facts: { size: bytes.length, mtimeMs: 1_000_000, etag, ino: 1, ctimeMs: 1_000_000 } },
     bytes,
   };
 }
