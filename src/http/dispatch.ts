@@ -113,8 +113,9 @@ function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Excha
   if (result.cacheable !== undefined && job.kind === 'static') deps.cache.store(job, result.cacheable, Date.now());
   if (result.securityRule !== undefined) deps.events.securityRejection(result.securityRule);
   if (result.storedBytes !== undefined) deps.events.uploadStored(result.storedBytes);
-  // Not stored, for the server's own reason (the disk guard's 507, a folder it cannot write).
-  else if (job.kind === 'upload' && result.response.status >= 500) giveUploadBack(deps, exchange);
+  // Not stored, for the server's own reason (a folder it cannot write). Not a 507: the disk
+  // guard weighs each upload's size, so a client could have large ones refused for free.
+  else if (job.kind === 'upload' && result.response.status === 500) giveUploadBack(deps, exchange);
   if (result.log !== undefined) {
     const { level, message, oncePerSecond } = result.log;
     // A security refusal names its rule, as one made on the main thread does (pino leaves out an undefined one).
