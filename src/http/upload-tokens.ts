@@ -95,8 +95,9 @@ export class UploadTokens {
    * Reads the file once (the timer calls this). A change is acted on only when two reads in
    * a row agree: a file rewritten in place can be read half-written (empty, or a token cut
    * short), and a moment later it is whole. One whose writer stalled stays half-written, so
-   * a file changed in place must also end its last line: a token cut short has no newline yet.
-   * A file replaced whole (a renamed file, a Kubernetes Secret) is complete as it is.
+   * of a file changed in place only the lines that end are read: a token cut short has no
+   * newline yet, and a revocation still applies. A file replaced whole (a renamed file, a
+   * Kubernetes Secret) is complete as it is.
    */
   async check(): Promise<void> {
     const seen = await readTokenFile(this.options.file).then(
@@ -114,14 +115,14 @@ export class UploadTokens {
     this.lastSeen = key;
     if (!settled) return;
     if ('problem' in seen) return this.keepOld(seen.problem);
-    if (seen.inode === this.loadedInode && !endsItsLastLine(seen.text)) {
-      return this.keepOld('changed in place, and its last line has no newline yet: still being written?');
-    }
-    this.load(seen);
+    this.load(seen, seen.inode === this.loadedInode);
   }
 
-  private load({ text, inode }: TokenFileRead): void {
-    const parsed = parseTokenFile(text);
+  /** `inPlace`: the file loaded before, rewritten; a last line without its newline is left out. */
+  private load({ text, inode }: TokenFileRead, inPlace: boolean): void {
+    const unfinished = inPlace && !text.endsWith('\n') ? text.slice(text.lastIndexOf('\n') + 1) : '';
+    if (unfinished.trim() !== '') this.options.log.warn({ file: this.options.file }, 'UPLOAD_TOKENS_FILE changed in place: its last line has no newline and is left out until it has one');
+    const parsed = parseTokenFile(text.slice(0, text.length - unfinished.length));
     if (!parsed.ok) return this.keepOld(parsed.problem);
     this.current = new TokenSet([...this.options.listed, ...parsed.tokens]);
     this.loadedText = text;
@@ -175,5 +176,3 @@ async function readTokenFile(path: string): Promise<TokenFileRead> {
   return { text: await readFile(path, 'utf8'), inode: info.ino };
 }
 
-/** Empty, or ending with a newline: no line is cut short at the end. */
-const endsItsLastLine = (text: string): boolean => text.trim() === '' || text.endsWith('\n');

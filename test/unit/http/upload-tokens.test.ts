@@ -213,7 +213,7 @@ describe('UploadTokens', () => {
     assert.ok(tokens.tokens.has('beta') && !tokens.tokens.has('alpha'));
   });
 
-  test('a file changed in place is used only once its last line ends: a writer that stalls mid-token never opens uploads to a prefix', async () => {
+  test('of a file changed in place only the lines that end are read: a writer that stalls mid-token never opens uploads to a prefix, and a revocation still applies', async () => {
     const file = join(dir, 'tokens');
     writeFileSync(file, 'alpha\n');
     open = UploadTokens.start({ listed: [], file, log: recorder().log, pollIntervalMs: 3_600_000 });
@@ -230,6 +230,13 @@ describe('UploadTokens', () => {
     renameSync(join(dir, 'next'), file);
     for (let i = 0; i < 2; i++) await tokens.check();
     assert.ok(tokens.tokens.has('beta') && !tokens.tokens.has('alpha'));
+    // Rewritten in place without a final newline: beta is revoked at once, gamma waits for its newline.
+    writeFileSync(file, 'gamma');
+    for (let i = 0; i < 2; i++) await tokens.check();
+    assert.ok(!tokens.tokens.has('beta') && !tokens.tokens.has('gamma'));
+    appendFileSync(file, '\n');
+    for (let i = 0; i < 2; i++) await tokens.check();
+    assert.ok(tokens.tokens.has('gamma'));
   });
 
   test('close stops the polling', async () => {
