@@ -28,13 +28,13 @@ export interface AdminOptions {
 const ALLOW = 'GET, HEAD';
 
 /**
- * Probes and scrapes need a handful of connections from one address each (the kubelet's, the
- * scraper's). A cap per address keeps one client from locking out the others; the cap on the
- * whole port bounds the descriptors and memory of clients from many addresses, which is what
- * keeps the port's memory within docs/memory.md's bound.
+ * Probes and scrapes need a connection or two from one address each (the kubelet's, the
+ * scraper's). The cap on the whole port bounds the descriptors and memory of clients from many
+ * addresses (docs/memory.md's bound); the cap per address, an eighth of it, keeps a few clients
+ * from filling it and locking out the probes.
  */
-const MAX_ADMIN_CONNECTIONS_PER_PEER = 32;
-const MAX_ADMIN_CONNECTIONS = 2 * MAX_ADMIN_CONNECTIONS_PER_PEER;
+const MAX_ADMIN_CONNECTIONS = 64;
+const MAX_ADMIN_CONNECTIONS_PER_PEER = 8;
 
 /** The path a request asks for, from the origin form (`/readyz?x`) or the absolute form (`http://pod:9090/readyz`). */
 function pathOf(target: string): string {

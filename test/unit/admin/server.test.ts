@@ -73,16 +73,35 @@ test('the port holds 64 connections at most, from any number of addresses; one c
     });
   const closed = (socket: Socket): Promise<unknown> => new Promise((resolve) => (socket.destroyed ? resolve(null) : socket.once('close', resolve)));
   try {
-    // Four addresses, each within its own cap of 32.
-    const held = await Promise.all(Array.from({ length: 64 }, (_, i) => open(`127.0.9.${(i % 4) + 1}`)));
-    const extra = await open('127.0.9.5');
+    // Eight addresses, each within its own cap of 8.
+    const held = await Promise.all(Array.from({ length: 64 }, (_, i) => open(`127.0.9.${(i % 8) + 1}`)));
+    const extra = await open('127.0.9.20');
     extra.resume();
     await closed(extra);
     assert.ok(held.every((socket) => !socket.destroyed), 'the first 64 stay open');
     held[0]!.destroy();
-    await sleep(100);
-    const answer = await exchange(port, '127.0.9.6', 'GET /livez HTTP/1.1\r\nHost: a\r\n\r\n');
+    // The server sees the close a moment later: until then a newcomer is still refused.
+    let answer = '';
+    for (let attempt = 0; attempt < 100 && !answer.startsWith('HTTP/1.1 200'); attempt++) {
+      answer = await exchange(port, '127.0.9.21', 'GET /livez HTTP/1.1\r\nHost: a\r\n\r\n').catch(() => '');
+      if (!answer.startsWith('HTTP/1.1 200')) await sleep(20);
+    }
     assert.match(answer, /^HTTP\/1\.1 200 OK/);
+    for (const socket of held) socket.destroy();
+  } finally {
+    await server.close();
+  }
+});
+
+test('one address holds 8 connections at most, so that a few clients cannot fill the port', async () => {
+  const { server, port } = await countingAdmin();
+  try {
+    const held = await Promise.all(Array.from({ length: 8 }, () => new Promise<Socket>((resolve) => {
+      const socket = connect({ port, host: '127.0.0.1', localAddress: '127.0.10.1' }, () => resolve(socket));
+    })));
+    const refused = await exchange(port, '127.0.10.1', 'GET /livez HTTP/1.1\r\nHost: a\r\n\r\n').catch(() => '');
+    assert.equal(refused, '', 'the ninth is closed unanswered');
+    assert.match(await exchange(port, '127.0.10.2', 'GET /livez HTTP/1.1\r\nHost: a\r\n\r\n'), /^HTTP\/1\.1 200 OK/);
     for (const socket of held) socket.destroy();
   } finally {
     await server.close();
