@@ -77,6 +77,18 @@ test('while another upload is being stored nothing is removed; once it is done, 
   assert.deepEqual(remaining(), OTHERS);
 });
 
+test('an upload that begins while the folder is being listed keeps the listing from being used: its temporary could be in it', async () => {
+  leftovers.submit(UPLOAD, () => undefined);
+  // The failure starts a sweep, whose listing is on its way when the next upload begins.
+  jobs.fail(0, 'crashed');
+  leftovers.submit(UPLOAD, () => undefined);
+  await settle();
+  assert.deepEqual(remaining(), [OWN, ...OTHERS].sort());
+  jobs.succeed(1);
+  await ownRemoved();
+  assert.deepEqual(remaining(), OTHERS);
+});
+
 test('failures no worker held the upload through, a stored upload and a static job remove nothing', async () => {
   const failures: JobFailure[] = ['not-run', 'queue-timeout', 'closed'];
   failures.forEach(() => leftovers.submit(UPLOAD, () => undefined));
