@@ -122,7 +122,7 @@ export class Metrics implements ServerEvents {
     collectDefaultMetrics({ register: this.registry });
     for (const name of DEPRECATED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
     registerLiveGauges(live, registers);
-    this.rejections = new Counter({ name: 'http_server_rejected_total', help: 'Requests, or connections before any request, refused with 503 because a limit was hit', labelNames: ['reason'], registers });
+    this.rejections = new Counter({ name: 'http_server_rejected_total', help: 'Requests, or connections before any request, refused with 503 for the server\'s own reasons: a limit hit, or a job no worker ran', labelNames: ['reason'], registers });
     // A scrape first hands over what requestCompleted has kept, so it reads exact values.
     const flush = (): void => this.flushRequests();
     this.requests = new Counter({ name: 'http_server_requests_total', help: 'Requests answered, or left unanswered when their connection closed (under their status if begun, else 499 or 503), by method and status', labelNames: ['method', 'status'], registers, collect: flush });
