@@ -12,7 +12,7 @@ export type RejectionReason = 'queue_full' | 'queue_timeout' | 'worker_lost' | '
 export interface ServerEvents {
   connectionOpened(): void;
   requestCompleted(method: string, status: number, seconds: number): void;
-  /** A request, or a connection before any request was read, refused with 503 because a limit was hit. */
+  /** A request, or a connection before any request was read, refused with 503 for the server's own reasons. */
   rejected(reason: RejectionReason): void;
   securityRejection(rule: SecurityRule): void;
   uploadStored(bytes: number): void;
