@@ -17,7 +17,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const ORIGIN_FORM = /^\/[\x21\x22\x24-\x7e]*$/;
 const ABSOLUTE_FORM = /^[A-Za-z]+:\/\/[\w\-.~%!$&'()*+,;=:@[\]]*(?:[/?][\x21\x22\x24-\x7e]*)?$/;
 // CONNECT's target: a host and a port, nothing else (RFC 9112 §3.2.3).
-const AUTHORITY_FORM = /^(?:\[[0-9A-Fa-f:.]+\]|[\w\-.~%!$&'()*+,;=]+):\d{1,5}$/;
+const AUTHORITY_FORM = /^(?:\[[0-9A-Fa-f:.]+\]|[\w\-.~%!$&'()*+,;=]+):(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|\d{1,4})$/;
 // Field values may hold VCHAR, SP, HTAB and obs-text, nothing else (no NUL, no controls).
 const INVALID_FIELD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const VERSION = /^HTTP\/(\d)\.(\d)$/;
@@ -249,10 +249,9 @@ function wantsKeepAlive(version: HttpVersion, connection: string | undefined): b
 
 function parseExpect(expect: string | undefined, framing: BodyFraming): boolean {
   if (expect === undefined) return false;
-  // A list (RFC 9110 §10.1.1): `100-continue` repeated, or in two fields, is still the one we meet.
+  // A list (RFC 9110 §10.1.1): `100-continue` repeated, or in two fields, is still the one we
+  // meet; an empty one expects nothing.
   const expectations = listItems(expect).filter((item) => item !== '');
-  if (expectations.length === 0 || expectations.some((item) => item.toLowerCase() !== '100-continue')) {
-    throw new ParseFailure(417, `unsupported expectation "${expect}"`);
-  }
-  return framing.kind !== 'none';
+  if (expectations.some((item) => item.toLowerCase() !== '100-continue')) throw new ParseFailure(417, `unsupported expectation "${expect}"`);
+  return expectations.length > 0 && framing.kind !== 'none';
 }

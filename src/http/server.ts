@@ -21,9 +21,9 @@ import { SlotList } from './slot-list.js';
 import { newTraceId } from './trace-context.js';
 
 /**
- * The accept queue of each of `sockets` listening sockets that share a port whose queue is
- * `backlog`: four times an even share, since the kernel spreads connections by a hash of their
- * addresses, not evenly; never more than `backlog`. A queue far longer than any burst only
+ * The accept queue of each of `sockets` listening sockets that share a port sized for a burst
+ * of `backlog` connects: four times an even share, since the kernel spreads connections by a
+ * hash of their addresses, not evenly; never more than `backlog`. A queue far longer than any burst only
  * holds connections whose clients gave up long ago, each to be accepted and served in turn.
  */
 export function acceptQueueOfEach(backlog: number, sockets: number): number {
