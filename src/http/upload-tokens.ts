@@ -3,8 +3,8 @@
 // src/security: the file is read at start and then polled. A mounted Kubernetes
 // Secret changes by an atomic swap of a symbolic link (`..data`) to a new folder, which a
 // watch on the file's inode never sees; reading a small file every few seconds always does.
-import { readFileSync, statSync, type Stats } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, openSync, readFileSync, type Stats } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { isBearerToken, TokenSet } from '../security/bearer.js';
 
 /** How often the file is read again. Kubernetes itself takes up to a minute to update a Secret. */
@@ -160,19 +160,35 @@ function checkFile(info: Stats): void {
   if (info.size > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
 }
 
+/**
+ * Opened without waiting for a writer (a FIFO would block the open), then checked and read
+ * through the one descriptor: the inode and the text are of the same file, even if it is
+ * replaced in between.
+ */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+
 function readTokenFileSync(path: string): TokenFileRead {
+  let fd: number | null = null;
   try {
-    const info = statSync(path);
+    fd = openSync(path, OPEN_FLAGS);
+    const info = fstatSync(fd);
     checkFile(info);
-    return { text: readFileSync(path, 'utf8'), inode: info.ino };
+    return { text: readFileSync(fd, 'utf8'), inode: info.ino };
   } catch (error) {
     throw new Error(`UPLOAD_TOKENS_FILE ${path} cannot be read: ${(error as Error).message}`);
+  } finally {
+    if (fd !== null) closeSync(fd);
   }
 }
 
 async function readTokenFile(path: string): Promise<TokenFileRead> {
-  const info = await stat(path);
-  checkFile(info);
-  return { text: await readFile(path, 'utf8'), inode: info.ino };
+  const file = await open(path, OPEN_FLAGS);
+  try {
+    const info = await file.stat();
+    checkFile(info);
+    return { text: await file.readFile('utf8'), inode: info.ino };
+  } finally {
+    await file.close();
+  }
 }
 
