@@ -76,4 +76,3 @@ function removeAbandonedTemporaries(uploadsDir: string, jobTimeoutMs: number, lo
     }
   }
 }
-

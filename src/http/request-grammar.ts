@@ -181,7 +181,6 @@ export function parseMethodAndTarget(line: string): RequestLine {
   return { method, target };
 }
 
-/** Origin-form (`/path?query`), absolute-form (`http://host/path`), `*`, or `host:port` for CONNECT alone. */
 /** Each form where RFC 9112 §3.2 allows it: the authority form for CONNECT alone, `*` for OPTIONS alone. */
 function isRequestTarget(method: string, target: string): boolean {
   if (method === 'CONNECT') return AUTHORITY_FORM.test(target);

@@ -191,4 +191,3 @@ async function readTokenFile(path: string): Promise<TokenFileRead> {
     await file.close();
   }
 }
-
