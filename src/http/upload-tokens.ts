@@ -106,7 +106,9 @@ export class UploadTokens {
     );
     const key = 'text' in seen ? `text:${seen.text}` : `problem:${seen.problem}`;
     if ('text' in seen && seen.text === this.loadedText) {
-      // Back to what is loaded: a problem that comes again is news again.
+      // Back to what is loaded: a problem that comes again is news again. The text may now be
+      // another file's (replaced by the same tokens): a later edit of it is one in place.
+      this.loadedInode = seen.inode;
       this.lastSeen = null;
       this.reportedProblem = null;
       return;

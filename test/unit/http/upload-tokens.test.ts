@@ -237,6 +237,13 @@ describe('UploadTokens', () => {
     appendFileSync(file, '\n');
     for (let i = 0; i < 2; i++) await tokens.check();
     assert.ok(tokens.tokens.has('gamma'));
+    // Replaced by a file of the same text, then that file edited in place: still an edit in place.
+    writeFileSync(join(dir, 'next'), 'gamma\n');
+    renameSync(join(dir, 'next'), file);
+    await tokens.check();
+    writeFileSync(file, 'gamma\nZ9x');
+    for (let i = 0; i < 3; i++) await tokens.check();
+    assert.ok(tokens.tokens.has('gamma') && !tokens.tokens.has('Z9x'));
   });
 
   test('close stops the polling', async () => {
