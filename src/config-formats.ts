@@ -2,11 +2,17 @@
 // convict's own formats would read loosely, and says in its message what it takes.
 import type convict from 'convict';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { isBearerToken } from './security/bearer.js';
 import { cidrProblem } from './security/cidr.js';
 import { CorsPolicy } from './security/cors.js';
 import { normalizeHost } from './security/host.js';
+
+/** Multicast and broadcast addresses (and IPv4-mapped IPv6 forms of them): no TCP peer can reach a listener there. */
+const NO_TCP_PEERS = new BlockList();
+NO_TCP_PEERS.addSubnet('224.0.0.0', 4, 'ipv4');
+NO_TCP_PEERS.addAddress('255.255.255.255', 'ipv4');
+NO_TCP_PEERS.addSubnet('ff00::', 8, 'ipv6');
 
 /**
  * Integers written in decimal digits only. Without a coerce of its own, convict reads a
@@ -115,11 +121,16 @@ export const CONFIG_FORMATS: Readonly<Record<string, convict.Format>> = {
     coerce: (value: string): number | string => (/^(0|[1-9]\d{0,4})$/.test(value.trim()) ? Number(value) : value),
   },
   // HOST, ADMIN_HOST: an IP address or a host name. An empty value (an unset variable in a
-  // compose file) would otherwise listen on every interface, the admin port included.
+  // compose file) would otherwise listen on every interface, the admin port included. Linux
+  // lets a TCP socket bind a multicast or the broadcast address, which no client can connect
+  // to: the server would start, say it is ready, and never be reached.
   'bind-address': {
     validate(value: unknown): void {
       if (typeof value !== 'string' || (isIP(value) === 0 && !HOST_NAME.test(value))) {
         throw new Error('must be an IP address (0.0.0.0 or :: for every interface) or a host name');
+      }
+      if (NO_TCP_PEERS.check(value.split('%', 1)[0]!, isIP(value) === 6 ? 'ipv6' : 'ipv4')) {
+        throw new Error('must be an address TCP clients can connect to, not a multicast or broadcast one');
       }
     },
   },

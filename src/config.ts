@@ -99,25 +99,32 @@ export function helpText(): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Turns `[port] [host] [max_threads]` into the equivalent flags; flags pass through. */
-export function positionalToFlags(argv: readonly string[]): string[] {
-  const flags: string[] = [];
+/** A flag as given on the command line, with its value if one came (`--flag=value` or `--flag value`). */
+export interface FlagValue {
+  readonly flag: string;
+  readonly value: string | undefined;
+}
+
+/** Reads the command line: flags with their values, and `[port] [host] [max_threads]` as the flags they stand for. */
+export function flagValues(argv: readonly string[]): FlagValue[] {
+  const flags: FlagValue[] = [];
   let position = 0;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg.startsWith('--')) {
+      const equals = arg.indexOf('=');
+      const flag = equals === -1 ? arg : arg.slice(0, equals);
       // convict ignores flags it does not know: a misspelt one would be dropped in silence.
       // Named without its value, which may be a secret (`--upload-token=...`).
-      const flag = arg.split('=', 1)[0]!;
       if (!KNOWN_FLAGS.has(flag)) throw new ConfigError(`unknown option "${flag}" (${USAGE}; --help lists them)`);
-      flags.push(arg);
       // a flag's value may follow as its own argument
-      if (!arg.includes('=') && i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) flags.push(argv[++i]!);
+      const followed = equals === -1 && i + 1 < argv.length && !argv[i + 1]!.startsWith('--');
+      flags.push({ flag, value: equals !== -1 ? arg.slice(equals + 1) : followed ? argv[++i] : undefined });
       continue;
     }
     const flag = POSITIONAL_FLAGS[position++];
     if (flag === undefined) throw new ConfigError(`unexpected argument "${arg}" (${USAGE}; --help lists the flags)`);
-    flags.push(`${flag}=${arg}`);
+    flags.push({ flag, value: arg });
   }
   return flags;
 }
@@ -143,13 +150,10 @@ const FLAG_SETTINGS = new Map(Object.values(schema).map((entry) => [`--${entry.a
  * whose argument parser turns `0x10` or `1e4` into numbers and repeated flags into lists
  * before any format sees them.
  */
-function withFlags(flags: readonly string[], env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+function withFlags(flags: readonly FlagValue[], env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const merged = { ...env };
-  for (let i = 0; i < flags.length; i++) {
-    const [flag, ...rest] = flags[i]!.split('=');
-    const setting = FLAG_SETTINGS.get(flag!)!;
-    let value: string | undefined = rest.length > 0 ? rest.join('=') : undefined;
-    if (value === undefined && i + 1 < flags.length && !flags[i + 1]!.startsWith('--')) value = flags[++i];
+  for (const { flag, value } of flags) {
+    const setting = FLAG_SETTINGS.get(flag)!;
     merged[setting.env] = value ?? (setting.boolean ? 'true' : '');
   }
   return merged;
@@ -176,7 +180,7 @@ function sharesAnAddress(host: string, other: string): boolean {
 
 /** Reads and validates configuration; throws ConfigError with one clear line per problem. */
 export function loadConfig(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Config {
-  const given = withFlags(positionalToFlags(argv), env);
+  const given = withFlags(flagValues(argv), env);
   const config = convict(schema, { args: [], env: given });
   try {
     config.validate({ allowed: 'strict' });

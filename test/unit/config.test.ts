@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { asksForHelp, ConfigError, defaultAllowedHosts, loadConfig, positionalToFlags, resolveListenSockets } from '../../src/config.js';
+import { asksForHelp, ConfigError, defaultAllowedHosts, flagValues, loadConfig, resolveListenSockets } from '../../src/config.js';
 
 let root: string;
 let resources: string;
@@ -202,6 +202,12 @@ describe('configuration', () => {
       [[], { HOST: '' }, 'HOST'],
       [[], { ADMIN_HOST: ' ' }, 'ADMIN_HOST'],
       [['--admin-host=a b'], {}, 'ADMIN_HOST'],
+      // Linux binds these for TCP, and then no client can ever connect.
+      [[], { HOST: '224.0.0.1' }, 'HOST'],
+      [[], { HOST: '239.255.255.250' }, 'HOST'],
+      [[], { HOST: '255.255.255.255' }, 'HOST'],
+      [[], { ADMIN_HOST: 'ff02::1%lo' }, 'ADMIN_HOST'],
+      [[], { ADMIN_HOST: '::ffff:224.0.0.1' }, 'ADMIN_HOST'],
       // Written on the wire as it is: a newline would break every response.
       [[], { CACHE_CONTROL: 'max-age=60\n' }, 'CACHE_CONTROL'],
       [[], { CACHE_CONTROL: 'a\r\nX-Injected: yes' }, 'CACHE_CONTROL'],
@@ -213,7 +219,7 @@ describe('configuration', () => {
   });
 
   test('HOST and ADMIN_HOST take IP addresses and host names', () => {
-    for (const host of ['0.0.0.0', '::', '::1', 'fe80::1%lo', 'localhost', 'rawhttp.example.com', 'node-1.internal.']) {
+    for (const host of ['0.0.0.0', '::', '::1', 'fe80::1%lo', '223.255.255.255', '240.0.0.1', 'fe00::1', 'localhost', 'rawhttp.example.com', 'node-1.internal.']) {
       assert.equal(loadConfig([], { ...env, HOST: host, ADMIN_HOST: host }).adminHost, host);
     }
   });
@@ -279,11 +285,12 @@ describe('configuration', () => {
     assert.equal(asksForHelp(['--cache-control=--help']), false);
   });
 
-  test('positionalToFlags maps positions to flags and passes flags through', () => {
-    assert.deepEqual(positionalToFlags(['8000', '0.0.0.0', '20']), ['--port=8000', '--host=0.0.0.0', '--max-threads=20']);
-    assert.deepEqual(positionalToFlags(['--queue-size', '5', '8000']), ['--queue-size', '5', '--port=8000']);
-    assert.deepEqual(positionalToFlags(['--log-level=debug']), ['--log-level=debug']);
-    assert.deepEqual(positionalToFlags([]), []);
+  test('flagValues maps positions to flags and pairs each flag with its value', () => {
+    assert.deepEqual(flagValues(['8000', '0.0.0.0', '20']), [{ flag: '--port', value: '8000' }, { flag: '--host', value: '0.0.0.0' }, { flag: '--max-threads', value: '20' }]);
+    assert.deepEqual(flagValues(['--queue-size', '5', '8000']), [{ flag: '--queue-size', value: '5' }, { flag: '--port', value: '8000' }]);
+    assert.deepEqual(flagValues(['--log-level=debug', '--proxy-protocol']), [{ flag: '--log-level', value: 'debug' }, { flag: '--proxy-protocol', value: undefined }]);
+    assert.deepEqual(flagValues(['--cors-origins=a=b']), [{ flag: '--cors-origins', value: 'a=b' }]);
+    assert.deepEqual(flagValues([]), []);
   });
 });
 
