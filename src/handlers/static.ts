@@ -192,6 +192,12 @@ function find(job: StaticJob, context: StaticContext): Found {
   return { ok: false, result: refuseOpen('missing', job.method) };
 }
 
+/** Whether the open file has been written to (or resized) since `before` was taken. */
+function changedSince(fd: number, before: Stats): boolean {
+  const now = fs.fstatSync(fd);
+  return now.size !== before.size || now.mtimeMs !== before.mtimeMs || now.ctimeMs !== before.ctimeMs;
+}
+
 function readRange(fd: number, start: number, length: number): Uint8Array {
   const bytes = new Uint8Array(length);
   let at = 0;
@@ -270,9 +276,10 @@ function respondFromFile(method: 'GET' | 'HEAD', conditions: ConditionalHeaders,
   if (size <= smallFileBytes) {
     if (isHeld(representation.facts, held)) return { result: { response: notModified(representation), unchanged: representation }, keptOpen: false };
     const bytes = readRange(file.fd, 0, size);
-    // Shorter than its size a moment ago: the file is being rewritten. Nothing is sent yet,
-    // and a moment later it is whole: 503 with Retry-After says so.
-    if (bytes.length < size) return { result: { response: errorResponse(503, method, RETRY_IN_A_SECOND), log: { level: 'warn', message: 'file changed while being read: 503' } }, keptOpen: false };
+    // Rewritten while being read (shorter than its size a moment ago, or changed since the
+    // stat its ETag comes from): the bytes may belong to another version than the tag. Nothing
+    // is sent yet, and a moment later the file is whole: 503 with Retry-After says so.
+    if (bytes.length < size || changedSince(file.fd, file.stats)) return { result: { response: errorResponse(503, method, RETRY_IN_A_SECOND), log: { level: 'warn', message: 'file changed while being read: 503' } }, keptOpen: false };
     const response = respondWith(method, conditions, representation, (start, length) => ({ kind: 'bytes', bytes: bytes.subarray(start, start + length) }));
     return { result: { response, cacheable: { representation, bytes } }, keptOpen: false };
   }

@@ -88,3 +88,38 @@ test("the cache's refresh of a file it holds gets 304 and no bytes; a file chang
   // The same tag, but not the same time to the fraction of a millisecond the tag leaves out.
   assert.equal(serveStatic(refresh({ ...changed.cacheable!.representation.facts, mtimeMs: changed.cacheable!.representation.facts.mtimeMs + 0.5 }), context).unchanged, undefined);
 });
+
+test('a small file rewritten while it is read gets 503 with Retry-After, never one version\'s tag on another\'s bytes', () => {
+  const root = realpathSync(folder);
+  const context: StaticContext = { resourcesRoot: root, uploadsRoot: join(root, 'uploads'), contentTable: contentTable({ inlineTypes: ['text/html'], downloadTypes: [] }), smallFileBytes: 64 * 1024, cacheControl: 'no-cache' };
+  const path = join(root, 'torn.html');
+  writeFileSync(path, 'v1v1');
+  const job: StaticJob = { kind: 'static', method: 'GET', path: '/torn.html', conditions: {}, acceptEncoding: undefined, query: '', held: undefined };
+  const whole = serveStatic(job, context);
+  assert.equal(whole.response.status, 200);
+
+  // The handler's fs is Node's own module object: a writer gets in between its stat and its read.
+  const fsModule = process.getBuiltinModule('node:fs');
+  const readSync = fsModule.readSync;
+  let rewritten = false;
+  fsModule.readSync = ((...args: Parameters<typeof readSync>) => {
+    if (!rewritten) {
+      rewritten = true;
+      writeFileSync(path, 'v2v2');
+      // The same size, and a time the kernel's coarse clock would have moved to by the next write.
+      utimesSync(path, new Date(), new Date(Date.now() + 1000));
+    }
+    return readSync(...args);
+  }) as typeof readSync;
+  try {
+    const torn = serveStatic(job, context);
+    assert.ok(rewritten, 'the file was read');
+    assert.equal(torn.response.status, 503);
+    assert.deepEqual(torn.response.headers.find(([name]) => name === 'Retry-After'), ['Retry-After', '1']);
+    assert.equal(torn.cacheable, undefined, 'nothing to cache');
+  } finally {
+    fsModule.readSync = readSync;
+  }
+  const after = serveStatic(job, context);
+  assert.equal(new TextDecoder().decode(after.cacheable!.bytes), 'v2v2');
+});
