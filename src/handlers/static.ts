@@ -85,6 +85,8 @@ function openProblem(error: unknown): OpenProblem {
  */
 function missingWhere(path: string, root: string): 'missing' | 'outside' | 'hidden' {
   for (let folder = dirname(path); ; folder = dirname(folder)) {
+    // Above the root (the root itself was asked for, and is gone): missing, not outside.
+    if (folder.length < root.length) return 'missing';
     try {
       const realFolder = fs.realpathSync.native(folder);
       if (!isInside(realFolder, root)) return 'outside';

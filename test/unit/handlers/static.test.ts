@@ -123,3 +123,13 @@ test('a small file rewritten while it is read gets 503 with Retry-After, never o
   const after = serveStatic(job, context);
   assert.equal(new TextDecoder().decode(after.cacheable!.bytes), 'v2v2');
 });
+
+test('a document root removed while serving answers 404, not a security refusal for the folder above it', () => {
+  const root = join(realpathSync(folder), 'removed-root');
+  const context: StaticContext = { resourcesRoot: root, uploadsRoot: join(root, 'uploads'), contentTable: contentTable({ inlineTypes: ['text/html'], downloadTypes: [] }), smallFileBytes: 64 * 1024, cacheControl: 'no-cache' };
+  for (const path of ['/', '/index.html', '/uploads/', '/uploads/a.json']) {
+    const result = serveStatic({ kind: 'static', method: 'GET', path, conditions: {}, acceptEncoding: undefined, query: '', held: undefined }, context);
+    assert.equal(result.response.status, 404, path);
+    assert.equal(result.securityRule, undefined, path);
+  }
+});
