@@ -44,6 +44,11 @@ export class Connection implements Responder {
   /** The response whose file the writer is streaming, while it does. */
   private streaming: { readonly exchange: Exchange; readonly status: number; readonly keepAlive: boolean } | null = null;
   private requestCount = 0;
+  /**
+   * When the latest request began. A request answered at once (a cached file, OPTIONS) never
+   * moves the phase off idle, so an idle deadline set before it counts from here instead.
+   */
+  private latestRequestBegan = 0;
   /** While draining: how long an idle connection waits for the client's last request. */
   private idleGraceMs = 0;
   private idleCloseTimer: NodeJS.Timeout | null = null;
@@ -109,6 +114,13 @@ export class Connection implements Responder {
   checkDeadline(now: number): void {
     if (this.deadline === 0 || now < this.deadline) return;
     const phase = this.phase;
+    if (phase === 'idle') {
+      const idleUntil = this.latestRequestBegan + this.deps.settings.keepAliveTimeoutMs;
+      if (now < idleUntil) {
+        this.deadline = idleUntil;
+        return;
+      }
+    }
     this.deadline = 0;
     if (phase === 'idle') {
       this.deps.log.debug({ conn: this.id }, 'keep-alive timeout, closing');
@@ -151,6 +163,7 @@ export class Connection implements Responder {
   /** `bodyFollows`: the head of a request whose body is still to be read. */
   private openExchange(head: RequestHead, bodyFollows: boolean): Exchange {
     const exchange = requestExchange(this.deps, this.accepted, head, ++this.requestCount);
+    this.latestRequestBegan = this.reader.requestBegan;
     // The server is leaving: its client's next connection goes where the balancer now routes.
     if (this.owner.windingDown()) exchange.keepAlive = false;
     this.exchanges.push(exchange);

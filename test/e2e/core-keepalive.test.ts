@@ -285,6 +285,32 @@ describe('short timeouts', () => {
   });
 });
 
+describe('a connection in use, answered from the file cache', () => {
+  let server: StartedServer;
+  before(async () => {
+    server = await startServer({ env: { KEEP_ALIVE_TIMEOUT_MS: '1000', FILE_CACHE_TTL_MS: '60000' } });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  test('is not closed while requests keep coming: the idle timeout counts from the latest one', async () => {
+    const client = await RawClient.connect(server.port);
+    // Answered at once from memory, these never took the connection out of its idle phase:
+    // before the fix it closed a timeout after it first fell idle, in the middle of its use.
+    for (let i = 0; i < 25; i++) {
+      client.write(get('/sample.txt', server.port));
+      const response = (await client.responses(i + 1, 10_000))[i]!;
+      assert.equal(response.status, 200, `request ${i + 1}`);
+      await sleep(100);
+    }
+    assert.equal(client.isClosed, false, 'closed while in use');
+    const lastAt = Date.now();
+    await client.waitClosed(10_000);
+    assert.ok(Date.now() - lastAt >= 800, 'kept for the timeout after the last request');
+  });
+});
+
 test('REQUEST_TIMEOUT_MS counts from the request\'s first byte: a head trickled for most of it leaves the body only the rest', async () => {
   const server = await startServer({ env: { HEADERS_TIMEOUT_MS: '3000', REQUEST_TIMEOUT_MS: '4000', KEEP_ALIVE_TIMEOUT_MS: '10000' } });
   try {
