@@ -33,7 +33,9 @@ const PERCENT_ESCAPE = /%[0-9a-f]{2}/i;
 export function contentDisposition(fileName: string): string {
   const quoted = (name: string): string => name.replace(/[\\"]/g, (c) => `\\${c}`);
   if (PLAIN_FILENAME.test(fileName) && !PERCENT_ESCAPE.test(fileName)) return `attachment; filename="${quoted(fileName)}"`;
-  const fallback = fileName.replace(/[^\x20-\x7e]|%(?=[0-9a-f]{2})/gi, '_');
+  // Accents dropped rather than the whole letter (`café` as `cafe`), for clients that read only `filename`;
+  // canonical decomposition (NFD) never yields a quote, slash or backslash that was not there.
+  const fallback = fileName.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/[^\x20-\x7e]|%(?=[0-9a-f]{2})/gi, '_');
   const encoded = encodeURIComponent(fileName).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return `attachment; filename="${quoted(fallback)}"; filename*=UTF-8''${encoded}`;
 }

@@ -64,8 +64,10 @@ describe('Content-Disposition', () => {
   });
 
   test('a name that is not plain ASCII gets an ASCII fallback and an RFC 6266 filename*', () => {
-    assert.equal(contentDisposition('café.txt'), "attachment; filename=\"caf_.txt\"; filename*=UTF-8''caf%C3%A9.txt");
-    assert.equal(contentDisposition("é's (1)*.png"), "attachment; filename=\"_'s (1)*.png\"; filename*=UTF-8''%C3%A9%27s%20%281%29%2A.png");
+    assert.equal(contentDisposition('café.txt'), "attachment; filename=\"cafe.txt\"; filename*=UTF-8''caf%C3%A9.txt");
+    // Decomposed accents go; letters with none (ø) and other scripts become `_`.
+    assert.equal(contentDisposition('ünïcødé.png'), "attachment; filename=\"unic_de.png\"; filename*=UTF-8''%C3%BCn%C3%AFc%C3%B8d%C3%A9.png");
+    assert.equal(contentDisposition("é's (1)*.png"), "attachment; filename=\"e's (1)*.png\"; filename*=UTF-8''%C3%A9%27s%20%281%29%2A.png");
     assert.equal(contentDisposition('日本.jpg'), "attachment; filename=\"__.jpg\"; filename*=UTF-8''%E6%97%A5%E6%9C%AC.jpg");
   });
 
