@@ -18,11 +18,12 @@ export function openFileLimit(limitsText: string): number | null {
 
 /**
  * Descriptors MAX_CONNECTIONS may hold at most: each connection served its socket and files
- * (DESCRIPTORS_PER_CONNECTION), and as many again that the server has finished with, one
- * socket each, which do not count toward the cap while they close (see HttpServer.atCapacity).
+ * (DESCRIPTORS_PER_CONNECTION); as many again that the server has finished with, one socket
+ * each, which do not count toward the cap while they close (see HttpServer.atCapacity); and
+ * as many refused ones, a socket each while their 503 leaves (HttpServer.refuse).
  */
 export function descriptorsForConnections(maxConnections: number): number {
-  return maxConnections * (DESCRIPTORS_PER_CONNECTION + 1);
+  return maxConnections * (DESCRIPTORS_PER_CONNECTION + 2);
 }
 
 /**

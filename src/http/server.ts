@@ -66,6 +66,8 @@ export class HttpServer {
   private readonly pending = new SlotList<Socket>();
   /** Open connections that have ended their side and await the client's close. */
   private finished = 0;
+  /** Refused sockets still open while their 503 leaves (see refuse): at most MAX_CONNECTIONS. */
+  private refusing = 0;
   private nextConnectionId = 1;
   private sweepTimer: NodeJS.Timeout | null = null;
   private draining = false;
@@ -271,11 +273,21 @@ export class HttpServer {
     if (logOpenClose) this.options.log.debug({ conn: id, client }, 'connection opened');
   }
 
-  /** Answers 503 without reading a request, then closes. */
+  /**
+   * Answers 503 without reading a request, then closes. A refused socket stays open a moment,
+   * so that its client reads the 503 rather than a reset; it holds a descriptor no cap counts,
+   * so past MAX_CONNECTIONS of them (a connect flood) one is closed at once, its 503 best effort.
+   */
   private refuse(socket: Socket): void {
     socket.on('error', () => undefined);
-    socket.resume(); // discard what the client sends, so closing does not turn into a reset
     socket.end(overloadResponse());
+    if (this.refusing >= this.options.maxConnections) {
+      socket.destroy();
+      return;
+    }
+    this.refusing++;
+    socket.once('close', () => this.refusing--);
+    socket.resume(); // discard what the client sends, so closing does not turn into a reset
     setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
   }
 

@@ -2,6 +2,7 @@
 // being sent) and the MAX_CONNECTIONS cap.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readdirSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
@@ -180,6 +181,45 @@ describe('MAX_CONNECTIONS=3', () => {
       }
       assert.equal(status, 200);
     } finally {
+      for (const client of held) client.close();
+    }
+  });
+
+  test('a connect flood past the cap holds no more than MAX_CONNECTIONS refused sockets open at once', async () => {
+    const held: RawClient[] = [];
+    const flood: Socket[] = [];
+    try {
+      // The connections of the tests before may take a moment to be seen closed.
+      for (let attempt = 0; held.length < 3 && attempt < 50; attempt++) {
+        const client = await RawClient.connect(server.port);
+        client.write(get('/', server.port));
+        if ((await client.responses(1))[0]!.status === 200) held.push(client);
+        else {
+          client.close();
+          await sleep(100);
+        }
+      }
+      assert.equal(held.length, 3, 'the cap is full');
+      const pid = server.process.pid!;
+      const before = readdirSync(`/proc/${pid}/fd`).length;
+      // Clients that connect and neither read nor close: each refused socket lingers up to a
+      // second for its 503 to be read. Before the bound, every one of them held a descriptor.
+      for (let i = 0; i < 60; i++) {
+        const socket = connect({ port: server.port, host: '127.0.0.1' });
+        socket.on('error', () => undefined);
+        socket.pause();
+        flood.push(socket);
+      }
+      await Promise.all(flood.map((socket) => once(socket, 'connect')));
+      let peak = 0;
+      for (let i = 0; i < 10; i++) {
+        peak = Math.max(peak, readdirSync(`/proc/${pid}/fd`).length - before);
+        await sleep(30);
+      }
+      // Three refused sockets lingering, and a few descriptors of the server's own coming and going.
+      assert.ok(peak <= 3 + 8, `descriptors grew by ${peak}`);
+    } finally {
+      for (const socket of [...flood]) socket.destroy();
       for (const client of held) client.close();
     }
   });
