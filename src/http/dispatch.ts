@@ -4,9 +4,10 @@
 // dependencies, so a connection allocates nothing for them; the connection owns the socket
 // and the order in which responses leave.
 import type { Logger } from 'pino';
-import type { Job, JobResult } from '../core/job.js';
+import type { Job, JobResult, WorkLog } from '../core/job.js';
 import type { RequestHead } from '../core/request.js';
 import type { Response } from '../core/response.js';
+import type { SecurityRule } from '../core/routes.js';
 import type { ConditionLogs } from '../log.js';
 import type { JobOutcome, JobRunner } from '../pool/pool.js';
 import type { AccessPolicy } from './access-policy.js';
@@ -62,9 +63,20 @@ export function giveUploadBack(deps: DispatchDeps, exchange: Exchange): void {
 export function immediateResponse(deps: DispatchDeps, connection: number, exchange: Exchange, decision: ImmediateRoute): Response {
   if (decision.kind === 'reject' && decision.rule !== undefined) {
     deps.events.securityRejection(decision.rule);
-    deps.log.warn({ conn: connection, client: exchange.client, target: exchange.target, rule: decision.rule, reason: decision.reason, traceId: exchange.traceId }, 'security refusal');
+    logSecurityRefusal(deps, decision.rule, SECURITY_REFUSAL, { conn: connection, client: exchange.client, target: exchange.target, reason: decision.reason, traceId: exchange.traceId });
   }
   return immediateRouteResponse(decision, exchange.method);
+}
+
+const SECURITY_REFUSAL = { level: 'warn', message: 'security refusal' } as const;
+
+/**
+ * A security refusal's line, at most once a second for each rule, with how many were held
+ * back: the access line records every request already, and a client pipelining refused
+ * requests must not turn each of its bytes into a dozen of log.
+ */
+function logSecurityRefusal(deps: DispatchDeps, rule: SecurityRule, { level, message }: Pick<WorkLog, 'level' | 'message'>, fields: Record<string, unknown>): void {
+  deps.conditionLogs.of(`security refusal: ${rule}`).maybe((suppressed) => deps.log[level]({ ...fields, rule, suppressed }, message));
 }
 
 /**
@@ -118,9 +130,10 @@ function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Excha
   else if (job.kind === 'upload' && result.response.status === 500) giveUploadBack(deps, exchange);
   if (result.log !== undefined) {
     const { level, message, oncePerSecond } = result.log;
-    // A security refusal names its rule, as one made on the main thread does (pino leaves out an undefined one).
-    const fields = { conn: connection, client: exchange.client, target: exchange.target, rule: result.securityRule, worker: outcome.workerId, traceId: exchange.traceId, ...result.log.fields };
-    if (oncePerSecond === undefined) deps.log[level](fields, message);
+    const fields = { conn: connection, client: exchange.client, target: exchange.target, worker: outcome.workerId, traceId: exchange.traceId, ...result.log.fields };
+    // A security refusal names its rule, as one made on the main thread does.
+    if (result.securityRule !== undefined) logSecurityRefusal(deps, result.securityRule, result.log, fields);
+    else if (oncePerSecond === undefined) deps.log[level](fields, message);
     else deps.conditionLogs.of(message).maybe((suppressed) => deps.log[level]({ ...fields, suppressed }, message));
   }
   return result.response;

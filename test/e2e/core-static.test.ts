@@ -236,7 +236,7 @@ describe('a prepared document root', () => {
     const response = await request(server.port, get('/r%C3%A9sum%C3%A9.txt', server.port));
     assert.equal(response.status, 200);
     assert.equal(response.body.toString(), 'accents\n');
-    assert.equal(response.headers['content-disposition'], `attachment; filename="r_sum_.txt"; filename*=UTF-8''r%C3%A9sum%C3%A9.txt`);
+    assert.equal(response.headers['content-disposition'], `attachment; filename="resume.txt"; filename*=UTF-8''r%C3%A9sum%C3%A9.txt`);
   });
 
   test('other file types are 415', async () => {

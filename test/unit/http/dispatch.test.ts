@@ -217,6 +217,17 @@ describe('immediateResponse and completed', () => {
     assert.equal(logged.filter((entry) => entry.msg === 'security refusal').length, 1);
   });
 
+  test('security refusals are logged at most once a second for each rule, each counted', () => {
+    const { deps, events, logged } = setUp({ acceptsJobs: true });
+    // A client pipelining refused requests: every one is counted, not every one is a log line.
+    for (let i = 0; i < 50; i++) immediateResponse(deps, 7, exchangeFor('GET', '/../x'), { kind: 'reject', status: 403, reason: 'traversal', rule: 'traversal' });
+    immediateResponse(deps, 7, exchangeFor('GET', '/.env'), { kind: 'reject', status: 403, reason: 'hidden', rule: 'hidden_file' });
+    assert.equal(events.length, 51);
+    const lines = logged.filter((entry) => entry.msg === 'security refusal');
+    assert.deepEqual(lines.map((line) => line.rule), ['traversal', 'hidden_file'], 'the first of each rule at once');
+    assert.equal(lines[0]!.target, '/../x');
+  });
+
   test('a sent response is counted and written to the access log', () => {
     const { deps, events, logged } = setUp({ acceptsJobs: true });
     const exchange = exchangeFor('HEAD', '/page.html');
