@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { AdminServer } from './admin/server.js';
 import { ConfigError, defaultAllowedHosts, type Config } from './config.js';
 import { Metrics } from './admin/metrics.js';
-import type { Job, JobResult } from './core/job.js';
+import type { JobResult, WorkerJob } from './core/job.js';
 import { codeOf } from './error-code.js';
 import { contentTable } from './handlers/content-types.js';
 import { diskSpace } from './handlers/disk-guard.js';
@@ -32,7 +32,7 @@ import { prepareUploads } from './uploads-folder.js';
 export interface App {
   readonly config: Config;
   readonly log: Logger;
-  readonly pool: WorkerPool<Job, JobResult>;
+  readonly pool: WorkerPool<WorkerJob, JobResult>;
   /** The pool as the engine uses it, and what removes the temporaries of uploads whose worker stopped. */
   readonly uploadLeftovers: UploadLeftovers;
   readonly http: HttpServer;
@@ -168,10 +168,10 @@ function workContext(config: Config): WorkContext {
 }
 
 /** The worker pool, running; `restarted` counts a replaced worker. */
-async function startPool(config: Config, log: Logger, restarted: () => void): Promise<WorkerPool<Job, JobResult>> {
+async function startPool(config: Config, log: Logger, restarted: () => void): Promise<WorkerPool<WorkerJob, JobResult>> {
   const saturatedLog = new RateLimitedLog(1000);
   const dequeuedLog = new RateLimitedLog(1000);
-  const pool = new WorkerPool<Job, JobResult>({
+  const pool = new WorkerPool<WorkerJob, JobResult>({
     size: config.maxThreads,
     queueSize: config.queueSize,
     jobTimeoutMs: config.jobTimeoutMs,

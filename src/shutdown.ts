@@ -76,8 +76,8 @@ export async function shutdown(app: App, signal: string): Promise<number> {
   }
   if (await settlesWithin(app.pool.close(), STOP_GRACE_MS)) log.info('shutdown: workers stopped');
   else log.warn({ graceMs: STOP_GRACE_MS }, 'shutdown: workers not stopped within the grace (a thread blocked in a system call); going on without them');
-  // Uploads the timeout cut, or whose worker is still stuck, can never be linked any more.
-  if (!(await settlesWithin(app.uploadLeftovers.removeAll(), STOP_GRACE_MS))) log.warn({ graceMs: STOP_GRACE_MS }, 'shutdown: upload temporaries not removed within the grace; removed at the next start');
+  // Uploads whose worker is still stuck can never be linked any more.
+  if (!(await settlesWithin(app.uploadLeftovers.removeRemaining(), STOP_GRACE_MS))) log.warn({ graceMs: STOP_GRACE_MS }, 'shutdown: upload temporaries not removed within the grace; removed at the next start');
   app.uploadTokens?.close();
   if (!(await settlesWithin(app.admin.close(), STOP_GRACE_MS))) log.warn({ graceMs: STOP_GRACE_MS }, 'shutdown: admin listener not closed within the grace; going on');
   log.info({ exitCode }, 'shutdown complete');

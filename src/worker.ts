@@ -1,7 +1,7 @@
 // Worker thread entry: the handlers, run by the pool's worker loop.
-import type { Job, JobResult } from './core/job.js';
+import type { JobResult, WorkerJob } from './core/job.js';
 import { doBatch, resultParts, type WorkContext } from './handlers/work.js';
 import { serveBatches, workerInputData } from './pool/worker-loop.js';
 
 const context = workerInputData() as WorkContext;
-serveBatches<Job, JobResult>((batch) => doBatch(batch.jobs, context, batch), resultParts);
+serveBatches<WorkerJob, JobResult>((batch) => doBatch(batch.jobs, context, batch), resultParts);

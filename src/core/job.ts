@@ -41,6 +41,17 @@ export interface UploadJob {
 
 export type Job = StaticJob | UploadJob;
 
+/**
+ * An upload as a worker stores it: with the name of its temporary file, chosen on the main
+ * thread, which so knows exactly what to remove when the worker stops (upload-leftovers.ts).
+ */
+export interface NamedUploadJob extends UploadJob {
+  readonly temporary: string;
+}
+
+/** What the workers run. */
+export type WorkerJob = StaticJob | NamedUploadJob;
+
 /** What the validators and ranges are computed from. */
 export interface FileFacts {
   readonly size: number;

@@ -6,7 +6,6 @@
 // The file-system calls come in as a small interface, so a test can make any one of them fail.
 import { join } from 'node:path';
 import { fs as nodeFs, randomHex } from './builtins.js';
-import { TEMP_RANDOM_BYTES, temporaryName, thisProcess } from './upload-temporaries.js';
 
 /** The synchronous file-system calls storing an upload makes (node:fs in production). */
 export interface StorageFs {
@@ -22,8 +21,6 @@ export interface StorageFs {
 
 export const NODE_FS: StorageFs = nodeFs;
 
-/** Names this process's temporaries, so replicas sharing the folder can tell whose they are. */
-const OWNER = thisProcess();
 const MAX_NAME_ATTEMPTS = 8;
 const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 /** Some file systems cannot fsync a folder at all; PostgreSQL treats EINVAL there the same way. */
@@ -71,11 +68,12 @@ function removeTemporary(fs: StorageFs, path: string): string | null {
 }
 
 /**
- * Writes the bytes to a temporary file, fsyncs it and links it under a fresh name. Throws
- * when that fails, leaving nothing behind; once it returns, the document exists.
+ * Writes the bytes to the temporary file `temporary` (a name the main thread chose, see
+ * upload-temporaries.ts), fsyncs it and links it under a fresh name. Throws when that fails,
+ * leaving nothing behind; once it returns, the document exists.
  */
-export function writeAndLink(body: Uint8Array, folder: string, fs: StorageFs): Linked {
-  const tempPath = join(folder, temporaryName(OWNER, randomHex(TEMP_RANDOM_BYTES)));
+export function writeAndLink(body: Uint8Array, temporary: string, folder: string, fs: StorageFs): Linked {
+  const tempPath = join(folder, temporary);
   const fd = fs.openSync(tempPath, 'wx', 0o644);
   try {
     try {

@@ -53,12 +53,6 @@ export function ownerOf(name: string): TempOwner | null {
   return match === null ? null : { host: match[1]!, pid: Number(match[2]) };
 }
 
-/** Whether `name` is a temporary that `owner` (a host and process) writes. */
-export function isWrittenBy(name: string, owner: TempOwner): boolean {
-  const found = ownerOf(name);
-  return found !== null && found.host === fileSafe(owner.host) && found.pid === owner.pid;
-}
-
 /**
  * Whether a starting server may remove `name`, last modified at `modifiedMs`. Three cases are
  * provably abandoned: a temporary of this very host and process id, written by an earlier

@@ -2,7 +2,7 @@
 // durably (upload-storage.ts). Runs on a worker thread. Once the document exists under its
 // final name, every answer names it, so a client never has cause to send it twice.
 import { isUtf8 } from 'node:buffer';
-import type { JobResult, UploadJob } from '../core/job.js';
+import type { JobResult, NamedUploadJob } from '../core/job.js';
 import { errorResponse, jsonResponse, storedUnconfirmedResponse } from '../core/response.js';
 import { UPLOADS_PREFIX } from '../core/routes.js';
 import { errorDocument } from '../core/status.js';
@@ -91,14 +91,14 @@ export interface LinkedUpload {
  * when the upload ends here (refused or not stored), else the linked document, which
  * `finishUploads` completes. `onLinked` learns the name as soon as the document exists.
  */
-export function linkUpload(job: UploadJob, context: UploadContext, fs: StorageFs, onLinked: (name: string) => void): JobResult | LinkedUpload {
+export function linkUpload(job: NamedUploadJob, context: UploadContext, fs: StorageFs, onLinked: (name: string) => void): JobResult | LinkedUpload {
   const problem = uploadProblem(job.body);
   if (problem !== null) return badRequest(problem);
   const lowSpace = checkFreeSpace(job.body.length, context);
   if (lowSpace !== null) return lowSpace;
   let linked: Linked;
   try {
-    linked = writeAndLink(job.body, context.uploadsRoot, fs);
+    linked = writeAndLink(job.body, job.temporary, context.uploadsRoot, fs);
   } catch (error) {
     return notStored(error);
   }

@@ -1,7 +1,7 @@
 // The work a pool worker does for a batch of jobs: static files or uploads. Never throws: an
 // unexpected failure becomes a 500 whose stack goes to the log, not to the client.
 import { errorResponse } from '../core/response.js';
-import type { Job, JobResult } from '../core/job.js';
+import type { JobResult, WorkerJob } from '../core/job.js';
 import { serveStatic, type StaticContext } from './static.js';
 import { finishUploads, isLinked, linkUpload, type LinkedUpload, type UploadContext } from './upload.js';
 import { NODE_FS, type StorageFs } from './upload-storage.js';
@@ -35,7 +35,7 @@ function releaseBody(body: Uint8Array): void {
 }
 
 /** One job, up to the link for an upload. `onLinked`: an upload's document exists under this name. */
-function runJob(job: Job, context: WorkContext, fs: StorageFs, onLinked: (name: string) => void): JobResult | LinkedUpload {
+function runJob(job: WorkerJob, context: WorkContext, fs: StorageFs, onLinked: (name: string) => void): JobResult | LinkedUpload {
   try {
     if (job.kind === 'static') return serveStatic(job, context);
     try {
@@ -56,7 +56,7 @@ function runJob(job: Job, context: WorkContext, fs: StorageFs, onLinked: (name: 
  * the other and then made durable together by one folder fsync (group commit), so each is
  * answered only once its name is on disk. Never throws.
  */
-export function doBatch(jobs: readonly Job[], context: WorkContext, report: BatchReport, fs: StorageFs = NODE_FS): JobResult[] {
+export function doBatch(jobs: readonly WorkerJob[], context: WorkContext, report: BatchReport, fs: StorageFs = NODE_FS): JobResult[] {
   const results: JobResult[] = new Array(jobs.length);
   const linked: LinkedUpload[] = [];
   const linkedAt: number[] = [];

@@ -9,7 +9,7 @@
 // all, and its entry keeps its bytes: answers given from it still share them.
 import { close as closeFd } from 'node:fs';
 import type { Response } from '../core/response.js';
-import type { CachedFile, Job, JobResult, Representation, StaticJob } from '../core/job.js';
+import type { CachedFile, JobResult, Representation, StaticJob } from '../core/job.js';
 import { acceptedEncodings } from '../handlers/conditional.js';
 import { fullHeadFields, respondWith, type BodyReader } from '../handlers/representation.js';
 import type { JobRunner } from '../pool/pool.js';
@@ -54,7 +54,7 @@ export class ResponseCache {
   constructor(
     private readonly maxBytes: number,
     private readonly ttlMs: number,
-    private readonly refresher: JobRunner<Job, JobResult> | null = null,
+    private readonly refresher: JobRunner<StaticJob, JobResult> | null = null,
     private readonly clock: () => number = Date.now,
   ) {}
 

@@ -1,40 +1,45 @@
-// The main thread removes the temporaries of uploads whose worker stopped: its own only, and
-// only once no upload is being stored, since it cannot tell which temporary a running one writes.
+// The main thread names each upload's temporary when it hands the job to the pool, and removes
+// exactly that file when the job's worker stopped: at once, whatever other uploads are doing.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { pino } from 'pino';
-import type { Job, JobResult } from '../../src/core/job.js';
-import { temporaryName, thisProcess } from '../../src/handlers/upload-temporaries.js';
+import type { Job, JobResult, NamedUploadJob, WorkerJob } from '../../src/core/job.js';
+import { ownerOf, temporaryName, thisProcess } from '../../src/handlers/upload-temporaries.js';
 import type { JobCallback, JobFailure, JobOutcome, JobRunner } from '../../src/pool/pool.js';
 import { UploadLeftovers } from '../../src/upload-leftovers.js';
 import { waitFor } from '../fixtures/probes.js';
 
 /** A runner that holds every job until the test ends it. */
-class HeldJobs implements JobRunner<Job, JobResult> {
+class HeldJobs implements JobRunner<WorkerJob, JobResult> {
+  readonly jobs: WorkerJob[] = [];
   readonly held: JobCallback<JobResult>[] = [];
-  submit(_job: Job, done: JobCallback<JobResult>): boolean {
+  submit(job: WorkerJob, done: JobCallback<JobResult>): boolean {
+    this.jobs.push(job);
     this.held.push(done);
     return true;
   }
-  fail(index: number, failure: JobFailure): void {
-    this.held[index]!({ ok: false, failure, error: new Error(failure), workerId: 1, note: null });
+  fail(index: number, failure: JobFailure, note: string | null = null): void {
+    this.held[index]!({ ok: false, failure, error: new Error(failure), workerId: 1, note });
   }
   succeed(index: number): void {
     this.held[index]!({ ok: true, result: { response: { status: 201, headers: [], contentLength: 0, body: { kind: 'bytes', bytes: new Uint8Array(0) } } }, workerId: 1 });
+  }
+  /** The temporary the upload at `index` was given. */
+  temporary(index: number): string {
+    return (this.jobs[index] as NamedUploadJob).temporary;
   }
 }
 
 const UPLOAD: Job = { kind: 'upload', body: new Uint8Array(0) };
 const STATIC: Job = { kind: 'static', method: 'GET', path: '/', conditions: {}, acceptEncoding: undefined, query: '' };
 const self = thisProcess();
-const OWN = temporaryName(self, 'a'.repeat(24));
-/** What is not this process's temporary: another process's, another host's, an owner-less one, a stored upload. */
+/** Files no removal may touch: this process's and others' temporaries no job here was given, a stored upload. */
 const OTHERS = [
+  temporaryName(self, 'a'.repeat(24)),
   temporaryName({ ...self, pid: self.pid + 1 }, 'b'.repeat(24)),
-  temporaryName({ host: `${self.host}x`, pid: self.pid }, 'c'.repeat(24)),
   `.upload-${'d'.repeat(24)}.tmp`,
   'upload_20261205_120000_0123456789abcdef.json',
 ].sort();
@@ -42,63 +47,102 @@ const OTHERS = [
 let folder: string;
 let jobs: HeldJobs;
 let leftovers: UploadLeftovers;
+let logged: { msg: string; file?: string; code?: string }[];
 
 beforeEach(() => {
   folder = mkdtempSync(join(tmpdir(), 'rawhttp-leftovers-'));
-  for (const name of [OWN, ...OTHERS]) writeFileSync(join(folder, name), '{}');
+  for (const name of OTHERS) writeFileSync(join(folder, name), '{}');
   jobs = new HeldJobs();
-  leftovers = new UploadLeftovers(jobs, folder, pino({ level: 'silent' }));
+  logged = [];
+  leftovers = new UploadLeftovers(jobs, folder, pino({ level: 'warn' }, { write: (line: string) => logged.push(JSON.parse(line)) }));
 });
 
 afterEach(() => rmSync(folder, { recursive: true, force: true }));
 
 const remaining = (): string[] => readdirSync(folder).sort();
-const ownRemoved = (): Promise<void> => waitFor(() => !readdirSync(folder).includes(OWN), 'the temporary removed', 2000);
-/** Gives a sweep that should not happen the time to show itself. */
+/** Submits an upload and writes its temporary, as its worker would. */
+function uploadWithTemporary(): string {
+  leftovers.submit(UPLOAD, () => undefined);
+  const name = jobs.temporary(jobs.jobs.length - 1);
+  writeFileSync(join(folder, name), '{"partial');
+  return name;
+}
+/** Resolves once the removal of `name` is done (and logged). */
+const removed = (name: string): Promise<void> => waitFor(() => logged.some((line) => line.file === name), `${name} removed`, 2000);
+/** Gives a removal that should not happen the time to show itself. */
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 100));
 
+test('each upload goes to the pool with a temporary of its own, named for this process; a static job goes as it is', () => {
+  leftovers.submit(UPLOAD, () => undefined);
+  leftovers.submit(UPLOAD, () => undefined);
+  leftovers.submit(STATIC, () => undefined);
+  const [first, second] = [jobs.temporary(0), jobs.temporary(1)];
+  assert.notEqual(first, second);
+  const ours = ownerOf(temporaryName(self, 'e'.repeat(24)));
+  for (const name of [first, second]) assert.deepEqual(ownerOf(name), ours);
+  assert.equal(jobs.jobs[0]!.kind === 'upload' && jobs.jobs[0]!.body, UPLOAD.body);
+  assert.equal(jobs.jobs[2], STATIC);
+});
+
 for (const failure of ['crashed', 'timed-out', 'lost'] as const) {
-  test(`an upload that fails as ${failure} has its process's temporaries removed, and nothing else`, async () => {
-    assert.equal(leftovers.submit(UPLOAD, () => undefined), true);
+  test(`an upload that fails as ${failure} has exactly its temporary removed`, async () => {
+    const name = uploadWithTemporary();
     jobs.fail(0, failure);
-    await ownRemoved();
+    await removed(name);
     assert.deepEqual(remaining(), OTHERS);
+    assert.deepEqual(logged.map((line) => [line.msg, line.file]), [['removed the temporary of an upload whose worker stopped', name]]);
   });
 }
 
-test('while another upload is being stored nothing is removed; once it is done, the leftover goes', async () => {
-  leftovers.submit(UPLOAD, () => undefined);
-  leftovers.submit(UPLOAD, () => undefined);
+test('uploads still being stored do not delay the removal, and keep their temporaries', async () => {
+  const stopped = uploadWithTemporary();
+  const running = [uploadWithTemporary(), uploadWithTemporary()];
   jobs.fail(0, 'timed-out');
-  await settle();
-  assert.deepEqual(remaining(), [OWN, ...OTHERS].sort());
-  jobs.succeed(1);
-  await ownRemoved();
-  assert.deepEqual(remaining(), OTHERS);
+  await removed(stopped);
+  // A new upload began meanwhile, and none has finished.
+  const started = uploadWithTemporary();
+  assert.deepEqual(remaining(), [...OTHERS, ...running, started].sort());
 });
 
-test('an upload that begins while the folder is being listed keeps the listing from being used: its temporary could be in it', async () => {
+test('an upload linked before its worker stopped keeps its document, and its temporary goes', async () => {
+  const temporary = uploadWithTemporary();
+  const linked = 'upload_20261205_120001_fedcba9876543210.json';
+  writeFileSync(join(folder, linked), '{}');
+  jobs.fail(0, 'crashed', linked);
+  await removed(temporary);
+  assert.deepEqual(remaining(), [...OTHERS, linked].sort());
+});
+
+test('a temporary the stopped worker never created (or had removed) is no error and logs nothing', async () => {
   leftovers.submit(UPLOAD, () => undefined);
-  // The failure starts a sweep, whose listing is on its way when the next upload begins.
   jobs.fail(0, 'crashed');
-  leftovers.submit(UPLOAD, () => undefined);
-  await settle();
-  assert.deepEqual(remaining(), [OWN, ...OTHERS].sort());
-  jobs.succeed(1);
-  await ownRemoved();
+  await leftovers.removeRemaining();
   assert.deepEqual(remaining(), OTHERS);
+  assert.deepEqual(logged, []);
+});
+
+test('a temporary that cannot be removed is logged and left for the next start', async () => {
+  leftovers.submit(UPLOAD, () => undefined);
+  const name = jobs.temporary(0);
+  // A folder under the name: unlink refuses it.
+  mkdirSync(join(folder, name));
+  jobs.fail(0, 'crashed');
+  await leftovers.removeRemaining();
+  assert.ok(remaining().includes(name));
+  assert.equal(logged[0]?.msg, 'cannot remove the temporary of an upload whose worker stopped; removed at the next start');
+  assert.equal(logged[0]?.file, name);
 });
 
 test('failures no worker held the upload through, a stored upload and a static job remove nothing', async () => {
   const failures: JobFailure[] = ['not-run', 'queue-timeout', 'closed'];
-  failures.forEach(() => leftovers.submit(UPLOAD, () => undefined));
+  const names = failures.map(() => uploadWithTemporary());
   failures.forEach((failure, index) => jobs.fail(index, failure));
-  leftovers.submit(UPLOAD, () => undefined);
+  names.push(uploadWithTemporary());
   jobs.succeed(3);
   leftovers.submit(STATIC, () => undefined);
   jobs.fail(4, 'crashed');
   await settle();
-  assert.deepEqual(remaining(), [OWN, ...OTHERS].sort());
+  assert.deepEqual(remaining(), [...OTHERS, ...names].sort());
 });
 
 test('the outcome reaches the caller as it came, and a job the runner refuses is refused', () => {
@@ -107,12 +151,15 @@ test('the outcome reaches the caller as it came, and a job the runner refuses is
   jobs.fail(0, 'not-run');
   assert.equal(outcomes.length, 1);
   assert.equal(!outcomes[0]!.ok && outcomes[0]!.failure, 'not-run');
-  const refusing: JobRunner<Job, JobResult> = { submit: () => false };
+  const refusing: JobRunner<WorkerJob, JobResult> = { submit: () => false };
   assert.equal(new UploadLeftovers(refusing, folder, pino({ level: 'silent' })).submit(UPLOAD, () => undefined), false);
 });
 
-test('at shutdown every temporary of the process goes, even one an upload in flight writes', async () => {
-  leftovers.submit(UPLOAD, () => undefined);
-  await leftovers.removeAll();
-  assert.deepEqual(remaining(), OTHERS);
+test('at the end of a shutdown the temporaries of uploads still without an outcome go (their worker is stuck), and nothing else', async () => {
+  const stuck = uploadWithTemporary();
+  const done = uploadWithTemporary();
+  jobs.succeed(1);
+  await leftovers.removeRemaining();
+  assert.deepEqual(remaining(), [...OTHERS, done].sort());
+  assert.deepEqual(logged.map((line) => line.file), [stuck]);
 });

@@ -5,14 +5,14 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import type { Job, JobResult } from '../../../src/core/job.js';
+import type { JobResult, WorkerJob } from '../../../src/core/job.js';
 import { doBatch, type BatchReport, type WorkContext } from '../../../src/handlers/work.js';
 import { NODE_FS, type StorageFs } from '../../../src/handlers/upload-storage.js';
-import { watchingFsync } from '../../helpers/storage-fs.js';
+import { namedUpload, watchingFsync } from '../../helpers/storage-fs.js';
 
 const DOCUMENT = new TextEncoder().encode('{"n":1}');
 /** A job owns its body, as one moved to a worker does (core/job.ts): each gets its own copy. */
-const upload = (body: Uint8Array = DOCUMENT): Job => ({ kind: 'upload', body: body.slice() });
+const upload = (body: Uint8Array = DOCUMENT): WorkerJob => namedUpload(body.slice());
 
 /** node:fs that logs 'file-fsync', 'link' and 'folder-fsync' in order, and can fail the folder fsync. */
 function recordingFs(folder: string, calls: string[], folderFsyncError: string | null = null): StorageFs {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { NODE_FS, type StorageFs } from '../../../src/handlers/upload-storage.js';
 import { isTemporary } from '../../../src/handlers/upload-temporaries.js';
-import { storeUpload, watchingFsync } from '../../helpers/storage-fs.js';
+import { namedUpload, storeUpload, watchingFsync } from '../../helpers/storage-fs.js';
 import type { JobResult } from '../../../src/core/job.js';
 
 const DOCUMENT = new TextEncoder().encode('{"name":"test","values":[1,2.5]}');
@@ -32,7 +32,7 @@ function bodyOf(result: JobResult): Record<string, unknown> {
 
 describe('storing an upload when the file system fails', () => {
   let folder = '';
-  const upload = (fs: StorageFs): JobResult => storeUpload({ kind: 'upload', body: DOCUMENT }, { uploadsRoot: folder, minFreeDiskBytes: 0 }, fs);
+  const upload = (fs: StorageFs): JobResult => storeUpload(namedUpload(DOCUMENT), { uploadsRoot: folder, minFreeDiskBytes: 0 }, fs);
   const files = (): string[] => readdirSync(folder).sort();
   const temporaries = (): string[] => files().filter(isTemporary);
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { CLOCK_MARGIN_MS, isAbandoned, isTemporary, isWrittenBy, ownerOf, temporaryName, type TempOwner } from '../../../src/handlers/upload-temporaries.js';
+import { CLOCK_MARGIN_MS, isAbandoned, isTemporary, ownerOf, temporaryName, type TempOwner } from '../../../src/handlers/upload-temporaries.js';
 
 const RANDOM = '0123456789abcdef01234567';
 const JOB_TIMEOUT_MS = 30_000;
@@ -80,16 +80,5 @@ describe('isAbandoned', () => {
 
   test('a temporary from the future (a clock ahead) is kept', () => {
     assert.equal(abandoned(temporaryName({ host: 'other', pid: 9 }, RANDOM), -CLOCK_MARGIN_MS), false);
-  });
-});
-
-describe('isWrittenBy', () => {
-  test('a temporary is its writer\'s alone: another process of the host, another host, an owner-less name and an upload are not', () => {
-    assert.equal(isWrittenBy(temporaryName(self, RANDOM), self), true);
-    assert.equal(isWrittenBy(temporaryName({ host: 'a b', pid: 3 }, RANDOM), { host: 'a b', pid: 3 }), true);
-    assert.equal(isWrittenBy(temporaryName({ ...self, pid: 2 }, RANDOM), self), false);
-    assert.equal(isWrittenBy(temporaryName({ ...self, host: 'other' }, RANDOM), self), false);
-    assert.equal(isWrittenBy(`.upload-${RANDOM}.tmp`, self), false);
-    assert.equal(isWrittenBy('upload_20261205_120000_0123456789abcdef.json', self), false);
   });
 });

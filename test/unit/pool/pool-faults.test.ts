@@ -9,14 +9,15 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { Metrics } from '../../../src/admin/metrics.js';
-import type { Job, JobResult, StaticJob } from '../../../src/core/job.js';
+import type { Job, JobResult, StaticJob, WorkerJob } from '../../../src/core/job.js';
 import { resultParts } from '../../../src/handlers/work.js';
 import { BodyBudget } from '../../../src/http/body-budget.js';
 import { Connection } from '../../../src/http/connection.js';
 import type { ConnectionDeps } from '../../../src/http/connection-settings.js';
 import { ResponseCache } from '../../../src/http/response-cache.js';
-import { WorkerPool, type JobOutcome, type PoolEvents } from '../../../src/pool/pool.js';
+import { WorkerPool, type JobOutcome, type JobRunner, type PoolEvents, type PoolStats } from '../../../src/pool/pool.js';
 import { ConditionLogs } from '../../../src/log.js';
+import { UploadLeftovers } from '../../../src/upload-leftovers.js';
 import type { FaultyWorkerData } from '../../fixtures/faulty-worker.js';
 import { waitFor } from '../../fixtures/probes.js';
 import { makeFifo, releaseFifo } from '../../helpers/fifo.js';
@@ -103,18 +104,18 @@ async function assertServes(pool: Pool, count: number): Promise<void> {
 }
 
 /** Metrics over the pool's live stats, as app.ts makes them. */
-function metricsOf(pool: () => Pool): Metrics {
+function metricsOf(pool: () => { stats(): PoolStats }): Metrics {
   return new Metrics({ poolStats: () => pool().stats(), openConnections: () => 0, bodyBytes: () => 0, queueCapacity: 0, uploadsDisk: () => null, trackedClients: () => 0 });
 }
 
-/** The real Connection in front of `pool`, on an ephemeral loopback port, with no file cache. */
-async function connectionServer(pool: Pool, metrics: Metrics): Promise<{ port: number; host: string; close(): Promise<void> }> {
+/** The real Connection in front of `jobs` (a pool), on an ephemeral loopback port, with no file cache. */
+async function connectionServer(jobs: JobRunner<Job, JobResult>, metrics: Metrics): Promise<{ port: number; host: string; close(): Promise<void> }> {
   const allowedHosts = new Set<string>();
   let nextId = 1;
   const deps: ConnectionDeps = {
     settings: defaultConnectionSettings(allowedHosts),
     bodies: new BodyBudget(64 << 20, { perClient: 8 << 20, maxBodyBytes: 1 << 20 }),
-    jobs: pool,
+    jobs,
     // No room in the main thread's file cache: every request goes through the pool.
     cache: new ResponseCache(0, 0),
     events: metrics,
@@ -285,7 +286,7 @@ test('a note sent before the worker died reaches the failed outcome', async () =
 
 test('an upload whose worker dies after the link is answered 500 naming the stored file', async () => {
   const uploadsRoot = mkdtempSync(join(tmpdir(), 'rawhttp-linked-'));
-  const pool = new WorkerPool<Job, JobResult>({
+  const pool = new WorkerPool<WorkerJob, JobResult>({
     size: 1,
     queueSize: 16,
     jobTimeoutMs: 30_000,
@@ -297,7 +298,7 @@ test('an upload whose worker dies after the link is answered 500 naming the stor
     descriptorsOf: resultParts.descriptorsOf,
   });
   await pool.start();
-  const served = await connectionServer(pool, metricsOf(() => pool));
+  const served = await connectionServer(new UploadLeftovers(pool, uploadsRoot, pino({ level: 'silent' })), metricsOf(() => pool));
   const { port, host } = served;
   const client = await RawClient.connect(port);
   try {
