@@ -51,7 +51,9 @@ export class UploadLeftovers implements JobRunner<Job, JobResult> {
   /**
    * For the end of a shutdown, once the pool was closed: every worker was told to stop, so an
    * upload still without an outcome belongs to a thread stuck in a system call, which will
-   * never link it. Its temporary goes, and the removals under way finish.
+   * never link it. Its temporary goes, and the removals under way finish. No listing of the
+   * folder is needed: every temporary this process writes was named here. (A thread stuck in
+   * the open that creates its temporary may still create it after this: left for the next start.)
    */
   async removeRemaining(): Promise<void> {
     for (const temporary of this.inFlight) this.remove(temporary);
