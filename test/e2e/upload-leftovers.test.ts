@@ -43,7 +43,7 @@ const temporariesIn = (dir: string): string[] => readdirSync(dir).filter((name) 
 const documentsIn = (dir: string): string[] => readdirSync(dir).filter((name) => name.endsWith('.json'));
 
 test('a worker stuck in a system call does not delay the removal of a crashed worker\'s temporary, and uploads keep flowing', async () => {
-  const { server, fifo, end } = await startFaultyServer({ MAX_THREADS: '2', JOB_TIMEOUT_MS: '1000' });
+  const { server, fifo, end } = await startFaultyServer({ MAX_THREADS: '2', JOB_TIMEOUT_MS: '2000' });
   try {
     const held = upload(server.port, '{"hold-in-fsync":true}');
     await waitFor(() => temporariesIn(server.uploadsDir).length === 1, 'the held upload\'s temporary', 5000);
