@@ -40,3 +40,23 @@ export function checkRequestPath(target: string): PathCheck {
   }
   return { ok: true, path };
 }
+
+/**
+ * The folder kubelet's atomic writer keeps a ConfigMap, Secret, projected or downward API
+ * volume's files in: `os.MkdirTemp(dir, time.Now().UTC().Format("..2006_01_02_15_04_05."))`,
+ * so `..`, the UTC time, `.` and MkdirTemp's random suffix, a uint32 in decimal (1 to 10
+ * digits; 9 with leading zeros from Go before 1.17). Every visible name of the volume is a
+ * symlink through `..data` into it. `..data` itself (and `..data_tmp` during an update) is a
+ * symlink, so a real path never holds it.
+ */
+const KUBELET_DATA_FOLDER = /^\.\.\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}\.\d{1,10}$/;
+
+/**
+ * Whether a name on a file's real path below the document root hides it: a name starting
+ * with a dot (a link `public.txt -> .env` must not publish `.env`), except kubelet's data
+ * folder, which every file of a mounted ConfigMap really lies in. A request cannot name that
+ * folder (checkRequestPath refuses every dot segment): only the volume's own links reach it.
+ */
+export function isHiddenOnDisk(name: string): boolean {
+  return name.startsWith('.') && !KUBELET_DATA_FOLDER.test(name);
+}

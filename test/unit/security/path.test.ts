@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { checkRequestPath } from '../../../src/security/path.js';
+import { checkRequestPath, isHiddenOnDisk } from '../../../src/security/path.js';
 
 /** The refusal for `target`; fails if the path was accepted. */
 function refusal(target: string): { status: number; rule: string } {
@@ -78,6 +78,40 @@ describe('request path rules', () => {
   test('targets that are not absolute paths are refused with 400', () => {
     for (const target of ['*', 'index.html', 'http://example.com/', '', '?x=1']) {
       assert.deepEqual(refusal(target), { status: 400, rule: 'bad_path' }, JSON.stringify(target));
+    }
+  });
+});
+
+describe('hidden names on a real path below the root', () => {
+  test("kubelet's data folders are not hidden: every file of a mounted ConfigMap or Secret lies in one", () => {
+    for (const name of [
+      '..2026_12_07_19_40_01.123456789', // as the probe's volume had it
+      '..2026_12_07_19_40_01.4294967295', // MkdirTemp's largest suffix (a uint32)
+      '..2026_12_07_19_40_01.0', // and its smallest
+      '..2018_03_05_10_04_17.000012345', // Go before 1.17: 9 digits, zero-padded
+    ]) {
+      assert.equal(isHiddenOnDisk(name), false, name);
+    }
+  });
+
+  test('every other dot name is hidden', () => {
+    for (const name of [
+      '.git', '.env', '.hidden.txt', '.', '..', '...data', '..data', '..data2', '..data_tmp',
+      '..2026_12_07', '..2026_12_07_19_40_01', '..2026_12_07_19_40_01.', '..2026_12_07_19_40_01.12345678901',
+      '...2026_12_07_19_40_01.123', '..2026_12_07_19_40_01.123x', '..2026-12-07_19_40_01.123',
+      '..26_12_07_19_40_01.123', '..2026_12_07_19_40_01.-1', '..2026_12_07_19_40_01.1.env', '.2026_12_07_19_40_01.123',
+    ]) {
+      assert.equal(isHiddenOnDisk(name), true, name);
+    }
+  });
+
+  test('names without a leading dot are not hidden', () => {
+    for (const name of ['index.html', 'a..b.txt', 'name.', '2026_12_07_19_40_01.123', '']) assert.equal(isHiddenOnDisk(name), false, name);
+  });
+
+  test('a request can never name a data folder: the path rule refuses it as hidden', () => {
+    for (const target of ['/..2026_12_07_19_40_01.123456789/index.html', '/..data/index.html']) {
+      assert.deepEqual(refusal(target), { status: 403, rule: 'hidden_file' }, target);
     }
   });
 });
