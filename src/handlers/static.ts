@@ -6,6 +6,7 @@ import { basename, dirname, join, sep } from 'node:path';
 import { errorResponse, redirectResponse, RETRY_IN_A_SECOND, type HeaderList } from '../core/response.js';
 import { STATIC_ALLOW, UPLOADS_PREFIX } from '../core/routes.js';
 import type { ConditionalHeaders, FileFacts, JobResult, Representation, StaticJob } from '../core/job.js';
+import { isHiddenOnDisk } from '../security/path.js';
 import { fs } from './builtins.js';
 import { acceptedEncodings, entityTag, type Encoding } from './conditional.js';
 import { classify, presentationHeaders, type ContentTable } from './files.js';
@@ -58,9 +59,11 @@ export function realPathOf(fd: number, opened: string, stats: Stats): string {
   }
 }
 
-/** A name below the root that starts with a dot: a symlink led to a hidden file or folder. */
+/** A hidden name below the root (isHiddenOnDisk): a symlink led to a hidden file or folder. */
 function hiddenBelow(realPath: string, root: string): boolean {
-  return realPath.includes(`${sep}.`, root.length);
+  // Most real paths have no dot name at all: one scan answers them without a split.
+  if (!realPath.includes(`${sep}.`, root.length)) return false;
+  return realPath.slice(root.length + 1).split(sep).some(isHiddenOnDisk);
 }
 
 /** Why a path could not be opened for serving. */
