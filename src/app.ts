@@ -9,7 +9,6 @@ import { Metrics } from './admin/metrics.js';
 import type { JobResult, WorkerJob } from './core/job.js';
 import { codeOf } from './error-code.js';
 import { contentTable } from './handlers/content-types.js';
-import { diskSpace } from './handlers/disk-guard.js';
 import type { ContentTable } from './handlers/files.js';
 import { resultParts, WORKER_HEAP_LIMITS, type WorkContext } from './handlers/work.js';
 import type { AccessPolicy } from './http/access-policy.js';
@@ -27,6 +26,7 @@ import { AddressRanges } from './security/cidr.js';
 import { ClientLimits } from './security/client-limits.js';
 import { CorsPolicy } from './security/cors.js';
 import { UploadLeftovers } from './upload-leftovers.js';
+import { UploadsDisk } from './uploads-disk.js';
 import { prepareUploads } from './uploads-folder.js';
 
 export interface App {
@@ -253,12 +253,13 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const allowedHosts = new Set(config.allowedHosts);
   const bodies = new BodyBudget(config.maxBodyMemoryBytes, { perClient: config.maxBodyMemoryPerClientBytes, maxBodyBytes: config.maxBodyBytes });
   let http: HttpServer | null = null;
+  const uploadsDisk = UploadsDisk.of(config.uploadsDir);
   metrics = new Metrics({
     poolStats: () => pool.stats(),
     bodyBytes: () => bodies.heldBytes,
     openConnections: () => http?.openConnections ?? 0,
     queueCapacity: config.queueSize,
-    uploadsDisk: () => diskSpace(config.uploadsDir),
+    uploadsDisk: () => uploadsDisk.latest(),
     trackedClients: () => access.limits.size,
   });
   const cache = new ResponseCache(config.fileCacheMaxBytes, config.fileCacheTtlMs, pool);

@@ -5,7 +5,7 @@ import type { RejectionReason, ServerEvents } from '../http/events.js';
 import type { PoolStats } from '../pool/pool.js';
 import { STANDARD_METHODS, type SecurityRule } from '../core/routes.js';
 
-/** Space on the uploads file system (app.ts reads it with handlers/disk-guard.ts). */
+/** Space on the uploads file system (app.ts reads it with uploads-disk.ts). */
 export interface DiskSpace {
   /** Bytes an unprivileged process may still write. */
   readonly freeBytes: number;
@@ -19,7 +19,7 @@ export interface LiveState {
   bodyBytes(): number;
   /** QUEUE_SIZE: jobs that may wait for a worker before 503. */
   readonly queueCapacity: number;
-  /** Space on the uploads file system now; null when it cannot be read. */
+  /** Space on the uploads file system as last read; null when it cannot be read. Must not block. */
   uploadsDisk(): DiskSpace | null;
   /** Client addresses the per-client limits remember now (see security/client-limits.ts). */
   trackedClients(): number;
@@ -98,7 +98,7 @@ function registerLiveGauges(live: LiveState, registers: Registry[]): void {
   new Gauge({ name: 'http_server_open_connections', help: 'Open client connections', registers, collect() { this.set(live.openConnections()); } });
   new Gauge({ name: 'http_server_tracked_clients', help: 'Clients (IPv4 addresses, IPv6 networks) the per-client limits remember: holding a connection, or with an upload bucket refilling', registers, collect() { this.set(live.trackedClients()); } });
   new Gauge({ name: 'http_server_body_memory_bytes', help: 'Request-body bytes held in memory, received or waiting for a worker', registers, collect() { this.set(live.bodyBytes()); } });
-  // NaN when statfs fails: no value rather than a made-up one (an alert on it stays silent).
+  // NaN when statfs fails or hangs: no value rather than a made-up one (an alert on it stays silent).
   new Gauge({ name: 'http_server_uploads_free_bytes', help: 'Bytes an unprivileged user may still write on the uploads file system', registers, collect() { this.set(live.uploadsDisk()?.freeBytes ?? NaN); } });
   new Gauge({ name: 'http_server_uploads_size_bytes', help: 'Size of the uploads file system', registers, collect() { this.set(live.uploadsDisk()?.sizeBytes ?? NaN); } });
 }
