@@ -7,6 +7,7 @@ import { isBearerToken } from './security/bearer.js';
 import { cidrProblem } from './security/cidr.js';
 import { CorsPolicy } from './security/cors.js';
 import { normalizeHost } from './security/host.js';
+import { isReplacedByVolumeUpdates } from './security/path.js';
 
 /** Multicast and broadcast addresses (and IPv4-mapped IPv6 forms of them): no TCP peer can reach a listener there. */
 const NO_TCP_PEERS = new BlockList();
@@ -158,6 +159,10 @@ export const CONFIG_FORMATS: Readonly<Record<string, convict.Format>> = {
     validate(value: unknown): void {
       if (typeof value !== 'string' || value === '') throw new Error('must be a directory path');
       if (!existsSync(value) || !statSync(value).isDirectory()) throw new Error('directory does not exist');
+      // Resolved once at start, such a folder is gone after the volume's next update: every file 404.
+      if (value.split(/[\\/]/).some(isReplacedByVolumeUpdates)) {
+        throw new Error("names a Kubernetes volume's data folder, which its next update replaces: name the folder the volume is mounted at");
+      }
       // One this process may not list and enter would answer every request with 403.
       try {
         accessSync(value, constants.R_OK | constants.X_OK);

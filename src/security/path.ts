@@ -60,3 +60,8 @@ const KUBELET_DATA_FOLDER = /^\.\.\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}\.\d{1,10}$
 export function isHiddenOnDisk(name: string): boolean {
   return name.startsWith('.') && !KUBELET_DATA_FOLDER.test(name);
 }
+
+/** Whether a folder name is one an update of a kubelet volume replaces: `..data` or the folder it points to. */
+export function isReplacedByVolumeUpdates(name: string): boolean {
+  return name === '..data' || KUBELET_DATA_FOLDER.test(name);
+}

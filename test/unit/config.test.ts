@@ -252,6 +252,18 @@ describe('configuration', () => {
     assert.match(configError([], { RESOURCES_DIR: '' }), /RESOURCES_DIR/);
   });
 
+  test("a RESOURCES_DIR inside a Kubernetes volume's data folder is refused: the volume's next update removes it", () => {
+    for (const data of ['..data', '..2026_12_07_19_40_01.2739115']) {
+      mkdirSync(join(root, 'volume', data, 'site'), { recursive: true });
+      for (const folder of [join(root, 'volume', data), join(root, 'volume', data, 'site')]) {
+        assert.match(configError([], { RESOURCES_DIR: folder }), /RESOURCES_DIR: names a Kubernetes volume's data folder/, folder);
+      }
+    }
+    // The mount point itself is what to name; other names with dots are fine.
+    mkdirSync(join(root, 'volume', '..data.old'));
+    for (const folder of [join(root, 'volume'), join(root, 'volume', '..data.old')]) assert.equal(loadConfig([], { RESOURCES_DIR: folder }).resourcesDir, folder);
+  });
+
   test('the default RESOURCES_DIR (./resources) is looked up in the working folder', () => {
     const cwd = process.cwd();
     try {
