@@ -1,7 +1,7 @@
 // One request and its response on a connection, and the queue that keeps them in request
 // order: pipelined requests may finish on different workers out of order, but their
 // responses go out in the order the requests came.
-import { closeSync } from 'node:fs';
+import { close } from 'node:fs';
 import type { Response } from '../core/response.js';
 import type { TraceId } from './trace-context.js';
 
@@ -35,9 +35,12 @@ export function newExchange(method: string, target: string, index: number, keepA
   return { method, target, index, startedAt: performance.now(), client, traceId, fieldLines, keepAlive, wantsContinue: false, response: null, answeredBy: 'engine' };
 }
 
-/** Closes the file a response that will never be sent holds open. */
+/**
+ * Closes the file a response that will never be sent holds open; asynchronously, as the file
+ * sender does, since a close on a network file system that stopped answering may block.
+ */
 export function closeResponseFile(response: Response): void {
-  if (response.body.kind === 'file') closeSync(response.body.fd);
+  if (response.body.kind === 'file') close(response.body.fd, () => undefined);
 }
 
 export class ExchangeQueue {
