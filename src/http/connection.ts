@@ -31,7 +31,7 @@ type Lifecycle = 'serving' | 'draining' | 'client-ended' | 'ended' | 'closed';
 const LIFECYCLE_ORDER: readonly Lifecycle[] = ['serving', 'draining', 'client-ended', 'ended', 'closed'];
 
 export class Connection implements Responder {
-  /** Absolute time (ms) at which `phase` expires; 0 for none. Checked by the server's sweep. */
+  /** When `phase` expires, in ms on the monotonic clock (deadline.ts); 0 for none. Checked by the server's sweep. */
   private deadline = 0;
   private phase: Phase = 'idle';
   private lifecycle: Lifecycle = 'serving';

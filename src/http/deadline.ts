@@ -1,6 +1,11 @@
 // Which timeout a connection's one deadline stands for (docs/architecture.md, "Deadline
 // phase"): the connection says what it is doing, this says which phase applies and when it
-// expires. Pure but for the clock, and nothing here allocates.
+// expires. Pure but for the clock, and nothing here allocates. Times are milliseconds on the
+// monotonic clock (performance.now), which a step of the wall clock (NTP, a VM resumed) does
+// not move: a step of Date.now would expire every deadline at once, or hold them off for as long.
+// Imported, not the global: reading the global `performance` (a lazy accessor on globalThis)
+// costs more than the clock itself (bench/README.md, "Instructions per exchange").
+import { performance } from 'node:perf_hooks';
 
 /**
  * What the deadline is for; `none`: the server holds the requests (with the pool, bounded by
@@ -31,7 +36,7 @@ export function phaseFor(current: Phase, readingBody: boolean, writing: boolean,
 }
 
 /**
- * When `phase`, entered now, expires (ms since the epoch); 0 for never. `requestBegan`: the
+ * When `phase`, entered now, expires (ms on the monotonic clock); 0 for never. `requestBegan`: the
  * request's first byte. The clock is read only for the phases that count from now.
  */
 export function deadlineOf(phase: Phase, settings: DeadlineSettings, requestBegan: number): number {
@@ -42,9 +47,9 @@ export function deadlineOf(phase: Phase, settings: DeadlineSettings, requestBega
       return requestBegan + settings.headersTimeoutMs;
     case 'write':
     case 'idle':
-      return Date.now() + settings.keepAliveTimeoutMs;
+      return performance.now() + settings.keepAliveTimeoutMs;
     case 'closing':
-      return Date.now() + CLOSE_GRACE_MS;
+      return performance.now() + CLOSE_GRACE_MS;
     case 'none':
       return 0;
   }

@@ -3,6 +3,7 @@
 // on the pool; and, once sent, counted and logged. Plain functions of the server's shared
 // dependencies, so a connection allocates nothing for them; the connection owns the socket
 // and the order in which responses leave.
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Job, JobResult, WorkLog } from '../core/job.js';
 import type { RequestHead } from '../core/request.js';
@@ -85,7 +86,7 @@ function logSecurityRefusal(deps: DispatchDeps, rule: SecurityRule, { level, mes
  */
 export function dispatch(deps: DispatchDeps, to: Responder, exchange: Exchange, job: Job, share: BodyShare | null): void {
   if (job.kind === 'static') {
-    const cached = deps.cache.lookup(job, Date.now());
+    const cached = deps.cache.lookup(job, performance.now());
     if (cached !== null) {
       exchange.answeredBy = 'cache';
       share?.release();
@@ -122,7 +123,7 @@ function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Excha
     return failedJobResponse(outcome.failure, job, exchange.method, outcome.note);
   }
   const { result } = outcome;
-  if (result.cacheable !== undefined && job.kind === 'static') deps.cache.store(job, result.cacheable, Date.now());
+  if (result.cacheable !== undefined && job.kind === 'static') deps.cache.store(job, result.cacheable, performance.now());
   if (result.securityRule !== undefined) deps.events.securityRejection(result.securityRule);
   if (result.storedBytes !== undefined) deps.events.uploadStored(result.storedBytes);
   // Not stored, for the server's own reason (a folder it cannot write). Not a 507: the disk

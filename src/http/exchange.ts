@@ -2,6 +2,7 @@
 // order: pipelined requests may finish on different workers out of order, but their
 // responses go out in the order the requests came.
 import { close } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { Response } from '../core/response.js';
 import type { TraceId } from './trace-context.js';
 

@@ -3,6 +3,7 @@
 // (a client that pipelines faster than it reads waits for us), or for the rest of the event
 // loop's turn once it has taken its share (other clients wait for no one's pipeline). Remembers
 // when the request being read began, for its deadlines.
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { ParsedRequest, RequestHead } from '../core/request.js';
 import { RequestParser, type ParserLimits } from './parser.js';
@@ -81,7 +82,7 @@ export class RequestReader {
     return this.parser.readSoFar();
   }
 
-  /** When the request being read began (ms since the epoch). */
+  /** When the request being read began (ms on the monotonic clock, as deadline.ts counts). */
   get requestBegan(): number {
     return this.begun;
   }
@@ -103,7 +104,7 @@ export class RequestReader {
   feed(chunk: Buffer): void {
     // Bytes after the input ended (endInputHere) came after the shutdown began: not read.
     if (this.input === 'done' || this.endOfInput) return;
-    if (!this.parser.inRequest) this.begun = Date.now();
+    if (!this.parser.inRequest) this.begun = performance.now();
     this.parser.feed(chunk);
     this.read();
   }
@@ -164,7 +165,7 @@ export class RequestReader {
       } else {
         this.budget--;
         this.events.request(event.request);
-        if (this.parser.inRequest) this.begun = Date.now();
+        if (this.parser.inRequest) this.begun = performance.now();
       }
     }
   }

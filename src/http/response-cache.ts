@@ -8,6 +8,7 @@
 // expiry would miss and go to the pool at once. A file found unchanged then is not read at
 // all, and its entry keeps its bytes: answers given from it still share them.
 import { close as closeFd } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { Response } from '../core/response.js';
 import type { CachedFile, JobResult, Representation, StaticJob } from '../core/job.js';
 import { acceptedEncodings } from '../handlers/conditional.js';
@@ -55,7 +56,8 @@ export class ResponseCache {
     private readonly maxBytes: number,
     private readonly ttlMs: number,
     private readonly refresher: JobRunner<StaticJob, JobResult> | null = null,
-    private readonly clock: () => number = Date.now,
+    /** Milliseconds on the monotonic clock, as lookup and store are given (dispatch.ts). */
+    private readonly clock: () => number = () => performance.now(),
   ) {}
 
   /** Requests that name the same file and accept the same encodings share an entry. */

@@ -7,6 +7,7 @@
 // waits in the kernel's accept queue for as many turns as there are connections, and a turn
 // under load takes milliseconds. The kernel spreads new connections over the sockets.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { errorResponse, RETRY_IN_A_SECOND } from '../core/response.js';
 import { RateLimitedLog } from '../log.js';
@@ -301,7 +302,7 @@ export class HttpServer {
     const shortest = Math.min(settings.keepAliveTimeoutMs, settings.headersTimeoutMs, settings.requestTimeoutMs);
     const interval = Math.max(10, Math.min(1000, Math.floor(shortest / 10)));
     this.sweepTimer = setInterval(() => {
-      const now = Date.now();
+      const now = performance.now();
       for (const connection of this.connections.snapshot()) connection.checkDeadline(now);
     }, interval);
     this.sweepTimer.unref();

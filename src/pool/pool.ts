@@ -3,6 +3,8 @@
 // batch in one postMessage, and answers with one message whose buffers are transferred.
 // Every job ends in exactly one outcome: a result, or a failure that says what happened.
 import { closeSync } from 'node:fs';
+// Times are on the monotonic clock: a step of the wall clock neither times a job out nor lets it run on.
+import { performance } from 'node:perf_hooks';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { FromWorker, JobMessage, ToWorker } from './messages.js';
 import { BatchProgress } from './progress.js';
@@ -180,7 +182,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
     const idle = this.idleCount();
     if (this.queue.length >= this.options.queueSize + idle) return false;
     const waited = idle === 0;
-    this.queue.push({ message: { id: this.nextJobId++, job }, done, submittedAt: Date.now(), waited, putBack: false, note: null });
+    this.queue.push({ message: { id: this.nextJobId++, job }, done, submittedAt: performance.now(), waited, putBack: false, note: null });
     if (waited) this.options.events.saturated(this.stats());
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -222,7 +224,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
 
   /** Gives `slot` its share of the queue, with `idle` idle workers (itself included) to share it. */
   private dispatch(slot: WorkerSlot<Job, Result>, idle: number): void {
-    const now = Date.now();
+    const now = performance.now();
     const count = Math.min(this.maxBatch, Math.ceil(this.queue.length / idle));
     const batch: PendingJob<Job, Result>[] = [];
     const transfer: ArrayBuffer[] = [];
@@ -247,7 +249,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
     // trackUnmanagedFds off: a worker hands open file descriptors to the main thread, which
     // streams and closes them; a worker that tracked them would close them again on exit.
     const worker = new Worker(this.options.workerFile, { workerData, trackUnmanagedFds: false, resourceLimits: this.options.resourceLimits });
-    const slot: WorkerSlot<Job, Result> = { id, worker, progress, online: false, startedAt: Date.now(), batch: [], seenStarted: 0, seenSince: 0, timedOut: false };
+    const slot: WorkerSlot<Job, Result> = { id, worker, progress, online: false, startedAt: performance.now(), batch: [], seenStarted: 0, seenSince: 0, timedOut: false };
     this.slots[id - 1] = slot;
     let failure: Error | null = null;
     worker.on('message', (message: FromWorker<Result>) => this.onMessage(slot, message));
@@ -291,7 +293,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
 
   /** The watchdog: a job running or waiting past the job timeout is ended. */
   private watch(): void {
-    const now = Date.now();
+    const now = performance.now();
     const limit = this.options.jobTimeoutMs;
     for (const slot of this.slots) {
       if (slot.batch.length === 0 || slot.timedOut) continue;
@@ -332,7 +334,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
       if (index === running) fail(job, slot.timedOut ? 'timed-out' : 'crashed');
       else if (!this.options.mayRepeat(job.message.job)) fail(job, index < running ? 'lost' : 'not-run');
       // Put back once: a job whose worker dies twice around it fails rather than loop.
-      else if (job.putBack || this.closing || !this.queue.unshift({ ...job, putBack: true, submittedAt: Date.now() })) fail(job, 'not-run');
+      else if (job.putBack || this.closing || !this.queue.unshift({ ...job, putBack: true, submittedAt: performance.now() })) fail(job, 'not-run');
     }
     slot.timedOut = false;
     if (this.closing) return;
@@ -346,7 +348,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
       );
     };
     // A worker that dies before running any job (a broken install) is retried once a second, not in a hot loop.
-    if (running >= 0 || Date.now() - slot.startedAt >= RESTART_BACKOFF_MS) respawn();
+    if (running >= 0 || performance.now() - slot.startedAt >= RESTART_BACKOFF_MS) respawn();
     else setTimeout(respawn, RESTART_BACKOFF_MS).unref();
   }
 }
