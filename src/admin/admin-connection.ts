@@ -105,11 +105,23 @@ export class AdminConnection {
   }
 
   /**
+   * The socket's timeout, judged after the poll phase: the timer runs before it, and after the
+   * process was frozen the client's request may be waiting to be read (see the sweep in
+   * http/server.ts). A read re-arms the timeout.
+   */
+  private onIdle(): void {
+    const read = this.socket.bytesRead;
+    setImmediate(() => {
+      if (this.socket.bytesRead === read) this.idleTimedOut();
+    });
+  }
+
+  /**
    * Nothing either way for IDLE_TIMEOUT_MS. A head begun and left unfinished gets its 408, as
    * one trickling in does, and the client one more IDLE_TIMEOUT_MS to take it and close. A
    * client that stopped reading, or one idle between requests, just loses the socket.
    */
-  private onIdle(): void {
+  private idleTimedOut(): void {
     if (!this.ended && !this.answering && this.socket.writableLength === 0 && this.parser.inRequest) return this.headTimedOut();
     this.socket.destroy();
   }
@@ -122,7 +134,14 @@ export class AdminConnection {
   }
 
   private startHeadTimer(): void {
-    this.headTimer ??= setTimeout(() => this.headTimedOut(), HEAD_TIMEOUT_MS);
+    if (this.headTimer !== null) return;
+    // After the poll phase, like onIdle: a head that completed meanwhile has stopped this timer.
+    const timer = setTimeout(() => {
+      setImmediate(() => {
+        if (this.headTimer === timer) this.headTimedOut();
+      });
+    }, HEAD_TIMEOUT_MS);
+    this.headTimer = timer;
   }
 
   private stopHeadTimer(): void {

@@ -301,10 +301,15 @@ export class HttpServer {
     const { settings } = this.options.connection;
     const shortest = Math.min(settings.keepAliveTimeoutMs, settings.headersTimeoutMs, settings.requestTimeoutMs);
     const interval = Math.max(10, Math.min(1000, Math.floor(shortest / 10)));
-    this.sweepTimer = setInterval(() => {
+    // Judged in the check phase (setImmediate), after the poll phase has read what the sockets
+    // received: an interval runs in the timers phase, before it. After the process was frozen
+    // (SIGSTOP, a paused container or VM) longer than a timeout, that is all the clients sent
+    // meanwhile, and judging before it would time out requests that had arrived whole.
+    const sweep = (): void => {
       const now = performance.now();
       for (const connection of this.connections.snapshot()) connection.checkDeadline(now);
-    }, interval);
+    };
+    this.sweepTimer = setInterval(() => setImmediate(sweep), interval);
     this.sweepTimer.unref();
   }
 }
