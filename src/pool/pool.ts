@@ -3,7 +3,6 @@
 // batch in one postMessage, and answers with one message whose buffers are transferred.
 // Every job ends in exactly one outcome: a result, or a failure that says what happened.
 import { closeSync } from 'node:fs';
-// Times are on the monotonic clock: a step of the wall clock neither times a job out nor lets it run on.
 import { performance } from 'node:perf_hooks';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { FromWorker, JobMessage, ToWorker } from './messages.js';
@@ -137,6 +136,17 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
   private flushScheduled = false;
   private closing = false;
   private watchdog: NodeJS.Timeout | null = null;
+  /** When the watchdog last ran, on the monotonic clock. */
+  private lastWatch = 0;
+  /**
+   * How long the main thread stood still, left out of the pool's clock (see now). A watchdog
+   * tick more than an interval late means the process was frozen (SIGSTOP, a paused container
+   * or VM) or the event loop blocked: the workers were frozen too, or could not be handed jobs
+   * or have their results taken, and a job running fine must not time out for it. Judging
+   * after the poll phase, as the HTTP deadlines are, would not do: a job still running when a
+   * freeze ends needs time to finish.
+   */
+  private stalledMs = 0;
 
   constructor(private readonly options: PoolOptions<Job, Result>) {
     this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
@@ -151,7 +161,8 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
     for (let id = 1; id <= this.options.size; id++) ready.push(this.spawn(id));
     await Promise.all(ready);
     const interval = Math.max(10, Math.min(1000, Math.floor(this.options.jobTimeoutMs / 4)));
-    this.watchdog = setInterval(() => this.watch(), interval);
+    this.lastWatch = performance.now();
+    this.watchdog = setInterval(() => this.watch(interval), interval);
     this.watchdog.unref();
   }
 
@@ -182,7 +193,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
     const idle = this.idleCount();
     if (this.queue.length >= this.options.queueSize + idle) return false;
     const waited = idle === 0;
-    this.queue.push({ message: { id: this.nextJobId++, job }, done, submittedAt: performance.now(), waited, putBack: false, note: null });
+    this.queue.push({ message: { id: this.nextJobId++, job }, done, submittedAt: this.now(), waited, putBack: false, note: null });
     if (waited) this.options.events.saturated(this.stats());
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -201,6 +212,14 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
     const error = new Error('worker pool closed');
     for (const job of this.queue.drain()) job.done({ ok: false, failure: 'closed', error, workerId: null, note: null });
     await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+  }
+
+  /**
+   * The pool's clock, for job and queue timeouts: monotonic, so that a step of the wall clock
+   * neither times a job out nor lets it run on, and stopped while the main thread stood still.
+   */
+  private now(): number {
+    return performance.now() - this.stalledMs;
   }
 
   private idleCount(): number {
@@ -224,7 +243,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
 
   /** Gives `slot` its share of the queue, with `idle` idle workers (itself included) to share it. */
   private dispatch(slot: WorkerSlot<Job, Result>, idle: number): void {
-    const now = performance.now();
+    const now = this.now();
     const count = Math.min(this.maxBatch, Math.ceil(this.queue.length / idle));
     const batch: PendingJob<Job, Result>[] = [];
     const transfer: ArrayBuffer[] = [];
@@ -249,7 +268,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
     // trackUnmanagedFds off: a worker hands open file descriptors to the main thread, which
     // streams and closes them; a worker that tracked them would close them again on exit.
     const worker = new Worker(this.options.workerFile, { workerData, trackUnmanagedFds: false, resourceLimits: this.options.resourceLimits });
-    const slot: WorkerSlot<Job, Result> = { id, worker, progress, online: false, startedAt: performance.now(), batch: [], seenStarted: 0, seenSince: 0, timedOut: false };
+    const slot: WorkerSlot<Job, Result> = { id, worker, progress, online: false, startedAt: this.now(), batch: [], seenStarted: 0, seenSince: 0, timedOut: false };
     this.slots[id - 1] = slot;
     let failure: Error | null = null;
     worker.on('message', (message: FromWorker<Result>) => this.onMessage(slot, message));
@@ -292,8 +311,12 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
   }
 
   /** The watchdog: a job running or waiting past the job timeout is ended. */
-  private watch(): void {
-    const now = performance.now();
+  private watch(interval: number): void {
+    const watchedAt = performance.now();
+    const late = watchedAt - this.lastWatch - interval;
+    if (late > interval) this.stalledMs += late;
+    this.lastWatch = watchedAt;
+    const now = this.now();
     const limit = this.options.jobTimeoutMs;
     for (const slot of this.slots) {
       if (slot.batch.length === 0 || slot.timedOut) continue;
@@ -334,7 +357,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
       if (index === running) fail(job, slot.timedOut ? 'timed-out' : 'crashed');
       else if (!this.options.mayRepeat(job.message.job)) fail(job, index < running ? 'lost' : 'not-run');
       // Put back once: a job whose worker dies twice around it fails rather than loop.
-      else if (job.putBack || this.closing || !this.queue.unshift({ ...job, putBack: true, submittedAt: performance.now() })) fail(job, 'not-run');
+      else if (job.putBack || this.closing || !this.queue.unshift({ ...job, putBack: true, submittedAt: this.now() })) fail(job, 'not-run');
     }
     slot.timedOut = false;
     if (this.closing) return;
@@ -348,7 +371,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
       );
     };
     // A worker that dies before running any job (a broken install) is retried once a second, not in a hot loop.
-    if (running >= 0 || performance.now() - slot.startedAt >= RESTART_BACKOFF_MS) respawn();
+    if (running >= 0 || this.now() - slot.startedAt >= RESTART_BACKOFF_MS) respawn();
     else setTimeout(respawn, RESTART_BACKOFF_MS).unref();
   }
 }

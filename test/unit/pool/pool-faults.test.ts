@@ -7,6 +7,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { Metrics } from '../../../src/admin/metrics.js';
 import type { Job, JobResult, StaticJob, WorkerJob } from '../../../src/core/job.js';
@@ -352,6 +353,42 @@ test('through the connection layer: the crashed request is a 500, the rest are s
     pipelined.close();
     other.close();
     await served.close();
+    await pool.close();
+  }
+});
+
+test('a step of the wall clock times out no job', async (t) => {
+  const events = new RecordedEvents();
+  const pool = await startPool(1, events, { jobTimeoutMs: 1000 });
+  try {
+    const outcome = submit(pool, '/sleep-700');
+    await waitFor(() => pool.stats().busy === 1, 'the job running', 2000);
+    // Once the watchdog (every 250 ms) has seen the job start, NTP sets the clock an hour forward.
+    await sleep(400);
+    const wallClock = Date.now;
+    t.mock.method(Date, 'now', () => wallClock() + 3_600_000);
+    assert.equal((await outcome).ok, true);
+    assert.deepEqual(events.timeouts, []);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a main thread that stood still longer than the job timeout (the process frozen) times out no job', async () => {
+  const events = new RecordedEvents();
+  const pool = await startPool(1, events, { jobTimeoutMs: 1000 });
+  try {
+    const outcome = submit(pool, '/sleep-800');
+    await waitFor(() => pool.stats().busy === 1, 'the job running', 2000);
+    // Once the watchdog (every 250 ms) has seen the job start, the main thread stands still.
+    // The job ends meanwhile. Blocked in the check phase, the loop next runs its timers, the
+    // watchdog's late tick among them, and only then reads the result, as after a freeze.
+    await sleep(400);
+    await new Promise((resolve) => setImmediate(resolve));
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2500);
+    assert.equal((await outcome).ok, true);
+    assert.deepEqual(events.timeouts, []);
+  } finally {
     await pool.close();
   }
 });
