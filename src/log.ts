@@ -1,4 +1,5 @@
 // JSON lines on stdout through pino.
+import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
 
@@ -27,7 +28,8 @@ export class RateLimitedLog {
 
   /** Calls `write` now, or later with the number of other messages held back, or not at all (a later one is written instead). */
   maybe(write: (suppressed: number) => void): void {
-    const now = Date.now();
+    // The monotonic clock: a step of the wall clock back would hold every line for as long.
+    const now = performance.now();
     if (this.timer === null && now - this.last >= this.intervalMs) {
       this.last = now;
       write(0);
@@ -47,7 +49,7 @@ export class RateLimitedLog {
     this.timer = null;
     this.heldBack = null;
     this.suppressed = 0;
-    this.last = Date.now();
+    this.last = performance.now();
     write(others);
   }
 }
