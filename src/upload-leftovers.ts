@@ -40,7 +40,9 @@ export class UploadLeftovers implements JobRunner<Job, JobResult> {
     const temporary = temporaryName(this.owner, randomHex(TEMP_RANDOM_BYTES));
     const taken = this.jobs.submit({ kind: 'upload', body: job.body, temporary }, (outcome) => {
       this.inFlight.delete(temporary);
-      // Outcomes of stopped workers come once the thread has exited: no call of it can race the removal.
+      // A crash's outcome comes once the thread has exited; a timeout's at once, while the thread
+      // may still be in a system call, but it runs no more JavaScript: docs/uploads.md says why
+      // removing the temporary under it is harmless.
       if (!outcome.ok && WORKER_STOPPED.has(outcome.failure)) this.remove(temporary);
       done(outcome);
     });

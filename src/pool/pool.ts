@@ -106,8 +106,9 @@ interface WorkerSlot<Job, Result> {
   seenStarted: number;
   seenSince: number;
   /**
-   * Set when the watchdog terminated it, so the running job fails as timed out. A thread
-   * blocked in a system call exits only when the call returns, and until then it serves nothing.
+   * Set when the watchdog terminated it: its batch was settled then, the running job failed as
+   * timed out. A thread blocked in a system call exits only when the call returns, and until
+   * then it serves nothing.
    */
   timedOut: boolean;
 }
@@ -224,7 +225,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
 
   private idleCount(): number {
     let idle = 0;
-    for (const slot of this.slots) if (slot.online && slot.batch.length === 0) idle++;
+    for (const slot of this.slots) if (isServing(slot) && slot.batch.length === 0) idle++;
     return idle;
   }
 
@@ -237,7 +238,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
     let idle = this.idleCount();
     for (const slot of this.slots) {
       if (this.queue.length === 0 || idle === 0) return;
-      if (slot.online && slot.batch.length === 0) this.dispatch(slot, idle--);
+      if (isServing(slot) && slot.batch.length === 0) this.dispatch(slot, idle--);
     }
   }
 
@@ -288,6 +289,8 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
   }
 
   private onMessage(slot: WorkerSlot<Job, Result>, message: FromWorker<Result>): void {
+    // Given up on: its jobs are answered, and the descriptors of its results closed when it exits.
+    if (slot.timedOut) return;
     if (message.type === 'results') return this.complete(slot, message.results);
     const job = slot.batch.find((pending) => pending.message.id === message.id);
     if (job !== undefined) job.note = message.note;
@@ -328,8 +331,14 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
         slot.timedOut = true;
         this.options.events.workerTimedOut(slot.id, now - slot.seenSince);
         void slot.worker.terminate();
+        // Its jobs are answered now, not when it exits: a thread blocked in a system call (an
+        // fsync on a hung NFS mount) exits only when the call returns, if ever. Its slot stays
+        // taken until then, so stuck threads never outnumber MAX_THREADS.
+        this.settle(slot, new Error(`worker ${slot.id} exceeded the job timeout`));
       }
     }
+    // Jobs of a settled batch that were put back go to the idle workers.
+    if (this.queue.length > 0) this.flush();
     const error = new Error(`no worker took the job within ${limit} ms`);
     for (let job = this.queue.peek(); job !== undefined && now - job.submittedAt >= limit; job = this.queue.peek()) {
       this.queue.shift();
@@ -338,19 +347,15 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
   }
 
   /**
-   * A worker that exits unasked is replaced at once. Of its batch, the job it was running
-   * fails; jobs it had not started go back to the head of the queue; jobs it finished but
-   * never reported run again if they may, and fail as lost if not. Descriptors it opened
-   * for those results are closed.
+   * Ends the batch of a worker that stopped (it died, or the watchdog gave up on it): the job
+   * it was running fails; jobs it had not started go back to the head of the queue; jobs it
+   * finished but never reported run again if they may, and fail as lost if not.
    */
-  private onExit(slot: WorkerSlot<Job, Result>, failure: Error | null): void {
-    slot.online = false;
+  private settle(slot: WorkerSlot<Job, Result>, error: Error): void {
     const batch = slot.batch;
     slot.batch = [];
-    // The job running when it died; -1 when it died before starting any.
+    // The job running when it stopped; -1 when it stopped before starting any.
     const running = slot.progress.started() - 1;
-    if (batch.length > 0) for (const fd of slot.progress.held()) closeQuietly(fd);
-    const error = failure ?? new Error(slot.timedOut ? `worker ${slot.id} exceeded the job timeout` : `worker ${slot.id} exited`);
     const fail = (job: PendingJob<Job, Result>, reason: JobFailure): void => job.done({ ok: false, failure: reason, error, workerId: slot.id, note: job.note });
     for (let index = batch.length - 1; index >= 0; index--) {
       const job = batch[index]!;
@@ -359,7 +364,19 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
       // Put back once: a job whose worker dies twice around it fails rather than loop.
       else if (job.putBack || this.closing || !this.queue.unshift({ ...job, putBack: true, submittedAt: this.now() })) fail(job, 'not-run');
     }
-    slot.timedOut = false;
+  }
+
+  /**
+   * A worker that exits unasked is replaced at once, and its batch settled. Descriptors it
+   * opened for results it never delivered are closed: its batch's, or a timed-out one's, whose
+   * late results were not taken (see onMessage).
+   */
+  private onExit(slot: WorkerSlot<Job, Result>, failure: Error | null): void {
+    slot.online = false;
+    // The job running when it died; -1 when it died before starting any.
+    const running = slot.progress.started() - 1;
+    if (slot.batch.length > 0 || slot.timedOut) for (const fd of slot.progress.held()) closeQuietly(fd);
+    this.settle(slot, failure ?? new Error(`worker ${slot.id} exited`));
     if (this.closing) return;
     this.options.events.workerExited(slot.id, failure);
     if (this.queue.length > 0) this.flush();
