@@ -1,7 +1,7 @@
 // The value formats of the configuration schema (config.ts), by name. Each one refuses what
 // convict's own formats would read loosely, and says in its message what it takes.
 import type convict from 'convict';
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { isBearerToken } from './security/bearer.js';
 import { cidrProblem } from './security/cidr.js';
@@ -159,8 +159,9 @@ export const CONFIG_FORMATS: Readonly<Record<string, convict.Format>> = {
     validate(value: unknown): void {
       if (typeof value !== 'string' || value === '') throw new Error('must be a directory path');
       if (!existsSync(value) || !statSync(value).isDirectory()) throw new Error('directory does not exist');
-      // Resolved once at start, such a folder is gone after the volume's next update: every file 404.
-      if (value.split(/[\\/]/).some(isReplacedByVolumeUpdates)) {
+      // Resolved once at start, such a folder is gone after the volume's next update: every file
+      // 404. Named as it is, or through a link to it.
+      if ([value, realpathSync(value)].some((path) => path.split(/[\\/]/).some(isReplacedByVolumeUpdates))) {
         throw new Error("names a Kubernetes volume's data folder, which its next update replaces: name the folder the volume is mounted at");
       }
       // One this process may not list and enter would answer every request with 403.

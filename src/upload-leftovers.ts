@@ -16,18 +16,26 @@ import type { JobCallback, JobFailure, JobRunner } from './pool/pool.js';
 
 /**
  * Failures of a job its worker held when it stopped: the upload may have left its temporary,
- * linked or not (a linked one's data is under its final name). The others never reached a
- * worker's storing code (`not-run`, `queue-timeout`, `closed`).
+ * linked or not (a linked one's data is under its final name). `not-run` too: the watchdog
+ * settles a timed-out batch while its thread may still run a few instructions, enough to
+ * start the next upload and create its temporary, though never to link it. The others never
+ * reached a worker (`queue-timeout`, `closed`).
  */
-const WORKER_STOPPED: ReadonlySet<JobFailure> = new Set(['crashed', 'timed-out', 'lost']);
+const WORKER_STOPPED: ReadonlySet<JobFailure> = new Set(['crashed', 'timed-out', 'lost', 'not-run']);
 
 /** Runs jobs on `jobs`, naming each upload's temporary, and removes the temporaries of uploads whose worker stopped. */
 export class UploadLeftovers implements JobRunner<Job, JobResult> {
   private readonly owner = thisProcess();
   /** Temporaries of uploads handed to the pool and not yet done. */
   private readonly inFlight = new Set<string>();
-  /** Removals under way, which a shutdown waits for. */
-  private readonly removals = new Set<Promise<void>>();
+  /**
+   * Temporaries to remove, one at a time: the uploads time out when their folder hangs, and
+   * each unlink on it would hold one of libuv's 4 threadpool threads, which the engine's file
+   * reads and the disk gauges share.
+   */
+  private readonly toRemove: string[] = [];
+  /** The removals under way, which a shutdown waits for; null when none is. */
+  private removing: Promise<void> | null = null;
 
   constructor(
     private readonly jobs: JobRunner<WorkerJob, JobResult>,
@@ -60,19 +68,25 @@ export class UploadLeftovers implements JobRunner<Job, JobResult> {
   async removeRemaining(): Promise<void> {
     for (const temporary of this.inFlight) this.remove(temporary);
     this.inFlight.clear();
-    await Promise.all(this.removals);
+    await this.removing;
+  }
+
+  private remove(name: string): void {
+    this.toRemove.push(name);
+    this.removing ??= this.removeQueued();
   }
 
   /** Temporaries are hidden and never served: one that cannot be removed is logged and left for the next start. */
-  private remove(name: string): void {
-    const removal = unlink(join(this.uploadsDir, name)).then(
-      () => this.log.warn({ file: name }, 'removed the temporary of an upload whose worker stopped'),
-      (error: unknown) => {
+  private async removeQueued(): Promise<void> {
+    for (let name = this.toRemove.shift(); name !== undefined; name = this.toRemove.shift()) {
+      try {
+        await unlink(join(this.uploadsDir, name));
+        this.log.warn({ file: name }, 'removed the temporary of an upload whose worker stopped');
+      } catch (error) {
         // ENOENT: the worker stopped before creating it, or after removing or renaming it.
         if (codeOf(error) !== 'ENOENT') this.log.warn({ file: name, code: codeOf(error) }, 'cannot remove the temporary of an upload whose worker stopped; removed at the next start');
-      },
-    );
-    this.removals.add(removal);
-    void removal.finally(() => this.removals.delete(removal));
+      }
+    }
+    this.removing = null;
   }
 }

@@ -5,6 +5,7 @@
 // read is in flight: a hung mount holds one of the threadpool's 4 threads, which also serve
 // the engine's file reads, not one more per scrape.
 import { statfs } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
 import { spaceOf, type DiskSpace } from './handlers/disk-guard.js';
 
 /**

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -259,6 +259,9 @@ describe('configuration', () => {
         assert.match(configError([], { RESOURCES_DIR: folder }), /RESOURCES_DIR: names a Kubernetes volume's data folder/, folder);
       }
     }
+    // Nor through a link to either.
+    symlinkSync(join(root, 'volume', '..data'), join(root, 'site-link'));
+    assert.match(configError([], { RESOURCES_DIR: join(root, 'site-link') }), /RESOURCES_DIR: names a Kubernetes volume's data folder/);
     // The mount point itself is what to name; other names with dots are fine.
     mkdirSync(join(root, 'volume', '..data.old'));
     for (const folder of [join(root, 'volume'), join(root, 'volume', '..data.old')]) assert.equal(loadConfig([], { RESOURCES_DIR: folder }).resourcesDir, folder);

@@ -134,15 +134,22 @@ test('a temporary that cannot be removed is logged and left for the next start',
 });
 
 test('failures no worker held the upload through, a stored upload and a static job remove nothing', async () => {
-  const failures: JobFailure[] = ['not-run', 'queue-timeout', 'closed'];
+  const failures: JobFailure[] = ['queue-timeout', 'closed'];
   const names = failures.map(() => uploadWithTemporary());
   failures.forEach((failure, index) => jobs.fail(index, failure));
   names.push(uploadWithTemporary());
-  jobs.succeed(3);
+  jobs.succeed(2);
   leftovers.submit(STATIC, () => undefined);
-  jobs.fail(4, 'crashed');
+  jobs.fail(3, 'crashed');
   await settle();
   assert.deepEqual(remaining(), [...OTHERS, ...names].sort());
+});
+
+test('an upload that failed as not run loses its temporary too: a timed-out worker may have begun it', async () => {
+  uploadWithTemporary();
+  jobs.fail(0, 'not-run');
+  await settle();
+  assert.deepEqual(remaining(), [...OTHERS].sort());
 });
 
 test('the outcome reaches the caller as it came, and a job the runner refuses is refused', () => {

@@ -197,7 +197,7 @@ test('a job stuck past the job timeout fails as timed out; the jobs behind it in
   }
 });
 
-test('a worker stopped at the job timeout but stuck in a system call is not counted alive until its replacement is online', async () => {
+test('a worker stopped at the job timeout but stuck in a system call: its job fails at once, and it is not counted alive until its replacement is online', async () => {
   const folder = mkdtempSync(join(tmpdir(), 'rawhttp-stuck-'));
   const fifo = makeFifo(folder);
   const events = new RecordedEvents();
@@ -205,11 +205,14 @@ test('a worker stopped at the job timeout but stuck in a system call is not coun
   try {
     const outcome = submit(pool, '/open');
     await waitFor(() => events.timeouts.length === 1, 'the job timeout', 2000);
-    // Terminated, but the thread stays in open(2) until the FIFO gets a writer.
-    assert.equal(pool.healthy, false);
-    assert.deepEqual(pool.stats(), { workers: 0, busy: 0, queued: 0 });
-    await waitFor(() => releaseFifo(fifo), 'the worker blocked on the FIFO', 2000);
+    // Terminated, but the thread stays in open(2) until the FIFO gets a writer: its job is
+    // answered all the same, and the job behind it waits for a worker that serves.
     assert.equal(failure(await outcome).failure, 'timed-out');
+    const behind = submit(pool, '/a');
+    assert.equal(pool.healthy, false);
+    assert.deepEqual(pool.stats(), { workers: 0, busy: 0, queued: 1 });
+    await waitFor(() => releaseFifo(fifo), 'the worker blocked on the FIFO', 2000);
+    assert.equal(textOf(await behind), 'served /a');
     await waitFor(() => events.restarts.length === 1, 'the replacement worker');
     assert.equal(pool.healthy, true);
     assert.deepEqual(pool.stats(), { workers: 1, busy: 0, queued: 0 });
