@@ -349,12 +349,12 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
   /**
    * Ends the batch of a worker that stopped (it died, or the watchdog gave up on it): the job
    * it was running fails; jobs it had not started go back to the head of the queue; jobs it
-   * finished but never reported run again if they may, and fail as lost if not.
+   * finished but never reported run again if they may, and fail as lost if not. Returns the
+   * index of the job it was running; -1 when it stopped before starting any.
    */
-  private settle(slot: WorkerSlot<Job, Result>, error: Error): void {
+  private settle(slot: WorkerSlot<Job, Result>, error: Error): number {
     const batch = slot.batch;
     slot.batch = [];
-    // The job running when it stopped; -1 when it stopped before starting any.
     const running = slot.progress.started() - 1;
     const fail = (job: PendingJob<Job, Result>, reason: JobFailure): void => job.done({ ok: false, failure: reason, error, workerId: slot.id, note: job.note });
     for (let index = batch.length - 1; index >= 0; index--) {
@@ -364,6 +364,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
       // Put back once: a job whose worker dies twice around it fails rather than loop.
       else if (job.putBack || this.closing || !this.queue.unshift({ ...job, putBack: true, submittedAt: this.now() })) fail(job, 'not-run');
     }
+    return running;
   }
 
   /**
@@ -373,10 +374,8 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
    */
   private onExit(slot: WorkerSlot<Job, Result>, failure: Error | null): void {
     slot.online = false;
-    // The job running when it died; -1 when it died before starting any.
-    const running = slot.progress.started() - 1;
     if (slot.batch.length > 0 || slot.timedOut) for (const fd of slot.progress.held()) closeQuietly(fd);
-    this.settle(slot, failure ?? new Error(`worker ${slot.id} exited`));
+    const running = this.settle(slot, failure ?? new Error(`worker ${slot.id} exited`));
     if (this.closing) return;
     this.options.events.workerExited(slot.id, failure);
     if (this.queue.length > 0) this.flush();
