@@ -3,7 +3,7 @@
 import type convict from 'convict';
 import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
-import { isBearerToken } from './security/bearer.js';
+import { tokenProblem } from './security/bearer.js';
 import { cidrProblem } from './security/cidr.js';
 import { CorsPolicy } from './security/cors.js';
 import { normalizeHost } from './security/host.js';
@@ -59,9 +59,6 @@ function checkedList(problem: (entry: string, index: number) => string | null): 
 // "false" as true, so PROXY_PROTOCOL=0 would turn the protocol on.
 const BOOLEAN_WORDS: Readonly<Record<string, boolean>> = { true: true, '1': true, yes: true, on: true, false: false, '0': false, no: false, off: false };
 
-// Secrets: a problem names the entry's position, never its text.
-const TOKEN_SYNTAX = 'letters, digits, - . _ ~ + / and = at the end only (RFC 6750 b64token)';
-
 /** A port a client can connect to, written as clients write it: 1-65535, no leading zero. */
 const isUsablePort = (port: string): boolean => /^[1-9]\d{0,4}$/.test(port) && Number(port) <= 65535;
 
@@ -79,7 +76,11 @@ export const CONFIG_FORMATS: Readonly<Record<string, convict.Format>> = {
 
   'comma-list': commaList,
   'cidr-list': checkedList((entry) => cidrProblem(entry)),
-  'token-list': checkedList((entry, index) => (isBearerToken(entry) ? null : `entry ${index + 1} is not a bearer token: ${TOKEN_SYNTAX}`)),
+  // Secrets: a problem names the entry's position, never its text.
+  'token-list': checkedList((entry, index) => {
+    const problem = tokenProblem(entry);
+    return problem === null ? null : `entry ${index + 1} is ${problem}`;
+  }),
   'origin-list': {
     validate(value: unknown): void {
       commaList.validate(value);
@@ -108,7 +109,9 @@ export const CONFIG_FORMATS: Readonly<Record<string, convict.Format>> = {
   },
   'optional-token': {
     validate(value: unknown): void {
-      if (typeof value !== 'string' || (value !== '' && !isBearerToken(value))) throw new Error(`not a bearer token: ${TOKEN_SYNTAX}`);
+      if (typeof value !== 'string') throw new Error('must be a string');
+      const problem = value === '' ? null : tokenProblem(value);
+      if (problem !== null) throw new Error(problem);
     },
   },
 

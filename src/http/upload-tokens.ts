@@ -5,7 +5,7 @@
 // watch on the file's inode never sees; reading a small file every few seconds always does.
 import { closeSync, constants, fstatSync, openSync, readFileSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { isBearerToken, TokenSet } from '../security/bearer.js';
+import { tokenProblem, TokenSet } from '../security/bearer.js';
 
 /** How often the file is read again. Kubernetes itself takes up to a minute to update a Secret. */
 const POLL_INTERVAL_MS = 2000;
@@ -27,7 +27,8 @@ export function parseTokenFile(text: string): TokenFileParse {
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
     if (line === '' || line.startsWith('#')) continue;
-    if (!isBearerToken(line)) return { ok: false, problem: `line ${i + 1} is not a bearer token (letters, digits, - . _ ~ + / and = at the end only)` };
+    const problem = tokenProblem(line);
+    if (problem !== null) return { ok: false, problem: `line ${i + 1} is ${problem}` };
     tokens.push(line);
   }
   return { ok: true, tokens };

@@ -12,9 +12,17 @@ const BEARER_SCHEME = /^bearer(?:[ \t]|$)/i;
 
 const REALM = 'rawhttp';
 
-/** Whether a configured token can be sent at all in an Authorization header. */
-export function isBearerToken(text: string): boolean {
-  return B64TOKEN.test(text);
+/** Shorter tokens are words someone chose ("secret", "changeme"), which a guess finds. */
+export const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * Why a configured token cannot be used, or null: it could not be sent in an Authorization
+ * header, or it is too short to be random. Never quotes the token, which is a secret.
+ */
+export function tokenProblem(text: string): string | null {
+  if (!B64TOKEN.test(text)) return 'not a bearer token: letters, digits, - . _ ~ + / and = at the end only (RFC 6750 b64token)';
+  if (text.length < MIN_TOKEN_LENGTH) return `shorter than ${MIN_TOKEN_LENGTH} characters: use a random one, such as the output of openssl rand -base64 32`;
+  return null;
 }
 
 export type Credentials = { readonly kind: 'none' } | { readonly kind: 'malformed' } | { readonly kind: 'token'; readonly token: string };

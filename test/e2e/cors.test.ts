@@ -8,7 +8,7 @@ import { startServer, type StartedServer } from '../helpers/server.js';
 
 const APP = 'http://app.example:8000';
 const OTHER = 'https://evil.example';
-const TOKEN = 'cors-token-1';
+const TOKEN = 'cors-token-1-Hq7Vw3';
 
 const preflight = (port: number, origin: string): string =>
   `OPTIONS /upload HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: ${origin}\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: authorization,content-type\r\n\r\n`;

@@ -10,7 +10,7 @@ import { metric } from '../fixtures/probes.js';
 import { RawClient, request } from '../helpers/raw.js';
 import { runServer, startServer, type StartedServer } from '../helpers/server.js';
 
-const TOKENS = ['alpha-7Qm2x9', 'beta.Zr4+/k=='];
+const TOKENS = ['alpha-7Qm2x9-Lk4Pw', 'beta.Zr4+/k-Ty6Jd=='];
 const WRONG = 'gamma-wrong-4f1';
 
 function upload(port: number, authorization: string | null, body = '{"auth":true}'): string {
@@ -96,25 +96,25 @@ describe('UPLOAD_TOKENS_FILE', () => {
   });
 
   test('a token added or revoked in the file takes effect while the server runs', async () => {
-    writeFileSync(file, '# upload tokens, one a line\nfirst-token-1\n');
+    writeFileSync(file, '# upload tokens, one a line\nfirst-token-1-Zr4Q9x\n');
     const server = await startServer({ env: { UPLOAD_TOKENS_FILE: file } });
     try {
-      assert.equal((await request(server.port, upload(server.port, 'Bearer first-token-1'))).status, 201);
-      assert.equal((await request(server.port, upload(server.port, 'Bearer second-token-2'))).status, 401);
+      assert.equal((await request(server.port, upload(server.port, 'Bearer first-token-1-Zr4Q9x'))).status, 201);
+      assert.equal((await request(server.port, upload(server.port, 'Bearer second-token-2-Hq7Vw3'))).status, 401);
 
       // Rewritten in place, as a compose secret is: the first token revoked, a second one added.
-      writeFileSync(file, 'second-token-2\n');
+      writeFileSync(file, 'second-token-2-Hq7Vw3\n');
       await server.waitForLog((line) => line.msg === 'upload tokens reloaded', 15_000);
-      assert.equal((await request(server.port, upload(server.port, 'Bearer first-token-1'))).status, 401);
-      assert.equal((await request(server.port, upload(server.port, 'Bearer second-token-2'))).status, 201);
+      assert.equal((await request(server.port, upload(server.port, 'Bearer first-token-1-Zr4Q9x'))).status, 401);
+      assert.equal((await request(server.port, upload(server.port, 'Bearer second-token-2-Hq7Vw3'))).status, 201);
 
       // A broken file keeps the tokens loaded before, and says so without its content.
-      writeFileSync(file, 'second-token-2\nnot a token!\n');
+      writeFileSync(file, 'second-token-2-Hq7Vw3\nnot a token!\n');
       const kept = await server.waitForLog((line) => line.msg === 'UPLOAD_TOKENS_FILE not reloaded, keeping the tokens loaded before', 15_000);
       assert.match(String(kept.problem), /line 2/);
-      assert.equal((await request(server.port, upload(server.port, 'Bearer second-token-2'))).status, 201);
+      assert.equal((await request(server.port, upload(server.port, 'Bearer second-token-2-Hq7Vw3'))).status, 201);
       const everything = JSON.stringify(server.logs);
-      for (const secret of ['first-token-1', 'second-token-2', 'not a token']) assert.ok(!everything.includes(secret), `a log line holds ${secret}`);
+      for (const secret of ['first-token-1-Zr4Q9x', 'second-token-2-Hq7Vw3', 'not a token']) assert.ok(!everything.includes(secret), `a log line holds ${secret}`);
     } finally {
       await server.stop();
     }
@@ -133,12 +133,12 @@ describe('UPLOAD_TOKENS_FILE', () => {
   });
 
   test('a file that cannot be used stops the start with one line and exit code 2', async () => {
-    writeFileSync(file, 'good-token\nsecret with spaces\n');
+    writeFileSync(file, 'good-token-Ty6Jd1Rf\nsecret with spaces\n');
     const bad = await runServer([], { UPLOAD_TOKENS_FILE: file });
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^invalid configuration: UPLOAD_TOKENS_FILE .*line 2 is not a bearer token/);
     assert.equal(bad.stderr.trim().split('\n').length, 1);
-    assert.doesNotMatch(bad.stderr + bad.stdout, /secret with spaces|good-token/);
+    assert.doesNotMatch(bad.stderr + bad.stdout, /secret with spaces|good-token-Ty6Jd1Rf/);
 
     const missing = await runServer([], { UPLOAD_TOKENS_FILE: join(dir, 'missing') });
     assert.equal(missing.code, 2);

@@ -71,8 +71,8 @@ describe('configuration', () => {
     // Numbers stay the text they were: a flag is never read as hex or exponent notation.
     const refused = configError(['--port=0x4899'], env);
     assert.match(refused, /PORT: must be a port number/);
-    const tokens = loadConfig(['--metrics-token=1e5', '--upload-tokens=0x1f'], env);
-    assert.deepEqual([tokens.metricsToken, tokens.uploadTokens], ['1e5', ['0x1f']]);
+    const tokens = loadConfig(['--metrics-token=1000000000000e50', '--upload-tokens=0x1f1f1f1f1f1f1f1f'], env);
+    assert.deepEqual([tokens.metricsToken, tokens.uploadTokens], ['1000000000000e50', ['0x1f1f1f1f1f1f1f1f']]);
     assert.equal(loadConfig(['--queue-size', '5', '--queue-size', '7'], env).queueSize, 7);
     assert.equal(loadConfig(['18601', '--port', '18602'], env).port, 18602);
     assert.equal(loadConfig(['--port', '18602', '18601'], env).port, 18601);
@@ -356,9 +356,9 @@ describe('security settings', () => {
       PROXY_PROTOCOL: 'true',
       TRUSTED_PROXIES: '10.0.0.0/8, 2001:db8::/32,192.0.2.7',
       UPLOAD_RATE_PER_MINUTE: '0',
-      UPLOAD_TOKENS: 'alpha, beta+/=',
+      UPLOAD_TOKENS: 'alpha-Zr4Q9x2mLk, beta+/long-enough=',
       UPLOAD_TOKENS_FILE: '/run/secrets/upload_tokens',
-      METRICS_TOKEN: 'gamma',
+      METRICS_TOKEN: 'gamma-Ty6Jd1Rf5Xc',
       CORS_ORIGINS: 'https://app.example.com,http://localhost:3000',
     });
     assert.equal(config.proxyProtocol, true);
@@ -368,9 +368,9 @@ describe('security settings', () => {
     assert.equal(config.maxBodyMemoryPerClientBytes, 2 * 1024 * 1024);
     assert.equal(config.uploadRatePerMinute, 0);
     assert.equal(config.uploadBurst, 5);
-    assert.deepEqual(config.uploadTokens, ['alpha', 'beta+/=']);
+    assert.deepEqual(config.uploadTokens, ['alpha-Zr4Q9x2mLk', 'beta+/long-enough=']);
     assert.equal(config.uploadTokensFile, '/run/secrets/upload_tokens');
-    assert.equal(config.metricsToken, 'gamma');
+    assert.equal(config.metricsToken, 'gamma-Ty6Jd1Rf5Xc');
     assert.deepEqual(config.corsOrigins, ['https://app.example.com', 'http://localhost:3000']);
     assert.equal(config.minFreeDiskBytes, 0);
   });
@@ -406,11 +406,17 @@ describe('security settings', () => {
   });
 
   test('a bad token is named by its position, and no token ever appears in the message', () => {
-    const listed = configError([], { ...env, UPLOAD_TOKENS: 'first-secret,second secret' });
+    const listed = configError([], { ...env, UPLOAD_TOKENS: 'first-secret-Zr4Q9x,second secret' });
     assert.equal(listed, 'invalid configuration: UPLOAD_TOKENS: entry 2 is not a bearer token: letters, digits, - . _ ~ + / and = at the end only (RFC 6750 b64token)');
     const metrics = configError(['--metrics-token=metrics"secret'], env);
     assert.match(metrics, /^invalid configuration: METRICS_TOKEN: not a bearer token/);
     assert.ok(!metrics.includes('secret'));
+    // Too short to be random: a word someone chose.
+    const short = configError([], { ...env, UPLOAD_TOKENS: 'first-secret-Zr4Q9x,changeme' });
+    assert.equal(short, 'invalid configuration: UPLOAD_TOKENS: entry 2 is shorter than 16 characters: use a random one, such as the output of openssl rand -base64 32');
+    const shortMetrics = configError(['--metrics-token=changeme'], env);
+    assert.match(shortMetrics, /^invalid configuration: METRICS_TOKEN: shorter than 16 characters/);
+    assert.ok(!short.includes('changeme') && !shortMetrics.includes('changeme'));
     // With another problem reported beside it.
     const both = configError(['--port=70000'], { ...env, UPLOAD_TOKENS: 'first-secret,second secret' });
     assert.match(both, /PORT/);

@@ -40,19 +40,34 @@ async function until(condition: () => boolean, what: string, timeoutMs = 3000): 
   }
 }
 
+// Long enough to be accepted (tokens shorter than 16 characters are refused).
+const ALPHA = 'alpha-Zr4Q9x2mLk';
+const BETA = 'beta-Hq7Vw3Ns8Pt2Zk';
+const GAMMA = 'gamma-Ty6Jd1Rf5Xc';
+const LISTED = 'listed-Mb8Ck2Wq9Ej';
+/** A token cut short, long enough that its length alone would not refuse it. */
+const CUT = 'Z9x-LongRandomPrefix';
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('parseTokenFile', () => {
   test('one token per line; blank lines, comments, CRLF and a BOM are fine', () => {
-    assert.deepEqual(parseTokenFile('\uFEFF# uploaders\r\nalpha\r\n\r\n  beta+/=  \n#gamma\n'), { ok: true, tokens: ['alpha', 'beta+/='] });
+    assert.deepEqual(parseTokenFile(`\uFEFF# uploaders\r\n${ALPHA}\r\n\r\n  beta+/long-enough=  \n#gamma\n`), { ok: true, tokens: [ALPHA, 'beta+/long-enough='] });
     assert.deepEqual(parseTokenFile(''), { ok: true, tokens: [] });
   });
 
   test('a line that is not a token is refused by number, never by content', () => {
-    const parsed = parseTokenFile('alpha\nsecret with spaces\n');
+    const parsed = parseTokenFile(`${ALPHA}\nsecret with spaces\n`);
     assert.deepEqual(parsed.ok, false);
     assert.match(parsed.ok ? '' : parsed.problem, /^line 2 is not a bearer token/);
     assert.ok(!(parsed.ok ? '' : parsed.problem).includes('secret'));
+  });
+
+  test('a line too short to be a random token is refused by number, never by content', () => {
+    const parsed = parseTokenFile(`${ALPHA}\n# next\nchangeme\n`);
+    assert.match(parsed.ok ? '' : parsed.problem, /^line 3 is shorter than 16 characters/);
+    assert.ok(!(parsed.ok ? '' : parsed.problem).includes('changeme'));
+    assert.deepEqual(parseTokenFile('x'.repeat(16)), { ok: true, tokens: ['x'.repeat(16)] });
   });
 });
 
@@ -78,19 +93,19 @@ describe('UploadTokens', () => {
   });
 
   test('UPLOAD_TOKENS alone', () => {
-    const tokens = start(['alpha', 'beta'], '')!;
-    assert.ok(tokens.tokens.has('alpha') && tokens.tokens.has('beta') && !tokens.tokens.has('gamma'));
+    const tokens = start([ALPHA, BETA], '')!;
+    assert.ok(tokens.tokens.has(ALPHA) && tokens.tokens.has(BETA) && !tokens.tokens.has(GAMMA));
   });
 
   test('the file is read at start and again when edited; listed tokens stay', async () => {
     const file = join(dir, 'tokens');
-    writeFileSync(file, 'alpha\n');
+    writeFileSync(file, `${ALPHA}\n`);
     const { log, entries } = recorder();
-    const tokens = start(['listed'], file, log)!;
-    assert.ok(tokens.tokens.has('alpha') && tokens.tokens.has('listed'));
-    writeFileSync(file, '# rotated\nbeta\n');
-    await until(() => tokens.tokens.has('beta'), 'the edited file');
-    assert.ok(!tokens.tokens.has('alpha') && tokens.tokens.has('listed'));
+    const tokens = start([LISTED], file, log)!;
+    assert.ok(tokens.tokens.has(ALPHA) && tokens.tokens.has(LISTED));
+    writeFileSync(file, `# rotated\n${BETA}\n`);
+    await until(() => tokens.tokens.has(BETA), 'the edited file');
+    assert.ok(!tokens.tokens.has(ALPHA) && tokens.tokens.has(LISTED));
     assert.deepEqual(entries.map((entry) => entry.msg), ['upload tokens reloaded']);
     assert.equal(entries[0]!.file, file);
     assert.equal(entries[0]!.tokens, 2);
@@ -99,61 +114,61 @@ describe('UploadTokens', () => {
   test('a Kubernetes Secret update: the ..data link swapped atomically to a new folder', async () => {
     // The kubelet's layout: tokens -> ..data/tokens, ..data -> ..<timestamp>/
     mkdirSync(join(dir, '..2026_01_01_00_00_00.1'));
-    writeFileSync(join(dir, '..2026_01_01_00_00_00.1', 'tokens'), 'alpha\n');
+    writeFileSync(join(dir, '..2026_01_01_00_00_00.1', 'tokens'), `${ALPHA}\n`);
     symlinkSync('..2026_01_01_00_00_00.1', join(dir, '..data'));
     symlinkSync('..data/tokens', join(dir, 'tokens'));
     const tokens = start([], join(dir, 'tokens'))!;
-    assert.ok(tokens.tokens.has('alpha'));
+    assert.ok(tokens.tokens.has(ALPHA));
 
     mkdirSync(join(dir, '..2026_01_01_00_01_00.2'));
-    writeFileSync(join(dir, '..2026_01_01_00_01_00.2', 'tokens'), 'beta\n');
+    writeFileSync(join(dir, '..2026_01_01_00_01_00.2', 'tokens'), `${BETA}\n`);
     symlinkSync('..2026_01_01_00_01_00.2', join(dir, '..data_tmp'));
     renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
     rmSync(join(dir, '..2026_01_01_00_00_00.1'), { recursive: true });
-    await until(() => tokens.tokens.has('beta'), 'the swapped Secret');
-    assert.ok(!tokens.tokens.has('alpha'));
+    await until(() => tokens.tokens.has(BETA), 'the swapped Secret');
+    assert.ok(!tokens.tokens.has(ALPHA));
   });
 
   test('a failed reload keeps the old tokens and is logged once, without the file’s content', async () => {
     const file = join(dir, 'tokens');
-    writeFileSync(file, 'alpha\n');
+    writeFileSync(file, `${ALPHA}\n`);
     const { log, entries } = recorder();
     const tokens = start([], file, log)!;
-    writeFileSync(file, 'alpha\nnot a token secretword\n');
+    writeFileSync(file, `${ALPHA}\nnot a token secretword\n`);
     await until(() => entries.length === 1, 'the warning');
     await sleep(POLL_MS * 5);
     assert.equal(entries.length, 1, 'logged once');
     assert.equal(entries[0]!.level, WARN);
     assert.match(String(entries[0]!.problem), /line 2/);
-    assert.ok(!JSON.stringify(entries).includes('secretword') && !JSON.stringify(entries).includes('alpha'));
-    assert.ok(tokens.tokens.has('alpha'));
+    assert.ok(!JSON.stringify(entries).includes('secretword') && !JSON.stringify(entries).includes(ALPHA));
+    assert.ok(tokens.tokens.has(ALPHA));
 
     unlinkSync(file);
     await until(() => entries.length === 2, 'the warning about the missing file');
     await sleep(POLL_MS * 5);
     assert.equal(entries.length, 2);
     assert.match(String(entries[1]!.problem), /cannot be read: ENOENT/);
-    assert.ok(tokens.tokens.has('alpha'));
+    assert.ok(tokens.tokens.has(ALPHA));
 
-    writeFileSync(file, 'gamma\n');
-    await until(() => tokens.tokens.has('gamma'), 'the mended file');
-    assert.ok(!tokens.tokens.has('alpha'));
+    writeFileSync(file, `${GAMMA}\n`);
+    await until(() => tokens.tokens.has(GAMMA), 'the mended file');
+    assert.ok(!tokens.tokens.has(ALPHA));
     assert.equal(entries.at(-1)!.msg, 'upload tokens reloaded');
   });
 
   test('a problem that comes back after a recovery to the same tokens is logged again', async () => {
     const file = join(dir, 'tokens');
-    writeFileSync(file, 'alpha\n');
+    writeFileSync(file, `${ALPHA}\n`);
     const { log, entries } = recorder();
     const tokens = start([], file, log)!;
     for (let outage = 1; outage <= 2; outage++) {
       unlinkSync(file);
       await until(() => entries.length === outage, `the warning of outage ${outage}`);
       assert.match(String(entries.at(-1)!.problem), /ENOENT/);
-      writeFileSync(file, 'alpha\n');
+      writeFileSync(file, `${ALPHA}\n`);
       await sleep(POLL_MS * 5);
     }
-    assert.ok(tokens.tokens.has('alpha'));
+    assert.ok(tokens.tokens.has(ALPHA));
   });
 
   test('a FIFO in place of the file is refused at once, at start and on reload, without waiting for a writer', async () => {
@@ -161,7 +176,7 @@ describe('UploadTokens', () => {
     execFileSync('mkfifo', [fifo]);
     assert.throws(() => start([], fifo), /not a regular file/);
     const file = join(dir, 'tokens');
-    writeFileSync(file, 'alpha\n');
+    writeFileSync(file, `${ALPHA}\n`);
     const { log, entries } = recorder();
     const tokens = start([], file, log)!;
     unlinkSync(file);
@@ -170,25 +185,25 @@ describe('UploadTokens', () => {
     assert.match(String(entries[0]!.problem), /not a regular file/);
     // The polling goes on: a real file again is loaded.
     unlinkSync(file);
-    writeFileSync(file, 'beta\n');
-    await until(() => tokens.tokens.has('beta'), 'the file after the FIFO');
+    writeFileSync(file, `${BETA}\n`);
+    await until(() => tokens.tokens.has(BETA), 'the file after the FIFO');
   });
 
   test('a file emptied on purpose takes effect: nobody may upload', async () => {
     const file = join(dir, 'tokens');
-    writeFileSync(file, 'alpha\n');
+    writeFileSync(file, `${ALPHA}\n`);
     const { log, entries } = recorder();
     const tokens = start([], file, log)!;
     writeFileSync(file, '# all revoked\n');
     await until(() => tokens.tokens.size === 0, 'the emptied file');
-    assert.ok(!tokens.tokens.has('alpha'));
+    assert.ok(!tokens.tokens.has(ALPHA));
     assert.equal(entries.at(-1)!.level, WARN);
   });
 
   test('a file that cannot be read or parsed at start fails the start, naming it', () => {
     assert.throws(() => start([], join(dir, 'missing')), /UPLOAD_TOKENS_FILE .*missing cannot be read: ENOENT/);
     const bad = join(dir, 'bad');
-    writeFileSync(bad, 'good\nbad token\n');
+    writeFileSync(bad, `${ALPHA}\nbad token\n`);
     assert.throws(() => start([], bad), (error: Error) => /UPLOAD_TOKENS_FILE .*bad: line 2 is not a bearer token/.test(error.message) && !error.message.includes('bad token'));
     const huge = join(dir, 'huge');
     writeFileSync(huge, 'a'.repeat(70_000));
@@ -197,62 +212,62 @@ describe('UploadTokens', () => {
 
   test('a change is used only when two reads in a row agree: a half-written file never is', async () => {
     const file = join(dir, 'tokens');
-    writeFileSync(file, 'alpha\n');
+    writeFileSync(file, `${ALPHA}\n`);
     // No timer in the way: each check() is one read.
     open = UploadTokens.start({ listed: [], file, log: recorder().log, pollIntervalMs: 3_600_000 });
     const tokens = open!;
-    for (const partial of ['', 'bet']) {
+    for (const partial of ['', BETA.slice(0, -2)]) {
       writeFileSync(file, partial);
       await tokens.check();
-      assert.ok(tokens.tokens.has('alpha') && !tokens.tokens.has('bet'), JSON.stringify(partial));
+      assert.ok(tokens.tokens.has(ALPHA) && !tokens.tokens.has(BETA.slice(0, -2)), JSON.stringify(partial));
     }
-    writeFileSync(file, 'beta\n');
+    writeFileSync(file, `${BETA}\n`);
     await tokens.check();
-    assert.ok(tokens.tokens.has('alpha'), 'one read is not enough');
+    assert.ok(tokens.tokens.has(ALPHA), 'one read is not enough');
     await tokens.check();
-    assert.ok(tokens.tokens.has('beta') && !tokens.tokens.has('alpha'));
+    assert.ok(tokens.tokens.has(BETA) && !tokens.tokens.has(ALPHA));
   });
 
   test('of a file changed in place only the lines that end are read: a writer that stalls mid-token never opens uploads to a prefix, and a revocation still applies', async () => {
     const file = join(dir, 'tokens');
-    writeFileSync(file, 'alpha\n');
+    writeFileSync(file, `${ALPHA}\n`);
     open = UploadTokens.start({ listed: [], file, log: recorder().log, pollIntervalMs: 3_600_000 });
     const tokens = open!;
     // The same file (inode), rewritten in place and left with its second token cut short.
-    writeFileSync(file, 'alpha\nZ9x');
+    writeFileSync(file, `${ALPHA}\n${CUT}`);
     for (let i = 0; i < 3; i++) await tokens.check();
-    assert.ok(tokens.tokens.has('alpha') && !tokens.tokens.has('Z9x'), 'a settled file with an unfinished last line is not used');
-    appendFileSync(file, 'LongRandomSecret\n');
+    assert.ok(tokens.tokens.has(ALPHA) && !tokens.tokens.has(CUT), 'a settled file with an unfinished last line is not used');
+    appendFileSync(file, 'Rest\n');
     for (let i = 0; i < 2; i++) await tokens.check();
-    assert.ok(tokens.tokens.has('Z9xLongRandomSecret') && !tokens.tokens.has('Z9x'));
+    assert.ok(tokens.tokens.has(`${CUT}Rest`) && !tokens.tokens.has(CUT));
     // A file put in place whole (renamed over it, as a Secret is) needs no newline at its end.
-    writeFileSync(join(dir, 'next'), 'beta');
+    writeFileSync(join(dir, 'next'), BETA);
     renameSync(join(dir, 'next'), file);
     for (let i = 0; i < 2; i++) await tokens.check();
-    assert.ok(tokens.tokens.has('beta') && !tokens.tokens.has('alpha'));
+    assert.ok(tokens.tokens.has(BETA) && !tokens.tokens.has(ALPHA));
     // Rewritten in place without a final newline: beta is revoked at once, gamma waits for its newline.
-    writeFileSync(file, 'gamma');
+    writeFileSync(file, GAMMA);
     for (let i = 0; i < 2; i++) await tokens.check();
-    assert.ok(!tokens.tokens.has('beta') && !tokens.tokens.has('gamma'));
+    assert.ok(!tokens.tokens.has(BETA) && !tokens.tokens.has(GAMMA));
     appendFileSync(file, '\n');
     for (let i = 0; i < 2; i++) await tokens.check();
-    assert.ok(tokens.tokens.has('gamma'));
+    assert.ok(tokens.tokens.has(GAMMA));
     // Replaced by a file of the same text, then that file edited in place: still an edit in place.
-    writeFileSync(join(dir, 'next'), 'gamma\n');
+    writeFileSync(join(dir, 'next'), `${GAMMA}\n`);
     renameSync(join(dir, 'next'), file);
     await tokens.check();
-    writeFileSync(file, 'gamma\nZ9x');
+    writeFileSync(file, `${GAMMA}\n${CUT}`);
     for (let i = 0; i < 3; i++) await tokens.check();
-    assert.ok(tokens.tokens.has('gamma') && !tokens.tokens.has('Z9x'));
+    assert.ok(tokens.tokens.has(GAMMA) && !tokens.tokens.has(CUT));
   });
 
   test('close stops the polling', async () => {
     const file = join(dir, 'tokens');
-    writeFileSync(file, 'alpha\n');
+    writeFileSync(file, `${ALPHA}\n`);
     const tokens = start([], file)!;
     tokens.close();
-    writeFileSync(file, 'beta\n');
+    writeFileSync(file, `${BETA}\n`);
     await sleep(POLL_MS * 5);
-    assert.ok(tokens.tokens.has('alpha') && !tokens.tokens.has('beta'));
+    assert.ok(tokens.tokens.has(ALPHA) && !tokens.tokens.has(BETA));
   });
 });

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { inspect } from 'node:util';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { bearerCredentials, checkBearer, isBearerToken, TokenSet } from '../../../src/security/bearer.js';
+import { bearerCredentials, checkBearer, tokenProblem, TokenSet } from '../../../src/security/bearer.js';
 
 const TOKEN = 'mF_9.B5f-4.1JqM';
 const tokens = new TokenSet([TOKEN, 'second+token/with=', 'third~']);
@@ -43,9 +43,11 @@ test('checkBearer: 401 with a bare challenge, 400 invalid_request, 401 invalid_t
   assert.deepEqual(checkBearer('Bearer wrong', tokens), { ok: false, status: 401, reason: 'invalid_token', headers: [['WWW-Authenticate', 'Bearer realm="rawhttp", error="invalid_token"']] });
 });
 
-test('isBearerToken: what a configured token may look like', () => {
-  assert.ok(isBearerToken(TOKEN) && isBearerToken('abc==') && isBearerToken('A-Z_a.z~0+9/'));
-  for (const bad of ['', 'a b', 'a=b', 'é', 'tab\t', '"q"']) assert.ok(!isBearerToken(bad), bad);
+test('tokenProblem: what a configured token may look like', () => {
+  for (const good of [`${TOKEN}x`, 'abcdefghijklmn==', 'A-Z_a.z~0+9/A-Z_']) assert.equal(tokenProblem(good), null, good);
+  for (const bad of ['', 'a b', 'a=b', 'é', 'tab\t', '"q"', 'long enough but spaced']) assert.match(tokenProblem(bad) ?? '', /^not a bearer token/, bad);
+  // b64token syntax, but too short to be random (the '=' padding counts).
+  for (const short of ['changeme', 'x'.repeat(15), 'abcdefghijklm==']) assert.match(tokenProblem(short) ?? '', /^shorter than 16 characters/, short);
 });
 
 test('a token set never shows its tokens: not in JSON, inspect or a pino log line', () => {
