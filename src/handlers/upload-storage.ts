@@ -17,6 +17,7 @@ export interface StorageFs {
   renameSync(oldPath: string, newPath: string): void;
   existsSync(path: string): boolean;
   rmSync(path: string, options: { readonly force: boolean }): void;
+  realpathSync: { native(path: string): string };
 }
 
 export const NODE_FS: StorageFs = nodeFs;

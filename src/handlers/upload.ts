@@ -34,6 +34,30 @@ function checkFreeSpace(bytes: number, context: UploadContext): JobResult | null
   };
 }
 
+/**
+ * A 500 before anything is written when the uploads folder no longer leads to `uploadsRoot`,
+ * the real path it had at start, from which GET serves /uploads: replaced by a link to a
+ * folder elsewhere, it would take the document and GET would refuse it as outside the root.
+ * A folder removed or renamed away fails as any storage failure does (ENOENT); a new real
+ * folder under the same name passes. What this cannot guard: a swap between this check and
+ * the exclusive open of the temporary (Node has no openat(2) to create a file in the folder
+ * checked). A swap after the open makes the link fail, the temporary's name being absent
+ * from the new folder.
+ */
+function checkFolder(context: UploadContext, fs: StorageFs): JobResult | null {
+  let now: string;
+  try {
+    now = fs.realpathSync.native(context.uploadsRoot);
+  } catch (error) {
+    return notStored(error);
+  }
+  if (now === context.uploadsRoot) return null;
+  return {
+    response: errorResponse(500, 'POST'),
+    log: { level: 'error', message: 'upload failed: UPLOADS_DIR now leads elsewhere', fields: { folder: context.uploadsRoot, now }, oncePerSecond: true },
+  };
+}
+
 /** Checks the body: UTF-8 without a BOM, one JSON value. Returns the problem, or null. */
 export function uploadProblem(body: Uint8Array): string | null {
   if (body.length === 0) return 'empty body: a JSON document is required';
@@ -94,6 +118,9 @@ export interface LinkedUpload {
 export function linkUpload(job: NamedUploadJob, context: UploadContext, fs: StorageFs, onLinked: (name: string) => void): JobResult | LinkedUpload {
   const problem = uploadProblem(job.body);
   if (problem !== null) return badRequest(problem);
+  // Before the free space, which would otherwise be measured wherever the folder leads now.
+  const misplaced = checkFolder(context, fs);
+  if (misplaced !== null) return misplaced;
   const lowSpace = checkFreeSpace(job.body.length, context);
   if (lowSpace !== null) return lowSpace;
   let linked: Linked;

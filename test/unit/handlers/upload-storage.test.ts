@@ -114,4 +114,29 @@ describe('storing an upload when the file system fails', () => {
     assert.equal(result.log?.level, 'warn');
     assert.deepEqual(files(), []);
   });
+
+  test('the folder now leads elsewhere (replaced by a link): 500 before anything is written, an error log naming both paths', () => {
+    const elsewhere = join(folder, 'elsewhere');
+    const opened: string[] = [];
+    const openSync: StorageFs['openSync'] = (path, flags, mode) => {
+      opened.push(path);
+      return NODE_FS.openSync(path, flags, mode);
+    };
+    const result = upload({ ...NODE_FS, realpathSync: { native: () => elsewhere }, openSync });
+    assert.equal(result.response.status, 500);
+    assert.equal(result.storedBytes, undefined);
+    assert.deepEqual(opened, [], 'nothing opened, so nothing written');
+    assert.equal(result.log?.level, 'error');
+    assert.equal(result.log?.message, 'upload failed: UPLOADS_DIR now leads elsewhere');
+    assert.deepEqual(result.log?.fields, { folder, now: elsewhere });
+    assert.equal(result.log?.oncePerSecond, true);
+  });
+
+  test('the folder is gone: the plain 500 of a storage failure, with its code', () => {
+    const result = upload({ ...NODE_FS, realpathSync: { native: () => { throw injected('ENOENT', 'realpath'); } } });
+    assert.equal(result.response.status, 500);
+    assert.equal(result.log?.message, 'upload failed');
+    assert.equal(result.log?.fields?.code, 'ENOENT');
+    assert.deepEqual(files(), []);
+  });
 });
