@@ -1,8 +1,9 @@
-// POST /upload when storage misbehaves: stale temporaries at start, a full disk (507) and a
-// folder the server may not write to (500). Each test gets a server of its own.
+// POST /upload when storage misbehaves: stale temporaries at start, a full disk (507), a
+// folder the server may not write to (500) and one replaced under it (500). Each test gets
+// a server of its own.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -195,5 +196,41 @@ test('an uploads folder the server may not write to gives 500 and an error log a
     undo?.();
     await server?.stop();
     rmSync(parent, { recursive: true, force: true });
+  }
+});
+
+test('an uploads folder replaced by a link to another folder gives 500 and nothing is written there; a fresh real folder in its place stores and serves again', async () => {
+  const parent = mkdtempSync(join(tmpdir(), 'rawhttp-moved-'));
+  const dir = join(parent, 'uploads');
+  const elsewhere = mkdtempSync(join(tmpdir(), 'rawhttp-elsewhere-'));
+  mkdirSync(dir);
+  let server: StartedServer | null = null;
+  try {
+    server = await startServer({ uploadsDir: dir, env: { UPLOAD_RATE_PER_MINUTE: '0' } });
+    await assertStoresAgain(server, dir);
+    // Renamed away: nothing to write into.
+    renameSync(dir, join(parent, 'uploads-before'));
+    assert.equal((await upload(server.port, DATA_JSON)).status, 500);
+    // A link to a folder outside the configured tree: a 201 would promise a document that GET refuses (403).
+    symlinkSync(elsewhere, dir);
+    const response = await upload(server.port, DATA_JSON);
+    assert.equal(response.status, 500, `${response.status} ${response.headers.location ?? ''}`);
+    assert.deepEqual(readdirSync(elsewhere), [], 'the upload was written through the link');
+    const line = await server.waitForLog((entry) => entry.msg === 'upload failed: UPLOADS_DIR now leads elsewhere');
+    assert.equal(line.level, 'error');
+    assert.equal(line.now, realpathSync(elsewhere));
+    await assertServes(server);
+    // An operator's new, real folder under the same name: uploads are stored and served again.
+    unlinkSync(dir);
+    mkdirSync(dir);
+    const stored = await upload(server.port, DATA_JSON);
+    assert.equal(stored.status, 201, stored.body.toString());
+    const served = await request(server.port, get(stored.headers.location ?? '', server.port));
+    assert.equal(served.status, 200);
+    assert.ok(served.body.equals(DATA_JSON));
+  } finally {
+    await server?.stop();
+    rmSync(parent, { recursive: true, force: true });
+    rmSync(elsewhere, { recursive: true, force: true });
   }
 });
