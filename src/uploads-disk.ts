@@ -6,7 +6,7 @@
 // the engine's file reads, not one more per scrape.
 import { statfs } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { spaceOf, type DiskSpace } from './handlers/disk-guard.js';
+import { spaceOf, type DiskSpace } from './core/disk-space.js';
 
 /**
  * A read pending this long counts as hung, and its figure as unknown. A statfs takes

@@ -3,14 +3,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RejectionReason, ServerEvents } from '../http/events.js';
 import type { PoolStats } from '../pool/pool.js';
+import type { DiskSpace } from '../core/disk-space.js';
 import { STANDARD_METHODS, type SecurityRule } from '../core/routes.js';
-
-/** Space on the uploads file system (app.ts reads it with uploads-disk.ts). */
-export interface DiskSpace {
-  /** Bytes an unprivileged process may still write. */
-  readonly freeBytes: number;
-  readonly sizeBytes: number;
-}
 
 export interface LiveState {
   poolStats(): PoolStats;

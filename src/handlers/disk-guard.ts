@@ -5,22 +5,8 @@
 // asynchronously: src/uploads-disk.ts). Workers storing at the same
 // moment do not see each other's uploads: together they may go below the minimum by up to
 // MAX_THREADS x MAX_BODY_BYTES (docs/security.md).
-import type { StatsFs } from 'node:fs';
+import { spaceOf } from '../core/disk-space.js';
 import { fs } from './builtins.js';
-
-/** Space on the file system that holds a folder, as statfs(2) reports it. */
-export interface DiskSpace {
-  /** Bytes an unprivileged process may still write (f_bavail: the blocks reserved for root left out). */
-  readonly freeBytes: number;
-  /** The file system's size in bytes. */
-  readonly sizeBytes: number;
-}
-
-/** The space `stats` (from statfs, in a worker or on the main thread) describes. */
-export function spaceOf(stats: Pick<StatsFs, 'bavail' | 'blocks' | 'bsize'>): DiskSpace {
-  // Node reports f_bsize, which is the counting unit (f_frsize) on Linux's usual file systems.
-  return { freeBytes: stats.bavail * stats.bsize, sizeBytes: stats.blocks * stats.bsize };
-}
 
 /** Bytes this process may still write under `folder`, read now; null when the file system cannot tell (say, the folder was removed). */
 export function freeBytes(folder: string): number | null {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { DiskSpace } from '../../src/handlers/disk-guard.js';
+import type { DiskSpace } from '../../src/core/disk-space.js';
 import { HUNG_AFTER_MS, UploadsDisk } from '../../src/uploads-disk.js';
 import { waitFor } from '../fixtures/probes.js';
 

@@ -2,7 +2,7 @@
 // still read exact values, whatever the batch boundaries and however many series there are.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { DiskSpace } from '../../../src/admin/metrics.js';
+import type { DiskSpace } from '../../../src/core/disk-space.js';
 import { Metrics } from '../../../src/admin/metrics.js';
 
 function newMetrics(uploadsDisk: () => DiskSpace | null = () => null): Metrics {

@@ -3,7 +3,7 @@ import { statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { freeBytes, hasRoom, spaceOf } from '../../../src/handlers/disk-guard.js';
+import { freeBytes, hasRoom } from '../../../src/handlers/disk-guard.js';
 
 const MiB = 1024 * 1024;
 
@@ -25,12 +25,4 @@ test('freeBytes: blocks available to unprivileged users times the block size', (
   // Another process may write in between: the two readings agree to within a few MiB.
   assert.ok(Math.abs(free - stats.bavail * stats.bsize) < 64 * MiB);
   assert.equal(freeBytes(join(tmpdir(), 'rawhttp-no-such-folder', 'x')), null);
-});
-
-test('spaceOf: the size is all blocks, the free space those an unprivileged user may write', () => {
-  assert.deepEqual(spaceOf({ bavail: 3, blocks: 10, bsize: 4096 }), { freeBytes: 3 * 4096, sizeBytes: 10 * 4096 });
-  const stats = statfsSync(tmpdir());
-  const space = spaceOf(stats);
-  assert.equal(space.sizeBytes, stats.blocks * stats.bsize);
-  assert.ok(space.freeBytes <= space.sizeBytes);
 });
