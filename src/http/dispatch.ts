@@ -135,9 +135,19 @@ function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Excha
     // A security refusal names its rule, as one made on the main thread does.
     if (result.securityRule !== undefined) logSecurityRefusal(deps, result.securityRule, result.log, fields);
     else if (oncePerSecond === undefined) deps.log[level](fields, message);
-    else deps.conditionLogs.of(message).maybe((suppressed) => deps.log[level]({ ...fields, suppressed }, message));
+    else deps.conditionLogs.of(conditionOf(message, result.log.fields)).maybe((suppressed) => deps.log[level]({ ...fields, suppressed }, message));
   }
   return result.response;
+}
+
+/**
+ * What a once-a-second log line stands for: its message, and the error code when it has one,
+ * so that a second failure (EACCES after ENOSPC) is told, not counted among the first's.
+ * Codes are errno names, a small fixed set.
+ */
+function conditionOf(message: string, fields: WorkLog['fields']): string {
+  const code = fields?.code;
+  return typeof code === 'string' ? `${message} (${code})` : message;
 }
 
 /** The access log's `worker`: null when the main thread answered. */

@@ -141,6 +141,15 @@ describe('dispatch', () => {
     for (const { logged } of engines) assert.equal(logged.filter((entry) => entry.msg === 'disk full').length, 1);
   });
 
+  test('a once-a-second condition is one per error code: a second code is told at once, not counted among the first', () => {
+    const failed = (code: string): JobResult => ({ response: jsonResponse(500, {}), log: { level: 'error', message: 'upload failed', fields: { code }, oncePerSecond: true } });
+    const { deps, submitted, responder, logged } = setUp({ acceptsJobs: true });
+    const codes = ['ENOSPC', 'ENOSPC', 'EACCES', 'EACCES'];
+    for (let i = 0; i < codes.length; i++) dispatch(deps, responder, exchangeFor('POST', '/upload'), { kind: 'upload', body: new Uint8Array(2) }, null);
+    submitted.forEach((job, i) => job.done({ ok: true, workerId: 1, result: failed(codes[i]!) }));
+    assert.deepEqual(logged.filter((entry) => entry.msg === 'upload failed').map((entry) => [entry.code, entry.suppressed]), [['ENOSPC', 0], ['EACCES', 0]]);
+  });
+
   test('a job no worker took is the engine\'s answer, not a worker\'s', () => {
     const { deps, submitted, answers, logged, responder } = setUp({ acceptsJobs: true });
     const waited = exchangeFor('GET', '/a.html');
