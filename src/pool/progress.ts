@@ -1,13 +1,16 @@
 // What a worker tells the main thread without a message: how far it is in its batch, and the
-// descriptors it opened for results not yet delivered. A small SharedArrayBuffer per worker,
-// written by the worker and read by the pool's watchdog, so a batch that stalls or a worker
-// that dies can be attributed to one job, and nothing it opened is lost with it.
+// descriptors it holds open that the main thread must close if the worker stops. A small
+// SharedArrayBuffer per worker, written by the worker and read by the pool's watchdog, so a
+// batch that stalls or a worker that dies can be attributed to one job, and nothing it opened
+// is lost with it.
 
 /** Slots for descriptors of one batch; more are not tracked (and would leak on a crash). */
 const MAX_TRACKED_DESCRIPTORS = 64;
 const STARTED = 0;
 const DESCRIPTOR_COUNT = 1;
 const FIRST_DESCRIPTOR = 2;
+/** A slot whose descriptor the worker closed. */
+const EMPTY = -1;
 
 export class BatchProgress {
   private readonly cells: Int32Array;
@@ -32,19 +35,39 @@ export class BatchProgress {
     return Atomics.load(this.cells, STARTED);
   }
 
-  /** Worker: a result holds these open descriptors until the main thread receives it. */
+  /**
+   * Worker: these descriptors are open, and stay so until `releasing` or until the main thread
+   * receives the result that holds them. Called after the open: a worker stopped in between
+   * leaks the descriptor, which is safer than naming one it does not own.
+   */
   holding(descriptors: readonly number[]): void {
     for (const fd of descriptors) {
       const count = Atomics.load(this.cells, DESCRIPTOR_COUNT);
-      if (count === MAX_TRACKED_DESCRIPTORS) return;
-      Atomics.store(this.cells, FIRST_DESCRIPTOR + count, fd);
-      Atomics.store(this.cells, DESCRIPTOR_COUNT, count + 1);
+      const free = this.cells.subarray(FIRST_DESCRIPTOR, FIRST_DESCRIPTOR + count).indexOf(EMPTY);
+      const slot = free === -1 ? count : free;
+      if (slot === MAX_TRACKED_DESCRIPTORS) return;
+      Atomics.store(this.cells, FIRST_DESCRIPTOR + slot, fd);
+      if (slot === count) Atomics.store(this.cells, DESCRIPTOR_COUNT, count + 1);
     }
   }
 
-  /** The descriptors of results that were never delivered (read after the worker died). */
+  /**
+   * Worker, before it closes `fd`: forgets it. Never after the close: the number may be reused
+   * at once (a socket the main thread accepts), and the pool would close that if the worker
+   * stopped between the close and the forgetting.
+   */
+  releasing(fd: number): void {
+    const count = Atomics.load(this.cells, DESCRIPTOR_COUNT);
+    const at = this.cells.subarray(FIRST_DESCRIPTOR, FIRST_DESCRIPTOR + count).indexOf(fd);
+    if (at !== -1) Atomics.store(this.cells, FIRST_DESCRIPTOR + at, EMPTY);
+  }
+
+  /**
+   * The descriptors still held: read once the worker's thread has exited, when none of them can
+   * be closed by it any more, and each is still the file it opened.
+   */
   held(): number[] {
     const count = Atomics.load(this.cells, DESCRIPTOR_COUNT);
-    return Array.from(this.cells.subarray(FIRST_DESCRIPTOR, FIRST_DESCRIPTOR + count));
+    return Array.from(this.cells.subarray(FIRST_DESCRIPTOR, FIRST_DESCRIPTOR + count)).filter((fd) => fd !== EMPTY);
   }
 }
