@@ -22,6 +22,35 @@ export interface StorageFs {
 
 export const NODE_FS: StorageFs = nodeFs;
 
+/** Who keeps count of the descriptors a worker holds: the pool closes them if it stops the worker first. */
+export interface DescriptorWatch {
+  opened(fd: number): void;
+  /** Called before the close. */
+  closing(fd: number): void;
+}
+
+/**
+ * `fs` reporting each descriptor it opens and closes to `watch`. A worker terminated in a
+ * system call (an fsync on a hung NFS mount) never runs its `finally`, and Node does not close
+ * a worker's descriptors when it exits (the pool's workers hand some to the main thread), so
+ * without this the temporary, already unlinked, would keep its space and descriptor for good.
+ */
+export function watched(fs: StorageFs, watch: DescriptorWatch): StorageFs {
+  return {
+    ...fs,
+    openSync(path, flags, mode) {
+      const fd = fs.openSync(path, flags, mode);
+      watch.opened(fd);
+      return fd;
+    },
+    closeSync(fd) {
+      // Forgotten before closed: once closed, the number may be reused for another file.
+      watch.closing(fd);
+      fs.closeSync(fd);
+    },
+  };
+}
+
 const MAX_NAME_ATTEMPTS = 8;
 const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 /** Some file systems cannot fsync a folder at all; PostgreSQL treats EINVAL there the same way. */

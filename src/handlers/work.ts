@@ -4,7 +4,7 @@ import { errorResponse } from '../core/response.js';
 import type { JobResult, WorkerJob } from '../core/job.js';
 import { serveStatic, type StaticContext } from './static.js';
 import { finishUploads, isLinked, linkUpload, type LinkedUpload, type UploadContext } from './upload.js';
-import { NODE_FS, type StorageFs } from './upload-storage.js';
+import { NODE_FS, watched, type DescriptorWatch, type StorageFs } from './upload-storage.js';
 
 export type WorkContext = StaticContext & UploadContext;
 
@@ -17,7 +17,7 @@ export type WorkContext = StaticContext & UploadContext;
 export const WORKER_HEAP_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 } as const;
 
 /** What a batch reports while it runs (the pool's worker loop passes its Batch). */
-export interface BatchReport {
+export interface BatchReport extends DescriptorWatch {
   starting(index: number): void;
   note(index: number, note: string): void;
   finished(result: JobResult): void;
@@ -58,11 +58,13 @@ function runJob(job: WorkerJob, context: WorkContext, fs: StorageFs, onLinked: (
  */
 export function doBatch(jobs: readonly WorkerJob[], context: WorkContext, report: BatchReport, fs: StorageFs = NODE_FS): JobResult[] {
   const results: JobResult[] = new Array(jobs.length);
+  // Built only for a batch that stores uploads: static batches pay nothing for it.
+  const storage = jobs.some((job) => job.kind === 'upload') ? watched(fs, report) : fs;
   const linked: LinkedUpload[] = [];
   const linkedAt: number[] = [];
   jobs.forEach((job, index) => {
     report.starting(index);
-    const outcome = runJob(job, context, fs, (name) => report.note(index, name));
+    const outcome = runJob(job, context, storage, (name) => report.note(index, name));
     if (isLinked(outcome)) {
       linked.push(outcome);
       linkedAt.push(index);
@@ -71,7 +73,7 @@ export function doBatch(jobs: readonly WorkerJob[], context: WorkContext, report
       report.finished(outcome);
     }
   });
-  finishUploads(linked, context, fs).forEach((result, n) => {
+  finishUploads(linked, context, storage).forEach((result, n) => {
     results[linkedAt[n]!] = result;
     report.finished(result);
   });

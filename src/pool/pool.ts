@@ -267,7 +267,8 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
     const progress = new BatchProgress();
     const workerData: WorkerInput = { progress: progress.buffer, data: this.options.workerData };
     // trackUnmanagedFds off: a worker hands open file descriptors to the main thread, which
-    // streams and closes them; a worker that tracked them would close them again on exit.
+    // streams and closes them; a worker that tracked them would close them again on exit. So
+    // what a stopped worker still held is closed by onExit, from its progress cells.
     const worker = new Worker(this.options.workerFile, { workerData, trackUnmanagedFds: false, resourceLimits: this.options.resourceLimits });
     const slot: WorkerSlot<Job, Result> = { id, worker, progress, online: false, startedAt: this.now(), batch: [], seenStarted: 0, seenSince: 0, timedOut: false };
     this.slots[id - 1] = slot;
@@ -369,8 +370,10 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
 
   /**
    * A worker that exits unasked is replaced at once, and its batch settled. Descriptors it
-   * opened for results it never delivered are closed: its batch's, or a timed-out one's, whose
-   * late results were not taken (see onMessage).
+   * held are closed: those of the job it was running (a temporary it was writing), and those
+   * it opened for results it never delivered: its batch's, or a timed-out one's, whose late
+   * results were not taken (see onMessage). Only now, once its thread has exited: before, it
+   * may still be in a system call on one of them.
    */
   private onExit(slot: WorkerSlot<Job, Result>, failure: Error | null): void {
     slot.online = false;

@@ -38,6 +38,10 @@ export interface Batch<Job, Result> {
   note(index: number, note: string): void;
   /** A result is complete; the descriptors it holds are released if the worker dies. */
   finished(result: Result): void;
+  /** The running job opened `fd`: closed by the pool if the worker stops before the job closes it. */
+  opened(fd: number): void;
+  /** The running job closes `fd` now: call it before the close (see BatchProgress.releasing). */
+  closing(fd: number): void;
 }
 
 /**
@@ -55,6 +59,8 @@ export function serveBatches<Job, Result>(runBatch: (batch: Batch<Job, Result>) 
       starting: (index) => progress.starting(index),
       note: (index, note) => port.postMessage({ type: 'note', id: message.jobs[index]!.id, note } satisfies FromWorker<Result>),
       finished: (result) => progress.holding(parts.descriptorsOf(result)),
+      opened: (fd) => progress.holding([fd]),
+      closing: (fd) => progress.releasing(fd),
     };
     const results: ResultMessage<Result>[] = runBatch(batch).map((result, index) => ({ id: message.jobs[index]!.id, result }));
     const reply: FromWorker<Result> = { type: 'results', results };

@@ -1,7 +1,7 @@
 // Group commit: the uploads of one batch share one folder fsync, and none is answered 201
 // before it. Through an injected fs that records the order of the calls.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
@@ -31,10 +31,30 @@ function recordingFs(folder: string, calls: string[], folderFsyncError: string |
   );
 }
 
-const silentReport = (): BatchReport & { notes: string[]; started: number[] } => {
+/** Where `fd` points now, or null when it is closed. */
+const target = (fd: number): string | null => {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return null;
+  }
+};
+
+/** Records what a batch reports; `descriptors`: each open and each close announced, with where the descriptor pointed then. */
+const silentReport = (): BatchReport & { notes: string[]; started: number[]; descriptors: string[] } => {
   const notes: string[] = [];
   const started: number[] = [];
-  return { notes, started, starting: (index) => started.push(index), note: (index, note) => notes.push(`${index}:${note}`), finished: () => undefined };
+  const descriptors: string[] = [];
+  return {
+    notes,
+    started,
+    descriptors,
+    starting: (index) => started.push(index),
+    note: (index, note) => notes.push(`${index}:${note}`),
+    finished: () => undefined,
+    opened: (fd) => descriptors.push(`opened ${target(fd)}`),
+    closing: (fd) => descriptors.push(`closing ${target(fd)}`),
+  };
 };
 
 describe('a batch of uploads (group commit)', () => {
@@ -59,6 +79,22 @@ describe('a batch of uploads (group commit)', () => {
     assert.deepEqual(report.started, [0, 1, 2, 3]);
     // Each name is noted as soon as it is linked, so a worker dying before the folder fsync is answered with it.
     assert.equal(report.notes.length, 4);
+  });
+
+  test('every descriptor the uploads open is reported, and reported closing while it is still open', () => {
+    const report = silentReport();
+    const jobs = [upload(), upload()];
+    const temporaries = jobs.map((job) => (job.kind === 'upload' ? join(folder, job.temporary) : ''));
+    doBatch(jobs, context, report, recordingFs(folder, []));
+    // The pool closes what is reported open and not yet closing: a closed descriptor must never be among them.
+    assert.deepEqual(report.descriptors, [
+      `opened ${temporaries[0]}`,
+      `closing ${temporaries[0]}`,
+      `opened ${temporaries[1]}`,
+      `closing ${temporaries[1]}`,
+      `opened ${folder}`,
+      `closing ${folder}`,
+    ]);
   });
 
   test('an invalid upload in the batch gets its 400 and takes no part in the commit', () => {
