@@ -2,10 +2,10 @@
 // job timeout terminates it, but the thread exits only when the call returns. A preload
 // (test/fixtures/hung-fsync.ts) holds every fsync of the workers until the test lets it go.
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, realpathSync } from 'node:fs';
 import { test } from 'node:test';
 import { STOP_GRACE_MS } from '../../src/shutdown.js';
-import { metric, waitFor } from '../fixtures/probes.js';
+import { metric, openFilesIn, waitFor } from '../fixtures/probes.js';
 import { releaseFifo } from '../helpers/fifo.js';
 import { startHeldServer, type HeldServer } from '../helpers/held-server.js';
 import { request, type RawResponse } from '../helpers/raw.js';
@@ -103,6 +103,42 @@ test('a shutdown that cut an upload leaves no temporary, even with the worker st
     assert.deepEqual(temporariesIn(server.uploadsDir), []);
     await waitFor(() => releaseFifo(fifo), 'the worker blocked in fsync', 2000);
     assert.equal(await server.exited, 1);
+  } finally {
+    await end();
+  }
+});
+
+test('a worker stopped at the job timeout in the fsync of its temporary leaves nothing open once its thread exits, not even the temporary it removed', async () => {
+  const { server, fifo, end } = await startStuckServer({ JOB_TIMEOUT_MS: '500' });
+  try {
+    const pid = server.process.pid!;
+    const uploads = realpathSync(server.uploadsDir);
+    const { answer } = await uploadHeldInFsync(server);
+    assert.equal((await answer).status, 500);
+    await waitFor(() => temporariesIn(server.uploadsDir).length === 0, 'the temporary removed', 2000);
+    // Open while the thread is stuck: it may still be in a call on the descriptor.
+    assert.match(openFilesIn(pid, uploads).join(), /\.upload-.*\.tmp \(deleted\)$/);
+    await waitFor(() => releaseFifo(fifo), 'the worker blocked in fsync', 2000);
+    await server.waitForLog((line) => line.msg === 'worker 1 replaced');
+    assert.deepEqual(openFilesIn(pid, uploads), []);
+  } finally {
+    await end();
+  }
+});
+
+test('a worker stopped at the job timeout in the fsync of the uploads folder leaves the folder closed once its thread exits', async () => {
+  const { server, fifo, end } = await startStuckServer({ JOB_TIMEOUT_MS: '500', HUNG_FSYNC_FOLDERS_ONLY: '1' });
+  try {
+    const pid = server.process.pid!;
+    const uploads = realpathSync(server.uploadsDir);
+    const response = await upload(server.port);
+    // Linked before the folder fsync: the answer names the document.
+    assert.equal(response.status, 500);
+    assert.match(response.body.toString(), /upload_/);
+    assert.deepEqual(openFilesIn(pid, uploads), [uploads]);
+    await waitFor(() => releaseFifo(fifo), 'the worker blocked in the folder fsync', 2000);
+    await server.waitForLog((line) => line.msg === 'worker 1 replaced');
+    assert.deepEqual(openFilesIn(pid, uploads), []);
   } finally {
     await end();
   }
