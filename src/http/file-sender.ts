@@ -13,6 +13,17 @@ const CHUNK_BYTES = 256 * 1024;
 const spareBuffers: Buffer[] = [];
 const MAX_SPARE_BUFFERS = 16;
 
+/**
+ * Reads in flight at once, over every download. Each holds one of libuv's threadpool threads
+ * until it returns, and a read from a hung mount never does: two threads stay for the rest of
+ * the process's file work (closes, the token file, statfs, removing temporaries). The pool is
+ * the process's, so the limit is too.
+ */
+const MAX_READS = Math.max(1, (Number(process.env['UV_THREADPOOL_SIZE']) || 4) - 2);
+let readsInFlight = 0;
+/** Downloads whose next read waits for one of those; a Set keeps their order and drops a stopped one at once. */
+const waitingToRead = new Set<FileSender>();
+
 export interface FileRange {
   readonly fd: number;
   readonly start: number;
@@ -25,7 +36,8 @@ export type SendOutcome =
   | { readonly ok: false; readonly reason: string; readonly error?: Error };
 
 export class FileSender {
-  private readonly buffer: Buffer;
+  /** Taken at the first read, so a download that waits for its turn holds no buffer. */
+  private buffer: Buffer | null = null;
   private sent = 0;
   private stopped = false;
   /** A read is running on libuv's pool: the descriptor may only be closed once it returns. */
@@ -41,9 +53,7 @@ export class FileSender {
     private readonly file: FileRange,
     private readonly onProgress: () => void,
     private readonly onDone: (outcome: SendOutcome) => void,
-  ) {
-    this.buffer = spareBuffers.pop() ?? Buffer.allocUnsafe(CHUNK_BYTES);
-  }
+  ) {}
 
   start(): void {
     this.readNext();
@@ -52,21 +62,39 @@ export class FileSender {
   /** The connection is gone: send nothing more and release the file. */
   stop(): void {
     this.stopped = true;
+    waitingToRead.delete(this);
     if (!this.reading) this.closeFd();
   }
 
+  /** A read returned: the download that waited longest reads next. */
+  private static readFinished(): void {
+    readsInFlight--;
+    const next = waitingToRead.values().next();
+    if (next.done === true) return;
+    waitingToRead.delete(next.value);
+    next.value.readNext();
+  }
+
+  /** Reads the next chunk now, or when a read in flight returns. */
   private readNext(): void {
+    if (readsInFlight >= MAX_READS) {
+      waitingToRead.add(this);
+      return;
+    }
     const { fd, start, length } = this.file;
+    const buffer = (this.buffer ??= spareBuffers.pop() ?? Buffer.allocUnsafe(CHUNK_BYTES));
+    readsInFlight++;
     this.reading = true;
-    read(fd, this.buffer, 0, Math.min(this.buffer.length, length - this.sent), start + this.sent, (error, bytesRead) => {
+    read(fd, buffer, 0, Math.min(buffer.length, length - this.sent), start + this.sent, (error, bytesRead) => {
       this.reading = false;
+      FileSender.readFinished();
       if (this.stopped) return this.closeFd();
       if (error !== null) return this.finish({ ok: false, reason: 'file read failed mid-response', error });
       // The file shrank while we sent it: the announced length can no longer be kept.
       if (bytesRead === 0) return this.finish({ ok: false, reason: 'file changed while being sent' });
       this.sent += bytesRead;
       // The callback runs once the socket no longer needs the buffer, so it can be refilled.
-      this.socket.write(this.buffer.subarray(0, bytesRead), (writeError) => {
+      this.socket.write(buffer.subarray(0, bytesRead), (writeError) => {
         if (this.stopped) return this.closeFd();
         // A failed write means the socket is being destroyed; its close stops this sender.
         if (writeError) return;
@@ -74,7 +102,7 @@ export class FileSender {
         if (this.sent < length) return this.readNext();
         // Only here is the buffer certainly free: after a stop or an error the socket may
         // still hold a write from it, so it is left to the garbage collector instead.
-        if (spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(this.buffer);
+        if (spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(buffer);
         this.finish({ ok: true, bytes: this.sent });
       });
     });

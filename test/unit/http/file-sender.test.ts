@@ -2,12 +2,16 @@
 // it is sent, a stop in the middle; in every case the descriptor ends up closed.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { fstatSync, mkdtempSync, openSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import fs, { fstatSync, mkdtempSync, openSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { createServer, connect, type Socket } from 'node:net';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { FileSender, type SendOutcome } from '../../../src/http/file-sender.js';
+import { makeFifo, releaseFifo } from '../../helpers/fifo.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rawhttp-sender-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -105,5 +109,50 @@ describe('FileSender', () => {
     assert.ok(got.length < 4 * 1024 * 1024, `stopped early (${got.length} bytes)`);
     assert.equal(reported, false);
     assert.ok(await closesSoon(fd));
+  });
+
+  test("reads that never return (a hung mount) hold all but two of libuv's threads at most; other downloads wait their turn", async () => {
+    const threads = Number(process.env['UV_THREADPOOL_SIZE']) || 4;
+    // Each read first waits in a blocking open(2) of a FIFO, on a thread of libuv's pool, until
+    // the test opens its other end: a read on a hung mount, until the test lets it go.
+    const fifo = makeFifo(mkdtempSync(join(dir, 'hold-')));
+    const realRead = fs.read;
+    type ReadDone = (error: NodeJS.ErrnoException | null, bytesRead: number) => void;
+    const heldRead = (fd: number, buffer: Buffer, offset: number, length: number, position: number, done: ReadDone): void =>
+      fs.open(fifo, 'r', (error, held) => {
+        if (error === null) fs.closeSync(held);
+        realRead(fd, buffer, offset, length, position, done);
+      });
+    const files = Array.from({ length: threads + 1 }, (_, i) => {
+      writeFileSync(join(dir, `hung-${i}.txt`), `file${i}`);
+      return openSync(join(dir, `hung-${i}.txt`), 'r');
+    });
+    const received: string[] = files.map(() => '');
+    const reported: Array<SendOutcome | null> = files.map(() => null);
+    const senders = files.map((fd, i) => {
+      const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => ((received[i] += chunk.toString()), done()) });
+      return new FileSender(sink, { fd, start: 0, length: 5 }, () => undefined, (outcome) => (reported[i] = outcome));
+    });
+    (fs as { read: unknown }).read = heldRead;
+    syncBuiltinESMExports();
+    let releasing: NodeJS.Timeout | undefined;
+    try {
+      for (const sender of senders) sender.start();
+      // One more task for the pool: it runs while every download's read is stuck.
+      const statted = await Promise.race([stat(dir).then(() => 'done'), new Promise((resolve) => setTimeout(() => resolve('stuck'), 2000))]);
+      assert.equal(statted, 'done', 'a thread-pool task ran beside the stuck reads');
+      // The last one has waited without reading: stopped, it closes its descriptor and never reports.
+      senders.at(-1)!.stop();
+      assert.ok(await closesSoon(files.at(-1)!));
+    } finally {
+      // Each held open waits for its own release: let every one go until all have read.
+      releasing = setInterval(() => releaseFifo(fifo), 10);
+    }
+    for (let waited = 0; reported.slice(0, -1).some((outcome) => outcome === null) && waited < 3000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    clearInterval(releasing);
+    fs.read = realRead;
+    syncBuiltinESMExports();
+    assert.deepEqual(reported, [...files.slice(0, -1).map(() => ({ ok: true, bytes: 5 })), null]);
+    assert.deepEqual(received, [...files.slice(0, -1).map((_, i) => `file${i}`), '']);
   });
 });
