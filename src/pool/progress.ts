@@ -38,12 +38,17 @@ export class BatchProgress {
   /**
    * Worker: these descriptors are open, and stay so until `releasing` or until the main thread
    * receives the result that holds them. Called after the open: a worker stopped in between
-   * leaks the descriptor, which is safer than naming one it does not own.
+   * leaks the descriptor, which is safer than naming one it does not own. One already held is
+   * not listed again (a job holds the file it opened, then its result holds it too): listed
+   * twice, it would be closed twice when the worker stops, the second time perhaps as a number
+   * another thread has opened since, and one `releasing` would leave it listed once.
    */
   holding(descriptors: readonly number[]): void {
     for (const fd of descriptors) {
       const count = Atomics.load(this.cells, DESCRIPTOR_COUNT);
-      const free = this.cells.subarray(FIRST_DESCRIPTOR, FIRST_DESCRIPTOR + count).indexOf(EMPTY);
+      const listed = this.cells.subarray(FIRST_DESCRIPTOR, FIRST_DESCRIPTOR + count);
+      if (listed.includes(fd)) continue;
+      const free = listed.indexOf(EMPTY);
       const slot = free === -1 ? count : free;
       if (slot === MAX_TRACKED_DESCRIPTORS) return;
       Atomics.store(this.cells, FIRST_DESCRIPTOR + slot, fd);

@@ -36,3 +36,16 @@ test('descriptors past the cells are not tracked, and releasing one frees a cell
   progress.holding([5]);
   assert.deepEqual(progress.held(), [5, ...many.slice(1, 64)]);
 });
+
+test('a descriptor held again is listed once: the job that opened it holds it, then its result does', () => {
+  const progress = new BatchProgress();
+  progress.holding([10]);
+  progress.holding([11]);
+  progress.holding([10]);
+  progress.holding([12, 12]);
+  assert.deepEqual(progress.held(), [10, 11, 12]);
+  // Once released it is not held at all: the pool must never close a number the worker closed, which may be reused.
+  progress.releasing(10);
+  progress.releasing(12);
+  assert.deepEqual(progress.held(), [11]);
+});
