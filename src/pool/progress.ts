@@ -36,24 +36,21 @@ export class BatchProgress {
   }
 
   /**
-   * Worker: these descriptors are open, and stay so until `releasing` or until the main thread
-   * receives the result that holds them. Called after the open: a worker stopped in between
-   * leaks the descriptor, which is safer than naming one it does not own. One already held is
-   * not listed again (a job holds the file it opened, then its result holds it too): listed
-   * twice, it would be closed twice when the worker stops, the second time perhaps as a number
-   * another thread has opened since, and one `releasing` would leave it listed once.
+   * Worker: `fd` is open, and stays so until `releasing` or until the main thread receives the
+   * result that holds it. Called after the open: a worker stopped in between leaks the
+   * descriptor, which is safer than naming one it does not own. One already held is not listed
+   * again (a job holds the file it opened, then its result holds it too): listed twice, it
+   * would be closed twice when the worker stops, the second time perhaps as a number another
+   * thread has opened since, and one `releasing` would leave it listed once.
    */
-  holding(descriptors: readonly number[]): void {
-    for (const fd of descriptors) {
-      const count = Atomics.load(this.cells, DESCRIPTOR_COUNT);
-      const listed = this.cells.subarray(FIRST_DESCRIPTOR, FIRST_DESCRIPTOR + count);
-      if (listed.includes(fd)) continue;
-      const free = listed.indexOf(EMPTY);
-      const slot = free === -1 ? count : free;
-      if (slot === MAX_TRACKED_DESCRIPTORS) return;
-      Atomics.store(this.cells, FIRST_DESCRIPTOR + slot, fd);
-      if (slot === count) Atomics.store(this.cells, DESCRIPTOR_COUNT, count + 1);
-    }
+  holding(fd: number): void {
+    const count = Atomics.load(this.cells, DESCRIPTOR_COUNT);
+    if (this.slotOf(fd, count) !== -1) return;
+    const free = this.slotOf(EMPTY, count);
+    const slot = free === -1 ? count : free;
+    if (slot === MAX_TRACKED_DESCRIPTORS) return;
+    Atomics.store(this.cells, FIRST_DESCRIPTOR + slot, fd);
+    if (slot === count) Atomics.store(this.cells, DESCRIPTOR_COUNT, count + 1);
   }
 
   /**
@@ -62,9 +59,14 @@ export class BatchProgress {
    * stopped between the close and the forgetting.
    */
   releasing(fd: number): void {
-    const count = Atomics.load(this.cells, DESCRIPTOR_COUNT);
-    const at = this.cells.subarray(FIRST_DESCRIPTOR, FIRST_DESCRIPTOR + count).indexOf(fd);
-    if (at !== -1) Atomics.store(this.cells, FIRST_DESCRIPTOR + at, EMPTY);
+    const slot = this.slotOf(fd, Atomics.load(this.cells, DESCRIPTOR_COUNT));
+    if (slot !== -1) Atomics.store(this.cells, FIRST_DESCRIPTOR + slot, EMPTY);
+  }
+
+  /** The slot, among the first `count`, that lists `fd`; -1 if none. A loop, not a view: every static job calls it. */
+  private slotOf(fd: number, count: number): number {
+    for (let slot = 0; slot < count; slot++) if (Atomics.load(this.cells, FIRST_DESCRIPTOR + slot) === fd) return slot;
+    return -1;
   }
 
   /**

@@ -58,8 +58,10 @@ export function serveBatches<Job, Result>(runBatch: (batch: Batch<Job, Result>) 
       jobs: message.jobs.map(({ job }) => job),
       starting: (index) => progress.starting(index),
       note: (index, note) => port.postMessage({ type: 'note', id: message.jobs[index]!.id, note } satisfies FromWorker<Result>),
-      finished: (result) => progress.holding(parts.descriptorsOf(result)),
-      opened: (fd) => progress.holding([fd]),
+      finished: (result) => {
+        for (const fd of parts.descriptorsOf(result)) progress.holding(fd);
+      },
+      opened: (fd) => progress.holding(fd),
       closing: (fd) => progress.releasing(fd),
     };
     const results: ResultMessage<Result>[] = runBatch(batch).map((result, index) => ({ id: message.jobs[index]!.id, result }));
