@@ -31,7 +31,7 @@ const PRESETS = {
 const JOB = { kind: 'static', method: 'GET', path: SMALL_PAGE, conditions: {}, acceptEncoding: undefined, query: '' };
 const log = (msg) => process.stderr.write(`[bench] pool: ${msg}\n`);
 /** doBatch reports each job's progress to the pool; inline and piscina have nobody to tell. */
-const NO_REPORT = { starting() {}, note() {}, finished() {} };
+const NO_REPORT = { starting() {}, note() {}, finished() {}, opened() {}, closing() {} };
 
 /** A job that did not produce the page would measure an error path: fail the run instead. */
 const check = (result) => (result.response.status === 200 ? null : new Error(`job answered ${result.response.status}`));

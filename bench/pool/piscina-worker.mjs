@@ -3,7 +3,7 @@
 import { workerData } from 'piscina';
 
 const { doBatch } = await import(workerData.workModule);
-const NO_REPORT = { starting() {}, note() {}, finished() {} };
+const NO_REPORT = { starting() {}, note() {}, finished() {}, opened() {}, closing() {} };
 
 export default function run(job) {
   return doBatch([job], workerData.context, NO_REPORT)[0];

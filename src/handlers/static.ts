@@ -9,6 +9,7 @@ import type { ConditionalHeaders, FileFacts, JobResult, Representation, StaticJo
 import { isHiddenOnDisk } from '../security/path.js';
 import { fs } from './builtins.js';
 import { acceptedEncodings, entityTag, type Encoding } from './conditional.js';
+import { closeWatched, type DescriptorWatch } from './descriptors.js';
 import { classify, presentationHeaders, type ContentTable } from './files.js';
 import { notModified, respondWith } from './representation.js';
 
@@ -112,9 +113,11 @@ function statFile(path: string): 'file' | OpenProblem {
 
 /**
  * Opens first and checks the descriptor's real path after, so a symlink swapped in between
- * cannot redirect the read: what is checked is exactly what is sent.
+ * cannot redirect the read: what is checked is exactly what is sent. The descriptor is
+ * reported to `watch` at once, and every close of it goes through closeWatched: a worker
+ * stopped in a call on it (an fstat or a read on a hung mount) leaves it to the pool to close.
  */
-function openInside(path: string, root: string): Opened | OpenProblem {
+function openInside(path: string, root: string, watch: DescriptorWatch): Opened | OpenProblem {
   let fd: number;
   try {
     fd = fs.openSync(path, OPEN_FLAGS);
@@ -122,24 +125,25 @@ function openInside(path: string, root: string): Opened | OpenProblem {
     const problem = openProblem(error);
     return problem === 'missing' ? missingWhere(path, root) : problem;
   }
+  watch.opened(fd);
   try {
     const stats = fs.fstatSync(fd);
     const realPath = realPathOf(fd, path, stats);
     if (!isInside(realPath, root)) {
-      fs.closeSync(fd);
+      closeWatched(fd, watch);
       return 'outside';
     }
     if (hiddenBelow(realPath, root)) {
-      fs.closeSync(fd);
+      closeWatched(fd, watch);
       return 'hidden';
     }
     if (!stats.isFile() && !stats.isDirectory()) {
-      fs.closeSync(fd);
+      closeWatched(fd, watch);
       return 'missing';
     }
     return { fd, realPath, stats };
   } catch (error) {
-    fs.closeSync(fd);
+    closeWatched(fd, watch);
     throw error;
   }
 }
@@ -174,15 +178,15 @@ function refuseOpen(problem: OpenProblem, method: string): JobResult {
 const isOpened = (result: Opened | OpenProblem): result is Opened => typeof result === 'object' && 'fd' in result;
 
 /** Finds the file a checked path names, following symlinks only while they stay inside the root. */
-function find(job: StaticJob, context: StaticContext): Found {
+function find(job: StaticJob, context: StaticContext, watch: DescriptorWatch): Found {
   const inUploads = job.path === UPLOADS_PREFIX || job.path.startsWith(`${UPLOADS_PREFIX}/`);
   const root = inUploads ? context.uploadsRoot : context.resourcesRoot;
   let candidate = join(root, inUploads ? job.path.slice(UPLOADS_PREFIX.length) : job.path);
   for (let attempt = 0; attempt < 2; attempt++) {
-    const opened = openInside(candidate, root);
+    const opened = openInside(candidate, root, watch);
     if (!isOpened(opened)) return { ok: false, result: refuseOpen(opened, job.method) };
     if (opened.stats.isFile()) return { ok: true, file: opened, root, inUploads };
-    fs.closeSync(opened.fd);
+    closeWatched(opened.fd, watch);
     // A folder serves its index.html, never a listing; `/docs` first redirects to `/docs/`,
     // so the page's relative links resolve inside the folder.
     candidate = join(opened.realPath, 'index.html');
@@ -225,17 +229,17 @@ interface EncodingChoice {
 const NO_ENCODING: EncodingChoice = { varies: false, chosen: null };
 
 /** Precompressed siblings (`name.html.br`, `name.html.gz`), and the one to send, opened. */
-function chooseEncoding(realPath: string, root: string, acceptEncoding: string | undefined): EncodingChoice {
+function chooseEncoding(realPath: string, root: string, acceptEncoding: string | undefined, watch: DescriptorWatch): EncodingChoice {
   const existing = (Object.keys(ENCODING_SUFFIX) as Encoding[]).filter(
     // A cheap stat first: most pages have no siblings, and a failed open costs an exception.
     (encoding) => statFile(realPath + ENCODING_SUFFIX[encoding]) === 'file',
   );
   for (const encoding of acceptedEncodings(acceptEncoding)) {
     if (!existing.includes(encoding)) continue;
-    const opened = openInside(realPath + ENCODING_SUFFIX[encoding], root);
+    const opened = openInside(realPath + ENCODING_SUFFIX[encoding], root, watch);
     if (!isOpened(opened)) continue;
     if (opened.stats.isFile()) return { varies: true, chosen: { encoding, file: opened } };
-    fs.closeSync(opened.fd);
+    closeWatched(opened.fd, watch);
   }
   return { varies: existing.length > 0, chosen: null };
 }
@@ -298,8 +302,12 @@ function respondFromFile(method: 'GET' | 'HEAD', conditions: ConditionalHeaders,
   return { result: { response }, keptOpen };
 }
 
-export function serveStatic(job: StaticJob, context: StaticContext): JobResult {
-  const found = find(job, context);
+/**
+ * The answer to a static job. Every descriptor it opens is reported to `watch` and forgotten
+ * before it is closed; one handed over in the result stays reported, as the result's own.
+ */
+export function serveStatic(job: StaticJob, context: StaticContext, watch: DescriptorWatch): JobResult {
+  const found = find(job, context, watch);
   if (!found.ok) return found.result;
   let file = found.file;
   let keptOpen = false;
@@ -309,16 +317,18 @@ export function serveStatic(job: StaticJob, context: StaticContext): JobResult {
     const presentation = classify(name, context.contentTable);
     if (presentation.kind === 'unsupported') return { response: errorResponse(415, job.method) };
     // Attachments are sent as stored; only pages shown inline may come precompressed.
-    const encoding = presentation.kind === 'inline' ? chooseEncoding(file.realPath, found.root, job.acceptEncoding) : NO_ENCODING;
+    const encoding = presentation.kind === 'inline' ? chooseEncoding(file.realPath, found.root, job.acceptEncoding, watch) : NO_ENCODING;
     if (encoding.chosen !== null) {
-      fs.closeSync(file.fd);
+      // Swapped before the close: were the close to throw, `finally` closes the variant, not this number again.
+      const plain = file;
       file = encoding.chosen.file;
+      closeWatched(plain.fd, watch);
     }
     const representation = representationOf(file, name, presentation, encoding, found.inUploads ? 'no-store' : context.cacheControl);
     const answer = respondFromFile(job.method, job.conditions, job.held, file, representation, context.smallFileBytes);
     keptOpen = answer.keptOpen;
     return answer.result;
   } finally {
-    if (!keptOpen) fs.closeSync(file.fd);
+    if (!keptOpen) closeWatched(file.fd, watch);
   }
 }

@@ -6,6 +6,7 @@
 // The file-system calls come in as a small interface, so a test can make any one of them fail.
 import { join } from 'node:path';
 import { fs as nodeFs, randomHex } from './builtins.js';
+import type { DescriptorWatch } from './descriptors.js';
 
 /** The synchronous file-system calls storing an upload makes (node:fs in production). */
 export interface StorageFs {
@@ -22,18 +23,10 @@ export interface StorageFs {
 
 export const NODE_FS: StorageFs = nodeFs;
 
-/** Who keeps count of the descriptors a worker holds: the pool closes them if it stops the worker first. */
-export interface DescriptorWatch {
-  opened(fd: number): void;
-  /** Called before the close. */
-  closing(fd: number): void;
-}
-
 /**
- * `fs` reporting each descriptor it opens and closes to `watch`. A worker terminated in a
- * system call (an fsync on a hung NFS mount) never runs its `finally`, and Node does not close
- * a worker's descriptors when it exits (the pool's workers hand some to the main thread), so
- * without this the temporary, already unlinked, would keep its space and descriptor for good.
+ * `fs` reporting each descriptor it opens and closes to `watch` (see descriptors.ts): without
+ * it, a worker stopped in the fsync of a temporary, already unlinked, would leave its space and
+ * descriptor held for good.
  */
 export function watched(fs: StorageFs, watch: DescriptorWatch): StorageFs {
   return {

@@ -4,7 +4,8 @@ import { errorResponse } from '../core/response.js';
 import type { JobResult, WorkerJob } from '../core/job.js';
 import { serveStatic, type StaticContext } from './static.js';
 import { finishUploads, isLinked, linkUpload, type LinkedUpload, type UploadContext } from './upload.js';
-import { NODE_FS, watched, type DescriptorWatch, type StorageFs } from './upload-storage.js';
+import type { DescriptorWatch } from './descriptors.js';
+import { NODE_FS, watched, type StorageFs } from './upload-storage.js';
 
 export type WorkContext = StaticContext & UploadContext;
 
@@ -34,10 +35,13 @@ function releaseBody(body: Uint8Array): void {
   if (buffer instanceof ArrayBuffer && body.byteOffset === 0 && body.byteLength === buffer.byteLength) buffer.transfer(0);
 }
 
-/** One job, up to the link for an upload. `onLinked`: an upload's document exists under this name. */
-function runJob(job: WorkerJob, context: WorkContext, fs: StorageFs, onLinked: (name: string) => void): JobResult | LinkedUpload {
+/**
+ * One job, up to the link for an upload. `watch` hears of the descriptors a static job opens
+ * (an upload's come through `fs`); `onLinked`: an upload's document exists under this name.
+ */
+function runJob(job: WorkerJob, context: WorkContext, fs: StorageFs, watch: DescriptorWatch, onLinked: (name: string) => void): JobResult | LinkedUpload {
   try {
-    if (job.kind === 'static') return serveStatic(job, context);
+    if (job.kind === 'static') return serveStatic(job, context, watch);
     try {
       return linkUpload(job, context, fs, onLinked);
     } finally {
@@ -64,7 +68,7 @@ export function doBatch(jobs: readonly WorkerJob[], context: WorkContext, report
   const linkedAt: number[] = [];
   jobs.forEach((job, index) => {
     report.starting(index);
-    const outcome = runJob(job, context, storage, (name) => report.note(index, name));
+    const outcome = runJob(job, context, storage, report, (name) => report.note(index, name));
     if (isLinked(outcome)) {
       linked.push(outcome);
       linkedAt.push(index);

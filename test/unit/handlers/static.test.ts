@@ -8,10 +8,14 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { FileFacts, StaticJob } from '../../../src/core/job.js';
 import { contentTable } from '../../../src/handlers/content-types.js';
+import type { DescriptorWatch } from '../../../src/handlers/descriptors.js';
 import { realPathOf, serveStatic, type StaticContext } from '../../../src/handlers/static.js';
 
 const folder = mkdtempSync(join(tmpdir(), 'rawhttp-realpath-'));
 after(() => rmSync(folder, { recursive: true, force: true }));
+
+/** These tests check answers; static-descriptors.test.ts checks what is reported open. */
+const UNWATCHED: DescriptorWatch = { opened: () => undefined, closing: () => undefined };
 
 function opened(name: string): { fd: number; path: string } {
   const path = join(folder, name);
@@ -54,18 +58,18 @@ test("the cache's refresh of a file it holds gets 304 and no bytes; a file chang
   const context: StaticContext = { resourcesRoot: root, uploadsRoot: join(root, 'uploads'), contentTable: contentTable({ inlineTypes: ['text/html'], downloadTypes: [] }), smallFileBytes: 64 * 1024, cacheControl: 'no-cache' };
   writeFileSync(join(root, 'held.html'), 'v1');
   const refresh = (held?: FileFacts): StaticJob => ({ kind: 'static', method: 'GET', path: '/held.html', conditions: {}, acceptEncoding: undefined, query: '', held });
-  const first = serveStatic(refresh(), context);
+  const first = serveStatic(refresh(), context, UNWATCHED);
   assert.equal(first.response.status, 200);
   const facts = first.cacheable!.representation.facts;
 
-  const same = serveStatic(refresh(facts), context);
+  const same = serveStatic(refresh(facts), context, UNWATCHED);
   assert.equal(same.response.status, 304);
   assert.equal(same.cacheable, undefined, 'not read');
   assert.deepEqual(same.unchanged, first.cacheable!.representation);
 
   // The same size, a second later: another version.
   utimesSync(join(root, 'held.html'), new Date(), new Date(facts.mtimeMs + 1000));
-  const changed = serveStatic(refresh(facts), context);
+  const changed = serveStatic(refresh(facts), context, UNWATCHED);
   assert.equal(changed.response.status, 200);
   assert.equal(changed.unchanged, undefined);
   assert.equal(new TextDecoder().decode(changed.cacheable!.bytes), 'v1');
@@ -75,7 +79,7 @@ test("the cache's refresh of a file it holds gets 304 and no bytes; a file chang
   writeFileSync(join(root, 'held.next'), 'v2');
   utimesSync(join(root, 'held.next'), new Date(), new Date(current.mtimeMs));
   renameSync(join(root, 'held.next'), join(root, 'held.html'));
-  const copied = serveStatic(refresh(current), context);
+  const copied = serveStatic(refresh(current), context, UNWATCHED);
   assert.equal(copied.unchanged, undefined, 'a file of the same size and time is read again');
   assert.equal(new TextDecoder().decode(copied.cacheable!.bytes), 'v2');
   // Rewritten in place and dated back: its change time moved (a clock tick later: the kernel
@@ -84,9 +88,9 @@ test("the cache's refresh of a file it holds gets 304 and no bytes; a file chang
   await new Promise((resolve) => setTimeout(resolve, 20));
   writeFileSync(join(root, 'held.html'), 'v3');
   utimesSync(join(root, 'held.html'), new Date(), new Date(inPlace.mtimeMs));
-  assert.equal(new TextDecoder().decode(serveStatic(refresh(inPlace), context).cacheable!.bytes), 'v3');
+  assert.equal(new TextDecoder().decode(serveStatic(refresh(inPlace), context, UNWATCHED).cacheable!.bytes), 'v3');
   // The same tag, but not the same time to the fraction of a millisecond the tag leaves out.
-  assert.equal(serveStatic(refresh({ ...changed.cacheable!.representation.facts, mtimeMs: changed.cacheable!.representation.facts.mtimeMs + 0.5 }), context).unchanged, undefined);
+  assert.equal(serveStatic(refresh({ ...changed.cacheable!.representation.facts, mtimeMs: changed.cacheable!.representation.facts.mtimeMs + 0.5 }), context, UNWATCHED).unchanged, undefined);
 });
 
 test('a small file rewritten while it is read gets 503 with Retry-After, never one version\'s tag on another\'s bytes', () => {
@@ -95,7 +99,7 @@ test('a small file rewritten while it is read gets 503 with Retry-After, never o
   const path = join(root, 'torn.html');
   writeFileSync(path, 'v1v1');
   const job: StaticJob = { kind: 'static', method: 'GET', path: '/torn.html', conditions: {}, acceptEncoding: undefined, query: '', held: undefined };
-  const whole = serveStatic(job, context);
+  const whole = serveStatic(job, context, UNWATCHED);
   assert.equal(whole.response.status, 200);
 
   // The handler's fs is Node's own module object: a writer gets in between its stat and its read.
@@ -112,7 +116,7 @@ test('a small file rewritten while it is read gets 503 with Retry-After, never o
     return readSync(...args);
   }) as typeof readSync;
   try {
-    const torn = serveStatic(job, context);
+    const torn = serveStatic(job, context, UNWATCHED);
     assert.ok(rewritten, 'the file was read');
     assert.equal(torn.response.status, 503);
     assert.deepEqual(torn.response.headers.find(([name]) => name === 'Retry-After'), ['Retry-After', '1']);
@@ -120,7 +124,7 @@ test('a small file rewritten while it is read gets 503 with Retry-After, never o
   } finally {
     fsModule.readSync = readSync;
   }
-  const after = serveStatic(job, context);
+  const after = serveStatic(job, context, UNWATCHED);
   assert.equal(new TextDecoder().decode(after.cacheable!.bytes), 'v2v2');
 });
 
@@ -128,7 +132,7 @@ test('a document root removed while serving answers 404, not a security refusal 
   const root = join(realpathSync(folder), 'removed-root');
   const context: StaticContext = { resourcesRoot: root, uploadsRoot: join(root, 'uploads'), contentTable: contentTable({ inlineTypes: ['text/html'], downloadTypes: [] }), smallFileBytes: 64 * 1024, cacheControl: 'no-cache' };
   for (const path of ['/', '/index.html', '/uploads/', '/uploads/a.json']) {
-    const result = serveStatic({ kind: 'static', method: 'GET', path, conditions: {}, acceptEncoding: undefined, query: '', held: undefined }, context);
+    const result = serveStatic({ kind: 'static', method: 'GET', path, conditions: {}, acceptEncoding: undefined, query: '', held: undefined }, context, UNWATCHED);
     assert.equal(result.response.status, 404, path);
     assert.equal(result.securityRule, undefined, path);
   }
