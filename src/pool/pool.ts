@@ -370,10 +370,10 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
 
   /**
    * A worker that exits unasked is replaced at once, and its batch settled. Descriptors it
-   * held are closed: those of the job it was running (a temporary it was writing), and those
-   * it opened for results it never delivered: its batch's, or a timed-out one's, whose late
-   * results were not taken (see onMessage). Only now, once its thread has exited: before, it
-   * may still be in a system call on one of them.
+   * held are closed: those of the job it was running (a file it was reading, a temporary it
+   * was writing), and those it opened for results it never delivered: its batch's, or a
+   * timed-out one's, whose late results were not taken (see onMessage). Only now, once its
+   * thread has exited: before, it may still be in a system call on one of them.
    */
   private onExit(slot: WorkerSlot<Job, Result>, failure: Error | null): void {
     slot.online = false;
