@@ -36,14 +36,15 @@ function releaseBody(body: Uint8Array): void {
 }
 
 /**
- * One job, up to the link for an upload. `watch` hears of the descriptors a static job opens
- * (an upload's come through `fs`); `onLinked`: an upload's document exists under this name.
+ * The job at `index`, up to the link for an upload. `report` hears of the descriptors a static
+ * job opens (an upload's come through `fs`) and of the name an upload's document is linked
+ * under; the note's closure is made for uploads only, not on the static files' hot path.
  */
-function runJob(job: WorkerJob, context: WorkContext, fs: StorageFs, watch: DescriptorWatch, onLinked: (name: string) => void): JobResult | LinkedUpload {
+function runJob(job: WorkerJob, index: number, context: WorkContext, fs: StorageFs, report: BatchReport): JobResult | LinkedUpload {
   try {
-    if (job.kind === 'static') return serveStatic(job, context, watch);
+    if (job.kind === 'static') return serveStatic(job, context, report);
     try {
-      return linkUpload(job, context, fs, onLinked);
+      return linkUpload(job, context, fs, (name) => report.note(index, name));
     } finally {
       releaseBody(job.body);
     }
@@ -68,7 +69,7 @@ export function doBatch(jobs: readonly WorkerJob[], context: WorkContext, report
   const linkedAt: number[] = [];
   jobs.forEach((job, index) => {
     report.starting(index);
-    const outcome = runJob(job, context, storage, report, (name) => report.note(index, name));
+    const outcome = runJob(job, index, context, storage, report);
     if (isLinked(outcome)) {
       linked.push(outcome);
       linkedAt.push(index);
