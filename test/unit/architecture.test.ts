@@ -9,10 +9,10 @@ import { REPO_ROOT } from '../helpers/server.js';
 const SRC = join(REPO_ROOT, 'src');
 const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s*'(\.{1,2}\/[^']+)'/g;
 
-/** A file's node in the graph: its top folder under src/, or the file itself at the top. */
+/** A file's node in the graph: its top folder under src/, or the file itself at the top, without the extension (imports name the .js a .ts compiles to). */
 function nodeOf(path: string): string {
   const parts = relative(SRC, path).split(sep);
-  return parts.length > 1 ? parts[0]! : parts[0]!.replace(/\.ts$/, '');
+  return parts.length > 1 ? parts[0]! : parts[0]!.replace(/\.[jt]s$/, '');
 }
 
 /** Folder -> the folders its files import (itself left out). */
@@ -117,4 +117,58 @@ test("docs/architecture.md's layout lists every source file, and only those", ()
   }
   const files = readdirSync(SRC, { recursive: true, encoding: 'utf8' }).filter((path) => path.endsWith('.ts')).map((path) => path.split(sep).join('/'));
   assert.deepEqual([...listed].sort(), [...files].sort());
+});
+
+/** Each top-level module -> the modules and folders it imports, and whether only types come from each. */
+function topLevelImports(): Map<string, Map<string, boolean>> {
+  const modules = new Map<string, Map<string, boolean>>();
+  for (const name of readdirSync(SRC)) {
+    if (!name.endsWith('.ts')) continue;
+    const file = join(SRC, name);
+    const edges = new Map<string, boolean>();
+    const text = readFileSync(file, 'utf8');
+    const add = (spec: string, typeOnly: boolean): void => {
+      const to = nodeOf(resolve(dirname(file), spec));
+      edges.set(to, (edges.get(to) ?? true) && typeOnly);
+    };
+    for (const match of text.matchAll(/(?:^|\n)\s*(?:import|export)(\s+type)?\s[^;]*?from\s*'(\.{1,2}\/[^']+)'/g)) add(match[2]!, match[1] !== undefined);
+    // main.ts loads most of the app through import(), after its signal handlers are in place.
+    for (const match of text.matchAll(/import\('(\.{1,2}\/[^']+)'\)/g)) add(match[1]!, false);
+    modules.set(nodeOf(file), edges);
+  }
+  return modules;
+}
+
+/** The wiring part of docs/architecture.md's import diagram: module -> what it imports, and whether the arrow says types only. */
+function wiringDiagram(): Map<string, Map<string, boolean>> {
+  const doc = readFileSync(join(REPO_ROOT, 'docs', 'architecture.md'), 'utf8');
+  const block = /```\n(  wiring .*\n(?: {11}.*\n)*)/.exec(doc);
+  assert.ok(block !== null, "the diagram's first line starts with wiring");
+  const diagram = new Map<string, Map<string, boolean>>();
+  let edges = new Map<string, boolean>();
+  let typeOnly = false;
+  for (const line of block[1]!.replace('wiring', '      ').split('\n')) {
+    const source = /^ {11}(\S+)\.ts\s*(?:([─┄])▶)?(.*)$/.exec(line);
+    const rest = source !== null ? source[3]! : line;
+    if (source !== null) {
+      edges = diagram.get(source[1]!) ?? new Map<string, boolean>();
+      diagram.set(source[1]!, edges);
+      typeOnly = source[2] === '┄';
+    }
+    for (const item of rest.replace(/\([^)]*\)/g, '').split(',')) {
+      const target = /^\s*(\S+?)(?:\.ts|\/)\s*$/.exec(item);
+      if (target !== null) edges.set(target[1]!, typeOnly);
+    }
+  }
+  return diagram;
+}
+
+test("docs/architecture.md's wiring diagram shows every top-level module's imports, and only those; a dotted arrow, types only", () => {
+  const diagram = wiringDiagram();
+  for (const [module, imports] of topLevelImports()) {
+    const drawn = diagram.get(module);
+    assert.ok(drawn !== undefined, `${module}.ts is in the diagram`);
+    assert.deepEqual([...drawn.keys()].sort(), [...imports.keys()].sort(), `${module}.ts's imports`);
+    for (const [target, typeOnly] of drawn) if (typeOnly) assert.ok(imports.get(target), `${module}.ts ┄▶ ${target}: types only`);
+  }
 });
