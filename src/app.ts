@@ -10,7 +10,7 @@ import type { JobResult, WorkerJob } from './core/job.js';
 import { codeOf } from './error-code.js';
 import { contentTable } from './handlers/content-types.js';
 import type { ContentTable } from './handlers/files.js';
-import { resultParts, WORKER_HEAP_LIMITS, type WorkContext } from './handlers/work.js';
+import { WORKER_HEAP_LIMITS, type WorkContext } from './handlers/work.js';
 import type { AccessPolicy } from './http/access-policy.js';
 import { BodyBudget } from './http/body-budget.js';
 import { FdMonitor } from './http/fd-monitor.js';
@@ -181,7 +181,6 @@ async function startPool(config: Config, log: Logger, restarted: () => void): Pr
     // An upload's body is moved to the worker, and storing it twice would duplicate it.
     transferOf: (job) => (job.kind === 'upload' ? transferList([job.body]) : []),
     mayRepeat: (job) => job.kind === 'static',
-    descriptorsOf: resultParts.descriptorsOf,
     events: {
       saturated: (stats) => saturatedLog.maybe((suppressed) => log.warn({ ...stats, suppressed }, 'pool saturated, request queued')),
       dequeued: (worker, waitedMs) => dequeuedLog.maybe((suppressed) => log.info({ worker, waitedMs, suppressed }, `dequeued, assigned to worker ${worker}`)),

@@ -100,7 +100,7 @@ async function measure(dispatch, ms, feed) {
 
 /** The implementations for one thread count, each { id, dispatch, close }. */
 async function startImplementations(threads, env) {
-  const { WorkerPool, doBatch, resultParts, heapLimits, Piscina, context, dist } = env;
+  const { WorkerPool, doBatch, heapLimits, Piscina, context, dist } = env;
   const inline = { id: 'inline', dispatch: (job, done) => done(check(doBatch([job], context, NO_REPORT)[0])), close: async () => {} };
 
   const ignore = () => {};
@@ -114,7 +114,6 @@ async function startImplementations(threads, env) {
     resourceLimits: heapLimits,
     transferOf: () => [],
     mayRepeat: () => true,
-    descriptorsOf: resultParts.descriptorsOf,
   });
   await pool.start();
   const ours = {
@@ -194,7 +193,7 @@ export async function runPoolBench({ repoRoot, quick, preset = PRESETS[quick ? '
   const dist = (file) => pathToFileURL(path.join(repoRoot, 'dist', 'src', file));
   if (!fs.existsSync(dist('pool/pool.js'))) return { skipped: true, reason: 'dist/src/pool/pool.js is missing (run npm run build)' };
   const { WorkerPool } = await import(dist('pool/pool.js').href);
-  const { doBatch, resultParts, WORKER_HEAP_LIMITS: heapLimits } = await import(dist('handlers/work.js').href);
+  const { doBatch, WORKER_HEAP_LIMITS: heapLimits } = await import(dist('handlers/work.js').href);
   const { contentTable } = await import(dist('handlers/content-types.js').href);
   const Piscina = await import('piscina').then((m) => m.Piscina, () => null);
   if (!Piscina) log('piscina is not installed (npm install): measuring inline and pool only');
@@ -214,7 +213,7 @@ export async function runPoolBench({ repoRoot, quick, preset = PRESETS[quick ? '
   const runs = [];
   try {
     for (const threads of sizes) {
-      const impls = await startImplementations(threads, { WorkerPool, doBatch, resultParts, heapLimits, Piscina, context, dist });
+      const impls = await startImplementations(threads, { WorkerPool, doBatch, heapLimits, Piscina, context, dist });
       try {
         for (const feed of FEEDS) {
           for (const impl of impls) await measure(impl.dispatch, preset.warmupMs, feed);

@@ -16,8 +16,10 @@ import type { WorkerInput } from './worker-loop.js';
  * - `timed-out`: it ran longer than the job timeout, and its worker was terminated;
  * - `lost`: it ran to its end, but its worker died before sending the result (only for jobs
  *   that may not run twice; the others are run again);
- * - `not-run`: its worker died before starting it, and it could not be put back in the queue
- *   (it may not run twice: its buffers went to the dead worker), so it is safe to retry;
+ * - `not-run`: its worker stopped (it died, or the watchdog gave up on it) before starting it,
+ *   and it could not be put back in the queue (it may not run twice: its buffers went to that
+ *   worker), so it is safe to retry. A thread given up on may still begin it in its last
+ *   instructions, never finish it (src/upload-leftovers.ts);
  * - `queue-timeout`: no worker took it within the job timeout (workers failing to start);
  * - `closed`: the pool was closed first.
  */
@@ -51,7 +53,7 @@ export interface PoolEvents {
   workerRestarted(workerId: number): void;
 }
 
-export interface PoolOptions<Job, Result> {
+export interface PoolOptions<Job> {
   readonly size: number;
   readonly queueSize: number;
   /** The worker entry module; it calls serveBatches (worker-loop.ts). */
@@ -68,8 +70,6 @@ export interface PoolOptions<Job, Result> {
   transferOf(job: Job): ArrayBuffer[];
   /** Whether a job may run again when its worker died (no side effects, no buffers moved). */
   mayRepeat(job: Job): boolean;
-  /** Open descriptors a result carries, closed when nobody will receive the result. */
-  descriptorsOf(result: Result): readonly number[];
 }
 
 export interface PoolStats {
@@ -87,7 +87,7 @@ interface PendingJob<Job, Result> {
   readonly submittedAt: number;
   /** Whether the job waited for a busy pool (for the dequeued event). */
   readonly waited: boolean;
-  /** Whether it was put back in the queue after its worker died. */
+  /** Whether it was put back in the queue after its worker stopped (it died, or was timed out). */
   readonly putBack: boolean;
   /** The last note the job sent while running. */
   note: string | null;
@@ -149,7 +149,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
    */
   private stalledMs = 0;
 
-  constructor(private readonly options: PoolOptions<Job, Result>) {
+  constructor(private readonly options: PoolOptions<Job>) {
     this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
     // The ring holds waiting jobs, the ones submitted in this turn for idle workers, and
     // the jobs of a dead worker's batch put back.
@@ -298,20 +298,14 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
   }
 
   private complete(slot: WorkerSlot<Job, Result>, results: Extract<FromWorker<Result>, { type: 'results' }>['results']): void {
+    // The results answer the batch the worker holds, every job of it: a worker gets a batch
+    // only when idle, and its batch is settled only when the watchdog gives up on it (onMessage
+    // then takes nothing from it) or once it has exited (Node delivers a worker's messages
+    // before its exit event).
     const byId = new Map(slot.batch.map((job) => [job.message.id, job]));
     slot.batch = [];
-    for (const { id, result } of results) {
-      const job = byId.get(id);
-      // A batch whose worker was already given up on: nobody waits for this result.
-      if (job === undefined) this.release(result);
-      else job.done({ ok: true, result, workerId: slot.id });
-    }
+    for (const { id, result } of results) byId.get(id)!.done({ ok: true, result, workerId: slot.id });
     if (this.queue.length > 0) this.dispatch(slot, this.idleCount());
-  }
-
-  /** Closes what a result nobody will receive holds open. */
-  private release(result: Result): void {
-    for (const fd of this.options.descriptorsOf(result)) closeQuietly(fd);
   }
 
   /** The watchdog: a job running or waiting past the job timeout is ended. */

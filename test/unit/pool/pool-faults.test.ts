@@ -11,7 +11,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { Metrics } from '../../../src/admin/metrics.js';
 import type { Job, JobResult, StaticJob, WorkerJob } from '../../../src/core/job.js';
-import { resultParts } from '../../../src/handlers/work.js';
 import { BodyBudget } from '../../../src/http/body-budget.js';
 import { Connection } from '../../../src/http/connection.js';
 import type { ConnectionDeps } from '../../../src/http/connection-settings.js';
@@ -68,7 +67,6 @@ async function startPool(size: number, events: PoolEvents, setup: PoolSetup = {}
     transferOf: () => [],
     // Paths under /once stand for jobs with side effects, which must not run twice.
     mayRepeat: (job) => job.kind === 'static' && !job.path.startsWith('/once'),
-    descriptorsOf: resultParts.descriptorsOf,
     ...(setup.maxBatch === undefined ? {} : { maxBatch: setup.maxBatch }),
   });
   await pool.start();
@@ -299,7 +297,6 @@ test('an upload whose worker dies after the link is answered 500 naming the stor
     events: new RecordedEvents(),
     transferOf: () => [],
     mayRepeat: () => false,
-    descriptorsOf: resultParts.descriptorsOf,
   });
   await pool.start();
   const served = await connectionServer(new UploadLeftovers(pool, uploadsRoot, pino({ level: 'silent' })), metricsOf(() => pool));
