@@ -52,9 +52,6 @@ export function explanation(status: ErrorStatus): string {
   return CATALOGUE[status].explanation;
 }
 
-/** Every status in the catalogue, for tests and documentation. */
-export const STATUSES = Object.keys(CATALOGUE).map(Number) as Status[];
-
 export const SERVER_NAME = 'rawhttp';
 
 function escapeHtml(text: string): string {

@@ -13,7 +13,7 @@ export interface ContentPolicy {
  * Extensions mime-types gives text/plain that usually name a server's own files: a
  * configuration or a log left in the document root must not be served for being plain text.
  */
-export const SERVER_FILE_EXTENSIONS: ReadonlySet<string> = new Set(['conf', 'def', 'in', 'ini', 'list', 'log']);
+const SERVER_FILE_EXTENSIONS: ReadonlySet<string> = new Set(['conf', 'def', 'in', 'ini', 'list', 'log']);
 
 /**
  * Throws for a media type mime-types knows no extension of (a typo in the configuration), and

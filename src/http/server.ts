@@ -27,7 +27,7 @@ import { newTraceId } from './trace-context.js';
  * hash of their addresses, not evenly; never more than `backlog`. A queue far longer than any burst only
  * holds connections whose clients gave up long ago, each to be accepted and served in turn.
  */
-export function acceptQueueOfEach(backlog: number, sockets: number): number {
+function acceptQueueOfEach(backlog: number, sockets: number): number {
   return Math.min(backlog, Math.ceil((4 * backlog) / sockets));
 }
 

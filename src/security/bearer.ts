@@ -13,7 +13,7 @@ const BEARER_SCHEME = /^bearer(?:[ \t]|$)/i;
 const REALM = 'rawhttp';
 
 /** Shorter tokens are words someone chose ("secret", "changeme"), which a guess finds. */
-export const MIN_TOKEN_LENGTH = 16;
+const MIN_TOKEN_LENGTH = 16;
 
 /**
  * Why a configured token cannot be used, or null: it could not be sent in an Authorization
