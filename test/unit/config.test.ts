@@ -117,6 +117,11 @@ describe('configuration', () => {
     assert.equal(loadConfig([], { ...env, PORT: '0', ADMIN_PORT: '0' }).adminPort, 0);
   });
 
+  test('MAX_BODY_MEMORY_BYTES holds at least one body of MAX_BODY_BYTES', () => {
+    assert.match(configError([], { ...env, MAX_BODY_BYTES: '2048', MAX_BODY_MEMORY_BYTES: '2047' }), /^invalid configuration: MAX_BODY_MEMORY_BYTES: must be at least MAX_BODY_BYTES \(2048\): value was "2047"$/);
+    assert.equal(loadConfig([], { ...env, MAX_BODY_BYTES: '2048', MAX_BODY_MEMORY_BYTES: '2048' }).maxBodyMemoryBytes, 2048);
+  });
+
   test('times in milliseconds stop at what a timer can wait (2^31 - 1)', () => {
     for (const name of ['SHUTDOWN_TIMEOUT_MS', 'SHUTDOWN_DELAY_MS', 'POOL_STATUS_INTERVAL_MS', 'KEEP_ALIVE_TIMEOUT_MS', 'JOB_TIMEOUT_MS', 'FILE_CACHE_TTL_MS']) {
       assert.match(configError([], { ...env, [name]: '3000000000' }), new RegExp(`${name}: must be a number of milliseconds`), name);
