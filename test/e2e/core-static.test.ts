@@ -3,12 +3,13 @@
 // clients leave, and bounded memory while streaming a large file.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
+import { makeFifo, releaseFifo } from '../helpers/fifo.js';
 import { get, parseResponses, RawClient, request, type RawResponse } from '../helpers/raw.js';
 import { RESOURCES_DIR, startServer, type StartedServer } from '../helpers/server.js';
 
@@ -412,3 +413,32 @@ function slowDownload(port: number, path: string): Promise<{ status: number; bod
     socket.on('close', () => resolve({ status, bodyBytes, allZero }));
   });
 }
+
+describe('a FIFO in the document root', () => {
+  let root: string;
+  let fifo: string;
+  let server: StartedServer;
+
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'rawhttp-fifo-'));
+    writeFileSync(join(root, 'index.html'), '<!DOCTYPE html><title>root</title>\n');
+    // A name the server shows, so the request gets as far as opening it.
+    fifo = join(root, 'pipe.html');
+    renameSync(makeFifo(root), fifo);
+    // One worker: an open that blocked on the FIFO would hold it, and every request after, until the job timeout.
+    server = await startServer({ env: { RESOURCES_DIR: root, MAX_THREADS: '1', JOB_TIMEOUT_MS: '3000' } });
+  });
+  after(async () => {
+    // A worker blocked opening it (the fault this guards against) is let go, so the server can stop.
+    releaseFifo(fifo);
+    await server?.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  test('is 404 like a missing file, at once, and the only worker serves on', async () => {
+    assertErrorPage(await request(server.port, get('/pipe.html', server.port)), 404, 'Not Found');
+    const page = await request(server.port, get('/index.html', server.port));
+    assert.equal(page.status, 200);
+    assert.match(page.body.toString(), /<title>root<\/title>/);
+  });
+});
