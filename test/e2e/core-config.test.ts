@@ -5,9 +5,10 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { freePort, get, RawClient, request } from '../helpers/raw.js';
-import { ONE_CLIENT_LOAD, RESOURCES_DIR, runServer, startServer } from '../helpers/server.js';
+import { ONE_CLIENT_LOAD, RESOURCES_DIR, runServer, startServer, type LogLine } from '../helpers/server.js';
 
 test('positional form `8000 0.0.0.0 20` sets port, host and pool size', async () => {
   const port = await freePort('0.0.0.0');
@@ -233,6 +234,34 @@ test('at the default LOG_LEVEL connection open and close are not logged', async 
     await request(server.port, get('/', server.port, 'Connection: close\r\n'));
     await server.waitForLog((l) => l.msg === 'request');
     assert.equal(server.logs.some((l) => l.level === 'debug'), false);
+  } finally {
+    await server.stop();
+  }
+});
+
+const isPoolStatus = (line: LogLine): boolean => typeof line.msg === 'string' && line.msg.startsWith('busy ');
+
+test('POOL_STATUS_INTERVAL_MS: the pool status line comes that often, at info', async () => {
+  const server = await startServer({ env: { POOL_STATUS_INTERVAL_MS: '200', MAX_THREADS: '2' } });
+  try {
+    const first = await server.waitForLog(isPoolStatus);
+    assert.equal(first.level, 'info');
+    assert.equal(first.msg, 'busy 0/2, queue 0');
+    assert.deepEqual([first.busy, first.workers, first.queued], [0, 2, 0]);
+    await server.waitForLog((line) => isPoolStatus(line) && line !== first, 2000);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('POOL_STATUS_INTERVAL_MS=0 turns the pool status line off', async () => {
+  const server = await startServer({ env: { POOL_STATUS_INTERVAL_MS: '0' } });
+  try {
+    await request(server.port, get('/', server.port, 'Connection: close\r\n'));
+    await server.waitForLog((l) => l.msg === 'request');
+    // An interval of 0, were it taken as one, would fill the log at once.
+    await sleep(500);
+    assert.equal(server.logs.some(isPoolStatus), false);
   } finally {
     await server.stop();
   }
