@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { test } from 'node:test';
 import type { Registry } from 'prom-client';
 import { AdminServer } from '../../../src/admin/server.js';
@@ -18,10 +18,10 @@ test('the admin listener loads no HTTP library: not node:http, undici, http2 or 
 });
 
 /** An admin server on an ephemeral loopback port whose registry counts its renderings. */
-async function countingAdmin(): Promise<{ server: AdminServer; port: number; renders: () => number }> {
+async function countingAdmin(ipv6PrefixBits = 64): Promise<{ server: AdminServer; port: number; renders: () => number }> {
   let renders = 0;
   const registry = { contentType: 'text/plain', metrics: async () => `renders ${++renders}\n` } as unknown as Registry;
-  const server = new AdminServer({ host: '127.0.0.1', port: 0, registry, metricsTokens: null, notReadyReason: () => null, ipv6PrefixBits: 64 });
+  const server = new AdminServer({ host: '127.0.0.1', port: 0, registry, metricsTokens: null, notReadyReason: () => null, ipv6PrefixBits });
   const { port } = await server.listen();
   return { server, port, renders: () => renders };
 }
@@ -105,5 +105,54 @@ test('one address holds 8 connections at most, so that a few clients cannot fill
     for (const socket of held) socket.destroy();
   } finally {
     await server.close();
+  }
+});
+
+/**
+ * Connects to `admin` as if from `peer`. Loopback has one IPv6 address, ::1, so the connection
+ * is accepted by `relay` and handed to the admin listener with its peer address replaced.
+ * Returns the client's end.
+ */
+async function connectAs(admin: AdminServer, relay: Server, peer: string): Promise<Socket> {
+  const accepted = new Promise<Socket>((resolve) => relay.once('connection', resolve));
+  const client = await new Promise<Socket>((resolve, reject) => {
+    const socket = connect({ port: (relay.address() as AddressInfo).port, host: '127.0.0.1' }, () => resolve(socket));
+    socket.on('error', reject);
+  });
+  const socket = await accepted;
+  Object.defineProperty(socket, 'remoteAddress', { value: peer });
+  admin['server'].emit('connection', socket);
+  return client;
+}
+
+/** Sends `bytes` on `socket` and resolves with all it receives until the server closes it. */
+function ask(socket: Socket, bytes: string): Promise<string> {
+  return new Promise((resolve) => {
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    socket.on('close', () => resolve(received));
+    socket.on('error', () => undefined);
+    socket.end(bytes);
+  });
+}
+
+test('IPv6 peers count by network: addresses sharing CLIENT_IPV6_PREFIX bits are one address for the cap', async () => {
+  const livez = 'GET /livez HTTP/1.1\r\nHost: a\r\n\r\n';
+  for (const bits of [64, 128]) {
+    const { server } = await countingAdmin(bits);
+    const relay = createServer({ allowHalfOpen: true });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    try {
+      const held: Socket[] = [];
+      for (let i = 1; i <= 8; i++) held.push(await connectAs(server, relay, `2001:db8:0:1::${i}`));
+      const ninth = await ask(await connectAs(server, relay, '2001:db8:0:1::99'), livez);
+      if (bits === 64) assert.equal(ninth, '', 'a ninth address of the /64 is closed unanswered');
+      else assert.match(ninth, /^HTTP\/1\.1 200 OK/, 'with 128 bits each address has its own cap');
+      assert.match(await ask(await connectAs(server, relay, '2001:db8:0:2::1'), livez), /^HTTP\/1\.1 200 OK/, 'the next /64 is another address');
+      for (const socket of held) socket.destroy();
+    } finally {
+      await server.close();
+      await new Promise((resolve) => relay.close(resolve));
+    }
   }
 });
