@@ -4,7 +4,7 @@ import type convict from 'convict';
 import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { tokenProblem } from './security/bearer.js';
-import { cidrProblem } from './security/cidr.js';
+import { canonicalCidr, cidrProblem } from './security/cidr.js';
 import { CorsPolicy } from './security/cors.js';
 import { normalizeHost } from './security/host.js';
 import { isReplacedByVolumeUpdates } from './security/path.js';
@@ -75,7 +75,12 @@ export const CONFIG_FORMATS: Readonly<Record<string, convict.Format>> = {
   'ipv6-prefix': integer(32, 128, 'must be an integer from 32 to 128'),
 
   'comma-list': commaList,
-  'cidr-list': checkedList((entry) => cidrProblem(entry)),
+  // TRUSTED_PROXIES: read as the ranges they are (security/cidr.ts), so the start log says
+  // what is trusted: `::ffff:10.0.0.0/104` is 10.0.0.0/8. An invalid entry stays as written.
+  'cidr-list': {
+    ...checkedList((entry) => cidrProblem(entry)),
+    coerce: (value: string): string[] => [...new Set(commaList.coerce(value).map((entry) => canonicalCidr(entry) ?? entry))],
+  },
   // Secrets: a problem names the entry's position, never its text.
   'token-list': checkedList((entry, index) => {
     const problem = tokenProblem(entry);

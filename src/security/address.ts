@@ -34,7 +34,7 @@ export function peerAddress(remoteAddress: string): string | null {
 const IPV6_BITS = 128;
 
 /** The eight 16-bit groups of a valid IPv6 address (a dotted IPv4 tail is two groups). */
-function ipv6Groups(text: string): number[] {
+export function ipv6Groups(text: string): number[] {
   const lastColon = text.lastIndexOf(':');
   const tail = text.slice(lastColon + 1);
   let hex = text;

@@ -259,3 +259,31 @@ test('an upload refused for memory before its body is read spends nothing of its
     await own.stop();
   }
 });
+
+describe('an IPv6 block in TRUSTED_PROXIES', () => {
+  // node:net's BlockList alone matched IPv4 peers against `::/0` through their mapped form:
+  // every IPv4 client was a trusted proxy, named any client it liked and had no cap.
+  let wide: StartedServer;
+  before(async () => {
+    wide = await startServer({ env: { MAX_CONNECTIONS_PER_CLIENT: '2', TRUSTED_PROXIES: '::/0' } });
+  });
+  after(async () => {
+    await wide?.stop();
+  });
+
+  test('trusts no IPv4 peer: its X-Forwarded-For is ignored and its connections are capped', async () => {
+    const traceId = randomBytes(16).toString('hex');
+    const first = await RawClient.connect(wide.port, '127.0.0.1', '127.0.3.1');
+    first.write(get('/', wide.port, `traceparent: 00-${traceId}-${randomBytes(8).toString('hex')}-01\r\nX-Forwarded-For: 6.6.6.6\r\n`));
+    assert.equal((await first.responses(1))[0]!.status, 200);
+    const logged = await wide.waitForLog((line: LogLine) => line.msg === 'request' && line.traceId === traceId);
+    assert.equal(logged.client, '127.0.3.1');
+    const second = await RawClient.connect(wide.port, '127.0.0.1', '127.0.3.1');
+    second.write(get('/', wide.port));
+    assert.equal((await second.responses(1))[0]!.status, 200);
+    const third = await RawClient.connect(wide.port, '127.0.0.1', '127.0.3.1');
+    third.write(get('/', wide.port));
+    assert.equal((await third.responses(1))[0]!.status, 503, 'past MAX_CONNECTIONS_PER_CLIENT, as for any client');
+    for (const connection of [first, second, third]) connection.close();
+  });
+});

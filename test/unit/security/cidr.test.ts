@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AddressRanges, cidrProblem } from '../../../src/security/cidr.js';
+import { AddressRanges, canonicalCidr, cidrProblem } from '../../../src/security/cidr.js';
 
 test('addresses and CIDR blocks of both families match what they cover', () => {
   const ranges = AddressRanges.parse(['10.0.0.0/8', '192.0.2.7', '2001:db8::/32', '::1']);
@@ -25,8 +25,60 @@ test('prefix edges: /0 matches its whole family, /32 and /128 one address', () =
   assert.ok(one.matches('2001:db8::5') && !one.matches('2001:db8::6'));
 });
 
-test('host bits under the prefix are ignored', () => {
-  assert.ok(AddressRanges.parse(['10.1.2.3/8']).matches('10.200.0.1'));
+test('an IPv6 block never covers IPv4 peers, not even ::/0 (BlockList alone matches them through ::ffff:a.b.c.d)', () => {
+  for (const entry of ['::/0', '::/8', '::/64', '::/80', '::fffe:0:0/95', '::']) {
+    const ranges = AddressRanges.parse([entry]);
+    for (const peer of ['127.0.0.1', '10.1.2.3', '0.0.0.0', '::ffff:127.0.0.1']) assert.ok(!ranges.matches(peer), `${entry} matched ${peer}`);
+  }
+  assert.ok(AddressRanges.parse(['::/0']).matches('2001:db8::1'));
+  assert.ok(AddressRanges.parse(['::/8']).matches('::1'));
+  // Nor does an IPv4 block cover IPv6 peers, whatever their bits.
+  assert.ok(!AddressRanges.parse(['0.0.0.0/0']).matches('::1'));
+  assert.ok(!AddressRanges.parse(['0.0.0.0/0']).matches('64:ff9b::a00:1'));
+});
+
+test('an IPv4-mapped entry is the IPv4 range it carries', () => {
+  const ranges = AddressRanges.parse(['::ffff:10.0.0.0/104', '::FFFF:c000:207']);
+  for (const inside of ['10.0.0.1', '10.255.0.9', '::ffff:10.0.0.1', '192.0.2.7']) assert.ok(ranges.matches(inside), inside);
+  for (const outside of ['11.0.0.1', '127.0.0.1', '192.0.2.8', '::1', '::a00:1', '2001:db8::1']) assert.ok(!ranges.matches(outside), outside);
+  assert.deepEqual(ranges.entries, ['10.0.0.0/8', '192.0.2.7']);
+  assert.ok(AddressRanges.parse(['::ffff:0:0/96']).matches('203.0.113.9'), 'the whole mapped block is every IPv4 address, as written');
+  assert.ok(!AddressRanges.parse(['::ffff:0:0/96']).matches('2001:db8::1'));
+});
+
+test('entries read as canonical text, once each', () => {
+  const cases: ReadonlyArray<readonly [string, string]> = [
+    ['10.0.0.0/8', '10.0.0.0/8'],
+    ['192.0.2.7/32', '192.0.2.7'],
+    ['2001:DB8:0:0::/32', '2001:db8::/32'],
+    ['2001:db8::5/128', '2001:db8::5'],
+    ['::ffff:10.0.0.0/104', '10.0.0.0/8'],
+    ['::ffff:a00:1', '10.0.0.1'],
+    ['::ffff:0.0.0.0/96', '0.0.0.0/0'],
+  ];
+  for (const [entry, canonical] of cases) assert.equal(canonicalCidr(entry), canonical, entry);
+  assert.equal(canonicalCidr('10.0.0.5/8'), null);
+  assert.deepEqual(AddressRanges.parse(['10.0.0.1', '::ffff:10.0.0.1', '10.0.0.1/32']).entries, ['10.0.0.1']);
+});
+
+test('host bits under the prefix are refused, naming the network probably meant', () => {
+  const cases: ReadonlyArray<readonly [string, string]> = [
+    ['10.0.0.5/8', '"10.0.0.5/8" has host bits set: write 10.0.0.0/8'],
+    ['10.1.2.3/8', '"10.1.2.3/8" has host bits set: write 10.0.0.0/8'],
+    ['192.0.2.7/0', '"192.0.2.7/0" has host bits set: write 0.0.0.0/0'],
+    ['2001:db8::1/32', '"2001:db8::1/32" has host bits set: write 2001:db8::/32'],
+    ['2001:db8:ffff::/33', '"2001:db8:ffff::/33" has host bits set: write 2001:db8:8000::/33'],
+    ['::1/64', '"::1/64" has host bits set: write ::/64'],
+    ['::ffff:10.0.0.5/104', '"::ffff:10.0.0.5/104" has host bits set: write ::ffff:10.0.0.0/104'],
+    // `::/8` as written: the IPv4 block was surely meant.
+    ['::ffff:10.0.0.0/8', '"::ffff:10.0.0.0/8" has host bits set (the prefix of an IPv4-mapped address counts all 128 bits): write 10.0.0.0/8 or ::ffff:10.0.0.0/104'],
+    ['::ffff:0:0/0', '"::ffff:0:0/0" has host bits set (the prefix of an IPv4-mapped address counts all 128 bits): write 0.0.0.0/0 or ::ffff:0.0.0.0/96'],
+    ['::ffff:10.0.0.0/80', '"::ffff:10.0.0.0/80" has host bits set: write ::/80'],
+  ];
+  for (const [entry, message] of cases) {
+    assert.equal(cidrProblem(entry), message, entry);
+    assert.throws(() => AddressRanges.parse([entry]), { message }, entry);
+  }
 });
 
 test('text that is not an address never matches', () => {
@@ -49,7 +101,9 @@ test('invalid entries are refused with a message naming the entry', () => {
     ['10.0.0.0/-1', /prefix length/],
     ['10.0.0', /"10\.0\.0" is not an IP address/],
     ['example.com', /not an IP address/],
-    ['fe80::1%eth0/64', /not an IP address/],
+    ['fe80::1%eth0/64', /"fe80::1%eth0\/64": zone ids \("%eth0"\) are not allowed/],
+    ['fe80::/10%eth0', /"fe80::\/10%eth0": zone ids .* are not allowed/],
+    ['fe80::1%eth0', /zone ids .* are not allowed/],
     ['[::1]', /not an IP address/],
     ['', /not an IP address/],
   ];
