@@ -99,7 +99,11 @@ export const CONFIG_FORMATS: Readonly<Record<string, convict.Format>> = {
     validate(value: unknown): void {
       commaList.validate(value);
       const invalid = (value as string[]).find((entry) => normalizeHost(entry) !== entry || !isUsablePort(entry.slice(entry.lastIndexOf(':') + 1)));
-      if (invalid !== undefined) throw new Error(`"${invalid}" is not a host with an optional port, such as example.com, example.com:8080 or [::1]:8080`);
+      if (invalid !== undefined) {
+        // RFC 3986 §3.2.2: only an IPv6 address goes in brackets (IPvFuture is refused, as in Host).
+        const brackets = invalid.startsWith('[') ? ' (in brackets, an IPv6 address only)' : '';
+        throw new Error(`"${invalid}" is not a host with an optional port${brackets}, such as example.com, example.com:8080 or [::1]:8080`);
+      }
       // A pattern would read as one but match nothing: Host values are compared whole.
       if ((value as string[]).some((entry) => entry.includes('*'))) throw new Error('takes host names, not patterns ("*" matches no Host)');
     },

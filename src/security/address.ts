@@ -1,6 +1,6 @@
 // IP address text, pure: one spelling per address, so that limits, logs and metrics count a
 // client once however its address was written (a socket, a PROXY header, X-Forwarded-For).
-import { isIP, isIPv4, SocketAddress } from 'node:net';
+import { isIP, isIPv4, isIPv6, SocketAddress } from 'node:net';
 
 /** The IPv4-mapped IPv6 prefix (RFC 4291 §2.5.5.2): a dual-stack socket's IPv4 peers. */
 const V4_MAPPED = '::ffff:';
@@ -48,6 +48,28 @@ export function ipv6Groups(text: string): number[] {
   if (rest === undefined) return before;
   const after = parse(rest);
   return [...before, ...Array<number>(8 - before.length - after.length).fill(0), ...after];
+}
+
+/**
+ * An IPv6 address as URL serializers write it (the WHATWG URL standard, so browsers and
+ * Node's fetch): RFC 5952 §4, lowercase hex without leading zeros, the first longest run of
+ * two or more zero groups as `::`, and an IPv4 tail in hex too (`::ffff:7f00:1`). Null when
+ * the text is not an IPv6 address; a zone id is refused.
+ */
+export function ipv6UrlText(text: string): string | null {
+  if (!isIPv6(text) || text.includes('%')) return null;
+  const groups = ipv6Groups(text);
+  let start = -1;
+  let length = 1;
+  for (let i = 0; i < groups.length; i++) {
+    let end = i;
+    while (end < groups.length && groups[end] === 0) end++;
+    if (end - i > length) [start, length] = [i, end - i];
+    i = end;
+  }
+  const hex = groups.map((group) => group.toString(16));
+  if (start === -1) return hex.join(':');
+  return `${hex.slice(0, start).join(':')}::${hex.slice(start + length).join(':')}`;
 }
 
 /**

@@ -60,6 +60,24 @@ test('an ALLOWED_HOSTS entry without a port matches its name on port 80 only', a
   }
 });
 
+test('HOST=::ffff:127.0.0.1: fetch, which sends the RFC 5952 form [::ffff:7f00:1], is served; an IPv4 literal in brackets is 400', async (t) => {
+  const problem = await canBind('::ffff:127.0.0.1', 0);
+  if (problem !== null) return skipWithReason(t, `::ffff:127.0.0.1 cannot be bound here (${problem})`);
+  const server = await startServer({ env: { HOST: '::ffff:127.0.0.1' } });
+  try {
+    const { port } = server;
+    const response = await fetch(`http://[::ffff:127.0.0.1]:${port}/index.html`);
+    assert.equal(response.status, 200, 'fetch names the host [::ffff:7f00:1]');
+    await response.arrayBuffer();
+    for (const host of [`[::ffff:127.0.0.1]:${port}`, `[::FFFF:7F00:1]:${port}`, `[0:0:0:0:0:ffff:7f00:0001]:${port}`]) assert.equal(await statusFor(port, host), 200, host);
+    for (const host of [`[127.0.0.1]:${port}`, `[:]:${port}`, `[::ffff:1.2.3.4.5]:${port}`, `[v1.x]:${port}`]) assert.equal(await statusFor(port, host), 400, host);
+    const line = await server.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('listening on'));
+    assert.ok((line.allowedHosts as string[]).includes(`[::ffff:7f00:1]:${port}`), JSON.stringify(line.allowedHosts));
+  } finally {
+    await server.stop();
+  }
+});
+
 /** One request on a new connection: its status, or null when the connection is refused. */
 function tryRequest(address: string, port: number): Promise<number | null> {
   return new Promise((resolve) => {

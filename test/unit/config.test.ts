@@ -241,12 +241,18 @@ describe('configuration', () => {
     assert.deepEqual(loadConfig(['--allowed-hosts', 'a.test'], env).allowedHosts, ['a.test:80']);
   });
 
+  test('ALLOWED_HOSTS IPv6 literals are read in the form browsers send (RFC 5952, all hex)', () => {
+    const config = loadConfig([], { ...env, ALLOWED_HOSTS: '[::FFFF:127.0.0.1]:8080,[2001:DB8:0:0:0:0:0:1]' });
+    assert.deepEqual(config.allowedHosts, ['[::ffff:7f00:1]:8080', '[2001:db8::1]:80']);
+  });
+
   test('an ALLOWED_HOSTS entry that is not a host with an optional port is refused, naming it', () => {
     // No client can connect to the last three ports, or write the second with its leading zero.
-    for (const entry of ['::1', 'a.test:http', 'http://a.test', 'a.test/path', '[::1', 'user@a.test', ':8080', 'a.test:99999', 'a.test:080', 'a.test:0']) {
+    for (const entry of ['::1', 'a.test:http', 'http://a.test', 'a.test/path', '[::1', 'user@a.test', ':8080', 'a.test:99999', 'a.test:080', 'a.test:0', '[1.2.3.4]:8080', '[:]:8080', '[::ffff:1.2.3.4.5]', '[v1.x]']) {
       const message = configError([], { ...env, ALLOWED_HOSTS: `ok.test,${entry}` });
       assert.ok(message.includes('ALLOWED_HOSTS') && message.includes(`"${entry}"`), message);
     }
+    assert.match(configError([], { ...env, ALLOWED_HOSTS: '[1.2.3.4]:8080' }), /ALLOWED_HOSTS: "\[1\.2\.3\.4\]:8080" is not a host with an optional port \(in brackets, an IPv6 address only\)/);
     assert.match(configError([], { ...env, ALLOWED_HOSTS: '*' }), /ALLOWED_HOSTS: takes host names, not patterns/);
     assert.match(configError([], { ...env, ALLOWED_HOSTS: '*.example.com' }), /ALLOWED_HOSTS: takes host names, not patterns/);
   });
@@ -321,6 +327,12 @@ describe('defaultAllowedHosts', () => {
     assert.deepEqual(defaultAllowedHosts('::1', 5), ['localhost:5', '127.0.0.1:5', '[::1]:5']);
     assert.deepEqual(defaultAllowedHosts('192.168.1.10', 80), ['localhost:80', '127.0.0.1:80', '[::1]:80', '192.168.1.10:80']);
     assert.deepEqual(defaultAllowedHosts('fe80::1', 80), ['localhost:80', '127.0.0.1:80', '[::1]:80', '[fe80::1]:80']);
+  });
+
+  test('an IPv6 HOST is allowed in the form browsers and fetch send it', () => {
+    assert.deepEqual(defaultAllowedHosts('::ffff:127.0.0.1', 8080), ['localhost:8080', '127.0.0.1:8080', '[::1]:8080', '[::ffff:7f00:1]:8080']);
+    assert.deepEqual(defaultAllowedHosts('0:0:0:0:0:0:0:1', 5), ['localhost:5', '127.0.0.1:5', '[::1]:5']);
+    assert.deepEqual(defaultAllowedHosts('2001:DB8::0:1', 80).at(-1), '[2001:db8::1]:80');
   });
 
   test('wildcard addresses add no name of their own', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canonicalAddress, clientNetwork, peerAddress } from '../../../src/security/address.js';
+import { canonicalAddress, clientNetwork, ipv6UrlText, peerAddress } from '../../../src/security/address.js';
 
 test('IPv4 addresses stay as written; leading zeros are refused', () => {
   assert.equal(canonicalAddress('192.0.2.1'), '192.0.2.1');
@@ -56,4 +56,11 @@ test('per-client limits count an IPv6 client by its network, an IPv4 client by i
   assert.equal(clientNetwork('2001:db8::1', 128), '2001:db8::1');
   assert.equal(clientNetwork('192.0.2.1', 64), '192.0.2.1');
   assert.equal(clientNetwork('not an address', 64), 'not an address');
+});
+
+test('an IPv6 address as URLs write it: what WHATWG URL (browsers, fetch) puts in a Host header', () => {
+  const spellings = ['::1', '0:0:0:0:0:0:0:1', '::', '::ffff:127.0.0.1', '::FFFF:7F00:1', '2001:0db8:0000:0000:0001:0000:0000:0001', '2001:db8:0:1:1:1:1:1', '1::', '1:0:0:2::3', 'fe80::a:1', '64:ff9b::192.0.2.1', '0:0:1::'];
+  for (const text of spellings) assert.equal(ipv6UrlText(text), new URL(`http://[${text}]/`).hostname.slice(1, -1), text);
+  assert.equal(ipv6UrlText('::ffff:127.0.0.1'), '::ffff:7f00:1');
+  for (const text of ['1.2.3.4', ':', '::ffff:1.2.3.4.5', 'fe80::1%eth0', '[::1]', '1::2::3']) assert.equal(ipv6UrlText(text), null, text);
 });

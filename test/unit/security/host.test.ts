@@ -20,14 +20,18 @@ describe('normalizeHost', () => {
       ['[::1]:', '[::1]:80'],
       ['[::1]:8080', '[::1]:8080'],
       ['[FE80::A:1]:8080', '[fe80::a:1]:8080'],
-      ['[::ffff:127.0.0.1]', '[::ffff:127.0.0.1]:80'],
+      ['[::ffff:127.0.0.1]', '[::ffff:7f00:1]:80'],
+      ['[0:0:0:0:0:0:0:1]:8080', '[::1]:8080'],
+      ['[2001:0DB8:0:0:1:0:0:1]', '[2001:db8::1:0:0:1]:80'],
+      ['[2001:db8:0:1:1:1:1:1]', '[2001:db8:0:1:1:1:1:1]:80'],
+      ['[::]:8080', '[::]:8080'],
       ['localhost:08080', 'localhost:08080'],
     ];
     for (const [value, normalized] of cases) assert.equal(normalizeHost(value), normalized, value);
   });
 
   test('a value that is not a host with an optional port is null', () => {
-    for (const value of ['', ':80', '::1', '::1:8080', '[::1', '::1]', '[::1]x', '[::1]:80:80', 'a.test:80:80', 'a.test:http', ' a.test', 'a.test ', 'user@a.test', 'a.test/x', 'http://a.test', '[v1.x]', '[fe80::1%25eth0]']) {
+    for (const value of ['', ':80', '::1', '::1:8080', '[::1', '::1]', '[::1]x', '[::1]:80:80', 'a.test:80:80', 'a.test:http', ' a.test', 'a.test ', 'user@a.test', 'a.test/x', 'http://a.test', '[v1.x]', '[fe80::1%25eth0]', '[1.2.3.4]', '[1.2.3.4]:80', '[:]', '[:]:80', '[::ffff:1.2.3.4.5]:80', '[1:2:3:4:5:6:7:8:9]', '[1::2::3]', '[::ffff:1.2.3.04]', '[00000::1]']) {
       assert.equal(normalizeHost(value), null, JSON.stringify(value));
     }
   });
@@ -101,6 +105,24 @@ describe('Host rules', () => {
     const allowed = allowlist('[::1]:8080', '[2001:DB8::1]');
     for (const host of ['[::1]:8080', '[2001:db8::1]', '[2001:db8::1]:80']) assert.deepEqual(checkHost(host, allowed), { ok: true }, host);
     for (const host of ['[::1]', '[::1]:80', '::1', '[2001:db8::1]:8080']) assert.ok(!checkHost(host, allowed).ok, host);
+  });
+
+  test('an IPv6 literal matches however it is spelt: a browser or fetch sends the RFC 5952 form', () => {
+    // HOST=::ffff:127.0.0.1 gives this entry; fetch('http://[::ffff:127.0.0.1]:8080/') sends `[::ffff:7f00:1]:8080`.
+    const allowed = allowlist('[::ffff:127.0.0.1]:8080', '[2001:DB8:0:0:0:0:0:1]:8080');
+    for (const host of ['[::ffff:7f00:1]:8080', '[::ffff:127.0.0.1]:8080', '[0:0:0:0:0:FFFF:7F00:0001]:8080', '[2001:db8::1]:8080', '[2001:0db8::0:1]:8080']) {
+      assert.deepEqual(checkHost(host, allowed), { ok: true }, host);
+    }
+    for (const host of ['[::ffff:7f00:2]:8080', '[127.0.0.1]:8080', '127.0.0.1:8080', '[2001:db8::2]:8080']) assert.ok(!checkHost(host, allowed).ok, host);
+  });
+
+  test('anything but an IPv6 address in brackets gets 400, as any value that is not a uri-host (RFC 3986 §3.2.2)', () => {
+    for (const host of ['[1.2.3.4]:8080', '[:]:8080', '[::ffff:1.2.3.4.5]:8080', '[v1.fe]:8080', '[::1%25lo]:8080']) {
+      const check = checkHost(host, ALLOWED);
+      assert.ok(!check.ok, host);
+      assert.equal(check.status, 400, host);
+      assert.equal(check.rule, 'invalid_host', host);
+    }
   });
 
   test('an empty allowed set refuses everything', () => {
