@@ -4,6 +4,7 @@
 import convict from 'convict';
 import { resolve } from 'node:path';
 import { CONFIG_FORMATS } from './config-formats.js';
+import { canonicalAddress } from './security/address.js';
 import { normalizeHost } from './security/host.js';
 
 convict.addFormats(CONFIG_FORMATS);
@@ -129,11 +130,29 @@ export function flagValues(argv: readonly string[]): FlagValue[] {
   return flags;
 }
 
+/**
+ * A bind address in one spelling, so that addresses compare as addresses: an IP address in
+ * canonical form (`0::0` is `::`, `::ffff:127.0.0.1` is `127.0.0.1`, what a dual-stack
+ * socket bound to it takes), its zone kept; a host name lowercased.
+ */
+function bindSpelling(host: string): string {
+  const zone = host.indexOf('%');
+  const address = canonicalAddress(zone === -1 ? host : host.slice(0, zone));
+  if (address === null) return host.toLowerCase();
+  return zone === -1 ? address : `${address}${host.slice(zone)}`;
+}
+
+/** Whether a bind address is every interface: 0.0.0.0 or ::, however written. */
+function listensEverywhere(host: string): boolean {
+  const address = bindSpelling(host).split('%', 1)[0];
+  return address === '0.0.0.0' || address === '::';
+}
+
 /** Every Host value a client on this address may send, derived from host and port, normalised. */
 export function defaultAllowedHosts(host: string, port: number): string[] {
   const names = ['localhost', '127.0.0.1', '[::1]'];
   const configured = host.includes(':') ? `[${host}]` : host;
-  if (host !== '0.0.0.0' && host !== '::') names.push(configured);
+  if (!listensEverywhere(host)) names.push(configured);
   // A HOST no client can name in a Host header (an IPv6 zone, say) adds nothing.
   const normalized = names.map((name) => normalizeHost(`${name}:${port}`)).filter((entry) => entry !== null);
   return [...new Set(normalized)];
@@ -172,10 +191,13 @@ export function resolveListenSockets(value: number | 'auto', platform: NodeJS.Pl
   return value;
 }
 
-/** Whether two bind addresses can take the same port: the same one, or either every interface. */
+/**
+ * Whether two bind addresses can take the same port: the same address, or either every
+ * interface. Compared as addresses, not as written: `HOST=0::0` or `::ffff:0.0.0.0` beside
+ * the admin port would otherwise fail only at bind, as a port "in use by another process".
+ */
 function sharesAnAddress(host: string, other: string): boolean {
-  const everyInterface = (address: string): boolean => address === '0.0.0.0' || address === '::';
-  return host === other || everyInterface(host) || everyInterface(other);
+  return bindSpelling(host) === bindSpelling(other) || listensEverywhere(host) || listensEverywhere(other);
 }
 
 /** Reads and validates configuration; throws ConfigError with one clear line per problem. */

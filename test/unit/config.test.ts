@@ -114,6 +114,14 @@ describe('configuration', () => {
       assert.match(configError([], { ...env, PORT: '9000', ADMIN_PORT: '9000', ADMIN_HOST: adminHost }), /ADMIN_PORT: must differ from PORT/, adminHost);
     }
     assert.equal(loadConfig([], { ...env, PORT: '9000', ADMIN_PORT: '9000', HOST: '127.0.0.1', ADMIN_HOST: '127.0.0.2' }).adminPort, 9000);
+    // Addresses, not spellings: each of these failed only at bind, as a port in use by another process.
+    for (const host of ['0::0', '::0', '0:0:0:0:0:0:0:0', '::ffff:0.0.0.0', '::FFFF:0:0']) {
+      assert.match(configError([], { ...env, PORT: '9000', ADMIN_PORT: '9000', HOST: host, ADMIN_HOST: '127.0.0.2' }), /ADMIN_PORT: must differ from PORT on the same address/, host);
+    }
+    for (const [host, adminHost] of [['::ffff:127.0.0.1', '127.0.0.1'], ['0:0:0:0:0:0:0:1', '::1'], ['2001:DB8::1', '2001:db8:0::1'], ['LOCALHOST', 'localhost']]) {
+      assert.match(configError([], { ...env, PORT: '9000', ADMIN_PORT: '9000', HOST: host!, ADMIN_HOST: adminHost! }), /ADMIN_PORT: must differ from PORT on the same address/, `${host} ${adminHost}`);
+    }
+    assert.equal(loadConfig([], { ...env, PORT: '9000', ADMIN_PORT: '9000', HOST: '::ffff:127.0.0.1', ADMIN_HOST: '127.0.0.2' }).adminPort, 9000);
     assert.equal(loadConfig([], { ...env, PORT: '0', ADMIN_PORT: '0' }).adminPort, 0);
   });
 
@@ -338,6 +346,7 @@ describe('defaultAllowedHosts', () => {
   test('wildcard addresses add no name of their own', () => {
     assert.deepEqual(defaultAllowedHosts('0.0.0.0', 8080), ['localhost:8080', '127.0.0.1:8080', '[::1]:8080']);
     assert.deepEqual(defaultAllowedHosts('::', 8080), ['localhost:8080', '127.0.0.1:8080', '[::1]:8080']);
+    for (const host of ['0::0', '::0', '0:0:0:0:0:0:0:0', '::ffff:0.0.0.0']) assert.deepEqual(defaultAllowedHosts(host, 8080), ['localhost:8080', '127.0.0.1:8080', '[::1]:8080'], host);
   });
 
   test('a HOST that no Host header can name adds nothing', () => {
