@@ -22,12 +22,15 @@ export type ProxyHeader =
    */
   | { readonly kind: 'local' };
 
+type ProxiedHeader = Extract<ProxyHeader, { kind: 'proxied' }>;
+
 /** Stable codes for logs and metrics; each error also carries a sentence. */
 export type ProxyHeaderError =
   | 'not_proxy_protocol'
   | 'v1_line_too_long'
   | 'v1_bad_character'
   | 'v1_malformed'
+  | 'bad_source'
   | 'v2_bad_version'
   | 'v2_bad_command'
   | 'v2_bad_family'
@@ -109,7 +112,27 @@ function parseV1Line(line: string, consumed: number): ProxyParse {
   const from = v1Endpoint(family, source!, sourcePort!);
   const to = v1Endpoint(family, destination!, destinationPort!);
   if (from === null || to === null) return fail('v1_malformed', `a v1 ${protocol} line with an invalid address or port`);
-  return { kind: 'header', header: { kind: 'proxied', family, source: from, destination: to }, consumed };
+  return proxiedHeader({ kind: 'proxied', family, source: from, destination: to }, consumed);
+}
+
+/** The header, unless its source is an address no TCP client can have. */
+function proxiedHeader(header: ProxiedHeader, consumed: number): ProxyParse {
+  if (!isClientAddress(header.source.address)) return fail('bad_source', 'the source address is unspecified, multicast or broadcast: no TCP client has it');
+  return { kind: 'header', header, consumed };
+}
+
+const IPV6_MULTICAST = /^ff[0-9a-f]{2}:/;
+
+/**
+ * Whether a canonical address can be a TCP client's: not unspecified (RFC 1122 §3.2.1.3,
+ * RFC 4291 §2.5.2), not multicast (224.0.0.0/4, ff00::/8) nor the limited broadcast
+ * 255.255.255.255. Such a source would be every client's identity at once, or nobody's, and
+ * its limits shared by whatever the balancer could not name.
+ */
+function isClientAddress(address: string): boolean {
+  if (address.includes(':')) return address !== '::' && !IPV6_MULTICAST.test(address);
+  const first = Number(address.slice(0, address.indexOf('.')));
+  return address !== '0.0.0.0' && address !== '255.255.255.255' && (first < 224 || first > 239);
 }
 
 /** Decimal without leading zeros (§2.1: no confusion with octal), 0 to 65535. */
@@ -153,7 +176,7 @@ function parseV2(bytes: Uint8Array): ProxyParse {
   if (addresses > 0 && !tlvsFit(bytes, V2_FIXED_BYTES + addresses, total)) return fail('v2_bad_tlv', 'a v2 TLV runs past the end of the header');
   const proxied = family === FAMILY_INET || family === FAMILY_INET6;
   if (addresses === 0 || !proxied || protocol !== PROTOCOL_STREAM) return { kind: 'header', header: LOCAL, consumed: total };
-  return { kind: 'header', header: v2Addresses(bytes, family === FAMILY_INET ? 4 : 16), consumed: total };
+  return proxiedHeader(v2Addresses(bytes, family === FAMILY_INET ? 4 : 16), total);
 }
 
 /** TLVs (type, 16-bit length, value) are skipped, but each must end within the header. */
@@ -167,7 +190,7 @@ function tlvsFit(bytes: Uint8Array, start: number, end: number): boolean {
 }
 
 /** Source address, destination address, source port, destination port, in network order. */
-function v2Addresses(bytes: Uint8Array, size: 4 | 16): ProxyHeader {
+function v2Addresses(bytes: Uint8Array, size: 4 | 16): ProxiedHeader {
   const at = V2_FIXED_BYTES;
   const port = (offset: number): number => (bytes[offset]! << 8) | bytes[offset + 1]!;
   return {

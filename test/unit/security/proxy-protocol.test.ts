@@ -97,6 +97,34 @@ describe('version 1', () => {
   });
 });
 
+describe('sources no client has', () => {
+  test('an unspecified, multicast or broadcast source is refused, in either version and family', () => {
+    const sources: ReadonlyArray<readonly [string, Buffer]> = [
+      ['0.0.0.0', Buffer.of(0, 0, 0, 0)],
+      ['224.0.0.1', Buffer.of(224, 0, 0, 1)],
+      ['239.255.255.255', Buffer.of(239, 255, 255, 255)],
+      ['255.255.255.255', Buffer.of(255, 255, 255, 255)],
+    ];
+    for (const [source, bytes] of sources) {
+      assert.equal(errorOf(parseProxyHeader(text(`PROXY TCP4 ${source} 192.0.2.1 1 2\r\n`))), 'bad_source', source);
+      assert.equal(errorOf(parseProxyHeader(v2(0x21, 0x11, block(bytes, Buffer.of(192, 0, 2, 1), 1, 2)))), 'bad_source', source);
+    }
+    for (const source of ['::', '0:0:0:0:0:0:0:0', 'ff02::1', 'FF05::1:3', 'ff00::', '::ffff:0.0.0.0', '::ffff:224.0.0.1']) {
+      assert.equal(errorOf(parseProxyHeader(text(`PROXY TCP6 ${source} ::1 1 2\r\n`))), 'bad_source', source);
+      assert.equal(errorOf(parseProxyHeader(v2(0x21, 0x21, block(ipv6Bytes(source), ipv6Bytes('::1'), 1, 2)))), 'bad_source', source);
+    }
+  });
+
+  test('the destination may be anything, and addresses next to the refused ones are clients', () => {
+    for (const source of ['0.0.0.1', '1.0.0.0', '223.255.255.255', '240.0.0.1', '255.255.255.254']) {
+      assert.equal(parseProxyHeader(text(`PROXY TCP4 ${source} 0.0.0.0 1 2\r\n`)).kind, 'header', source);
+    }
+    for (const source of ['::1', 'ff::1', 'fe80::1', 'fec0::1', '2001:db8::1']) {
+      assert.equal(parseProxyHeader(text(`PROXY TCP6 ${source} :: 1 2\r\n`)).kind, 'header', source);
+    }
+  });
+});
+
 describe('version 2', () => {
   test('TCP over IPv4, as haproxy sends it, before an HTTP request', () => {
     const header = Buffer.from('0d0a0d0a000d0a515549540a2111000cac130001ac130003a6520050', 'hex');
@@ -245,12 +273,19 @@ interface Generated {
 }
 
 const port = fc.integer({ min: 0, max: 65_535 });
+
+/** A canonical address a TCP client may connect from: not unspecified, multicast or broadcast. */
+function clientLike(address: string): boolean {
+  if (address.includes(':')) return address !== '::' && !/^ff..:/.test(address);
+  const first = Number(address.split('.')[0]);
+  return address !== '0.0.0.0' && address !== '255.255.255.255' && !(first >= 224 && first <= 239);
+}
 const v1Header: fc.Arbitrary<Generated> = fc.oneof(
-  fc.record({ source: fc.ipV4(), destination: fc.ipV4(), sourcePort: port, destinationPort: port }).map(({ source, destination, sourcePort, destinationPort }) => ({
+  fc.record({ source: fc.ipV4().filter(clientLike), destination: fc.ipV4(), sourcePort: port, destinationPort: port }).map(({ source, destination, sourcePort, destinationPort }) => ({
     bytes: text(`PROXY TCP4 ${source} ${destination} ${sourcePort} ${destinationPort}\r\n`),
     header: proxied('IPv4', source, sourcePort, destination, destinationPort),
   })),
-  fc.record({ source: fc.ipV6(), destination: fc.ipV6(), sourcePort: port, destinationPort: port }).map(({ source, destination, sourcePort, destinationPort }) => ({
+  fc.record({ source: fc.ipV6().filter((source) => clientLike(canonicalAddress(source)!)), destination: fc.ipV6(), sourcePort: port, destinationPort: port }).map(({ source, destination, sourcePort, destinationPort }) => ({
     bytes: text(`PROXY TCP6 ${source} ${destination} ${sourcePort} ${destinationPort}\r\n`),
     header: proxied('IPv6', canonicalAddress(source)!, sourcePort, canonicalAddress(destination)!, destinationPort),
   })),
@@ -263,11 +298,11 @@ const v1Header: fc.Arbitrary<Generated> = fc.oneof(
 const sixteen = fc.uint8Array({ minLength: 16, maxLength: 16 });
 const tlvs = fc.array(fc.record({ type: fc.integer({ min: 0, max: 255 }), value: fc.uint8Array({ maxLength: 64 }) }), { maxLength: 5 }).map((list) => Buffer.concat(list.map(({ type, value }) => tlv(type, value))));
 const v2Header: fc.Arbitrary<Generated> = fc.oneof(
-  fc.record({ source: fc.uint8Array({ minLength: 4, maxLength: 4 }), destination: fc.uint8Array({ minLength: 4, maxLength: 4 }), sourcePort: port, destinationPort: port, tlvs }).map((spec) => ({
+  fc.record({ source: fc.uint8Array({ minLength: 4, maxLength: 4 }).filter((source) => clientLike(source.join('.'))), destination: fc.uint8Array({ minLength: 4, maxLength: 4 }), sourcePort: port, destinationPort: port, tlvs }).map((spec) => ({
     bytes: v2(0x21, 0x11, Buffer.concat([block(spec.source, spec.destination, spec.sourcePort, spec.destinationPort), spec.tlvs])),
     header: proxied('IPv4', spec.source.join('.'), spec.sourcePort, spec.destination.join('.'), spec.destinationPort),
   })),
-  fc.record({ source: sixteen, destination: sixteen, sourcePort: port, destinationPort: port, tlvs }).map((spec) => ({
+  fc.record({ source: sixteen.filter((source) => clientLike(ipv6Text(source))), destination: sixteen, sourcePort: port, destinationPort: port, tlvs }).map((spec) => ({
     bytes: v2(0x21, 0x21, Buffer.concat([block(spec.source, spec.destination, spec.sourcePort, spec.destinationPort), spec.tlvs])),
     header: proxied('IPv6', ipv6Text(spec.source), spec.sourcePort, ipv6Text(spec.destination), spec.destinationPort),
   })),
@@ -285,6 +320,17 @@ const v2Header: fc.Arbitrary<Generated> = fc.oneof(
     header: { kind: 'local' as const },
   })),
 );
+
+/** The 16 bytes of an IPv6 address. */
+function ipv6Bytes(address: string): Buffer {
+  const groups = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  const [head, tail] = groups.split('::') as [string, string?];
+  const parse = (part: string | undefined): number[] => (part ? part.split(':').map((group) => parseInt(group, 16)) : []);
+  const before = parse(head);
+  const after = parse(tail);
+  const all = tail === undefined ? before : [...before, ...Array<number>(8 - before.length - after.length).fill(0), ...after];
+  return Buffer.from(all.flatMap((group) => [group >> 8, group & 0xff]));
+}
 
 /** The 16 bytes as eight hexadecimal groups, in canonical form. */
 function ipv6Text(bytes: Uint8Array): string {
