@@ -2,8 +2,10 @@
 // and the seed's positional form `[port] [host] [max_threads]`. Bad values fail fast with one
 // message that names the key, its variable and the value.
 import convict from 'convict';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CONFIG_FORMATS } from './config-formats.js';
+import { openFileLimit } from './core/open-files.js';
 import { canonicalAddress } from './security/address.js';
 import { normalizeHost } from './security/host.js';
 
@@ -17,12 +19,19 @@ convict.addFormats(CONFIG_FORMATS);
  */
 const AUTO_LISTEN_SOCKETS = 256;
 
+/**
+ * Under `auto`, the listening sockets take at most this share of the open-file limit: each is
+ * a descriptor, and the connections, their files and the workers need the rest. With 256
+ * sockets whatever the limit, `ulimit -n 256` stopped the default configuration at start.
+ */
+const AUTO_LISTEN_SOCKETS_SHARE = 1 / 16;
+
 const schema = {
   host: { doc: 'Bind address of the public listener', format: 'bind-address', default: '127.0.0.1', env: 'HOST', arg: 'host' },
   port: { doc: 'Public port', format: 'tcp-port', default: 8080, env: 'PORT', arg: 'port' },
   maxThreads: { doc: 'Worker threads in the pool', format: 'positive-int', default: 10, env: 'MAX_THREADS', arg: 'max-threads' },
   queueSize: { doc: 'Jobs that may wait for a worker before 503', format: 'non-negative-int', default: 1024, env: 'QUEUE_SIZE', arg: 'queue-size' },
-  listenSockets: { doc: 'Listening sockets sharing the public port (auto: 256 on Linux, which spreads connections over them; else 1)', format: 'listen-sockets', default: 'auto' as number | 'auto', env: 'LISTEN_SOCKETS', arg: 'listen-sockets' },
+  listenSockets: { doc: 'Listening sockets sharing the public port (auto: on Linux, which spreads connections over them, 256 or a sixteenth of the open-file limit if fewer; else 1)', format: 'listen-sockets', default: 'auto' as number | 'auto', env: 'LISTEN_SOCKETS', arg: 'listen-sockets' },
   backlog: { doc: 'Accept queue of the public port, shared by its listening sockets (sized for a burst of MAX_CONNECTIONS connects)', format: 'positive-int', default: 1024, env: 'BACKLOG', arg: 'backlog' },
   keepAliveTimeoutMs: { doc: 'Idle time before a persistent connection is closed', format: 'duration-ms', default: 30_000, env: 'KEEP_ALIVE_TIMEOUT_MS', arg: 'keep-alive-timeout-ms' },
   maxRequestsPerConnection: { doc: 'Requests served on one connection before it closes', format: 'positive-int', default: 100, env: 'MAX_REQUESTS_PER_CONNECTION', arg: 'max-requests-per-connection' },
@@ -181,14 +190,33 @@ function withFlags(flags: readonly FlagValue[], env: NodeJS.ProcessEnv): NodeJS.
 /** Keys whose values are secrets: never written in an error message or a log line. */
 const SENSITIVE = new Set(Object.entries(schema).filter(([, entry]) => 'sensitive' in entry && entry.sensitive).map(([key]) => key));
 
-/** LISTEN_SOCKETS for this platform: `auto` resolved, more than one refused where the kernel cannot balance them. */
-export function resolveListenSockets(value: number | 'auto', platform: NodeJS.Platform): number {
+/**
+ * LISTEN_SOCKETS for this platform and soft open-file limit (null: unknown or unlimited):
+ * `auto` resolved, more than one refused where the kernel cannot balance them. A number is
+ * taken as given: if its sockets cannot all be opened, the start stops naming it (app.ts).
+ */
+export function resolveListenSockets(value: number | 'auto', platform: NodeJS.Platform, openFiles: number | null): number {
   const reusePort = platform === 'linux';
-  if (value === 'auto') return reusePort ? AUTO_LISTEN_SOCKETS : 1;
+  if (value === 'auto') return reusePort ? autoListenSockets(openFiles) : 1;
   if (value > 1 && !reusePort) {
     throw new ConfigError(`invalid configuration: LISTEN_SOCKETS: more than one needs SO_REUSEPORT's load balancing, which ${platform} does not offer (Linux): value was "${value}"`);
   }
   return value;
+}
+
+/** `auto` where the kernel balances sockets: 256, or a sixteenth of the open-file limit if that is fewer, at least 1. */
+function autoListenSockets(openFiles: number | null): number {
+  if (openFiles === null) return AUTO_LISTEN_SOCKETS;
+  return Math.max(1, Math.min(AUTO_LISTEN_SOCKETS, Math.floor(openFiles * AUTO_LISTEN_SOCKETS_SHARE)));
+}
+
+/** This process's soft open-file limit, read as http/fd-monitor.ts reads it; null where /proc cannot tell. */
+function openFileLimitOfThisProcess(): number | null {
+  try {
+    return openFileLimit(readFileSync('/proc/self/limits', 'utf8'));
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -231,7 +259,7 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
   const resourcesDir = resolve(raw.resourcesDir);
   return {
     ...raw,
-    listenSockets: resolveListenSockets(raw.listenSockets, process.platform),
+    listenSockets: resolveListenSockets(raw.listenSockets, process.platform, raw.listenSockets === 'auto' ? openFileLimitOfThisProcess() : null),
     logLevel: raw.logLevel as Config['logLevel'],
     resourcesDir,
     uploadsDir: resolve(raw.uploadsDir === '' ? resolve(resourcesDir, 'uploads') : raw.uploadsDir),

@@ -4,17 +4,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { openFileLimit } from '../core/open-files.js';
 import { DESCRIPTORS_PER_CONNECTION } from './connection-settings.js';
 
 /** Descriptors kept free below the limit: past this, accepts and file opens start failing. */
 const FD_HEADROOM = 16;
-
-/** The soft limit on open files ("Max open files" in /proc/self/limits), or null if unknown. */
-export function openFileLimit(limitsText: string): number | null {
-  const line = limitsText.split('\n').find((text) => text.startsWith('Max open files'));
-  const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
-  return soft === undefined || !/^\d+$/.test(soft) ? null : Number(soft);
-}
 
 /**
  * Descriptors MAX_CONNECTIONS may hold at most: each connection served its socket and files

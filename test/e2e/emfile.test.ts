@@ -30,9 +30,9 @@ interface LimitedServer {
 }
 
 /** Like startServer, but under `ulimit -n`: the shell lowers the limit, then becomes node. */
-async function startLimited(env: Record<string, string>): Promise<LimitedServer> {
+async function startLimited(env: Record<string, string>, fdLimit = FD_LIMIT): Promise<LimitedServer> {
   const uploadsDir = mkdtempSync(join(tmpdir(), 'rawhttp-emfile-'));
-  const child = spawn('sh', ['-c', `ulimit -n ${FD_LIMIT} && exec "$0" "$1"`, process.execPath, join(REPO_ROOT, 'dist', 'src', 'main.js')], {
+  const child = spawn('sh', ['-c', `ulimit -n ${fdLimit} && exec "$0" "$1"`, process.execPath, join(REPO_ROOT, 'dist', 'src', 'main.js')], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ADMIN_PORT: '0', RESOURCES_DIR, UPLOADS_DIR: uploadsDir, POOL_STATUS_INTERVAL_MS: '0', ...ONE_CLIENT_LOAD, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -145,6 +145,18 @@ test('LISTEN_SOCKETS past the descriptor limit stops the start with one line nam
   assert.equal(run.status, 2, run.stderr);
   assert.match(run.stderr.trim(), /^invalid configuration: LISTEN_SOCKETS: 200 listening sockets on 127\.0\.0\.1:0 cannot all be opened under the open-file limit.*\(EMFILE\)$/);
   assert.doesNotMatch(run.stdout, /listening on/);
+});
+
+test('the defaults start under `ulimit -n 256`: LISTEN_SOCKETS=auto takes a sixteenth of the limit, and the server serves', async () => {
+  const server = await startLimited({}, 256);
+  try {
+    const started = server.logs.find((line) => String(line.msg).startsWith('listening on'))!;
+    assert.equal(started.listenSockets, process.platform === 'linux' ? 16 : 1);
+    assert.equal(started.workers, 10);
+    assert.equal((await request(server.port, get('/sample.txt', server.port))).status, 200);
+  } finally {
+    await server.stop();
+  }
 });
 
 test('workers past the descriptor limit stop the start with one line naming MAX_THREADS, exit 2', () => {

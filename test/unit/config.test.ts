@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { asksForHelp, ConfigError, defaultAllowedHosts, flagValues, loadConfig, resolveListenSockets } from '../../src/config.js';
+import { openFileLimit } from '../../src/core/open-files.js';
 
 let root: string;
 let resources: string;
@@ -167,10 +168,11 @@ describe('configuration', () => {
     assert.equal(loadConfig(['3000'], { ...env, PORT: '1000' }).port, 3000);
   });
 
-  test('LISTEN_SOCKETS: auto is 256 where SO_REUSEPORT is available, else 1; a number is taken as given', () => {
+  test("LISTEN_SOCKETS: auto is sized from this process's open-file limit where SO_REUSEPORT is available, else 1; a number is taken as given", () => {
     const supported = process.platform === 'linux';
-    assert.equal(loadConfig([], env).listenSockets, supported ? 256 : 1);
-    assert.equal(loadConfig([], { ...env, LISTEN_SOCKETS: 'auto' }).listenSockets, supported ? 256 : 1);
+    const auto = supported ? resolveListenSockets('auto', 'linux', openFileLimit(readFileSync('/proc/self/limits', 'utf8'))) : 1;
+    assert.equal(loadConfig([], env).listenSockets, auto);
+    assert.equal(loadConfig([], { ...env, LISTEN_SOCKETS: 'auto' }).listenSockets, auto);
     assert.equal(loadConfig(['--listen-sockets=1'], env).listenSockets, 1);
     if (supported) {
       assert.equal(loadConfig([], { ...env, LISTEN_SOCKETS: '8' }).listenSockets, 8);
@@ -181,11 +183,19 @@ describe('configuration', () => {
   });
 
   test('resolveListenSockets: several sockets on Linux only', () => {
-    assert.equal(resolveListenSockets('auto', 'linux'), 256);
-    assert.equal(resolveListenSockets(8, 'linux'), 8);
-    assert.equal(resolveListenSockets('auto', 'darwin'), 1);
-    assert.equal(resolveListenSockets(1, 'darwin'), 1);
-    assert.throws(() => resolveListenSockets(4, 'darwin'), /LISTEN_SOCKETS: more than one needs SO_REUSEPORT's load balancing, which darwin does not offer \(Linux\): value was "4"/);
+    assert.equal(resolveListenSockets('auto', 'linux', 1_048_576), 256);
+    assert.equal(resolveListenSockets(8, 'linux', 1_048_576), 8);
+    assert.equal(resolveListenSockets('auto', 'darwin', 1_048_576), 1);
+    assert.equal(resolveListenSockets(1, 'darwin', null), 1);
+    assert.throws(() => resolveListenSockets(4, 'darwin', null), /LISTEN_SOCKETS: more than one needs SO_REUSEPORT's load balancing, which darwin does not offer \(Linux\): value was "4"/);
+  });
+
+  test('resolveListenSockets: auto takes a sixteenth of the open-file limit, at least 1 and at most 256; a number is taken as given', () => {
+    const auto = (limit: number | null): number => resolveListenSockets('auto', 'linux', limit);
+    assert.deepEqual([1_048_576, 4096, 4095, 1024, 256, 64, 31, 16, 1].map(auto), [256, 256, 255, 64, 16, 4, 1, 1, 1]);
+    assert.equal(auto(null), 256, 'a limit that cannot be read (no /proc, or unlimited) leaves the default');
+    // Past the limit, the start fails at bind and names LISTEN_SOCKETS (app.ts).
+    assert.equal(resolveListenSockets(200, 'linux', 64), 200);
   });
 
   test('bad values throw a ConfigError naming the variable', () => {
