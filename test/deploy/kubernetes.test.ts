@@ -15,6 +15,7 @@ import type { IPersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolu
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { IPodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import { loadConfig } from '../../src/config.js';
+import { memoryBound } from '../../src/memory-bound.js';
 import { installedVersion, schemaProblems, SCHEMA_SOURCES } from '../helpers/kubernetes-schema.js';
 import { findKustomize, objectsIn, render, renderWithComponent, type K8sObject } from '../helpers/kustomize.js';
 import { readOnlySandbox, sandboxUnavailable, STILL_WRITABLE } from '../helpers/sandbox.js';
@@ -134,8 +135,8 @@ test('the Deployment is locked down and its memory limit covers the documented b
   assert.deepEqual(container.securityContext?.capabilities?.drop, ['ALL']);
   assert.equal(pod.automountServiceAccountToken, false);
 
-  // README's bound ("Memory"), term by term, for the ConfigMap's settings (defaults filled in),
-  // with the limit 10% above it for the allocator. The formula is checked to be README's own.
+  // README's bound ("Memory") for the ConfigMap's settings (defaults filled in), with the limit
+  // 10% above it for the allocator. The terms are checked to be README's own.
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
   for (const term of [
     'RSS ≤ at rest (about 80 MiB + 11 MiB × MAX_THREADS on Node.js 24)',
@@ -148,20 +149,11 @@ test('the Deployment is locked down and its memory limit covers the documented b
   ]) {
     assert.ok(readme.includes(term), `README's memory bound has the term "${term}"`);
   }
+  // The server computes the same bound at start (src/memory-bound.ts) and warns below it.
   const scratch = mkdtempSync(join(tmpdir(), 'rawhttp-config-'));
   let bound: number;
   try {
-    const config = loadConfig([], { ...configData(objects), RESOURCES_DIR, UPLOADS_DIR: scratch });
-    const KiB = 1024;
-    bound =
-      80 * MiB + config.maxThreads * 11 * MiB +
-      config.maxBodyMemoryBytes + config.maxBodyBytes + config.fileCacheMaxBytes +
-      config.maxConnections * (config.maxRequestLineBytes + config.maxHeaderBytes + 64 * KiB) +
-      config.maxConnections * 384 * KiB +
-      100 * MiB +
-      66 * MiB +
-      // The admin port's 64 connections, an answer taken as 64 KiB.
-      64 * (64 * KiB + 64 * KiB);
+    bound = memoryBound(loadConfig([], { ...configData(objects), RESOURCES_DIR, UPLOADS_DIR: scratch })).total;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
