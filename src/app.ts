@@ -19,6 +19,7 @@ import type { ConnectionSettings } from './http/connection-settings.js';
 import { HttpServer } from './http/server.js';
 import { UploadTokens } from './http/upload-tokens.js';
 import { ConditionLogs, RateLimitedLog } from './log.js';
+import { memoryBound, memoryLimit, memoryLimitWarning } from './memory-bound.js';
 import { transferList } from './pool/messages.js';
 import { WorkerPool } from './pool/pool.js';
 import { TokenSet } from './security/bearer.js';
@@ -124,8 +125,8 @@ function authorityOf(address: AddressInfo): string {
   return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
 }
 
-/** The start line says what runs and who may do what (token counts, never tokens). */
-function logStart(app: App, address: AddressInfo, adminAddress: AddressInfo, allowedHosts: ReadonlySet<string>): void {
+/** The start line says what runs, who may do what (token counts, never tokens) and the memory it may take. */
+function logStart(app: App, address: AddressInfo, adminAddress: AddressInfo, allowedHosts: ReadonlySet<string>, memoryLimitBytes: number | null): void {
   const { config, log, uploadTokens } = app;
   log.info(
     {
@@ -148,11 +149,25 @@ function logStart(app: App, address: AddressInfo, adminAddress: AddressInfo, all
       corsOrigins: config.corsOrigins,
       minFreeDiskBytes: config.minFreeDiskBytes,
       metricsAuthorization: config.metricsToken === '' ? 'none' : 'bearer token',
+      memoryBoundBytes: memoryBound(config).total,
+      memoryLimitBytes,
     },
     `listening on http://${authorityOf(address)}`,
   );
   if (uploadTokens === null) log.warn('uploads are open: anyone who can reach the port may POST /upload (set UPLOAD_TOKENS or UPLOAD_TOKENS_FILE)');
   else if (uploadTokens.tokens.size === 0) log.warn('UPLOAD_TOKENS_FILE holds no token: every upload is refused until one is added');
+}
+
+/**
+ * Warns when the process's memory limit (a container's) is below README's bound for the
+ * settings. Before the workers start: under a limit below what they take at rest the kernel
+ * may kill the process while they do, and this line is then the only word of why.
+ */
+function warnAboutMemory(config: Config, log: Logger, memoryLimitBytes: number | null): void {
+  const warning = memoryLimitWarning(memoryLimitBytes, config);
+  if (warning === null) return;
+  const { total, atRest } = memoryBound(config);
+  log.warn({ memoryLimitBytes, memoryBoundBytes: total, atRestBytes: atRest }, warning);
 }
 
 /** What every worker needs: the roots, the content table, the size limits. */
@@ -242,6 +257,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const uploadTokens = startUploadTokens(config, log);
   const access = accessPolicy(config, uploadTokens);
   prepareUploads(config.uploadsDir, config.jobTimeoutMs, log);
+  const memoryLimitBytes = memoryLimit(process.constrainedMemory());
+  warnAboutMemory(config, log, memoryLimitBytes);
   let metrics: Metrics | null = null;
   const pool = await startPool(config, log, () => metrics?.workerRestarted()).catch((error: Error) => {
     // A worker needs descriptors of its own (its message ports, an event loop).
@@ -278,7 +295,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   });
   const address = await bound(listening, { host: 'HOST', port: 'PORT', sockets: 'LISTEN_SOCKETS' }, config.host, config.port, config.listenSockets);
   const adminAddress = await bound(app.admin.listen(), { host: 'ADMIN_HOST', port: 'ADMIN_PORT' }, config.adminHost, config.adminPort, 1);
-  logStart(app, address, adminAddress, allowedHosts);
+  logStart(app, address, adminAddress, allowedHosts, memoryLimitBytes);
   startMonitors(app);
   return app;
 }
