@@ -2,7 +2,7 @@
 // cleared of temporaries a crash left behind. Replicas may share the folder: only provably
 // abandoned temporaries go (handlers/upload-temporaries.ts).
 import { accessSync, constants, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError } from './config.js';
 import { codeOf } from './error-code.js';
@@ -16,10 +16,35 @@ export function prepareUploads(uploadsDir: string, jobTimeoutMs: number, log: Lo
     // Found now rather than as a 500 on every upload (a volume mounted for another user).
     accessSync(uploadsDir, constants.W_OK | constants.X_OK);
   } catch (error) {
-    throw new ConfigError(`invalid configuration: UPLOADS_DIR: cannot create or write to "${uploadsDir}" (${codeOf(error)})`);
+    const code = codeOf(error);
+    const detail = code === 'EACCES' || code === 'EPERM' ? `: ${permissionFacts(uploadsDir)}` : '';
+    throw new ConfigError(`invalid configuration: UPLOADS_DIR: cannot create or write to "${uploadsDir}" (${code}${detail})`);
   }
   if (firstCreated !== undefined) syncCreatedFolders(firstCreated, uploadsDir, log);
   removeAbandonedTemporaries(uploadsDir, jobTimeoutMs, log);
+}
+
+/**
+ * What a permission error at start needs to be fixed without a shell in the container: who the
+ * process is and whom the folder belongs to. A container run with another user (OpenShift's
+ * arbitrary uid, `docker run --user`) meets an image folder made for `node` here. Where the
+ * folder is missing, the nearest folder above it that exists is the one it could not be made in.
+ */
+export function permissionFacts(uploadsDir: string): string {
+  const groups = (process.getgroups?.() ?? []).filter((group) => group !== process.getgid?.());
+  const who = `the server runs as uid ${process.getuid?.() ?? '?'} gid ${process.getgid?.() ?? '?'}${groups.length > 0 ? ` (also groups ${groups.join(',')})` : ''}`;
+  let path = resolve(uploadsDir);
+  for (;;) {
+    try {
+      const { uid, gid, mode } = statSync(path);
+      const owner = `owned by ${uid}:${gid}, mode ${(mode & 0o7777).toString(8).padStart(4, '0')}`;
+      return path === resolve(uploadsDir) ? `${who}; the folder is ${owner}` : `${who}; the folder does not exist, and ${path}, where it would be created, is ${owner}`;
+    } catch (error) {
+      // Not even the folder above may be looked at (a parent without x for this user): say who only.
+      if (codeOf(error) !== 'ENOENT' || dirname(path) === path) return who;
+      path = dirname(path);
+    }
+  }
 }
 
 /**

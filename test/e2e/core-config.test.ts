@@ -2,7 +2,7 @@
 // flags, bad values that stop the start with one message naming the key, and LOG_LEVEL.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -120,6 +120,32 @@ test('a RESOURCES_DIR the server may not read stops the start with one line, rat
   } finally {
     chmodSync(dir, 0o700);
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an UPLOADS_DIR the server may not write to stops the start with one line naming the process and the folder\'s owner and mode', async () => {
+  const parent = mkdtempSync(join(tmpdir(), 'rawhttp-unwritable-'));
+  const uploads = join(parent, 'uploads');
+  try {
+    // As root, the server runs as another user (what `docker run --user 12345` meets in the image);
+    // otherwise the owner takes the right away from itself.
+    const asRoot = process.getuid?.() === 0;
+    chmodSync(parent, 0o755);
+    mkdirSync(uploads, { mode: 0o755 });
+    chmodSync(uploads, asRoot ? 0o755 : 0o555);
+    const launcher = asRoot ? ['setpriv', '--reuid=12345', '--regid=12345', '--clear-groups'] : [];
+    const [uid, gid] = asRoot ? [12345, 12345] : [process.getuid!(), process.getgid!()];
+    const owner = statSync(uploads);
+    const { code, stdout, stderr } = await runServer([], { UPLOADS_DIR: uploads }, launcher);
+    assert.equal(code, 2, stderr);
+    assert.equal(stderr.trim().split('\n').length, 1, stderr);
+    const mode = asRoot ? '0755' : '0555';
+    const expected = `invalid configuration: UPLOADS_DIR: cannot create or write to "${uploads}" (EACCES: the server runs as uid ${uid} gid ${gid}`;
+    assert.ok(stderr.startsWith(expected), stderr);
+    assert.ok(stderr.trim().endsWith(`; the folder is owned by ${owner.uid}:${owner.gid}, mode ${mode})`), stderr);
+    assert.doesNotMatch(stdout, /listening on/);
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
   }
 });
 
