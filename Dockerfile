@@ -30,9 +30,11 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY resources ./resources
-# The uploads folder is the only writable place. It belongs to `node` before it becomes a
-# volume, so a fresh named volume is created with that owner.
-RUN mkdir -p /app/resources/uploads && chown node:node /app/resources/uploads
+# The uploads folder is the only writable place. It belongs to `node` and to group 0 before it
+# becomes a volume, so a fresh named volume is created with that owner and mode. Group 0 may
+# write too (setgid: what is created in it stays in group 0), as OpenShift's image guidelines
+# ask: there the container runs as an arbitrary uid whose group is 0 (docs/deploy.md).
+RUN mkdir -p /app/resources/uploads && chown node:0 /app/resources/uploads && chmod 2775 /app/resources/uploads
 VOLUME ["/app/resources/uploads"]
 USER node
 EXPOSE 8080 9090

@@ -298,6 +298,31 @@ test('the Kubernetes objects shown in docs/deploy.md are valid too', async () =>
   for (const object of objects) assert.deepEqual(await schemaProblems(object), []);
 });
 
+test('the OpenShift overlay in docs/deploy.md renders, leaves uid, gid and fsGroup to the platform, and keeps the rest locked down', async (t) => {
+  const objects = base(t);
+  if (objects === null) return;
+  const docs = readFileSync(join(REPO_ROOT, 'docs', 'deploy.md'), 'utf8');
+  const example = /```yaml\n# openshift\/kustomization.yaml\n([\s\S]*?)```/.exec(docs)?.[1];
+  assert.ok(example !== undefined, 'the example is there');
+  const root = mkdtempSync(join(tmpdir(), 'rawhttp-docs-openshift-'));
+  try {
+    const dir = join(root, 'openshift');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'kustomization.yaml'), example.replaceAll('../deploy/kubernetes', relative(dir, BASE)));
+    const rendered = render(dir);
+    for (const object of rendered) assert.deepEqual(await schemaProblems(object), []);
+    const { pod, container } = podSpec(rendered);
+    const { pod: basePod, container: baseContainer } = podSpec(objects);
+    const { runAsUser: _user, runAsGroup: _group, fsGroup: _fsGroup, ...kept } = basePod.securityContext!;
+    assert.deepEqual(pod.securityContext, kept, 'only runAsUser, runAsGroup and fsGroup are gone');
+    assert.equal(pod.securityContext?.runAsNonRoot, true);
+    assert.deepEqual(container.securityContext, baseContainer.securityContext);
+    assert.equal(rendered.length, objects.length, 'nothing else changes');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 /** The overlay's base and component folders exist, and its patch and generator name objects of the base. */
 function checkOverlayReferences(overlay: K8sObject, objects: readonly K8sObject[]): void {
   const beside = (path: string): string => join(REPO_ROOT, 'my-cluster', path);

@@ -24,6 +24,7 @@ FAILED=0
 COMPOSE=()
 BUILD_FLAGS=()
 CONTAINER=""
+OTHER_USER=""
 
 say() { printf '# %s\n' "$*"; }
 pass() { PASSED=$((PASSED + 1)); printf 'ok     %s\n' "$1"; }
@@ -57,6 +58,7 @@ cleanup() {
     say "last server logs:"
     compose logs --no-color --tail 40 server 2>&1 | sed 's/^/#   /'
   fi
+  [[ -n $OTHER_USER ]] && docker rm -f -v "$OTHER_USER" >/dev/null 2>&1
   if ((${#COMPOSE[@]})); then
     compose down -v --remove-orphans >"$WORK/down.log" 2>&1 || { say "compose down failed:"; cat "$WORK/down.log"; }
     docker image rm "$IMAGE" >/dev/null 2>&1
@@ -246,3 +248,29 @@ check "compose logs show the server's SIGTERM shutdown lines" \
 check "compose logs show the shutdown completed" \
   test "$(count_log_lines '"msg":"shutdown complete"')" -eq $((completed_before + 1))
 check "no connection had to be cut at the shutdown timeout" test "$(count_log_lines 'shutdown: timeout reached')" -eq 0
+
+# ---------------------------------------------------------------- an arbitrary uid in group 0
+# OpenShift runs a container as a uid of the project's range whose group is 0, not as `node`.
+# The image's uploads folder belongs to group 0 and is group-writable, which a fresh volume
+# copies: the server must start and store an upload there. The compose server has stopped, so
+# its ports are free again.
+wait_ready() {  # wait_ready CONTAINER: until the admin port's /readyz answers 200
+  local deadline=$((SECONDS + 60))
+  while ((SECONDS < deadline)); do
+    [[ $(http /dev/null "$ADMIN/readyz") == 200* ]] && return 0
+    [[ $(docker inspect --format '{{.State.Status}}' "$1" 2>/dev/null) == running ]] || return 1
+    sleep 0.5
+  done
+  return 1
+}
+if OTHER_USER=$(docker run -d --network host --user 1000680000:0 -v /app/resources/uploads \
+    -e HOST=127.0.0.1 -e PORT="$PORT" -e ADMIN_HOST=127.0.0.1 -e ADMIN_PORT="$ADMIN_PORT" \
+    -e ALLOWED_HOSTS="127.0.0.1:$PORT" "$IMAGE" 2>"$WORK/other-user.log") && wait_ready "$OTHER_USER"; then
+  pass "the image runs as uid 1000680000 with group 0 (docker run --user, a fresh volume)"
+  result=$(http "$WORK/upload-other.json" "$BASE/upload" -X POST -H 'Content-Type: application/json' --data-binary @data.json)
+  check "as uid 1000680000, POST /upload stores data.json (201)" test "${result%% *}" = 201
+else
+  fail "the image runs as uid 1000680000 with group 0 (docker run --user, a fresh volume)" \
+    "$(cat "$WORK/other-user.log"; [[ -n $OTHER_USER ]] && docker logs "$OTHER_USER" 2>&1 | tail -n 5)"
+fi
+docker rm -f -v "$OTHER_USER" >/dev/null 2>&1 && OTHER_USER=""
