@@ -177,6 +177,9 @@ check "the server process runs as uid 1000 (node)" \
   test "$(compose exec -T server awk '/^Uid:/ { print $2 }' /proc/1/status | tr -d '\r')" = 1000
 check "the image holds no sources, tests or dev dependencies" \
   compose exec -T server sh -c 'test ! -e src && test ! -e test && test ! -e node_modules/typescript && test -f dist/src/main.js'
+# The base image's package managers and C headers are removed: the server runs only node.
+check "the image holds no npm, npx, corepack, yarn or node's C headers" \
+  compose exec -T server sh -c 'for tool in npm npx corepack yarn yarnpkg; do ! command -v $tool >/dev/null || exit 1; done; test ! -e /usr/local/lib/node_modules/npm && test ! -e /usr/local/include/node'
 check "the document root is read-only for the server" compose exec -T server sh -c '! touch resources/index.html 2>/dev/null'
 check "the public port is shared by 256 listening sockets (SO_REUSEPORT)" \
   test "$(count_log_lines '"listenSockets":256' 'listening on')" -eq 1
