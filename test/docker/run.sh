@@ -181,6 +181,11 @@ check "the image holds no sources, tests or dev dependencies" \
 check "the image holds no npm, npx, corepack, yarn or node's C headers" \
   compose exec -T server sh -c 'for tool in npm npx corepack yarn yarnpkg; do ! command -v $tool >/dev/null || exit 1; done; test ! -e /usr/local/lib/node_modules/npm && test ! -e /usr/local/include/node'
 check "the document root is read-only for the server" compose exec -T server sh -c '! touch resources/index.html 2>/dev/null'
+# docker-compose.yml's read_only, cap_drop and security_opt, as the kernel applies them.
+check "the root file system is read-only in the compose container (/app and /tmp refuse a file)" \
+  compose exec -T server sh -c '! touch /app/x 2>/dev/null && ! touch /tmp/x 2>/dev/null'
+check "the server has no capabilities, not even in its bounding set, and no_new_privs" \
+  compose exec -T server sh -c 'grep -Eq "^CapBnd:[[:space:]]+0+$" /proc/1/status && grep -Eq "^NoNewPrivs:[[:space:]]+1$" /proc/1/status'
 check "the public port is shared by 256 listening sockets (SO_REUSEPORT)" \
   test "$(count_log_lines '"listenSockets":256' 'listening on')" -eq 1
 check "the uploads volume starts empty" test "$(compose exec -T server sh -c 'ls -A resources/uploads; echo end' | tr -d '\r')" = end
