@@ -72,15 +72,22 @@ export function ipv6UrlText(text: string): string | null {
   return `${hex.slice(0, start).join(':')}::${hex.slice(start + length).join(':')}`;
 }
 
+/** RFC 6052's well-known prefix, 64:ff9b::/96: an IPv4 host translated to IPv6 by NAT64 or SIIT. */
+const NAT64_GROUPS = [0x64, 0xff9b, 0, 0, 0, 0];
+
 /**
  * The network a client is counted as, for per-client limits: an IPv4 address itself, an IPv6
  * address its first `ipv6PrefixBits` bits (`2001:db8:1:2::/64`), since one subscriber or host
  * commonly holds a whole /64 and could otherwise pick a fresh address for every connection.
+ * An address of the NAT64 prefix is the IPv4 host it carries: behind a translator every IPv4
+ * client shares that one /64, and one of them would use up the limits of all.
  * Takes a canonical address (canonicalAddress); any other text is returned as it is.
  */
 export function clientNetwork(address: string, ipv6PrefixBits: number): string {
   if (ipv6PrefixBits >= IPV6_BITS || isIP(address) !== 6) return address;
-  const groups = ipv6Groups(address).map((group, index) => {
+  const all = ipv6Groups(address);
+  if (NAT64_GROUPS.every((group, index) => all[index] === group)) return `${all[6]! >> 8}.${all[6]! & 0xff}.${all[7]! >> 8}.${all[7]! & 0xff}`;
+  const groups = all.map((group, index) => {
     const bitsKept = Math.min(16, Math.max(0, ipv6PrefixBits - index * 16));
     return group & ~(0xffff >>> bitsKept) & 0xffff;
   });

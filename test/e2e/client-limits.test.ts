@@ -188,6 +188,17 @@ describe('IPv6 clients behind a trusted proxy', () => {
     const started = server.logs.find((line) => typeof line.msg === 'string' && line.msg.startsWith('listening on'));
     assert.equal(started?.clientIpv6Prefix, 64, 'the start line says what is in force');
   });
+
+  test('an IPv4 host behind NAT64 (64:ff9b::/96) is its own client, the same as over IPv4', async () => {
+    const from = (client: string): Promise<RawResponse> => uploadFrom(PROXY, `X-Forwarded-For: ${client}\r\n`);
+    const statuses = [];
+    // 198.51.100.60, written in its translated form, then over IPv4: one bucket.
+    for (let i = 0; i < BURST; i++) statuses.push((await from('64:ff9b::c633:643c')).status);
+    statuses.push((await from('198.51.100.60')).status);
+    assert.deepEqual(statuses, [...Array(BURST).fill(201), 429]);
+    // Another IPv4 host behind the same translator, in the same /64, is not held back.
+    assert.equal((await from('64:ff9b::198.51.100.61')).status, 201);
+  });
 });
 
 describe('a flood of distinct source addresses', () => {

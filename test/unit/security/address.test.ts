@@ -44,14 +44,20 @@ test('per-client limits count an IPv6 client by its network, an IPv4 client by i
   assert.equal(clientNetwork('2001:db8:1:2::ffff', 64), '2001:db8:1:2::/64', 'the same /64, another address');
   assert.equal(clientNetwork('2001:db8::1', 64), '2001:db8::/64');
   assert.equal(clientNetwork('::1', 64), '::/64');
+  // NAT64 (RFC 6052): each IPv4 host behind the translator is a client of its own, the same
+  // one as when it connects over IPv4; the rest of 64:ff9b::/64 is grouped as usual.
+  assert.equal(clientNetwork('64:ff9b::c000:221', 64), '192.0.2.33');
+  assert.equal(clientNetwork('64:ff9b::c000:222', 56), '192.0.2.34');
+  assert.equal(clientNetwork('64:ff9b::1:c000:221', 64), '64:ff9b::/64');
   // Prefixes that end inside a group keep only that group's leading bits.
   assert.equal(clientNetwork('2001:db8:1:2ff::', 56), '2001:db8:1:200::/56');
   assert.equal(clientNetwork('2001:db8:ffff::', 33), '2001:db8:8000::/33');
   assert.equal(clientNetwork('2001:db8:1:2:3:4:5:6', 127), '2001:db8:1:2:3:4:5:6/127');
   assert.equal(clientNetwork('2001:db8:1:2:3:4:5:7', 127), '2001:db8:1:2:3:4:5:6/127');
-  // A dotted IPv4 tail is two groups (NAT64 clients keep their IPv4 part at /96 and beyond).
-  assert.equal(clientNetwork('64:ff9b::192.0.2.1', 96), '64:ff9b::/96');
-  assert.equal(clientNetwork('64:ff9b::192.0.2.1', 112), '64:ff9b::c000:0/112');
+  // A dotted IPv4 tail is two groups.
+  assert.equal(clientNetwork('2001:db8::192.0.2.1', 96), '2001:db8::/96');
+  assert.equal(clientNetwork('2001:db8::192.0.2.1', 112), '2001:db8::c000:0/112');
+  assert.equal(clientNetwork('64:ff9b::192.0.2.1', 64), '192.0.2.1');
   // 128 bits: every address is a client of its own, spelled as before.
   assert.equal(clientNetwork('2001:db8::1', 128), '2001:db8::1');
   assert.equal(clientNetwork('192.0.2.1', 64), '192.0.2.1');
