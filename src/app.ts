@@ -170,11 +170,15 @@ function warnAboutMemory(config: Config, log: Logger, memoryLimitBytes: number |
   log.warn({ memoryLimitBytes, memoryBoundBytes: total, atRestBytes: atRest }, warning);
 }
 
-/** What every worker needs: the roots, the content table, the size limits. */
+/**
+ * What every worker needs: the roots, the content table, the size limits. The roots are real
+ * paths as the file system spells them (native: on macOS and Windows the JS realpath keeps the
+ * case it was given), the form the workers' checks compare with.
+ */
 function workContext(config: Config): WorkContext {
   return {
-    resourcesRoot: realpathSync(config.resourcesDir),
-    uploadsRoot: realpathSync(config.uploadsDir),
+    resourcesRoot: realpathSync.native(config.resourcesDir),
+    uploadsRoot: realpathSync.native(config.uploadsDir),
     minFreeDiskBytes: config.minFreeDiskBytes,
     contentTable: checkedContentTable(config),
     smallFileBytes: SMALL_FILE_BYTES,
@@ -183,7 +187,7 @@ function workContext(config: Config): WorkContext {
 }
 
 /** The worker pool, running; `restarted` counts a replaced worker. */
-async function startPool(config: Config, log: Logger, restarted: () => void): Promise<WorkerPool<WorkerJob, JobResult>> {
+async function startPool(config: Config, context: WorkContext, log: Logger, restarted: () => void): Promise<WorkerPool<WorkerJob, JobResult>> {
   const saturatedLog = new RateLimitedLog(1000);
   const dequeuedLog = new RateLimitedLog(1000);
   const pool = new WorkerPool<WorkerJob, JobResult>({
@@ -191,7 +195,7 @@ async function startPool(config: Config, log: Logger, restarted: () => void): Pr
     queueSize: config.queueSize,
     jobTimeoutMs: config.jobTimeoutMs,
     workerFile: new URL('./worker.js', import.meta.url),
-    workerData: workContext(config),
+    workerData: context,
     resourceLimits: WORKER_HEAP_LIMITS,
     // An upload's body is moved to the worker, and storing it twice would duplicate it.
     transferOf: (job) => (job.kind === 'upload' ? transferList([job.body]) : []),
@@ -257,10 +261,13 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const uploadTokens = startUploadTokens(config, log);
   const access = accessPolicy(config, uploadTokens);
   prepareUploads(config.uploadsDir, config.jobTimeoutMs, log);
+  // The folders as resolved now: the workers write there, so the disk gauges measure it and
+  // stopped uploads' temporaries are removed from it, even once UPLOADS_DIR, a link, leads elsewhere.
+  const context = workContext(config);
   const memoryLimitBytes = memoryLimit(process.constrainedMemory());
   warnAboutMemory(config, log, memoryLimitBytes);
   let metrics: Metrics | null = null;
-  const pool = await startPool(config, log, () => metrics?.workerRestarted()).catch((error: Error) => {
+  const pool = await startPool(config, context, log, () => metrics?.workerRestarted()).catch((error: Error) => {
     // A worker needs descriptors of its own (its message ports, an event loop).
     if (!error.message.includes('EMFILE')) throw error;
     throw new ConfigError(`invalid configuration: MAX_THREADS: ${config.maxThreads} workers cannot all start under the open-file limit: raise \`ulimit -n\` or lower MAX_THREADS (EMFILE)`);
@@ -269,7 +276,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const allowedHosts = new Set(config.allowedHosts);
   const bodies = new BodyBudget(config.maxBodyMemoryBytes, { perClient: config.maxBodyMemoryPerClientBytes, maxBodyBytes: config.maxBodyBytes });
   let http: HttpServer | null = null;
-  const uploadsDisk = UploadsDisk.of(config.uploadsDir);
+  const uploadsDisk = UploadsDisk.of(context.uploadsRoot);
   metrics = new Metrics({
     poolStats: () => pool.stats(),
     bodyBytes: () => bodies.heldBytes,
@@ -279,7 +286,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     trackedClients: () => access.limits.size,
   });
   const cache = new ResponseCache(config.fileCacheMaxBytes, config.fileCacheTtlMs, pool);
-  const uploadLeftovers = new UploadLeftovers(pool, config.uploadsDir, log);
+  const uploadLeftovers = new UploadLeftovers(pool, context.uploadsRoot, log);
   http = new HttpServer({
     host: config.host,
     port: config.port,

@@ -2,7 +2,8 @@
 // its worker has stopped, whatever other uploads are doing (src/upload-leftovers.ts). A preload
 // (test/fixtures/marked-upload-faults.ts) holds or ends a worker in the fsync of a marked upload.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { metric, waitFor } from '../fixtures/probes.js';
@@ -67,5 +68,27 @@ test('a batch whose second upload kills its worker: the linked first keeps its d
     await waitFor(() => server.logs.filter((line) => line.msg === REMOVED).length === 2, 'two removals logged', 3000);
   } finally {
     await end();
+  }
+});
+
+test('a stopped upload\'s temporary is removed from the folder the workers write to, though UPLOADS_DIR, a link, now leads elsewhere', async () => {
+  const base = mkdtempSync(join(tmpdir(), 'rawhttp-linked-uploads-'));
+  const [first, second, link] = ['first', 'second', 'uploads'].map((name) => join(base, name)) as [string, string, string];
+  mkdirSync(first);
+  mkdirSync(second);
+  symlinkSync(first, link);
+  const { server, end } = await startFaultyServer({ MAX_THREADS: '1', UPLOADS_DIR: link });
+  try {
+    // Re-pointed while the server runs: the workers keep writing to the folder resolved at start.
+    symlinkSync(second, join(base, 'next'));
+    renameSync(join(base, 'next'), link);
+    assert.equal((await upload(server.port, '{"die-in-fsync":true}')).status, 500);
+    const removal = await server.waitForLog((line) => line.msg === REMOVED, 3000);
+    assert.ok(String(removal.file).startsWith('.upload-'));
+    assert.deepEqual(temporariesIn(first), []);
+    assert.deepEqual(readdirSync(second), []);
+  } finally {
+    await end();
+    rmSync(base, { recursive: true, force: true });
   }
 });
