@@ -15,11 +15,12 @@ const MAX_SPARE_BUFFERS = 16;
 
 /**
  * Reads in flight at once, over every download. Each holds one of libuv's threadpool threads
- * until it returns, and a read from a hung mount never does: two threads stay for the rest of
- * the process's file work (closes, the token file, statfs, removing temporaries). The pool is
- * the process's, so the limit is too.
+ * until it returns, and a read from a hung mount never does. Two other users may hang one
+ * thread each, one call at a time: the disk gauges' statfs and the removal of temporaries. So
+ * at least one thread stays for closes and the token file. The pool is the process's, so the
+ * limit is too.
  */
-const MAX_READS = Math.max(1, (Number(process.env['UV_THREADPOOL_SIZE']) || 4) - 2);
+const MAX_READS = Math.max(1, (Number(process.env['UV_THREADPOOL_SIZE']) || 4) - 3);
 let readsInFlight = 0;
 /** Downloads whose next read waits for one of those; a Set keeps their order and drops a stopped one at once. */
 const waitingToRead = new Set<FileSender>();
