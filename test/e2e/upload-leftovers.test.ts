@@ -87,6 +87,14 @@ test('a stopped upload\'s temporary is removed from the folder the workers write
     assert.ok(String(removal.file).startsWith('.upload-'));
     assert.deepEqual(temporariesIn(first), []);
     assert.deepEqual(readdirSync(second), []);
+    // An upload that completes is stored there too, and served.
+    const stored = await upload(server.port, '{"kept":true}');
+    assert.equal(stored.status, 201);
+    const { filepath } = JSON.parse(stored.body.toString()) as { filepath: string };
+    assert.deepEqual(documentsIn(first), [filepath.replace(/^\/uploads\//, '')]);
+    const served = await request(server.port, `GET ${filepath} HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nConnection: close\r\n\r\n`);
+    assert.equal(served.status, 200);
+    assert.equal(served.body.toString(), '{"kept":true}');
   } finally {
     await end();
     rmSync(base, { recursive: true, force: true });
