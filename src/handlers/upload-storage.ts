@@ -29,8 +29,16 @@ export const NODE_FS: StorageFs = nodeFs;
  * descriptor held for good.
  */
 export function watched(fs: StorageFs, watch: DescriptorWatch): StorageFs {
+  // Each call named, not `...fs`: spreading node:fs would run its lazy getters and load
+  // fs/promises and the file streams in every worker that stores an upload (builtins.ts).
   return {
-    ...fs,
+    writeSync: (fd, buffer, offset, length) => fs.writeSync(fd, buffer, offset, length),
+    fsyncSync: (fd) => fs.fsyncSync(fd),
+    linkSync: (existingPath, newPath) => fs.linkSync(existingPath, newPath),
+    renameSync: (oldPath, newPath) => fs.renameSync(oldPath, newPath),
+    existsSync: (path) => fs.existsSync(path),
+    rmSync: (path, options) => fs.rmSync(path, options),
+    realpathSync: fs.realpathSync,
     openSync(path, flags, mode) {
       const fd = fs.openSync(path, flags, mode);
       watch.opened(fd);

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { NODE_FS, type StorageFs } from '../../../src/handlers/upload-storage.js';
+import { NODE_FS, watched, type StorageFs } from '../../../src/handlers/upload-storage.js';
 import { isTemporary } from '../../../src/handlers/upload-temporaries.js';
 import { namedUpload, storeUpload, watchingFsync } from '../../helpers/storage-fs.js';
 import type { JobResult } from '../../../src/core/job.js';
@@ -138,5 +138,26 @@ describe('storing an upload when the file system fails', () => {
     assert.equal(result.log?.message, 'upload failed');
     assert.equal(result.log?.fields?.code, 'ENOENT');
     assert.deepEqual(files(), []);
+  });
+});
+
+describe('watched', () => {
+  test("reports each descriptor and forgets it before the close, and runs none of node:fs's lazy getters (fs.promises, the streams), which would load their modules in the worker", () => {
+    let gettersRun = 0;
+    // node:fs's own properties, with an enumerable getter as node:fs has: a spread would run it.
+    const lazy = Object.defineProperties({}, { ...Object.getOwnPropertyDescriptors(NODE_FS), promises: { get: () => (gettersRun++, {}), enumerable: true } }) as StorageFs;
+    const events: string[] = [];
+    const storage = watched(lazy, { opened: (fd) => events.push(`opened ${fd}`), closing: (fd) => events.push(`closing ${fd}`) });
+    const dir = mkdtempSync(join(tmpdir(), 'rawhttp-watched-'));
+    try {
+      const fd = storage.openSync(join(dir, 'file'), 'wx');
+      storage.writeSync(fd, DOCUMENT, 0, DOCUMENT.length);
+      storage.closeSync(fd);
+      assert.deepEqual(events, [`opened ${fd}`, `closing ${fd}`]);
+      assert.equal(readFileSync(join(dir, 'file'), 'utf8'), new TextDecoder().decode(DOCUMENT));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    assert.equal(gettersRun, 0);
   });
 });
