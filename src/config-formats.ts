@@ -76,7 +76,7 @@ export const CONFIG_FORMATS: Readonly<Record<string, convict.Format>> = {
 
   'comma-list': commaList,
   // TRUSTED_PROXIES: read as the ranges they are (security/cidr.ts), so the start log says
-  // what is trusted: `::ffff:10.0.0.0/104` is 10.0.0.0/8. An invalid entry stays as written.
+  // what is trusted, once each: `192.0.2.7/32` is 192.0.2.7. An invalid entry stays as written.
   'cidr-list': {
     ...checkedList((entry) => cidrProblem(entry)),
     coerce: (value: string): string[] => [...new Set(commaList.coerce(value).map((entry) => canonicalCidr(entry) ?? entry))],

@@ -2,8 +2,9 @@
 // whether an address falls in one of them. Each family is matched against its own entries
 // only. node:net's BlockList alone would check an IPv4 address against IPv6 rules through its
 // IPv4-mapped form (`::ffff:10.0.0.1`), so that `::/0`, `::/64`, or `::ffff:10.0.0.0/8`
-// (which is `::/8`) would cover every IPv4 client. An IPv4-mapped entry
-// (`::ffff:10.0.0.0/104`) is read as the IPv4 range it carries (`10.0.0.0/8`).
+// (which is `::/8`) would cover every IPv4 client. An IPv4-mapped entry (`::ffff:10.0.0.0/104`)
+// is refused, naming the IPv4 block to write instead (`10.0.0.0/8`): so no IPv6 entry, however
+// written, trusts an IPv4 peer, and every IPv4 range has one spelling.
 import { BlockList, isIP, isIPv4 } from 'node:net';
 import { canonicalAddress, ipv6Groups } from './address.js';
 
@@ -42,23 +43,29 @@ export function parseRange(entry: string): AddressRange | string {
   if (!PREFIX.test(prefixText) || Number(prefixText) > bits) return `"${entry}": the prefix length must be a number from 0 to ${bits} for an IPv${family} address`;
   const prefix = Number(prefixText);
   const mapped = family === 6 ? canonicalAddress(address)! : null;
-  if (mapped !== null && isIPv4(mapped)) return mappedRange(entry, address, mapped, prefix);
+  if (mapped !== null && isIPv4(mapped)) return mappedProblem(entry, address, mapped, prefix);
   const network = networkOf(address, family, prefix);
   if (network !== canonicalAddress(address)) return `"${entry}" has host bits set: write ${network}/${prefix}`;
   return { family, network, prefix };
 }
 
-/** An IPv4-mapped entry: the IPv4 range of its last 32 bits, when its prefix covers the first 96. */
-function mappedRange(entry: string, address: string, ipv4: string, prefix: number): AddressRange | string {
+/**
+ * Why an IPv4-mapped entry is refused, naming what to write. With a prefix of 96 bits or more
+ * it names an IPv4 range, whose own spelling an IPv4 entry already is (and which matches the
+ * `::ffff:a.b.c.d` form a dual-stack listener reports); `::ffff:0:0/96` would otherwise be
+ * every IPv4 client while reading as an IPv6 entry.
+ */
+function mappedProblem(entry: string, address: string, ipv4: string, prefix: number): string {
   if (prefix < MAPPED_BITS) {
-    // `::ffff:10.0.0.0/8` is `::/8` with host bits set: surely the IPv4 block was meant.
+    // `::ffff:10.0.0.0/80` is `::/80` with host bits set: an IPv6 block, if that was meant.
     if (prefix > 32) return `"${entry}" has host bits set: write ${networkOf(address, 6, prefix)}/${prefix}`;
-    const network = networkOf(ipv4, 4, prefix);
-    return `"${entry}" has host bits set (the prefix of an IPv4-mapped address counts all 128 bits): write ${network}/${prefix} or ::ffff:${network}/${prefix + MAPPED_BITS}`;
+    // `::ffff:10.0.0.0/8` is `::/8` with host bits set: surely the IPv4 block was meant.
+    return `"${entry}" has host bits set (the prefix of an IPv4-mapped address counts all 128 bits): write the IPv4 block ${networkOf(ipv4, 4, prefix)}/${prefix}`;
   }
-  const network = networkOf(ipv4, 4, prefix - MAPPED_BITS);
-  if (network !== ipv4) return `"${entry}" has host bits set: write ::ffff:${network}/${prefix}`;
-  return { family: 4, network, prefix: prefix - MAPPED_BITS };
+  const range: AddressRange = { family: 4, network: networkOf(ipv4, 4, prefix - MAPPED_BITS), prefix: prefix - MAPPED_BITS };
+  const what = range.prefix === 32 ? 'address' : 'block';
+  const hostBits = range.network === ipv4 ? '' : ' with host bits set';
+  return `"${entry}" is an IPv4-mapped ${what}${hostBits}: write the IPv4 ${what} ${rangeText(range)} (it also matches IPv4 peers reported as ::ffff:a.b.c.d)`;
 }
 
 /** The address with every bit past `prefix` cleared, as canonical text. */
@@ -79,7 +86,7 @@ export function cidrProblem(entry: string): string | null {
   return typeof range === 'string' ? range : null;
 }
 
-/** The canonical text of an entry (`::ffff:10.0.0.0/104` is `10.0.0.0/8`), or null when it is none. */
+/** The canonical text of an entry (`2001:DB8:0::/32` is `2001:db8::/32`), or null when it is none. */
 export function canonicalCidr(entry: string): string | null {
   const range = parseRange(entry);
   return typeof range === 'string' ? null : rangeText(range);

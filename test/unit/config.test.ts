@@ -419,8 +419,8 @@ describe('security settings', () => {
     assert.match(configError([], { ...withProxies, PROXY_PROTOCOL: 'maybe' }), /^invalid configuration: PROXY_PROTOCOL: must be true or false: value was "maybe"$/);
   });
 
-  test('TRUSTED_PROXIES is read as the ranges it names: canonical, once each, an IPv4-mapped entry as IPv4', () => {
-    const config = loadConfig([], { ...env, TRUSTED_PROXIES: '::ffff:10.0.0.0/104,10.0.0.0/8,2001:DB8::/32,192.0.2.7/32,::FFFF:c000:207' });
+  test('TRUSTED_PROXIES is read as the ranges it names: canonical, once each', () => {
+    const config = loadConfig([], { ...env, TRUSTED_PROXIES: '10.0.0.0/8,2001:DB8::/32,192.0.2.7/32,10.0.0.0/8,192.0.2.7' });
     assert.deepEqual(config.trustedProxies, ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7']);
   });
 
@@ -433,7 +433,9 @@ describe('security settings', () => {
       [{ TRUSTED_PROXIES: '10.0.0.0/8,10.0.0.0/33' }, /TRUSTED_PROXIES: "10\.0\.0\.0\/33": the prefix length must be a number from 0 to 32/],
       [{ TRUSTED_PROXIES: 'lb.internal' }, /TRUSTED_PROXIES: "lb\.internal" is not an IP address or CIDR block/],
       [{ TRUSTED_PROXIES: '10.0.0.5/8' }, /^invalid configuration: TRUSTED_PROXIES: "10\.0\.0\.5\/8" has host bits set: write 10\.0\.0\.0\/8/],
-      [{ TRUSTED_PROXIES: '::ffff:10.0.0.0/8' }, /TRUSTED_PROXIES: "::ffff:10\.0\.0\.0\/8" has host bits set .*: write 10\.0\.0\.0\/8 or ::ffff:10\.0\.0\.0\/104/],
+      [{ TRUSTED_PROXIES: '::ffff:10.0.0.0/8' }, /TRUSTED_PROXIES: "::ffff:10\.0\.0\.0\/8" has host bits set .*: write the IPv4 block 10\.0\.0\.0\/8:/],
+      [{ TRUSTED_PROXIES: '::ffff:0:0/96' }, /^invalid configuration: TRUSTED_PROXIES: "::ffff:0:0\/96" is an IPv4-mapped block: write the IPv4 block 0\.0\.0\.0\/0 /],
+      [{ TRUSTED_PROXIES: '10.0.0.1,::ffff:10.0.0.0/104' }, /TRUSTED_PROXIES: "::ffff:10\.0\.0\.0\/104" is an IPv4-mapped block: write the IPv4 block 10\.0\.0\.0\/8 /],
       [{ TRUSTED_PROXIES: 'fe80::/10%eth0' }, /TRUSTED_PROXIES: "fe80::\/10%eth0": zone ids .* are not allowed/],
       [{ MAX_CONNECTIONS_PER_CLIENT: '0' }, /MAX_CONNECTIONS_PER_CLIENT: must be a positive integer: value was "?0"?$/],
       [{ UPLOAD_RATE_PER_MINUTE: '-1' }, /UPLOAD_RATE_PER_MINUTE: must be a non-negative integer: value was "?-1"?$/],

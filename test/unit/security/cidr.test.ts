@@ -37,13 +37,23 @@ test('an IPv6 block never covers IPv4 peers, not even ::/0 (BlockList alone matc
   assert.ok(!AddressRanges.parse(['0.0.0.0/0']).matches('64:ff9b::a00:1'));
 });
 
-test('an IPv4-mapped entry is the IPv4 range it carries', () => {
-  const ranges = AddressRanges.parse(['::ffff:10.0.0.0/104', '::FFFF:c000:207']);
-  for (const inside of ['10.0.0.1', '10.255.0.9', '::ffff:10.0.0.1', '192.0.2.7']) assert.ok(ranges.matches(inside), inside);
-  for (const outside of ['11.0.0.1', '127.0.0.1', '192.0.2.8', '::1', '::a00:1', '2001:db8::1']) assert.ok(!ranges.matches(outside), outside);
-  assert.deepEqual(ranges.entries, ['10.0.0.0/8', '192.0.2.7']);
-  assert.ok(AddressRanges.parse(['::ffff:0:0/96']).matches('203.0.113.9'), 'the whole mapped block is every IPv4 address, as written');
-  assert.ok(!AddressRanges.parse(['::ffff:0:0/96']).matches('2001:db8::1'));
+test('an IPv4-mapped entry is refused, naming the IPv4 address or block to write: no IPv6 entry trusts IPv4 peers', () => {
+  const cases: ReadonlyArray<readonly [string, string]> = [
+    ['::ffff:0:0/96', '"::ffff:0:0/96" is an IPv4-mapped block: write the IPv4 block 0.0.0.0/0 (it also matches IPv4 peers reported as ::ffff:a.b.c.d)'],
+    ['::ffff:0.0.0.0/96', '"::ffff:0.0.0.0/96" is an IPv4-mapped block: write the IPv4 block 0.0.0.0/0 (it also matches IPv4 peers reported as ::ffff:a.b.c.d)'],
+    ['::ffff:10.0.0.0/104', '"::ffff:10.0.0.0/104" is an IPv4-mapped block: write the IPv4 block 10.0.0.0/8 (it also matches IPv4 peers reported as ::ffff:a.b.c.d)'],
+    ['::FFFF:a00:0/104', '"::FFFF:a00:0/104" is an IPv4-mapped block: write the IPv4 block 10.0.0.0/8 (it also matches IPv4 peers reported as ::ffff:a.b.c.d)'],
+    ['::ffff:10.0.0.5/104', '"::ffff:10.0.0.5/104" is an IPv4-mapped block with host bits set: write the IPv4 block 10.0.0.0/8 (it also matches IPv4 peers reported as ::ffff:a.b.c.d)'],
+    ['::ffff:c000:207', '"::ffff:c000:207" is an IPv4-mapped address: write the IPv4 address 192.0.2.7 (it also matches IPv4 peers reported as ::ffff:a.b.c.d)'],
+    ['0:0:0:0:0:ffff:192.0.2.7/128', '"0:0:0:0:0:ffff:192.0.2.7/128" is an IPv4-mapped address: write the IPv4 address 192.0.2.7 (it also matches IPv4 peers reported as ::ffff:a.b.c.d)'],
+  ];
+  for (const [entry, message] of cases) {
+    assert.equal(cidrProblem(entry), message, entry);
+    assert.equal(canonicalCidr(entry), null, entry);
+    assert.throws(() => AddressRanges.parse([entry]), { message }, entry);
+  }
+  // The IPv4 entry it names matches the mapped form of its addresses.
+  assert.ok(AddressRanges.parse(['10.0.0.0/8']).matches('::ffff:10.9.8.7'));
 });
 
 test('entries read as canonical text, once each', () => {
@@ -52,13 +62,10 @@ test('entries read as canonical text, once each', () => {
     ['192.0.2.7/32', '192.0.2.7'],
     ['2001:DB8:0:0::/32', '2001:db8::/32'],
     ['2001:db8::5/128', '2001:db8::5'],
-    ['::ffff:10.0.0.0/104', '10.0.0.0/8'],
-    ['::ffff:a00:1', '10.0.0.1'],
-    ['::ffff:0.0.0.0/96', '0.0.0.0/0'],
   ];
   for (const [entry, canonical] of cases) assert.equal(canonicalCidr(entry), canonical, entry);
   assert.equal(canonicalCidr('10.0.0.5/8'), null);
-  assert.deepEqual(AddressRanges.parse(['10.0.0.1', '::ffff:10.0.0.1', '10.0.0.1/32']).entries, ['10.0.0.1']);
+  assert.deepEqual(AddressRanges.parse(['10.0.0.1', '10.0.0.1/32']).entries, ['10.0.0.1']);
 });
 
 test('host bits under the prefix are refused, naming the network probably meant', () => {
@@ -69,10 +76,9 @@ test('host bits under the prefix are refused, naming the network probably meant'
     ['2001:db8::1/32', '"2001:db8::1/32" has host bits set: write 2001:db8::/32'],
     ['2001:db8:ffff::/33', '"2001:db8:ffff::/33" has host bits set: write 2001:db8:8000::/33'],
     ['::1/64', '"::1/64" has host bits set: write ::/64'],
-    ['::ffff:10.0.0.5/104', '"::ffff:10.0.0.5/104" has host bits set: write ::ffff:10.0.0.0/104'],
     // `::/8` as written: the IPv4 block was surely meant.
-    ['::ffff:10.0.0.0/8', '"::ffff:10.0.0.0/8" has host bits set (the prefix of an IPv4-mapped address counts all 128 bits): write 10.0.0.0/8 or ::ffff:10.0.0.0/104'],
-    ['::ffff:0:0/0', '"::ffff:0:0/0" has host bits set (the prefix of an IPv4-mapped address counts all 128 bits): write 0.0.0.0/0 or ::ffff:0.0.0.0/96'],
+    ['::ffff:10.0.0.0/8', '"::ffff:10.0.0.0/8" has host bits set (the prefix of an IPv4-mapped address counts all 128 bits): write the IPv4 block 10.0.0.0/8'],
+    ['::ffff:0:0/0', '"::ffff:0:0/0" has host bits set (the prefix of an IPv4-mapped address counts all 128 bits): write the IPv4 block 0.0.0.0/0'],
     ['::ffff:10.0.0.0/80', '"::ffff:10.0.0.0/80" has host bits set: write ::/80'],
   ];
   for (const [entry, message] of cases) {
