@@ -125,8 +125,10 @@ describe('connections refused without harm', () => {
       ['v1_line_too_long', Buffer.from(`PROXY UNKNOWN ${'a'.repeat(200)}`, 'latin1')],
       ['v2_bad_version', Buffer.concat([V2_SIGNATURE, Buffer.from([0x31, 0x11, 0, 12])])],
       ['v2_too_long', longV2],
-      // A source no client has (unspecified, multicast, broadcast) would be every client's identity.
+      // A source no client has (unspecified, "this network", multicast, reserved, broadcast) would be every client's identity.
       ['bad_source', Buffer.from(`PROXY TCP4 0.0.0.0 192.0.2.1 1 2\r\n${get('/', server.port)}`, 'latin1')],
+      ['bad_source', Buffer.from(`PROXY TCP4 0.1.2.3 192.0.2.1 1 2\r\n${get('/', server.port)}`, 'latin1')],
+      ['bad_source', Buffer.concat([V2_SIGNATURE, Buffer.from([0x21, 0x11, 0, 12, 240, 0, 0, 1, 192, 0, 2, 1, 0, 1, 0, 2]), Buffer.from(get('/', server.port), 'latin1')])],
       ['bad_source', Buffer.from(`PROXY TCP6 ff02::1 ::1 1 2\r\n${get('/', server.port)}`, 'latin1')],
       ['bad_source', Buffer.concat([V2_SIGNATURE, Buffer.from([0x21, 0x11, 0, 12, 255, 255, 255, 255, 192, 0, 2, 1, 0, 1, 0, 2]), Buffer.from(get('/', server.port), 'latin1')])],
     ];
