@@ -272,7 +272,7 @@ export class Connection implements Responder {
       if (exchange === undefined) break;
       if (exchange.response === null) {
         if (exchange.wantsContinue) {
-          this.writer.continue();
+          this.writer.continue(exchange.traceId);
           exchange.wantsContinue = false;
         }
         break;

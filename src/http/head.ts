@@ -82,5 +82,9 @@ export function headBytes(response: Response, connection: ConnectionHeaders): [s
   return [start, connectionFieldBytes(connection)];
 }
 
-/** The interim answer to `Expect: 100-continue` (RFC 9110 §10.1.1). */
-export const CONTINUE_HEAD = Buffer.from(`HTTP/1.1 100 ${reasonPhrase(100)}\r\n\r\n`, 'latin1');
+/**
+ * The interim answer to `Expect: 100-continue` (RFC 9110 §10.1.1), around the request's
+ * `X-Trace-Id` field: its status line, and the empty line that ends it.
+ */
+export const CONTINUE_START = Buffer.from(`HTTP/1.1 100 ${reasonPhrase(100)}\r\n`, 'latin1');
+export const CONTINUE_END = Buffer.from('\r\n', 'latin1');

@@ -5,7 +5,7 @@ import { close as closeFd } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import type { Response, ResponseBody } from '../core/response.js';
 import { FileSender, type SendOutcome } from './file-sender.js';
-import { CONTINUE_HEAD, headBytes, type ConnectionHeaders } from './head.js';
+import { CONTINUE_END, CONTINUE_START, headBytes, type ConnectionHeaders } from './head.js';
 import { assembleHead } from './head-slab.js';
 import type { TraceId } from './trace-context.js';
 
@@ -29,8 +29,9 @@ export class ResponseWriter {
     return this.sender !== null;
   }
 
-  continue(): void {
-    this.stream.write(CONTINUE_HEAD);
+  /** The interim `100 Continue`, with the trace id its request's final response will carry. */
+  continue(traceId: TraceId): void {
+    this.stream.write(assembleHead(CONTINUE_START, traceId, '', CONTINUE_END));
   }
 
   /**

@@ -122,6 +122,28 @@ describe('trace ids', () => {
     }
     await server.waitForLog((line) => line.msg === 'request' && line.traceId === TRACE && line.status === 505);
   });
+
+  test('the interim 100 Continue carries the X-Trace-Id of its request, the same as the final response', async () => {
+    const body = '{"traced":true}';
+    for (const traceparent of ['', `traceparent: 00-${TRACE}-${PARENT}-01\r\n`]) {
+      const client = await RawClient.connect(server.port);
+      try {
+        client.write(`POST /upload HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n${traceparent}Content-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`);
+        const [interim] = await client.responses(1, 10_000);
+        assert.equal(interim!.status, 100);
+        const id = traced(interim!);
+        assert.equal(client.received.toString('latin1'), `HTTP/1.1 100 Continue\r\nX-Trace-Id: ${id}\r\n\r\n`, 'the 100 is the status line and the trace id only');
+        if (traceparent !== '') assert.equal(id, TRACE);
+        client.write(body);
+        const [, final] = await client.responses(2, 10_000);
+        assert.equal(final!.status, 201, final!.body.toString());
+        assert.equal(final!.headers['x-trace-id'], id, 'the final response carries the interim one\'s id');
+        assert.equal((await server.waitForLog((line) => line.msg === 'request' && line.traceId === id && line.status === 201)).path, '/upload');
+      } finally {
+        client.close();
+      }
+    }
+  });
 });
 
 describe('a head that does not come in time', () => {
