@@ -246,7 +246,7 @@ function adminServer(config: Config, pool: App['pool'], http: HttpServer, regist
 /** Timers that watch the running server: open descriptors, and the pool status line. */
 function startMonitors(app: App): void {
   const { config, log, pool, http } = app;
-  const fdMonitor = FdMonitor.forThisProcess(log, config.maxConnections);
+  const fdMonitor = FdMonitor.forThisProcess(log, config.maxConnections, config.openFileLimit);
   if (fdMonitor !== null) setInterval(() => fdMonitor.check(), FD_CHECK_INTERVAL_MS).unref();
   if (config.poolStatusIntervalMs === 0) return;
   const timer = setInterval(() => {

@@ -80,6 +80,11 @@ type ListKey = 'allowedHosts' | 'inlineTypes' | 'downloadTypes' | 'trustedProxie
 export type Config = Readonly<Omit<RawConfig, ListKey | 'logLevel' | 'listenSockets'>> & {
   /** Resolved from `auto`: how many listening sockets share the public port. */
   readonly listenSockets: number;
+  /**
+   * The process's soft open-file limit, read once here (null: unknown or unlimited): `auto`
+   * above is sized from it, and the descriptor monitor (http/fd-monitor.ts) watches against it.
+   */
+  readonly openFileLimit: number | null;
   /** Empty means "derive from HOST and the bound port", which app.ts does once listening (the port may be 0, chosen by the system). */
   readonly allowedHosts: readonly string[];
   readonly inlineTypes: readonly string[];
@@ -210,7 +215,7 @@ function autoListenSockets(openFiles: number | null): number {
   return Math.max(1, Math.min(AUTO_LISTEN_SOCKETS, Math.floor(openFiles * AUTO_LISTEN_SOCKETS_SHARE)));
 }
 
-/** This process's soft open-file limit, read as http/fd-monitor.ts reads it; null where /proc cannot tell. */
+/** This process's soft open-file limit; null where /proc cannot tell. */
 function openFileLimitOfThisProcess(): number | null {
   try {
     return openFileLimit(readFileSync('/proc/self/limits', 'utf8'));
@@ -257,9 +262,11 @@ export function loadConfig(argv: readonly string[] = process.argv.slice(2), env:
     throw new ConfigError('invalid configuration: PROXY_PROTOCOL: needs TRUSTED_PROXIES, the addresses of the load balancers that send the header (anyone else could claim any client address)');
   }
   const resourcesDir = resolve(raw.resourcesDir);
+  const openFiles = openFileLimitOfThisProcess();
   return {
     ...raw,
-    listenSockets: resolveListenSockets(raw.listenSockets, process.platform, raw.listenSockets === 'auto' ? openFileLimitOfThisProcess() : null),
+    listenSockets: resolveListenSockets(raw.listenSockets, process.platform, openFiles),
+    openFileLimit: openFiles,
     logLevel: raw.logLevel as Config['logLevel'],
     resourcesDir,
     uploadsDir: resolve(raw.uploadsDir === '' ? resolve(resourcesDir, 'uploads') : raw.uploadsDir),

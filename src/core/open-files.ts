@@ -1,6 +1,6 @@
-// The process's open-file limit (`ulimit -n`), as Linux states it in /proc/self/limits: the
-// descriptor monitor (http/fd-monitor.ts) watches against it, and LISTEN_SOCKETS=auto is
-// sized from it (config.ts).
+// The process's open-file limit (`ulimit -n`), as Linux states it in /proc/self/limits. Read
+// once at start (config.ts): LISTEN_SOCKETS=auto is sized from it, and the descriptor monitor
+// (http/fd-monitor.ts) watches against it.
 
 /** The soft limit on open files ("Max open files" in /proc/self/limits), or null if unknown or unlimited. */
 export function openFileLimit(limitsText: string): number | null {

@@ -1,10 +1,9 @@
 // Watches the process's open file descriptors. At the limit, libuv accepts and at once
 // closes new connections (so the listener does not spin) without telling Node, so running
 // out of descriptors would otherwise go unseen: the monitor logs it, and says when it ends.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { openFileLimit } from '../core/open-files.js';
 import { DESCRIPTORS_PER_CONNECTION } from './connection-settings.js';
 
 /** Descriptors kept free below the limit: past this, accepts and file opens start failing. */
@@ -38,19 +37,18 @@ export class FdMonitor {
   ) {}
 
   /**
-   * A monitor for this process, or null where /proc is not available. Made once the server
+   * A monitor for this process under its soft open-file `limit` (as read at start, see
+   * config.ts), or null where there is none or /proc is not available. Made once the server
    * listens, so the descriptors it counts as held include the listening sockets.
    */
-  static forThisProcess(log: Logger, maxConnections: number): FdMonitor | null {
-    let limit: number | null;
+  static forThisProcess(log: Logger, maxConnections: number, limit: number | null): FdMonitor | null {
+    if (limit === null) return null;
     let openAlready: number;
     try {
-      limit = openFileLimit(readFileSync('/proc/self/limits', 'utf8'));
       openAlready = readdirSync('/proc/self/fd').length;
     } catch {
       return null;
     }
-    if (limit === null) return null;
     if (!connectionsFit(limit, openAlready, maxConnections)) {
       const needed = descriptorsForConnections(maxConnections);
       log.warn({ maxConnections, descriptorsForConnections: needed, openFiles: openAlready, openFileLimit: limit }, 'MAX_CONNECTIONS is close to the open-file limit (each connection may hold its socket and the files of its pipelined downloads, and finished ones hold a socket while they close): connections past the limit are dropped unanswered instead of getting 503; raise `ulimit -n` or lower MAX_CONNECTIONS');

@@ -170,8 +170,10 @@ describe('configuration', () => {
 
   test("LISTEN_SOCKETS: auto is sized from this process's open-file limit where SO_REUSEPORT is available, else 1; a number is taken as given", () => {
     const supported = process.platform === 'linux';
-    const auto = supported ? resolveListenSockets('auto', 'linux', openFileLimit(readFileSync('/proc/self/limits', 'utf8'))) : 1;
+    const limit = supported ? openFileLimit(readFileSync('/proc/self/limits', 'utf8')) : null;
+    const auto = supported ? resolveListenSockets('auto', 'linux', limit) : 1;
     assert.equal(loadConfig([], env).listenSockets, auto);
+    assert.equal(loadConfig([], env).openFileLimit, limit, 'the limit auto was sized from, which the descriptor monitor watches against');
     assert.equal(loadConfig([], { ...env, LISTEN_SOCKETS: 'auto' }).listenSockets, auto);
     assert.equal(loadConfig(['--listen-sockets=1'], env).listenSockets, 1);
     if (supported) {
