@@ -19,7 +19,7 @@ import type { ConnectionSettings } from './http/connection-settings.js';
 import { HttpServer } from './http/server.js';
 import { UploadTokens } from './http/upload-tokens.js';
 import { ConditionLogs, RateLimitedLog } from './log.js';
-import { memoryBound, memoryLimit, memoryLimitWarning } from './memory-bound.js';
+import { memoryBound, memoryLimit, memoryLimitWarning, type MemoryBound } from './memory-bound.js';
 import { transferList } from './pool/messages.js';
 import { WorkerPool } from './pool/pool.js';
 import { TokenSet } from './security/bearer.js';
@@ -125,8 +125,14 @@ function authorityOf(address: AddressInfo): string {
   return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
 }
 
+/** The process's memory limit (null: none) and README's bound for the settings, as found at start. */
+interface MemoryAtStart {
+  readonly limitBytes: number | null;
+  readonly bound: MemoryBound;
+}
+
 /** The start line says what runs, who may do what (token counts, never tokens) and the memory it may take. */
-function logStart(app: App, address: AddressInfo, adminAddress: AddressInfo, allowedHosts: ReadonlySet<string>, memoryLimitBytes: number | null): void {
+function logStart(app: App, address: AddressInfo, adminAddress: AddressInfo, allowedHosts: ReadonlySet<string>, memory: MemoryAtStart): void {
   const { config, log, uploadTokens } = app;
   log.info(
     {
@@ -149,8 +155,8 @@ function logStart(app: App, address: AddressInfo, adminAddress: AddressInfo, all
       corsOrigins: config.corsOrigins,
       minFreeDiskBytes: config.minFreeDiskBytes,
       metricsAuthorization: config.metricsToken === '' ? 'none' : 'bearer token',
-      memoryBoundBytes: memoryBound(config).total,
-      memoryLimitBytes,
+      memoryBoundBytes: memory.bound.total,
+      memoryLimitBytes: memory.limitBytes,
     },
     `listening on http://${authorityOf(address)}`,
   );
@@ -163,11 +169,10 @@ function logStart(app: App, address: AddressInfo, adminAddress: AddressInfo, all
  * settings. Before the workers start: under a limit below what they take at rest the kernel
  * may kill the process while they do, and this line is then the only word of why.
  */
-function warnAboutMemory(config: Config, log: Logger, memoryLimitBytes: number | null): void {
-  const warning = memoryLimitWarning(memoryLimitBytes, config);
+function warnAboutMemory(config: Config, log: Logger, { limitBytes, bound }: MemoryAtStart): void {
+  const warning = memoryLimitWarning(limitBytes, config, bound);
   if (warning === null) return;
-  const { total, atRest } = memoryBound(config);
-  log.warn({ memoryLimitBytes, memoryBoundBytes: total, atRestBytes: atRest }, warning);
+  log.warn({ memoryLimitBytes: limitBytes, memoryBoundBytes: bound.total, atRestBytes: bound.atRest }, warning);
 }
 
 /**
@@ -264,8 +269,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   // The folders as resolved now: the workers write there, so the disk gauges measure it and
   // stopped uploads' temporaries are removed from it, even once UPLOADS_DIR, a link, leads elsewhere.
   const context = workContext(config);
-  const memoryLimitBytes = memoryLimit(process.constrainedMemory());
-  warnAboutMemory(config, log, memoryLimitBytes);
+  const memory: MemoryAtStart = { limitBytes: memoryLimit(process.constrainedMemory()), bound: memoryBound(config) };
+  warnAboutMemory(config, log, memory);
   let metrics: Metrics | null = null;
   const pool = await startPool(config, context, log, () => metrics?.workerRestarted()).catch((error: Error) => {
     // A worker needs descriptors of its own (its message ports, an event loop).
@@ -302,7 +307,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   });
   const address = await bound(listening, { host: 'HOST', port: 'PORT', sockets: 'LISTEN_SOCKETS' }, config.host, config.port, config.listenSockets);
   const adminAddress = await bound(app.admin.listen(), { host: 'ADMIN_HOST', port: 'ADMIN_PORT' }, config.adminHost, config.adminPort, 1);
-  logStart(app, address, adminAddress, allowedHosts, memoryLimitBytes);
+  logStart(app, address, adminAddress, allowedHosts, memory);
   startMonitors(app);
   return app;
 }

@@ -55,10 +55,12 @@ export function memoryLimit(reported: number): number | null {
 
 const mib = (bytes: number): string => `${Math.round(bytes / MiB)} MiB`;
 
-/** What a warning about the memory limit says, or null when the limit covers the bound (or there is none). */
-export function memoryLimitWarning(limit: number | null, settings: MemorySettings): string | null {
+/**
+ * What a warning about the memory limit says, or null when the limit covers the bound (or there
+ * is none). `bound` is memoryBound(settings), computed once at start.
+ */
+export function memoryLimitWarning(limit: number | null, settings: MemorySettings, bound: MemoryBound): string | null {
   if (limit === null) return null;
-  const bound = memoryBound(settings);
   if (limit < bound.atRest) {
     return `the memory limit (${mib(limit)}) is below what the server holds at rest with MAX_THREADS=${settings.maxThreads} (about ${mib(bound.atRest)}, of a bound of ${mib(bound.total)}): expect it to be killed for memory (OOM) at start or under its first requests, with no log line; raise the limit (README, Memory) or lower MAX_THREADS (each worker about 11 MiB)`;
   }

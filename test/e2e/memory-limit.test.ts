@@ -27,7 +27,7 @@ test("the start line carries README's memory bound for the settings, and the mem
     // Tests cannot give the server a cgroup limit: it has this process's (none, outside a container).
     assert.equal(line.memoryLimitBytes, memoryLimit(process.constrainedMemory()));
     const warned = server.logs.some((l) => String(l.msg).startsWith('the memory limit'));
-    assert.equal(warned, memoryLimitWarning(memoryLimit(process.constrainedMemory()), config) !== null);
+    assert.equal(warned, memoryLimitWarning(memoryLimit(process.constrainedMemory()), config, memoryBound(config)) !== null);
   } finally {
     await server.stop();
   }

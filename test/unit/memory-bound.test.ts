@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { memoryBound, memoryLimit, memoryLimitWarning, type MemorySettings } from '../../src/memory-bound.js';
+import { memoryBound, memoryLimit, memoryLimitWarning as warningFor, type MemorySettings } from '../../src/memory-bound.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -15,6 +15,9 @@ const DEFAULTS: MemorySettings = {
   maxRequestLineBytes: 8192,
   maxHeaderBytes: 8192,
 };
+
+/** The warning under `limit`, given the bound for `settings` as the start computes it. */
+const memoryLimitWarning = (limit: number | null, settings: MemorySettings): string | null => warningFor(limit, settings, memoryBound(settings));
 
 test('the bound for the defaults, term by term: 909 MiB, as docs/deploy.md adds it up', () => {
   assert.deepEqual(memoryBound(DEFAULTS), {
