@@ -4,6 +4,7 @@
 // socket read and one answer (docs/memory.md). Probes and scrapers send one request at a
 // time; the port is for operators, and answers only GET and HEAD of a few paths.
 import type { Socket } from 'node:net';
+import { setTimeoutAfterPoll } from '../core/after-poll.js';
 import type { ParsedRequest } from '../core/request.js';
 import { errorDocument, reasonPhrase, type Status } from '../core/status.js';
 import { RequestParser, type ParserLimits } from '../http/parser.js';
@@ -106,8 +107,8 @@ export class AdminConnection {
 
   /**
    * The socket's timeout, judged after the poll phase: the timer runs before it, and after the
-   * process was frozen the client's request may be waiting to be read (see the sweep in
-   * http/server.ts). A read re-arms the timeout.
+   * process was frozen the client's request may be waiting to be read (core/after-poll.ts).
+   * A read re-arms the timeout.
    */
   private onIdle(): void {
     const read = this.socket.bytesRead;
@@ -136,10 +137,8 @@ export class AdminConnection {
   private startHeadTimer(): void {
     if (this.headTimer !== null) return;
     // After the poll phase, like onIdle: a head that completed meanwhile has stopped this timer.
-    const timer = setTimeout(() => {
-      setImmediate(() => {
-        if (this.headTimer === timer) this.headTimedOut();
-      });
+    const timer = setTimeoutAfterPoll(() => {
+      if (this.headTimer === timer) this.headTimedOut();
     }, HEAD_TIMEOUT_MS);
     this.headTimer = timer;
   }

@@ -3,6 +3,7 @@
 // and enforce the time limits. The bytes on the wire are ResponseWriter's; this file holds
 // the connection's state and its decisions.
 import type { Duplex } from 'node:stream';
+import { setTimeoutAfterPoll } from '../core/after-poll.js';
 import type { Job } from '../core/job.js';
 import type { ParsedRequest, RequestHead } from '../core/request.js';
 import { errorResponse, type Response } from '../core/response.js';
@@ -363,15 +364,13 @@ export class Connection implements Responder {
    */
   private closeWhenIdle(): void {
     if (this.idleCloseTimer !== null || this.ended) return;
-    this.idleCloseTimer = setTimeout(() => {
-      // setImmediate runs after the poll phase, which reads whatever has arrived by now.
-      setImmediate(() => {
-        this.idleCloseTimer = null;
-        if (this.ended || this.exchanges.length > 0 || this.awaitingBody !== null || this.writer.busy || this.reader.inRequest) return;
-        // Our last response is still on its way: the client cannot have answered it yet.
-        if (this.stream.writableLength > 0) this.closeWhenIdle();
-        else this.end();
-      });
+    // After the poll phase, which reads whatever has arrived by now.
+    this.idleCloseTimer = setTimeoutAfterPoll(() => {
+      this.idleCloseTimer = null;
+      if (this.ended || this.exchanges.length > 0 || this.awaitingBody !== null || this.writer.busy || this.reader.inRequest) return;
+      // Our last response is still on its way: the client cannot have answered it yet.
+      if (this.stream.writableLength > 0) this.closeWhenIdle();
+      else this.end();
     }, this.idleGraceMs);
   }
 

@@ -3,6 +3,7 @@
 // here, before the first HTTP byte and within a deadline; what follows it in the same read
 // is handed on as the connection's first bytes.
 import type { Socket } from 'node:net';
+import { setTimeoutAfterPoll } from '../core/after-poll.js';
 import { ProxyHeaderReader, type ProxyHeader, type ProxyHeaderError } from '../security/proxy-protocol.js';
 
 export type ProxyAccept =
@@ -42,8 +43,8 @@ export function readProxyHeader(socket: Socket, timeoutMs: number, done: (result
   };
   const onEnd = (): void =>
     finish(received ? { ok: false, code: 'closed', message: 'the peer closed the connection before the header was complete' } : { ok: false, code: 'unused', message: 'the peer closed the connection without sending a byte' });
-  // Judged after the poll phase, which reads a header that arrived while the process was frozen (see the sweep in server.ts).
-  const timer = setTimeout(() => setImmediate(() => finish({ ok: false, code: 'timeout', message: `no complete header within ${timeoutMs} ms` })), timeoutMs);
+  // Judged after the poll phase, which reads a header that arrived while the process was frozen.
+  const timer = setTimeoutAfterPoll(() => finish({ ok: false, code: 'timeout', message: `no complete header within ${timeoutMs} ms` }), timeoutMs);
   socket.on('data', onData);
   socket.on('end', onEnd);
   socket.on('close', onEnd);

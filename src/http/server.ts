@@ -9,6 +9,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { setIntervalAfterPoll } from '../core/after-poll.js';
 import { errorResponse, RETRY_IN_A_SECOND } from '../core/response.js';
 import { RateLimitedLog } from '../log.js';
 import { peerAddress } from '../security/address.js';
@@ -301,15 +302,13 @@ export class HttpServer {
     const { settings } = this.options.connection;
     const shortest = Math.min(settings.keepAliveTimeoutMs, settings.headersTimeoutMs, settings.requestTimeoutMs);
     const interval = Math.max(10, Math.min(1000, Math.floor(shortest / 10)));
-    // Judged in the check phase (setImmediate), after the poll phase has read what the sockets
-    // received: an interval runs in the timers phase, before it. After the process was frozen
-    // (SIGSTOP, a paused container or VM) longer than a timeout, that is all the clients sent
-    // meanwhile, and judging before it would time out requests that had arrived whole.
+    // Judged after the poll phase, so that what the clients sent while the process was frozen
+    // is read first (core/after-poll.ts).
     const sweep = (): void => {
       const now = performance.now();
       for (const connection of this.connections.snapshot()) connection.checkDeadline(now);
     };
-    this.sweepTimer = setInterval(() => setImmediate(sweep), interval);
+    this.sweepTimer = setIntervalAfterPoll(sweep, interval);
     this.sweepTimer.unref();
   }
 }
