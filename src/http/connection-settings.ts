@@ -1,6 +1,7 @@
 // What a connection is given, and the limits that bound what one connection may hold. A leaf
 // of the engine: the listener, the descriptor monitor and the wiring read it without loading
 // the Connection class.
+import type { CanonicalAddress } from '../security/address.js';
 import type { BodyBudget } from './body-budget.js';
 import type { DispatchDeps } from './dispatch.js';
 import type { ParserLimits } from './parser.js';
@@ -23,7 +24,7 @@ export interface ConnectionDeps extends DispatchDeps {
 /** What the server learnt of a socket before it handed it over. */
 export interface Accepted {
   /** The address the connection speaks for: its PROXY header's source, else the socket's peer. */
-  readonly client: string;
+  readonly client: CanonicalAddress;
   /** The address is one of TRUSTED_PROXIES: X-Forwarded-For names each request's client. */
   readonly trustedProxy: boolean;
   /** Bytes read before the connection began (what followed a PROXY header), or null. */

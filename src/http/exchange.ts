@@ -4,6 +4,7 @@
 import { close } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Response } from '../core/response.js';
+import type { CanonicalAddress } from '../security/address.js';
 import type { TraceId } from './trace-context.js';
 
 export interface Exchange {
@@ -13,7 +14,7 @@ export interface Exchange {
   readonly index: number;
   readonly startedAt: number;
   /** Who sent the request (see security/forwarded.ts): for logs and the upload limits. */
-  readonly client: string;
+  readonly client: CanonicalAddress;
   /** Logged with the request line and echoed in the response. */
   readonly traceId: TraceId;
   /**
@@ -32,7 +33,7 @@ export interface Exchange {
   answeredBy: 'engine' | 'cache' | number;
 }
 
-export function newExchange(method: string, target: string, index: number, keepAlive: boolean, client: string, traceId: TraceId, fieldLines: string): Exchange {
+export function newExchange(method: string, target: string, index: number, keepAlive: boolean, client: CanonicalAddress, traceId: TraceId, fieldLines: string): Exchange {
   return { method, target, index, startedAt: performance.now(), client, traceId, fieldLines, keepAlive, wantsContinue: false, response: null, answeredBy: 'engine' };
 }
 

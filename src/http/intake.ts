@@ -5,6 +5,7 @@
 // connection allocates nothing for them beyond what each request needs anyway.
 import type { RequestHead } from '../core/request.js';
 import { RETRY_IN_A_SECOND } from '../core/response.js';
+import type { CanonicalAddress } from '../security/address.js';
 import { clientAddress } from '../security/forwarded.js';
 import type { BodyShare } from './body-budget.js';
 import type { Accepted, ConnectionDeps } from './connection-settings.js';
@@ -49,7 +50,7 @@ export function unreadableExchange(accepted: Accepted, read: Exclude<ReadSoFar, 
 }
 
 /** Whose part of the body memory a request takes: none for a trusted proxy's own, which carry many clients. */
-function bodyClient(deps: ConnectionDeps, client: string): string | null {
+function bodyClient(deps: ConnectionDeps, client: CanonicalAddress): string | null {
   const { access } = deps;
   if (access.trustedProxies.matches(client)) return null;
   return access.limits.clientOf(client);

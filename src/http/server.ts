@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { setIntervalAfterPoll } from '../core/after-poll.js';
 import { errorResponse, RETRY_IN_A_SECOND } from '../core/response.js';
 import { RateLimitedLog } from '../log.js';
-import { peerAddress } from '../security/address.js';
+import { peerAddress, type CanonicalAddress } from '../security/address.js';
 import { connectionAddress } from '../security/forwarded.js';
 import { Connection } from './connection.js';
 import type { ConnectionDeps } from './connection-settings.js';
@@ -213,7 +213,7 @@ export class HttpServer {
    * PROXY_PROTOCOL: only a trusted proxy may speak, and only after its header. Anyone else
    * is closed unread: its header would name whatever client it liked.
    */
-  private acceptProxied(socket: Socket, peer: string): void {
+  private acceptProxied(socket: Socket, peer: CanonicalAddress): void {
     const { access } = this.options.connection;
     const { log } = this.options;
     if (!access.trustedProxies.matches(peer)) {
@@ -239,7 +239,7 @@ export class HttpServer {
    * so the per-client cap counts everyone else's only. `forwardedMayCount`: false when
    * `client` stands for one a PROXY header did not name (see acceptProxied).
    */
-  private open(socket: Socket, client: string, firstBytes: Uint8Array | null, forwardedMayCount: boolean): void {
+  private open(socket: Socket, client: CanonicalAddress, firstBytes: Uint8Array | null, forwardedMayCount: boolean): void {
     const { events, access } = this.options.connection;
     // The PROXY header may complete after shutdown began.
     if (this.draining) {

@@ -2,6 +2,14 @@
 // client once however its address was written (a socket, a PROXY header, X-Forwarded-For).
 import { isIP, isIPv4, isIPv6, SocketAddress } from 'node:net';
 
+declare const canonicalBrand: unique symbol;
+
+/**
+ * An IP address in its one spelling, as canonicalAddress writes it (its only source): the
+ * form the client rules (TRUSTED_PROXIES, the per-client limits) take, so none spells it again.
+ */
+export type CanonicalAddress = string & { readonly [canonicalBrand]: true };
+
 /** The IPv4-mapped IPv6 prefix (RFC 4291 §2.5.5.2): a dual-stack socket's IPv4 peers. */
 const V4_MAPPED = '::ffff:';
 
@@ -11,13 +19,13 @@ const V4_MAPPED = '::ffff:';
  * Null when the text is not an IP address. Zone ids (`fe80::1%eth0`) name an interface of
  * the sender, not a client: refused.
  */
-export function canonicalAddress(text: string): string | null {
+export function canonicalAddress(text: string): CanonicalAddress | null {
   const family = isIP(text);
-  if (family === 4) return text;
+  if (family === 4) return text as CanonicalAddress;
   if (family !== 6 || text.includes('%')) return null;
   const canonical = new SocketAddress({ address: text, family: 'ipv6' }).address;
   const mapped = canonical.slice(V4_MAPPED.length);
-  return canonical.startsWith(V4_MAPPED) && isIPv4(mapped) ? mapped : canonical;
+  return (canonical.startsWith(V4_MAPPED) && isIPv4(mapped) ? mapped : canonical) as CanonicalAddress;
 }
 
 /**
@@ -25,7 +33,7 @@ export function canonicalAddress(text: string): string | null {
  * comes with the zone of the interface it reached us on (`fe80::1%eth0`): a fact about this
  * host, not about the client, so the address without it is the client.
  */
-export function peerAddress(remoteAddress: string): string | null {
+export function peerAddress(remoteAddress: string): CanonicalAddress | null {
   const zone = remoteAddress.indexOf('%');
   return canonicalAddress(zone === -1 ? remoteAddress : remoteAddress.slice(0, zone));
 }

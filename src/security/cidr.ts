@@ -6,7 +6,7 @@
 // is refused, naming the IPv4 block to write instead (`10.0.0.0/8`): so no IPv6 entry, however
 // written, trusts an IPv4 peer, and every IPv4 range has one spelling.
 import { BlockList, isIP, isIPv4 } from 'node:net';
-import { canonicalAddress, ipv6Groups } from './address.js';
+import { canonicalAddress, ipv6Groups, type CanonicalAddress } from './address.js';
 
 /** One entry, read: the network address (host bits zero, canonical text) and prefix length. */
 export interface AddressRange {
@@ -117,16 +117,12 @@ export class AddressRanges {
   }
 
   /**
-   * Whether the address is in a range; false for anything that is not an IP address. An
-   * IPv4-mapped address is the IPv4 address it carries: a dual-stack socket's IPv4 peer.
+   * Whether the address is in a range. Canonical text (security/address.ts) writes an
+   * IPv4-mapped address, a dual-stack socket's IPv4 peer, as the IPv4 address it carries.
    */
-  matches(address: string): boolean {
+  matches(address: CanonicalAddress): boolean {
     // Without TRUSTED_PROXIES, as most servers run, no address is even looked at.
     if (this.entries.length === 0) return false;
-    const family = isIP(address);
-    if (family === 4) return this.ipv4.check(address, 'ipv4');
-    const canonical = family === 6 ? canonicalAddress(address) : null;
-    if (canonical === null) return false;
-    return isIPv4(canonical) ? this.ipv4.check(canonical, 'ipv4') : this.ipv6.check(canonical, 'ipv6');
+    return isIPv4(address) ? this.ipv4.check(address, 'ipv4') : this.ipv6.check(address, 'ipv6');
   }
 }

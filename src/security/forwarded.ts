@@ -2,7 +2,7 @@
 // client is named by the PROXY header the balancer sent first, or by the X-Forwarded-For
 // list each proxy appends the address it was reached from to. Both are believed only from
 // TRUSTED_PROXIES: anyone else could write any address there.
-import { canonicalAddress } from './address.js';
+import { canonicalAddress, type CanonicalAddress } from './address.js';
 import type { AddressRanges } from './cidr.js';
 import type { ProxyHeader } from './proxy-protocol.js';
 
@@ -10,9 +10,8 @@ import type { ProxyHeader } from './proxy-protocol.js';
  * The address a connection speaks for: the source its PROXY header names, else the socket's
  * peer. The engine reads a PROXY header only from a trusted peer and refuses the others.
  */
-export function connectionAddress(peer: string, header: ProxyHeader | null): string {
-  if (header?.kind === 'proxied') return header.source.address;
-  return canonicalAddress(peer) ?? peer;
+export function connectionAddress(peer: CanonicalAddress, header: ProxyHeader | null): CanonicalAddress {
+  return header?.kind === 'proxied' ? header.source.address : peer;
 }
 
 /**
@@ -21,7 +20,7 @@ export function connectionAddress(peer: string, header: ProxyHeader | null): str
  * address that is not a trusted proxy is the client. When every entry is a trusted proxy,
  * the leftmost is. An entry that is not an address stops the walk: the peer is all we know.
  */
-export function clientAddress(peer: string, forwardedFor: string | undefined, trusted: AddressRanges): string {
+export function clientAddress(peer: CanonicalAddress, forwardedFor: string | undefined, trusted: AddressRanges): CanonicalAddress {
   if (forwardedFor === undefined || !trusted.matches(peer)) return peer;
   const entries = forwardedFor.split(',');
   let client = peer;
@@ -40,7 +39,7 @@ const V4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/;
 const BRACKETED_V6 = /^\[([0-9A-Fa-f]*:[0-9A-Fa-f:.]*)\](?::(\d{1,5}))?$/;
 
 /** An entry's address; some proxies (Azure's, for one) add the client's port to it. */
-function forwardedAddress(entry: string): string | null {
+function forwardedAddress(entry: string): CanonicalAddress | null {
   const match = V4_WITH_PORT.exec(entry) ?? BRACKETED_V6.exec(entry);
   if (match === null) return canonicalAddress(entry);
   // Past 65535 it is no port, and the entry no address.

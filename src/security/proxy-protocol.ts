@@ -4,11 +4,11 @@
 // received so far; the decision never changes as more bytes arrive, so any split of the same
 // bytes gives the same answer, and it never reads past the header.
 import { isIPv4, isIPv6 } from 'node:net';
-import { canonicalAddress } from './address.js';
+import { canonicalAddress, type CanonicalAddress } from './address.js';
 
 export interface Endpoint {
-  /** Canonical text (address.ts): an IPv4-mapped IPv6 address reads as IPv4. */
-  readonly address: string;
+  /** An IPv4-mapped IPv6 address reads as IPv4. */
+  readonly address: CanonicalAddress;
   readonly port: number;
 }
 
@@ -204,8 +204,8 @@ function v2Addresses(bytes: Uint8Array, size: 4 | 16): ProxiedHeader {
   };
 }
 
-function binaryAddress(bytes: Uint8Array): string {
-  if (bytes.length === 4) return bytes.join('.');
+function binaryAddress(bytes: Uint8Array): CanonicalAddress {
+  if (bytes.length === 4) return canonicalAddress(bytes.join('.'))!;
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
   return canonicalAddress(groups.join(':'))!;

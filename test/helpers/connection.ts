@@ -1,6 +1,7 @@
 // For tests that build a Connection in-process (to reach what a child process hides).
 import type { AccessPolicy } from '../../src/http/access-policy.js';
 import type { Accepted, ConnectionOwner, ConnectionSettings } from '../../src/http/connection-settings.js';
+import { peerAddress } from '../../src/security/address.js';
 import { AddressRanges } from '../../src/security/cidr.js';
 import { ClientLimits } from '../../src/security/client-limits.js';
 
@@ -29,7 +30,7 @@ export function defaultAccessPolicy(): AccessPolicy {
 
 /** A socket accepted straight from `client`, with no proxy in between. */
 export function direct(client: string): Accepted {
-  return { client, trustedProxy: false, firstBytes: null };
+  return { client: peerAddress(client)!, trustedProxy: false, firstBytes: null };
 }
 
 /** An owner that keeps no account of the connection (no caps, no registry). */

@@ -12,6 +12,7 @@ import type { ServerEvents } from '../../../src/http/events.js';
 import { newExchange, type Exchange } from '../../../src/http/exchange.js';
 import { ResponseCache } from '../../../src/http/response-cache.js';
 import { newTraceId } from '../../../src/http/trace-context.js';
+import { canonicalAddress } from '../../../src/security/address.js';
 import type { JobCallback } from '../../../src/pool/pool.js';
 import { ConditionLogs } from '../../../src/log.js';
 import { defaultAccessPolicy } from '../../helpers/connection.js';
@@ -59,7 +60,7 @@ function setUp(options: { acceptsJobs: boolean }) {
 }
 
 function exchangeFor(method: string, target: string): Exchange {
-  return newExchange(method, target, 1, true, '192.0.2.1', newTraceId(), '');
+  return newExchange(method, target, 1, true, canonicalAddress('192.0.2.1')!, newTraceId(), '');
 }
 
 describe('dispatch', () => {

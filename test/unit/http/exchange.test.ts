@@ -5,11 +5,12 @@ import { test } from 'node:test';
 import { errorResponse, NO_BODY, type Response } from '../../../src/core/response.js';
 import { ExchangeQueue, newExchange, type Exchange } from '../../../src/http/exchange.js';
 import { newTraceId } from '../../../src/http/trace-context.js';
+import { canonicalAddress } from '../../../src/security/address.js';
 
 const BYTES = new Uint8Array(64 * 1024);
 
 function queued(queue: ExchangeQueue, answeredBy: Exchange['answeredBy'], response: Response | null): void {
-  const exchange = newExchange('GET', '/f.txt', queue.length + 1, true, '192.0.2.1', newTraceId(), '');
+  const exchange = newExchange('GET', '/f.txt', queue.length + 1, true, canonicalAddress('192.0.2.1')!, newTraceId(), '');
   exchange.answeredBy = answeredBy;
   exchange.response = response;
   queue.push(exchange);

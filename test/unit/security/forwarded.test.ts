@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { canonicalAddress, peerAddress, type CanonicalAddress } from '../../../src/security/address.js';
 import { AddressRanges } from '../../../src/security/cidr.js';
 import { clientAddress, connectionAddress } from '../../../src/security/forwarded.js';
 
 const trusted = AddressRanges.parse(['10.0.0.0/8', '2001:db8:ffff::/48']);
-const BALANCER = '10.0.0.1';
+/** An address as the server hands it over: canonical, as read off a socket or a PROXY header. */
+const canonical = (text: string): CanonicalAddress => canonicalAddress(text) ?? assert.fail(`${text} is not an address`);
+const BALANCER = canonical('10.0.0.1');
 
 test('X-Forwarded-For is ignored unless the peer is a trusted proxy', () => {
-  assert.equal(clientAddress('203.0.113.5', '198.51.100.7', trusted), '203.0.113.5');
-  assert.equal(clientAddress('203.0.113.5', '10.0.0.9', trusted), '203.0.113.5');
+  assert.equal(clientAddress(canonical('203.0.113.5'), '198.51.100.7', trusted), '203.0.113.5');
+  assert.equal(clientAddress(canonical('203.0.113.5'), '10.0.0.9', trusted), '203.0.113.5');
   assert.equal(clientAddress(BALANCER, '198.51.100.7', AddressRanges.parse([])), BALANCER);
   assert.equal(clientAddress(BALANCER, undefined, trusted), BALANCER);
 });
@@ -47,8 +50,9 @@ test('an entry that is not an address stops the walk at the peer', () => {
 });
 
 test('a connection speaks for its PROXY header’s source, else for its peer', () => {
-  const header = { kind: 'proxied', family: 'IPv4', source: { address: '198.51.100.7', port: 1 }, destination: { address: '10.0.0.5', port: 80 } } as const;
+  const header = { kind: 'proxied', family: 'IPv4', source: { address: canonical('198.51.100.7'), port: 1 }, destination: { address: canonical('10.0.0.5'), port: 80 } } as const;
   assert.equal(connectionAddress(BALANCER, header), '198.51.100.7');
   assert.equal(connectionAddress(BALANCER, { kind: 'local' }), BALANCER);
-  assert.equal(connectionAddress('::ffff:127.0.0.1', null), '127.0.0.1');
+  // A dual-stack socket's IPv4 peer, as the listener reads it.
+  assert.equal(connectionAddress(peerAddress('::ffff:127.0.0.1')!, null), '127.0.0.1');
 });

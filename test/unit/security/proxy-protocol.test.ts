@@ -41,8 +41,8 @@ function block(source: Uint8Array, destination: Uint8Array, sourcePort: number, 
 const proxied = (family: 'IPv4' | 'IPv6', source: string, sourcePort: number, destination: string, destinationPort: number): ProxyHeader => ({
   kind: 'proxied',
   family,
-  source: { address: source, port: sourcePort },
-  destination: { address: destination, port: destinationPort },
+  source: { address: canonicalAddress(source)!, port: sourcePort },
+  destination: { address: canonicalAddress(destination)!, port: destinationPort },
 });
 
 describe('version 1', () => {
