@@ -1,7 +1,7 @@
 // The Prometheus registry: the metric names are the admin contract (docs/operations.md).
 // Gauges of live state read the pool and server when scraped; counters follow events.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { RejectionReason, ServerEvents } from '../http/events.js';
+import type { ProxyRefusal, RejectionReason, ServerEvents } from '../http/events.js';
 import type { PoolStats } from '../pool/pool.js';
 import type { DiskSpace } from '../core/disk-space.js';
 import { STANDARD_METHODS, type SecurityRule } from '../core/routes.js';
@@ -41,9 +41,9 @@ const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 
  */
 const DEPRECATED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
-// Every label value of the two rejection counters, so each series exists (at 0) from the
-// start and rate() and alerts work before the first event. A Record fails to compile when
-// a new reason is added to the union but not here.
+// Every label value of the two rejection counters (the security one counts PROXY refusals
+// too), so each series exists (at 0) from the start and rate() and alerts work before the
+// first event. A Record fails to compile when a new reason is added to the union but not here.
 const REJECTION_REASONS: Record<RejectionReason, true> = { queue_full: true, queue_timeout: true, worker_lost: true, connection_limit: true, draining: true, body_memory: true, client_limit: true };
 const SECURITY_RULES: Record<SecurityRule, true> = {
   bad_path: true,
@@ -57,6 +57,7 @@ const SECURITY_RULES: Record<SecurityRule, true> = {
   upload_rate: true,
   body_memory_share: true,
 };
+const PROXY_REFUSALS: Record<ProxyRefusal, true> = { untrusted_proxy: true, proxy_header: true, proxy_header_timeout: true };
 
 /**
  * The server-error series the alerts divide by, at 0 from the start like the rejection
@@ -89,7 +90,7 @@ function registerLiveGauges(live: LiveState, registers: Registry[]): void {
   new Gauge({ name: 'http_server_queue_capacity', help: 'Jobs that may wait for a worker before 503 (QUEUE_SIZE)', registers, collect() { this.set(live.queueCapacity); } });
   new Gauge({ name: 'http_server_busy_workers', help: 'Workers running a job now', registers, collect() { this.set(live.poolStats().busy); } });
   new Gauge({ name: 'http_server_workers', help: 'Live workers in the pool', registers, collect() { this.set(live.poolStats().workers); } });
-  new Gauge({ name: 'http_server_open_connections', help: 'Open client connections', registers, collect() { this.set(live.openConnections()); } });
+  new Gauge({ name: 'http_server_open_connections', help: 'Open client connections, those still reading their PROXY header included', registers, collect() { this.set(live.openConnections()); } });
   new Gauge({ name: 'http_server_tracked_clients', help: 'Clients (IPv4 addresses, IPv6 networks) the per-client limits remember: holding a connection, or with an upload bucket refilling', registers, collect() { this.set(live.trackedClients()); } });
   new Gauge({ name: 'http_server_body_memory_bytes', help: 'Request-body bytes held in memory, received or waiting for a worker', registers, collect() { this.set(live.bodyBytes()); } });
   // NaN when statfs fails or hangs: no value rather than a made-up one (an alert on it stays silent).
@@ -128,14 +129,14 @@ export class Metrics implements ServerEvents {
       registers,
       collect: flush,
     });
-    this.connections = new Counter({ name: 'http_server_connections_total', help: 'Connections accepted', registers });
+    this.connections = new Counter({ name: 'http_server_connections_total', help: 'Connections accepted for serving: within the connection caps and, with PROXY_PROTOCOL, their header read', registers });
     this.workerRestarts = new Counter({ name: 'http_server_worker_restarts_total', help: 'Workers replaced after they died', registers });
-    this.securityRejections = new Counter({ name: 'http_server_security_rejections_total', help: 'Requests refused by a security rule', labelNames: ['reason'], registers });
+    this.securityRejections = new Counter({ name: 'http_server_security_rejections_total', help: 'Requests refused by a security rule, and connections closed unanswered by PROXY_PROTOCOL', labelNames: ['reason'], registers });
     this.uploads = new Counter({ name: 'http_server_uploads_total', help: 'JSON documents stored by POST /upload', registers });
     this.uploadBytes = new Counter({ name: 'http_server_upload_bytes_total', help: 'Bytes stored by POST /upload', registers });
     for (const reason of Object.keys(REJECTION_REASONS)) this.rejections.inc({ reason }, 0);
     for (const [method, status] of FAILURES_AT_ZERO) this.requests.inc({ method, status }, 0);
-    for (const reason of Object.keys(SECURITY_RULES)) this.securityRejections.inc({ reason }, 0);
+    for (const reason of [...Object.keys(SECURITY_RULES), ...Object.keys(PROXY_REFUSALS)]) this.securityRejections.inc({ reason }, 0);
   }
 
   connectionOpened(): void {
@@ -180,6 +181,10 @@ export class Metrics implements ServerEvents {
 
   securityRejection(rule: SecurityRule): void {
     this.securityRejections.inc({ reason: rule });
+  }
+
+  proxyRefused(reason: ProxyRefusal): void {
+    this.securityRejections.inc({ reason });
   }
 
   uploadStored(bytes: number): void {

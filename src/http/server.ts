@@ -87,8 +87,9 @@ export class HttpServer {
     );
   }
 
+  /** Every socket the cap counts: those still reading their PROXY header too. */
   get openConnections(): number {
-    return this.connections.size;
+    return this.connections.size + this.pending.size;
   }
 
   get listening(): boolean {
@@ -173,7 +174,7 @@ export class HttpServer {
 
   /** Cuts whatever is left (after the shutdown timeout). */
   destroyAll(): number {
-    const left = this.connections.size + this.pending.size;
+    const left = this.openConnections;
     for (const connection of this.connections.snapshot()) connection.destroy();
     for (const socket of this.pending.snapshot()) socket.destroy();
     return left;
@@ -188,7 +189,7 @@ export class HttpServer {
    */
   private atCapacity(): boolean {
     const { maxConnections } = this.options;
-    const open = this.connections.size + this.pending.size;
+    const open = this.openConnections;
     return open - this.finished >= maxConnections || open >= 2 * maxConnections;
   }
 
@@ -214,9 +215,10 @@ export class HttpServer {
    * is closed unread: its header would name whatever client it liked.
    */
   private acceptProxied(socket: Socket, peer: CanonicalAddress): void {
-    const { access } = this.options.connection;
+    const { access, events } = this.options.connection;
     const { log } = this.options;
     if (!access.trustedProxies.matches(peer)) {
+      events.proxyRefused('untrusted_proxy');
       this.untrustedLog.maybe((suppressed) => log.warn({ peer, suppressed }, 'PROXY protocol: a connection from outside TRUSTED_PROXIES closed unread'));
       socket.destroy();
       return;
@@ -230,6 +232,7 @@ export class HttpServer {
       if (result.ok) return this.open(socket, connectionAddress(peer, result.header), result.rest, result.header.kind === 'proxied');
       // A health check that only connects is no fault of the balancer's.
       if (result.code === 'unused') return log.debug({ peer }, 'PROXY protocol: connection closed before its first byte');
+      events.proxyRefused(result.code === 'timeout' ? 'proxy_header_timeout' : 'proxy_header');
       this.badHeaderLog.maybe((suppressed) => log.warn({ peer, code: result.code, err: result.message, suppressed }, 'PROXY protocol: no valid header, connection closed'));
     });
   }

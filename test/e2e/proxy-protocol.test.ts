@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { metric } from '../fixtures/probes.js';
+import { metric, waitFor } from '../fixtures/probes.js';
 import { proxyV1, proxyV2, proxyV2Local, V2_SIGNATURE } from '../helpers/proxy-header.js';
 import { get, RawClient, type RawResponse } from '../helpers/raw.js';
 import { startServer, type LogLine, type StartedServer } from '../helpers/server.js';
@@ -184,6 +184,59 @@ describe('connections refused without harm', () => {
     const { response, client } = await exchange(Buffer.concat([proxyV1('203.0.113.11', '192.0.2.1'), request.bytes]));
     assert.equal(response.status, 200);
     client.close();
+  });
+});
+
+describe('refusals in the metrics', () => {
+  const REASONS = ['untrusted_proxy', 'proxy_header', 'proxy_header_timeout'] as const;
+  const refusals = async (): Promise<Record<string, number>> =>
+    Object.fromEntries(await Promise.all(REASONS.map(async (reason) => [reason, await metric(server.adminPort, 'http_server_security_rejections_total', `reason="${reason}"`)])));
+
+  test('each connection closed unanswered counts in http_server_security_rejections_total by reason; a health check does not', async () => {
+    const before = await refusals();
+    await expectClosedUnanswered(Buffer.concat([proxyV1('203.0.113.13', '192.0.2.1'), tracedGet().bytes]), STRANGER);
+    await expectClosedUnanswered(Buffer.from(get('/', 0), 'latin1'));
+    const cut = await RawClient.connect(server.port);
+    cut.write(proxyV2('203.0.113.14', '192.0.2.1').subarray(0, 20));
+    cut.socket.end();
+    await cut.waitClosed(1000);
+    await expectClosedUnanswered(Buffer.from('PROXY TCP4 203.0.113.', 'latin1'));
+    const check = await RawClient.connect(server.port);
+    check.socket.end();
+    await check.waitClosed(1000);
+    assert.deepEqual(await refusals(), { untrusted_proxy: before.untrusted_proxy! + 1, proxy_header: before.proxy_header! + 2, proxy_header_timeout: before.proxy_header_timeout! + 1 });
+  });
+});
+
+describe('connections still reading their header', () => {
+  let capped: StartedServer;
+
+  before(async () => {
+    capped = await startServer({ env: { PROXY_PROTOCOL: 'true', TRUSTED_PROXIES: BALANCER, MAX_CONNECTIONS: '2' } });
+  });
+
+  after(async () => {
+    await capped?.stop();
+  });
+
+  // The runbook compares http_server_open_connections with MAX_CONNECTIONS: what the cap counts must show there.
+  test('count in http_server_open_connections, as they do against MAX_CONNECTIONS', async () => {
+    const open = (): Promise<number> => metric(capped.adminPort, 'http_server_open_connections');
+    const held = await Promise.all(
+      [0, 1].map(async () => {
+        const client = await RawClient.connect(capped.port);
+        client.write('PROXY TCP4 1.2');
+        return client;
+      }),
+    );
+    await waitFor(async () => (await open()) === 2, 'both sockets reading a header to be counted', 5000);
+    const third = await RawClient.connect(capped.port);
+    const [response] = await third.responses(1);
+    assert.equal(response!.status, 503);
+    assert.equal(await metric(capped.adminPort, 'http_server_rejected_total', 'reason="connection_limit"'), 1);
+    assert.equal(await open(), 2);
+    for (const client of held) client.close();
+    await waitFor(async () => (await open()) === 0, 'the closed sockets to leave the count', 5000);
   });
 });
 

@@ -44,6 +44,17 @@ describe('request metrics', () => {
   });
 });
 
+describe('refusal counters', () => {
+  test('PROXY refusals share the security counter, each reason at 0 from the start', async () => {
+    const metrics = newMetrics();
+    for (const reason of ['untrusted_proxy', 'proxy_header', 'proxy_header_timeout']) {
+      assert.equal(await sample(metrics, `http_server_security_rejections_total{reason="${reason}"}`), 0);
+    }
+    metrics.proxyRefused('proxy_header_timeout');
+    assert.equal(await sample(metrics, 'http_server_security_rejections_total{reason="proxy_header_timeout"}'), 1);
+  });
+});
+
 describe('live gauges', () => {
   test('the queue capacity and the uploads file system are read at each scrape', async () => {
     let disk: DiskSpace | null = { freeBytes: 3 * 4096, sizeBytes: 10 * 4096 };

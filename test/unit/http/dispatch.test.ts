@@ -43,6 +43,7 @@ function setUp(options: { acceptsJobs: boolean }) {
     requestCompleted: (method, status) => events.push(`completed ${method} ${status}`),
     rejected: (reason) => events.push(`rejected ${reason}`),
     securityRejection: (rule) => events.push(`security ${rule}`),
+    proxyRefused: (reason) => events.push(`proxy ${reason}`),
     uploadStored: (bytes) => events.push(`stored ${bytes}`),
   };
   const deps: DispatchDeps = {
