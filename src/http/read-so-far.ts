@@ -1,7 +1,7 @@
 // What of a refused request was read, so that its answer and its log line can still be the
 // request's own. Pure: the parser hands over its input and the line offsets it has scanned.
 import type { RequestHead } from '../core/request.js';
-import { isMethod, parseMethodAndTarget, type RequestLine } from './request-grammar.js';
+import { isMethod, parseMethodAndTarget, trimOws, type RequestLine } from './request-grammar.js';
 
 /**
  * How much of a refused request was read: its whole head (a body announced too large), so the
@@ -47,12 +47,16 @@ export function headReadSoFar(input: Buffer, offset: number, lines: readonly num
   return isMethod(method) ? { kind: 'method', method } : NOTHING_READ;
 }
 
-/** The `traceparent` values among the header lines, joined as a repeated field is. */
+/**
+ * The `traceparent` values among the header lines, joined as a repeated field is, each
+ * trimmed as the parser trims a field: a value it would ignore on a served request (one
+ * ending in 0xA0, say) must not be honoured on a refused one.
+ */
 function traceparentAmong(input: Buffer, offset: number, lines: readonly number[]): string | undefined {
   const values: string[] = [];
   for (let i = 2; i + 1 < lines.length; i += 2) {
     const line = input.toString('latin1', offset + lines[i]!, offset + lines[i + 1]!);
-    if (/^traceparent:/i.test(line)) values.push(line.slice('traceparent:'.length).trim());
+    if (/^traceparent:/i.test(line)) values.push(trimOws(line.slice('traceparent:'.length)));
   }
   return values.length === 0 ? undefined : values.join(', ');
 }

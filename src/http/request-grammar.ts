@@ -60,7 +60,8 @@ function isOws(code: number): boolean {
   return code === 32 || code === 9;
 }
 
-function trimOws(value: string): string {
+/** Strips optional whitespace (RFC 9110 §5.6.3: SP and HTAB only, not a Unicode space such as 0xA0). */
+export function trimOws(value: string): string {
   let start = 0;
   let end = value.length;
   while (start < end && isOws(value.charCodeAt(start))) start++;

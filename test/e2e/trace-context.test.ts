@@ -123,6 +123,17 @@ describe('trace ids', () => {
     await server.waitForLog((line) => line.msg === 'request' && line.traceId === TRACE && line.status === 505);
   });
 
+  test('a traceparent ending in byte 0xA0 is invalid whether its request is served or refused', async () => {
+    // Optional whitespace is SP and HTAB alone (RFC 9110 §5.6.3): 0xA0 is part of the value.
+    const traceparent = `traceparent: 00-${TRACE}-${PARENT}-01\xa0\r\n`;
+    const served = await request(server.port, get('/sample.txt', server.port, traceparent));
+    assert.equal(served.status, 200);
+    assert.notEqual(traced(served), TRACE);
+    const refused = await request(server.port, `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n${traceparent}Host: 127.0.0.1\r\n\r\n`);
+    assert.equal(refused.status, 400);
+    assert.notEqual(traced(refused), TRACE);
+  });
+
   test('the interim 100 Continue carries the X-Trace-Id of its request, the same as the final response', async () => {
     const body = '{"traced":true}';
     for (const traceparent of ['', `traceparent: 00-${TRACE}-${PARENT}-01\r\n`]) {
