@@ -3,11 +3,11 @@
 // batch in one postMessage, and answers with one message whose buffers are transferred.
 // Every job ends in exactly one outcome: a result, or a failure that says what happened.
 import { closeSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { FromWorker, JobMessage, ToWorker } from './messages.js';
 import { BatchProgress } from './progress.js';
 import { BoundedQueue } from './queue.js';
+import { JobWatch, PoolClock, queueExpired } from './watchdog.js';
 import type { WorkerInput } from './worker-loop.js';
 
 /**
@@ -102,9 +102,8 @@ interface WorkerSlot<Job, Result> {
   readonly startedAt: number;
   /** The batch it runs now, in order; empty when idle. */
   batch: PendingJob<Job, Result>[];
-  /** The watchdog's last sight of the batch: jobs started then, and since when. */
-  seenStarted: number;
-  seenSince: number;
+  /** The watchdog's view of the batch: whether its running job is held past the job timeout. */
+  readonly watch: JobWatch;
   /**
    * Set when the watchdog terminated it: its batch was settled then, the running job failed as
    * timed out. A thread blocked in a system call exits only when the call returns, and until
@@ -137,20 +136,12 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
   private flushScheduled = false;
   private closing = false;
   private watchdog: NodeJS.Timeout | null = null;
-  /** When the watchdog last ran, on the monotonic clock. */
-  private lastWatch = 0;
-  /**
-   * How long the main thread stood still, left out of the pool's clock (see now). A watchdog
-   * tick more than an interval late means the process was frozen (SIGSTOP, a paused container
-   * or VM) or the event loop blocked: the workers were frozen too, or could not be handed jobs
-   * or have their results taken, and a job running fine must not time out for it. Judging
-   * after the poll phase, as the HTTP deadlines are, would not do: a job still running when a
-   * freeze ends needs time to finish.
-   */
-  private stalledMs = 0;
+  /** The clock of job and queue timeouts (see PoolClock). */
+  private readonly clock: PoolClock;
 
   constructor(private readonly options: PoolOptions<Job>) {
     this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+    this.clock = new PoolClock(options.jobTimeoutMs);
     // The ring holds waiting jobs, the ones submitted in this turn for idle workers, and
     // the jobs of a dead worker's batch put back.
     this.queue = new BoundedQueue(options.queueSize + 2 * options.size * this.maxBatch);
@@ -161,9 +152,8 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
     const ready: Promise<void>[] = [];
     for (let id = 1; id <= this.options.size; id++) ready.push(this.spawn(id));
     await Promise.all(ready);
-    const interval = Math.max(10, Math.min(1000, Math.floor(this.options.jobTimeoutMs / 4)));
-    this.lastWatch = performance.now();
-    this.watchdog = setInterval(() => this.watch(interval), interval);
+    this.clock.start();
+    this.watchdog = setInterval(() => this.watch(), this.clock.interval);
     this.watchdog.unref();
   }
 
@@ -194,7 +184,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
     const idle = this.idleCount();
     if (this.queue.length >= this.options.queueSize + idle) return false;
     const waited = idle === 0;
-    this.queue.push({ message: { id: this.nextJobId++, job }, done, submittedAt: this.now(), waited, putBack: false, note: null });
+    this.queue.push({ message: { id: this.nextJobId++, job }, done, submittedAt: this.clock.now(), waited, putBack: false, note: null });
     if (waited) this.options.events.saturated(this.stats());
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -213,14 +203,6 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
     const error = new Error('worker pool closed');
     for (const job of this.queue.drain()) job.done({ ok: false, failure: 'closed', error, workerId: null, note: null });
     await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
-  }
-
-  /**
-   * The pool's clock, for job and queue timeouts: monotonic, so that a step of the wall clock
-   * neither times a job out nor lets it run on, and stopped while the main thread stood still.
-   */
-  private now(): number {
-    return performance.now() - this.stalledMs;
   }
 
   private idleCount(): number {
@@ -244,7 +226,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
 
   /** Gives `slot` its share of the queue, with `idle` idle workers (itself included) to share it. */
   private dispatch(slot: WorkerSlot<Job, Result>, idle: number): void {
-    const now = this.now();
+    const now = this.clock.now();
     const count = Math.min(this.maxBatch, Math.ceil(this.queue.length / idle));
     const batch: PendingJob<Job, Result>[] = [];
     const transfer: ArrayBuffer[] = [];
@@ -256,8 +238,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
       if (job.waited) this.options.events.dequeued(slot.id, now - job.submittedAt);
     }
     slot.batch = batch;
-    slot.seenStarted = 0;
-    slot.seenSince = now;
+    slot.watch.reset(now);
     slot.progress.reset();
     const message: ToWorker<Job> = { type: 'batch', jobs: batch.map((job) => job.message) };
     slot.worker.postMessage(message, transfer);
@@ -270,7 +251,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
     // streams and closes them; a worker that tracked them would close them again on exit. So
     // what a stopped worker still held is closed by onExit, from its progress cells.
     const worker = new Worker(this.options.workerFile, { workerData, trackUnmanagedFds: false, resourceLimits: this.options.resourceLimits });
-    const slot: WorkerSlot<Job, Result> = { id, worker, progress, online: false, startedAt: this.now(), batch: [], seenStarted: 0, seenSince: 0, timedOut: false };
+    const slot: WorkerSlot<Job, Result> = { id, worker, progress, online: false, startedAt: this.clock.now(), batch: [], watch: new JobWatch(), timedOut: false };
     this.slots[id - 1] = slot;
     let failure: Error | null = null;
     worker.on('message', (message: FromWorker<Result>) => this.onMessage(slot, message));
@@ -308,37 +289,34 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
     if (this.queue.length > 0) this.dispatch(slot, this.idleCount());
   }
 
-  /** The watchdog: a job running or waiting past the job timeout is ended. */
-  private watch(interval: number): void {
-    const watchedAt = performance.now();
-    const late = watchedAt - this.lastWatch - interval;
-    if (late > interval) this.stalledMs += late;
-    this.lastWatch = watchedAt;
-    const now = this.now();
+  /** The watchdog's tick: a job running or waiting past the job timeout is ended. */
+  private watch(): void {
+    this.clock.tick();
+    const now = this.clock.now();
     const limit = this.options.jobTimeoutMs;
     for (const slot of this.slots) {
       if (slot.batch.length === 0 || slot.timedOut) continue;
-      const started = slot.progress.started();
-      if (started !== slot.seenStarted) {
-        slot.seenStarted = started;
-        slot.seenSince = now;
-      } else if (now - slot.seenSince >= limit) {
-        slot.timedOut = true;
-        this.options.events.workerTimedOut(slot.id, now - slot.seenSince);
-        void slot.worker.terminate();
-        // Its jobs are answered now, not when it exits: a thread blocked in a system call (an
-        // fsync on a hung NFS mount) exits only when the call returns, if ever. Its slot stays
-        // taken until then, so stuck threads never outnumber MAX_THREADS.
-        this.settle(slot, new Error(`worker ${slot.id} exceeded the job timeout`));
-      }
+      const heldMs = slot.watch.overdue(slot.progress.started(), now, limit);
+      if (heldMs !== null) this.giveUp(slot, heldMs);
     }
     // Jobs of a settled batch that were put back go to the idle workers.
     if (this.queue.length > 0) this.flush();
     const error = new Error(`no worker took the job within ${limit} ms`);
-    for (let job = this.queue.peek(); job !== undefined && now - job.submittedAt >= limit; job = this.queue.peek()) {
+    for (let job = this.queue.peek(); job !== undefined && queueExpired(job.submittedAt, now, limit); job = this.queue.peek()) {
       this.queue.shift();
       job.done({ ok: false, failure: 'queue-timeout', error, workerId: null, note: null });
     }
+  }
+
+  /** Terminates a worker that held one job past the job timeout. */
+  private giveUp(slot: WorkerSlot<Job, Result>, heldMs: number): void {
+    slot.timedOut = true;
+    this.options.events.workerTimedOut(slot.id, heldMs);
+    void slot.worker.terminate();
+    // Its jobs are answered now, not when it exits: a thread blocked in a system call (an
+    // fsync on a hung NFS mount) exits only when the call returns, if ever. Its slot stays
+    // taken until then, so stuck threads never outnumber MAX_THREADS.
+    this.settle(slot, new Error(`worker ${slot.id} exceeded the job timeout`));
   }
 
   /**
@@ -357,7 +335,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
       if (index === running) fail(job, slot.timedOut ? 'timed-out' : 'crashed');
       else if (!this.options.mayRepeat(job.message.job)) fail(job, index < running ? 'lost' : 'not-run');
       // Put back once: a job whose worker dies twice around it fails rather than loop.
-      else if (job.putBack || this.closing || !this.queue.unshift({ ...job, putBack: true, submittedAt: this.now() })) fail(job, 'not-run');
+      else if (job.putBack || this.closing || !this.queue.unshift({ ...job, putBack: true, submittedAt: this.clock.now() })) fail(job, 'not-run');
     }
     return running;
   }
@@ -384,7 +362,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
       );
     };
     // A worker that dies before running any job (a broken install) is retried once a second, not in a hot loop.
-    if (running >= 0 || this.now() - slot.startedAt >= RESTART_BACKOFF_MS) respawn();
+    if (running >= 0 || this.clock.now() - slot.startedAt >= RESTART_BACKOFF_MS) respawn();
     else setTimeout(respawn, RESTART_BACKOFF_MS).unref();
   }
 }
