@@ -333,6 +333,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
     for (let index = batch.length - 1; index >= 0; index--) {
       const job = batch[index]!;
       if (index === running) fail(job, slot.timedOut ? 'timed-out' : 'crashed');
+      // Not run again: it has run, or it has not but the buffers it moved died with the worker.
       else if (!this.options.mayRepeat(job.message.job)) fail(job, index < running ? 'lost' : 'not-run');
       // Put back once: a job whose worker dies twice around it fails rather than loop.
       else if (job.putBack || this.closing || !this.queue.unshift({ ...job, putBack: true, submittedAt: this.clock.now() })) fail(job, 'not-run');

@@ -15,6 +15,7 @@ import { BodyBudget } from '../../../src/http/body-budget.js';
 import { Connection } from '../../../src/http/connection.js';
 import type { ConnectionDeps } from '../../../src/http/connection-settings.js';
 import { ResponseCache } from '../../../src/http/response-cache.js';
+import { transferList } from '../../../src/pool/messages.js';
 import { WorkerPool, type JobOutcome, type JobRunner, type PoolEvents, type PoolStats } from '../../../src/pool/pool.js';
 import { ConditionLogs } from '../../../src/log.js';
 import { UploadLeftovers } from '../../../src/upload-leftovers.js';
@@ -53,6 +54,8 @@ interface PoolSetup {
   maxBatch?: number;
   jobTimeoutMs?: number;
   data?: Partial<FaultyWorkerData>;
+  /** Move upload bodies to the worker, as app.ts does; by default nothing is moved. */
+  transferBodies?: boolean;
 }
 
 async function startPool(size: number, events: PoolEvents, setup: PoolSetup = {}): Promise<Pool> {
@@ -64,7 +67,7 @@ async function startPool(size: number, events: PoolEvents, setup: PoolSetup = {}
     workerFile: FAULTY_WORKER,
     workerData: data,
     events,
-    transferOf: () => [],
+    transferOf: (job) => (setup.transferBodies === true && job.kind === 'upload' ? transferList([job.body]) : []),
     // Paths under /once stand for jobs with side effects, which must not run twice.
     mayRepeat: (job) => job.kind === 'static' && !job.path.startsWith('/once'),
     ...(setup.maxBatch === undefined ? {} : { maxBatch: setup.maxBatch }),
@@ -78,8 +81,12 @@ function job(path: string): StaticJob {
 }
 
 function submit(pool: Pool, path: string): Promise<Outcome> {
+  return submitJob(pool, job(path));
+}
+
+function submitJob(pool: Pool, job: Job): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    if (!pool.submit(job(path), resolve)) reject(new Error(`pool refused ${path}`));
+    if (!pool.submit(job, resolve)) reject(new Error(`pool refused a ${job.kind} job`));
   });
 }
 
@@ -159,6 +166,34 @@ test('a job with side effects that finished before its worker died is reported l
     // Never started, but its buffers may have gone to the dead worker: safe to retry, not to repeat.
     assert.equal(failure(outcomes[2]!).failure, 'not-run');
   } finally {
+    await pool.close();
+  }
+});
+
+test('a worker that dies after posting its results, before starting the batch it was handed next: its static job goes to the replacement; its upload, whose body went with the dead worker, fails as not-run', async () => {
+  const events = new RecordedEvents();
+  const pool = await startPool(1, events, { transferBodies: true });
+  // The worker dies within a second of its start, before starting a job of its batch: it is
+  // replaced after the restart backoff, whose timer does not hold the process open.
+  const holdOpen = setInterval(() => undefined, 1000);
+  try {
+    const running = Promise.all(['/exit-on-next', '/sleep-300'].map((path) => submit(pool, path)));
+    await waitFor(() => pool.stats().busy === 1, 'the first batch running', 2000);
+    // Both wait for the one worker, and go to it in one batch as soon as it answers.
+    const body = new TextEncoder().encode('{"stored":"once"}');
+    const upload = submitJob(pool, { kind: 'upload', body });
+    const after = submit(pool, '/a');
+    assert.deepEqual((await running).map(textOf), ['served /exit-on-next', 'served /sleep-300']);
+    const failed = failure(await upload);
+    assert.equal(failed.failure, 'not-run');
+    assert.equal(failed.workerId, 1);
+    assert.equal(body.byteLength, 0, 'the body was moved to the worker that died: nothing is left to send again');
+    assert.equal(textOf(await after), 'served /a');
+    assert.deepEqual(events.exits.map(({ workerId }) => workerId), [1]);
+    await waitFor(() => events.restarts.length === 1, 'the replacement worker');
+    await assertServes(pool, 5);
+  } finally {
+    clearInterval(holdOpen);
     await pool.close();
   }
 });
