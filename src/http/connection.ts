@@ -9,7 +9,7 @@ import type { ParsedRequest, RequestHead } from '../core/request.js';
 import { errorResponse, type Response } from '../core/response.js';
 import type { ErrorStatus } from '../core/status.js';
 import { MAX_HOLDING, MAX_IN_FLIGHT, type Accepted, type ConnectionDeps, type ConnectionOwner } from './connection-settings.js';
-import { deadlineOf, phaseFor, type Phase } from './deadline.js';
+import { Deadline } from './deadline.js';
 import { abandoned, CLIENT_CLOSED, completed, dispatch, giveUploadBack, immediateResponse, routeAndGate, type Responder } from './dispatch.js';
 import type { BodyShare } from './body-budget.js';
 import type { SendOutcome } from './file-sender.js';
@@ -32,10 +32,9 @@ type Lifecycle = 'serving' | 'draining' | 'client-ended' | 'ended' | 'closed';
 const LIFECYCLE_ORDER: readonly Lifecycle[] = ['serving', 'draining', 'client-ended', 'ended', 'closed'];
 
 export class Connection implements Responder {
-  /** When `phase` expires, in ms on the monotonic clock (deadline.ts); 0 for none. Checked by the server's sweep. */
-  private deadline = 0;
-  private phase: Phase = 'idle';
   private lifecycle: Lifecycle = 'serving';
+  /** Checked by the server's sweep (checkDeadline). */
+  private readonly deadline: Deadline;
   private readonly reader: RequestReader;
   private readonly exchanges = new ExchangeQueue();
   private readonly writer: ResponseWriter;
@@ -45,11 +44,6 @@ export class Connection implements Responder {
   /** The response whose file the writer is streaming, while it does. */
   private streaming: { readonly exchange: Exchange; readonly status: number; readonly keepAlive: boolean } | null = null;
   private requestCount = 0;
-  /**
-   * When the latest request began. A request answered at once (a cached file, OPTIONS) never
-   * moves the phase off idle, so an idle deadline set before it counts from here instead.
-   */
-  private latestRequestBegan = 0;
   /** While draining: how long an idle connection waits for the client's last request. */
   private idleGraceMs = 0;
   private idleCloseTimer: NodeJS.Timeout | null = null;
@@ -67,6 +61,7 @@ export class Connection implements Responder {
   ) {
     // Rounded down: the announced timeout is a time the connection surely stays open.
     this.connectionFields = { keepAlive: true, keepAliveTimeoutSeconds: Math.floor(deps.settings.keepAliveTimeoutMs / 1000), remainingRequests: 0 };
+    this.deadline = new Deadline(deps.settings);
     this.reader = new RequestReader(stream, deps.settings.limits, {
       hasRoom: () => this.exchanges.length < MAX_IN_FLIGHT && this.exchanges.holding() < MAX_HOLDING && !this.stream.writableNeedDrain,
       head: (head) => this.onHead(head),
@@ -83,7 +78,7 @@ export class Connection implements Responder {
     stream.on('drain', () => this.onDrain());
     stream.on('error', (error) => this.deps.log.debug({ conn: id, err: error.message }, 'socket error'));
     stream.on('close', () => this.onClose());
-    this.setDeadline('idle');
+    this.deadline.enter('idle', this.reader.requestBegan);
     // Last, once the connection is whole: these bytes may already hold whole requests.
     const first = accepted.firstBytes;
     if (first !== null && first.length > 0) this.read(Buffer.from(first.buffer, first.byteOffset, first.length));
@@ -113,16 +108,7 @@ export class Connection implements Responder {
 
   /** Called by the server's sweep with the current time. */
   checkDeadline(now: number): void {
-    if (this.deadline === 0 || now < this.deadline) return;
-    const phase = this.phase;
-    if (phase === 'idle') {
-      const idleUntil = this.latestRequestBegan + this.deps.settings.keepAliveTimeoutMs;
-      if (now < idleUntil) {
-        this.deadline = idleUntil;
-        return;
-      }
-    }
-    this.deadline = 0;
+    const phase = this.deadline.expired(now);
     if (phase === 'idle') {
       this.deps.log.debug({ conn: this.id }, 'keep-alive timeout, closing');
       this.end();
@@ -164,7 +150,7 @@ export class Connection implements Responder {
   /** `bodyFollows`: the head of a request whose body is still to be read. */
   private openExchange(head: RequestHead, bodyFollows: boolean): Exchange {
     const exchange = requestExchange(this.deps, this.accepted, head, ++this.requestCount);
-    this.latestRequestBegan = this.reader.requestBegan;
+    this.deadline.noteRequest(this.reader.requestBegan);
     // The server is leaving: its client's next connection goes where the balancer now routes.
     if (this.owner.windingDown()) exchange.keepAlive = false;
     this.exchanges.push(exchange);
@@ -379,13 +365,13 @@ export class Connection implements Responder {
     this.advance('ended');
     this.reader.stop();
     this.stream.end();
-    this.setDeadline('closing');
+    this.deadline.enter('closing', this.reader.requestBegan);
     this.owner.ended();
   }
 
   private onClose(): void {
     this.advance('closed');
-    this.deadline = 0;
+    this.deadline.clear();
     const unfinished = this.takeAwaitingBody();
     unfinished?.share.release();
     this.writer.stop();
@@ -403,17 +389,12 @@ export class Connection implements Responder {
     this.stream.removeAllListeners();
   }
 
+  /** Tells the deadline what the connection is doing now. */
   private updateDeadline(): void {
     if (this.ended) return;
     const inFlight = this.exchanges.length > 0;
     const writing = this.writer.busy || (inFlight && this.stream.writableLength > 0);
     // Requests that wait for the reader's next turn are the server's to take, like those in flight.
-    const phase = phaseFor(this.phase, this.awaitingBody !== null, writing, inFlight || this.reader.yielding, this.reader.inRequest);
-    if (phase !== null) this.setDeadline(phase);
-  }
-
-  private setDeadline(phase: Phase): void {
-    this.phase = phase;
-    this.deadline = deadlineOf(phase, this.deps.settings, this.reader.requestBegan);
+    this.deadline.follow(this.awaitingBody !== null, writing, inFlight || this.reader.yielding, this.reader.inRequest, this.reader.requestBegan);
   }
 }

@@ -1,8 +1,9 @@
-// Which timeout a connection's one deadline stands for (docs/architecture.md, "Deadline
-// phase"): the connection says what it is doing, this says which phase applies and when it
-// expires. Pure but for the clock, and nothing here allocates. Times are milliseconds on the
-// monotonic clock (performance.now), which a step of the wall clock (NTP, a VM resumed) does
-// not move: a step of Date.now would expire every deadline at once, or hold them off for as long.
+// A connection's one deadline (docs/architecture.md, "Deadline phase"): the connection says
+// what it is doing, this says which phase applies, when it expires, and once it has. Pure but
+// for the clock; nothing here allocates but the connection's one Deadline. Times are
+// milliseconds on the monotonic clock (performance.now), which a step of the wall clock (NTP,
+// a VM resumed) does not move: a step of Date.now would expire every deadline at once, or
+// hold them off for as long.
 // Imported, not the global: reading the global `performance` (a lazy accessor on globalThis)
 // costs more than the clock itself (bench/README.md, "Instructions per exchange").
 import { performance } from 'node:perf_hooks';
@@ -52,5 +53,62 @@ export function deadlineOf(phase: Phase, settings: DeadlineSettings, requestBega
       return performance.now() + CLOSE_GRACE_MS;
     case 'none':
       return 0;
+  }
+}
+
+/**
+ * A connection's deadline: the phase it stands for and when that expires. The connection
+ * tells it what it is doing (follow); the server's sweep asks what has expired.
+ */
+export class Deadline {
+  /** When `phase` expires; 0 for never. */
+  private at = 0;
+  private phase: Phase = 'idle';
+  /**
+   * When the latest request began. A request answered at once (a cached file, OPTIONS) never
+   * moves the phase off idle, so an idle deadline set before it counts from here instead.
+   */
+  private latestRequestBegan = 0;
+
+  constructor(private readonly settings: DeadlineSettings) {}
+
+  /** Enters `phase` now. `requestBegan`: the first byte of the request being read. */
+  enter(phase: Phase, requestBegan: number): void {
+    this.phase = phase;
+    this.at = deadlineOf(phase, this.settings, requestBegan);
+  }
+
+  /** Enters, from now, the phase the connection's state calls for; an idle deadline is kept (see phaseFor). */
+  follow(readingBody: boolean, writing: boolean, inFlight: boolean, inRequest: boolean, requestBegan: number): void {
+    const phase = phaseFor(this.phase, readingBody, writing, inFlight, inRequest);
+    if (phase !== null) this.enter(phase, requestBegan);
+  }
+
+  /** A request began at `began` (its first byte). */
+  noteRequest(began: number): void {
+    this.latestRequestBegan = began;
+  }
+
+  /** No deadline any more: the socket is gone. */
+  clear(): void {
+    this.at = 0;
+  }
+
+  /**
+   * The phase whose deadline has passed by `now`, told once (there is no deadline after it);
+   * null while none has. An idle deadline runs on to the latest request's first byte plus the
+   * keep-alive timeout, if that is later.
+   */
+  expired(now: number): Phase | null {
+    if (this.at === 0 || now < this.at) return null;
+    if (this.phase === 'idle') {
+      const idleUntil = this.latestRequestBegan + this.settings.keepAliveTimeoutMs;
+      if (now < idleUntil) {
+        this.at = idleUntil;
+        return null;
+      }
+    }
+    this.at = 0;
+    return this.phase;
   }
 }
