@@ -9,6 +9,7 @@ import type { ParsedRequest, RequestHead } from '../core/request.js';
 import { errorResponse, type Response } from '../core/response.js';
 import type { ErrorStatus } from '../core/status.js';
 import { MAX_HOLDING, MAX_IN_FLIGHT, type Accepted, type ConnectionDeps, type ConnectionOwner } from './connection-settings.js';
+import { advance, closesWhenAnswered, hasEnded, type Lifecycle } from './connection-lifecycle.js';
 import { Deadline } from './deadline.js';
 import { abandoned, CLIENT_CLOSED, completed, dispatch, giveUploadBack, immediateResponse, routeAndGate, type Responder } from './dispatch.js';
 import type { BodyShare } from './body-budget.js';
@@ -20,18 +21,8 @@ import { RequestReader } from './request-reader.js';
 import { ResponseWriter } from './response-writer.js';
 import type { ImmediateRoute, Route } from './router.js';
 
-/**
- * Where the connection is in its life; it only moves forward (see advance).
- * - serving: reading and answering requests;
- * - draining: shutdown: finish what is in flight, read at most one more request, then close;
- * - client-ended: the client sent FIN: answer every request it completed, then close;
- * - ended: our side is closed, after the last response or a timeout; the client's close is awaited;
- * - closed: the socket is gone.
- */
-type Lifecycle = 'serving' | 'draining' | 'client-ended' | 'ended' | 'closed';
-const LIFECYCLE_ORDER: readonly Lifecycle[] = ['serving', 'draining', 'client-ended', 'ended', 'closed'];
-
 export class Connection implements Responder {
+  /** Where the connection is in its life: it only moves forward (see connection-lifecycle.ts). */
   private lifecycle: Lifecycle = 'serving';
   /** Checked by the server's sweep (checkDeadline). */
   private readonly deadline: Deadline;
@@ -69,7 +60,7 @@ export class Connection implements Responder {
       invalid: (status, reason, read) => this.failRequest(status, reason, read),
       inputEnded: () => this.onInputEnded(),
       nextTurn: () => {
-        if (!this.ended) this.read(null);
+        if (!hasEnded(this.lifecycle)) this.read(null);
       },
     });
     this.writer = new ResponseWriter(stream, () => this.updateDeadline(), (outcome) => this.onStreamed(outcome));
@@ -92,7 +83,7 @@ export class Connection implements Responder {
    */
   drain(idleGraceMs: number): void {
     this.idleGraceMs = idleGraceMs;
-    this.advance('draining');
+    this.lifecycle = advance(this.lifecycle, 'draining');
     // Requests that arrived before the signal but are not taken yet (the reader yielded its
     // turn, or waits for room) are served, as if the client had sent FIN after them; a body
     // being received may still come, as may the request of a reader that took all it had.
@@ -119,15 +110,6 @@ export class Connection implements Responder {
       this.deps.log.debug({ conn: this.id, phase }, phase === 'write' ? 'client stopped reading, destroying' : 'client never closed, destroying');
       this.stream.destroy();
     }
-  }
-
-  /** Moves the lifecycle forward to `to`; never back. */
-  private advance(to: Lifecycle): void {
-    if (LIFECYCLE_ORDER.indexOf(to) > LIFECYCLE_ORDER.indexOf(this.lifecycle)) this.lifecycle = to;
-  }
-
-  private get ended(): boolean {
-    return this.lifecycle === 'ended' || this.lifecycle === 'closed';
   }
 
   // Reading -----------------------------------------------------------------------------
@@ -254,7 +236,7 @@ export class Connection implements Responder {
 
   /** Writes every response that is ready, in request order, then decides what comes next. */
   private flush(): void {
-    while (!this.writer.busy && !this.ended) {
+    while (!this.writer.busy && !hasEnded(this.lifecycle)) {
       const exchange = this.exchanges.first();
       if (exchange === undefined) break;
       if (exchange.response === null) {
@@ -274,8 +256,7 @@ export class Connection implements Responder {
     const nothingAfter = this.exchanges.length === 0 && this.awaitingBody === null;
     // Draining, or the client has sent FIN: the last response is followed by our close, but
     // not while requests that arrived before the input ended are still to be read.
-    const closing = this.lifecycle === 'draining' || this.lifecycle === 'client-ended';
-    const isLast = nothingAfter && closing && !this.reader.takingLastRequests;
+    const isLast = nothingAfter && closesWhenAnswered(this.lifecycle) && !this.reader.takingLastRequests;
     const keepAlive = exchange.keepAlive && !isLast;
     const connection = this.connectionFields;
     connection.keepAlive = keepAlive;
@@ -312,9 +293,9 @@ export class Connection implements Responder {
   /** After writing: close when done, wait for a last request while draining, or read on. */
   private afterFlush(): void {
     const nothingInFlight = this.exchanges.length === 0 && this.awaitingBody === null && !this.writer.busy;
-    if (nothingInFlight && (this.lifecycle === 'client-ended' || this.lifecycle === 'draining') && this.reader.done) this.end();
+    if (nothingInFlight && closesWhenAnswered(this.lifecycle) && this.reader.done) this.end();
     else if (nothingInFlight && this.lifecycle === 'draining') this.closeWhenIdle();
-    if (this.ended || !this.reader.paused) return this.updateDeadline();
+    if (hasEnded(this.lifecycle) || !this.reader.paused) return this.updateDeadline();
     this.read(null);
   }
 
@@ -324,7 +305,7 @@ export class Connection implements Responder {
 
   /** The client sent FIN: answer every request it completed, then close. */
   private onClientEnd(): void {
-    this.advance('client-ended');
+    this.lifecycle = advance(this.lifecycle, 'client-ended');
     this.reader.clientEnded();
     this.flush();
   }
@@ -349,11 +330,11 @@ export class Connection implements Responder {
    * close only if nothing arrived. A request that does arrive is served with `Connection: close`.
    */
   private closeWhenIdle(): void {
-    if (this.idleCloseTimer !== null || this.ended) return;
+    if (this.idleCloseTimer !== null || hasEnded(this.lifecycle)) return;
     // After the poll phase, which reads whatever has arrived by now.
     this.idleCloseTimer = setTimeoutAfterPoll(() => {
       this.idleCloseTimer = null;
-      if (this.ended || this.exchanges.length > 0 || this.awaitingBody !== null || this.writer.busy || this.reader.inRequest) return;
+      if (hasEnded(this.lifecycle) || this.exchanges.length > 0 || this.awaitingBody !== null || this.writer.busy || this.reader.inRequest) return;
       // Our last response is still on its way: the client cannot have answered it yet.
       if (this.stream.writableLength > 0) this.closeWhenIdle();
       else this.end();
@@ -361,8 +342,8 @@ export class Connection implements Responder {
   }
 
   private end(): void {
-    if (this.ended) return;
-    this.advance('ended');
+    if (hasEnded(this.lifecycle)) return;
+    this.lifecycle = advance(this.lifecycle, 'ended');
     this.reader.stop();
     this.stream.end();
     this.deadline.enter('closing', this.reader.requestBegan);
@@ -370,7 +351,7 @@ export class Connection implements Responder {
   }
 
   private onClose(): void {
-    this.advance('closed');
+    this.lifecycle = advance(this.lifecycle, 'closed');
     this.deadline.clear();
     const unfinished = this.takeAwaitingBody();
     unfinished?.share.release();
@@ -391,7 +372,7 @@ export class Connection implements Responder {
 
   /** Tells the deadline what the connection is doing now. */
   private updateDeadline(): void {
-    if (this.ended) return;
+    if (hasEnded(this.lifecycle)) return;
     const inFlight = this.exchanges.length > 0;
     const writing = this.writer.busy || (inFlight && this.stream.writableLength > 0);
     // Requests that wait for the reader's next turn are the server's to take, like those in flight.
