@@ -27,8 +27,9 @@ export interface StaticJob {
   /** The target's query, "?" included, or "": a folder's redirect to its "/" keeps it. */
   readonly query: string;
   /**
-   * Set by the main thread's cache when it reads a file again: the file as it holds it. A file
-   * still the same is not read (see JobResult.unchanged).
+   * Set by the main thread's cache when it reads again a file whose bytes it may keep
+   * (CachedFile.settled): the file as it holds it. A file still the same is not read (see
+   * JobResult.unchanged).
    */
   readonly held?: FileFacts;
 }
@@ -80,6 +81,13 @@ export interface Representation {
 export interface CachedFile {
   readonly representation: Representation;
   readonly bytes: Uint8Array;
+  /**
+   * The file's last change was over before it was read (handlers/settled.ts): any later change
+   * moves its times, so a refresh that finds them the same may keep the bytes. Otherwise a
+   * change in the same clock tick as the read could hide behind the same times: a refresh
+   * reads the file again.
+   */
+  readonly settled: boolean;
 }
 
 /** A log line the worker wants written on the main thread, where the client is known. */

@@ -12,6 +12,7 @@ import { acceptedEncodings, entityTag, type Encoding } from './conditional.js';
 import { closeWatched, type DescriptorWatch } from './descriptors.js';
 import { classify, presentationHeaders, type ContentTable } from './files.js';
 import { notModified, respondWith } from './representation.js';
+import { isSettled } from './settled.js';
 
 export interface StaticContext {
   /** Real (symlink-free) paths of the roots. */
@@ -34,6 +35,8 @@ interface Opened {
   readonly fd: number;
   readonly realPath: string;
   readonly stats: Stats;
+  /** The wall clock just before `stats` was taken: what isSettled weighs them against. */
+  readonly statedAtMs: number;
 }
 
 type Found =
@@ -127,6 +130,7 @@ function openInside(path: string, root: string, watch: DescriptorWatch): Opened 
   }
   watch.opened(fd);
   try {
+    const statedAtMs = Date.now();
     const stats = fs.fstatSync(fd);
     const realPath = realPathOf(fd, path, stats);
     if (!isInside(realPath, root)) {
@@ -141,7 +145,7 @@ function openInside(path: string, root: string, watch: DescriptorWatch): Opened 
       closeWatched(fd, watch);
       return 'missing';
     }
-    return { fd, realPath, stats };
+    return { fd, realPath, stats, statedAtMs };
   } catch (error) {
     closeWatched(fd, watch);
     throw error;
@@ -290,7 +294,7 @@ function respondFromFile(method: 'GET' | 'HEAD', conditions: ConditionalHeaders,
     // is sent yet, and a moment later the file is whole: 503 with Retry-After says so.
     if (bytes.length < size || changedSince(file.fd, file.stats)) return { result: { response: errorResponse(503, method, RETRY_IN_A_SECOND), log: { level: 'warn', message: 'file changed while being read: 503' } }, keptOpen: false };
     const response = respondWith(method, conditions, representation, (start, length) => ({ kind: 'bytes', bytes: bytes.subarray(start, start + length) }));
-    return { result: { response, cacheable: { representation, bytes } }, keptOpen: false };
+    return { result: { response, cacheable: { representation, bytes, settled: isSettled(file.stats, file.statedAtMs) } }, keptOpen: false };
   }
   // Streamed: if the file turns out shorter than announced, the sender closes the connection
   // rather than let the next response stand in for the missing bytes.

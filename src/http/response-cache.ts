@@ -6,7 +6,10 @@
 // A file still asked for is read again shortly before its entry expires, by one job, so the
 // entry is replaced in time: otherwise every request for a hot file in the moment after its
 // expiry would miss and go to the pool at once. A file found unchanged then is not read at
-// all, and its entry keeps its bytes: answers given from it still share them.
+// all, and its entry keeps its bytes: answers given from it still share them. Unless the
+// bytes were read in the moment of the file's last change (CachedFile.settled): a second
+// change may then hide behind the same times, and an entry renewed on their word would serve
+// the old bytes for as long as the file stays hot; such a file is read again.
 import { close as closeFd } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Response } from '../core/response.js';
@@ -112,14 +115,14 @@ export class ResponseCache {
 
   /**
    * Reads the entry's file again with one job (a plain GET for the same key, naming the file as
-   * the entry holds it), which renews the entry when the file is unchanged and replaces it
-   * when it comes back changed but cacheable. Tried once per entry: if the pool is full or the
-   * file changed kind, the entry expires as it would have.
+   * the entry holds it if its times can vouch for the bytes), which renews the entry when the
+   * file is unchanged and replaces it when it comes back read and cacheable. Tried once per
+   * entry: if the pool is full or the file changed kind, the entry expires as it would have.
    */
   private refresh(entry: Entry, job: StaticJob): void {
     entry.refreshAt = Infinity;
     if (this.refresher === null) return;
-    const read: StaticJob = { kind: 'static', method: 'GET', path: job.path, conditions: {}, acceptEncoding: job.acceptEncoding, query: '', held: entry.representation.facts };
+    const read: StaticJob = { kind: 'static', method: 'GET', path: job.path, conditions: {}, acceptEncoding: job.acceptEncoding, query: '', held: entry.settled ? entry.representation.facts : undefined };
     this.refresher.submit(read, (outcome) => {
       if (!outcome.ok) return;
       const { response, cacheable, unchanged } = outcome.result;
@@ -137,7 +140,7 @@ export class ResponseCache {
    */
   private renew(job: StaticJob, entry: Entry, representation: Representation): void {
     if (this.entries.get(this.keyOf(job)) !== entry) return;
-    this.store(job, { representation, bytes: entry.bytes }, this.clock());
+    this.store(job, { representation, bytes: entry.bytes, settled: entry.settled }, this.clock());
   }
 
   /**

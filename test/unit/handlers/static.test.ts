@@ -9,6 +9,7 @@ import { after, test } from 'node:test';
 import type { FileFacts, StaticJob } from '../../../src/core/job.js';
 import { contentTable } from '../../../src/handlers/content-types.js';
 import type { DescriptorWatch } from '../../../src/handlers/descriptors.js';
+import { SETTLE_MARGIN_MS } from '../../../src/handlers/settled.js';
 import { realPathOf, serveStatic, type StaticContext } from '../../../src/handlers/static.js';
 
 const folder = mkdtempSync(join(tmpdir(), 'rawhttp-realpath-'));
@@ -91,6 +92,23 @@ test("the cache's refresh of a file it holds gets 304 and no bytes; a file chang
   assert.equal(new TextDecoder().decode(serveStatic(refresh(inPlace), context, UNWATCHED).cacheable!.bytes), 'v3');
   // The same tag, but not the same time to the fraction of a millisecond the tag leaves out.
   assert.equal(serveStatic(refresh({ ...changed.cacheable!.representation.facts, mtimeMs: changed.cacheable!.representation.facts.mtimeMs + 0.5 }), context, UNWATCHED).unchanged, undefined);
+});
+
+test('a file read in the second of its last change is cached as not settled: its times cannot vouch for the bytes', () => {
+  const root = realpathSync(folder);
+  const context: StaticContext = { resourcesRoot: root, uploadsRoot: join(root, 'uploads'), contentTable: contentTable({ inlineTypes: ['text/html'], downloadTypes: [] }), smallFileBytes: 64 * 1024, cacheControl: 'no-cache' };
+  writeFileSync(join(root, 'fresh.html'), 'v1');
+  const job: StaticJob = { kind: 'static', method: 'GET', path: '/fresh.html', conditions: {}, acceptEncoding: undefined, query: '', held: undefined };
+  assert.equal(serveStatic(job, context, UNWATCHED).cacheable?.settled, false, 'just written');
+  // The same file seen a margin later: the clock the handler weighs the times against moves on.
+  const now = Date.now;
+  const later = now() + SETTLE_MARGIN_MS + 10;
+  Date.now = () => later;
+  try {
+    assert.equal(serveStatic(job, context, UNWATCHED).cacheable?.settled, true);
+  } finally {
+    Date.now = now;
+  }
 });
 
 test('a small file rewritten while it is read gets 503 with Retry-After, never one version\'s tag on another\'s bytes', () => {

@@ -70,7 +70,7 @@ class CountingStream extends Duplex {
 function cachedPageDeps(allowedHosts: ReadonlySet<string>, settings: Partial<ConnectionDeps['settings']> = {}): ConnectionDeps {
   // A long TTL: every request here is answered from the main thread's cache, no worker involved.
   const cache = new ResponseCache(1 << 20, 3_600_000);
-  cache.store({ kind: 'static', method: 'GET', path: '/page.html', conditions: {}, acceptEncoding: undefined, query: '' }, { representation, bytes: PAGE }, Date.now());
+  cache.store({ kind: 'static', method: 'GET', path: '/page.html', conditions: {}, acceptEncoding: undefined, query: '' }, { representation, bytes: PAGE, settled: true }, Date.now());
   return {
     settings: { ...defaultConnectionSettings(allowedHosts), ...settings },
     bodies: new BodyBudget(64 << 20, { perClient: 8 << 20, maxBodyBytes: 1 << 20 }),

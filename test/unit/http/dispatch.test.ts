@@ -72,7 +72,7 @@ describe('dispatch', () => {
     assert.equal(submitted.length, 1);
     assert.equal(answers.length, 0, 'nothing answers before the job is done');
     const fromWorker = jsonResponse(200, { from: 'worker' });
-    submitted[0]!.done({ ok: true, workerId: 3, result: { response: fromWorker, cacheable: { representation, bytes: PAGE } } });
+    submitted[0]!.done({ ok: true, workerId: 3, result: { response: fromWorker, cacheable: { representation, bytes: PAGE, settled: true } } });
     assert.deepEqual(answers.map((a) => [a.exchange, a.response]), [[first, fromWorker]]);
     assert.equal(first.answeredBy, 3);
 

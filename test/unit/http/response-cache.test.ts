@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ConditionalHeaders, Job, JobResult, Representation, StaticJob } from '../../../src/core/job.js';
+import type { CachedFile, ConditionalHeaders, Job, JobResult, StaticJob } from '../../../src/core/job.js';
 import type { JobOutcome, JobRunner } from '../../../src/pool/pool.js';
 import { headStart, httpDate } from '../../../src/http/head.js';
 import { ENTRY_OVERHEAD_BYTES, ResponseCache } from '../../../src/http/response-cache.js';
@@ -11,12 +11,14 @@ function work(path: string, options: { method?: StaticJob['method']; conditions?
   return { kind: 'static', method: options.method ?? 'GET', path, conditions: options.conditions ?? NO_CONDITIONS, acceptEncoding: options.acceptEncoding, query: '' };
 }
 
-function file(text: string, etag = '"e1"'): { representation: Representation; bytes: Uint8Array } {
+/** A file as a worker read it; `settled`: its times vouch for the bytes (CachedFile.settled). */
+function file(text: string, etag = '"e1"', settled = true): CachedFile {
   const bytes = new TextEncoder().encode(text);
   const validators = [['ETag', etag]] as const;
   return {
     representation: { headers: [['Content-Type', 'text/html; charset=utf-8'], ...validators], validators, facts: { size: bytes.length, mtimeMs: 1_000_000, etag, ino: 1, ctimeMs: 1_000_000 } },
     bytes,
+    settled,
   };
 }
 
@@ -168,6 +170,19 @@ describe('response cache', () => {
     assert.ok(before?.body.kind === 'bytes' && after?.body.kind === 'bytes' && before.body.bytes === after.body.bytes, 'the very same bytes');
     assert.deepEqual(after.headers.at(-1), ['Vary', 'Accept-Encoding'], 'the representation as it is now');
     assert.equal(cache.lookup(work('/a.html'), 1800), null, 'another TTL from the renewal, no more');
+  });
+
+  test('a file read in the moment of its last change is read again at its refresh, never renewed on the strength of its times', () => {
+    const submitted: Array<{ job: Job; done: (outcome: JobOutcome<JobResult>) => void }> = [];
+    const cache = new ResponseCache(1 << 20, 1000, { submit: (job, done) => (submitted.push({ job, done }), true) }, () => 800);
+    cache.store(work('/a.html'), file('torn', '"1"', false), 0);
+    assert.equal(bodyText(cache.lookup(work('/a.html'), 800)), 'torn');
+    assert.deepEqual(submitted[0]!.job, { ...work('/a.html'), held: undefined }, 'a plain GET that reads the file whatever its times');
+    const whole = file('whole', '"1"');
+    submitted[0]!.done({ ok: true, workerId: 1, result: { response: { status: 200, headers: [], contentLength: 5, body: { kind: 'bytes', bytes: whole.bytes } }, cacheable: whole } as unknown as JobResult });
+    assert.equal(bodyText(cache.lookup(work('/a.html'), 900)), 'whole', 'the bytes read again replace the entry, though its tag is the same');
+    assert.equal(submitted.length, 1);
+    assert.notEqual(cache.lookup(work('/a.html'), 1600), null, 'and it lives its own TTL');
   });
 
   test('a refresh that finds the file unchanged leaves alone an entry replaced meanwhile', () => {
