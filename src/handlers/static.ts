@@ -54,12 +54,30 @@ const DELETED_SUFFIX = ' (deleted)';
 /** Where the descriptor really points: one readlink on Linux, a realpath walk elsewhere. */
 export function realPathOf(fd: number, opened: string, stats: Stats): string {
   try {
-    const linked = fs.readlinkSync(`/proc/self/fd/${fd}`);
-    // Replaced since it was opened (a deploy renames the new version over it) or removed: the
-    // descriptor still reads the file it opened, whose name was the one before the suffix.
-    return stats.nlink === 0 && linked.endsWith(DELETED_SUFFIX) ? linked.slice(0, -DELETED_SUFFIX.length) : linked;
+    return nameBeforeDeletion(fs.readlinkSync(`/proc/self/fd/${fd}`), (path) => isSameFile(path, stats));
   } catch {
     return fs.realpathSync.native(opened);
+  }
+}
+
+/**
+ * The path a descriptor's link names. A file unlinked since it was opened (a deploy renamed a
+ * new version over it, or it was removed) has DELETED_SUFFIX appended; the descriptor still
+ * reads that file, whose name was the one before the suffix. A file whose name really ends so
+ * is the one found under it. Not judged by a link count: the unlink may fall between the fstat
+ * and the readlink, and a file with another hard link keeps a count above 0.
+ */
+export function nameBeforeDeletion(linked: string, isThisFile: (path: string) => boolean): string {
+  return linked.endsWith(DELETED_SUFFIX) && !isThisFile(linked) ? linked.slice(0, -DELETED_SUFFIX.length) : linked;
+}
+
+/** Whether `path` names the file `stats` describes (inode and device); a path that cannot be looked at does not. */
+function isSameFile(path: string, stats: Stats): boolean {
+  try {
+    const found = fs.lstatSync(path, { throwIfNoEntry: false });
+    return found !== undefined && found.ino === stats.ino && found.dev === stats.dev;
+  } catch {
+    return false;
   }
 }
 

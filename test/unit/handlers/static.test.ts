@@ -2,7 +2,7 @@
 // a deploy that renames a new version over a page must not make the old one unservable. And
 // the cache's refresh: a file it already holds is not read again.
 import assert from 'node:assert/strict';
-import { closeSync, fstatSync, mkdtempSync, openSync, realpathSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, linkSync, mkdtempSync, openSync, realpathSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -10,7 +10,7 @@ import type { FileFacts, StaticJob } from '../../../src/core/job.js';
 import { contentTable } from '../../../src/handlers/content-types.js';
 import type { DescriptorWatch } from '../../../src/handlers/descriptors.js';
 import { SETTLE_MARGIN_MS } from '../../../src/handlers/settled.js';
-import { realPathOf, serveStatic, type StaticContext } from '../../../src/handlers/static.js';
+import { nameBeforeDeletion, realPathOf, serveStatic, type StaticContext } from '../../../src/handlers/static.js';
 
 const folder = mkdtempSync(join(tmpdir(), 'rawhttp-realpath-'));
 after(() => rmSync(folder, { recursive: true, force: true }));
@@ -51,6 +51,47 @@ test('a name that really ends in " (deleted)" is left whole', () => {
     assert.equal(realPathOf(fd, path, fstatSync(fd)), path);
   } finally {
     closeSync(fd);
+  }
+});
+
+test('a file with another hard link, removed under the name it was opened by, keeps that name', () => {
+  const { fd, path } = opened('linked.txt');
+  try {
+    linkSync(path, join(folder, 'other-name.txt'));
+    unlinkSync(path);
+    assert.equal(realPathOf(fd, path, fstatSync(fd)), path);
+  } finally {
+    closeSync(fd);
+  }
+});
+
+test('the " (deleted)" suffix is the kernel\'s unless a file is found under the whole name', () => {
+  assert.equal(nameBeforeDeletion('/root/page.txt (deleted)', () => false), '/root/page.txt');
+  assert.equal(nameBeforeDeletion('/root/page.txt (deleted)', () => true), '/root/page.txt (deleted)');
+  assert.equal(nameBeforeDeletion('/root/page.txt', () => false), '/root/page.txt');
+});
+
+test('a page renamed over between its fstat and its readlink is served, not refused for the suffix', () => {
+  const root = realpathSync(folder);
+  const context: StaticContext = { resourcesRoot: root, uploadsRoot: join(root, 'uploads'), contentTable: contentTable({ inlineTypes: ['text/html'], downloadTypes: ['text/plain'] }), smallFileBytes: 64 * 1024, cacheControl: 'no-cache' };
+  writeFileSync(join(root, 'deploy.txt'), 'v1');
+  const fsModule = process.getBuiltinModule('node:fs');
+  const readlinkSync = fsModule.readlinkSync;
+  let replaced = false;
+  fsModule.readlinkSync = ((...args: Parameters<typeof readlinkSync>) => {
+    if (!replaced) {
+      replaced = true;
+      writeFileSync(join(root, 'deploy.next'), 'v2');
+      renameSync(join(root, 'deploy.next'), join(root, 'deploy.txt'));
+    }
+    return readlinkSync(...args);
+  }) as typeof readlinkSync;
+  try {
+    const result = serveStatic({ kind: 'static', method: 'GET', path: '/deploy.txt', conditions: {}, acceptEncoding: undefined, query: '', held: undefined }, context, UNWATCHED);
+    assert.ok(replaced, 'the link was read');
+    assert.notEqual(result.response.status, 415, 'judged by its name, not by a type ".txt (deleted)"');
+  } finally {
+    fsModule.readlinkSync = readlinkSync;
   }
 });
 
