@@ -223,10 +223,22 @@ function find(job: StaticJob, context: StaticContext, watch: DescriptorWatch): F
   return { ok: false, result: refuseOpen('missing', job.method) };
 }
 
-/** Whether the open file has been written to (or resized) since `before` was taken. */
-function changedSince(fd: number, before: Stats): boolean {
-  const now = fs.fstatSync(fd);
-  return now.size !== before.size || now.mtimeMs !== before.mtimeMs || now.ctimeMs !== before.ctimeMs;
+/** The fields of an fstat that tell what became of a file. */
+type FileState = Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs' | 'nlink'>;
+
+/**
+ * What became of an open file while it was read, from its fstat before and after:
+ * - 'same': nothing;
+ * - 'unlinked': its last name is gone (a deploy renamed a new version over it, or it was
+ *   removed). That moves its change time, but with its size and modification time as they
+ *   were, the bytes are a whole version: only no longer the one its name serves;
+ * - 'changed': written to, resized, or changed in some other way: the bytes may belong to
+ *   another version than the tag.
+ */
+export function afterRead(before: FileState, now: FileState): 'same' | 'unlinked' | 'changed' {
+  if (now.size !== before.size || now.mtimeMs !== before.mtimeMs) return 'changed';
+  if (now.ctimeMs !== before.ctimeMs && !(before.nlink > 0 && now.nlink === 0)) return 'changed';
+  return now.nlink === 0 ? 'unlinked' : 'same';
 }
 
 function readRange(fd: number, start: number, length: number): Uint8Array {
@@ -307,11 +319,14 @@ function respondFromFile(method: 'GET' | 'HEAD', conditions: ConditionalHeaders,
   if (size <= smallFileBytes) {
     if (isHeld(representation.facts, held)) return { result: { response: notModified(representation), unchanged: representation }, keptOpen: false };
     const bytes = readRange(file.fd, 0, size);
+    const after = bytes.length < size ? 'changed' : afterRead(file.stats, fs.fstatSync(file.fd));
     // Rewritten while being read (shorter than its size a moment ago, or changed since the
     // stat its ETag comes from): the bytes may belong to another version than the tag. Nothing
     // is sent yet, and a moment later the file is whole: 503 with Retry-After says so.
-    if (bytes.length < size || changedSince(file.fd, file.stats)) return { result: { response: errorResponse(503, method, RETRY_IN_A_SECOND), log: { level: 'warn', message: 'file changed while being read: 503' } }, keptOpen: false };
+    if (after === 'changed') return { result: { response: errorResponse(503, method, RETRY_IN_A_SECOND), log: { level: 'warn', message: 'file changed while being read: 503' } }, keptOpen: false };
     const response = respondWith(method, conditions, representation, (start, length) => ({ kind: 'bytes', bytes: bytes.subarray(start, start + length) }));
+    // An unlinked file is sent (a whole version, as it was when asked for) but not cached: its name serves another now.
+    if (after === 'unlinked') return { result: { response }, keptOpen: false };
     return { result: { response, cacheable: { representation, bytes, settled: isSettled(file.stats, file.statedAtMs) } }, keptOpen: false };
   }
   // Streamed: if the file turns out shorter than announced, the sender closes the connection

@@ -1,7 +1,7 @@
 // The main thread's small-file cache: hits skip the workers, and a file changed on disk is
 // served fresh once FILE_CACHE_TTL_MS has passed.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -99,6 +99,54 @@ test('a small file rewritten while workers read it: every response keeps its fra
     await Promise.all([rewriting, ...Array.from({ length: 4 }, client)]);
     t.diagnostic(`${rewrites} rewrites; statuses ${JSON.stringify([...statuses])}`);
     assert.ok((statuses.get(200) ?? 0) > 100, 'the race ran');
+  } finally {
+    await racing.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a deploy renaming new versions over small files while clients fetch them: every answer is 200 with one whole version', async (t) => {
+  // No cache: every request reads the file in a worker, racing the renames.
+  const dir = mkdtempSync(join(tmpdir(), 'rawhttp-deploy-'));
+  const racing = await startServer({ env: { RESOURCES_DIR: dir, FILE_CACHE_TTL_MS: '0', MAX_REQUESTS_PER_CONNECTION: '100000' } });
+  const names = ['dep.txt', 'dep.html'];
+  const version = (n: number): Buffer => Buffer.alloc(2000, 48 + (n % 10));
+  try {
+    for (const name of names) writeFileSync(join(dir, name), version(0));
+    const until = Date.now() + 2500;
+    let deploys = 0;
+    const deploying = (async () => {
+      while (Date.now() < until) {
+        deploys++;
+        for (const name of names) {
+          writeFileSync(join(dir, `${name}.next`), version(deploys));
+          renameSync(join(dir, `${name}.next`), join(dir, name));
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    const statuses = new Map<string, number>();
+    const client = async (name: string): Promise<void> => {
+      const socket = await RawClient.connect(racing.port);
+      try {
+        for (let asked = 1; Date.now() < until; asked++) {
+          socket.write(get(`/${name}`, racing.port));
+          const response = (await socket.responses(asked, 5000)).at(-1)!;
+          const key = `${name} ${response.status}`;
+          statuses.set(key, (statuses.get(key) ?? 0) + 1);
+          if (response.status === 200) {
+            assert.equal(response.body.length, 2000);
+            assert.ok(response.body.every((byte) => byte === response.body[0]), 'one version, whole');
+          }
+        }
+      } finally {
+        socket.close();
+      }
+    };
+    await Promise.all([deploying, ...names.flatMap((name) => [client(name), client(name)])]);
+    t.diagnostic(`${deploys} deploys; ${JSON.stringify([...statuses])}`);
+    for (const [key, count] of statuses) assert.ok(key.endsWith(' 200'), `${key}: ${count} times`);
+    assert.ok([...statuses.values()].reduce((a, b) => a + b, 0) > 500, 'the race ran');
   } finally {
     await racing.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -10,7 +10,7 @@ import type { FileFacts, StaticJob } from '../../../src/core/job.js';
 import { contentTable } from '../../../src/handlers/content-types.js';
 import type { DescriptorWatch } from '../../../src/handlers/descriptors.js';
 import { SETTLE_MARGIN_MS } from '../../../src/handlers/settled.js';
-import { nameBeforeDeletion, realPathOf, serveStatic, type StaticContext } from '../../../src/handlers/static.js';
+import { afterRead, nameBeforeDeletion, realPathOf, serveStatic, type StaticContext } from '../../../src/handlers/static.js';
 
 const folder = mkdtempSync(join(tmpdir(), 'rawhttp-realpath-'));
 after(() => rmSync(folder, { recursive: true, force: true }));
@@ -90,6 +90,9 @@ test('a page renamed over between its fstat and its readlink is served, not refu
     const result = serveStatic({ kind: 'static', method: 'GET', path: '/deploy.txt', conditions: {}, acceptEncoding: undefined, query: '', held: undefined }, context, UNWATCHED);
     assert.ok(replaced, 'the link was read');
     assert.notEqual(result.response.status, 415, 'judged by its name, not by a type ".txt (deleted)"');
+    assert.equal(result.response.status, 200);
+    assert.ok(result.response.body.kind === 'bytes');
+    assert.equal(new TextDecoder().decode(result.response.body.bytes), 'v1', 'the version it opened');
   } finally {
     fsModule.readlinkSync = readlinkSync;
   }
@@ -185,6 +188,48 @@ test('a small file rewritten while it is read gets 503 with Retry-After, never o
   }
   const after = serveStatic(job, context, UNWATCHED);
   assert.equal(new TextDecoder().decode(after.cacheable!.bytes), 'v2v2');
+});
+
+test('what became of a file while it was read, from its fstat before and after', () => {
+  const before = { size: 4, mtimeMs: 1000, ctimeMs: 1000, nlink: 1 };
+  assert.equal(afterRead(before, before), 'same');
+  assert.equal(afterRead(before, { ...before, ctimeMs: 2000, nlink: 0 }), 'unlinked', 'renamed over or removed: the bytes are a whole version');
+  assert.equal(afterRead({ ...before, nlink: 2 }, { ...before, ctimeMs: 2000, nlink: 0 }), 'unlinked', 'every hard link removed');
+  assert.equal(afterRead({ ...before, nlink: 0 }, { ...before, nlink: 0 }), 'unlinked', 'unlinked before its fstat: still not the name\'s');
+  assert.equal(afterRead(before, { ...before, ctimeMs: 2000, nlink: 2 }), 'changed', 'a change time moved by anything but the last unlink');
+  assert.equal(afterRead({ ...before, nlink: 0 }, { ...before, ctimeMs: 2000, nlink: 0 }), 'changed', 'changed after its last name went');
+  assert.equal(afterRead(before, { ...before, ctimeMs: 2000, mtimeMs: 2000, nlink: 0 }), 'changed', 'written, then unlinked');
+  assert.equal(afterRead(before, { ...before, ctimeMs: 2000, size: 5, nlink: 0 }), 'changed', 'resized, then unlinked');
+});
+
+test('a small file renamed over while it is read is sent whole as the version it opened, and not cached', () => {
+  const root = realpathSync(folder);
+  const context: StaticContext = { resourcesRoot: root, uploadsRoot: join(root, 'uploads'), contentTable: contentTable({ inlineTypes: ['text/html'], downloadTypes: [] }), smallFileBytes: 64 * 1024, cacheControl: 'no-cache' };
+  const path = join(root, 'replaced.html');
+  writeFileSync(path, 'v1v1');
+  const job: StaticJob = { kind: 'static', method: 'GET', path: '/replaced.html', conditions: {}, acceptEncoding: undefined, query: '', held: undefined };
+  const fsModule = process.getBuiltinModule('node:fs');
+  const readSync = fsModule.readSync;
+  let replaced = false;
+  fsModule.readSync = ((...args: Parameters<typeof readSync>) => {
+    if (!replaced) {
+      replaced = true;
+      writeFileSync(join(root, 'replaced.next'), 'v2v2');
+      renameSync(join(root, 'replaced.next'), path);
+    }
+    return readSync(...args);
+  }) as typeof readSync;
+  try {
+    const result = serveStatic(job, context, UNWATCHED);
+    assert.ok(replaced, 'the file was read');
+    assert.equal(result.response.status, 200);
+    assert.ok(result.response.body.kind === 'bytes');
+    assert.equal(new TextDecoder().decode(result.response.body.bytes), 'v1v1');
+    assert.equal(result.cacheable, undefined, 'no longer what its name serves');
+  } finally {
+    fsModule.readSync = readSync;
+  }
+  assert.equal(new TextDecoder().decode(serveStatic(job, context, UNWATCHED).cacheable!.bytes), 'v2v2');
 });
 
 test('a document root removed while serving answers 404, not a security refusal for the folder above it', () => {
