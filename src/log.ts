@@ -57,7 +57,8 @@ export class RateLimitedLog {
 /**
  * One RateLimitedLog per message, for conditions that many requests meet at once (a disk
  * below its free-space minimum): the first says it, the rest are counted. The messages are
- * constants of the code, so the map stays small.
+ * constants of the code (with at most an error code or a file of the document root), so the
+ * map stays small.
  */
 export class ConditionLogs {
   private readonly byMessage = new Map<string, RateLimitedLog>();

@@ -5,7 +5,7 @@ import type { Stats } from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
 import { errorResponse, redirectResponse, RETRY_IN_A_SECOND, type HeaderList } from '../core/response.js';
 import { STATIC_ALLOW, UPLOADS_PREFIX } from '../core/routes.js';
-import type { ConditionalHeaders, FileFacts, JobResult, Representation, StaticJob } from '../core/job.js';
+import type { ConditionalHeaders, FileFacts, JobResult, Representation, StaticJob, WorkLog } from '../core/job.js';
 import { isHiddenOnDisk } from '../security/path.js';
 import { fs } from './builtins.js';
 import { acceptedEncodings, entityTag, type Encoding } from './conditional.js';
@@ -258,24 +258,38 @@ interface EncodingChoice {
   /** Whether precompressed siblings exist at all (the response then varies by Accept-Encoding). */
   readonly varies: boolean;
   readonly chosen: { readonly encoding: Encoding; readonly file: Opened } | null;
+  /** A sibling the client accepts, passed over for being older than its page: its path. */
+  readonly stale: string | null;
 }
 
-const NO_ENCODING: EncodingChoice = { varies: false, chosen: null };
+const NO_ENCODING: EncodingChoice = { varies: false, chosen: null, stale: null };
 
-/** Precompressed siblings (`name.html.br`, `name.html.gz`), and the one to send, opened. */
-function chooseEncoding(realPath: string, root: string, acceptEncoding: string | undefined, watch: DescriptorWatch): EncodingChoice {
+/**
+ * Precompressed siblings (`name.html.br`, `name.html.gz`), and the one to send, opened. A
+ * sibling modified before its page was made from an earlier version (compressors keep the
+ * page's time): sent, it would show the clients that accept its encoding another page than
+ * the rest get.
+ */
+function chooseEncoding(page: Opened, root: string, acceptEncoding: string | undefined, watch: DescriptorWatch): EncodingChoice {
   const existing = (Object.keys(ENCODING_SUFFIX) as Encoding[]).filter(
     // A cheap stat first: most pages have no siblings, and a failed open costs an exception.
-    (encoding) => statFile(realPath + ENCODING_SUFFIX[encoding]) === 'file',
+    (encoding) => statFile(page.realPath + ENCODING_SUFFIX[encoding]) === 'file',
   );
+  let stale: string | null = null;
   for (const encoding of acceptedEncodings(acceptEncoding)) {
     if (!existing.includes(encoding)) continue;
-    const opened = openInside(realPath + ENCODING_SUFFIX[encoding], root, watch);
+    const opened = openInside(page.realPath + ENCODING_SUFFIX[encoding], root, watch);
     if (!isOpened(opened)) continue;
-    if (opened.stats.isFile()) return { varies: true, chosen: { encoding, file: opened } };
+    if (opened.stats.isFile() && opened.stats.mtimeMs >= page.stats.mtimeMs) return { varies: true, chosen: { encoding, file: opened }, stale };
+    if (opened.stats.isFile()) stale ??= opened.realPath;
     closeWatched(opened.fd, watch);
   }
-  return { varies: existing.length > 0, chosen: null };
+  return { varies: existing.length > 0, chosen: null, stale };
+}
+
+/** The warning for a sibling passed over, once a second per file at most (dispatch.ts). */
+function staleSiblingLog(path: string): WorkLog {
+  return { level: 'warn', message: 'precompressed file older than its page: not served', fields: { file: path }, oncePerSecond: true };
 }
 
 /** The headers of the file as sent: presentation, encoding, ranges and validators. */
@@ -354,7 +368,7 @@ export function serveStatic(job: StaticJob, context: StaticContext, watch: Descr
     const presentation = classify(name, context.contentTable);
     if (presentation.kind === 'unsupported') return { response: errorResponse(415, job.method) };
     // Attachments are sent as stored; only pages shown inline may come precompressed.
-    const encoding = presentation.kind === 'inline' ? chooseEncoding(file.realPath, found.root, job.acceptEncoding, watch) : NO_ENCODING;
+    const encoding = presentation.kind === 'inline' ? chooseEncoding(file, found.root, job.acceptEncoding, watch) : NO_ENCODING;
     if (encoding.chosen !== null) {
       // Swapped before the close: were the close to throw, `finally` closes the variant, not this number again.
       const plain = file;
@@ -364,7 +378,7 @@ export function serveStatic(job: StaticJob, context: StaticContext, watch: Descr
     const representation = representationOf(file, name, presentation, encoding, found.inUploads ? 'no-store' : context.cacheControl);
     const answer = respondFromFile(job.method, job.conditions, job.held, file, representation, context.smallFileBytes);
     keptOpen = answer.keptOpen;
-    return answer.result;
+    return encoding.stale !== null && answer.result.log === undefined ? { ...answer.result, log: staleSiblingLog(encoding.stale) } : answer.result;
   } finally {
     if (!keptOpen) closeWatched(file.fd, watch);
   }

@@ -141,13 +141,14 @@ function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Excha
 }
 
 /**
- * What a once-a-second log line stands for: its message, and the error code when it has one,
- * so that a second failure (EACCES after ENOSPC) is told, not counted among the first's.
- * Codes are errno names, a small fixed set.
+ * What a once-a-second log line stands for: its message, and the error code or the file when
+ * it has one, so that a second failure (EACCES after ENOSPC), or the same one of a second
+ * file, is told, not counted among the first's. Codes are errno names, a small fixed set;
+ * files are the document root's.
  */
 function conditionOf(message: string, fields: WorkLog['fields']): string {
-  const code = fields?.code;
-  return typeof code === 'string' ? `${message} (${code})` : message;
+  const subject = fields?.code ?? fields?.file;
+  return typeof subject === 'string' ? `${message} (${subject})` : message;
 }
 
 /** The access log's `worker`: null when the main thread answered. */

@@ -1,7 +1,7 @@
 // The main thread's small-file cache: hits skip the workers, and a file changed on disk is
 // served fresh once FILE_CACHE_TTL_MS has passed.
 import assert from 'node:assert/strict';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, realpathSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -53,6 +53,43 @@ test('a cached file still answers conditional and range requests', async () => {
   // Both answered by the main thread's cache, not by a worker.
   for (const status of [304, 206]) {
     await server.waitForLog((line) => line.msg === 'request' && line.path === '/page.html' && line.status === status && line.cached === true);
+  }
+});
+
+test('a precompressed sibling older than its page is not served, and said so at most once a second per file', async () => {
+  const pages = ['zipped-a.html', 'zipped-b.html'];
+  const made = new Date(Date.now() - 60_000);
+  for (const name of pages) {
+    writeFileSync(join(root, name), '<p>one</p>\n');
+    writeFileSync(join(root, `${name}.gz`), 'gzipped one');
+    for (const path of [join(root, name), join(root, `${name}.gz`)]) utimesSync(path, made, made);
+  }
+  const gzip = await request(server.port, get(`/${pages[0]}`, server.port, 'Accept-Encoding: gzip\r\n'));
+  assert.equal(gzip.headers['content-encoding'], 'gzip', 'as old as its page (gzip -k keeps its time): served');
+  assert.equal(gzip.body.toString(), 'gzipped one');
+
+  // The pages are edited; their siblings are not made again.
+  for (const name of pages) writeFileSync(join(root, name), '<p>two</p>\n');
+  await sleep(TTL_MS + 100);
+  // Each of these Accept-Encoding values has its own entry (their encodings differ), so each request is a worker's read.
+  const accepts = ['gzip', 'gzip, br', 'br;q=0.5, gzip'];
+  for (const accept of accepts) {
+    for (const name of pages) {
+      const fresh = await request(server.port, get(`/${name}`, server.port, `Accept-Encoding: ${accept}\r\n`));
+      assert.equal(fresh.status, 200);
+      assert.equal(fresh.headers['content-encoding'], undefined, accept);
+      assert.equal(fresh.body.toString(), '<p>two</p>\n', accept);
+      assert.equal(fresh.headers.vary, 'Accept-Encoding');
+    }
+  }
+  // Lines held back are written, with their count, when the second ends.
+  await sleep(1200);
+  for (const name of pages) {
+    const sibling = realpathSync(join(root, `${name}.gz`));
+    const lines = server.logs.filter((line) => line.msg === 'precompressed file older than its page: not served' && line.file === sibling);
+    assert.equal(lines[0]?.suppressed, 0, `${name}: said at once, not counted among another file's`);
+    assert.ok(lines.length <= 2, `${name}: ${lines.length} lines, not one a request`);
+    assert.equal(lines.reduce((sum, line) => sum + 1 + Number(line.suppressed), 0), accepts.length, `${name}: every request counted`);
   }
 });
 
