@@ -232,13 +232,16 @@ function connectionSettings(config: Config, allowedHosts: ReadonlySet<string>): 
 }
 
 /** The admin listener; ready while the public listener is bound, every worker lives and no shutdown has begun. */
-function adminServer(config: Config, pool: App['pool'], http: HttpServer, registry: Metrics['registry'], shuttingDown: () => boolean): AdminServer {
+function adminServer(config: Config, log: Logger, pool: App['pool'], http: HttpServer, registry: Metrics['registry'], shuttingDown: () => boolean): AdminServer {
+  // A scrape that fails fails the same way every time: once a second is enough to see why.
+  const failedLog = new RateLimitedLog(1000);
   return new AdminServer({
     host: config.adminHost,
     port: config.adminPort,
     registry,
     metricsTokens: config.metricsToken === '' ? null : new TokenSet([config.metricsToken]),
     ipv6PrefixBits: config.clientIpv6Prefix,
+    answerFailed: (error) => failedLog.maybe((suppressed) => log.error({ err: error, suppressed }, 'admin port: an answer could not be made, 500')),
     notReadyReason: () => {
       if (shuttingDown()) return 'shutting down';
       if (!http.listening) return 'public listener not bound';
@@ -301,7 +304,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     log,
     connection: { settings: connectionSettings(config, allowedHosts), jobs: uploadLeftovers, bodies, cache, events: metrics, log, conditionLogs: new ConditionLogs(1000), access },
   });
-  const app: App = { config, log, pool, uploadLeftovers, http, metrics, uploadTokens, shuttingDown: false, admin: adminServer(config, pool, http, metrics.registry, () => app.shuttingDown) };
+  const app: App = { config, log, pool, uploadLeftovers, http, metrics, uploadTokens, shuttingDown: false, admin: adminServer(config, log, pool, http, metrics.registry, () => app.shuttingDown) };
   const listening = http.listen((port) => {
     if (config.allowedHosts.length === 0) for (const host of defaultAllowedHosts(config.host, port)) allowedHosts.add(host);
   });

@@ -14,7 +14,7 @@ export interface AdminAnswer {
   readonly status: Status;
   readonly contentType: string;
   readonly body: string;
-  /** Fields beyond Content-Type, Content-Length and Cache-Control (Allow, WWW-Authenticate). */
+  /** Fields beyond Content-Type, Content-Length, Cache-Control and X-Content-Type-Options (Allow, WWW-Authenticate). */
   readonly fields?: ReadonlyArray<readonly [name: string, value: string]>;
 }
 
@@ -38,6 +38,7 @@ export class AdminConnection {
   constructor(
     private readonly socket: Socket,
     private readonly answer: (request: ParsedRequest) => AdminAnswer | Promise<AdminAnswer>,
+    private readonly answerFailed: (error: unknown) => void,
   ) {
     socket.setTimeout(IDLE_TIMEOUT_MS, () => this.onIdle());
     socket.on('data', (chunk: Buffer) => {
@@ -83,7 +84,11 @@ export class AdminConnection {
     this.socket.pause();
     void Promise.resolve()
       .then(() => this.answer(request))
-      .catch((error: Error) => errorAnswer(500, error.message))
+      // The error is for the operator's log; the client learns only that the answer failed.
+      .catch((error: unknown) => {
+        this.answerFailed(error);
+        return errorAnswer(500, 'the answer could not be made: see the server log');
+      })
       .then((answer) => {
         this.answering = false;
         this.send(request.method, answer, request.keepAlive);
@@ -95,7 +100,7 @@ export class AdminConnection {
 
   private send(method: string, answer: AdminAnswer, keepAlive: boolean): void {
     if (this.ended) return;
-    let head = `HTTP/1.1 ${answer.status} ${reasonPhrase(answer.status)}\r\nDate: ${new Date().toUTCString()}\r\nContent-Type: ${answer.contentType}\r\nContent-Length: ${Buffer.byteLength(answer.body)}\r\nCache-Control: no-store\r\n`;
+    let head = `HTTP/1.1 ${answer.status} ${reasonPhrase(answer.status)}\r\nDate: ${new Date().toUTCString()}\r\nContent-Type: ${answer.contentType}\r\nContent-Length: ${Buffer.byteLength(answer.body)}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n`;
     for (const [name, value] of answer.fields ?? []) head += `${name}: ${value}\r\n`;
     head += keepAlive ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n';
     // A HEAD request's answer is the head alone (RFC 9110 §9.3.2).

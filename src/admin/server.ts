@@ -23,6 +23,8 @@ export interface AdminOptions {
   readonly notReadyReason: () => string | null;
   /** IPv6 peers sharing this many leading bits count as one address (CLIENT_IPV6_PREFIX). */
   readonly ipv6PrefixBits: number;
+  /** An answer that could not be made (a metric's collect threw): told here, answered 500. */
+  readonly answerFailed: (error: unknown) => void;
 }
 
 const ALLOW = 'GET, HEAD';
@@ -78,7 +80,7 @@ export class AdminServer {
       this.sockets.delete(socket);
       release();
     });
-    new AdminConnection(socket, (request) => this.answer(request));
+    new AdminConnection(socket, (request) => this.answer(request), this.options.answerFailed);
   }
 
   listen(): Promise<AddressInfo> {

@@ -21,7 +21,7 @@ test('the admin listener loads no HTTP library: not node:http, undici, http2 or 
 async function countingAdmin(ipv6PrefixBits = 64): Promise<{ server: AdminServer; port: number; renders: () => number }> {
   let renders = 0;
   const registry = { contentType: 'text/plain', metrics: async () => `renders ${++renders}\n` } as unknown as Registry;
-  const server = new AdminServer({ host: '127.0.0.1', port: 0, registry, metricsTokens: null, notReadyReason: () => null, ipv6PrefixBits });
+  const server = new AdminServer({ host: '127.0.0.1', port: 0, registry, metricsTokens: null, notReadyReason: () => null, ipv6PrefixBits, answerFailed: () => undefined });
   const { port } = await server.listen();
   return { server, port, renders: () => renders };
 }
@@ -154,5 +154,24 @@ test('IPv6 peers count by network: addresses sharing CLIENT_IPV6_PREFIX bits are
       await server.close();
       await new Promise((resolve) => relay.close(resolve));
     }
+  }
+});
+
+test('a scrape that fails is a 500 that names no internals, and the error goes to the log', async () => {
+  const failures: unknown[] = [];
+  const registry = { contentType: 'text/plain', metrics: async () => Promise.reject(new Error('collect failed: /secret/path')) } as unknown as Registry;
+  const server = new AdminServer({ host: '127.0.0.1', port: 0, registry, metricsTokens: null, notReadyReason: () => null, ipv6PrefixBits: 64, answerFailed: (error) => failures.push(error) });
+  const { port } = await server.listen();
+  try {
+    const answer = await exchange(port, '127.0.0.1', 'GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 500 Internal Server Error\r\n/);
+    assert.match(answer, /\r\nX-Content-Type-Options: nosniff\r\n/);
+    assert.doesNotMatch(answer, /secret/);
+    assert.equal(failures.length, 1);
+    assert.match(String(failures[0]), /collect failed/);
+    // The port goes on answering.
+    assert.match(await exchange(port, '127.0.0.1', 'GET /livez HTTP/1.1\r\nHost: a\r\n\r\n'), /^HTTP\/1\.1 200 OK/);
+  } finally {
+    await server.close();
   }
 });
