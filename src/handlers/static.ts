@@ -40,7 +40,7 @@ interface Opened {
 }
 
 type Found =
-  | { readonly ok: true; readonly file: Opened; readonly root: string; readonly inUploads: boolean }
+  | { readonly ok: true; readonly file: Opened; readonly root: string }
   | { readonly ok: false; readonly result: JobResult };
 
 
@@ -207,7 +207,7 @@ function find(job: StaticJob, context: StaticContext, watch: DescriptorWatch): F
   for (let attempt = 0; attempt < 2; attempt++) {
     const opened = openInside(candidate, root, watch);
     if (!isOpened(opened)) return { ok: false, result: refuseOpen(opened, job.method) };
-    if (opened.stats.isFile()) return { ok: true, file: opened, root, inUploads };
+    if (opened.stats.isFile()) return { ok: true, file: opened, root };
     closeWatched(opened.fd, watch);
     // A folder serves its index.html, never a listing; `/docs` first redirects to `/docs/`,
     // so the page's relative links resolve inside the folder.
@@ -375,7 +375,10 @@ export function serveStatic(job: StaticJob, context: StaticContext, watch: Descr
       file = encoding.chosen.file;
       closeWatched(plain.fd, watch);
     }
-    const representation = representationOf(file, name, presentation, encoding, found.inUploads ? 'no-store' : context.cacheControl);
+    // An upload is never shared, whichever URL reaches it: one in a folder of the document
+    // root (UPLOADS_DIR inside RESOURCES_DIR), or behind a link there, is still an upload.
+    const cacheControl = isInside(file.realPath, context.uploadsRoot) ? 'no-store' : context.cacheControl;
+    const representation = representationOf(file, name, presentation, encoding, cacheControl);
     const answer = respondFromFile(job.method, job.conditions, job.held, file, representation, context.smallFileBytes);
     keptOpen = answer.keptOpen;
     return encoding.stale !== null && answer.result.log === undefined ? { ...answer.result, log: staleSiblingLog(encoding.stale) } : answer.result;

@@ -3,7 +3,7 @@
 // targets, and precompressed variants with Content-Encoding and Vary.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -446,6 +446,38 @@ describe('CACHE_CONTROL configures Cache-Control for files', () => {
     assert.equal((await fetchPath(server, created.headers.location!)).headers['cache-control'], 'no-store');
     assertErrorStatus(await fetchPath(server, '/missing.html'), 404);
     assertErrorStatus(await fetchPath(server, '/sample_image.png', 'Range: bytes=99999999-\r\n'), 416);
+  });
+});
+
+describe('an uploads folder inside the document root: its files stay no-store under any URL', () => {
+  const configured = 'public, max-age=600';
+  let dir: string;
+  let server: StartedServer;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rawhttp-uploads-inside-'));
+    writeFileSync(join(dir, 'index.html'), '<!DOCTYPE html>\n<title>home</title>\n');
+    mkdirSync(join(dir, 'data'));
+    server = await startServer({ uploadsDir: join(dir, 'data'), env: { RESOURCES_DIR: dir, CACHE_CONTROL: configured } });
+  });
+  after(async () => {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('an upload fetched under /uploads/, under its folder in the root, and through a link in the root is no-store; the root\'s own files are not', async () => {
+    const created = await request(server.port, uploadRequest(server.port, '{"shared":false}'), SLOW_MS);
+    assert.equal(created.status, 201);
+    const name = created.headers.location!.slice('/uploads/'.length);
+    symlinkSync(join('data', name), join(dir, 'latest.json'));
+    for (const path of [`/uploads/${name}`, `/data/${name}`, '/latest.json']) {
+      const response = await fetchPath(server, path);
+      assert.equal(response.status, 200, path);
+      assert.equal(response.headers['cache-control'], 'no-store', path);
+      const notModified = await fetchPath(server, path, `If-None-Match: ${response.headers.etag}\r\n`);
+      assert.equal(notModified.status, 304, path);
+      assert.equal(notModified.headers['cache-control'], 'no-store', `${path} 304`);
+    }
+    assert.equal((await fetchPath(server, '/index.html')).headers['cache-control'], configured);
   });
 });
 
