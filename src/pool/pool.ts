@@ -68,7 +68,7 @@ export interface PoolOptions<Job> {
   readonly resourceLimits?: ResourceLimits;
   /** Buffers of a job that are moved to the worker with it. */
   transferOf(job: Job): ArrayBuffer[];
-  /** Whether a job may run again when its worker died (no side effects, no buffers moved). */
+  /** Whether a job may run again when its worker died: it has no side effects (a job that moved buffers never does). */
   mayRepeat(job: Job): boolean;
 }
 
@@ -89,6 +89,8 @@ interface PendingJob<Job, Result> {
   readonly waited: boolean;
   /** Whether it was put back in the queue after its worker stopped (it died, or was timed out). */
   readonly putBack: boolean;
+  /** Set when it is dispatched with buffers moved (transferOf): they go with the worker, so it can never be sent again. */
+  moved: boolean;
   /** The last note the job sent while running. */
   note: string | null;
 }
@@ -184,7 +186,7 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
     const idle = this.idleCount();
     if (this.queue.length >= this.options.queueSize + idle) return false;
     const waited = idle === 0;
-    this.queue.push({ message: { id: this.nextJobId++, job }, done, submittedAt: this.clock.now(), waited, putBack: false, note: null });
+    this.queue.push({ message: { id: this.nextJobId++, job }, done, submittedAt: this.clock.now(), waited, putBack: false, moved: false, note: null });
     if (waited) this.options.events.saturated(this.stats());
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -234,7 +236,11 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
       const job = this.queue.shift();
       if (job === undefined) break;
       batch.push(job);
-      transfer.push(...this.options.transferOf(job.message.job));
+      const buffers = this.options.transferOf(job.message.job);
+      if (buffers.length > 0) {
+        job.moved = true;
+        transfer.push(...buffers);
+      }
       if (job.waited) this.options.events.dequeued(slot.id, now - job.submittedAt);
     }
     slot.batch = batch;
@@ -333,8 +339,9 @@ export class WorkerPool<Job, Result> implements JobRunner<Job, Result> {
     for (let index = batch.length - 1; index >= 0; index--) {
       const job = batch[index]!;
       if (index === running) fail(job, slot.timedOut ? 'timed-out' : 'crashed');
-      // Not run again: it has run, or it has not but the buffers it moved died with the worker.
-      else if (!this.options.mayRepeat(job.message.job)) fail(job, index < running ? 'lost' : 'not-run');
+      // Not run again: it has run, or it has not but the buffers it moved died with the worker
+      // (sending it again would throw DataCloneError), whatever mayRepeat says.
+      else if (job.moved || !this.options.mayRepeat(job.message.job)) fail(job, index < running ? 'lost' : 'not-run');
       // Put back once: a job whose worker dies twice around it fails rather than loop.
       else if (job.putBack || this.closing || !this.queue.unshift({ ...job, putBack: true, submittedAt: this.clock.now() })) fail(job, 'not-run');
     }
