@@ -265,10 +265,18 @@ interface EncodingChoice {
 const NO_ENCODING: EncodingChoice = { varies: false, chosen: null, stale: null };
 
 /**
+ * Whether a sibling is as new as its page, in whole seconds: compressors and copies keep the
+ * page's time cut to the second (brotli, pigz) or to the millisecond (Node's utimes, fs.cp),
+ * so a finer comparison would find every such sibling older than its page.
+ */
+function isAsNewAs(sibling: Stats, page: Stats): boolean {
+  return Math.floor(sibling.mtimeMs / 1000) >= Math.floor(page.mtimeMs / 1000);
+}
+
+/**
  * Precompressed siblings (`name.html.br`, `name.html.gz`), and the one to send, opened. A
- * sibling modified before its page was made from an earlier version (compressors keep the
- * page's time): sent, it would show the clients that accept its encoding another page than
- * the rest get.
+ * sibling modified in a second before its page's was made from an earlier version: sent, it
+ * would show the clients that accept its encoding another page than the rest get.
  */
 function chooseEncoding(page: Opened, root: string, acceptEncoding: string | undefined, watch: DescriptorWatch): EncodingChoice {
   const existing = (Object.keys(ENCODING_SUFFIX) as Encoding[]).filter(
@@ -280,7 +288,7 @@ function chooseEncoding(page: Opened, root: string, acceptEncoding: string | und
     if (!existing.includes(encoding)) continue;
     const opened = openInside(page.realPath + ENCODING_SUFFIX[encoding], root, watch);
     if (!isOpened(opened)) continue;
-    if (opened.stats.isFile() && opened.stats.mtimeMs >= page.stats.mtimeMs) return { varies: true, chosen: { encoding, file: opened }, stale };
+    if (opened.stats.isFile() && isAsNewAs(opened.stats, page.stats)) return { varies: true, chosen: { encoding, file: opened }, stale };
     if (opened.stats.isFile()) stale ??= opened.realPath;
     closeWatched(opened.fd, watch);
   }

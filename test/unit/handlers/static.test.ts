@@ -2,7 +2,7 @@
 // a deploy that renames a new version over a page must not make the old one unservable. And
 // the cache's refresh: a file it already holds is not read again.
 import assert from 'node:assert/strict';
-import { closeSync, fstatSync, linkSync, mkdtempSync, openSync, realpathSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, linkSync, mkdirSync, mkdtempSync, openSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -239,5 +239,30 @@ test('a document root removed while serving answers 404, not a security refusal 
     const result = serveStatic({ kind: 'static', method: 'GET', path, conditions: {}, acceptEncoding: undefined, query: '', held: undefined }, context, UNWATCHED);
     assert.equal(result.response.status, 404, path);
     assert.equal(result.securityRule, undefined, path);
+  }
+});
+
+test('a precompressed sibling stamped with its page\'s time cut to the second or to the millisecond is served; one a second older is not', () => {
+  const root = join(realpathSync(folder), 'siblings');
+  mkdirSync(root, { recursive: true });
+  const context: StaticContext = { resourcesRoot: root, uploadsRoot: join(root, 'uploads'), contentTable: contentTable({ inlineTypes: ['text/html'], downloadTypes: [] }), smallFileBytes: 64 * 1024, cacheControl: 'no-cache' };
+  const page = join(root, 'page.html');
+  writeFileSync(page, '<p>page</p>');
+  // Seconds with a fraction finer than a millisecond, as a file system with nanosecond stamps keeps them.
+  utimesSync(page, 1_700_000_000.123456, 1_700_000_000.123456);
+  const pageMs = statSync(page).mtimeMs;
+  assert.notEqual(pageMs, Math.floor(pageMs), 'the page\'s time has a part finer than a millisecond');
+  const cuts: Array<[string, number, string | undefined]> = [
+    ['to the second (brotli, pigz)', Math.floor(pageMs / 1000) * 1000, 'gzip'],
+    ['to the millisecond (utimes with a Date, fs.cp)', Math.floor(pageMs), 'gzip'],
+    ['a second before the page\'s', Math.floor(pageMs / 1000) * 1000 - 1, undefined],
+  ];
+  for (const [cut, siblingMs, encoding] of cuts) {
+    writeFileSync(`${page}.gz`, 'gzipped page');
+    utimesSync(`${page}.gz`, new Date(siblingMs), new Date(siblingMs));
+    const result = serveStatic({ kind: 'static', method: 'GET', path: '/page.html', conditions: {}, acceptEncoding: 'gzip', query: '', held: undefined }, context, UNWATCHED);
+    assert.equal(result.response.status, 200, cut);
+    assert.equal(result.response.headers.find(([name]) => name === 'Content-Encoding')?.[1], encoding, cut);
+    assert.equal(result.log?.message, encoding === undefined ? 'precompressed file older than its page: not served' : undefined, cut);
   }
 });
