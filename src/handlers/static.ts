@@ -229,16 +229,18 @@ type FileState = Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs' | 'nlink'>;
 /**
  * What became of an open file while it was read, from its fstat before and after:
  * - 'same': nothing;
- * - 'unlinked': its last name is gone (a deploy renamed a new version over it, or it was
- *   removed). That moves its change time, but with its size and modification time as they
- *   were, the bytes are a whole version: only no longer the one its name serves;
+ * - 'unlinked': it lost a name (a deploy renamed a new version over it, or it was removed;
+ *   a file hard-linked into several release trees keeps a count above 0), or had none left.
+ *   That moves its change time, but with its size and modification time as they were, the
+ *   bytes are a whole version: only perhaps no longer the one its name serves;
  * - 'changed': written to, resized, or changed in some other way: the bytes may belong to
  *   another version than the tag.
  */
 export function afterRead(before: FileState, now: FileState): 'same' | 'unlinked' | 'changed' {
   if (now.size !== before.size || now.mtimeMs !== before.mtimeMs) return 'changed';
-  if (now.ctimeMs !== before.ctimeMs && !(before.nlink > 0 && now.nlink === 0)) return 'changed';
-  return now.nlink === 0 ? 'unlinked' : 'same';
+  const lostName = now.nlink < before.nlink;
+  if (now.ctimeMs !== before.ctimeMs && !lostName) return 'changed';
+  return lostName || now.nlink === 0 ? 'unlinked' : 'same';
 }
 
 function readRange(fd: number, start: number, length: number): Uint8Array {
