@@ -54,7 +54,9 @@ const DELETED_SUFFIX = ' (deleted)';
 /** Where the descriptor really points: one readlink on Linux, a realpath walk elsewhere. */
 export function realPathOf(fd: number, opened: string, stats: Stats): string {
   try {
-    return nameBeforeDeletion(fs.readlinkSync(`/proc/self/fd/${fd}`), (path) => isSameFile(path, stats));
+    const linked = fs.readlinkSync(`/proc/self/fd/${fd}`);
+    // The suffix first: only then is the file under the whole name worth a look.
+    return linked.endsWith(DELETED_SUFFIX) ? nameBeforeDeletion(linked, (path) => isSameFile(path, stats)) : linked;
   } catch {
     return fs.realpathSync.native(opened);
   }
