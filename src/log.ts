@@ -54,11 +54,15 @@ export class RateLimitedLog {
   }
 }
 
+/** More conditions than this at once are not remembered: the map starts over. */
+const MAX_CONDITIONS = 64;
+
 /**
  * One RateLimitedLog per message, for conditions that many requests meet at once (a disk
- * below its free-space minimum): the first says it, the rest are counted. The messages are
- * constants of the code (with at most an error code or a file of the document root), so the
- * map stays small.
+ * below its free-space minimum): the first says it, the rest are counted. A message may name
+ * a file of the document root, so there can be as many as there are files: past
+ * MAX_CONDITIONS the map is cleared. A limiter dropped so still writes what it held back (its
+ * timer keeps it), and the next of its condition is written at once, as a first.
  */
 export class ConditionLogs {
   private readonly byMessage = new Map<string, RateLimitedLog>();
@@ -67,7 +71,15 @@ export class ConditionLogs {
 
   of(message: string): RateLimitedLog {
     let limited = this.byMessage.get(message);
-    if (limited === undefined) this.byMessage.set(message, (limited = new RateLimitedLog(this.intervalMs)));
+    if (limited === undefined) {
+      if (this.byMessage.size >= MAX_CONDITIONS) this.byMessage.clear();
+      this.byMessage.set(message, (limited = new RateLimitedLog(this.intervalMs)));
+    }
     return limited;
+  }
+
+  /** How many conditions are remembered: never more than MAX_CONDITIONS. */
+  get size(): number {
+    return this.byMessage.size;
   }
 }

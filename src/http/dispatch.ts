@@ -144,7 +144,7 @@ function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Excha
  * What a once-a-second log line stands for: its message, and the error code or the file when
  * it has one, so that a second failure (EACCES after ENOSPC), or the same one of a second
  * file, is told, not counted among the first's. Codes are errno names, a small fixed set;
- * files are the document root's.
+ * files are the document root's, as many as it holds: ConditionLogs bounds what it keeps.
  */
 function conditionOf(message: string, fields: WorkLog['fields']): string {
   const subject = fields?.code ?? fields?.file;
