@@ -1,15 +1,17 @@
 // When a file's times can vouch for bytes read from it: git's "racy clean" rule. File systems
 // stamp a change with a clock that may be coarse (one tick of the kernel's clock before Linux
-// 6.13, and on file systems without fine-grained stamps such as ramfs; whole seconds on some),
-// so a write in the same tick as a read leaves size, mtime and ctime as the read saw them.
-// Only a file whose last change lies well before the read is sure to show the next one.
+// 6.13, and since then on file systems that do not opt in to fine-grained stamps such as
+// ramfs; whole seconds on some, two on FAT), so a write in the same tick as a read leaves
+// size, mtime and ctime as the read saw them. Only a file whose last change lies well before
+// the read is sure to show the next one.
 
 /**
- * How long before the read the file's last change must lie. A second covers a clock tick of
- * any kernel and file systems that stamp whole seconds; the price is only that a file changed
- * in the second before it was read is read again rather than trusted.
+ * How long before the read the file's last change must lie. Two seconds cover a clock tick of
+ * any kernel, file systems that stamp whole seconds, and vfat, whose modification times go in
+ * steps of two; the price is only that a file changed in the two seconds before it was read
+ * is read again rather than trusted.
  */
-export const SETTLE_MARGIN_MS = 1000;
+export const SETTLE_MARGIN_MS = 2000;
 
 /** Times of a file, in milliseconds of the wall clock, as fstat gives them. */
 export interface ChangeTimes {

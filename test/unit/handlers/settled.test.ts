@@ -19,11 +19,17 @@ test('a file changed in the margin before it was stated is not: a second change 
 test('a file system that stamps whole seconds: a change in the second of the fstat is not settled', () => {
   const second = Math.floor(STATED_AT / 1000) * 1000;
   assert.equal(isSettled({ ctimeMs: second, mtimeMs: second }, second + 999), false);
-  assert.equal(isSettled({ ctimeMs: second - 1000, mtimeMs: second - 1000 }, second + 1), true);
+  assert.equal(isSettled({ ctimeMs: second - SETTLE_MARGIN_MS, mtimeMs: second - SETTLE_MARGIN_MS }, second + 1), true);
 });
 
 test('the later of the two times counts: a modification time set ahead of the clock is never trusted', () => {
   const old = STATED_AT - 60_000;
   assert.equal(isSettled({ ctimeMs: old, mtimeMs: STATED_AT + 3_600_000 }, STATED_AT), false);
   assert.equal(isSettled({ ctimeMs: STATED_AT, mtimeMs: old }, STATED_AT), false);
+});
+
+test('vfat, whose modification times go in steps of two seconds: a change in the two seconds of the fstat is not settled', () => {
+  const step = Math.floor(STATED_AT / 2000) * 2000;
+  assert.equal(isSettled({ ctimeMs: step, mtimeMs: step }, step + 1999), false, 'written 1.999 s after the time it is stamped with');
+  assert.equal(isSettled({ ctimeMs: step - 2000, mtimeMs: step - 2000 }, step + 1), true);
 });
