@@ -1,5 +1,6 @@
 // A response as handlers and the engine build it, and the builders every part shares. The
 // engine adds Date, Server, Connection and framing when it writes one (see http/head.ts).
+import type { Refusal } from './refusals.js';
 import { errorDocument, errorPage, redirectPage, type ErrorStatus, type Status } from './status.js';
 
 export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
@@ -26,6 +27,8 @@ export interface Response {
   readonly body: ResponseBody;
   /** The same head as bytes, on responses that go out many times (a cached file's 200). */
   readonly prepared?: PreparedStart;
+  /** Why the request was refused, for its access log line; absent on every other response. */
+  readonly refusal?: Refusal;
 }
 
 /** What a head is made of besides the connection fields. */
@@ -33,8 +36,8 @@ export type HeadFields = Pick<Response, 'status' | 'headers' | 'contentLength'>;
 
 export const NO_BODY: ResponseBody = { kind: 'none' };
 
-function withBytes(status: Status, headers: HeaderList, bytes: Uint8Array, method: string): Response {
-  return { status, headers, contentLength: bytes.length, body: method === 'HEAD' ? NO_BODY : { kind: 'bytes', bytes } };
+function withBytes(status: Status, headers: HeaderList, bytes: Uint8Array, method: string, refusal?: Refusal): Response {
+  return { status, headers, contentLength: bytes.length, body: method === 'HEAD' ? NO_BODY : { kind: 'bytes', bytes }, refusal };
 }
 
 // TextEncoder's output owns its memory, so a body made here can be transferred between threads.
@@ -43,16 +46,19 @@ const encoder = new TextEncoder();
 /** The field of a 503 (or 429) the client may retry in a second. */
 export const RETRY_IN_A_SECOND: HeaderList = [['Retry-After', '1']];
 
-/** An error as an HTML page (see status.ts); HEAD gets the same head without the body. */
-export function errorResponse(status: ErrorStatus, method: string, extraHeaders: HeaderList = []): Response {
+/**
+ * An error as an HTML page (see status.ts), saying why when `refusal` is given; HEAD gets the
+ * same head without the body.
+ */
+export function errorResponse(status: ErrorStatus, method: string, extraHeaders: HeaderList = [], refusal?: Refusal): Response {
   const headers: HeaderList = [['Content-Type', 'text/html; charset=utf-8'], ['Cache-Control', 'no-store'], ...extraHeaders];
-  return withBytes(status, headers, encoder.encode(errorPage(status)), method);
+  return withBytes(status, headers, encoder.encode(errorPage(status, refusal)), method, refusal);
 }
 
-/** A JSON document, never cached. */
-export function jsonResponse(status: Status, document: unknown, extraHeaders: HeaderList = []): Response {
+/** A JSON document, never cached; `refusal` names why a request was refused, for the log. */
+export function jsonResponse(status: Status, document: unknown, extraHeaders: HeaderList = [], refusal?: Refusal): Response {
   const headers: HeaderList = [['Content-Type', 'application/json'], ['Cache-Control', 'no-store'], ...extraHeaders];
-  return withBytes(status, headers, encoder.encode(JSON.stringify(document)), 'POST');
+  return withBytes(status, headers, encoder.encode(JSON.stringify(document)), 'POST', refusal);
 }
 
 /**

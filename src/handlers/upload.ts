@@ -20,7 +20,7 @@ export interface UploadContext {
 const STORAGE_FULL = new Set(['ENOSPC', 'EDQUOT']);
 
 function badRequest(message: string): JobResult {
-  return { response: jsonResponse(400, errorDocument(message)) };
+  return { response: jsonResponse(400, errorDocument(message), [], 'invalid_document') };
 }
 
 /** 507 before anything is written when the upload would eat into MIN_FREE_DISK_BYTES. */
@@ -29,7 +29,7 @@ function checkFreeSpace(bytes: number, context: UploadContext): JobResult | null
   const free = freeBytes(context.uploadsRoot);
   if (hasRoom(free, bytes, context.minFreeDiskBytes)) return null;
   return {
-    response: errorResponse(507, 'POST'),
+    response: errorResponse(507, 'POST', [], 'storage_full'),
     log: { level: 'warn', message: 'upload refused: free space below MIN_FREE_DISK_BYTES', fields: { freeBytes: free!, minFreeDiskBytes: context.minFreeDiskBytes, bytes }, oncePerSecond: true },
   };
 }
@@ -74,7 +74,7 @@ export function uploadProblem(body: Uint8Array): string | null {
 function notStored(error: unknown): JobResult {
   const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
   if (STORAGE_FULL.has(code)) {
-    return { response: errorResponse(507, 'POST'), log: { level: 'warn', message: 'upload refused: storage full', fields: { code }, oncePerSecond: true } };
+    return { response: errorResponse(507, 'POST', [], 'storage_full'), log: { level: 'warn', message: 'upload refused: storage full', fields: { code }, oncePerSecond: true } };
   }
   return {
     response: errorResponse(500, 'POST'),

@@ -7,6 +7,7 @@ import { setTimeoutAfterPoll } from '../core/after-poll.js';
 import type { Job } from '../core/job.js';
 import type { ParsedRequest, RequestHead } from '../core/request.js';
 import { errorResponse, type Response } from '../core/response.js';
+import type { Refusal } from '../core/refusals.js';
 import type { ErrorStatus } from '../core/status.js';
 import { MAX_HOLDING, MAX_IN_FLIGHT, type Accepted, type ConnectionDeps, type ConnectionOwner } from './connection-settings.js';
 import { advance, closesWhenAnswered, hasEnded, type Lifecycle } from './connection-lifecycle.js';
@@ -57,7 +58,7 @@ export class Connection implements Responder {
       hasRoom: () => this.exchanges.length < MAX_IN_FLIGHT && this.exchanges.holding() < MAX_HOLDING && !this.stream.writableNeedDrain,
       head: (head) => this.onHead(head),
       request: (request) => this.onRequest(request),
-      invalid: (status, reason, read) => this.failRequest(status, reason, read),
+      invalid: (status, refusal, reason, read) => this.failRequest(status, refusal, reason, read),
       inputEnded: () => this.onInputEnded(),
       nextTurn: () => {
         if (!hasEnded(this.lifecycle)) this.read(null);
@@ -105,7 +106,7 @@ export class Connection implements Responder {
       this.end();
     } else if (phase === 'headers' || phase === 'body') {
       // A head cut short still names its request, if its line came: a HEAD's 408 has no body.
-      this.failRequest(408, `${phase} not received in time`, this.reader.readSoFar());
+      this.failRequest(408, phase === 'headers' ? 'head_timeout' : 'body_timeout', `${phase} not received in time`, this.reader.readSoFar());
     } else if (phase === 'write' || phase === 'closing') {
       this.deps.log.debug({ conn: this.id, phase }, phase === 'write' ? 'client stopped reading, destroying' : 'client never closed, destroying');
       this.stream.destroy();
@@ -204,7 +205,7 @@ export class Connection implements Responder {
    * A request that cannot be read any further: answer with `status` and close. `read`: what
    * the parser had read of it, whose answer it then is (a HEAD gets no body).
    */
-  private failRequest(status: ErrorStatus, reason: string, read: ReadSoFar = NOTHING_READ): void {
+  private failRequest(status: ErrorStatus, refusal: Refusal, reason: string, read: ReadSoFar = NOTHING_READ): void {
     this.reader.stop();
     let exchange: Exchange;
     const awaited = this.takeAwaitingBody();
@@ -221,7 +222,7 @@ export class Connection implements Responder {
     this.deps.log.info({ conn: this.id, client: exchange.client, status, reason, traceId: exchange.traceId }, 'bad request');
     exchange.keepAlive = false;
     // A HEAD request's answer has no body, whatever went wrong with it (RFC 9110 §9.3.2).
-    this.respond(exchange, errorResponse(status, exchange.method));
+    this.respond(exchange, errorResponse(status, exchange.method, [], refusal));
   }
 
   // Sending -----------------------------------------------------------------------------

@@ -103,7 +103,7 @@ export function dispatch(deps: DispatchDeps, to: Responder, exchange: Exchange, 
     share?.release();
     deps.events.rejected('queue_full');
     if (job.kind === 'upload') giveUploadBack(deps, exchange);
-    to.respond(exchange, unavailable(exchange.method));
+    to.respond(exchange, unavailable(exchange.method, 'queue_full'));
   }
 }
 

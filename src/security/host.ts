@@ -45,12 +45,12 @@ function ipv6Literal(bracketed: string): string | null {
 
 /** `allowed` holds values in the form normalizeHost gives. */
 export function checkHost(host: string | undefined, allowed: ReadonlySet<string>): HostCheck {
-  if (host === undefined || host === '') return { ok: false, status: 400, rule: 'missing_host', reason: 'missing Host header' };
+  if (host === undefined || host === '') return { ok: false, status: 400, rule: 'missing_host', refusal: 'missing_host', reason: 'missing Host header' };
   // Most clients send the canonical form already: only a value that is not in the set needs it.
   if (allowed.has(host)) return { ok: true };
   const normalized = normalizeHost(host);
   // RFC 9112 §3.2: a Host whose value is not a host and optional port is a bad request.
-  if (normalized === null) return { ok: false, status: 400, rule: 'invalid_host', reason: `Host "${host}" is not a host and port` };
-  if (!allowed.has(normalized)) return { ok: false, status: 403, rule: 'host_not_allowed', reason: `Host "${host}" not allowed` };
+  if (normalized === null) return { ok: false, status: 400, rule: 'invalid_host', refusal: 'invalid_host', reason: `Host "${host}" is not a host and port` };
+  if (!allowed.has(normalized)) return { ok: false, status: 403, rule: 'host_not_allowed', refusal: 'host_not_allowed', reason: `Host "${host}" not allowed` };
   return { ok: true };
 }

@@ -220,7 +220,7 @@ describe("an upload refused for the server's reasons", () => {
 describe('immediateResponse and completed', () => {
   test('a security refusal is counted and logged; OPTIONS is not', () => {
     const { deps, events, logged } = setUp({ acceptsJobs: true });
-    const refused = immediateResponse(deps, 7, exchangeFor('GET', '/../x'), { kind: 'reject', status: 403, reason: 'traversal', rule: 'traversal' });
+    const refused = immediateResponse(deps, 7, exchangeFor('GET', '/../x'), { kind: 'reject', status: 403, refusal: 'dot_segment', reason: 'traversal', rule: 'traversal' });
     assert.equal(refused.status, 403);
     const options = immediateResponse(deps, 7, exchangeFor('OPTIONS', '*'), { kind: 'options', allow: 'GET, HEAD, OPTIONS' });
     assert.equal(options.status, 204);
@@ -231,8 +231,8 @@ describe('immediateResponse and completed', () => {
   test('security refusals are logged at most once a second for each rule, each counted', () => {
     const { deps, events, logged } = setUp({ acceptsJobs: true });
     // A client pipelining refused requests: every one is counted, not every one is a log line.
-    for (let i = 0; i < 50; i++) immediateResponse(deps, 7, exchangeFor('GET', '/../x'), { kind: 'reject', status: 403, reason: 'traversal', rule: 'traversal' });
-    immediateResponse(deps, 7, exchangeFor('GET', '/.env'), { kind: 'reject', status: 403, reason: 'hidden', rule: 'hidden_file' });
+    for (let i = 0; i < 50; i++) immediateResponse(deps, 7, exchangeFor('GET', '/../x'), { kind: 'reject', status: 403, refusal: 'dot_segment', reason: 'traversal', rule: 'traversal' });
+    immediateResponse(deps, 7, exchangeFor('GET', '/.env'), { kind: 'reject', status: 403, refusal: 'hidden_file', reason: 'hidden', rule: 'hidden_file' });
     assert.equal(events.length, 51);
     const lines = logged.filter((entry) => entry.msg === 'security refusal');
     assert.deepEqual(lines.map((line) => line.rule), ['traversal', 'hidden_file'], 'the first of each rule at once');

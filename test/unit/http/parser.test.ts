@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { Refusal } from '../../../src/core/refusals.js';
 import type { ParsedRequest } from '../../../src/core/request.js';
 import { RequestParser, type ParseEvent, type ParserLimits } from '../../../src/http/parser.js';
 import { NOTHING_READ, type ReadSoFar } from '../../../src/http/read-so-far.js';
@@ -50,12 +51,12 @@ function parseOne(text: string, limits: ParserLimits = LIMITS): ParsedRequest {
 }
 
 /** The error `text` ends in; fails if the parser accepted it or served a request from it. */
-function errorOf(text: string | Buffer, limits: ParserLimits = LIMITS): { status: number; reason: string } {
+function errorOf(text: string | Buffer, limits: ParserLimits = LIMITS): { status: number; refusal: Refusal; reason: string } {
   const events = parse(text, limits);
   const last = events.at(-1);
   assert.ok(last?.type === 'error', `expected an error, got ${JSON.stringify(events.map((event) => event.type))}`);
   assert.equal(requestsOf(events).length, 0, 'no request may be served from malformed bytes');
-  return { status: last.status, reason: last.reason };
+  return { status: last.status, refusal: last.refusal, reason: last.reason };
 }
 
 const plain = (headers: Readonly<Record<string, string>>): Record<string, string> => ({ ...headers });
@@ -731,6 +732,27 @@ describe('every split point gives the same result', () => {
       const events = assertSplitInvariant(bytes(input), LIMITS);
       const last = events.at(-1);
       assert.ok(last?.type === 'error' && last.status === status);
+    });
+  }
+});
+
+describe('an error names its refusal', () => {
+  const cases: [input: string, status: number, refusal: Refusal][] = [
+    ['GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n', 400, 'length_and_chunked'],
+    ['GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 400, 'duplicate_host'],
+    ['GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n', 400, 'duplicate_content_length'],
+    ['GET / HTTP/1.1\r\nHost : a\r\n\r\n', 400, 'whitespace_before_colon'],
+    ['GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n', 400, 'obsolete_line_folding'],
+    ['GET / HTTP/1.1\nHost: a\r\n\r\n', 400, 'bare_lf'],
+    ['GET / HTTP/2.0\r\nHost: a\r\n\r\n', 505, 'version_not_supported'],
+    ['GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n', 501, 'transfer_coding_not_implemented'],
+    ['POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 400, 'invalid_chunk_size'],
+    ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2000000\r\n\r\n', 413, 'body_too_large'],
+  ];
+  for (const [input, status, refusal] of cases) {
+    test(refusal, () => {
+      const error = errorOf(input);
+      assert.deepEqual([error.status, error.refusal], [status, refusal], error.reason);
     });
   }
 });

@@ -39,7 +39,7 @@ describe('normalizeHost', () => {
 
 describe('Host rules', () => {
   test('a missing or empty Host gets 400', () => {
-    assert.deepEqual(checkHost(undefined, ALLOWED), { ok: false, status: 400, rule: 'missing_host', reason: 'missing Host header' });
+    assert.deepEqual(checkHost(undefined, ALLOWED), { ok: false, status: 400, rule: 'missing_host', refusal: 'missing_host', reason: 'missing Host header' });
     const empty = checkHost('', ALLOWED);
     assert.ok(!empty.ok);
     assert.equal(empty.status, 400);

@@ -1,0 +1,80 @@
+// A refused request is told why: the error page says the cause in one sentence.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { get, RawClient, request, type RawResponse } from '../helpers/raw.js';
+import { ONE_CLIENT_LOAD, startServer, type StartedServer } from '../helpers/server.js';
+
+/** The text of an error page's explanation paragraph. */
+function pageText(response: RawResponse): string {
+  const match = /<p>([^<]*)<\/p>/.exec(response.body.toString('utf8'));
+  assert.ok(match !== null, response.body.toString('utf8'));
+  return match[1]!;
+}
+
+describe('refusals say why', () => {
+  let server: StartedServer;
+  let host: string;
+  before(async () => {
+    server = await startServer({ env: ONE_CLIENT_LOAD });
+    host = `Host: 127.0.0.1:${server.port}\r\n`;
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  // Each target is distinct, so that each request's access line can be found by its path.
+  const cases = (): [target: string, bytes: string, status: number, sentence: string, reason: string][] => [
+    ['/?no-host', 'GET /?no-host HTTP/1.1\r\n\r\n', 400, 'The Host header is missing.', 'missing_host'],
+    ['/?smuggle', `POST /?smuggle HTTP/1.1\r\n${host}Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, 400, 'Content-Length and Transfer-Encoding together are refused.', 'length_and_chunked'],
+    ['/upload?plain', `POST /upload?plain HTTP/1.1\r\n${host}Content-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}`, 415, 'Only application/json documents can be uploaded.', 'upload_not_json'],
+    ['/upload?unframed', `POST /upload?unframed HTTP/1.1\r\n${host}Content-Type: application/json\r\n\r\n`, 411, 'An upload needs a Content-Length or Transfer-Encoding: chunked.', 'upload_length_required'],
+    ['/upload?if-match', `POST /upload?if-match HTTP/1.1\r\n${host}Content-Type: application/json\r\nIf-Match: *\r\nContent-Length: 2\r\n\r\n{}`, 412, 'If-Match cannot hold on /upload, which has no current document.', 'upload_if_match'],
+    ['/sample.txt?delete', `DELETE /sample.txt?delete HTTP/1.1\r\n${host}\r\n`, 405, 'The request method is not allowed for this resource; the Allow header lists those that are.', 'method_not_allowed'],
+    ['/sample.txt?brew', `BREW /sample.txt?brew HTTP/1.1\r\n${host}\r\n`, 501, 'This server does not implement the request method.', 'method_not_implemented'],
+    ['https://127.0.0.1/?scheme', `GET https://127.0.0.1/?scheme HTTP/1.1\r\n${host}\r\n`, 400, 'Only http targets are served.', 'scheme_not_served'],
+    ['/sample.txt?expect', `GET /sample.txt?expect HTTP/1.1\r\n${host}Expect: tea\r\n\r\n`, 417, 'Only the 100-continue expectation is supported.', 'expectation_unsupported'],
+    ['/.env?hidden', `GET /.env?hidden HTTP/1.1\r\n${host}\r\n`, 403, 'Hidden files and folders (names that start with a dot) are not served.', 'hidden_file'],
+  ];
+
+  test('the error page says what was wrong with each refused request', async () => {
+    for (const [, bytes, status, sentence] of cases()) {
+      const response = await request(server.port, bytes);
+      assert.equal(response.status, status, bytes);
+      assert.equal(response.headers['content-type'], 'text/html; charset=utf-8');
+      assert.equal(pageText(response), sentence, bytes);
+    }
+  });
+
+  test('a refusal never echoes what the client sent into the page', async () => {
+    const response = await request(server.port, `GET /?markup HTTP/1.1\r\nHost: <script>alert(1)</script>\r\n\r\n`);
+    assert.equal(response.status, 400);
+    const page = response.body.toString('utf8');
+    assert.equal(page.includes('<script>'), false, page);
+    assert.equal(page.includes('alert(1)'), false, page);
+    assert.equal(pageText(response), 'The Host header is not a host name with an optional port.');
+  });
+});
+
+describe('a full queue says so', () => {
+  let server: StartedServer;
+  before(async () => {
+    server = await startServer({ env: { ...ONE_CLIENT_LOAD, MAX_THREADS: '1', QUEUE_SIZE: '0', FILE_CACHE_TTL_MS: '0' } });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  test('a 503 for a full queue explains itself on the page', async () => {
+    const client = await RawClient.connect(server.port);
+    try {
+      const count = 16;
+      client.write(Array.from({ length: count }, (_, i) => get(`/sample.txt?burst-${i}`, server.port)).join(''));
+      const responses = await client.responses(count, 30_000);
+      const refusedAt = responses.findIndex((response) => response.status === 503);
+      assert.ok(refusedAt !== -1, 'the burst filled the queue');
+      assert.equal(pageText(responses[refusedAt]!), 'Every worker is busy and the queue is full; please retry later.');
+    } finally {
+      client.close();
+    }
+  });
+});
