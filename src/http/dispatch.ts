@@ -175,7 +175,8 @@ export function completed(deps: DispatchDeps, connection: number, exchange: Exch
 /**
  * Metrics and the access log line, whose fields are not even built when info is off. Of
  * `bytes` with `kept` (sent whole) and `aborted` (cut short), exactly one side is given, by
- * the two callers above; pino leaves out the fields that are undefined.
+ * the two callers above; pino leaves out the fields that are undefined, as `reason` is on
+ * every response but a refusal's.
  */
 function recordRequest(
   deps: DispatchDeps,
@@ -191,7 +192,7 @@ function recordRequest(
   if (!deps.log.isLevelEnabled('info')) return;
   const ms = Math.round(seconds * 1e6) / 1e3;
   deps.log.info(
-    { conn: connection, client: exchange.client, method: exchange.method, path: exchange.target, status, bytes, aborted, ms, worker: workerOf(exchange), cached: exchange.answeredBy === 'cache', connection: kept, traceId: exchange.traceId },
+    { conn: connection, client: exchange.client, method: exchange.method, path: exchange.target, status, reason: exchange.response?.refusal, bytes, aborted, ms, worker: workerOf(exchange), cached: exchange.answeredBy === 'cache', connection: kept, traceId: exchange.traceId },
     'request',
   );
 }

@@ -1,4 +1,5 @@
-// A refused request is told why: the error page says the cause in one sentence.
+// A refused request is told why: the error page says the cause in one sentence, and the access
+// log line carries its code as `reason`; a served request's line has no `reason`.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { get, RawClient, request, type RawResponse } from '../helpers/raw.js';
@@ -45,6 +46,32 @@ describe('refusals say why', () => {
     }
   });
 
+  test("each refused request's access line carries its reason code", async () => {
+    for (const [target, bytes, status, , reason] of cases()) {
+      await request(server.port, bytes);
+      const line = await server.waitForLog((entry) => entry.msg === 'request' && entry.path === target);
+      assert.deepEqual([line.status, line.reason], [status, reason], target);
+    }
+  });
+
+  test("a served request's access line has no reason", async () => {
+    const client = await RawClient.connect(server.port);
+    try {
+      // Twice, one after the other: the second is answered from the file cache, the hot path.
+      client.write(get('/sample.txt?served', server.port));
+      await client.responses(1);
+      client.write(get('/sample.txt?served', server.port));
+      const responses = await client.responses(2);
+      for (const response of responses) assert.equal(response.status, 200);
+    } finally {
+      client.close();
+    }
+    await server.waitForLog((entry) => entry.msg === 'request' && entry.path === '/sample.txt?served' && entry.cached === true);
+    const served = server.logs.filter((entry) => entry.msg === 'request' && entry.path === '/sample.txt?served');
+    assert.equal(served.length, 2);
+    for (const line of served) assert.equal('reason' in line, false);
+  });
+
   test('a refusal never echoes what the client sent into the page', async () => {
     const response = await request(server.port, `GET /?markup HTTP/1.1\r\nHost: <script>alert(1)</script>\r\n\r\n`);
     assert.equal(response.status, 400);
@@ -52,6 +79,21 @@ describe('refusals say why', () => {
     assert.equal(page.includes('<script>'), false, page);
     assert.equal(page.includes('alert(1)'), false, page);
     assert.equal(pageText(response), 'The Host header is not a host name with an optional port.');
+  });
+
+  test('a HEAD refusal keeps its empty body and still logs its reason', async () => {
+    const client = await RawClient.connect(server.port);
+    try {
+      client.write('HEAD /?head-no-host HTTP/1.1\r\nConnection: close\r\n\r\n');
+      await client.waitClosed();
+      const text = client.received.toString('latin1');
+      assert.match(text, /^HTTP\/1\.1 400 /);
+      assert.equal(text.indexOf('\r\n\r\n'), text.length - 4, text);
+    } finally {
+      client.close();
+    }
+    const line = await server.waitForLog((entry) => entry.msg === 'request' && entry.path === '/?head-no-host');
+    assert.equal(line.reason, 'missing_host');
   });
 });
 
@@ -64,7 +106,7 @@ describe('a full queue says so', () => {
     await server.stop();
   });
 
-  test('a 503 for a full queue explains itself on the page', async () => {
+  test('a 503 for a full queue explains itself on the page and in the access line', async () => {
     const client = await RawClient.connect(server.port);
     try {
       const count = 16;
@@ -73,6 +115,8 @@ describe('a full queue says so', () => {
       const refusedAt = responses.findIndex((response) => response.status === 503);
       assert.ok(refusedAt !== -1, 'the burst filled the queue');
       assert.equal(pageText(responses[refusedAt]!), 'Every worker is busy and the queue is full; please retry later.');
+      const line = await server.waitForLog((entry) => entry.msg === 'request' && entry.path === `/sample.txt?burst-${refusedAt}`);
+      assert.deepEqual([line.status, line.reason], [503, 'queue_full']);
     } finally {
       client.close();
     }
