@@ -175,8 +175,9 @@ export function completed(deps: DispatchDeps, connection: number, exchange: Exch
 /**
  * Metrics and the access log line, whose fields are not even built when info is off. Of
  * `bytes` with `kept` (sent whole) and `aborted` (cut short), exactly one side is given, by
- * the two callers above; pino leaves out the fields that are undefined, as `reason` is on
- * every response but a refusal's.
+ * the two callers above; pino leaves out the fields that are undefined. A refusal's line
+ * adds its `reason`, in a copy made for refusals alone: the field is not even present on
+ * the line of a request served, which pays no more than the look at its response.
  */
 function recordRequest(
   deps: DispatchDeps,
@@ -191,8 +192,7 @@ function recordRequest(
   deps.events.requestCompleted(exchange.method, status, seconds);
   if (!deps.log.isLevelEnabled('info')) return;
   const ms = Math.round(seconds * 1e6) / 1e3;
-  deps.log.info(
-    { conn: connection, client: exchange.client, method: exchange.method, path: exchange.target, status, reason: exchange.response?.refusal, bytes, aborted, ms, worker: workerOf(exchange), cached: exchange.answeredBy === 'cache', connection: kept, traceId: exchange.traceId },
-    'request',
-  );
+  const fields = { conn: connection, client: exchange.client, method: exchange.method, path: exchange.target, status, bytes, aborted, ms, worker: workerOf(exchange), cached: exchange.answeredBy === 'cache', connection: kept, traceId: exchange.traceId };
+  const reason = exchange.response?.refusal;
+  deps.log.info(reason === undefined ? fields : { ...fields, reason }, 'request');
 }
