@@ -111,17 +111,43 @@ function openProblem(error: unknown): OpenProblem {
  * would (403 either way), or the answers tell who asks what exists there.
  */
 function missingWhere(path: string, root: string): 'missing' | 'outside' | 'hidden' {
-  for (let folder = dirname(path); ; folder = dirname(folder)) {
-    // Above the root (the root itself was asked for, and is gone): missing, not outside.
-    if (folder.length < root.length) return 'missing';
-    try {
-      const realFolder = fs.realpathSync.native(folder);
-      if (!isInside(realFolder, root)) return 'outside';
-      return hiddenBelow(realFolder, root) ? 'hidden' : 'missing';
-    } catch {
-      // Missing too: ask its parent, up to the root.
-      if (folder.length <= root.length) return 'missing';
-    }
+  const folder = dirname(path);
+  // Above the root (the root itself was asked for, and is gone): missing, not outside.
+  if (!isInside(folder, root)) return 'missing';
+  let realFolder: string;
+  try {
+    realFolder = fs.realpathSync.native(deepestResolving(folder, root));
+  } catch {
+    // The root itself is gone, or the folder went since it was looked at.
+    return 'missing';
+  }
+  if (!isInside(realFolder, root)) return 'outside';
+  return hiddenBelow(realFolder, root) ? 'hidden' : 'missing';
+}
+
+/**
+ * The deepest of `folder` and its ancestors below `root` that resolves, sought from the root
+ * down: a path resolves only if each of its ancestors does, so the first that does not ends
+ * the search. A request naming thousands of missing folders costs one look past the folders
+ * that exist, not one per name it holds.
+ */
+function deepestResolving(folder: string, root: string): string {
+  let reached = root;
+  for (const name of folder.slice(root.length).split(sep)) {
+    if (name === '') continue;
+    const next = join(reached, name);
+    if (!resolves(next)) break;
+    reached = next;
+  }
+  return reached;
+}
+
+/** Whether `path` leads to something: a missing name, a file taken for a folder, a loop or a name too long does not. */
+function resolves(path: string): boolean {
+  try {
+    return fs.statSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false;
   }
 }
 

@@ -2,11 +2,11 @@
 // a deploy that renames a new version over a page must not make the old one unservable. And
 // the cache's refresh: a file it already holds is not read again.
 import assert from 'node:assert/strict';
-import { closeSync, fstatSync, linkSync, mkdirSync, mkdtempSync, openSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, linkSync, mkdirSync, mkdtempSync, openSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import type { FileFacts, StaticJob } from '../../../src/core/job.js';
+import type { FileFacts, JobResult, StaticJob } from '../../../src/core/job.js';
 import { contentTable } from '../../../src/handlers/content-types.js';
 import type { DescriptorWatch } from '../../../src/handlers/descriptors.js';
 import { SETTLE_MARGIN_MS } from '../../../src/handlers/settled.js';
@@ -265,5 +265,47 @@ test('a precompressed sibling stamped with its page\'s time cut to the second or
     assert.equal(result.response.status, 200, cut);
     assert.equal(result.response.headers.find(([name]) => name === 'Content-Encoding')?.[1], encoding, cut);
     assert.equal(result.log?.message, encoding === undefined ? 'precompressed file older than its page: not served' : undefined, cut);
+  }
+});
+
+/** How many calls `run` makes into the handler's fs: Node's own module object, whose functions are replaced for the count. */
+function fsCallsOf(run: () => void): number {
+  const fsModule = process.getBuiltinModule('node:fs') as unknown as Record<string, unknown>;
+  const realpathSync = fsModule.realpathSync as { native: (...args: unknown[]) => unknown };
+  const replaced: Array<[Record<string, unknown>, string, unknown]> = [];
+  let calls = 0;
+  const count = (owner: Record<string, unknown>, key: string): void => {
+    const original = owner[key] as (...args: unknown[]) => unknown;
+    replaced.push([owner, key, original]);
+    owner[key] = (...args: unknown[]) => {
+      calls++;
+      return original(...args);
+    };
+  };
+  for (const key of Object.keys(fsModule)) if (key.endsWith('Sync') && key !== 'realpathSync' && typeof fsModule[key] === 'function') count(fsModule, key);
+  count(realpathSync as unknown as Record<string, unknown>, 'native');
+  try {
+    run();
+  } finally {
+    for (const [owner, key, original] of replaced) owner[key] = original;
+  }
+  return calls;
+}
+
+test('a missing path thousands of folders deep is answered after a few fs calls, not one per folder, and still as its nearest existing folder', () => {
+  const root = join(realpathSync(folder), 'deep-missing');
+  const elsewhere = join(realpathSync(folder), 'deep-elsewhere');
+  mkdirSync(join(root, 'present', '.hidden-folder'), { recursive: true });
+  mkdirSync(elsewhere, { recursive: true });
+  symlinkSync(elsewhere, join(root, 'out'));
+  symlinkSync(join(root, 'present', '.hidden-folder'), join(root, 'shown'));
+  const context: StaticContext = { resourcesRoot: root, uploadsRoot: join(root, 'uploads'), contentTable: contentTable({ inlineTypes: ['text/html'], downloadTypes: ['text/plain'] }), smallFileBytes: 64 * 1024, cacheControl: 'no-cache' };
+  const missing = `${'a/'.repeat(4000)}x.txt`;
+  const cases: Array<[string, number]> = [[`/${missing}`, 404], [`/present/${missing}`, 404], [`/out/${missing}`, 403], [`/shown/${missing}`, 403], ['/present/x.txt', 404], ['/out/x.txt', 403], ['/shown/x.txt', 403]];
+  for (const [path, status] of cases) {
+    let result: JobResult | undefined;
+    const calls = fsCallsOf(() => (result = serveStatic({ kind: 'static', method: 'GET', path, conditions: {}, acceptEncoding: undefined, query: '', held: undefined }, context, UNWATCHED)));
+    assert.equal(result!.response.status, status, path.slice(0, 20));
+    assert.ok(calls < 20, `${path.slice(0, 20)}…: ${calls} fs calls`);
   }
 });
