@@ -21,23 +21,26 @@ export function classify(fileName: string, table: ContentTable): Presentation {
   return Object.hasOwn(table, extension) ? table[extension]! : UNSUPPORTED;
 }
 
-const PLAIN_FILENAME = /^[\x20-\x7e]*$/;
+// Visible ASCII but `"` and `\`: a quoted-string may escape them, but RFC 6266 (appendix D)
+// advises against it, and clients that read only `filename` (curl -OJ, wget
+// --content-disposition) save such names wrongly.
+const PLAIN_FILENAME = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 // Some browsers percent-decode `filename`, others do not (RFC 6266, appendix D), so a name
 // holding `%XX` is given unambiguously in `filename*` as well.
 const PERCENT_ESCAPE = /%[0-9a-f]{2}/i;
+// What the ASCII fallback cannot hold.
+const NOT_IN_FALLBACK = /[^\x20\x21\x23-\x5b\x5d-\x7e]|%(?=[0-9a-f]{2})/gi;
 
 /**
- * `attachment; filename="NAME"`, plus `filename*` (UTF-8) when NAME is not plain ASCII or
- * holds something a browser could read as a percent escape.
+ * `attachment; filename="NAME"`, plus `filename*` (UTF-8) when NAME is not plain ASCII, holds
+ * a quote or a backslash, or holds something a browser could read as a percent escape.
  */
 export function contentDisposition(fileName: string): string {
-  const quoted = (name: string): string => name.replace(/[\\"]/g, (c) => `\\${c}`);
-  if (PLAIN_FILENAME.test(fileName) && !PERCENT_ESCAPE.test(fileName)) return `attachment; filename="${quoted(fileName)}"`;
-  // Accents dropped rather than the whole letter (`café` as `cafe`), for clients that read only `filename`;
-  // canonical decomposition (NFD) never yields a quote, slash or backslash that was not there.
-  const fallback = fileName.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/[^\x20-\x7e]|%(?=[0-9a-f]{2})/gi, '_');
+  if (PLAIN_FILENAME.test(fileName) && !PERCENT_ESCAPE.test(fileName)) return `attachment; filename="${fileName}"`;
+  // Accents dropped rather than the whole letter (`café` as `cafe`), for clients that read only `filename`.
+  const fallback = fileName.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(NOT_IN_FALLBACK, '_');
   const encoded = encodeURIComponent(fileName).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-  return `attachment; filename="${quoted(fallback)}"; filename*=UTF-8''${encoded}`;
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
 }
 
 export function presentationHeaders(presentation: Exclude<Presentation, { kind: 'unsupported' }>, fileName: string): HeaderList {

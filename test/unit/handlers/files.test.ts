@@ -59,8 +59,9 @@ describe('Content-Disposition', () => {
     assert.equal(contentDisposition("it's (1)*.txt"), 'attachment; filename="it\'s (1)*.txt"');
   });
 
-  test('quotes and backslashes are escaped inside the quoted name', () => {
-    assert.equal(contentDisposition('we"ird\\name.txt'), 'attachment; filename="we\\"ird\\\\name.txt"');
+  test('a name holding a quote or a backslash is given in filename*, with `_` for them in the fallback', () => {
+    assert.equal(contentDisposition('we"ird\\name.txt'), "attachment; filename=\"we_ird_name.txt\"; filename*=UTF-8''we%22ird%5Cname.txt");
+    assert.equal(contentDisposition('q"uote.txt'), "attachment; filename=\"q_uote.txt\"; filename*=UTF-8''q%22uote.txt");
   });
 
   test('a name that is not plain ASCII gets an ASCII fallback and an RFC 6266 filename*', () => {
