@@ -28,8 +28,10 @@ const PLAIN_FILENAME = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 // Some browsers percent-decode `filename`, others do not (RFC 6266, appendix D), so a name
 // holding `%XX` is given unambiguously in `filename*` as well.
 const PERCENT_ESCAPE = /%[0-9a-f]{2}/i;
-// What the ASCII fallback cannot hold.
-const NOT_IN_FALLBACK = /[^\x20\x21\x23-\x5b\x5d-\x7e]|%(?=[0-9a-f]{2})/gi;
+// What the ASCII fallback cannot hold, one code point at a time (`u`): an emoji is one `_`, not two.
+// No `i` flag: with `u` it folds case by Unicode, so a long s (`ſ`) would count as the ASCII
+// letter `s` and be left in.
+const NOT_IN_FALLBACK = /[^\x20\x21\x23-\x5b\x5d-\x7e]|%(?=[0-9A-Fa-f]{2})/gu;
 
 /**
  * `attachment; filename="NAME"`, plus `filename*` (UTF-8) when NAME is not plain ASCII, holds

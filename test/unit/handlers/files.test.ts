@@ -72,6 +72,13 @@ describe('Content-Disposition', () => {
     assert.equal(contentDisposition('日本.jpg'), "attachment; filename=\"__.jpg\"; filename*=UTF-8''%E6%97%A5%E6%9C%AC.jpg");
   });
 
+  test('each code point the fallback cannot hold is one `_`, a character outside the BMP too', () => {
+    assert.equal(contentDisposition('🎉 party.txt'), "attachment; filename=\"_ party.txt\"; filename*=UTF-8''%F0%9F%8E%89%20party.txt");
+    assert.equal(contentDisposition('𝄞é.png'), "attachment; filename=\"_e.png\"; filename*=UTF-8''%F0%9D%84%9E%C3%A9.png");
+    // A letter whose Unicode case folding is ASCII (long s folds to `s`) is still not ASCII.
+    assert.equal(contentDisposition('\u017f.txt'), "attachment; filename=\"_.txt\"; filename*=UTF-8''%C5%BF.txt");
+  });
+
   test('a name holding a percent escape is given in filename* too, so no browser decodes it', () => {
     assert.equal(contentDisposition('100%41.txt'), "attachment; filename=\"100_41.txt\"; filename*=UTF-8''100%2541.txt");
     assert.equal(contentDisposition('caf%C3%A9.txt'), "attachment; filename=\"caf_C3_A9.txt\"; filename*=UTF-8''caf%25C3%25A9.txt");
