@@ -227,6 +227,17 @@ function refuseOpen(problem: OpenProblem, method: string): JobResult {
 
 const isOpened = (result: Opened | OpenProblem): result is Opened => typeof result === 'object' && 'fd' in result;
 
+// RFC 3986 §3.4: a query holds pchar (unreserved, %XX, sub-delims, ":", "@"), "/" and "?".
+const NOT_IN_URI_QUERY = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%]|%(?![0-9A-Fa-f]{2})/gu;
+
+/**
+ * A request's query as a Location may carry it: what a URI query cannot hold (`"`, `<`, `>`,
+ * a `%` that starts no escape, ...) percent-encoded as UTF-8, the rest, escapes included, as sent.
+ */
+function asUriQuery(query: string): string {
+  return query.replace(NOT_IN_URI_QUERY, (character) => encodeURIComponent(character));
+}
+
 /** Finds the file a checked path names, following symlinks only while they stay inside the root. */
 function find(job: StaticJob, context: StaticContext, watch: DescriptorWatch): Found {
   const inUploads = job.path === UPLOADS_PREFIX || job.path.startsWith(`${UPLOADS_PREFIX}/`);
@@ -244,7 +255,7 @@ function find(job: StaticJob, context: StaticContext, watch: DescriptorWatch): F
     if (attempt === 0 && !job.path.endsWith('/') && job.method !== 'POST') {
       const index = statFile(candidate);
       if (index !== 'file') return { ok: false, result: refuseOpen(index, job.method) };
-      const location = `${job.path.split('/').map(encodeURIComponent).join('/')}/${job.query}`;
+      const location = `${job.path.split('/').map(encodeURIComponent).join('/')}/${asUriQuery(job.query)}`;
       return { ok: false, result: { response: redirectResponse(location, job.method) } };
     }
   }

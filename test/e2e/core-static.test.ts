@@ -213,6 +213,10 @@ describe('a prepared document root', () => {
     const redirect = await request(server.port, get('/docs?x=1', server.port));
     assert.equal(redirect.status, 301);
     assert.equal(redirect.headers.location, '/docs/?x=1', 'the query comes along');
+    // What a URI query cannot hold is percent-encoded (RFC 3986 §3.4); escapes and sub-delims stay as sent.
+    const odd = await request(server.port, get('/docs?"><x>&a=%41&b=%zz|{}^`\\!$\'()*+,;=:@/?', server.port));
+    assert.equal(odd.status, 301);
+    assert.equal(odd.headers.location, "/docs/?%22%3E%3Cx%3E&a=%41&b=%25zz%7C%7B%7D%5E%60%5C!$'()*+,;=:@/?");
   });
 
   test('a folder without index.html is 404, never a listing', async () => {
