@@ -130,8 +130,7 @@ function scanString(bytes: Uint8Array, at: number): number {
     if (byte === BACKSLASH) {
       const escape = bytes[at + 1];
       if (escape === 0x75) {
-        for (let i = 2; i < 6; i++) if (!isHex(bytes[at + i])) throw new JsonSyntaxError(at + i, 'invalid \\u escape');
-        at += 6;
+        at = scanUnicodeEscape(bytes, at);
         continue;
       }
       // " \ / b f n r t
@@ -143,6 +142,37 @@ function scanString(bytes: Uint8Array, at: number): number {
     }
     at++;
   }
+}
+
+function checkHexDigits(bytes: Uint8Array, at: number): void {
+  for (let i = at; i < at + 4; i++) if (!isHex(bytes[i])) throw new JsonSyntaxError(i, 'invalid \\u escape');
+}
+
+/** Which half of a surrogate pair the four (checked) hex digits at `at` name: D800-DBFF high, DC00-DFFF low. */
+function surrogateHalf(bytes: Uint8Array, at: number): 'high' | 'low' | null {
+  // OR 0x20 lowers A-F and leaves the digits as they are.
+  if ((bytes[at]! | 0x20) !== 0x64) return null;
+  const second = bytes[at + 1]! | 0x20;
+  if (second === 0x38 || second === 0x39 || second === 0x61 || second === 0x62) return 'high';
+  return second >= 0x63 ? 'low' : null;
+}
+
+/**
+ * `\uXXXX` from the backslash at `at`; returns the offset after it, or after the pair's second
+ * escape. An unpaired surrogate is refused: RFC 8259 §8.2 leaves what a reader does with it
+ * unpredictable, RFC 7493 §2.1 (I-JSON) forbids it, and serde_json refuses the document.
+ */
+function scanUnicodeEscape(bytes: Uint8Array, at: number): number {
+  checkHexDigits(bytes, at + 2);
+  const half = surrogateHalf(bytes, at + 2);
+  if (half === null) return at + 6;
+  if (half === 'low') throw new JsonSyntaxError(at, 'a low surrogate escape (\\uDC00-\\uDFFF) must follow a high one (\\uD800-\\uDBFF)');
+  const paired = bytes[at + 6] === BACKSLASH && bytes[at + 7] === 0x75;
+  if (paired) checkHexDigits(bytes, at + 8);
+  if (!paired || surrogateHalf(bytes, at + 8) !== 'low') {
+    throw new JsonSyntaxError(at, 'a high surrogate escape (\\uD800-\\uDBFF) must be followed by a low one (\\uDC00-\\uDFFF)');
+  }
+  return at + 12;
 }
 
 function scanNumber(bytes: Uint8Array, at: number): number {

@@ -12,8 +12,8 @@ const NAME = /^upload_(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})_[0-9a-f]{16}\.
 /** The interim response, which carries its request's trace id as every response does. */
 const CONTINUE = /^HTTP\/1\.1 100 Continue\r\nX-Trace-Id: [0-9a-f]{32}\r\n\r\n$/;
 const DATA_JSON = readFileSync(join(REPO_ROOT, 'data.json'));
-/** Valid JSON that a parse-and-reserialize round trip would change: spacing, key order, 1.50, 1e3, -0.0, a big integer. */
-const ODD_JSON = Buffer.from(' \t{ "zeta" : 1.50 ,"alpha":[ 1e3, -0.0 ,12345678901234567890,\n\t"caf\u00e9 \u2615"] , "m\\u00e9ta" : { } , "a":null}\r\n ', 'utf8');
+/** Valid JSON that a parse-and-reserialize round trip would change: spacing, key order, 1.50, 1e3, -0.0, a big integer, escapes. */
+const ODD_JSON = Buffer.from(' \t{ "zeta" : 1.50 ,"alpha":[ 1e3, -0.0 ,12345678901234567890,\n\t"caf\u00e9 \u2615"] , "m\\u00e9ta\\ud83d\\ude00" : { } , "a":null}\r\n ', 'utf8');
 const CHUNKED = 'Transfer-Encoding: chunked\r\n';
 const SLOW_MS = 60_000;
 
@@ -264,6 +264,7 @@ describe('POST /upload', () => {
       { what: 'empty body (Content-Length: 0)', bytes: withLength(port, Buffer.alloc(0)), message: /empty/ },
       { what: 'empty body (chunked)', bytes: Buffer.from(`${postHead(port, CHUNKED)}0\r\n\r\n`, 'latin1'), message: /empty/ },
       { what: 'whitespace only', bytes: withLength(port, Buffer.from(' \n')), message: /invalid JSON at byte 2\b/ },
+      { what: 'unpaired surrogate escape', bytes: withLength(port, Buffer.from('{"a":"\\ud800"}')), message: /invalid JSON at byte 6: a high surrogate escape/ },
       { what: 'invalid UTF-8', bytes: withLength(port, Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d])), message: /UTF-8/ },
       { what: 'overlong UTF-8', bytes: withLength(port, Buffer.from([0x22, 0xc0, 0xaf, 0x22])), message: /UTF-8/ },
       { what: 'UTF-8 BOM', bytes: withLength(port, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{}')])), message: /BOM/ },

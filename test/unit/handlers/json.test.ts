@@ -13,6 +13,23 @@ function parses(text: string): boolean {
   }
 }
 
+/** A surrogate code unit outside a pair (the pattern reads code units: it has no u flag). */
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** JSON.parse, also refusing the unpaired surrogate escapes it lets through (RFC 7493 §2.1). */
+function parsesStrictly(text: string): boolean {
+  let paired = true;
+  try {
+    JSON.parse(text, (key, value: unknown) => {
+      if (UNPAIRED_SURROGATE.test(key) || (typeof value === 'string' && UNPAIRED_SURROGATE.test(value))) paired = false;
+      return value;
+    });
+    return paired;
+  } catch {
+    return false;
+  }
+}
+
 const VALID = [
   '0', '-0', '1', '-1', '10', '123.456', '-0.5e-10', '1E+2', '1e2', '2.5E-3', '1e400', '-1.7976931348623157e308',
   'true', 'false', 'null', '""', '"abc"', '"\\"\\\\\\/\\b\\f\\n\\r\\t"', '"\\u0000\\uD83D\\uDE00\\uabcd\\uABCD"', '"caf\u00e9 \u2603 \ud83d\ude00"', '"\u007f"',
@@ -55,7 +72,7 @@ describe('JSON checker', () => {
     }
   });
 
-  test('agrees with JSON.parse on thousands of mutated documents', () => {
+  test('agrees with JSON.parse, strict about surrogates, on thousands of mutated documents', () => {
     const next = random(20_240_601);
     const bases = VALID.filter((text) => text.length > 2);
     let valid = 0;
@@ -69,9 +86,11 @@ describe('JSON checker', () => {
         else if (kind < 0.7) text = text.slice(0, at) + text.slice(at + 1);
         else text = text.slice(0, at) + character + text.slice(at + 1);
       }
-      const expected = parses(text);
+      // The checker sees the encoded bytes, where an edit that split a raw pair became U+FFFD.
+      const bytes = encode(text);
+      const expected = parsesStrictly(new TextDecoder().decode(bytes));
       if (expected) valid++;
-      assert.equal(checkJson(encode(text)).ok, expected, JSON.stringify(text));
+      assert.equal(checkJson(bytes).ok, expected, JSON.stringify(text));
     }
     // Both outcomes must have been exercised for the comparison to mean anything.
     assert.ok(valid > 500 && valid < 19_500, `valid mutations: ${valid}`);
@@ -122,6 +141,33 @@ describe('JSON checker', () => {
     assert.deepEqual(open, { ok: false, offset: MAX_JSON_DEPTH, message: `nested deeper than ${MAX_JSON_DEPTH} levels` });
     assert.equal(checkJson(encode('['.repeat(10) + '}'.repeat(10))).ok, false);
     assert.equal(checkJson(encode('{"a":'.repeat(10))).ok, false);
+  });
+
+  test('refuses an unpaired surrogate escape, which JSON.parse lets through, at its backslash', () => {
+    const HIGH_ALONE = 'a high surrogate escape (\\uD800-\\uDBFF) must be followed by a low one (\\uDC00-\\uDFFF)';
+    const LOW_ALONE = 'a low surrogate escape (\\uDC00-\\uDFFF) must follow a high one (\\uD800-\\uDBFF)';
+    const cases: ReadonlyArray<readonly [text: string, offset: number, message: string]> = [
+      ['"\\ud800"', 1, HIGH_ALONE],
+      ['"\\uDBFF"', 1, HIGH_ALONE],
+      ['"ab\\uD83Dx"', 3, HIGH_ALONE],
+      ['"\\uD83D\\n"', 1, HIGH_ALONE],
+      ['"\\uD83D\\u0041"', 1, HIGH_ALONE],
+      ['"\\uD83D\\uD83D\\uDE00"', 1, HIGH_ALONE],
+      ['{"\\ud800":1}', 2, HIGH_ALONE],
+      ['"\\udc00"', 1, LOW_ALONE],
+      ['"\\uDFFF"', 1, LOW_ALONE],
+      ['"\\uDE00\\uD83D"', 1, LOW_ALONE],
+      ['"\\uD83D\\uDE00\\uDE00"', 13, LOW_ALONE],
+    ];
+    for (const [text, offset, message] of cases) {
+      assert.equal(parses(text), true, `JSON.parse lets ${text} through`);
+      assert.deepEqual(checkJson(encode(text)), { ok: false, offset, message }, text);
+    }
+    assert.deepEqual(checkJson(encode('"\\uD83D')), { ok: false, offset: 1, message: HIGH_ALONE });
+    assert.deepEqual(checkJson(encode('"\\uD83D\\uDE0G"')), { ok: false, offset: 12, message: 'invalid \\u escape' });
+    for (const text of ['"\\uD800\\uDC00"', '"\\udbff\\udfff"', '"\\uD83D\\uDE00\\uD83D\\uDE00"', '"\\uD7FF\\uE000"', '"\\uDAbc\\uDcDe"']) {
+      assert.deepEqual(checkJson(encode(text)), { ok: true }, text);
+    }
   });
 
   test('reads bytes, not text: invalid UTF-8 inside a string is not its concern', () => {
