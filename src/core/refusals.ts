@@ -64,6 +64,7 @@ const SENTENCES = {
   too_many_open_files: 'The server has too many files open; please retry later.',
   // Uploads.
   upload_not_json: 'Only application/json documents can be uploaded.',
+  upload_not_utf8: 'Uploaded documents must be UTF-8; the Content-Type names another charset.',
   upload_content_coded: 'An uploaded document must not be content-coded; send it as identity.',
   upload_length_required: 'An upload needs a Content-Length or Transfer-Encoding: chunked.',
   upload_if_match: 'If-Match cannot hold on /upload, which has no current document.',

@@ -8,6 +8,7 @@ import type { ErrorStatus } from '../core/status.js';
 import type { ConditionalHeaders, StaticJob } from '../core/job.js';
 import { checkHost } from '../security/host.js';
 import { checkRequestPath } from '../security/path.js';
+import { parameterValues } from './media-type.js';
 
 export type Route =
   /** A file under the document root or the uploads folder. */
@@ -30,12 +31,24 @@ export type Route =
 /** The routes answered at once, without a job: a refusal, or OPTIONS. */
 export type ImmediateRoute = Extract<Route, { kind: 'reject' | 'options' }>;
 
-/** `application/json`, any case, parameters such as charset allowed. */
+/** `application/json`, any case, with any parameters (a charset is checked apart: declaresOtherCharset). */
 export function isJsonMediaType(contentType: string | undefined): boolean {
   if (contentType === undefined) return false;
   const semicolon = contentType.indexOf(';');
   const mediaType = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
   return mediaType === 'application/json';
+}
+
+/** The names of UTF-8 a client may give: its registered name, and the `utf8` label of the WHATWG Encoding Standard. */
+const UTF8_CHARSETS = new Set(['utf-8', 'utf8']);
+
+/**
+ * A `charset` parameter that names anything but UTF-8. RFC 8259 §11 defines no charset for
+ * application/json and says one has no effect, but a client that declares utf-16 sends bytes
+ * that are not UTF-8, which the body check could only call invalid JSON at byte 1.
+ */
+export function declaresOtherCharset(contentType: string): boolean {
+  return parameterValues(contentType, 'charset').some((charset) => !UTF8_CHARSETS.has(charset.toLowerCase()));
 }
 
 const ABSOLUTE_FORM = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)(.*)$/;
@@ -90,7 +103,9 @@ function uploadRoute(head: RequestHead): Route {
   const { method, headers } = head;
   if (method === 'OPTIONS') return { kind: 'options', allow: UPLOAD_ALLOW };
   if (method !== 'POST') return notAllowed(method, UPLOAD_ALLOW);
-  if (!isJsonMediaType(headers['content-type'])) return { kind: 'reject', status: 415, refusal: 'upload_not_json', reason: 'upload must be application/json' };
+  const contentType = headers['content-type'];
+  if (contentType === undefined || !isJsonMediaType(contentType)) return { kind: 'reject', status: 415, refusal: 'upload_not_json', reason: 'upload must be application/json' };
+  if (declaresOtherCharset(contentType)) return { kind: 'reject', status: 415, refusal: 'upload_not_utf8', reason: 'upload charset must be UTF-8' };
   // A coded body would be stored as its coded bytes. The answer says what is taken (RFC 9110 §15.5.16).
   if (!isIdentityCoded(headers['content-encoding'])) return { kind: 'reject', status: 415, refusal: 'upload_content_coded', reason: 'upload must not be content-coded', headers: [['Accept-Encoding', 'identity']] };
   // Without either framing there is no body (RFC 9112 §6.3); a client that meant one forgot to say how long it is.

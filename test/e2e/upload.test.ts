@@ -123,9 +123,11 @@ describe('POST /upload', () => {
     assertCreated(response, server.uploadsDir, DATA_JSON);
   });
 
-  test('application/JSON; charset=utf-8 is accepted', async () => {
-    const response = await request(server.port, withLength(server.port, ODD_JSON, 'application/JSON; charset=utf-8'));
-    assertCreated(response, server.uploadsDir, ODD_JSON);
+  test('application/JSON; charset=utf-8 is accepted, and so are "UTF-8" quoted and utf8', async () => {
+    for (const contentType of ['application/JSON; charset=utf-8', 'application/json; charset="UTF-8"', 'application/json;charset=utf8']) {
+      const response = await request(server.port, withLength(server.port, ODD_JSON, contentType));
+      assertCreated(response, server.uploadsDir, ODD_JSON);
+    }
   });
 
   test('GET /uploads/NAME returns the stored document byte-identical as a download', async () => {
@@ -226,6 +228,26 @@ describe('POST /upload', () => {
     for (const contentType of ['text/plain', null, 'application/json-patch+json']) {
       const response = await request(server.port, withLength(server.port, DATA_JSON, contentType));
       assert.equal(response.status, 415, `Content-Type ${contentType}`);
+    }
+    assert.deepEqual(entries(server.uploadsDir), before);
+  });
+
+  test('415 for a charset other than UTF-8, before the body is read, nothing stored', async () => {
+    const before = entries(server.uploadsDir);
+    const body = Buffer.from('{"a":1}', 'utf16le');
+    for (const contentType of ['application/json; charset=utf-16', 'application/json; charset="UTF-16LE"', 'application/json; charset=latin1']) {
+      const response = await request(server.port, withLength(server.port, body, contentType));
+      assert.equal(response.status, 415, `Content-Type ${contentType}`);
+      assert.match(response.body.toString(), /Uploaded documents must be UTF-8; the Content-Type names another charset\./);
+    }
+    const client = await RawClient.connect(server.port);
+    try {
+      client.write(postHead(server.port, lengthFraming(body.length), 'application/json; charset=utf-16', 'Expect: 100-continue\r\n'));
+      const [refused] = await client.responses(1, SLOW_MS);
+      assert.equal(refused!.status, 415);
+      assert.ok(!client.received.toString('latin1').includes('100 Continue'));
+    } finally {
+      client.close();
     }
     assert.deepEqual(entries(server.uploadsDir), before);
   });

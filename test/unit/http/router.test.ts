@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { RequestHead } from '../../../src/core/request.js';
 import { SERVER_ALLOW, STATIC_ALLOW, UPLOAD_ALLOW } from '../../../src/core/routes.js';
-import { isJsonMediaType, route, type Route } from '../../../src/http/router.js';
+import { declaresOtherCharset, isJsonMediaType, route, type Route } from '../../../src/http/router.js';
 
 const ALLOWED: ReadonlySet<string> = new Set(['localhost:8080']);
 
@@ -120,7 +120,7 @@ describe('routing', () => {
   });
 
   test('POST /upload with a JSON media type routes to the upload handler', () => {
-    for (const contentType of ['application/json', 'application/JSON; charset=utf-8', 'Application/Json;charset=UTF-8', ' application/json ']) {
+    for (const contentType of ['application/json', 'application/JSON; charset=utf-8', 'Application/Json;charset=UTF-8', ' application/json ', 'application/json; charset="UTF-8"', 'application/json;charset=utf8', 'application/json; v=1']) {
       assert.deepEqual(route(head('POST', '/upload', { 'content-type': contentType }), ALLOWED), { kind: 'upload' }, contentType);
     }
     assert.deepEqual(route(head('POST', '/upload?source=form', { 'content-type': 'application/json' }), ALLOWED), { kind: 'upload' });
@@ -132,6 +132,15 @@ describe('routing', () => {
       const decision = route(head('POST', '/upload', headers), ALLOWED);
       assert.equal(decision.kind === 'reject' && decision.status, 415, String(contentType));
     }
+  });
+
+  test('POST /upload declaring a charset other than UTF-8 gets 415 upload_not_utf8, before its body is read', () => {
+    for (const contentType of ['application/json; charset=utf-16', 'application/json;charset=UTF-16LE', 'application/json; charset="iso-8859-1"', 'application/json; charset=utf-8; charset=utf-16']) {
+      const decision = route(head('POST', '/upload', { 'content-type': contentType }), ALLOWED);
+      assert.deepEqual(decision.kind === 'reject' && [decision.status, decision.refusal], [415, 'upload_not_utf8'], contentType);
+    }
+    const notJson = route(head('POST', '/upload', { 'content-type': 'text/plain; charset=utf-16' }), ALLOWED);
+    assert.equal(notJson.kind === 'reject' && notJson.refusal, 'upload_not_json');
   });
 
   test('POST elsewhere is a static route (answered 405 or 404 by the worker)', () => {
@@ -173,6 +182,20 @@ describe('isJsonMediaType', () => {
   test('refuses everything else', () => {
     for (const value of [undefined, '', ';', 'application/json5', 'text/json', 'application/ json', 'application/*', '*/*']) {
       assert.equal(isJsonMediaType(value), false, String(value));
+    }
+  });
+});
+
+describe('declaresOtherCharset', () => {
+  test('no charset, or one that names UTF-8 in any case, quoted or not', () => {
+    for (const value of ['application/json', 'application/json;', 'application/json; charset=utf-8', 'application/json; CHARSET=Utf-8', 'application/json;charset="utf-8"', 'application/json; charset=UTF8', 'application/json; x="charset=utf-16"']) {
+      assert.equal(declaresOtherCharset(value), false, value);
+    }
+  });
+
+  test('a charset that names anything else, an empty one included', () => {
+    for (const value of ['application/json; charset=utf-16', 'application/json; charset="UTF-16BE"', 'application/json; charset=latin1', 'application/json; charset=us-ascii', 'application/json; charset=', 'application/json; charset=utf-8; charset=utf-32']) {
+      assert.equal(declaresOtherCharset(value), true, value);
     }
   });
 });

@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { parameterValues } from '../../../src/http/media-type.js';
+
+describe('parameterValues', () => {
+  test('finds a parameter by name in any case, its value as given', () => {
+    assert.deepEqual(parameterValues('application/json; charset=utf-8', 'charset'), ['utf-8']);
+    assert.deepEqual(parameterValues('application/json;CHARSET=UTF-16', 'charset'), ['UTF-16']);
+    assert.deepEqual(parameterValues('application/json ; v=1 ;charset=latin1 ', 'charset'), ['latin1']);
+    assert.deepEqual(parameterValues('application/json; charset=utf-8; charset=utf-16', 'charset'), ['utf-8', 'utf-16']);
+  });
+
+  test('unquotes a quoted string, where a `;` or `=` does not end the value', () => {
+    assert.deepEqual(parameterValues('application/json; charset="utf-8"', 'charset'), ['utf-8']);
+    assert.deepEqual(parameterValues('application/json; x="a;charset=utf-16"; charset=utf-8', 'charset'), ['utf-8']);
+    assert.deepEqual(parameterValues('application/json; x="a\\";charset=utf-16"', 'charset'), []);
+    assert.deepEqual(parameterValues('application/json; charset="ut\\f-8"', 'charset'), ['utf-8']);
+    assert.deepEqual(parameterValues('application/json; charset="utf-8', 'charset'), ['utf-8']);
+  });
+
+  test('nothing for a type without parameters, and parameters without a value are skipped', () => {
+    for (const value of ['application/json', 'application/json;', 'application/json; ;', 'application/json; charset', 'application/json; charsetx=utf-16']) {
+      assert.deepEqual(parameterValues(value, 'charset'), [], value);
+    }
+    assert.deepEqual(parameterValues('application/json; charset; charset=utf-16', 'charset'), ['utf-16']);
+    assert.deepEqual(parameterValues('application/json; charset=', 'charset'), ['']);
+  });
+});
