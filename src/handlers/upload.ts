@@ -9,6 +9,7 @@ import { errorDocument } from '../core/status.js';
 import { freeBytes, hasRoom } from './disk-guard.js';
 import { checkJson } from './json.js';
 import { completeAll, writeAndLink, type Completion, type Linked, type StorageFs } from './upload-storage.js';
+import { firstInvalidUtf8 } from './utf8.js';
 
 export interface UploadContext {
   /** Real path of the uploads folder. */
@@ -62,7 +63,9 @@ function checkFolder(context: UploadContext, fs: StorageFs): JobResult | null {
 export function uploadProblem(body: Uint8Array): string | null {
   if (body.length === 0) return 'empty body: a JSON document is required';
   if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) return 'byte order mark not allowed: send UTF-8 without a BOM';
-  if (!isUtf8(body)) return 'body is not valid UTF-8';
+  // isUtf8 is the fast check; only a body it refuses is walked again to find where.
+  const invalidAt = isUtf8(body) ? null : firstInvalidUtf8(body);
+  if (invalidAt !== null) return `body is not valid UTF-8 at byte ${invalidAt}`;
   const json = checkJson(body);
   return json.ok ? null : `invalid JSON at byte ${json.offset}: ${json.message}`;
 }

@@ -33,15 +33,16 @@ describe('uploadProblem', () => {
     assert.match(uploadProblem(new Uint8Array([0xef, 0xbb, 0xbf, 0x7b, 0x7d])) ?? '', /byte order mark/);
   });
 
-  test('invalid UTF-8 is refused, even inside a JSON string', () => {
-    const cases = [
-      [0x22, 0xff, 0x22], // never valid
-      [0x22, 0xc0, 0xaf, 0x22], // overlong
-      [0x22, 0xed, 0xa0, 0x80, 0x22], // surrogate
-      [0x22, 0xe2, 0x82, 0x22], // truncated sequence
-      [0x22, 0xf4, 0x90, 0x80, 0x80, 0x22], // above U+10FFFF
+  test('invalid UTF-8 is refused, even inside a JSON string, naming the byte where it starts', () => {
+    const cases: ReadonlyArray<readonly [bytes: number[], offset: number]> = [
+      [[0x22, 0xff, 0x22], 1], // never valid
+      [[0x22, 0xc0, 0xaf, 0x22], 1], // overlong
+      [[0x22, 0xed, 0xa0, 0x80, 0x22], 1], // surrogate
+      [[0x22, 0xe2, 0x82, 0x22], 1], // truncated sequence
+      [[0x22, 0xf4, 0x90, 0x80, 0x80, 0x22], 1], // above U+10FFFF
+      [[0x7b, 0x22, 0xc3, 0xa9, 0x22, 0x3a, 0x22, 0x80, 0x22, 0x7d], 7], // a stray continuation byte after a valid é
     ];
-    for (const bytes of cases) assert.equal(uploadProblem(new Uint8Array(bytes)), 'body is not valid UTF-8', JSON.stringify(bytes));
+    for (const [bytes, offset] of cases) assert.equal(uploadProblem(new Uint8Array(bytes)), `body is not valid UTF-8 at byte ${offset}`, JSON.stringify(bytes));
   });
 
   test('invalid JSON is refused with the byte offset', () => {
