@@ -179,6 +179,8 @@ function scanNumber(bytes: Uint8Array, at: number): number {
   if (bytes[at] === 0x2d) at++;
   if (bytes[at] === 0x30) {
     at++;
+    // Else `01` would pass as `0` and fail as data after the value.
+    if (isDigit(bytes[at])) throw new JsonSyntaxError(at, 'a number must not have a leading zero');
   } else if (isDigit(bytes[at])) {
     while (isDigit(bytes[at])) at++;
   } else {

@@ -286,6 +286,7 @@ describe('POST /upload', () => {
       { what: 'empty body (Content-Length: 0)', bytes: withLength(port, Buffer.alloc(0)), message: /empty/ },
       { what: 'empty body (chunked)', bytes: Buffer.from(`${postHead(port, CHUNKED)}0\r\n\r\n`, 'latin1'), message: /empty/ },
       { what: 'whitespace only', bytes: withLength(port, Buffer.from(' \n')), message: /invalid JSON at byte 2\b/ },
+      { what: 'leading zero', bytes: withLength(port, Buffer.from('{"a": 01}')), message: /^invalid JSON at byte 7: a number must not have a leading zero$/ },
       { what: 'unpaired surrogate escape', bytes: withLength(port, Buffer.from('{"a":"\\ud800"}')), message: /invalid JSON at byte 6: a high surrogate escape/ },
       { what: 'invalid UTF-8', bytes: withLength(port, Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d])), message: /^body is not valid UTF-8 at byte 6$/ },
       { what: 'overlong UTF-8', bytes: withLength(port, Buffer.from([0x22, 0xc0, 0xaf, 0x22])), message: /^body is not valid UTF-8 at byte 1$/ },

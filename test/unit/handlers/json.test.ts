@@ -143,6 +143,13 @@ describe('JSON checker', () => {
     assert.equal(checkJson(encode('{"a":'.repeat(10))).ok, false);
   });
 
+  test('a leading zero is named as such, at the digit after it', () => {
+    for (const [text, offset] of [['01', 1], ['-01', 2], ['[1, 00]', 5], ['{"a":0123}', 6]] as const) {
+      assert.deepEqual(checkJson(encode(text)), { ok: false, offset, message: 'a number must not have a leading zero' }, text);
+    }
+    for (const text of ['0', '-0', '0.01', '0e1', '[0,0]', '10', '100']) assert.deepEqual(checkJson(encode(text)), { ok: true }, text);
+  });
+
   test('refuses an unpaired surrogate escape, which JSON.parse lets through, at its backslash', () => {
     const HIGH_ALONE = 'a high surrogate escape (\\uD800-\\uDBFF) must be followed by a low one (\\uDC00-\\uDFFF)';
     const LOW_ALONE = 'a low surrogate escape (\\uDC00-\\uDFFF) must follow a high one (\\uD800-\\uDBFF)';
