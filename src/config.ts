@@ -71,6 +71,9 @@ const schema = {
   minFreeDiskBytes: { doc: 'Uploads get 507 when the uploads file system would keep less free space than this (0 turns the check off)', format: 'non-negative-int', default: 256 * 1024 * 1024, env: 'MIN_FREE_DISK_BYTES', arg: 'min-free-disk-bytes' },
 };
 
+/** Every setting's environment variable, in the schema's order. */
+export const SETTING_NAMES: readonly string[] = Object.values(schema).map((entry) => entry.env);
+
 type SchemaValues<S> = { [K in keyof S]: S[K] extends { default: infer D } ? D : never };
 type RawConfig = SchemaValues<typeof schema>;
 

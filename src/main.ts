@@ -1,4 +1,4 @@
-// Entry point: signals -> config -> logger -> fatal process errors -> pool -> listeners.
+// Entry point: signals -> config -> logger (and misspelt variables) -> fatal process errors -> pool -> listeners.
 // Only the signal handling is imported statically: the rest loads after its handlers are in
 // place, so that a SIGTERM while the modules load is not dropped (as PID 1 it would be).
 import type { App } from './app.js';
@@ -14,7 +14,7 @@ if (major < 22 || (major === 22 && minor < 12)) {
   process.exit(2);
 }
 
-const { asksForHelp, ConfigError, helpText, loadConfig } = await import('./config.js');
+const { asksForHelp, ConfigError, helpText, loadConfig, SETTING_NAMES } = await import('./config.js');
 if (asksForHelp(process.argv.slice(2))) {
   process.stdout.write(helpText());
   process.exit(0);
@@ -29,9 +29,13 @@ try {
 }
 
 const { createLogger } = await import('./log.js');
+const { misspeltSettings, misspellingWarning } = await import('./config-typos.js');
 const { exitOnProcessErrors } = await import('./process-errors.js');
 const { startApp } = await import('./app.js');
 const log = createLogger(config.logLevel);
+// A misspelt variable is ignored, leaving its setting at the default: say so before anything runs.
+const misspelt = misspeltSettings(SETTING_NAMES, Object.keys(process.env));
+if (misspelt.length > 0) log.warn({ misspelt: Object.fromEntries(misspelt.map(({ name, meant }) => [name, meant])) }, misspellingWarning(misspelt));
 signals.logTo(log);
 let app: App | null = null;
 exitOnProcessErrors(log, () => app);

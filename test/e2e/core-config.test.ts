@@ -61,6 +61,35 @@ test('--flags set values, in both --name=value and --name value forms', async ()
   }
 });
 
+const misspeltWarning = (line: LogLine): boolean => line.level === 'warn' && typeof line.msg === 'string' && line.msg.includes('is not a setting');
+
+test('a misspelt variable (MAX_THREAD=2) is named at start, at warn, with the setting meant; the setting keeps its default', async () => {
+  const server = await startServer({ env: { MAX_THREAD: '2', MAX_CONECTIONS: '64' } });
+  try {
+    const warnings = server.logs.filter(misspeltWarning);
+    assert.equal(warnings.length, 1, 'one line for all of them');
+    assert.match(warnings[0]!.msg!, /MAX_THREAD is not a setting; did you mean MAX_THREADS\?/);
+    assert.match(warnings[0]!.msg!, /MAX_CONECTIONS is not a setting; did you mean MAX_CONNECTIONS\?/);
+    assert.deepEqual(warnings[0]!.misspelt, { MAX_THREAD: 'MAX_THREADS', MAX_CONECTIONS: 'MAX_CONNECTIONS' });
+    assert.doesNotMatch(JSON.stringify(warnings[0]), /"(2|64)"/, 'names only, never values');
+    const started = await server.waitForLog((line) => typeof line.msg === 'string' && line.msg.startsWith('listening on'));
+    assert.equal(started.workers, 10);
+    assert.ok(server.logs.indexOf(warnings[0]!) < server.logs.indexOf(started), 'said before the server listens');
+  } finally {
+    await server.stop();
+  }
+});
+
+test('a start with only settings and the usual names (PATH) warns of no misspelt variable', async () => {
+  const server = await startServer();
+  try {
+    // The warning comes before the listening line, which startServer waited for.
+    assert.deepEqual(server.logs.filter(misspeltWarning), []);
+  } finally {
+    await server.stop();
+  }
+});
+
 const badConfigs: { name: string; key: RegExp; args?: string[]; env?: Record<string, string> }[] = [
   { name: 'PORT=70000', key: /PORT/, env: { PORT: '70000' } },
   { name: 'positional port 70000', key: /PORT/, args: ['70000'] },
