@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { parseAllDocuments } from 'yaml';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
@@ -14,7 +15,7 @@ import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IPersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { IPodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, SETTING_NAMES } from '../../src/config.js';
 import { memoryBound } from '../../src/memory-bound.js';
 import { installedVersion, schemaProblems, SCHEMA_SOURCES } from '../helpers/kubernetes-schema.js';
 import { findKustomize, objectsIn, render, renderWithComponent, type K8sObject } from '../helpers/kustomize.js';
@@ -64,6 +65,26 @@ function podSpec(objects: readonly K8sObject[]) {
 function configData(objects: readonly K8sObject[]): Record<string, string> {
   return one<IConfigMap>(objects, 'ConfigMap').data ?? {};
 }
+
+/**
+ * Every variable the container is given: its `env` entries, and the keys of the ConfigMaps
+ * its `envFrom` names (with their prefix).
+ */
+function containerVariables(objects: readonly K8sObject[]): string[] {
+  const { container } = podSpec(objects);
+  const configMaps = objects.filter((object) => object.kind === 'ConfigMap') as unknown as IConfigMap[];
+  const fromConfigMaps = (container.envFrom ?? []).flatMap((source) => {
+    const name = source.configMapRef?.name;
+    assert.ok(name !== undefined, 'envFrom names ConfigMaps only (a Secret\'s keys cannot be checked here)');
+    const configMap = configMaps.find((candidate) => candidate.metadata?.name === name);
+    assert.ok(configMap !== undefined, `envFrom names ConfigMap ${name}, which is rendered`);
+    return Object.keys(configMap.data ?? {}).map((key) => `${source.prefix ?? ''}${key}`);
+  });
+  return [...fromConfigMaps, ...(container.env ?? []).map((variable) => variable.name)];
+}
+
+/** The names that are no setting: the server ignores them (and warns at start), so the setting meant keeps its default. */
+const notSettings = (names: readonly string[]): string[] => names.filter((name) => !SETTING_NAMES.includes(name));
 
 test('the schema packages are the versions these tests name', () => {
   for (const [name, source] of Object.entries(SCHEMA_SOURCES)) {
@@ -191,6 +212,14 @@ test('configuration comes from the ConfigMap, is valid for the server, and puts 
   assert.deepEqual(container.volumeMounts?.map((volumeMount) => volumeMount.name), [mount.name], 'nothing else is writable');
 });
 
+test('every variable the container is given is a setting: a misspelt ConfigMap key would leave its setting at the default', (t) => {
+  const objects = base(t);
+  if (objects === null) return;
+  const variables = containerVariables(objects);
+  assert.deepEqual(notSettings(variables), []);
+  assert.ok(variables.includes('MAX_THREADS'), `the ConfigMap's keys are read: ${variables.join(', ')}`);
+});
+
 test('Service, PodDisruptionBudget, autoscaler and NetworkPolicy select the pods and name the right ports', (t) => {
   const objects = base(t);
   if (objects === null) return;
@@ -298,6 +327,29 @@ test('the Kubernetes objects shown in docs/deploy.md are valid too', async () =>
   for (const object of objects) assert.deepEqual(await schemaProblems(object), []);
 });
 
+/**
+ * The variables a YAML document gives the server, at any depth: the `env` entries of a
+ * container named rawhttp, and the literals of the generator of rawhttp-config.
+ */
+function variablesIn(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(variablesIn);
+  if (typeof value !== 'object' || value === null) return [];
+  const { name, env, literals } = value as { name?: unknown; env?: unknown; literals?: unknown };
+  if (name === 'rawhttp' && Array.isArray(env)) return env.map((variable: { name: string }) => variable.name);
+  if (name === 'rawhttp-config' && Array.isArray(literals)) return literals.map((literal: string) => literal.split('=', 1)[0]!);
+  return Object.values(value).flatMap(variablesIn);
+}
+
+test("the variables the docs' Kubernetes examples set are settings", () => {
+  const docs = join(REPO_ROOT, 'docs');
+  const variables = readdirSync(docs)
+    .filter((name) => name.endsWith('.md'))
+    .flatMap((name) => [...readFileSync(join(docs, name), 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)])
+    .flatMap((match) => parseAllDocuments(match[1]!).flatMap((document) => variablesIn(document.toJS())));
+  assert.deepEqual(notSettings(variables), []);
+  for (const name of ['ALLOWED_HOSTS', 'SHUTDOWN_DELAY_MS', 'UPLOAD_TOKENS_FILE']) assert.ok(variables.includes(name), `${name} is among ${variables.join(', ')}`);
+});
+
 test('the OpenShift overlay in docs/deploy.md renders, leaves uid, gid and fsGroup to the platform, and keeps the rest locked down', async (t) => {
   const objects = base(t);
   if (objects === null) return;
@@ -318,6 +370,7 @@ test('the OpenShift overlay in docs/deploy.md renders, leaves uid, gid and fsGro
     assert.equal(pod.securityContext?.runAsNonRoot, true);
     assert.deepEqual(container.securityContext, baseContainer.securityContext);
     assert.equal(rendered.length, objects.length, 'nothing else changes');
+    assert.deepEqual(notSettings(containerVariables(rendered)), []);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -357,6 +410,7 @@ test('the overlay example in docs/deploy.md renders, and what it changes is ther
     assert.equal(one<IPersistentVolumeClaim>(objects, 'PersistentVolumeClaim').spec!.storageClassName, 'nfs-client');
     assert.equal(podSpec(objects).container.image, 'registry.example.com/rawhttp:1.0.0');
     assert.match(configData(objects).ALLOWED_HOSTS ?? '', /^www\.example\.com,rawhttp,/);
+    assert.deepEqual(notSettings(containerVariables(objects)), []);
     one<IPodMonitor>(objects, 'PodMonitor');
   } finally {
     rmSync(root, { recursive: true, force: true });
