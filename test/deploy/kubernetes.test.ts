@@ -86,6 +86,22 @@ function containerVariables(objects: readonly K8sObject[]): string[] {
 /** The names that are no setting: the server ignores them (and warns at start), so the setting meant keeps its default. */
 const notSettings = (names: readonly string[]): string[] => names.filter((name) => !SETTING_NAMES.includes(name));
 
+/** The server's configuration from a ConfigMap's data; the repository's resources and a scratch folder stand in for the image's paths. */
+function serverConfig(data: Readonly<Record<string, string>>): ReturnType<typeof loadConfig> {
+  const scratch = mkdtempSync(join(tmpdir(), 'rawhttp-config-'));
+  try {
+    return loadConfig([], { ...data, RESOURCES_DIR, UPLOADS_DIR: scratch });
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** The `from` lists of the NetworkPolicy's rules that admit a port, one per rule. */
+function admittedFrom(objects: readonly K8sObject[], port: string): unknown[] {
+  const rules = one<INetworkPolicy>(objects, 'NetworkPolicy').spec!.ingress ?? [];
+  return rules.filter((rule) => rule.ports?.some((entry) => entry.port === port)).map((rule) => rule.from);
+}
+
 test('the schema packages are the versions these tests name', () => {
   for (const [name, source] of Object.entries(SCHEMA_SOURCES)) {
     assert.equal(installedVersion(name), source.version, `${name} changed: update SCHEMA_SOURCES with the version it was generated from`);
@@ -171,14 +187,7 @@ test('the Deployment is locked down and its memory limit covers the documented b
     assert.ok(readme.includes(term), `README's memory bound has the term "${term}"`);
   }
   // The server computes the same bound at start (src/memory-bound.ts) and warns below it.
-  const scratch = mkdtempSync(join(tmpdir(), 'rawhttp-config-'));
-  let bound: number;
-  try {
-    bound = memoryBound(loadConfig([], { ...configData(objects), RESOURCES_DIR, UPLOADS_DIR: scratch })).total;
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
-  }
-  bound *= 1.1;
+  const bound = memoryBound(serverConfig(configData(objects))).total * 1.1;
   const limit = bytesOf(container.resources?.limits?.memory);
   assert.ok(limit >= bound, `memory limit ${limit / MiB} MiB is below the documented ${bound / MiB} MiB`);
   assert.equal(bytesOf(container.resources?.requests?.memory), limit, 'memory request equals the limit');
@@ -193,16 +202,10 @@ test('configuration comes from the ConfigMap, is valid for the server, and puts 
   // The generated name (with its content hash) is what the Deployment refers to.
   assert.deepEqual(container.envFrom?.map((source) => source.configMapRef?.name), [configMap.metadata!.name]);
   const data = configMap.data ?? {};
-  // The image's paths do not exist here: the repository's resources and a scratch folder stand in.
-  const scratch = mkdtempSync(join(tmpdir(), 'rawhttp-config-'));
-  try {
-    const config = loadConfig([], { ...data, RESOURCES_DIR, UPLOADS_DIR: scratch });
-    assert.equal(config.host, '0.0.0.0');
-    assert.equal(config.adminHost, '0.0.0.0');
-    assert.ok(config.allowedHosts.length > 0, 'ALLOWED_HOSTS must name the hosts clients use');
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
-  }
+  const config = serverConfig(data);
+  assert.equal(config.host, '0.0.0.0');
+  assert.equal(config.adminHost, '0.0.0.0');
+  assert.ok(config.allowedHosts.length > 0, 'ALLOWED_HOSTS must name the hosts clients use');
   const mount = container.volumeMounts?.find((volumeMount) => volumeMount.mountPath === data.UPLOADS_DIR);
   assert.ok(mount !== undefined, 'UPLOADS_DIR is a mounted volume');
   const claimName = pod.volumes?.find((volume) => volume.name === mount.name)?.persistentVolumeClaim?.claimName;
@@ -241,10 +244,10 @@ test('Service, PodDisruptionBudget, autoscaler and NetworkPolicy select the pods
   const policy = one<INetworkPolicy>(objects, 'NetworkPolicy');
   assert.ok(selects(policy.spec!.podSelector?.matchLabels, labels));
   const rules = policy.spec!.ingress ?? [];
-  const admitting = (port: string) => rules.filter((rule) => rule.ports?.some((entry) => entry.port === port));
-  assert.deepEqual(admitting('http').map((rule) => rule.from), [undefined], 'the public port is open to all');
+  // Open in the base, for a LoadBalancer Service or clients in the cluster; the overlay example narrows it.
+  assert.deepEqual(admittedFrom(objects, 'http'), [undefined], 'the public port is open to all');
   assert.deepEqual(
-    admitting('admin').map((rule) => rule.from),
+    admittedFrom(objects, 'admin'),
     [[{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]],
     'the admin port only from the monitoring namespace',
   );
@@ -412,6 +415,12 @@ test('the overlay example in docs/deploy.md renders, and what it changes is ther
     assert.match(configData(objects).ALLOWED_HOSTS ?? '', /^www\.example\.com,rawhttp,/);
     assert.deepEqual(notSettings(containerVariables(objects)), []);
     one<IPodMonitor>(objects, 'PodMonitor');
+    // Behind an Ingress: the controller's addresses are trusted, or every client shares one
+    // client's limits; and only its namespace reaches the public port, or any pod in that
+    // range could name any client in X-Forwarded-For.
+    assert.ok(serverConfig(configData(objects)).trustedProxies.length > 0, 'TRUSTED_PROXIES names the ingress controller');
+    assert.deepEqual(admittedFrom(objects, 'http'), [[{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }]]);
+    assert.deepEqual(admittedFrom(objects, 'admin'), admittedFrom(base(t)!, 'admin'), 'the admin rule stays as in the base');
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
