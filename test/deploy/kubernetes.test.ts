@@ -421,6 +421,17 @@ test('the overlay example in docs/deploy.md renders, and what it changes is ther
     assert.ok(serverConfig(configData(objects)).trustedProxies.length > 0, 'TRUSTED_PROXIES names the ingress controller');
     assert.deepEqual(admittedFrom(objects, 'http'), [[{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }]]);
     assert.deepEqual(admittedFrom(objects, 'admin'), admittedFrom(base(t)!, 'admin'), 'the admin rule stays as in the base');
+    // Uploads need a token: UPLOAD_TOKENS_FILE lies in a Secret mounted as a whole folder
+    // (a subPath mount never receives the Secret's updates), read-only.
+    const tokensFile = configData(objects).UPLOAD_TOKENS_FILE ?? '';
+    const { pod, container } = podSpec(objects);
+    const tokensMount = container.volumeMounts?.find((volumeMount) => tokensFile.startsWith(`${volumeMount.mountPath}/`));
+    assert.ok(tokensMount !== undefined, `UPLOAD_TOKENS_FILE (${tokensFile}) is in a mounted volume`);
+    assert.equal(tokensMount.subPath, undefined);
+    assert.equal(tokensMount.readOnly, true);
+    const secretName = pod.volumes?.find((volume) => volume.name === tokensMount.name)?.secret?.secretName;
+    assert.ok(secretName !== undefined, 'the tokens come from a Secret');
+    assert.ok(docs.includes(`create secret generic ${secretName} --from-file=${tokensFile.slice(tokensMount.mountPath.length + 1)}=`), 'the docs show how to create that Secret');
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
