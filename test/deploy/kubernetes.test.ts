@@ -206,6 +206,7 @@ test('configuration comes from the ConfigMap, is valid for the server, and puts 
   assert.equal(config.host, '0.0.0.0');
   assert.equal(config.adminHost, '0.0.0.0');
   assert.ok(config.allowedHosts.length > 0, 'ALLOWED_HOSTS must name the hosts clients use');
+  assert.equal(new Set(config.allowedHosts).size, config.allowedHosts.length, `ALLOWED_HOSTS names no host twice (${config.allowedHosts.join(', ')})`);
   const mount = container.volumeMounts?.find((volumeMount) => volumeMount.mountPath === data.UPLOADS_DIR);
   assert.ok(mount !== undefined, 'UPLOADS_DIR is a mounted volume');
   const claimName = pod.volumes?.find((volume) => volume.name === mount.name)?.persistentVolumeClaim?.claimName;
@@ -412,8 +413,12 @@ test('the overlay example in docs/deploy.md renders, and what it changes is ther
     assert.deepEqual([...new Set(objects.map((object) => (object.metadata as { namespace?: string }).namespace))], ['web']);
     assert.equal(one<IPersistentVolumeClaim>(objects, 'PersistentVolumeClaim').spec!.storageClassName, 'nfs-client');
     assert.equal(podSpec(objects).container.image, 'registry.example.com/rawhttp:1.0.0');
-    assert.match(configData(objects).ALLOWED_HOSTS ?? '', /^www\.example\.com,rawhttp,/);
     assert.deepEqual(notSettings(containerVariables(objects)), []);
+    // Clients in the cluster may use any of the Service's names, the full one included.
+    const allowedHosts = serverConfig(configData(objects)).allowedHosts;
+    for (const name of ['www.example.com', 'rawhttp', 'rawhttp.web', 'rawhttp.web.svc', 'rawhttp.web.svc.cluster.local']) {
+      assert.ok(allowedHosts.includes(`${name}:80`), `ALLOWED_HOSTS has ${name}`);
+    }
     one<IPodMonitor>(objects, 'PodMonitor');
     // Behind an Ingress: the controller's addresses are trusted, or every client shares one
     // client's limits; and only its namespace reaches the public port, or any pod in that
