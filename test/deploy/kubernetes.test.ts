@@ -249,10 +249,13 @@ test('Service, PodDisruptionBudget, autoscaler and NetworkPolicy select the pods
   assert.deepEqual(admittedFrom(objects, 'http'), [undefined], 'the public port is open to all');
   assert.deepEqual(
     admittedFrom(objects, 'admin'),
-    [[{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]],
-    'the admin port only from the monitoring namespace',
+    [[{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } }]],
+    "the admin port only from Prometheus's pods in the monitoring namespace",
   );
   assert.ok(rules.every((rule) => rule.ports !== undefined && rule.ports.length > 0), 'no rule admits every port');
+  // The server connects nowhere and resolves no name: egress is denied, not left open.
+  assert.deepEqual(policy.spec!.policyTypes, ['Ingress', 'Egress']);
+  assert.equal(policy.spec!.egress, undefined, 'no egress rule');
 });
 
 test("the server needs nothing writable but the uploads volume: it runs as the Deployment's user with every mount read-only", async (t) => {
