@@ -383,7 +383,7 @@ test('the OpenShift overlay in docs/deploy.md renders, leaves uid, gid and fsGro
   }
 });
 
-/** The overlay's base and component folders exist, and its patch and generator name objects of the base. */
+/** The overlay's base and component folders exist, and its patch and generator name objects of the base and component. */
 function checkOverlayReferences(overlay: K8sObject, objects: readonly K8sObject[]): void {
   const beside = (path: string): string => join(REPO_ROOT, 'my-cluster', path);
   for (const path of [...(overlay.resources as string[]), ...(overlay.components as string[])]) {
@@ -403,7 +403,7 @@ test('the overlay example in docs/deploy.md renders, and what it changes is ther
   if (!kustomize!.supportsComponents) {
     // Debian's kubectl predates components: check what the example names instead of rendering it.
     t.diagnostic(`kubectl ${kustomize!.kubectlVersion} predates kustomize components: checking the example's references without rendering`);
-    return checkOverlayReferences(objectsIn(example, 'docs/deploy.md')[0]!, base(t)!);
+    return checkOverlayReferences(objectsIn(example, 'docs/deploy.md')[0]!, podMonitorObjects(t)!);
   }
   // Beside a copy of the repository's layout: my-cluster/ next to deploy/.
   const root = mkdtempSync(join(tmpdir(), 'rawhttp-docs-overlay-'));
@@ -422,7 +422,8 @@ test('the overlay example in docs/deploy.md renders, and what it changes is ther
     for (const name of ['www.example.com', 'rawhttp', 'rawhttp.web', 'rawhttp.web.svc', 'rawhttp.web.svc.cluster.local']) {
       assert.ok(allowedHosts.includes(`${name}:80`), `ALLOWED_HOSTS has ${name}`);
     }
-    one<IPodMonitor>(objects, 'PodMonitor');
+    // kube-prometheus-stack's Prometheus selects only PodMonitors with its release label.
+    assert.ok(one<IPodMonitor>(objects, 'PodMonitor').metadata?.labels?.release !== undefined, 'the PodMonitor has a release label');
     // Behind an Ingress: the controller's addresses are trusted, or every client shares one
     // client's limits; and only its namespace reaches the public port, or any pod in that
     // range could name any client in X-Forwarded-For.
