@@ -1,6 +1,6 @@
 # rawhttp: a raw-socket HTTP/1.1 server. Two stages: the build stage compiles TypeScript
 # with the dev dependencies; the runtime stage gets only the compiled code, the production
-# dependencies and the document root, and runs as the unprivileged `node` user.
+# dependencies and the document root, and runs as the unprivileged `node` user (uid and gid 1000).
 
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
@@ -44,7 +44,9 @@ COPY resources ./resources
 # ask: there the container runs as an arbitrary uid whose group is 0 (docs/deploy.md).
 RUN mkdir -p /app/resources/uploads && chown node:0 /app/resources/uploads && chmod 2775 /app/resources/uploads
 VOLUME ["/app/resources/uploads"]
-USER node
+# By number, not the name `node`: Kubernetes' runAsNonRoot cannot tell whether a name is root,
+# and refuses to start a pod whose image names its user when the pod sets no runAsUser.
+USER 1000:1000
 EXPOSE 8080 9090
 # The slim base has no curl or wget: Node's fetch asks the admin listener.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \

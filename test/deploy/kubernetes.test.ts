@@ -194,6 +194,16 @@ test('the Deployment is locked down and its memory limit covers the documented b
   assert.ok(container.resources?.requests?.cpu !== undefined, 'the HPA measures utilization against the CPU request');
 });
 
+test("the image names its user by number, the Deployment's runAsUser and runAsGroup", (t) => {
+  const objects = base(t);
+  if (objects === null) return;
+  // runAsNonRoot in a pod that sets no runAsUser makes the kubelet check the image's
+  // user, which it can only do for a number: a name fails with "image has non-numeric user".
+  const users = [...readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8').matchAll(/^USER\s+(\S+)\s*$/gm)].map((match) => match[1]);
+  const { pod } = podSpec(objects);
+  assert.deepEqual(users, [`${pod.securityContext?.runAsUser}:${pod.securityContext?.runAsGroup}`]);
+});
+
 test('configuration comes from the ConfigMap, is valid for the server, and puts uploads on the shared claim', (t) => {
   const objects = base(t);
   if (objects === null) return;

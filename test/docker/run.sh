@@ -160,7 +160,8 @@ compose build "${BUILD_FLAGS[@]}" server >"$WORK/build.log" 2>&1 || { tail -n 40
 pass "the image builds ($((SECONDS - build_start)) s)"
 SIZE=$(docker image inspect --format '{{.Size}}' "$IMAGE")
 say "image size: $SIZE bytes ($(awk -v s="$SIZE" 'BEGIN { printf "%.1f MB", s / 1e6 }'))"
-check "the image runs as the unprivileged node user" test "$(docker image inspect --format '{{.Config.User}}' "$IMAGE")" = node
+# A number, which Kubernetes' runAsNonRoot can check without runAsUser; a name it refuses.
+check "the image runs as uid:gid 1000:1000, by number" test "$(docker image inspect --format '{{.Config.User}}' "$IMAGE")" = 1000:1000
 
 compose up -d server >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log"; abort "compose up starts the server"; }
 CONTAINER=$(compose ps -q server)
@@ -175,6 +176,8 @@ check "the server is PID 1: node [flags] dist/src/main.js" \
   test "$(compose exec -T server cat /proc/1/cmdline | tr '\0' ' ')" = "node --max-semi-space-size=8 --initial-old-space-size=16 --heap-growing-percent=50 dist/src/main.js "
 check "the server process runs as uid 1000 (node)" \
   test "$(compose exec -T server awk '/^Uid:/ { print $2 }' /proc/1/status | tr -d '\r')" = 1000
+check "uid 1000 is the base image's node user, group 1000 its group" \
+  test "$(compose exec -T server sh -c 'id -un; id -gn' | tr -d '\r' | paste -sd:)" = node:node
 check "the image holds no sources, tests or dev dependencies" \
   compose exec -T server sh -c 'test ! -e src && test ! -e test && test ! -e node_modules/typescript && test -f dist/src/main.js'
 # The base image's package managers and C headers are removed: the server runs only node.
