@@ -3,6 +3,7 @@
 import { realpathSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { TemporarySweep } from './abandoned-temporaries.js';
 import { AdminServer } from './admin/server.js';
 import { ConfigError, defaultAllowedHosts, type Config } from './config.js';
 import { Metrics } from './admin/metrics.js';
@@ -39,6 +40,8 @@ export interface App {
   readonly http: HttpServer;
   readonly admin: AdminServer;
   readonly metrics: Metrics;
+  /** The removal of abandoned upload temporaries, begun once the server is ready; stopped on shutdown. */
+  temporarySweep: TemporarySweep | null;
   /** The upload token file's poller, stopped on shutdown; null without tokens. */
   readonly uploadTokens: UploadTokens | null;
   /** Set when shutdown begins; readiness turns 503 at once. */
@@ -268,7 +271,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   // First: a token file that cannot be used stops the start before anything runs.
   const uploadTokens = startUploadTokens(config, log);
   const access = accessPolicy(config, uploadTokens);
-  prepareUploads(config.uploadsDir, config.jobTimeoutMs, log);
+  prepareUploads(config.uploadsDir, log);
   // The folders as resolved now: the workers write there, so the disk gauges measure it and
   // stopped uploads' temporaries are removed from it, even once UPLOADS_DIR, a link, leads elsewhere.
   const context = workContext(config);
@@ -304,7 +307,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     log,
     connection: { settings: connectionSettings(config, allowedHosts), jobs: uploadLeftovers, bodies, cache, events: metrics, log, conditionLogs: new ConditionLogs(1000), access },
   });
-  const app: App = { config, log, pool, uploadLeftovers, http, metrics, uploadTokens, shuttingDown: false, admin: adminServer(config, log, pool, http, metrics.registry, () => app.shuttingDown) };
+  const app: App = { config, log, pool, uploadLeftovers, http, metrics, uploadTokens, temporarySweep: null, shuttingDown: false, admin: adminServer(config, log, pool, http, metrics.registry, () => app.shuttingDown) };
   const listening = http.listen((port) => {
     if (config.allowedHosts.length === 0) for (const host of defaultAllowedHosts(config.host, port)) allowedHosts.add(host);
   });
@@ -312,5 +315,13 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const adminAddress = await bound(app.admin.listen(), { host: 'ADMIN_HOST', port: 'ADMIN_PORT' }, config.adminHost, config.adminPort, 1);
   logStart(app, address, adminAddress, allowedHosts, memory);
   startMonitors(app);
+  // Once ready: the sweep reads the whole folder, which holds every upload stored, so neither
+  // the start's time nor its memory may depend on it.
+  app.temporarySweep = TemporarySweep.start({
+    uploadsDir: context.uploadsRoot,
+    jobTimeoutMs: config.jobTimeoutMs,
+    log,
+    inFlight: (name) => uploadLeftovers.isInFlight(name),
+  });
   return app;
 }

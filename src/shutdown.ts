@@ -18,7 +18,7 @@ const EXIT_GRACE_MS = 2000;
 
 /**
  * How long the shutdown waits for each of its last steps: the workers to stop, the upload
- * temporaries they left to be removed, the admin listener to close. A worker thread blocked
+ * temporaries they left to be removed, the sweep of stale ones to stop, the admin listener to close. A worker thread blocked
  * in a system call (an fsync on a hung NFS mount) stops only when the call returns, which may
  * be never; the shutdown completes without it.
  */
@@ -51,13 +51,14 @@ function exitWhenIdle(code: number): void {
  * here) the listener closes, in-flight requests finish with `Connection: close`, idle
  * connections close after a short grace, and the workers stop. Resolves with the exit code:
  * 0 when everything finished, 1 when connections had to be cut at SHUTDOWN_TIMEOUT_MS. The
- * workers, the removal of upload temporaries they left and the admin listener get
- * STOP_GRACE_MS each, so the whole is bounded.
+ * workers, the removal of upload temporaries they left, the sweep of stale ones and the admin
+ * listener get STOP_GRACE_MS each, so the whole is bounded.
  */
 export async function shutdown(app: App, signal: string): Promise<number> {
   const { log, config } = app;
   app.shuttingDown = true;
   app.http.windDown();
+  const sweepEnded = app.temporarySweep?.stop() ?? Promise.resolve();
   log.info({ signal, delayMs: config.shutdownDelayMs }, 'shutdown: not ready any more, draining');
   if (config.shutdownDelayMs > 0) await delay(config.shutdownDelayMs);
 
@@ -78,6 +79,7 @@ export async function shutdown(app: App, signal: string): Promise<number> {
   else log.warn({ graceMs: STOP_GRACE_MS }, 'shutdown: workers not stopped within the grace (a thread blocked in a system call); going on without them');
   // Uploads whose worker is still stuck can never be linked any more.
   if (!(await settlesWithin(app.uploadLeftovers.removeRemaining(), STOP_GRACE_MS))) log.warn({ graceMs: STOP_GRACE_MS }, 'shutdown: upload temporaries not removed within the grace; removed at the next start');
+  if (!(await settlesWithin(sweepEnded, STOP_GRACE_MS))) log.warn({ graceMs: STOP_GRACE_MS }, 'shutdown: the removal of stale upload temporaries not stopped within the grace (a folder that hangs); going on');
   app.uploadTokens?.close();
   if (!(await settlesWithin(app.admin.close(), STOP_GRACE_MS))) log.warn({ graceMs: STOP_GRACE_MS }, 'shutdown: admin listener not closed within the grace; going on');
   log.info({ exitCode }, 'shutdown complete');

@@ -58,6 +58,11 @@ export class UploadLeftovers implements JobRunner<Job, JobResult> {
     return taken;
   }
 
+  /** Whether `temporary` is the name of an upload handed to the pool and not yet done. */
+  isInFlight(temporary: string): boolean {
+    return this.inFlight.has(temporary);
+  }
+
   /**
    * For the end of a shutdown, once the pool was closed: every worker was told to stop, so an
    * upload still without an outcome belongs to a thread stuck in a system call, which will

@@ -1,15 +1,14 @@
-// The uploads folder at start: created (and made durable) if missing, checked writable, and
-// cleared of temporaries a crash left behind. Replicas may share the folder: only provably
-// abandoned temporaries go (handlers/upload-temporaries.ts).
-import { accessSync, constants, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+// The uploads folder at start: created (and made durable) if missing, and checked writable.
+// Temporaries a crash left behind are removed once the server is ready (abandoned-temporaries.ts):
+// how long that takes grows with the uploads stored.
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError } from './config.js';
 import { codeOf } from './error-code.js';
 import { NODE_FS, syncFolder } from './handlers/upload-storage.js';
-import { isAbandoned, isTemporary, thisProcess } from './handlers/upload-temporaries.js';
 
-export function prepareUploads(uploadsDir: string, jobTimeoutMs: number, log: Logger): void {
+export function prepareUploads(uploadsDir: string, log: Logger): void {
   let firstCreated: string | undefined;
   try {
     firstCreated = mkdirSync(uploadsDir, { recursive: true });
@@ -21,7 +20,6 @@ export function prepareUploads(uploadsDir: string, jobTimeoutMs: number, log: Lo
     throw new ConfigError(`invalid configuration: UPLOADS_DIR: cannot create or write to "${uploadsDir}" (${code}${detail})`);
   }
   if (firstCreated !== undefined) syncCreatedFolders(firstCreated, uploadsDir, log);
-  removeAbandonedTemporaries(uploadsDir, jobTimeoutMs, log);
 }
 
 /**
@@ -67,37 +65,6 @@ function syncCreatedFolders(firstCreated: string, uploadsDir: string, log: Logge
       syncFolder(NODE_FS, path);
     } catch (error) {
       log.warn({ folder: path, code: codeOf(error) }, 'cannot fsync a folder created for UPLOADS_DIR; its entry is durable once the file system syncs it');
-    }
-  }
-}
-
-/** Whether a process of this host is running (one of another user answers EPERM: it is). */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
-}
-
-/**
- * Temporaries are hidden and never served, so one that cannot be removed (another user's, in
- * a shared folder) is logged and left, and the start goes on.
- */
-function removeAbandonedTemporaries(uploadsDir: string, jobTimeoutMs: number, log: Logger): void {
-  const self = thisProcess();
-  const now = Date.now();
-  for (const name of readdirSync(uploadsDir)) {
-    if (!isTemporary(name)) continue;
-    const path = join(uploadsDir, name);
-    try {
-      if (!isAbandoned(name, statSync(path).mtimeMs, now, self, jobTimeoutMs, isRunning)) continue;
-      unlinkSync(path);
-      log.warn({ file: name }, 'removed a stale upload temporary');
-    } catch (error) {
-      // ENOENT: another replica starting at the same time removed it first.
-      if (codeOf(error) !== 'ENOENT') log.warn({ file: name, code: codeOf(error) }, 'cannot remove a stale upload temporary; left in place');
     }
   }
 }

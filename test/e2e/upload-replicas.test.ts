@@ -1,5 +1,5 @@
 // Several servers on one uploads folder, as replicas sharing a volume: a server that starts
-// removes only temporaries that are provably abandoned (its own, its host's whose process is
+// removes, once it listens, only temporaries that are provably abandoned (its own, its host's whose process is
 // gone, or older than any upload in progress can be) and never another live replica's; replicas starting together over the
 // same leftovers all start.
 import assert from 'node:assert/strict';
@@ -35,12 +35,15 @@ test("a starting replica keeps another replica's fresh temporaries and removes o
   const env = { JOB_TIMEOUT_MS: String(JOB_TIMEOUT_MS) };
   try {
     servers.push(await startServer({ uploadsDir: dir, env }));
+    // Its sweep, of the empty folder, is over before the files below appear.
+    await servers[0]!.waitForLog((line) => line.msg === 'stale upload temporaries swept');
     // Uploads in progress on other replicas (this format, and the one before names had owners).
     const live = [temporary(dir, `.upload-other-pod-7d9f-42-${hex(12)}.tmp`), temporary(dir, `.upload-${hex(12)}.tmp`)];
     // Left by replicas that died an hour ago.
     const abandoned = [temporary(dir, `.upload-other-pod-7d9f-43-${hex(12)}.tmp`, HOUR_AGO), temporary(dir, `.upload-${hex(12)}.tmp`, HOUR_AGO)];
     const second = await startServer({ uploadsDir: dir, env });
     servers.push(second);
+    await second.waitForLog((line) => line.msg === 'stale upload temporaries swept');
     assert.deepEqual(readdirSync(dir).sort(), [...live].sort());
     for (const name of abandoned) await second.waitForLog((line) => line.msg === 'removed a stale upload temporary' && line.file === name);
     for (const server of servers) assert.equal(await upload(server), 201);
@@ -63,6 +66,7 @@ test("a fresh temporary of this host whose process is gone is removed at once; o
   let server: StartedServer | null = null;
   try {
     server = await startServer({ uploadsDir: dir, env: { JOB_TIMEOUT_MS: String(JOB_TIMEOUT_MS) } });
+    await server.waitForLog((line) => line.msg === 'stale upload temporaries swept');
     await server.waitForLog((line) => line.msg === 'removed a stale upload temporary' && line.file === ofGoneProcess);
     const left = await server.waitForLog((line) => line.msg === 'cannot remove a stale upload temporary; left in place');
     assert.equal(left.file, stuck);
@@ -82,6 +86,7 @@ test('replicas starting together over the same abandoned temporaries all start a
   try {
     // Each removes what the others have not removed yet; one that finds a file gone carries on.
     assert.deepEqual(started.map((result) => (result.status === 'rejected' ? String(result.reason) : 'started')), ['started', 'started', 'started']);
+    for (const result of started) if (result.status === 'fulfilled') await result.value.waitForLog((line) => line.msg === 'stale upload temporaries swept');
     assert.deepEqual(readdirSync(dir), []);
   } finally {
     await Promise.all(started.map((result) => (result.status === 'fulfilled' ? result.value.stop() : null)));

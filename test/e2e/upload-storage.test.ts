@@ -70,7 +70,7 @@ function fill(dir: string): void {
   }
 }
 
-test('stale upload temporaries are removed at start, nothing else is touched', async () => {
+test('stale upload temporaries are removed once the server listens, nothing else is touched', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'rawhttp-stale-'));
   const stale = ['.upload-0123456789abcdef01234567.tmp', '.upload-x.tmp'];
   const kept = ['.upload-notes.txt', 'draft.tmp', 'upload_20240101_000000_0123456789abcdef.json'];
@@ -83,6 +83,8 @@ test('stale upload temporaries are removed at start, nothing else is touched', a
   let server: StartedServer | null = null;
   try {
     server = await startServer({ uploadsDir: dir });
+    const swept = await server.waitForLog((entry) => entry.msg === 'stale upload temporaries swept');
+    assert.deepEqual([swept.entries, swept.removed, swept.left], [stale.length + kept.length, stale.length, 0]);
     assert.deepEqual(readdirSync(dir).sort(), [...kept].sort());
     for (const name of stale) {
       const line = await server.waitForLog((entry) => entry.msg === 'removed a stale upload temporary' && entry.file === name);

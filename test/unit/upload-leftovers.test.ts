@@ -170,3 +170,14 @@ test('at the end of a shutdown the temporaries of uploads still without an outco
   assert.deepEqual(remaining(), [...OTHERS, done].sort());
   assert.deepEqual(logged.map((line) => line.file), [stuck]);
 });
+
+test('an upload is in flight from its hand-over until its outcome, whatever the outcome', () => {
+  leftovers.submit(UPLOAD, () => {});
+  leftovers.submit(UPLOAD, () => {});
+  const [first, second] = [jobs.temporary(0), jobs.temporary(1)];
+  assert.deepEqual([leftovers.isInFlight(first), leftovers.isInFlight(second)], [true, true]);
+  jobs.succeed(0);
+  jobs.fail(1, 'crashed');
+  assert.deepEqual([leftovers.isInFlight(first), leftovers.isInFlight(second)], [false, false]);
+  assert.equal(leftovers.isInFlight(OTHERS[0]!), false);
+});
