@@ -7,6 +7,7 @@
 import { opendir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { OneAtATime } from './core/one-at-a-time.js';
 import { codeOf } from './error-code.js';
 import { isAbandoned, isTemporary, thisProcess, type TempOwner } from './handlers/upload-temporaries.js';
 
@@ -32,6 +33,12 @@ export interface SweepOptions {
    * otherwise mark one of an earlier life of it.
    */
   readonly inFlight: (name: string) => boolean;
+  /**
+   * The calls on the uploads folder, shared with the removal of stopped uploads' temporaries
+   * (upload-leftovers.ts): on a hung mount the sweep and the removals hold one threadpool
+   * thread between them.
+   */
+  readonly folderCalls?: OneAtATime;
   readonly fs?: SweepFs;
   readonly isRunning?: (pid: number) => boolean;
   readonly now?: () => number;
@@ -83,17 +90,25 @@ export class TemporarySweep {
    * serves and stores as well without the sweep.
    */
   private async run(): Promise<SweepCount> {
-    const { uploadsDir, log, fs = NODE_SWEEP_FS } = this.options;
+    const { uploadsDir, log, fs = NODE_SWEEP_FS, folderCalls = new OneAtATime() } = this.options;
     const count = { entries: 0, removed: 0, left: 0 };
     try {
-      // The loop's end, a break or a throw closes the folder.
-      for await (const { name } of await fs.opendir(uploadsDir, { bufferSize: SWEEP_BUFFER_ENTRIES })) {
-        if (this.stopping) break;
-        count.entries++;
-        if (!isTemporary(name) || this.options.inFlight(name)) continue;
-        const outcome = await this.removeIfAbandoned(name, fs);
-        if (outcome === 'removed') count.removed++;
-        else if (outcome === 'left') count.left++;
+      const folder = await folderCalls.run(() => fs.opendir(uploadsDir, { bufferSize: SWEEP_BUFFER_ENTRIES }));
+      const entries = folder[Symbol.asyncIterator]();
+      try {
+        // Each read of the next buffer of entries is a call on the folder, and waits its turn.
+        for (let next = await folderCalls.run(() => entries.next()); next.done !== true && !this.stopping; next = await folderCalls.run(() => entries.next())) {
+          count.entries++;
+          const { name } = next.value;
+          if (!isTemporary(name) || this.options.inFlight(name)) continue;
+          const outcome = await this.removeIfAbandoned(name, fs, folderCalls);
+          if (outcome === 'removed') count.removed++;
+          else if (outcome === 'left') count.left++;
+        }
+      } finally {
+        // Closes the folder when the sweep stops or fails before its end (a failed read has
+        // closed it already: the error to log is that read's).
+        await entries.return?.().catch(() => undefined);
       }
     } catch (error) {
       log.warn({ folder: uploadsDir, code: codeOf(error), ...count }, 'cannot read the uploads folder to remove stale upload temporaries; the rest are left for the next start');
@@ -103,13 +118,13 @@ export class TemporarySweep {
     return count;
   }
 
-  private async removeIfAbandoned(name: string, fs: SweepFs): Promise<'removed' | 'left' | 'kept'> {
+  private async removeIfAbandoned(name: string, fs: SweepFs, folderCalls: OneAtATime): Promise<'removed' | 'left' | 'kept'> {
     const { uploadsDir, jobTimeoutMs, log, isRunning = isRunningHere, now = Date.now } = this.options;
     const path = join(uploadsDir, name);
     try {
-      const { mtimeMs } = await fs.stat(path);
+      const { mtimeMs } = await folderCalls.run(() => fs.stat(path));
       if (!isAbandoned(name, mtimeMs, now(), this.self, jobTimeoutMs, isRunning)) return 'kept';
-      await fs.unlink(path);
+      await folderCalls.run(() => fs.unlink(path));
       log.warn({ file: name }, 'removed a stale upload temporary');
       return 'removed';
     } catch (error) {

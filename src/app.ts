@@ -4,6 +4,7 @@ import { realpathSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { TemporarySweep } from './abandoned-temporaries.js';
+import { OneAtATime } from './core/one-at-a-time.js';
 import { AdminServer } from './admin/server.js';
 import { ConfigError, defaultAllowedHosts, type Config } from './config.js';
 import { Metrics } from './admin/metrics.js';
@@ -297,7 +298,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     trackedClients: () => access.limits.size,
   });
   const cache = new ResponseCache(config.fileCacheMaxBytes, config.fileCacheTtlMs, pool);
-  const uploadLeftovers = new UploadLeftovers(pool, context.uploadsRoot, log);
+  // One call at a time on the uploads folder, from the sweep and the removals alike (core/one-at-a-time.ts).
+  const uploadsFolderCalls = new OneAtATime();
+  const uploadLeftovers = new UploadLeftovers(pool, context.uploadsRoot, log, uploadsFolderCalls);
   http = new HttpServer({
     host: config.host,
     port: config.port,
@@ -322,6 +325,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     jobTimeoutMs: config.jobTimeoutMs,
     log,
     inFlight: (name) => uploadLeftovers.isInFlight(name),
+    folderCalls: uploadsFolderCalls,
   });
   return app;
 }

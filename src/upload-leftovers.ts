@@ -9,6 +9,7 @@ import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Job, JobResult, WorkerJob } from './core/job.js';
+import { OneAtATime } from './core/one-at-a-time.js';
 import { codeOf } from './error-code.js';
 import { randomHex } from './handlers/builtins.js';
 import { TEMP_RANDOM_BYTES, temporaryName, thisProcess } from './handlers/upload-temporaries.js';
@@ -41,6 +42,8 @@ export class UploadLeftovers implements JobRunner<Job, JobResult> {
     private readonly jobs: JobRunner<WorkerJob, JobResult>,
     private readonly uploadsDir: string,
     private readonly log: Logger,
+    /** The calls on the uploads folder, which the sweep of abandoned temporaries shares. */
+    private readonly folderCalls: OneAtATime = new OneAtATime(),
   ) {}
 
   submit(job: Job, done: JobCallback<JobResult>): boolean {
@@ -85,7 +88,7 @@ export class UploadLeftovers implements JobRunner<Job, JobResult> {
   private async removeQueued(): Promise<void> {
     for (let name = this.toRemove.shift(); name !== undefined; name = this.toRemove.shift()) {
       try {
-        await unlink(join(this.uploadsDir, name));
+        await this.folderCalls.run(() => unlink(join(this.uploadsDir, name)));
         this.log.warn({ file: name }, 'removed the temporary of an upload whose worker stopped');
       } catch (error) {
         // ENOENT: the worker stopped before creating it, or after removing or renaming it.

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { pino, type Logger } from 'pino';
 import { SWEEP_BUFFER_ENTRIES, TemporarySweep, type SweepFs } from '../../src/abandoned-temporaries.js';
+import { OneAtATime } from '../../src/core/one-at-a-time.js';
 import { temporaryName, thisProcess } from '../../src/handlers/upload-temporaries.js';
 
 const JOB_TIMEOUT_MS = 2000;
@@ -159,4 +160,33 @@ test('a folder that cannot be read, at once or midway, is logged and the sweep e
   assert.deepEqual(await TemporarySweep.start({ uploadsDir: folder, jobTimeoutMs: JOB_TIMEOUT_MS, log, inFlight: () => false, fs: failing }).ended, { entries: 1, removed: 1, left: 0 });
   const failures = logged.filter((line) => line.msg === 'cannot read the uploads folder to remove stale upload temporaries; the rest are left for the next start');
   assert.deepEqual(failures.map((line) => [line.code, line.entries]), [['EACCES', 0], ['EIO', 1]]);
+});
+
+test('the sweep makes each call on the folder in its turn of the calls it shares: none while another call on the folder runs', async () => {
+  const folderFs = generatedFolder(3 * SWEEP_BUFFER_ENTRIES);
+  const calls: string[] = [];
+  const counted: SweepFs = {
+    opendir: async (path, options) => {
+      calls.push('opendir');
+      return folderFs.fs.opendir(path, options);
+    },
+    stat: async (path) => {
+      calls.push('stat');
+      return folderFs.fs.stat(path);
+    },
+    unlink: async (path) => {
+      calls.push('unlink');
+      return folderFs.fs.unlink(path);
+    },
+  };
+  const folderCalls = new OneAtATime();
+  // Another call on the folder (a stopped upload's removal on a hung mount) holds the turn.
+  let releaseOther = (): void => undefined;
+  void folderCalls.run(() => new Promise<void>((resolve) => (releaseOther = resolve)));
+  const sweep = TemporarySweep.start({ uploadsDir: folder, jobTimeoutMs: JOB_TIMEOUT_MS, log, inFlight: () => false, fs: counted, folderCalls });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(calls, [], 'the sweep has not touched the folder while the other call runs');
+  releaseOther();
+  assert.deepEqual(await sweep.ended, { entries: 3 * SWEEP_BUFFER_ENTRIES, removed: Math.ceil((3 * SWEEP_BUFFER_ENTRIES) / 100), left: 0 });
+  assert.equal(calls[0], 'opendir');
 });

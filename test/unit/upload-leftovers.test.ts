@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { pino } from 'pino';
 import type { Job, JobResult, NamedUploadJob, WorkerJob } from '../../src/core/job.js';
+import { OneAtATime } from '../../src/core/one-at-a-time.js';
 import { ownerOf, temporaryName, thisProcess } from '../../src/handlers/upload-temporaries.js';
 import type { JobCallback, JobFailure, JobOutcome, JobRunner } from '../../src/pool/pool.js';
 import { UploadLeftovers } from '../../src/upload-leftovers.js';
@@ -180,4 +181,18 @@ test('an upload is in flight from its hand-over until its outcome, whatever the 
   jobs.fail(1, 'crashed');
   assert.deepEqual([leftovers.isInFlight(first), leftovers.isInFlight(second)], [false, false]);
   assert.equal(leftovers.isInFlight(OTHERS[0]!), false);
+});
+
+test('a removal waits its turn of the calls on the folder it shares with the sweep', async () => {
+  const folderCalls = new OneAtATime();
+  leftovers = new UploadLeftovers(jobs, folder, pino({ level: 'warn' }, { write: (line: string) => logged.push(JSON.parse(line)) }), folderCalls);
+  let releaseOther = (): void => undefined;
+  void folderCalls.run(() => new Promise<void>((resolve) => (releaseOther = resolve)));
+  const name = uploadWithTemporary();
+  jobs.fail(0, 'crashed');
+  await settle();
+  assert.ok(remaining().includes(name), 'not removed while another call on the folder runs');
+  releaseOther();
+  await removed(name);
+  assert.ok(!remaining().includes(name));
 });
