@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { waitFor } from '../fixtures/probes.js';
-import { freePort, get, RawClient } from '../helpers/raw.js';
+import { accepting, freePort, get, RawClient } from '../helpers/raw.js';
 import { startServer, type StartedServer } from '../helpers/server.js';
 
 const HAPROXY = '/usr/sbin/haproxy';
@@ -20,16 +20,6 @@ let server: StartedServer;
 let haproxy: ChildProcess;
 let dir: string;
 const ports = { v1: 0, v2: 0 };
-
-/** Whether something accepts connections on the port yet. */
-async function accepting(port: number): Promise<boolean> {
-  try {
-    (await RawClient.connect(port)).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 before(async () => {
   if (SKIP !== false) return;

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { RawClient } from './raw.js';
+import { accepting } from './raw.js';
 
 export interface CacheSettings {
   /** nginx's `listen` argument: `80`, or `127.0.0.1:PORT` in the test. */
@@ -63,16 +63,6 @@ server {
 export interface Cache {
   readonly process: ChildProcess;
   stop(): Promise<void>;
-}
-
-/** Whether something accepts connections on the port yet. */
-async function accepting(port: number): Promise<boolean> {
-  try {
-    (await RawClient.connect(port)).close();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -185,3 +185,13 @@ export async function request(port: number, bytes: string | Buffer, timeoutMs = 
 export function get(path: string, port: number, extra = ''): string {
   return `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${extra}\r\n`;
 }
+
+/** Whether something accepts connections on the port yet (a proxy the test started, say). */
+export async function accepting(port: number): Promise<boolean> {
+  try {
+    (await RawClient.connect(port)).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
