@@ -21,6 +21,7 @@ import type { ConnectionSettings } from './http/connection-settings.js';
 import { HttpServer } from './http/server.js';
 import { UploadTokens } from './http/upload-tokens.js';
 import { ConditionLogs, RateLimitedLog } from './log.js';
+import type { LogOutput } from './log-output.js';
 import { memoryBound, memoryLimit, memoryLimitWarning, type MemoryBound } from './memory-bound.js';
 import { transferList } from './pool/messages.js';
 import { WorkerPool } from './pool/pool.js';
@@ -268,7 +269,8 @@ function startMonitors(app: App): void {
   timer.unref();
 }
 
-export async function startApp(config: Config, log: Logger): Promise<App> {
+/** `logOutput`: the writer behind `log`, whose dropped lines the metrics count. */
+export async function startApp(config: Config, log: Logger, logOutput: Pick<LogOutput, 'droppedLines'>): Promise<App> {
   // First: a token file that cannot be used stops the start before anything runs.
   const uploadTokens = startUploadTokens(config, log);
   const access = accessPolicy(config, uploadTokens);
@@ -296,6 +298,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     queueCapacity: config.queueSize,
     uploadsDisk: () => uploadsDisk.latest(),
     trackedClients: () => access.limits.size,
+    droppedLogLines: () => logOutput.droppedLines,
   });
   const cache = new ResponseCache(config.fileCacheMaxBytes, config.fileCacheTtlMs, pool);
   // One call at a time on the uploads folder, from the sweep and the removals alike (core/one-at-a-time.ts).

@@ -1,16 +1,5 @@
-// JSON lines on stdout through pino.
+// Rate limits for log lines a burst of events would repeat (the logger itself: log-output.ts).
 import { performance } from 'node:perf_hooks';
-import { pino, type Logger } from 'pino';
-import type { Config } from './config.js';
-
-export function createLogger(level: Config['logLevel']): Logger {
-  return pino({
-    level,
-    base: { pid: process.pid },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-  });
-}
 
 /**
  * Lets a message through at most once per interval. The first of a burst is written at once;

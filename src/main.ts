@@ -28,19 +28,19 @@ try {
   process.exit(2);
 }
 
-const { createLogger } = await import('./log.js');
+const { createLogger } = await import('./log-output.js');
 const { misspeltSettings, misspellingWarning } = await import('./config-typos.js');
 const { exitOnProcessErrors } = await import('./process-errors.js');
 const { startApp } = await import('./app.js');
-const log = createLogger(config.logLevel);
+const { log, output } = createLogger(config.logLevel);
 // A misspelt variable is ignored, leaving its setting at the default: say so before anything runs.
 const misspelt = misspeltSettings(SETTING_NAMES, Object.keys(process.env));
 if (misspelt.length > 0) log.warn({ misspelt: Object.fromEntries(misspelt.map(({ name, meant }) => [name, meant])) }, misspellingWarning(misspelt));
 signals.logTo(log);
 let app: App | null = null;
-exitOnProcessErrors(log, () => app);
+exitOnProcessErrors(log, output, () => app);
 try {
-  app = await startApp(config, log);
+  app = await startApp(config, log, output);
   signals.started(app);
 } catch (error) {
   // A setting found bad only at start (an unreadable token file): one line, like the others.

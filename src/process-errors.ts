@@ -2,9 +2,12 @@
 // rejection on the main thread leaves state nobody can vouch for (Node.js documents that
 // resuming after 'uncaughtException' is not safe), so the process logs it with its stack,
 // stops accepting, and exits non-zero for the orchestrator to restart it. It does not drain:
-// requests in flight get FATAL_GRACE_MS at most, not SHUTDOWN_TIMEOUT_MS.
+// requests in flight get FATAL_GRACE_MS at most, not SHUTDOWN_TIMEOUT_MS. Nothing on the way
+// may wait without end for stdout (log-output.ts bounds its flushes), or the process would
+// neither exit nor answer.
 import type { Logger } from 'pino';
 import type { App } from './app.js';
+import { writeToStderr, type LogOutput } from './log-output.js';
 
 /** How long requests in flight may take to finish before the process exits. */
 export const FATAL_GRACE_MS = 1000;
@@ -16,21 +19,40 @@ async function stopAccepting(app: App): Promise<void> {
   await Promise.all([app.http.drain(0), app.admin.close()]);
 }
 
+/** The error as text for stderr: its stack, or what it turns into (a rejection may be any value). */
+function described(error: unknown): string {
+  try {
+    return error instanceof Error ? (error.stack ?? error.message) : String(error);
+  } catch {
+    return 'an error that cannot be described';
+  }
+}
+
+/**
+ * Logs the fatal line, and says it on stderr too when stdout may not have taken it (a line
+ * dropped, or the flush after it left lines unwritten): the reason for a restart is not lost.
+ */
+function logFatal(log: Logger, output: LogOutput, message: string, error: unknown): void {
+  const dropped = output.droppedLines;
+  log.fatal({ err: error }, message);
+  if (output.droppedLines !== dropped || !output.lastFlushWroteAll) writeToStderr('fatal', { err: described(error) }, message);
+}
+
 /**
  * Makes uncaught exceptions and unhandled rejections fatal, the same way whatever
  * `--unhandled-rejections` says. `running` gives the app once it has started (null before).
  */
-export function exitOnProcessErrors(log: Logger, running: () => App | null): void {
+export function exitOnProcessErrors(log: Logger, output: LogOutput, running: () => App | null): void {
   let exiting = false;
   const fail = (message: string, error: unknown): void => {
-    log.fatal({ err: error }, message);
+    logFatal(log, output, message, error);
     // A second error while stopping: nothing is left worth waiting for.
     if (exiting) process.exit(FATAL_EXIT_CODE);
     exiting = true;
     const app = running();
     const stopped = app === null ? Promise.resolve() : stopAccepting(app);
     const grace = new Promise((resolve) => setTimeout(resolve, FATAL_GRACE_MS));
-    // pino flushes its pending lines on exit, so the fatal line is not lost.
+    // pino flushes its pending lines on exit (within LOG_FLUSH_TIMEOUT_MS), so the fatal line is not lost.
     void Promise.race([stopped, grace]).finally(() => process.exit(FATAL_EXIT_CODE));
   };
   process.on('uncaughtException', (error) => fail('uncaught exception, exiting', error));

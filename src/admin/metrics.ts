@@ -17,6 +17,8 @@ export interface LiveState {
   uploadsDisk(): DiskSpace | null;
   /** Client addresses the per-client limits remember now (see security/client-limits.ts). */
   trackedClients(): number;
+  /** Log lines dropped since start because stdout did not take them (see log-output.ts). */
+  droppedLogLines(): number;
 }
 
 /**
@@ -134,6 +136,16 @@ export class Metrics implements ServerEvents {
     this.securityRejections = new Counter({ name: 'http_server_security_rejections_total', help: 'Requests refused by a security rule, and connections closed unanswered by PROXY_PROTOCOL', labelNames: ['reason'], registers });
     this.uploads = new Counter({ name: 'http_server_uploads_total', help: 'JSON documents stored by POST /upload', registers });
     this.uploadBytes = new Counter({ name: 'http_server_upload_bytes_total', help: 'Bytes stored by POST /upload', registers });
+    // Counted by the log's writer, which exists before the metrics: read when scraped.
+    new Counter({
+      name: 'http_server_log_lines_dropped_total',
+      help: 'Log lines dropped because stdout was not taking them (its reader stalled or it failed) and the buffer was full',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(live.droppedLogLines());
+      },
+    });
     for (const reason of Object.keys(REJECTION_REASONS)) this.rejections.inc({ reason }, 0);
     for (const [method, status] of FAILURES_AT_ZERO) this.requests.inc({ method, status }, 0);
     for (const reason of [...Object.keys(SECURITY_RULES), ...Object.keys(PROXY_REFUSALS)]) this.securityRejections.inc({ reason }, 0);

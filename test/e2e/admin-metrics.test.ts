@@ -154,6 +154,7 @@ describe('the metrics contract', () => {
       http_server_uploads_free_bytes: 'gauge',
       http_server_uploads_size_bytes: 'gauge',
       http_server_tracked_clients: 'gauge',
+      http_server_log_lines_dropped_total: 'counter',
       process_cpu_user_seconds_total: 'counter',
       process_cpu_system_seconds_total: 'counter',
       process_cpu_seconds_total: 'counter',

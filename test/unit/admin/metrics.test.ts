@@ -6,7 +6,7 @@ import type { DiskSpace } from '../../../src/core/disk-space.js';
 import { Metrics } from '../../../src/admin/metrics.js';
 
 function newMetrics(uploadsDisk: () => DiskSpace | null = () => null): Metrics {
-  return new Metrics({ poolStats: () => ({ workers: 1, busy: 0, queued: 0 }), openConnections: () => 0, bodyBytes: () => 0, queueCapacity: 64, uploadsDisk, trackedClients: () => 0 });
+  return new Metrics({ poolStats: () => ({ workers: 1, busy: 0, queued: 0 }), openConnections: () => 0, bodyBytes: () => 0, queueCapacity: 64, uploadsDisk, trackedClients: () => 0, droppedLogLines: () => 0 });
 }
 
 /** The value of one sample line of the exposition, e.g. `http_server_requests_total{method="GET",status="200"}`. */

@@ -76,7 +76,7 @@ function cachedPageDeps(allowedHosts: ReadonlySet<string>, settings: Partial<Con
     bodies: new BodyBudget(64 << 20, { perClient: 8 << 20, maxBodyBytes: 1 << 20 }),
     jobs: { submit: () => assert.fail('no request here needs a worker') },
     cache,
-    events: new Metrics({ poolStats: () => ({ workers: 0, busy: 0, queued: 0 }), openConnections: () => 0, bodyBytes: () => 0, queueCapacity: 0, uploadsDisk: () => null, trackedClients: () => 0 }),
+    events: new Metrics({ poolStats: () => ({ workers: 0, busy: 0, queued: 0 }), openConnections: () => 0, bodyBytes: () => 0, queueCapacity: 0, uploadsDisk: () => null, trackedClients: () => 0, droppedLogLines: () => 0 }),
     log: pino({ level: 'silent' }),
     conditionLogs: new ConditionLogs(1000),
     access: defaultAccessPolicy(),

@@ -113,7 +113,7 @@ async function assertServes(pool: Pool, count: number): Promise<void> {
 
 /** Metrics over the pool's live stats, as app.ts makes them. */
 function metricsOf(pool: () => { stats(): PoolStats }): Metrics {
-  return new Metrics({ poolStats: () => pool().stats(), openConnections: () => 0, bodyBytes: () => 0, queueCapacity: 0, uploadsDisk: () => null, trackedClients: () => 0 });
+  return new Metrics({ poolStats: () => pool().stats(), openConnections: () => 0, bodyBytes: () => 0, queueCapacity: 0, uploadsDisk: () => null, trackedClients: () => 0, droppedLogLines: () => 0 });
 }
 
 /** The real Connection in front of `jobs` (a pool), on an ephemeral loopback port, with no file cache. */
