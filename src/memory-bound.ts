@@ -2,6 +2,7 @@
 // (docs/memory.md says why each holds), and what to say at start when the process's memory
 // limit (a container's cgroup) is below it. Pure: the limit is given, not read.
 import type { Config } from './config.js';
+import { LOG_BUFFER_MAX_CHARS } from './log-output.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -27,6 +28,8 @@ export interface MemoryBound {
   readonly mainHeap: number;
   /** The admin port's 64 connections, each a read of 64 KiB and an answer (taken as 64 KiB). */
   readonly admin: number;
+  /** Log lines held while stdout is not read: the buffer's cap in characters, up to two bytes each. */
+  readonly logBuffer: number;
   readonly total: number;
 }
 
@@ -40,6 +43,7 @@ export function memoryBound(settings: MemorySettings): MemoryBound {
     droppedReads: 100 * MiB,
     mainHeap: 66 * MiB,
     admin: 64 * (64 * KiB + 64 * KiB),
+    logBuffer: 2 * LOG_BUFFER_MAX_CHARS,
   };
   return { ...terms, total: Object.values(terms).reduce((sum, bytes) => sum + bytes, 0) };
 }
