@@ -6,10 +6,12 @@ export function parameterValues(fieldValue: string, name: string): string[] {
   const wanted = name.toLowerCase();
   const values: string[] = [];
   let at = fieldValue.indexOf(';');
+  // Searched again only once passed: a run of `;` without `=` would otherwise cost quadratic time.
+  let equals = -1;
   while (at !== -1) {
-    const equals = fieldValue.indexOf('=', at + 1);
-    const next = fieldValue.indexOf(';', at + 1);
+    if (equals <= at) equals = fieldValue.indexOf('=', at + 1);
     if (equals === -1) break;
+    const next = fieldValue.indexOf(';', at + 1);
     // A parameter without `=` carries no value: skip it.
     if (next !== -1 && next < equals) {
       at = next;

@@ -25,4 +25,20 @@ describe('parameterValues', () => {
     assert.deepEqual(parameterValues('application/json; charset; charset=utf-16', 'charset'), ['utf-16']);
     assert.deepEqual(parameterValues('application/json; charset=', 'charset'), ['']);
   });
+
+  test('a long run of `;` is read in linear time: the search for `=` is not repeated for each', () => {
+    const searches: unknown[] = [];
+    const indexOf = String.prototype.indexOf;
+    String.prototype.indexOf = function (this: string, ...args: Parameters<string['indexOf']>): number {
+      if (args[0] === '=') searches.push(args[1]);
+      return indexOf.apply(this, args);
+    };
+    try {
+      assert.deepEqual(parameterValues(`application/json${';'.repeat(8192)}charset=utf-16`, 'charset'), ['utf-16']);
+      assert.deepEqual(parameterValues(`application/json${';'.repeat(8192)}`, 'charset'), []);
+    } finally {
+      String.prototype.indexOf = indexOf;
+    }
+    assert.ok(searches.length <= 4, `${searches.length} searches for '='`);
+  });
 });
