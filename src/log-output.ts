@@ -10,14 +10,34 @@ import type { Config } from './config.js';
 import { RateLimitedLog } from './log.js';
 
 /**
- * Characters of log lines held while stdout is not read; past it each new line is dropped
- * whole and counted. A few seconds of access lines at full load, so a reader that only lags
+ * Bytes (UTF-8) of log lines held while stdout is not read; past it each new line is dropped
+ * whole and counted. Held as JavaScript strings, they take at most twice that. A few seconds of access lines at full load, so a reader that only lags
  * loses nothing, and a small part of the memory bound (src/memory-bound.ts) for one that stalls.
  */
-export const LOG_BUFFER_MAX_CHARS = 4 * 1024 * 1024;
+export const LOG_BUFFER_MAX_BYTES = 4 * 1024 * 1024;
 
 /** How long a synchronous flush (a fatal line, the exit) waits for a stalled reader before it gives up the lines left. */
 export const LOG_FLUSH_TIMEOUT_MS = 500;
+
+/** How long a synchronous flush sleeps before it tries a reader that was not ready again. */
+const FLUSH_RETRY_MS = 10;
+const FLUSH_PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * What sonic-boom 4 holds of the lines it has not written, read by the bounded flush below
+ * (its flushSync cannot be bounded); checked at each use, so another version gives up a
+ * flush rather than hang it.
+ */
+interface HeldLines {
+  fd: number;
+  /** Chunks waiting, oldest first. */
+  _bufs: string[];
+  /** The chunk an asynchronous write has taken, and whether that write is under way. */
+  _writingBuf: string;
+  _writing: boolean;
+  /** Bytes held, which maxLength is weighed against. */
+  _len: number;
+}
 
 /** Failures and drops are told on stderr at most this often. */
 const REPORT_INTERVAL_MS = 1000;
@@ -43,9 +63,6 @@ export class LogOutput {
   private failure: string | null = null;
   /** Whether the last synchronous flush wrote every line held. */
   private flushedAll = true;
-  /** Until when a synchronous flush retries a write the reader is not ready for (EAGAIN); none outside one. */
-  private flushDeadline = Infinity;
-  private readonly unboundedFlushSync: () => void;
   private readonly failureReports = new RateLimitedLog(REPORT_INTERVAL_MS);
   private readonly dropReports = new RateLimitedLog(REPORT_INTERVAL_MS);
 
@@ -53,15 +70,18 @@ export class LogOutput {
     this.stream = pino.destination({
       fd,
       sync: false,
-      maxLength: LOG_BUFFER_MAX_CHARS,
-      // Asynchronous writes retry on a timer, which blocks nothing; a synchronous one sleeps.
-      retryEAGAIN: () => performance.now() < this.flushDeadline,
+      maxLength: LOG_BUFFER_MAX_BYTES,
     });
     // Our listener makes a write error an event, not an exception (pino rethrows it when it is the only one).
-    this.stream.on('error', (error: NodeJS.ErrnoException) => this.failed(error.code ?? error.message));
+    // pino's own listener hands the first error other than EPIPE on by emitting it again: told once.
+    let lastError: unknown = null;
+    this.stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error === lastError) return;
+      lastError = error;
+      this.failed(error.code ?? error.message);
+    });
     this.stream.on('write', () => (this.failure = null));
     this.stream.on('drop', () => this.droppedLine());
-    this.unboundedFlushSync = this.stream.flushSync.bind(this.stream);
     // pino flushes synchronously after a fatal line and at exit: both get the bounded flush.
     this.stream.flushSync = () => this.flush();
   }
@@ -77,27 +97,51 @@ export class LogOutput {
   }
 
   /**
-   * Writes what is held, waiting at most LOG_FLUSH_TIMEOUT_MS for a stalled reader. A failing
-   * stdout is not tried: sonic-boom's synchronous flush retries any error but EAGAIN forever.
+   * Writes what is held, giving up after LOG_FLUSH_TIMEOUT_MS or at the first error other than
+   * EAGAIN (the reader is slow: wait and retry). sonic-boom's own flushSync retries every other
+   * error (ENOSPC, EIO, EPIPE) without end, so a disk that fills during a fatal line's flush
+   * would hold the process for good: this loop writes sonic-boom's held lines itself.
    */
   private flush(): void {
     this.flushedAll = false;
     if (this.failure !== null) return;
-    this.flushDeadline = performance.now() + LOG_FLUSH_TIMEOUT_MS;
-    try {
-      this.unboundedFlushSync();
-      this.flushedAll = true;
-    } catch {
-      // EAGAIN past the deadline: the lines left are given up.
-    } finally {
-      this.flushDeadline = Infinity;
+    const held = this.stream as unknown as Partial<HeldLines>;
+    // Another sonic-boom than the one read here: the lines are given up, never waited on.
+    if (!Array.isArray(held._bufs) || typeof held._writingBuf !== 'string' || typeof held._len !== 'number' || typeof held.fd !== 'number') return;
+    const state = held as HeldLines;
+    // A chunk taken for an asynchronous write that has not started is written here instead.
+    if (!state._writing && state._writingBuf.length > 0) {
+      state._bufs.unshift(state._writingBuf);
+      state._writingBuf = '';
     }
+    const deadline = performance.now() + LOG_FLUSH_TIMEOUT_MS;
+    while (state._bufs.length > 0) {
+      let chunk = Buffer.from(state._bufs[0]!);
+      while (chunk.length > 0) {
+        try {
+          const written = writeSync(state.fd, chunk);
+          chunk = chunk.subarray(written);
+          state._len = Math.max(0, state._len - written);
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
+          if ((code !== 'EAGAIN' && code !== 'EBUSY') || performance.now() >= deadline) {
+            // What is left of the chunk stays held, so no line is written twice.
+            state._bufs[0] = chunk.toString();
+            if (code !== 'EAGAIN' && code !== 'EBUSY') this.failed(code);
+            return;
+          }
+          Atomics.wait(FLUSH_PAUSE, 0, 0, FLUSH_RETRY_MS);
+        }
+      }
+      state._bufs.shift();
+    }
+    this.flushedAll = true;
   }
 
   private failed(code: string): void {
     this.failure = code;
-    // After EPIPE pino stops writing for good: the reader has gone, and no line reaches it again.
-    const msg = code === 'EPIPE' ? 'logging to stdout failed: the reader closed it (EPIPE); log lines are discarded from now on' : `logging to stdout failed (${code}): lines are held up to the buffer's limit, then dropped and counted in http_server_log_lines_dropped_total`;
+    // The reader has gone: no line reaches it again (pino, when EPIPE is the first failure, stops writing).
+    const msg = code === 'EPIPE' ? 'logging to stdout failed: the reader closed it (EPIPE); log lines no longer reach it' : `logging to stdout failed (${code}): lines are held up to the buffer's limit, then dropped and counted in http_server_log_lines_dropped_total`;
     this.failureReports.maybe((suppressed) => writeToStderr('error', { code, suppressed }, msg));
   }
 

@@ -2,7 +2,7 @@
 // (docs/memory.md says why each holds), and what to say at start when the process's memory
 // limit (a container's cgroup) is below it. Pure: the limit is given, not read.
 import type { Config } from './config.js';
-import { LOG_BUFFER_MAX_CHARS } from './log-output.js';
+import { LOG_BUFFER_MAX_BYTES } from './log-output.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -43,7 +43,7 @@ export function memoryBound(settings: MemorySettings): MemoryBound {
     droppedReads: 100 * MiB,
     mainHeap: 66 * MiB,
     admin: 64 * (64 * KiB + 64 * KiB),
-    logBuffer: 2 * LOG_BUFFER_MAX_CHARS,
+    logBuffer: 2 * LOG_BUFFER_MAX_BYTES,
   };
   return { ...terms, total: Object.values(terms).reduce((sum, bytes) => sum + bytes, 0) };
 }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { LOG_BUFFER_MAX_CHARS, LOG_FLUSH_TIMEOUT_MS } from '../../src/log-output.js';
+import { LOG_BUFFER_MAX_BYTES, LOG_FLUSH_TIMEOUT_MS } from '../../src/log-output.js';
 import { FATAL_EXIT_CODE, FATAL_GRACE_MS } from '../../src/process-errors.js';
 import { freePort } from '../helpers/raw.js';
 import { imageNodeFlags, REPO_ROOT, RESOURCES_DIR, type LogLine } from '../helpers/server.js';
@@ -155,9 +155,9 @@ test('a stalled reader: memory stays within the buffer cap, lines are dropped an
     const { result: answered, peak } = await peakRss(server.child.pid!, pipelinedHeads(server.port, requests));
     assert.ok(answered >= requests, `every request answered (${answered})`);
     const linesBytes = answered * LONG_TARGET.length;
-    assert.ok(linesBytes > 40 * LOG_BUFFER_MAX_CHARS, 'the access lines fill the buffer many times over');
+    assert.ok(linesBytes > 40 * LOG_BUFFER_MAX_BYTES, 'the access lines fill the buffer many times over');
     // A JS string holds up to two bytes a character; the rest is the load's own garbage.
-    const allowed = 2 * LOG_BUFFER_MAX_CHARS + 64 * MiB;
+    const allowed = 2 * LOG_BUFFER_MAX_BYTES + 64 * MiB;
     assert.ok(peak - before < allowed, `RSS grew by ${((peak - before) / MiB).toFixed(1)} MiB, at most ${allowed / MiB} MiB allowed, with ${(linesBytes / MiB).toFixed(0)} MiB of access lines unread`);
     assert.equal(await status(server.port, '/sample.txt'), 200, 'the server answers while stalled');
     assert.equal(await status(server.adminPort, '/livez'), 200);

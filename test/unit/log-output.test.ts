@@ -1,0 +1,53 @@
+// The log writer's synchronous flush (after a fatal line, at exit) is bounded: it writes every
+// held line in order when it can, and gives up at the first error a wait cannot cure. Run in a
+// child process: a flush that hung would hold this one's thread, and no timeout could end it.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+
+const LOG_OUTPUT = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'log-output.js')).href;
+
+/** Logs `a`, `b`, `c` (the first taken by an asynchronous write at once), then a fatal `d`, to `path`; prints whether the flush wrote all. */
+function logThenFatal(path: string): { status: number | null; stdout: string } {
+  const script = `
+    import { openSync } from 'node:fs';
+    import { pino } from 'pino';
+    const { LogOutput } = await import(${JSON.stringify(LOG_OUTPUT)});
+    const output = new LogOutput(openSync(${JSON.stringify(path)}, 'w'));
+    const log = pino({ base: null, timestamp: false }, output.stream);
+    log.info('a');
+    log.info('b');
+    log.info('c');
+    log.fatal('d');
+    process.stdout.write(String(output.lastFlushWroteAll));
+    process.exit(0);
+  `;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: join(import.meta.dirname, '..', '..', '..'), encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+  return { status: child.status, stdout: child.stdout };
+}
+
+test('a disk that fills during the flush after a fatal line ends the flush: the process goes on to exit', () => {
+  // /dev/full fails every write with ENOSPC: the first failure is met inside the flush itself.
+  const { status, stdout } = logThenFatal('/dev/full');
+  assert.equal(status, 0, 'the process exited by itself (null: killed after 20 s, the flush hung)');
+  assert.equal(stdout, 'false', 'the flush says it did not write every line');
+});
+
+test('a flush that can write writes every held line once, in order (the line an asynchronous write has taken may land after them)', () => {
+  const folder = mkdtempSync(join(tmpdir(), 'rawhttp-log-flush-'));
+  try {
+    const path = join(folder, 'out.log');
+    const { status, stdout } = logThenFatal(path);
+    assert.equal(status, 0);
+    assert.equal(stdout, 'true');
+    const written = readFileSync(path, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg);
+    assert.deepEqual(written.filter((msg) => msg !== 'a'), ['b', 'c', 'd']);
+    assert.equal(written.filter((msg) => msg === 'a').length, 1);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+});
