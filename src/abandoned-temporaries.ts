@@ -107,8 +107,8 @@ export class TemporarySweep {
         }
       } finally {
         // Closes the folder when the sweep stops or fails before its end (a failed read has
-        // closed it already: the error to log is that read's).
-        await entries.return?.().catch(() => undefined);
+        // closed it already: the error to log is that read's); a call on the folder like the others.
+        await folderCalls.run(async () => entries.return?.()).catch(() => undefined);
       }
     } catch (error) {
       log.warn({ folder: uploadsDir, code: codeOf(error), ...count }, 'cannot read the uploads folder to remove stale upload temporaries; the rest are left for the next start');

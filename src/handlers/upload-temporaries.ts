@@ -1,7 +1,7 @@
-// Names of upload temporaries, and which of them a starting server may remove. Replicas that
-// share one uploads folder all write their temporaries there, so a name says whose it is, and
-// a server that starts removes only what is provably abandoned: never another replica's
-// upload in progress.
+// Names of upload temporaries, and which of them the sweep after start may remove. Replicas
+// that share one uploads folder all write their temporaries there, so a name says whose it
+// is, and the sweep removes only what is provably abandoned: never another replica's upload
+// in progress, nor one of this process's (its caller skips those).
 import { hostname } from 'node:os';
 
 /** Who writes a temporary: the host (in Kubernetes, the pod) and the process. */
@@ -54,10 +54,10 @@ export function ownerOf(name: string): TempOwner | null {
 }
 
 /**
- * Whether a starting server may remove `name`, last modified at `modifiedMs`. Three cases are
- * provably abandoned: a temporary of this very host and process id, written by an earlier
- * life of it (a restarted container is PID 1 on the same pod name again), since this one has
- * stored nothing yet; one of this host whose process is no longer running (`isRunning`: a
+ * Whether the sweep may remove `name`, last modified at `modifiedMs`. Three cases are provably
+ * abandoned: a temporary of this very host and process id that is not one of this process's
+ * uploads in flight (the caller leaves those out: abandoned-temporaries.ts), so written by an
+ * earlier life of it (a restarted container is PID 1 on the same pod name again); one of this host whose process is no longer running (`isRunning`: a
  * server restarted outside a container gets a new pid); and one older than any upload can
  * run, since a worker holding a job past JOB_TIMEOUT_MS is terminated. Everything else may be
  * a live upload of another replica.
