@@ -10,7 +10,8 @@ import type { FileFacts, JobResult, StaticJob } from '../../../src/core/job.js';
 import { contentTable } from '../../../src/handlers/content-types.js';
 import type { DescriptorWatch } from '../../../src/handlers/descriptors.js';
 import { SETTLE_MARGIN_MS } from '../../../src/handlers/settled.js';
-import { afterRead, nameBeforeDeletion, realPathOf, serveStatic, type StaticContext } from '../../../src/handlers/static.js';
+import { afterRead, nameBeforeDeletion, realPathOf } from '../../../src/handlers/file-changes.js';
+import { serveStatic, type StaticContext } from '../../../src/handlers/static.js';
 
 const folder = mkdtempSync(join(tmpdir(), 'rawhttp-realpath-'));
 after(() => rmSync(folder, { recursive: true, force: true }));
