@@ -38,6 +38,25 @@ export function peerAddress(remoteAddress: string): CanonicalAddress | null {
   return canonicalAddress(zone === -1 ? remoteAddress : remoteAddress.slice(0, zone));
 }
 
+const IPV6_MULTICAST = /^ff[0-9a-f]{2}:/;
+/** 224.0.0.0/4 multicast, then 240.0.0.0/4 reserved, whose last address is the limited broadcast. */
+const FIRST_NON_UNICAST_OCTET = 224;
+
+/**
+ * Whether a canonical address can be a TCP client's: not unspecified (RFC 4291 §2.5.2) nor in
+ * 0.0.0.0/8, "this network", a source only while a host learns its address (RFC 1122
+ * §3.2.1.3); not multicast (224.0.0.0/4, ff00::/8), reserved (240.0.0.0/4, RFC 1112 §4) nor
+ * the limited broadcast 255.255.255.255 within it. Such a source would be every client's
+ * identity at once, or nobody's, and its limits shared by whatever the balancer could not name.
+ * Loopback and link-local addresses are clients: those of a process on the balancer's host.
+ * The one rule for what a balancer may name, in a PROXY header or in X-Forwarded-For.
+ */
+export function isClientAddress(address: CanonicalAddress): boolean {
+  if (address.includes(':')) return address !== '::' && !IPV6_MULTICAST.test(address);
+  const first = Number(address.slice(0, address.indexOf('.')));
+  return first !== 0 && first < FIRST_NON_UNICAST_OCTET;
+}
+
 /** Bits of an IPv6 address. */
 const IPV6_BITS = 128;
 

@@ -4,7 +4,7 @@
 // received so far; the decision never changes as more bytes arrive, so any split of the same
 // bytes gives the same answer, and it never reads past the header.
 import { isIPv4, isIPv6 } from 'node:net';
-import { canonicalAddress, type CanonicalAddress } from './address.js';
+import { canonicalAddress, isClientAddress, type CanonicalAddress } from './address.js';
 
 export interface Endpoint {
   /** An IPv4-mapped IPv6 address reads as IPv4. */
@@ -119,23 +119,6 @@ function parseV1Line(line: string, consumed: number): ProxyParse {
 function proxiedHeader(header: ProxiedHeader, consumed: number): ProxyParse {
   if (!isClientAddress(header.source.address)) return fail('bad_source', 'the source address is unspecified, "this network" (0.0.0.0/8), multicast, reserved (240.0.0.0/4) or broadcast: no TCP client has it');
   return { kind: 'header', header, consumed };
-}
-
-const IPV6_MULTICAST = /^ff[0-9a-f]{2}:/;
-/** 224.0.0.0/4 multicast, then 240.0.0.0/4 reserved, whose last address is the limited broadcast. */
-const FIRST_NON_UNICAST_OCTET = 224;
-
-/**
- * Whether a canonical address can be a TCP client's: not unspecified (RFC 4291 §2.5.2) nor in
- * 0.0.0.0/8, "this network", a source only while a host learns its address (RFC 1122
- * §3.2.1.3); not multicast (224.0.0.0/4, ff00::/8), reserved (240.0.0.0/4, RFC 1112 §4) nor
- * the limited broadcast 255.255.255.255 within it. Such a source would be every client's
- * identity at once, or nobody's, and its limits shared by whatever the balancer could not name.
- */
-function isClientAddress(address: string): boolean {
-  if (address.includes(':')) return address !== '::' && !IPV6_MULTICAST.test(address);
-  const first = Number(address.slice(0, address.indexOf('.')));
-  return first !== 0 && first < FIRST_NON_UNICAST_OCTET;
 }
 
 /** Decimal without leading zeros (§2.1: no confusion with octal), 0 to 65535. */
