@@ -58,6 +58,7 @@ const SECURITY_RULES: Record<SecurityRule, true> = {
   unauthorized: true,
   upload_rate: true,
   body_memory_share: true,
+  bad_forwarded_source: true,
 };
 const PROXY_REFUSALS: Record<ProxyRefusal, true> = { untrusted_proxy: true, proxy_header: true, proxy_header_timeout: true };
 

@@ -45,6 +45,8 @@ const SENTENCES = {
   missing_host: 'The Host header is missing.',
   invalid_host: 'The Host header is not a host name with an optional port.',
   host_not_allowed: 'This server does not answer for the host the request names.',
+  // Who sent it (the X-Forwarded-For of a trusted proxy).
+  bad_forwarded_source: 'X-Forwarded-For names a source address that no client can have.',
   scheme_not_served: 'Only http targets are served.',
   method_not_implemented: 'This server does not implement the request method.',
   method_not_allowed: 'The request method is not allowed for this resource; the Allow header lists those that are.',

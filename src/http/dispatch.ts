@@ -11,6 +11,7 @@ import type { Response } from '../core/response.js';
 import type { SecurityRule } from '../core/routes.js';
 import type { ConditionLogs } from '../log.js';
 import type { JobOutcome, JobRunner } from '../pool/pool.js';
+import type { CanonicalAddress } from '../security/address.js';
 import type { AccessPolicy } from './access-policy.js';
 import { failedJobResponse, immediateRouteResponse, neverRan, unavailable } from './answer.js';
 import type { BodyShare } from './body-budget.js';
@@ -41,13 +42,19 @@ export interface Responder {
 }
 
 /**
- * What happens to a request, decided from its head: its route, and for an upload the upload
- * gate (its token, then its client's rate, which this spends).
+ * What happens to a request, decided from its head: refused first when a trusted proxy named
+ * a source no client has, which leaves it no client to count against; else its route, and for
+ * an upload the upload gate (its token, then its client's rate, which this spends).
  */
 export function routeAndGate(deps: DispatchDeps, head: RequestHead, exchange: Exchange): Route {
+  if (exchange.impossibleSource !== null) return impossibleSourceRefusal(exchange.impossibleSource);
   const decision = route(head, deps.settings.allowedHosts);
   if (decision.kind !== 'upload') return decision;
   return gateUpload(head, exchange.client, deps.access) ?? decision;
+}
+
+function impossibleSourceRefusal(source: CanonicalAddress): Route {
+  return { kind: 'reject', status: 400, refusal: 'bad_forwarded_source', reason: `X-Forwarded-For names ${source}, which no TCP client has`, rule: 'bad_forwarded_source' };
 }
 
 /**

@@ -15,6 +15,11 @@ export interface Exchange {
   readonly startedAt: number;
   /** Who sent the request (see security/forwarded.ts): for logs and the upload limits. */
   readonly client: CanonicalAddress;
+  /**
+   * The source a trusted proxy's X-Forwarded-For named that no TCP client has, else null.
+   * Such a request is refused; `client` is then the connection's address, all that is known.
+   */
+  readonly impossibleSource: CanonicalAddress | null;
   /** Logged with the request line and echoed in the response. */
   readonly traceId: TraceId;
   /**
@@ -33,8 +38,8 @@ export interface Exchange {
   answeredBy: 'engine' | 'cache' | number;
 }
 
-export function newExchange(method: string, target: string, index: number, keepAlive: boolean, client: CanonicalAddress, traceId: TraceId, fieldLines: string): Exchange {
-  return { method, target, index, startedAt: performance.now(), client, traceId, fieldLines, keepAlive, wantsContinue: false, response: null, answeredBy: 'engine' };
+export function newExchange(method: string, target: string, index: number, keepAlive: boolean, client: CanonicalAddress, impossibleSource: CanonicalAddress | null, traceId: TraceId, fieldLines: string): Exchange {
+  return { method, target, index, startedAt: performance.now(), client, impossibleSource, traceId, fieldLines, keepAlive, wantsContinue: false, response: null, answeredBy: 'engine' };
 }
 
 /**

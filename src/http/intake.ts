@@ -6,7 +6,7 @@
 import type { RequestHead } from '../core/request.js';
 import { RETRY_IN_A_SECOND } from '../core/response.js';
 import type { CanonicalAddress } from '../security/address.js';
-import { clientAddress } from '../security/forwarded.js';
+import { requestClient } from '../security/forwarded.js';
 import type { BodyShare } from './body-budget.js';
 import type { Accepted, ConnectionDeps } from './connection-settings.js';
 import { corsFieldLines } from './cors-fields.js';
@@ -31,22 +31,25 @@ const BODY_MEMORY_FULL: ImmediateRoute = { kind: 'reject', status: 503, refusal:
 
 /**
  * The exchange of the `index`th request on a connection. Through a trusted proxy the client
- * is the one X-Forwarded-For names; with CORS on, a request for /upload gets its CORS fields.
- * Neither costs a plain request anything when off.
+ * is the one X-Forwarded-For names (or, when it names none that can be, the request is to be
+ * refused); with CORS on, a request for /upload gets its CORS fields. Neither costs a plain
+ * request anything when off.
  */
 export function requestExchange(deps: ConnectionDeps, accepted: Accepted, head: RequestHead, index: number): Exchange {
   const keepAlive = head.keepAlive && index < deps.settings.maxRequestsPerConnection;
   const { access } = deps;
-  const client = accepted.trustedProxy ? clientAddress(accepted.client, head.headers['x-forwarded-for'], access.trustedProxies) : accepted.client;
+  const named = accepted.trustedProxy ? requestClient(accepted.client, head.headers['x-forwarded-for'], access.trustedProxies) : null;
+  const client = named?.ok === true ? named.client : accepted.client;
+  const impossibleSource = named?.ok === false ? named.impossibleSource : null;
   const fieldLines = access.cors === null ? '' : corsFieldLines(access.cors, head);
-  return newExchange(head.method, head.target, index, keepAlive, client, requestTraceId(head.headers.traceparent), fieldLines);
+  return newExchange(head.method, head.target, index, keepAlive, client, impossibleSource, requestTraceId(head.headers.traceparent), fieldLines);
 }
 
 /** The exchange of bytes that never made a whole head, named by what of its request line was read. */
 export function unreadableExchange(accepted: Accepted, read: Exclude<ReadSoFar, { kind: 'head' }>, index: number): Exchange {
   const target = read.kind === 'line' ? read.line.target : '-';
   const traceId = read.kind === 'line' ? requestTraceId(read.traceparent) : newTraceId();
-  return newExchange(methodRead(read) ?? '-', target, index, false, accepted.client, traceId, '');
+  return newExchange(methodRead(read) ?? '-', target, index, false, accepted.client, null, traceId, '');
 }
 
 /** Whose part of the body memory a request takes: none for a trusted proxy's own, which carry many clients. */

@@ -2,7 +2,7 @@
 // client is named by the PROXY header the balancer sent first, or by the X-Forwarded-For
 // list each proxy appends the address it was reached from to. Both are believed only from
 // TRUSTED_PROXIES: anyone else could write any address there.
-import { canonicalAddress, type CanonicalAddress } from './address.js';
+import { canonicalAddress, isClientAddress, type CanonicalAddress } from './address.js';
 import type { AddressRanges } from './cidr.js';
 import type { ProxyHeader } from './proxy-protocol.js';
 
@@ -15,24 +15,40 @@ export function connectionAddress(peer: CanonicalAddress, header: ProxyHeader | 
 }
 
 /**
+ * Who sent one request: its client, or the source a trusted proxy named for it that no TCP
+ * client has (isClientAddress). Such a request has no client to count it against: believing
+ * the source would give every client its proxy names so one identity, and the proxy's own
+ * address would merge them with all its other clients. It is refused, as a PROXY header
+ * naming such a source is.
+ */
+export type RequestClient =
+  | { readonly ok: true; readonly client: CanonicalAddress }
+  | { readonly ok: false; readonly impossibleSource: CanonicalAddress };
+
+const known = (client: CanonicalAddress): RequestClient => ({ ok: true, client });
+
+/**
  * The client of one request. `peer` is the connection's address (see connectionAddress).
  * X-Forwarded-For is read from the right, the entry the nearest proxy appended: the first
  * address that is not a trusted proxy is the client. When every entry is a trusted proxy,
  * the leftmost is. An entry that is not an address stops the walk: the peer is all we know.
+ * Every entry the walk reads was written by a trusted proxy, so each must be a possible
+ * client; those left of the client were written by the client and are never read.
  */
-export function clientAddress(peer: CanonicalAddress, forwardedFor: string | undefined, trusted: AddressRanges): CanonicalAddress {
-  if (forwardedFor === undefined || !trusted.matches(peer)) return peer;
+export function requestClient(peer: CanonicalAddress, forwardedFor: string | undefined, trusted: AddressRanges): RequestClient {
+  if (forwardedFor === undefined || !trusted.matches(peer)) return known(peer);
   const entries = forwardedFor.split(',');
   let client = peer;
   for (let i = entries.length - 1; i >= 0; i--) {
     const entry = entries[i]!.trim();
     if (entry === '') continue; // an empty list element (RFC 9110 §5.6.1)
     const address = forwardedAddress(entry);
-    if (address === null) return peer;
+    if (address === null) return known(peer);
+    if (!isClientAddress(address)) return { ok: false, impossibleSource: address };
     client = address;
-    if (!trusted.matches(address)) return address;
+    if (!trusted.matches(address)) return known(address);
   }
-  return client;
+  return known(client);
 }
 
 const V4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/;

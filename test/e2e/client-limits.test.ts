@@ -114,13 +114,61 @@ describe('X-Forwarded-For', () => {
     }
   });
 
-  test('from anyone else it is ignored', async () => {
-    const request = tracedGet('X-Forwarded-For: 198.51.100.24\r\n');
-    const connection = await RawClient.connect(server.port, '127.0.0.1', '127.0.2.2');
-    connection.write(request.text);
-    assert.equal((await connection.responses(1))[0]!.status, 200);
-    assert.equal(await clientLogged(request.traceId), '127.0.2.2');
-    connection.close();
+  test('a trusted chain naming a source no client has is refused with 400, and the connection serves on', async () => {
+    const counted = (): Promise<number> => metric(server.adminPort, 'http_server_security_rejections_total', 'reason="bad_forwarded_source"');
+    const before = await counted();
+    const impossible = ['0.0.0.0', '0.1.2.3', '224.0.0.1', '240.0.0.1', '255.255.255.255', '[::]:443', 'ff02::1', '::ffff:0.0.0.0', `0.0.0.0, ${PROXY}`];
+    const connection = await RawClient.connect(server.port, '127.0.0.1', PROXY);
+    try {
+      for (const [i, forwarded] of impossible.entries()) {
+        const request = tracedGet(`X-Forwarded-For: ${forwarded}\r\n`);
+        connection.write(request.text);
+        const response = (await connection.responses(i + 1))[i]!;
+        assert.equal(response.status, 400, forwarded);
+        assert.match(response.body.toString('utf8'), /X-Forwarded-For names a source address that no client can have\./);
+        const line = await server.waitForLog((entry) => entry.msg === 'request' && entry.traceId === request.traceId);
+        // No client is known: the line names the proxy, which sent the request.
+        assert.deepEqual([line.status, line.reason, line.client], [400, 'bad_forwarded_source', PROXY], forwarded);
+      }
+      assert.equal(await counted(), before + impossible.length);
+      const refusal = await server.waitForLog((entry) => entry.msg === 'security refusal' && entry.rule === 'bad_forwarded_source');
+      assert.equal(refusal.client, PROXY);
+      // The refusal is that request's alone: the proxy's connection carries the next client.
+      const next = tracedGet('X-Forwarded-For: 198.51.100.25\r\n');
+      connection.write(next.text);
+      assert.equal((await connection.responses(impossible.length + 1))[impossible.length]!.status, 200);
+      assert.equal(await clientLogged(next.traceId), '198.51.100.25');
+    } finally {
+      connection.close();
+    }
+  });
+
+  test("loopback and link-local sources are clients: processes on the proxy's own host", async () => {
+    for (const [forwarded, client] of [['127.0.0.1', '127.0.0.1'], ['[fe80::1]:80', 'fe80::1']] as const) {
+      const request = tracedGet(`X-Forwarded-For: ${forwarded}\r\n`);
+      const connection = await RawClient.connect(server.port, '127.0.0.1', PROXY);
+      connection.write(request.text);
+      assert.equal((await connection.responses(1))[0]!.status, 200);
+      assert.equal(await clientLogged(request.traceId), client, forwarded);
+      connection.close();
+    }
+  });
+
+  test('uploads naming a source no client has are refused without spending a bucket that all of them would share', async () => {
+    const statuses = [];
+    for (let i = 0; i <= BURST; i++) statuses.push((await uploadFrom(PROXY, 'X-Forwarded-For: 0.0.0.0\r\n')).status);
+    assert.deepEqual(statuses, Array(BURST + 1).fill(400));
+  });
+
+  test('from anyone else it is ignored, whatever it names', async () => {
+    for (const forwarded of ['198.51.100.24', '0.0.0.0']) {
+      const request = tracedGet(`X-Forwarded-For: ${forwarded}\r\n`);
+      const connection = await RawClient.connect(server.port, '127.0.0.1', '127.0.2.2');
+      connection.write(request.text);
+      assert.equal((await connection.responses(1))[0]!.status, 200, forwarded);
+      assert.equal(await clientLogged(request.traceId), '127.0.2.2', forwarded);
+      connection.close();
+    }
   });
 });
 

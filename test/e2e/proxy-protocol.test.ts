@@ -287,6 +287,18 @@ describe('per-client limits count the header’s client', () => {
     }
   });
 
+  test('X-Forwarded-For from a proxied trusted proxy obeys the PROXY source rule: a source no client has is refused', async () => {
+    for (const [forwarded, status, client] of [['198.51.100.13', 200, '198.51.100.13'], ['240.0.0.1', 400, BALANCER]] as const) {
+      const request = tracedGet();
+      const withForwarded = Buffer.from(request.bytes.toString('latin1').replace('\r\n\r\n', `\r\nX-Forwarded-For: ${forwarded}\r\n\r\n`), 'latin1');
+      const { response, client: connection } = await exchange(Buffer.concat([proxyV1(BALANCER, '192.0.2.1'), withForwarded]));
+      assert.equal(response.status, status, forwarded);
+      const line = await accessLine(request.traceId);
+      assert.deepEqual([line.client, line.reason], [client, status === 400 ? 'bad_forwarded_source' : undefined], forwarded);
+      connection.close();
+    }
+  });
+
   test('X-Forwarded-For from a proxied client is not believed: it is no trusted proxy', async () => {
     const request = tracedGet();
     const withForwarded = Buffer.from(request.bytes.toString('latin1').replace('\r\n\r\n', '\r\nX-Forwarded-For: 192.0.2.99\r\n\r\n'), 'latin1');

@@ -61,7 +61,7 @@ function setUp(options: { acceptsJobs: boolean }) {
 }
 
 function exchangeFor(method: string, target: string): Exchange {
-  return newExchange(method, target, 1, true, canonicalAddress('192.0.2.1')!, newTraceId(), '');
+  return newExchange(method, target, 1, true, canonicalAddress('192.0.2.1')!, null, newTraceId(), '');
 }
 
 describe('dispatch', () => {

@@ -10,7 +10,7 @@ import { canonicalAddress } from '../../../src/security/address.js';
 const BYTES = new Uint8Array(64 * 1024);
 
 function queued(queue: ExchangeQueue, answeredBy: Exchange['answeredBy'], response: Response | null): void {
-  const exchange = newExchange('GET', '/f.txt', queue.length + 1, true, canonicalAddress('192.0.2.1')!, newTraceId(), '');
+  const exchange = newExchange('GET', '/f.txt', queue.length + 1, true, canonicalAddress('192.0.2.1')!, null, newTraceId(), '');
   exchange.answeredBy = answeredBy;
   exchange.response = response;
   queue.push(exchange);
