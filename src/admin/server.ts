@@ -70,15 +70,15 @@ export class AdminServer {
   /** Serves a connection, unless the port or its address already holds as many as it may. */
   private accept(socket: Socket): void {
     const remote = socket.remoteAddress ?? '';
-    const release = this.sockets.size < MAX_ADMIN_CONNECTIONS ? this.peers.acquireConnection(peerAddress(remote) ?? remote) : null;
-    if (release === null) {
+    const counted = this.sockets.size < MAX_ADMIN_CONNECTIONS ? this.peers.acquireConnection(peerAddress(remote) ?? remote) : null;
+    if (counted === null) {
       socket.destroy();
       return;
     }
     this.sockets.add(socket);
     socket.once('close', () => {
       this.sockets.delete(socket);
-      release();
+      counted.release();
     });
     new AdminConnection(socket, (request) => this.answer(request), this.options.answerFailed);
   }

@@ -13,6 +13,7 @@ import { setIntervalAfterPoll } from '../core/after-poll.js';
 import { errorResponse, RETRY_IN_A_SECOND } from '../core/response.js';
 import { RateLimitedLog } from '../log.js';
 import { peerAddress, type CanonicalAddress } from '../security/address.js';
+import type { CountedConnection } from '../security/client-limits.js';
 import { connectionAddress } from '../security/forwarded.js';
 import { Connection } from './connection.js';
 import type { ConnectionDeps } from './connection-settings.js';
@@ -59,7 +60,7 @@ function overloadResponse(): Buffer {
 const REFUSED_LINGER_MS = 1000;
 
 /** A trusted proxy's connections are not counted per client (see open). */
-const NOTHING_TO_RELEASE = (): void => undefined;
+const NOT_COUNTED: CountedConnection = { ended: () => undefined, release: () => undefined };
 
 export class HttpServer {
   private readonly listeners: Server[];
@@ -250,8 +251,8 @@ export class HttpServer {
       return this.refuse(socket);
     }
     const fromProxy = access.trustedProxies.matches(client);
-    const release = fromProxy ? NOTHING_TO_RELEASE : access.limits.acquireConnection(client);
-    if (release === null) {
+    const counted = fromProxy ? NOT_COUNTED : access.limits.acquireConnection(client);
+    if (counted === null) {
       events.rejected('client_limit');
       return this.refuse(socket);
     }
@@ -264,12 +265,13 @@ export class HttpServer {
         if (state !== 'serving') return;
         state = 'finished';
         this.finished++;
+        counted.ended();
       },
       closed: () => {
         this.connections.remove(slot);
         if (state === 'finished') this.finished--;
         state = 'closed';
-        release();
+        counted.release();
         if (logOpenClose) this.options.log.debug({ conn: id }, 'connection closed');
       },
       windingDown: () => this.windingDown,

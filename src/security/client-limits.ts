@@ -23,6 +23,19 @@ export interface ClientLimitSettings {
 /** A /64 is what one subscriber or host is usually given (RFC 6177), so it is one client. */
 const DEFAULT_IPV6_PREFIX_BITS = 64;
 
+/** A connection counted against its client's cap: told when the server ends it and when it closes. */
+export interface CountedConnection {
+  /**
+   * The server has ended its side and awaits the client's close (a few seconds at most). The
+   * connection leaves the cap, so that a client that reconnects as soon as its last response
+   * arrives finds its slot free; its socket still counts toward twice the cap, so that a
+   * client that never closes holds at most that many. MAX_CONNECTIONS counts the same way.
+   */
+  ended(): void;
+  /** The socket has closed (more calls do nothing). */
+  release(): void;
+}
+
 export type UploadAdmission = { readonly ok: true } | { readonly ok: false; readonly retryAfterSeconds: number };
 
 /**
@@ -35,7 +48,10 @@ export const MAX_CLIENTS = 65_536;
 const SWEEP_INTERVAL_MS = 1000;
 
 interface ClientState {
+  /** Connections being served. */
   connections: number;
+  /** Connections the server has ended whose socket is still open (see CountedConnection.ended). */
+  ending: number;
   /** Uploads left in the bucket at `refilledAt`. */
   tokens: number;
   refilledAt: number;
@@ -81,21 +97,31 @@ export class ClientLimits {
   }
 
   /**
-   * Counts a new connection of the client. Null when it holds its maximum already (answer
-   * 503 and close); otherwise a release to call when the connection closes (more calls do nothing).
+   * Counts a new connection of the client. Null when it holds its maximum already, being
+   * served or, ended ones included, twice that (answer 503 and close).
    */
-  acquireConnection(address: string): (() => void) | null {
+  acquireConnection(address: string): CountedConnection | null {
     const now = this.now();
     const client = this.clientOf(address);
     const state = this.stateOf(client, now);
-    if (state.connections >= this.settings.maxConnectionsPerClient) return null;
+    const max = this.settings.maxConnectionsPerClient;
+    if (state.connections >= max || state.connections + state.ending >= 2 * max) return null;
     state.connections++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      state.connections--;
-      if (state !== this.overflow && this.idle(state, this.now())) this.clients.delete(client);
+    let phase: 'serving' | 'ended' | 'closed' = 'serving';
+    return {
+      ended: () => {
+        if (phase !== 'serving') return;
+        phase = 'ended';
+        state.connections--;
+        state.ending++;
+      },
+      release: () => {
+        if (phase === 'closed') return;
+        if (phase === 'serving') state.connections--;
+        else state.ending--;
+        phase = 'closed';
+        if (state !== this.overflow && this.idle(state, this.now())) this.clients.delete(client);
+      },
     };
   }
 
@@ -137,7 +163,7 @@ export class ClientLimits {
   }
 
   private fresh(now: number): ClientState {
-    return { connections: 0, tokens: this.settings.uploadBurst, refilledAt: now };
+    return { connections: 0, ending: 0, tokens: this.settings.uploadBurst, refilledAt: now };
   }
 
   private refill(state: ClientState, now: number): void {
@@ -145,9 +171,9 @@ export class ClientLimits {
     state.refilledAt = now;
   }
 
-  /** No connection and a full bucket: forgetting the client changes nothing. */
+  /** No open socket and a full bucket: forgetting the client changes nothing. */
   private idle(state: ClientState, now: number): boolean {
-    if (state.connections > 0) return false;
+    if (state.connections > 0 || state.ending > 0) return false;
     if (this.refillPerMs === 0) return true;
     return state.tokens + (now - state.refilledAt) * this.refillPerMs >= this.settings.uploadBurst;
   }

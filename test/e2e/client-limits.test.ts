@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { metric, rssBytes, waitFor } from '../fixtures/probes.js';
-import { get, RawClient, type RawResponse } from '../helpers/raw.js';
+import { finishedButOpen, get, RawClient, type RawResponse } from '../helpers/raw.js';
 import { startServer, type LogLine, type StartedServer } from '../helpers/server.js';
 
 const PROXY = '127.0.2.1';
@@ -84,6 +84,40 @@ describe('connections per client address', () => {
     assert.equal(again.response.status, 200);
     assert.equal(await rejected(), before + 1);
     for (const { client } of [...greedy, ...others, again]) client.close();
+  });
+
+  test('a client that reconnects as soon as each response asks it to close is never refused', async () => {
+    const lane = async (): Promise<number[]> => {
+      const statuses = [];
+      for (let round = 0; round < 20; round++) {
+        const client = await RawClient.connect(server.port, '127.0.0.1', '127.0.1.40');
+        client.write(get('/', server.port, 'Connection: close\r\n'));
+        statuses.push((await client.responses(1))[0]!.status);
+        client.close();
+      }
+      return statuses;
+    };
+    const lanes = await Promise.all(Array.from({ length: CAP }, lane));
+    assert.deepEqual(lanes.flat().filter((status) => status !== 200), [], 'CAP lanes, each reconnecting as its last connection closes');
+  });
+
+  test('connections the server has ended leave their slots while they close, up to as many again', async () => {
+    const ended = await Promise.all(Array.from({ length: CAP }, () => finishedButOpen(server.port, '127.0.1.41')));
+    const held: RawClient[] = [];
+    try {
+      for (let i = 0; i < CAP; i++) {
+        const { client, response } = await served('127.0.1.41');
+        held.push(client);
+        assert.equal(response.status, 200, `a new connection beside ${CAP} ended ones that the client keeps open`);
+      }
+      const over = await RawClient.connect(server.port, '127.0.0.1', '127.0.1.41');
+      over.write(get('/', server.port));
+      assert.equal((await over.responses(1))[0]!.status, 503, 'twice the cap: a client that never closes holds no more');
+      over.close();
+    } finally {
+      for (const socket of ended) socket.destroy();
+      for (const client of held) client.close();
+    }
   });
 
   test('a trusted proxy carries many clients: its connections are not capped', async () => {

@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { get, RawClient, request, type RawResponse } from '../helpers/raw.js';
+import { finishedButOpen, get, RawClient, request, type RawResponse } from '../helpers/raw.js';
 import { startServer, type StartedServer } from '../helpers/server.js';
 
 function assertErrorPage(response: RawResponse, status: number, reason: string): void {
@@ -135,19 +135,6 @@ describe('request size limits (defaults)', () => {
     await client.waitClosed();
   });
 });
-
-/**
- * A connection the server has finished with but that is not closed yet: its one request asks
- * to close, the server answers and ends its side, and the client keeps its own side open (the
- * server then waits up to 2 s for it).
- */
-async function finishedButOpen(port: number): Promise<Socket> {
-  const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-  socket.resume();
-  socket.write(get('/', port, 'Connection: close\r\n'));
-  await once(socket, 'end');
-  return socket;
-}
 
 describe('MAX_CONNECTIONS=3', () => {
   let server: StartedServer;

@@ -1,5 +1,6 @@
 // A raw-socket HTTP client for tests: sends exact bytes and parses exact responses, so tests
 // see what is on the wire (no client library fixing things up on the way).
+import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 
 export interface RawResponse {
@@ -184,6 +185,19 @@ export async function request(port: number, bytes: string | Buffer, timeoutMs = 
 /** A minimal GET with the Host header tests use. */
 export function get(path: string, port: number, extra = ''): string {
   return `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${extra}\r\n`;
+}
+
+/**
+ * A connection the server has finished with but that is not closed yet: its one request asks
+ * to close, the server answers and ends its side, and the client keeps its own side open (the
+ * server then waits up to 2 s for it). `localAddress`: the source address, as for RawClient.connect.
+ */
+export async function finishedButOpen(port: number, localAddress?: string): Promise<Socket> {
+  const socket = connect({ port, host: '127.0.0.1', localAddress, allowHalfOpen: true });
+  socket.resume();
+  socket.write(get('/', port, 'Connection: close\r\n'));
+  await once(socket, 'end');
+  return socket;
 }
 
 /** Whether something accepts connections on the port yet (a proxy the test started, say). */

@@ -2,7 +2,7 @@
 // addresses (as from 127.0.0.0/8) to show the table stays bounded and empties again.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ClientLimits, MAX_CLIENTS, type ClientLimitSettings } from '../../../src/security/client-limits.js';
+import { ClientLimits, MAX_CLIENTS, type ClientLimitSettings, type CountedConnection } from '../../../src/security/client-limits.js';
 
 const DEFAULTS = { maxConnectionsPerClient: 128, uploadRatePerMinute: 60, uploadBurst: 20 } as const;
 
@@ -18,10 +18,10 @@ describe('connections per client', () => {
   test('a client may hold MAX_CONNECTIONS_PER_CLIENT connections; one more is refused until one closes', () => {
     const { limits: table } = limits();
     const releases = Array.from({ length: 128 }, () => table.acquireConnection('192.0.2.1'));
-    assert.ok(releases.every((release) => release !== null));
+    assert.ok(releases.every((connection) => connection !== null));
     assert.equal(table.acquireConnection('192.0.2.1'), null);
     assert.notEqual(table.acquireConnection('192.0.2.2'), null, 'another client is not affected');
-    releases[0]!();
+    releases[0]!.release();
     assert.notEqual(table.acquireConnection('192.0.2.1'), null);
     assert.equal(table.acquireConnection('192.0.2.1'), null);
   });
@@ -30,11 +30,52 @@ describe('connections per client', () => {
     const { limits: table } = limits({ maxConnectionsPerClient: 2 });
     const first = table.acquireConnection('192.0.2.1')!;
     table.acquireConnection('192.0.2.1');
-    first();
-    first();
-    first();
+    first.release();
+    first.release();
+    first.release();
     assert.notEqual(table.acquireConnection('192.0.2.1'), null);
     assert.equal(table.acquireConnection('192.0.2.1'), null);
+  });
+
+  test('a connection the server has ended leaves the cap, so that the client can reconnect before it closes', () => {
+    const { limits: table } = limits({ maxConnectionsPerClient: 2 });
+    const [a, b] = [table.acquireConnection('192.0.2.1')!, table.acquireConnection('192.0.2.1')!];
+    assert.equal(table.acquireConnection('192.0.2.1'), null);
+    a.ended();
+    assert.notEqual(table.acquireConnection('192.0.2.1'), null, "the ended connection's slot");
+    assert.equal(table.acquireConnection('192.0.2.1'), null, 'two served again');
+    b.release();
+    assert.notEqual(table.acquireConnection('192.0.2.1'), null);
+  });
+
+  test('ended sockets still count toward twice the cap: a client that never closes holds no more', () => {
+    const { limits: table } = limits({ maxConnectionsPerClient: 2 });
+    const ended = [0, 1, 2].map(() => {
+      const connection = table.acquireConnection('192.0.2.1')!;
+      connection.ended();
+      return connection;
+    });
+    const served = table.acquireConnection('192.0.2.1')!;
+    assert.equal(table.acquireConnection('192.0.2.1'), null, 'one served and three ended: four sockets, twice the cap');
+    served.ended();
+    assert.equal(table.acquireConnection('192.0.2.1'), null, 'none served, but four sockets still');
+    ended[0]!.release();
+    assert.notEqual(table.acquireConnection('192.0.2.1'), null);
+  });
+
+  test('ended and release count once each, in either order', () => {
+    const { limits: table } = limits({ maxConnectionsPerClient: 1 });
+    const first = table.acquireConnection('192.0.2.1')!;
+    first.ended();
+    first.ended();
+    const second = table.acquireConnection('192.0.2.1')!;
+    first.release();
+    first.release();
+    first.ended();
+    assert.equal(table.acquireConnection('192.0.2.1'), null, 'the second is served');
+    second.release();
+    second.ended();
+    assert.notEqual(table.acquireConnection('192.0.2.1'), null);
   });
 
   test('a client is forgotten when its last connection closes and its bucket is full', () => {
@@ -42,9 +83,11 @@ describe('connections per client', () => {
     const a = table.acquireConnection('192.0.2.1')!;
     const b = table.acquireConnection('192.0.2.1')!;
     assert.equal(table.size, 1);
-    a();
+    a.release();
     assert.equal(table.size, 1);
-    b();
+    b.ended();
+    assert.equal(table.size, 1, 'its socket is still open');
+    b.release();
     assert.equal(table.size, 0);
   });
 });
@@ -74,7 +117,7 @@ describe('IPv6 clients', () => {
     const second = table.acquireConnection('2001:db8:0:1::2')!;
     assert.equal(table.acquireConnection('2001:db8:0:1:ffff:ffff:ffff:ffff'), null, 'a fresh address in the same /64');
     assert.notEqual(table.acquireConnection('2001:db8:0:2::1'), null, 'the neighbouring /64');
-    second();
+    second.release();
     assert.notEqual(table.acquireConnection('2001:db8:0:1::3'), null, 'a release frees the network\'s slot');
 
     assert.equal(table.takeUpload('2001:db8:0:1::a').ok, true);
@@ -88,8 +131,8 @@ describe('IPv6 clients', () => {
     const { limits: table } = limits();
     const a = table.acquireConnection('2001:db8::1')!;
     const b = table.acquireConnection('2001:db8::2')!;
-    a();
-    b();
+    a.release();
+    b.release();
     assert.equal(table.size, 0);
   });
 
@@ -169,22 +212,22 @@ describe('bounded memory', () => {
 
   test('a client with an open connection is kept, however long it has been', () => {
     const { limits: table, advance } = limits();
-    const release = table.acquireConnection('192.0.2.1')!;
+    const connection = table.acquireConnection('192.0.2.1')!;
     advance(3_600_000);
     table.takeUpload('192.0.2.9');
     assert.equal(table.size, 2);
-    release();
+    connection.release();
     assert.equal(table.size, 1);
   });
 
   test('a flood of distinct addresses stops at the cap; newcomers share one entry', () => {
     const { limits: table, advance } = limits({ maxClients: 1000, maxConnectionsPerClient: 4 });
-    const held: (() => void)[] = [];
+    const held: CountedConnection[] = [];
     for (let n = 0; n < 1000; n++) held.push(table.acquireConnection(loopback(n))!);
     assert.equal(table.size, 1000);
     // Past the cap: four connections between all newcomers, then 503 for them.
     for (let n = 1000; n < 1004; n++) held.push(table.acquireConnection(loopback(n))!);
-    assert.ok(held.every((release) => release !== null));
+    assert.ok(held.every((connection) => connection !== null));
     for (let n = 1004; n < 5000; n++) assert.equal(table.acquireConnection(loopback(n)), null, loopback(n));
     assert.equal(table.size, 1000);
     // Clients tracked before the flood keep their own limits.
@@ -193,7 +236,7 @@ describe('bounded memory', () => {
     for (let i = 0; i < 20; i++) assert.equal(table.takeUpload(loopback(6000 + i)).ok, true);
     assert.equal(table.takeUpload(loopback(7000)).ok, false);
     // When the flood is gone, the table empties.
-    for (const release of held) release();
+    for (const connection of held) connection.release();
     advance(20_000);
     table.takeUpload('192.0.2.1');
     assert.equal(table.size, 2, 'the client just seen and loopback(7), whose extra connection is open');
