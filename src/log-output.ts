@@ -63,6 +63,8 @@ export class LogOutput {
   private failure: string | null = null;
   /** Whether the last synchronous flush wrote every line held. */
   private flushedAll = true;
+  /** The reader closed stdout (EPIPE): every line from then on is dropped. */
+  private readerGone = false;
   private readonly failureReports = new RateLimitedLog(REPORT_INTERVAL_MS);
   private readonly dropReports = new RateLimitedLog(REPORT_INTERVAL_MS);
 
@@ -86,7 +88,7 @@ export class LogOutput {
     this.stream.flushSync = () => this.flush();
   }
 
-  /** Lines dropped because stdout was not taking them fast enough, since start. */
+  /** Lines dropped since start: stdout was not taking them fast enough, or its reader had closed it. */
   get droppedLines(): number {
     return this.dropped;
   }
@@ -140,15 +142,43 @@ export class LogOutput {
 
   private failed(code: string): void {
     this.failure = code;
-    // The reader has gone: no line reaches it again (pino, when EPIPE is the first failure, stops writing).
-    const msg = code === 'EPIPE' ? 'logging to stdout failed: the reader closed it (EPIPE); log lines no longer reach it' : `logging to stdout failed (${code}): lines are held up to the buffer's limit, then dropped and counted in http_server_log_lines_dropped_total`;
+    if (code === 'EPIPE') this.dropFromNowOn();
+    const msg = code === 'EPIPE' ? 'logging to stdout failed: the reader closed it (EPIPE); log lines no longer reach it and are counted in http_server_log_lines_dropped_total' : `logging to stdout failed (${code}): lines are held up to the buffer's limit, then dropped and counted in http_server_log_lines_dropped_total`;
     this.failureReports.maybe((suppressed) => writeToStderr('error', { code, suppressed }, msg));
+  }
+
+  /**
+   * A pipe whose reader has closed never has one again: the lines held are dropped, and so is
+   * each line from now on (pino, when EPIPE is the first failure, has already made the
+   * stream's write do nothing). Counted here, in place of sonic-boom's write, so that the
+   * lines written while stdout works pass no check for it.
+   */
+  private dropFromNowOn(): void {
+    if (this.readerGone) return;
+    this.readerGone = true;
+    this.dropped += heldLineCount(this.stream);
+    this.stream.write = () => {
+      this.dropped++;
+      return true;
+    };
   }
 
   private droppedLine(): void {
     this.dropped++;
     this.dropReports.maybe(() => writeToStderr('warn', { dropped: this.dropped }, 'log lines dropped: stdout is not taking them as fast as they come (counted in http_server_log_lines_dropped_total)'));
   }
+}
+
+/** The lines sonic-boom holds, the one an asynchronous write has taken included; 0 for another version's shape. */
+function heldLineCount(stream: unknown): number {
+  const { _bufs: chunks, _writingBuf: taken } = stream as Partial<Record<'_bufs' | '_writingBuf', unknown>>;
+  if (!Array.isArray(chunks)) return 0;
+  let lines = 0;
+  for (const chunk of [taken, ...chunks]) {
+    // A chunk is a string, or a Buffer once part of it was written; each line ends with a newline.
+    if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) lines += chunk.toString().split('\n').length - 1;
+  }
+  return lines;
 }
 
 export function createLogger(level: Config['logLevel']): { log: Logger; output: LogOutput } {

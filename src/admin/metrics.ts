@@ -140,7 +140,7 @@ export class Metrics implements ServerEvents {
     // Counted by the log's writer, which exists before the metrics: read when scraped.
     new Counter({
       name: 'http_server_log_lines_dropped_total',
-      help: 'Log lines dropped because stdout was not taking them (its reader stalled or it failed) and the buffer was full',
+      help: 'Log lines dropped because stdout was not taking them (its reader stalled or it failed) and the buffer was full, or its reader had closed it (EPIPE)',
       registers,
       collect() {
         this.reset();

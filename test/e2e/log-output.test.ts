@@ -231,17 +231,39 @@ test('stdout on a full disk: the server answers, says so on stderr once a second
   }
 });
 
-test('stdout closed by its reader (EPIPE): the server goes on serving and says once on stderr that logging stopped', async () => {
+test('stdout closed by its reader (EPIPE): the server goes on serving, says once on stderr that logging stopped, and counts every line lost', async () => {
   const server = await spawnServer('pipe');
   try {
     server.child.stdout!.destroy();
-    assert.ok((await pipelinedHeads(server.port, 200)) >= 200);
+    const answered = await pipelinedHeads(server.port, 200);
+    assert.ok(answered >= 200);
     assert.equal(await status(server.port, '/sample.txt'), 200);
     assert.equal(await status(server.adminPort, '/livez'), 200);
     const told = server.stderr().match(/logging to stdout failed: the reader closed it \(EPIPE\)/g) ?? [];
     assert.equal(told.length, 1, `stderr: ${server.stderr()}`);
+    // Each request's access line was logged after the reader had gone: held when the write failed, or logged since.
+    const dropped = await droppedLines(server.adminPort);
+    assert.ok(dropped >= answered + 1, `${dropped} lines counted as dropped, for ${answered + 1} requests`);
+    assert.doesNotMatch(server.stderr(), /log lines dropped: stdout is not taking them/, 'no warning of a slow reader: the EPIPE line said it');
     server.child.kill('SIGTERM');
     assert.equal(await exitWithin(server, 5000), 0);
+  } finally {
+    server.child.kill('SIGKILL');
+  }
+});
+
+test('an uncaught exception after stdout\'s reader has gone (EPIPE): the fatal line goes to stderr, and the process exits 1', async () => {
+  const server = await spawnServer('pipe', ['--import', FAULTS]);
+  try {
+    server.child.stdout!.destroy();
+    await pipelinedHeads(server.port, 100);
+    for (let tries = 0; !server.stderr().includes('(EPIPE)'); tries++) {
+      assert.ok(tries < 50, `the EPIPE is told on stderr: ${server.stderr()}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    server.child.kill('SIGUSR2');
+    assert.equal(await exitWithin(server, FATAL_GRACE_MS + 3000), FATAL_EXIT_CODE);
+    assert.match(server.stderr(), /"level":"fatal".*"msg":"uncaught exception, exiting"/, 'the fatal line reaches stderr');
   } finally {
     server.child.kill('SIGKILL');
   }

@@ -1,13 +1,18 @@
 // The log writer's synchronous flush (after a fatal line, at exit) is bounded: it writes every
 // held line in order when it can, and gives up at the first error a wait cannot cure. Run in a
 // child process: a flush that hung would hold this one's thread, and no timeout could end it.
+// And a stdout whose reader has gone (EPIPE) counts every line it loses.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { pino } from 'pino';
+import { LogOutput } from '../../src/log-output.js';
+import { makeFifo } from '../helpers/fifo.js';
 
 const LOG_OUTPUT = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'log-output.js')).href;
 
@@ -47,6 +52,33 @@ test('a flush that can write writes every held line once, in order (the line an 
     const written = readFileSync(path, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg);
     assert.deepEqual(written.filter((msg) => msg !== 'a'), ['b', 'c', 'd']);
     assert.equal(written.filter((msg) => msg === 'a').length, 1);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+});
+
+test('a reader that closed the pipe (EPIPE): the lines held and every line after are counted as dropped; before, writes go straight to sonic-boom', async () => {
+  const folder = mkdtempSync(join(tmpdir(), 'rawhttp-log-epipe-'));
+  try {
+    const fifo = makeFifo(folder);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    const output = new LogOutput(writer);
+    const log = pino({ base: null, timestamp: false }, output.stream);
+    // sonic-boom's own write, as an unwrapped destination has it: no check on the path of every line.
+    assert.equal(output.stream.write, pino.destination({ fd: writer, sync: true }).write);
+    closeSync(reader);
+    const failed = once(output.stream, 'error');
+    // `a` is taken by an asynchronous write at once, `b` and `c` wait behind it: all three are lost with it.
+    log.info('a');
+    log.info('b');
+    log.info('c');
+    await failed;
+    assert.equal(output.droppedLines, 3, 'the lines held when the write failed');
+    log.info('d');
+    log.info('e');
+    assert.equal(output.droppedLines, 5, 'and each line since');
+    closeSync(writer);
   } finally {
     rmSync(folder, { recursive: true, force: true });
   }
