@@ -46,7 +46,7 @@ test('the dashboard is a recent schema with a Prometheus data source variable us
   }
 });
 
-test('the dashboard shows traffic, errors, latency, the pool, connections, the process and uploads', () => {
+test('the dashboard shows traffic, errors, latency, the pool, connections, the process, its dropped log lines and uploads', () => {
   const exprs = dashboardExpressions(dashboard()).map(({ expr }) => expr).join('\n');
   const shown = [
     'http_server_requests_total', // traffic, errors by status
@@ -61,6 +61,7 @@ test('the dashboard shows traffic, errors, latency, the pool, connections, the p
     'process_cpu_seconds_total',
     'nodejs_eventloop_lag_p99_seconds',
     'process_open_fds',
+    'http_server_log_lines_dropped_total',
     'http_server_uploads_total',
     'http_server_uploads_free_bytes',
     'job:slo_availability_errors:ratio_rate1h',

@@ -57,6 +57,7 @@ test('every alert has a for clause, a severity, a summary, a description and a r
       'RawhttpWorkerRestarts',
       'RawhttpFileDescriptorsNearLimit',
       'RawhttpUploadsDiskNearlyFull',
+      'RawhttpLogLinesDropped',
     ],
   );
   for (const alert of alerts) {
