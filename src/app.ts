@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { TemporarySweep } from './abandoned-temporaries.js';
 import { OneAtATime } from './core/one-at-a-time.js';
-import { AdminServer } from './admin/server.js';
+import { ADMIN_REFUSAL_MESSAGES, AdminServer, type AdminRefusal } from './admin/server.js';
 import { ConfigError, defaultAllowedHosts, type Config } from './config.js';
 import { Metrics } from './admin/metrics.js';
 import type { JobResult, WorkerJob } from './core/job.js';
@@ -237,16 +237,22 @@ function connectionSettings(config: Config, allowedHosts: ReadonlySet<string>): 
 }
 
 /** The admin listener; ready while the public listener is bound, every worker lives and no shutdown has begun. */
-function adminServer(config: Config, log: Logger, pool: App['pool'], http: HttpServer, registry: Metrics['registry'], shuttingDown: () => boolean): AdminServer {
+function adminServer(config: Config, log: Logger, pool: App['pool'], http: HttpServer, metrics: Metrics, shuttingDown: () => boolean): AdminServer {
   // A scrape that fails fails the same way every time: once a second is enough to see why.
   const failedLog = new RateLimitedLog(1000);
+  // A client over a cap tries again and again: each refusal is counted, told once a second.
+  const refusalLogs: Record<AdminRefusal, RateLimitedLog> = { admin_client_limit: new RateLimitedLog(1000), admin_connection_limit: new RateLimitedLog(1000) };
   return new AdminServer({
     host: config.adminHost,
     port: config.adminPort,
-    registry,
+    registry: metrics.registry,
     metricsTokens: config.metricsToken === '' ? null : new TokenSet([config.metricsToken]),
     ipv6PrefixBits: config.clientIpv6Prefix,
     answerFailed: (error) => failedLog.maybe((suppressed) => log.error({ err: error, suppressed }, 'admin port: an answer could not be made, 500')),
+    connectionRefused: (reason, peer) => {
+      metrics.adminConnectionRefused(reason);
+      refusalLogs[reason].maybe((suppressed) => log.warn({ peer, reason, suppressed }, ADMIN_REFUSAL_MESSAGES[reason]));
+    },
     notReadyReason: () => {
       if (shuttingDown()) return 'shutting down';
       if (!http.listening) return 'public listener not bound';
@@ -313,7 +319,7 @@ export async function startApp(config: Config, log: Logger, logOutput: Pick<LogO
     log,
     connection: { settings: connectionSettings(config, allowedHosts), jobs: uploadLeftovers, bodies, cache, events: metrics, log, conditionLogs: new ConditionLogs(1000), access },
   });
-  const app: App = { config, log, pool, uploadLeftovers, http, metrics, uploadTokens, temporarySweep: null, shuttingDown: false, admin: adminServer(config, log, pool, http, metrics.registry, () => app.shuttingDown) };
+  const app: App = { config, log, pool, uploadLeftovers, http, metrics, uploadTokens, temporarySweep: null, shuttingDown: false, admin: adminServer(config, log, pool, http, metrics, () => app.shuttingDown) };
   const listening = http.listen((port) => {
     if (config.allowedHosts.length === 0) for (const host of defaultAllowedHosts(config.host, port)) allowedHosts.add(host);
   });

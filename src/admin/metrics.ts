@@ -5,6 +5,7 @@ import type { ProxyRefusal, RejectionReason, ServerEvents } from '../http/events
 import type { PoolStats } from '../pool/pool.js';
 import type { DiskSpace } from '../core/disk-space.js';
 import { STANDARD_METHODS, type SecurityRule } from '../core/routes.js';
+import type { AdminRefusal } from './server.js';
 
 export interface LiveState {
   poolStats(): PoolStats;
@@ -43,9 +44,9 @@ const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 
  */
 const DEPRECATED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
-// Every label value of the two rejection counters (the security one counts PROXY refusals
-// too), so each series exists (at 0) from the start and rate() and alerts work before the
-// first event. A Record fails to compile when a new reason is added to the union but not here.
+// Every label value of the two rejection counters (the security one counts PROXY refusals and
+// the admin port's too), so each series exists (at 0) from the start and rate() and alerts work
+// before the first event. A Record fails to compile when a new reason is added to the union but not here.
 const REJECTION_REASONS: Record<RejectionReason, true> = { queue_full: true, queue_timeout: true, worker_lost: true, connection_limit: true, draining: true, body_memory: true, client_limit: true };
 const SECURITY_RULES: Record<SecurityRule, true> = {
   bad_path: true,
@@ -61,6 +62,7 @@ const SECURITY_RULES: Record<SecurityRule, true> = {
   bad_forwarded_source: true,
 };
 const PROXY_REFUSALS: Record<ProxyRefusal, true> = { untrusted_proxy: true, proxy_header: true, proxy_header_timeout: true };
+const ADMIN_REFUSALS: Record<AdminRefusal, true> = { admin_client_limit: true, admin_connection_limit: true };
 
 /**
  * The server-error series the alerts divide by, at 0 from the start like the rejection
@@ -134,7 +136,7 @@ export class Metrics implements ServerEvents {
     });
     this.connections = new Counter({ name: 'http_server_connections_total', help: 'Connections accepted for serving: within the connection caps and, with PROXY_PROTOCOL, their header read', registers });
     this.workerRestarts = new Counter({ name: 'http_server_worker_restarts_total', help: 'Workers replaced after they died', registers });
-    this.securityRejections = new Counter({ name: 'http_server_security_rejections_total', help: 'Requests refused by a security rule, and connections closed unanswered by PROXY_PROTOCOL', labelNames: ['reason'], registers });
+    this.securityRejections = new Counter({ name: 'http_server_security_rejections_total', help: 'Requests refused by a security rule, and connections closed unanswered: by PROXY_PROTOCOL, or by the admin port over its connection caps', labelNames: ['reason'], registers });
     this.uploads = new Counter({ name: 'http_server_uploads_total', help: 'JSON documents stored by POST /upload', registers });
     this.uploadBytes = new Counter({ name: 'http_server_upload_bytes_total', help: 'Bytes stored by POST /upload', registers });
     // Counted by the log's writer, which exists before the metrics: read when scraped.
@@ -149,7 +151,7 @@ export class Metrics implements ServerEvents {
     });
     for (const reason of Object.keys(REJECTION_REASONS)) this.rejections.inc({ reason }, 0);
     for (const [method, status] of FAILURES_AT_ZERO) this.requests.inc({ method, status }, 0);
-    for (const reason of [...Object.keys(SECURITY_RULES), ...Object.keys(PROXY_REFUSALS)]) this.securityRejections.inc({ reason }, 0);
+    for (const reason of [...Object.keys(SECURITY_RULES), ...Object.keys(PROXY_REFUSALS), ...Object.keys(ADMIN_REFUSALS)]) this.securityRejections.inc({ reason }, 0);
   }
 
   connectionOpened(): void {
@@ -197,6 +199,11 @@ export class Metrics implements ServerEvents {
   }
 
   proxyRefused(reason: ProxyRefusal): void {
+    this.securityRejections.inc({ reason });
+  }
+
+  /** A connection the admin port closed unanswered over one of its caps. */
+  adminConnectionRefused(reason: AdminRefusal): void {
     this.securityRejections.inc({ reason });
   }
 

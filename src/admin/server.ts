@@ -25,7 +25,15 @@ export interface AdminOptions {
   readonly ipv6PrefixBits: number;
   /** An answer that could not be made (a metric's collect threw): told here, answered 500. */
   readonly answerFailed: (error: unknown) => void;
+  /** A connection closed unanswered over a cap: told here, from `peer` (the client's address). */
+  readonly connectionRefused: (reason: AdminRefusal, peer: string) => void;
 }
+
+/**
+ * Why the port closed a connection at once: `admin_client_limit`, its address already holds
+ * MAX_ADMIN_CONNECTIONS_PER_PEER; `admin_connection_limit`, the port holds MAX_ADMIN_CONNECTIONS.
+ */
+export type AdminRefusal = 'admin_client_limit' | 'admin_connection_limit';
 
 const ALLOW = 'GET, HEAD';
 
@@ -37,6 +45,12 @@ const ALLOW = 'GET, HEAD';
  */
 const MAX_ADMIN_CONNECTIONS = 64;
 const MAX_ADMIN_CONNECTIONS_PER_PEER = 8;
+
+/** What the log says of each refusal. */
+export const ADMIN_REFUSAL_MESSAGES: Readonly<Record<AdminRefusal, string>> = {
+  admin_client_limit: `admin port: connection closed unanswered, its address holds ${MAX_ADMIN_CONNECTIONS_PER_PEER} already`,
+  admin_connection_limit: `admin port: connection closed unanswered, the port holds ${MAX_ADMIN_CONNECTIONS} already`,
+};
 
 /** The path a request asks for, from the origin form (`/readyz?x`) or the absolute form (`http://pod:9090/readyz`). */
 function pathOf(target: string): string {
@@ -70,17 +84,22 @@ export class AdminServer {
   /** Serves a connection, unless the port or its address already holds as many as it may. */
   private accept(socket: Socket): void {
     const remote = socket.remoteAddress ?? '';
-    const counted = this.sockets.size < MAX_ADMIN_CONNECTIONS ? this.peers.acquireConnection(peerAddress(remote) ?? remote) : null;
-    if (counted === null) {
-      socket.destroy();
-      return;
-    }
+    const peer = peerAddress(remote) ?? remote;
+    if (this.sockets.size >= MAX_ADMIN_CONNECTIONS) return this.refuse(socket, 'admin_connection_limit', peer);
+    const counted = this.peers.acquireConnection(peer);
+    if (counted === null) return this.refuse(socket, 'admin_client_limit', peer);
     this.sockets.add(socket);
     socket.once('close', () => {
       this.sockets.delete(socket);
       counted.release();
     });
     new AdminConnection(socket, (request) => this.answer(request), this.options.answerFailed);
+  }
+
+  /** Closes a connection over a cap at once, unanswered: an answer would hold the descriptor the cap is there to bound. */
+  private refuse(socket: Socket, reason: AdminRefusal, peer: string): void {
+    socket.destroy();
+    this.options.connectionRefused(reason, peer);
   }
 
   listen(): Promise<AddressInfo> {

@@ -6,7 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { get, request } from '../helpers/raw.js';
 import { imageNodeFlags, startServer, type StartedServer } from '../helpers/server.js';
-import { openFds, rssBytes, waitFor } from '../fixtures/probes.js';
+import { metric, openFds, rssBytes, waitFor } from '../fixtures/probes.js';
 
 interface AdminResponse {
   readonly status: number;
@@ -30,6 +30,23 @@ function admin(port: number, method: string, path: string, headers: OutgoingHttp
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A connection to the admin port from `from`, a loopback address, once connected. */
+function openAdmin(port: number, from: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1', localAddress: from }, () => resolve(socket));
+    socket.on('error', reject);
+  });
+}
+
+/** Resolves once the server has closed `socket` without a byte of answer; fails otherwise. */
+async function refused(socket: Socket): Promise<void> {
+  let received = '';
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+  socket.on('error', () => undefined);
+  await new Promise((resolve) => socket.once('close', resolve));
+  assert.equal(received, '', 'closed unanswered');
+}
 
 describe('admin probes', () => {
   let server: StartedServer;
@@ -145,20 +162,23 @@ describe('admin probes', () => {
     assert.match(received, /^HTTP\/1\.1 408 [^]*Connection: close[^]*"status":"error"/);
   });
 
-  test('one address holds at most 8 connections; a probe from another address is answered all the while', async () => {
-    const open = (from: string): Promise<Socket> =>
-      new Promise((resolve, reject) => {
-        const socket = connect({ port: server.adminPort, host: '127.0.0.1', localAddress: from }, () => resolve(socket));
-        socket.on('error', reject);
-      });
-    const held = await Promise.all(Array.from({ length: 8 }, () => open('127.0.0.7')));
-    const extra = await open('127.0.0.7');
-    extra.resume();
-    await new Promise((resolve) => extra.once('close', resolve));
+  test('one address holds at most 8 connections, each refusal counted and logged once a second at most; a probe from another address is answered all the while', async () => {
+    const refusedBefore = await metric(server.adminPort, 'http_server_security_rejections_total', 'reason="admin_client_limit"');
+    const held = await Promise.all(Array.from({ length: 8 }, () => openAdmin(server.adminPort, '127.0.0.7')));
+    for (let i = 0; i < 3; i++) await refused(await openAdmin(server.adminPort, '127.0.0.7'));
     const probe = await fetch(`http://127.0.0.1:${server.adminPort}/livez`);
     assert.equal(probe.status, 200, 'the kubelet\'s probe still gets in');
     await probe.arrayBuffer();
     assert.ok(held.every((socket) => !socket.destroyed), 'the first 8 stay open');
+    assert.equal(await metric(server.adminPort, 'http_server_security_rejections_total', 'reason="admin_client_limit"'), refusedBefore + 3);
+    // The first is told at once; the two after it, within its second, are held back, and the
+    // last of them is told when the second ends, with the count of the other.
+    const first = await server.waitForLog((line) => line.reason === 'admin_client_limit', 3000);
+    assert.deepEqual({ level: first.level, peer: first.peer, suppressed: first.suppressed }, { level: 'warn', peer: '127.0.0.7', suppressed: 0 });
+    assert.match(String(first.msg), /^admin port: connection closed unanswered, its address holds 8 already$/);
+    const last = await server.waitForLog((line) => line.reason === 'admin_client_limit' && line !== first, 3000);
+    assert.equal(last.suppressed, 1);
+    assert.equal(server.logs.filter((line) => line.reason === 'admin_client_limit').length, 2, 'three refusals, two lines');
     for (const socket of held) socket.destroy();
   });
 
@@ -166,6 +186,32 @@ describe('admin probes', () => {
     assert.notEqual(server.adminPort, server.port);
     const response = await request(server.port, get('/readyz', server.port));
     assert.equal(response.status, 404, 'the public side serves files, not probes');
+  });
+});
+
+// A server of its own: nothing else may hold a connection to its admin port (fetch keeps its
+// connections alive), so the 65th connection is the test's.
+describe('the admin port full', () => {
+  let server: StartedServer;
+  before(async () => {
+    server = await startServer({ env: { MAX_THREADS: '1' } });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  test('the port holds at most 64 connections: the next, from a ninth address, is closed unanswered, counted and logged', async () => {
+    const held = await Promise.all(Array.from({ length: 64 }, (_, i) => openAdmin(server.adminPort, `127.0.3.${(i % 8) + 1}`)));
+    await refused(await openAdmin(server.adminPort, '127.0.3.9'));
+    const line = await server.waitForLog((line) => line.reason === 'admin_connection_limit', 3000);
+    assert.deepEqual({ level: line.level, peer: line.peer, suppressed: line.suppressed }, { level: 'warn', peer: '127.0.3.9', suppressed: 0 });
+    assert.match(String(line.msg), /^admin port: connection closed unanswered, the port holds 64 already$/);
+    for (const socket of held) socket.destroy();
+    // The server sees the closes a moment later: a scrape until then is refused, and counted, too.
+    let counted = NaN;
+    await waitFor(async () => !Number.isNaN((counted = await metric(server.adminPort, 'http_server_security_rejections_total', 'reason="admin_connection_limit"').catch(() => NaN))), 'a scrape to get in', 5000);
+    assert.ok(counted >= 1, `${counted} refusals counted`);
+    assert.equal(await metric(server.adminPort, 'http_server_security_rejections_total', 'reason="admin_client_limit"'), 0, 'no address was over its own cap');
   });
 });
 

@@ -53,6 +53,16 @@ describe('refusal counters', () => {
     metrics.proxyRefused('proxy_header_timeout');
     assert.equal(await sample(metrics, 'http_server_security_rejections_total{reason="proxy_header_timeout"}'), 1);
   });
+
+  test('the admin port\'s refusals share the security counter too, each reason at 0 from the start', async () => {
+    const metrics = newMetrics();
+    for (const reason of ['admin_client_limit', 'admin_connection_limit']) {
+      assert.equal(await sample(metrics, `http_server_security_rejections_total{reason="${reason}"}`), 0);
+    }
+    metrics.adminConnectionRefused('admin_client_limit');
+    assert.equal(await sample(metrics, 'http_server_security_rejections_total{reason="admin_client_limit"}'), 1);
+    assert.equal(await sample(metrics, 'http_server_security_rejections_total{reason="admin_connection_limit"}'), 0);
+  });
 });
 
 describe('live gauges', () => {

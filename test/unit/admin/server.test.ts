@@ -17,13 +17,14 @@ test('the admin listener loads no HTTP library: not node:http, undici, http2 or 
   for (const name of UNWANTED) assert.ok(!byImport.includes(`NativeModule ${name}`), `${name} loaded: ${byImport.join(', ')}`);
 });
 
-/** An admin server on an ephemeral loopback port whose registry counts its renderings. */
-async function countingAdmin(ipv6PrefixBits = 64): Promise<{ server: AdminServer; port: number; renders: () => number }> {
+/** An admin server on an ephemeral loopback port whose registry counts its renderings, and the refusals it tells (`reason peer`). */
+async function countingAdmin(ipv6PrefixBits = 64): Promise<{ server: AdminServer; port: number; renders: () => number; refusals: string[] }> {
   let renders = 0;
+  const refusals: string[] = [];
   const registry = { contentType: 'text/plain', metrics: async () => `renders ${++renders}\n` } as unknown as Registry;
-  const server = new AdminServer({ host: '127.0.0.1', port: 0, registry, metricsTokens: null, notReadyReason: () => null, ipv6PrefixBits, answerFailed: () => undefined });
+  const server = new AdminServer({ host: '127.0.0.1', port: 0, registry, metricsTokens: null, notReadyReason: () => null, ipv6PrefixBits, answerFailed: () => undefined, connectionRefused: (reason, peer) => refusals.push(`${reason} ${peer}`) });
   const { port } = await server.listen();
-  return { server, port, renders: () => renders };
+  return { server, port, renders: () => renders, refusals };
 }
 
 /** Opens a connection from `from`, writes `bytes`, and resolves with all it receives until the server closes it. */
@@ -64,8 +65,8 @@ test('a scrape after the turn of the last one renders afresh', async () => {
   }
 });
 
-test('the port holds 64 connections at most, from any number of addresses; one closed makes room', async () => {
-  const { server, port } = await countingAdmin();
+test('the port holds 64 connections at most, from any number of addresses, and tells each refusal; one closed makes room', async () => {
+  const { server, port, refusals } = await countingAdmin();
   const open = (from: string): Promise<Socket> =>
     new Promise((resolve, reject) => {
       const socket = connect({ port, host: '127.0.0.1', localAddress: from }, () => resolve(socket));
@@ -78,6 +79,7 @@ test('the port holds 64 connections at most, from any number of addresses; one c
     const extra = await open('127.0.9.20');
     extra.resume();
     await closed(extra);
+    assert.deepEqual(refusals, ['admin_connection_limit 127.0.9.20']);
     assert.ok(held.every((socket) => !socket.destroyed), 'the first 64 stay open');
     held[0]!.destroy();
     // The server sees the close a moment later: until then a newcomer is still refused.
@@ -93,14 +95,15 @@ test('the port holds 64 connections at most, from any number of addresses; one c
   }
 });
 
-test('one address holds 8 connections at most, so that a few clients cannot fill the port', async () => {
-  const { server, port } = await countingAdmin();
+test('one address holds 8 connections at most, so that a few clients cannot fill the port; the refusal is told', async () => {
+  const { server, port, refusals } = await countingAdmin();
   try {
     const held = await Promise.all(Array.from({ length: 8 }, () => new Promise<Socket>((resolve) => {
       const socket = connect({ port, host: '127.0.0.1', localAddress: '127.0.10.1' }, () => resolve(socket));
     })));
     const refused = await exchange(port, '127.0.10.1', 'GET /livez HTTP/1.1\r\nHost: a\r\n\r\n').catch(() => '');
     assert.equal(refused, '', 'the ninth is closed unanswered');
+    assert.deepEqual(refusals, ['admin_client_limit 127.0.10.1']);
     assert.match(await exchange(port, '127.0.10.2', 'GET /livez HTTP/1.1\r\nHost: a\r\n\r\n'), /^HTTP\/1\.1 200 OK/);
     for (const socket of held) socket.destroy();
   } finally {
@@ -160,7 +163,7 @@ test('IPv6 peers count by network: addresses sharing CLIENT_IPV6_PREFIX bits are
 test('a scrape that fails is a 500 that names no internals, and the error goes to the log', async () => {
   const failures: unknown[] = [];
   const registry = { contentType: 'text/plain', metrics: async () => Promise.reject(new Error('collect failed: /secret/path')) } as unknown as Registry;
-  const server = new AdminServer({ host: '127.0.0.1', port: 0, registry, metricsTokens: null, notReadyReason: () => null, ipv6PrefixBits: 64, answerFailed: (error) => failures.push(error) });
+  const server = new AdminServer({ host: '127.0.0.1', port: 0, registry, metricsTokens: null, notReadyReason: () => null, ipv6PrefixBits: 64, answerFailed: (error) => failures.push(error), connectionRefused: () => undefined });
   const { port } = await server.listen();
   try {
     const answer = await exchange(port, '127.0.0.1', 'GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n');
