@@ -32,8 +32,11 @@ interface HeldLines {
   fd: number;
   /** Chunks waiting, oldest first. */
   _bufs: string[];
-  /** The chunk an asynchronous write has taken, and whether that write is under way. */
-  _writingBuf: string;
+  /**
+   * The chunk an asynchronous write has taken, and whether that write is under way: a string
+   * until part of it is written, then a Buffer of what is left (empty once all is).
+   */
+  _writingBuf: string | Buffer;
   _writing: boolean;
   /** Bytes held, which maxLength is weighed against. */
   _len: number;
@@ -109,11 +112,14 @@ export class LogOutput {
     if (this.failure !== null) return;
     const held = this.stream as unknown as Partial<HeldLines>;
     // Another sonic-boom than the one read here: the lines are given up, never waited on.
-    if (!Array.isArray(held._bufs) || typeof held._writingBuf !== 'string' || typeof held._len !== 'number' || typeof held.fd !== 'number') return;
+    if (!Array.isArray(held._bufs) || !isChunk(held._writingBuf) || typeof held._len !== 'number' || typeof held.fd !== 'number') return;
     const state = held as HeldLines;
+    // A line partly written (a slow reader took only part of it) is finished by its own write,
+    // whose retry may already be under way: anything written now would land inside that line.
+    if (state._writing && Buffer.isBuffer(state._writingBuf) && state._writingBuf.length > 0) return;
     // A chunk taken for an asynchronous write that has not started is written here instead.
     if (!state._writing && state._writingBuf.length > 0) {
-      state._bufs.unshift(state._writingBuf);
+      state._bufs.unshift(state._writingBuf.toString());
       state._writingBuf = '';
     }
     const deadline = performance.now() + LOG_FLUSH_TIMEOUT_MS;
@@ -169,6 +175,10 @@ export class LogOutput {
   }
 }
 
+function isChunk(value: unknown): value is string | Buffer {
+  return typeof value === 'string' || Buffer.isBuffer(value);
+}
+
 /** The lines sonic-boom holds, the one an asynchronous write has taken included; 0 for another version's shape. */
 function heldLineCount(stream: unknown): number {
   const { _bufs: chunks, _writingBuf: taken } = stream as Partial<Record<'_bufs' | '_writingBuf', unknown>>;
@@ -176,7 +186,7 @@ function heldLineCount(stream: unknown): number {
   let lines = 0;
   for (const chunk of [taken, ...chunks]) {
     // A chunk is a string, or a Buffer once part of it was written; each line ends with a newline.
-    if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) lines += chunk.toString().split('\n').length - 1;
+    if (isChunk(chunk)) lines += chunk.toString().split('\n').length - 1;
   }
   return lines;
 }

@@ -3,9 +3,9 @@
 // child process: a flush that hung would hold this one's thread, and no timeout could end it.
 // And a stdout whose reader has gone (EPIPE) counts every line it loses.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -13,6 +13,25 @@ import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { LogOutput } from '../../src/log-output.js';
 import { makeFifo } from '../helpers/fifo.js';
+
+/** A Linux pipe's default capacity. */
+const PIPE_CAPACITY = 65_536;
+
+/** Reads what a non-blocking pipe holds now into `into`. */
+function drain(fd: number, into: Buffer[]): void {
+  const chunk = Buffer.alloc(PIPE_CAPACITY);
+  for (;;) {
+    let read: number;
+    try {
+      read = readSync(fd, chunk);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return;
+      throw error;
+    }
+    if (read === 0) return;
+    into.push(Buffer.from(chunk.subarray(0, read)));
+  }
+}
 
 const LOG_OUTPUT = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'log-output.js')).href;
 
@@ -52,6 +71,50 @@ test('a flush that can write writes every held line once, in order (the line an 
     const written = readFileSync(path, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg);
     assert.deepEqual(written.filter((msg) => msg !== 'a'), ['b', 'c', 'd']);
     assert.equal(written.filter((msg) => msg === 'a').length, 1);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+});
+
+test('a flush while a slow reader has taken part of a line writes nothing into that line', { timeout: 20_000 }, async () => {
+  const folder = mkdtempSync(join(tmpdir(), 'rawhttp-log-partial-'));
+  try {
+    const fifo = makeFifo(folder);
+    const script = `
+      import { openSync, constants } from 'node:fs';
+      import { once } from 'node:events';
+      import { pino } from 'pino';
+      const { LogOutput } = await import(${JSON.stringify(LOG_OUTPUT)});
+      const output = new LogOutput(openSync(${JSON.stringify(fifo)}, constants.O_RDWR | constants.O_NONBLOCK));
+      const log = pino({ base: null, timestamp: false }, output.stream);
+      // Longer than the pipe holds, which nobody reads yet: part is written, the rest waits.
+      const partWritten = once(output.stream, 'write');
+      log.info('x'.repeat(${PIPE_CAPACITY * 3}));
+      await partWritten;
+      process.stdout.write('partly written\\n');
+      log.info('b');
+      log.fatal('d');
+      process.stdout.write(String(output.lastFlushWroteAll));
+      process.exit(0);
+    `;
+    // Opened before the child, without waiting for a writer, so that no read can wait on one.
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: join(import.meta.dirname, '..', '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+    child.stdout.setEncoding('utf8');
+    let said = '';
+    const written: Buffer[] = [];
+    // The reader starts once the line is partly written, while the flush waits for one.
+    let draining: NodeJS.Timeout | undefined;
+    child.stdout.on('data', (text: string) => {
+      said += text;
+      draining ??= setInterval(() => drain(reader, written), 5);
+    });
+    await once(child, 'exit');
+    clearInterval(draining);
+    drain(reader, written);
+    closeSync(reader);
+    assert.equal(said, 'partly written\nfalse', 'the flush says it did not write every line');
+    assert.match(Buffer.concat(written).toString(), /^\{"level":30,"msg":"x+$/, 'only the long line, nothing written inside it');
   } finally {
     rmSync(folder, { recursive: true, force: true });
   }
