@@ -20,6 +20,14 @@ function seconds(ms: number): number {
   return Math.floor(ms / 1000);
 }
 
+/**
+ * The date is the file's Last-Modified, to the second. A file stamped ahead of the clock is
+ * sent the time of the response instead (static.ts), a date no version of it carries.
+ */
+function isLastModified(date: number, file: FileFacts): boolean {
+  return seconds(date) === seconds(file.mtimeMs);
+}
+
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const MONTH = MONTHS.join('|');
 const TIME = '(\\d{2}):(\\d{2}):(\\d{2})';
@@ -85,8 +93,11 @@ export function decide(headers: ConditionalHeaders, file: FileFacts, isGet: bool
   if (headers.ifNoneMatch !== undefined) {
     if (weakMatch(headers.ifNoneMatch, file.etag)) return { kind: 'not-modified' };
   } else {
+    // Only the exact Last-Modified date gives 304, as nginx's default does (RFC 9110 §13.1.3
+    // allows it): a file replaced by an older version (tar x, cp -p, rsync -t) goes back in
+    // time, and "not modified since a later date" would keep the client on the newer content.
     const modifiedSince = parseHttpDate(headers.ifModifiedSince);
-    if (modifiedSince !== null && seconds(file.mtimeMs) <= seconds(modifiedSince)) return { kind: 'not-modified' };
+    if (modifiedSince !== null && isLastModified(modifiedSince, file)) return { kind: 'not-modified' };
   }
   if (!isGet || headers.range === undefined || !ifRangeHolds(headers.ifRange, file)) return { kind: 'full' };
   return parseRange(headers.range, file.size);
@@ -98,7 +109,7 @@ function ifRangeHolds(ifRange: string | undefined, file: FileFacts): boolean {
   const value = ifRange.trim();
   if (value.startsWith('"') || value.startsWith('W/')) return !value.startsWith('W/') && value === file.etag;
   const date = parseHttpDate(value);
-  return date !== null && seconds(date) === seconds(file.mtimeMs);
+  return date !== null && isLastModified(date, file);
 }
 
 const RANGE = /^bytes=(\d*)-(\d*)$/i;

@@ -152,7 +152,7 @@ describe('decide: If-None-Match (weak comparison)', () => {
 
   test('If-None-Match wins over If-Modified-Since both ways', () => {
     // A non-matching tag means "changed", whatever the date says.
-    assert.deepEqual(get({ ifNoneMatch: OTHER_TAG, ifModifiedSince: LATER }), full);
+    assert.deepEqual(get({ ifNoneMatch: OTHER_TAG, ifModifiedSince: LAST_MODIFIED }), full);
     // A matching tag means "unchanged", even with a date that says otherwise.
     assert.deepEqual(get({ ifNoneMatch: FILE.etag, ifModifiedSince: EARLIER }), notModified);
   });
@@ -163,10 +163,15 @@ describe('decide: If-None-Match (weak comparison)', () => {
 });
 
 describe('decide: If-Modified-Since', () => {
-  test('not modified since an equal or later date gives 304', () => {
+  test('the Last-Modified date itself gives 304', () => {
     assert.deepEqual(get({ ifModifiedSince: LAST_MODIFIED }), notModified);
-    assert.deepEqual(get({ ifModifiedSince: LATER }), notModified);
     assert.deepEqual(decide({ ifModifiedSince: LAST_MODIFIED }, FILE, false), notModified);
+  });
+
+  test('a later date sends the file: it was replaced by an older version (tar x, cp -p, rsync -t)', () => {
+    assert.deepEqual(get({ ifModifiedSince: LATER }), full);
+    assert.deepEqual(get({ ifModifiedSince: 'Fri, 01 Jan 2100 00:00:00 GMT' }), full);
+    assert.deepEqual(decide({ ifModifiedSince: LATER }, FILE, false), full);
   });
 
   test('compares whole seconds: the file time has milliseconds the header cannot carry', () => {
