@@ -41,8 +41,11 @@ function utc(year: number, month: string, day: string, hour: string, minute: str
   const monthIndex = MONTHS.indexOf(month);
   const [d, h, m, s] = [day, hour, minute, second].map(Number) as [number, number, number, number];
   if (h > 23 || m > 59 || s > 60) return null;
-  const ms = Date.UTC(year, monthIndex, d, h, m, Math.min(s, 59));
-  return new Date(ms).getUTCDate() === d ? ms : null;
+  // setUTCFullYear, not Date.UTC, which reads years 0 to 99 as 1900 to 1999: year 0070 is year 70.
+  const date = new Date(0);
+  date.setUTCFullYear(year, monthIndex, d);
+  date.setUTCHours(h, m, Math.min(s, 59));
+  return date.getUTCDate() === d ? date.getTime() : null;
 }
 
 /**

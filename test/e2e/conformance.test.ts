@@ -652,6 +652,17 @@ describe('precompressed variants in a temporary RESOURCES_DIR', () => {
     assert.equal(stillModified.status, 200);
   });
 
+  test('a date of year 0070 is not 1970: it does not validate a file stamped in 1970', async () => {
+    const path = join(dir, 'epoch.txt');
+    writeFileSync(path, 'from 1970\n');
+    utimesSync(path, 1, 1);
+    const inThe1970s = await fetchPath(server, '/epoch.txt', 'If-Modified-Since: Thu, 01 Jan 1970 00:00:01 GMT\r\n');
+    assert.equal(inThe1970s.status, 304);
+    const inYear70 = await fetchPath(server, '/epoch.txt', 'If-Modified-Since: Thu, 01 Jan 0070 00:00:01 GMT\r\n');
+    assert.equal(inYear70.status, 200);
+    assert.equal(inYear70.body.toString(), 'from 1970\n');
+  });
+
   test('a file replaced by an older version (tar x, cp -p): If-Modified-Since with the newer date gets the file, not 304', async () => {
     const path = join(dir, 'release.html');
     const newer = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);

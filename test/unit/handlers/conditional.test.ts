@@ -58,6 +58,15 @@ describe('parseHttpDate', () => {
     assert.equal(new Date(parseHttpDate(`Monday, 01-Jan-${two(tooFar)} 00:00:00 GMT`)!).getUTCFullYear(), thisYear + 51 - 100);
   });
 
+  test('a four-digit year below 100 is that year, not one of the 1900s (as Date.UTC would read it)', () => {
+    const yearOf = (value: string): number => new Date(parseHttpDate(value)!).getUTCFullYear();
+    assert.equal(yearOf('Thu, 01 Jan 0070 00:00:01 GMT'), 70);
+    assert.equal(yearOf('Thu Jan  1 00:00:01 0070'), 70);
+    assert.equal(new Date(parseHttpDate('Thu, 01 Jan 0070 00:00:01 GMT')!).toISOString(), '0070-01-01T00:00:01.000Z');
+    // Year 0 is a leap year (divisible by 400); 1900 is not.
+    assert.notEqual(parseHttpDate('Sat, 29 Feb 0000 00:00:00 GMT'), null);
+  });
+
   test('anything else is not a date (Date.parse would accept most of it)', () => {
     for (const value of [
       undefined,
