@@ -115,7 +115,11 @@ function ifRangeHolds(ifRange: string | undefined, file: FileFacts): boolean {
   return date !== null && isLastModified(date, file);
 }
 
-const RANGE = /^bytes=(\d*)-(\d*)$/i;
+// RFC 9110 §14.1.2: `bytes=` (the unit in any case) and a list of range specs, here one.
+// List elements may be empty, with whitespace beside their commas (§5.6.1, §5.6.1.2), so
+// `bytes=0-1,` and `bytes=, 0-1` name one range; whitespace anywhere else (around "=", inside
+// a spec) makes the header invalid. The lookahead refuses it between "=" and the spec.
+const ONE_RANGE = /^bytes=(?![ \t]+[^ \t,])[ \t,]*(\d*)-(\d*)[ \t,]*$/i;
 
 /**
  * One range (`a-b`, `a-`, `-n`) gives a partial response. Several ranges are answered with
@@ -123,9 +127,7 @@ const RANGE = /^bytes=(\d*)-(\d*)$/i;
  * a Range header we cannot parse is ignored, as the RFC asks.
  */
 export function parseRange(value: string, size: number): Decision {
-  const spec = value.replace(/\s+/g, '');
-  if (spec.includes(',')) return { kind: 'full' };
-  const match = RANGE.exec(spec);
+  const match = ONE_RANGE.exec(value);
   if (match === null) return { kind: 'full' };
   const [, first, last] = match as unknown as [string, string, string];
   if (first === '' && last === '') return { kind: 'full' };

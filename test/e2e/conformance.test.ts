@@ -295,6 +295,19 @@ describe('shipped resources with the default configuration', () => {
       assertWhole(await fetchPath(server, '/sample.txt', 'Range: items=0-3\r\n'), SAMPLE_TXT);
     });
 
+    test('whitespace inside a range, inside the unit or around "=" makes Range invalid: 200', async () => {
+      // Read without its spaces, `bytes=1 0-2 0` would be bytes 10-20.
+      for (const range of ['bytes=1 0-2 0', 'b ytes=3-4', 'bytes =0-1', 'bytes= 0-1']) {
+        assertWhole(await fetchPath(server, '/sample.txt', `Range: ${range}\r\n`), SAMPLE_TXT);
+      }
+    });
+
+    test('empty list elements are skipped (RFC 9110 §5.6.1.2): bytes=3-4, and bytes=, 3-4 are one range: 206', async () => {
+      for (const range of ['bytes=3-4,', 'bytes=, 3-4']) {
+        assertPartial(await fetchPath(server, '/sample.txt', `Range: ${range}\r\n`), SAMPLE_TXT, 3, 4);
+      }
+    });
+
     test('HEAD with Range: the headers of the full GET, no body', async () => {
       const head = await withFollowUp(server, `HEAD /sample_image.png HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nRange: bytes=0-99\r\n\r\n`, true);
       assert.equal(head.status, 200);

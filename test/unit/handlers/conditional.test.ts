@@ -285,9 +285,25 @@ describe('parseRange', () => {
     assert.deepEqual(parseRange('bytes=2000-3000,4000-5000', 1000), full);
   });
 
-  test('the unit is case-insensitive and whitespace is tolerated', () => {
+  test('the unit is case-insensitive', () => {
     assert.deepEqual(parseRange('Bytes=1-2', 1000), partial(1, 2));
-    assert.deepEqual(parseRange('bytes = 1 - 2', 1000), partial(1, 2));
+    assert.deepEqual(parseRange('BYTES=1-2', 1000), partial(1, 2));
+  });
+
+  test('whitespace only beside list commas: inside the unit, around "=" or inside a range it makes the header invalid', () => {
+    // Stripped of its spaces, `bytes=1 0-2 0` would read as bytes 10-20.
+    for (const value of ['bytes=1 0-2 0', 'b ytes=3-4', 'bytes =0-1', 'bytes= 0-1', 'bytes=\t0-1', 'bytes=0 -1', 'bytes=0- 1', 'bytes=- 5', 'bytes = 1 - 2']) {
+      assert.deepEqual(parseRange(value, 1000), full, value);
+    }
+    assert.deepEqual(parseRange('bytes=0-1 , 5-6', 1000), full, 'several ranges, spaced');
+  });
+
+  test('empty list elements are skipped (RFC 9110 §5.6.1.2): one range left is a range', () => {
+    for (const value of ['bytes=3-4,', 'bytes=,3-4', 'bytes=, 3-4', 'bytes= ,3-4', 'bytes=3-4 ,', 'bytes=3-4,\t', 'bytes=,,3-4,,']) {
+      assert.deepEqual(parseRange(value, 1000), partial(3, 4), value);
+    }
+    assert.deepEqual(parseRange('bytes=,', 1000), full, 'no range at all');
+    assert.deepEqual(parseRange('bytes=0-1,,5-6', 1000), full, 'still two ranges');
   });
 
   test('anything unparsable is ignored', () => {
