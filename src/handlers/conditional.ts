@@ -139,11 +139,23 @@ export function parseRange(value: string, size: number): Decision {
     if (size === 0) return { kind: 'full' };
     return { kind: 'partial', start: Math.max(0, size - suffix), end: size - 1 };
   }
+  if (last !== '' && isLess(last, first)) return { kind: 'full' };
+  // Number() rounds past 2^53, but no file is that large: a first byte there still rounds to
+  // one past the end (unsatisfiable), and a last byte there is cut to the end like any other.
   const start = Number(first);
-  const end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
-  if (last !== '' && Number(last) < start) return { kind: 'full' };
   if (start >= size) return { kind: 'unsatisfiable' };
-  return { kind: 'partial', start, end };
+  return { kind: 'partial', start, end: last === '' ? size - 1 : Math.min(Number(last), size - 1) };
+}
+
+const LEADING_ZEROS = /^0+/;
+
+/**
+ * `a` < `b` for decimal strings of any length. Compared as numbers, rounding past 2^53 would
+ * let `bytes=9007199254740993-9007199254740992` (last before first) pass for a valid range.
+ */
+function isLess(a: string, b: string): boolean {
+  const [x, y] = [a.replace(LEADING_ZEROS, ''), b.replace(LEADING_ZEROS, '')];
+  return x.length === y.length ? x < y : x.length < y.length;
 }
 
 export type Encoding = 'br' | 'gzip';

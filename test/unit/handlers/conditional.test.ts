@@ -279,6 +279,27 @@ describe('parseRange', () => {
     assert.deepEqual(parseRange('bytes=5000-3', 1000), full);
   });
 
+  test('positions past 2^53 are compared as written, not as rounded numbers', () => {
+    const [max, above, further] = ['9007199254740991', '9007199254740992', '9007199254740993'];
+    // As numbers, both ends round to 2^53: the last byte would not seem before the first.
+    assert.deepEqual(parseRange(`bytes=${further}-${above}`, 1000), full);
+    assert.deepEqual(parseRange(`bytes=${'9'.repeat(30)}-${'9'.repeat(29)}8`, 1000), full);
+    assert.deepEqual(parseRange(`bytes=${above}-${further}`, 1000), unsatisfiable);
+    assert.deepEqual(parseRange(`bytes=${further}-`, 1000), unsatisfiable);
+    assert.deepEqual(parseRange(`bytes=${max}-${max}`, 1000), unsatisfiable);
+    // A last byte that far is the end of the file; so is a suffix that long.
+    assert.deepEqual(parseRange(`bytes=10-${further}`, 1000), partial(10, 999));
+    assert.deepEqual(parseRange(`bytes=10-${'9'.repeat(400)}`, 1000), partial(10, 999));
+    assert.deepEqual(parseRange(`bytes=-${further}`, 1000), partial(0, 999));
+  });
+
+  test('leading zeros do not change a position', () => {
+    assert.deepEqual(parseRange('bytes=0009-10', 1000), partial(9, 10));
+    assert.deepEqual(parseRange('bytes=5-0005', 1000), partial(5, 5));
+    assert.deepEqual(parseRange('bytes=10-0009', 1000), full);
+    assert.deepEqual(parseRange('bytes=000-0', 1000), partial(0, 0));
+  });
+
   test('several ranges are answered with the whole file (no multipart/byteranges)', () => {
     assert.deepEqual(parseRange('bytes=0-1,5-6', 1000), full);
     assert.deepEqual(parseRange('bytes=0-1, -5', 1000), full);
