@@ -23,6 +23,7 @@ export interface StaticJob {
   readonly method: StaticMethod;
   readonly path: string;
   readonly conditions: ConditionalHeaders;
+  /** The request's Accept-Encoding; none for an HTTP/1.0 request (router.ts). */
   readonly acceptEncoding: string | undefined;
   /** The target's query, "?" included, or "": a folder's redirect to its "/" keeps it. */
   readonly query: string;

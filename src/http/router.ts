@@ -129,5 +129,8 @@ export function route(head: RequestHead, allowedHosts: ReadonlySet<string>): Rou
   if (method === 'OPTIONS') return { kind: 'options', allow: STATIC_ALLOW };
   const queryAt = authority.target.indexOf('?');
   const query = queryAt === -1 ? '' : authority.target.slice(queryAt);
-  return { kind: 'static', method, path: path.path, conditions: conditionsOf(head.headers), acceptEncoding: head.headers['accept-encoding'], query };
+  // HTTP/1.0 caches know no Vary, and would hand a precompressed page to clients that cannot
+  // decode it: an HTTP/1.0 request gets the page as stored (as nginx's gzip_http_version 1.1).
+  const acceptEncoding = head.version === '1.0' ? undefined : head.headers['accept-encoding'];
+  return { kind: 'static', method, path: path.path, conditions: conditionsOf(head.headers), acceptEncoding, query };
 }

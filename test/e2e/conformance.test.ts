@@ -572,6 +572,18 @@ describe('precompressed variants in a temporary RESOURCES_DIR', () => {
     assertPlainPage(await fetchPath(server, '/page.html', withEncoding('deflate')));
   });
 
+  test('an HTTP/1.0 request gets the page as stored, whatever it accepts: HTTP/1.0 caches ignore Vary', async () => {
+    const http10 = (accept: string): string => `GET /page.html HTTP/1.0\r\nHost: 127.0.0.1:${server.port}\r\n${withEncoding(accept)}\r\n`;
+    // Once HTTP/1.1 requests have put each variant in the small-file cache, and once before.
+    for (const round of ['before', 'after']) {
+      for (const accept of ['gzip', 'br', 'gzip, deflate, br']) assertPlainPage(await request(server.port, http10(accept), SLOW_MS));
+      if (round === 'before') {
+        assertEncoded(await fetchPath(server, '/page.html', withEncoding('gzip')), 'gzip', gz);
+        assertEncoded(await fetchPath(server, '/page.html', withEncoding('br')), 'br', br);
+      }
+    }
+  });
+
   test('a page without precompressed siblings has no Vary', async () => {
     const response = await fetchPath(server, '/alone.html', withEncoding('br, gzip'));
     assert.equal(response.status, 200);

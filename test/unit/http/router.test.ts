@@ -119,6 +119,12 @@ describe('routing', () => {
     assert.equal(decision.acceptEncoding, 'gzip');
   });
 
+  test('an HTTP/1.0 request carries no Accept-Encoding: its caches ignore Vary, so it gets pages as stored', () => {
+    const decision = route({ ...head('GET', '/a.html', { 'accept-encoding': 'gzip, br' }), version: '1.0' }, ALLOWED);
+    assert.ok(decision.kind === 'static');
+    assert.equal(decision.acceptEncoding, undefined);
+  });
+
   test('POST /upload with a JSON media type routes to the upload handler', () => {
     for (const contentType of ['application/json', 'application/JSON; charset=utf-8', 'Application/Json;charset=UTF-8', ' application/json ', 'application/json; charset="UTF-8"', 'application/json;charset=utf8', 'application/json; v=1']) {
       assert.deepEqual(route(head('POST', '/upload', { 'content-type': contentType }), ALLOWED), { kind: 'upload' }, contentType);
