@@ -6,7 +6,7 @@ import { basename, dirname, join, sep } from 'node:path';
 import { errorResponse, redirectResponse, RETRY_IN_A_SECOND, type HeaderList } from '../core/response.js';
 import { STATIC_ALLOW, UPLOADS_PREFIX } from '../core/routes.js';
 import type { ConditionalHeaders, FileFacts, JobResult, Representation, StaticJob, WorkLog } from '../core/job.js';
-import { isHiddenOnDisk } from '../security/path.js';
+import { pathBelow, placeInRoot } from '../security/path.js';
 import { fs } from './builtins.js';
 import { acceptedEncodings, entityTag, type Encoding } from './conditional.js';
 import { closeWatched, type DescriptorWatch } from './descriptors.js';
@@ -44,18 +44,6 @@ type Found =
   | { readonly ok: true; readonly file: Opened; readonly root: string }
   | { readonly ok: false; readonly result: JobResult };
 
-
-function isInside(realPath: string, root: string): boolean {
-  return realPath === root || realPath.startsWith(root + sep);
-}
-
-/** A hidden name below the root (isHiddenOnDisk): a symlink led to a hidden file or folder. */
-function hiddenBelow(realPath: string, root: string): boolean {
-  // Most real paths have no dot name at all: one scan answers them without a split.
-  if (!realPath.includes(`${sep}.`, root.length)) return false;
-  return realPath.slice(root.length + 1).split(sep).some(isHiddenOnDisk);
-}
-
 /** Why a path could not be opened for serving. */
 type OpenProblem = 'missing' | 'outside' | 'hidden' | 'denied' | 'exhausted' | { readonly failed: string };
 
@@ -77,29 +65,29 @@ function openProblem(error: unknown): OpenProblem {
  * would (403 either way), or the answers tell who asks what exists there.
  */
 function missingWhere(path: string, root: string): 'missing' | 'outside' | 'hidden' {
-  const folder = dirname(path);
+  const below = pathBelow(dirname(path), root);
   // Above the root (the root itself was asked for, and is gone): missing, not outside.
-  if (!isInside(folder, root)) return 'missing';
+  if (below === null) return 'missing';
   let realFolder: string;
   try {
-    realFolder = fs.realpathSync.native(deepestResolving(folder, root));
+    realFolder = fs.realpathSync.native(deepestResolving(root, below));
   } catch {
     // The root itself is gone, or the folder went since it was looked at.
     return 'missing';
   }
-  if (!isInside(realFolder, root)) return 'outside';
-  return hiddenBelow(realFolder, root) ? 'hidden' : 'missing';
+  const place = placeInRoot(realFolder, root);
+  return place === 'inside' ? 'missing' : place;
 }
 
 /**
- * The deepest of `folder` and its ancestors below `root` that resolves, sought from the root
- * down: a path resolves only if each of its ancestors does, so the first that does not ends
- * the search. A request naming thousands of missing folders costs one look past the folders
- * that exist, not one per name it holds.
+ * The deepest of the folder `below` the root and its ancestors that resolves, sought from the
+ * root down: a path resolves only if each of its ancestors does, so the first that does not
+ * ends the search. A request naming thousands of missing folders costs one look past the
+ * folders that exist, not one per name it holds.
  */
-function deepestResolving(folder: string, root: string): string {
+function deepestResolving(root: string, below: string): string {
   let reached = root;
-  for (const name of folder.slice(root.length).split(sep)) {
+  for (const name of below.split(sep)) {
     if (name === '') continue;
     const next = join(reached, name);
     if (!resolves(next)) break;
@@ -145,13 +133,11 @@ function openInside(path: string, root: string, watch: DescriptorWatch): Opened 
     const statedAtMs = Date.now();
     const stats = fs.fstatSync(fd);
     const realPath = realPathOf(fd, path, stats);
-    if (!isInside(realPath, root)) {
+    const place = placeInRoot(realPath, root);
+    // Outside: a symlink led out of the root. Hidden: one led to a hidden file or folder.
+    if (place !== 'inside') {
       closeWatched(fd, watch);
-      return 'outside';
-    }
-    if (hiddenBelow(realPath, root)) {
-      closeWatched(fd, watch);
-      return 'hidden';
+      return place;
     }
     if (!stats.isFile() && !stats.isDirectory()) {
       closeWatched(fd, watch);
@@ -372,7 +358,7 @@ export function serveStatic(job: StaticJob, context: StaticContext, watch: Descr
     }
     // An upload is never shared, whichever URL reaches it: one in a folder of the document
     // root (UPLOADS_DIR inside RESOURCES_DIR), or behind a link there, is still an upload.
-    const cacheControl = isInside(file.realPath, context.uploadsRoot) ? 'no-store' : context.cacheControl;
+    const cacheControl = pathBelow(file.realPath, context.uploadsRoot) !== null ? 'no-store' : context.cacheControl;
     const representation = representationOf(file, name, presentation, encoding, cacheControl);
     const answer = respondFromFile(job.method, job.conditions, job.held, file, representation, context.smallFileBytes);
     keptOpen = answer.keptOpen;

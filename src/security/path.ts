@@ -1,5 +1,6 @@
-// Request path rules, pure: what a target may name before the file system is touched.
-// The worker later checks that the resolved real path stays inside the document root.
+// Path rules, pure: what a target may name before the file system is touched, and where a
+// real path the worker resolved lies against its root.
+import { sep } from 'node:path';
 import type { Refusal } from '../core/refusals.js';
 import type { SecurityRule } from '../core/routes.js';
 
@@ -68,4 +69,28 @@ export function isHiddenOnDisk(name: string): boolean {
 /** Whether a folder name is one an update of a kubelet volume replaces: `..data` or the folder it points to. */
 export function isReplacedByVolumeUpdates(name: string): boolean {
   return name === '..data' || KUBELET_DATA_FOLDER.test(name);
+}
+
+/**
+ * The part of `path` below `root`, with no leading separator: '' for the root itself, null for
+ * a path outside it. Both are absolute and normalized, as real paths are; the root may end in a
+ * separator, as the file system's own root `/` does. Names are compared whole: `/srvx` is not
+ * below `/srv`.
+ */
+export function pathBelow(path: string, root: string): string | null {
+  const prefix = root.endsWith(sep) ? root : root + sep;
+  if (path.startsWith(prefix)) return path.slice(prefix.length);
+  return path === root || path + sep === prefix ? '' : null;
+}
+
+/**
+ * Where a real path lies against the root: outside it, inside but hidden by one of the names
+ * below the root (isHiddenOnDisk; the root's own names may hold dots), or inside and servable.
+ */
+export function placeInRoot(realPath: string, root: string): 'inside' | 'hidden' | 'outside' {
+  const below = pathBelow(realPath, root);
+  if (below === null) return 'outside';
+  // Most real paths have no dot name at all: one scan answers them without a split.
+  if (!below.startsWith('.') && !below.includes(`${sep}.`)) return 'inside';
+  return below.split(sep).some(isHiddenOnDisk) ? 'hidden' : 'inside';
 }

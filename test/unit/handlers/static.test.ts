@@ -310,3 +310,22 @@ test('a missing path thousands of folders deep is answered after a few fs calls,
     assert.ok(calls < 20, `${path.slice(0, 20)}…: ${calls} fs calls`);
   }
 });
+
+test("the file system's root as the document root: files below it are served, hidden ones refused, uploads no-store", () => {
+  const below = join(realpathSync(folder), 'below-slash');
+  mkdirSync(join(below, 'uploads'), { recursive: true });
+  mkdirSync(join(below, '.hidden-folder'));
+  symlinkSync('.hidden-folder', join(below, 'shown'));
+  writeFileSync(join(below, 'page.txt'), 'page');
+  writeFileSync(join(below, '.env.txt'), 'TOKEN=1');
+  symlinkSync('.env.txt', join(below, 'leak.txt'));
+  writeFileSync(join(below, 'uploads', 'stored.json'), '{}');
+  const context: StaticContext = { resourcesRoot: '/', uploadsRoot: join(below, 'uploads'), contentTable: contentTable({ inlineTypes: ['application/json'], downloadTypes: ['text/plain'] }), smallFileBytes: 64 * 1024, cacheControl: 'no-cache' };
+  const answer = (path: string): JobResult => serveStatic({ kind: 'static', method: 'GET', path, conditions: {}, acceptEncoding: undefined, query: '', held: undefined }, context, UNWATCHED);
+  assert.equal(answer(`${below}/page.txt`).response.status, 200);
+  for (const name of ['.env.txt', 'leak.txt', 'shown/missing.txt']) assert.equal(answer(`${below}/${name}`).securityRule, 'hidden_file', name);
+  assert.equal(answer(`${below}/missing.txt`).response.status, 404);
+  const upload = answer(`${below}/uploads/stored.json`);
+  assert.equal(upload.response.status, 200);
+  assert.equal(upload.response.headers.find(([name]) => name === 'Cache-Control')?.[1], 'no-store');
+});

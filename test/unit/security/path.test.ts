@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { checkRequestPath, isHiddenOnDisk } from '../../../src/security/path.js';
+import { checkRequestPath, isHiddenOnDisk, pathBelow, placeInRoot } from '../../../src/security/path.js';
 
 /** The refusal for `target`; fails if the path was accepted. */
 function refusal(target: string): { status: number; rule: string } {
@@ -113,5 +113,54 @@ describe('hidden names on a real path below the root', () => {
     for (const target of ['/..2026_12_07_19_40_01.123456789/index.html', '/..data/index.html']) {
       assert.deepEqual(refusal(target), { status: 403, rule: 'hidden_file' }, target);
     }
+  });
+});
+
+describe('a real path against its root', () => {
+  test('the part below the root, for any root: the file system\'s own, one with or without a trailing slash', () => {
+    const cases: ReadonlyArray<readonly [path: string, root: string, below: string | null]> = [
+      ['/', '/', ''],
+      ['/etc/hostname', '/', 'etc/hostname'],
+      ['/srv', '/', 'srv'],
+      ['/srv', '/srv', ''],
+      ['/srv/', '/srv', ''],
+      ['/srv/a.txt', '/srv', 'a.txt'],
+      ['/srv/a/b.txt', '/srv', 'a/b.txt'],
+      ['/srv', '/srv/', ''],
+      ['/srv/', '/srv/', ''],
+      ['/srv/a.txt', '/srv/', 'a.txt'],
+      // A sibling whose name starts with the root's is not below it.
+      ['/srvx', '/srv', null],
+      ['/srvx/a.txt', '/srv', null],
+      ['/srvx', '/srv/', null],
+      ['/srv.old/a.txt', '/srv', null],
+      // Above the root, or elsewhere.
+      ['/', '/srv', null],
+      ['/sr', '/srv', null],
+      ['/etc/hostname', '/srv', null],
+      ['/etc/hostname', '/srv/', null],
+    ];
+    for (const [path, root, below] of cases) assert.equal(pathBelow(path, root), below, `${path} against ${root}`);
+  });
+
+  test('outside, hidden below the root, or inside; dot names of the root itself do not hide it', () => {
+    const cases: ReadonlyArray<readonly [path: string, root: string, place: string]> = [
+      ['/etc/hostname', '/', 'inside'],
+      ['/', '/', 'inside'],
+      ['/.env', '/', 'hidden'],
+      ['/home/me/.ssh/id_ed25519', '/', 'hidden'],
+      ['/srv/a.txt', '/srv', 'inside'],
+      ['/srv/a.txt', '/srv/', 'inside'],
+      ['/srv/.env', '/srv', 'hidden'],
+      ['/srv/.env', '/srv/', 'hidden'],
+      ['/srv/a/.git/config', '/srv', 'hidden'],
+      ['/srv/a..b.txt', '/srv', 'inside'],
+      ['/srvx/a.txt', '/srv', 'outside'],
+      ['/srv.old/a.txt', '/srv', 'outside'],
+      ['/.volumes/site/a.txt', '/.volumes/site', 'inside'],
+      ['/.volumes/site/..2026_12_07_19_40_01.123/a.txt', '/.volumes/site', 'inside'],
+      ['/.volumes/site', '/.volumes/site/', 'inside'],
+    ];
+    for (const [path, root, place] of cases) assert.equal(placeInRoot(path, root), place, `${path} against ${root}`);
   });
 });
