@@ -155,9 +155,14 @@ export interface RequestLine {
   readonly target: string;
 }
 
+/** A token (RFC 9110 §5.6.2): one or more token characters. */
+export function isToken(text: string): boolean {
+  return TOKEN.test(text);
+}
+
 /** A method is a token (RFC 9110 §9.1); which methods are served is the router's to say. */
 export function isMethod(text: string): boolean {
-  return TOKEN.test(text);
+  return isToken(text);
 }
 
 /** The version at the end of a request line. */

@@ -9,6 +9,7 @@ import type { ConditionalHeaders, StaticJob } from '../core/job.js';
 import { checkHost } from '../security/host.js';
 import { checkRequestPath } from '../security/path.js';
 import { parameterValues } from './media-type.js';
+import { isToken } from './request-grammar.js';
 
 export type Route =
   /** A file under the document root or the uploads folder. */
@@ -31,7 +32,7 @@ export type Route =
 /** The routes answered at once, without a job: a refusal, or OPTIONS. */
 export type ImmediateRoute = Extract<Route, { kind: 'reject' | 'options' }>;
 
-/** `application/json`, any case, with any parameters (a charset is checked apart: declaresOtherCharset). */
+/** `application/json`, any case, with any parameters (a charset is checked apart: declaredCharset). */
 export function isJsonMediaType(contentType: string | undefined): boolean {
   if (contentType === undefined) return false;
   const semicolon = contentType.indexOf(';');
@@ -43,12 +44,17 @@ export function isJsonMediaType(contentType: string | undefined): boolean {
 const UTF8_CHARSETS = new Set(['utf-8', 'utf8']);
 
 /**
- * A `charset` parameter that names anything but UTF-8. RFC 8259 §11 defines no charset for
- * application/json and says one has no effect, but a client that declares utf-16 sends bytes
- * that are not UTF-8, which the body check could only call invalid JSON at byte 1.
+ * What the `charset` parameters say: UTF-8 (or nothing, so JSON's own UTF-8), another charset,
+ * or none at all. RFC 8259 §11 defines no charset for application/json and says one has no
+ * effect, but a client that declares utf-16 sends bytes that are not UTF-8, which the body check
+ * could only call invalid JSON at byte 1. A charset is a token (RFC 9110 §8.3.2), and a quoted
+ * value stands for the same value unquoted (§5.6.6): `charset=` is malformed (a token has at
+ * least one character), and `charset=""` or `charset="utf 8"` name no charset either.
  */
-export function declaresOtherCharset(contentType: string): boolean {
-  return parameterValues(contentType, 'charset').some((charset) => !UTF8_CHARSETS.has(charset.toLowerCase()));
+export function declaredCharset(contentType: string): 'utf-8' | 'other' | 'malformed' {
+  const charsets = parameterValues(contentType, 'charset');
+  if (!charsets.every(isToken)) return 'malformed';
+  return charsets.every((charset) => UTF8_CHARSETS.has(charset.toLowerCase())) ? 'utf-8' : 'other';
 }
 
 const ABSOLUTE_FORM = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)(.*)$/;
@@ -105,7 +111,10 @@ function uploadRoute(head: RequestHead): Route {
   if (method !== 'POST') return notAllowed(method, UPLOAD_ALLOW);
   const contentType = headers['content-type'];
   if (contentType === undefined || !isJsonMediaType(contentType)) return { kind: 'reject', status: 415, refusal: 'upload_not_json', reason: 'upload must be application/json' };
-  if (declaresOtherCharset(contentType)) return { kind: 'reject', status: 415, refusal: 'upload_not_utf8', reason: 'upload charset must be UTF-8' };
+  const charset = declaredCharset(contentType);
+  // A charset parameter that names no charset leaves no well-formed application/json: answered as any other Content-Type that is not one.
+  if (charset === 'malformed') return { kind: 'reject', status: 415, refusal: 'upload_not_json', reason: 'upload Content-Type malformed: a charset that is not a token' };
+  if (charset === 'other') return { kind: 'reject', status: 415, refusal: 'upload_not_utf8', reason: 'upload charset must be UTF-8' };
   // A coded body would be stored as its coded bytes. The answer says what is taken (RFC 9110 §15.5.16).
   if (!isIdentityCoded(headers['content-encoding'])) return { kind: 'reject', status: 415, refusal: 'upload_content_coded', reason: 'upload must not be content-coded', headers: [['Accept-Encoding', 'identity']] };
   // Without either framing there is no body (RFC 9112 §6.3); a client that meant one forgot to say how long it is.

@@ -28,6 +28,7 @@ describe('refusals say why', () => {
     ['/?no-host', 'GET /?no-host HTTP/1.1\r\n\r\n', 400, 'The Host header is missing.', 'missing_host'],
     ['/?smuggle', `POST /?smuggle HTTP/1.1\r\n${host}Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, 400, 'Content-Length and Transfer-Encoding together are refused.', 'length_and_chunked'],
     ['/upload?plain', `POST /upload?plain HTTP/1.1\r\n${host}Content-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}`, 415, 'Only application/json documents can be uploaded.', 'upload_not_json'],
+    ['/upload?empty-charset', `POST /upload?empty-charset HTTP/1.1\r\n${host}Content-Type: application/json; charset=\r\nContent-Length: 2\r\n\r\n{}`, 415, 'Only application/json documents can be uploaded.', 'upload_not_json'],
     ['/upload?utf-16', `POST /upload?utf-16 HTTP/1.1\r\n${host}Content-Type: application/json; charset=utf-16\r\nContent-Length: 4\r\n\r\n{\0}\0`, 415, 'Uploaded documents must be UTF-8; the Content-Type names another charset.', 'upload_not_utf8'],
     ['/upload?unframed', `POST /upload?unframed HTTP/1.1\r\n${host}Content-Type: application/json\r\n\r\n`, 411, 'An upload needs a Content-Length or Transfer-Encoding: chunked.', 'upload_length_required'],
     ['/upload?if-match', `POST /upload?if-match HTTP/1.1\r\n${host}Content-Type: application/json\r\nIf-Match: *\r\nContent-Length: 2\r\n\r\n{}`, 412, 'If-Match cannot hold on /upload, which has no current document.', 'upload_if_match'],

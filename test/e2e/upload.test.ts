@@ -252,6 +252,26 @@ describe('POST /upload', () => {
     assert.deepEqual(entries(server.uploadsDir), before);
   });
 
+  test('415 as for any malformed media type when the charset names none (`charset=`, `charset=""`), before the body is read, nothing stored', async () => {
+    const before = entries(server.uploadsDir);
+    for (const contentType of ['application/json; charset=', 'application/json; charset=""']) {
+      const response = await request(server.port, withLength(server.port, DATA_JSON, contentType));
+      assert.equal(response.status, 415, `Content-Type ${contentType}`);
+      assert.match(response.body.toString(), /Only application\/json documents can be uploaded\./, contentType);
+      assert.doesNotMatch(response.body.toString(), /another charset/, contentType);
+    }
+    const client = await RawClient.connect(server.port);
+    try {
+      client.write(postHead(server.port, lengthFraming(DATA_JSON.length), 'application/json; charset=', 'Expect: 100-continue\r\n'));
+      const [refused] = await client.responses(1, SLOW_MS);
+      assert.equal(refused!.status, 415);
+      assert.ok(!client.received.toString('latin1').includes('100 Continue'));
+    } finally {
+      client.close();
+    }
+    assert.deepEqual(entries(server.uploadsDir), before);
+  });
+
   test('415 with Accept-Encoding: identity for a gzip body, nothing stored', async () => {
     const before = entries(server.uploadsDir);
     const body = gzipSync(DATA_JSON);

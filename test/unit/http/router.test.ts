@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { RequestHead } from '../../../src/core/request.js';
 import { SERVER_ALLOW, STATIC_ALLOW, UPLOAD_ALLOW } from '../../../src/core/routes.js';
-import { declaresOtherCharset, isJsonMediaType, route, type Route } from '../../../src/http/router.js';
+import { declaredCharset, isJsonMediaType, route, type Route } from '../../../src/http/router.js';
 
 const ALLOWED: ReadonlySet<string> = new Set(['localhost:8080']);
 
@@ -149,6 +149,13 @@ describe('routing', () => {
     assert.equal(notJson.kind === 'reject' && notJson.refusal, 'upload_not_json');
   });
 
+  test('POST /upload whose charset names no charset (empty, quoted or not) gets 415 upload_not_json, as a malformed media type', () => {
+    for (const contentType of ['application/json; charset=', 'application/json;charset=""', 'application/json; charset= ; v=1', 'application/json; charset="utf 8"', 'application/json; charset=utf-8; charset=']) {
+      const decision = route(head('POST', '/upload', { 'content-type': contentType }), ALLOWED);
+      assert.deepEqual(decision.kind === 'reject' && [decision.status, decision.refusal], [415, 'upload_not_json'], contentType);
+    }
+  });
+
   test('POST elsewhere is a static route (answered 405 or 404 by the worker)', () => {
     assert.deepEqual(route(head('POST', '/index.html', { 'content-type': 'application/json' }), ALLOWED), plain('POST', '/index.html'));
     assert.deepEqual(route(head('POST', '/upload/', { 'content-type': 'application/json' }), ALLOWED), plain('POST', '/upload/'));
@@ -192,16 +199,22 @@ describe('isJsonMediaType', () => {
   });
 });
 
-describe('declaresOtherCharset', () => {
+describe('declaredCharset', () => {
   test('no charset, or one that names UTF-8 in any case, quoted or not', () => {
-    for (const value of ['application/json', 'application/json;', 'application/json; charset=utf-8', 'application/json; CHARSET=Utf-8', 'application/json;charset="utf-8"', 'application/json; charset=UTF8', 'application/json; x="charset=utf-16"']) {
-      assert.equal(declaresOtherCharset(value), false, value);
+    for (const value of ['application/json', 'application/json;', 'application/json; charset=utf-8', 'application/json; CHARSET=Utf-8', 'application/json;charset="utf-8"', 'application/json; charset=UTF8', 'application/json; x="charset=utf-16"', 'application/json; charset', 'application/json; x=""']) {
+      assert.equal(declaredCharset(value), 'utf-8', value);
     }
   });
 
-  test('a charset that names anything else, an empty one included', () => {
-    for (const value of ['application/json; charset=utf-16', 'application/json; charset="UTF-16BE"', 'application/json; charset=latin1', 'application/json; charset=us-ascii', 'application/json; charset=', 'application/json; charset=utf-8; charset=utf-32']) {
-      assert.equal(declaresOtherCharset(value), true, value);
+  test('a charset that names anything else', () => {
+    for (const value of ['application/json; charset=utf-16', 'application/json; charset="UTF-16BE"', 'application/json; charset=latin1', 'application/json; charset=us-ascii', 'application/json; charset=utf-8; charset=utf-32']) {
+      assert.equal(declaredCharset(value), 'other', value);
+    }
+  });
+
+  test('a charset value that is not a token names no charset: empty (RFC 9110: a token has a character at least), quoted or not, or holding a space', () => {
+    for (const value of ['application/json; charset=', 'application/json; charset= ', 'application/json; charset=""', 'application/json; charset=";"', 'application/json; charset="utf 8"', 'application/json; charset=utf 8', 'application/json; charset=utf-16; charset=']) {
+      assert.equal(declaredCharset(value), 'malformed', value);
     }
   });
 });
