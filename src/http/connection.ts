@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { setTimeoutAfterPoll } from '../core/after-poll.js';
 import type { Job } from '../core/job.js';
 import type { ParsedRequest, RequestHead } from '../core/request.js';
-import { errorResponse, type Response } from '../core/response.js';
+import { errorResponse, RETRY_IN_A_SECOND, type Response } from '../core/response.js';
 import type { Refusal } from '../core/refusals.js';
 import type { ErrorStatus } from '../core/status.js';
 import { MAX_HOLDING, MAX_IN_FLIGHT, type Accepted, type ConnectionDeps, type ConnectionOwner } from './connection-settings.js';
@@ -271,8 +271,27 @@ export class Connection implements Responder {
   private onStreamed(outcome: SendOutcome): void {
     const { exchange, status, keepAlive } = this.streaming!;
     this.streaming = null;
+    if (!outcome.ok && !outcome.begun) return this.replaceUnsent(exchange, outcome);
     this.onSent(exchange, status, keepAlive, outcome);
     if (outcome.ok && keepAlive) this.flush();
+  }
+
+  /**
+   * The file could not be read as its head announced, and nothing of the response has gone
+   * out (it shrank while the response waited its turn, or a read failed): an error takes its
+   * place, as when a worker finds the same, and the connection carries on.
+   */
+  private replaceUnsent(exchange: Exchange, outcome: Extract<SendOutcome, { ok: false }>): void {
+    const fields = { conn: this.id, path: exchange.target, err: outcome.error, traceId: exchange.traceId };
+    if (outcome.error === undefined) {
+      this.deps.log.warn(fields, `${outcome.reason}: 503`);
+      exchange.response = errorResponse(503, exchange.method, RETRY_IN_A_SECOND, 'file_changed');
+    } else {
+      this.deps.log.error(fields, `${outcome.reason}: 500`);
+      exchange.response = errorResponse(500, exchange.method);
+    }
+    this.send(exchange, exchange.response);
+    this.flush();
   }
 
   private onSent(exchange: Exchange, status: number, keepAlive: boolean, outcome: SendOutcome): void {
@@ -356,14 +375,16 @@ export class Connection implements Responder {
     this.deadline.clear();
     const unfinished = this.takeAwaitingBody();
     unfinished?.share.release();
+    const streamBegun = this.writer.streamBegun;
     this.writer.stop();
-    // Requests left unanswered: the one being streamed, and those still waiting their turn,
-    // given up by the client (499) or cut by the server (503, a failure of ours). A
-    // request whose body never all arrived was never a request: it is not counted.
+    // Requests left unanswered: the one being streamed (under its status once its head went
+    // out), and those still waiting their turn, given up by the client (499) or cut by the
+    // server (503, a failure of ours). A request whose body never all arrived was never a
+    // request: it is not counted.
     const by = this.cutByServer ? 'server' : 'client';
-    if (this.streaming !== null) abandoned(this.deps, this.id, this.streaming.exchange, this.streaming.status, by);
-    this.streaming = null;
     const notBegun = this.cutByServer ? 503 : CLIENT_CLOSED;
+    if (this.streaming !== null) abandoned(this.deps, this.id, this.streaming.exchange, streamBegun ? this.streaming.status : notBegun, by);
+    this.streaming = null;
     for (const exchange of this.exchanges.discardAll()) if (exchange !== unfinished?.exchange) abandoned(this.deps, this.id, exchange, notBegun, by);
     this.owner.closed();
     // Nothing is emitted after 'close'. Without its listeners the closed socket no longer

@@ -1,5 +1,6 @@
-// Sends a byte range of an open file to a socket through one reused buffer: read a chunk,
-// write it, and read the next one only when the socket has taken the last. Memory stays at
+// Sends a response's head and a byte range of an open file to a socket through one reused
+// buffer: read a chunk, write it, and read the next one only when the socket has taken the
+// last. The head leaves with the first chunk, once that is read whole. Memory stays at
 // one chunk per download whatever the file size, and buffers are not allocated per chunk or
 // per download but kept for the next one: freeing a fresh 256 KiB buffer per chunk
 // (fs.createReadStream) costs full garbage collections (bench/README.md, Downloads).
@@ -33,8 +34,11 @@ export interface FileRange {
 
 export type SendOutcome =
   | { readonly ok: true; readonly bytes: number }
-  /** Reading failed, or the file ended early: the response is cut short, so the connection must go. */
-  | { readonly ok: false; readonly reason: string; readonly error?: Error };
+  /**
+   * Reading failed, or the file ended early. `begun`: the head went out, so the response is cut
+   * short and the connection must go; else nothing was written, and another may take its place.
+   */
+  | { readonly ok: false; readonly begun: boolean; readonly reason: string; readonly error?: Error };
 
 export class FileSender {
   /** Taken at the first read, so a download that waits for its turn holds no buffer. */
@@ -44,13 +48,17 @@ export class FileSender {
   /** A read is running on libuv's pool: the descriptor may only be closed once it returns. */
   private reading = false;
   private fdClosed = false;
+  /** Bytes of the first chunk read so far, while the head waits for the whole of it. */
+  private held = 0;
 
   /**
-   * `onProgress` runs after each chunk the socket has taken; `onDone` runs once, unless the
-   * sender is stopped first. The descriptor is closed in every case.
+   * `head` is the response's, written with the first chunk (then null). `onProgress` runs
+   * after each chunk the socket has taken; `onDone` runs once, unless the sender is stopped
+   * first. The descriptor is closed in every case.
    */
   constructor(
     private readonly socket: Writable,
+    private head: Uint8Array | null,
     private readonly file: FileRange,
     private readonly onProgress: () => void,
     private readonly onDone: (outcome: SendOutcome) => void,
@@ -58,6 +66,11 @@ export class FileSender {
 
   start(): void {
     this.readNext();
+  }
+
+  /** Whether the head has gone out. */
+  get begun(): boolean {
+    return this.head === null;
   }
 
   /** The connection is gone: send nothing more and release the file. */
@@ -86,26 +99,44 @@ export class FileSender {
     const buffer = (this.buffer ??= spareBuffers.pop() ?? Buffer.allocUnsafe(CHUNK_BYTES));
     readsInFlight++;
     this.reading = true;
-    read(fd, buffer, 0, Math.min(buffer.length, length - this.sent), start + this.sent, (error, bytesRead) => {
+    read(fd, buffer, this.held, Math.min(buffer.length - this.held, length - this.sent), start + this.sent, (error, bytesRead) => {
       this.reading = false;
       FileSender.readFinished();
       if (this.stopped) return this.closeFd();
-      if (error !== null) return this.finish({ ok: false, reason: 'file read failed mid-response', error });
-      // The file shrank while we sent it: the announced length can no longer be kept.
-      if (bytesRead === 0) return this.finish({ ok: false, reason: 'file changed while being sent' });
+      const head = this.head;
+      const begun = head === null;
+      if (error !== null) return this.finish({ ok: false, begun, reason: begun ? 'file read failed mid-response' : 'file read failed before the response was sent', error });
+      // The file shrank since its head was made: the announced length can no longer be kept.
+      if (bytesRead === 0) return this.finish({ ok: false, begun, reason: begun ? 'file changed while being sent' : 'file changed before being sent' });
       this.sent += bytesRead;
-      // The callback runs once the socket no longer needs the buffer, so it can be refilled.
-      this.socket.write(buffer.subarray(0, bytesRead), (writeError) => {
-        if (this.stopped) return this.closeFd();
-        // A failed write means the socket is being destroyed; its close stops this sender.
-        if (writeError) return;
-        this.onProgress();
-        if (this.sent < length) return this.readNext();
-        // Only here is the buffer certainly free: after a stop or an error the socket may
-        // still hold a write from it, so it is left to the garbage collector instead.
-        if (spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(buffer);
-        this.finish({ ok: true, bytes: this.sent });
-      });
+      if (head === null) return this.write(buffer, bytesRead);
+      this.held += bytesRead;
+      // A short read may end at the file's end: only a whole first chunk shows the file as long
+      // as its head says, and until the head is sent another response can take its place.
+      if (this.held < Math.min(buffer.length, length)) return this.readNext();
+      // Corked, the head and the first chunk leave in one system call (no Nagle stall between them).
+      this.socket.cork();
+      this.socket.write(head);
+      this.head = null;
+      this.write(buffer, this.held);
+      this.held = 0;
+      this.socket.uncork();
+    });
+  }
+
+  /** Writes the buffer's first `bytes`, then reads on, or reports the range sent. */
+  private write(buffer: Buffer, bytes: number): void {
+    // The callback runs once the socket no longer needs the buffer, so it can be refilled.
+    this.socket.write(buffer.subarray(0, bytes), (writeError) => {
+      if (this.stopped) return this.closeFd();
+      // A failed write means the socket is being destroyed; its close stops this sender.
+      if (writeError) return;
+      this.onProgress();
+      if (this.sent < this.file.length) return this.readNext();
+      // Only here is the buffer certainly free: after a stop or an error the socket may
+      // still hold a write from it, so it is left to the garbage collector instead.
+      if (spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(buffer);
+      this.finish({ ok: true, bytes: this.sent });
     });
   }
 

@@ -1,7 +1,7 @@
 // GET /metrics: every metric of the admin contract with its type, exact counters, and the
 // live gauges (queue depth, busy workers) read while the pool is held busy and after.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, statfsSync, truncateSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statfsSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -447,6 +447,40 @@ test("a download cut short because its file shrank is the server's failure: the 
     const exposition = await scrape(server.adminPort);
     assert.equal(valueOf(exposition, 'http_server_requests_total', { method: 'GET', status: '503' }), 1);
     assert.equal(valueOf(exposition, 'http_server_requests_total', { method: 'GET', status: '200' }), 1);
+  } finally {
+    await server.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a large file that shrank while its response waited its turn in a pipeline gets 503 with Retry-After, not a 200 head without its body; the connection carries on', async () => {
+  const root = rootWithBigFile('rawhttp-shrunk-waiting-');
+  writeFileSync(join(root, 'next.txt'), Buffer.alloc(1024 * 1024, 0x62));
+  const server = await startServer({ env: { RESOURCES_DIR: root, DOWNLOAD_TYPES: 'text/plain' } });
+  try {
+    const client = await RawClient.connect(server.port);
+    client.socket.pause();
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    client.write(get('/big.txt', server.port) + get('/next.txt', server.port, `traceparent: 00-${traceId}-00f067aa0ba902b7-01\r\n`));
+    // The worker has opened next.txt and made its head (1 MiB) by now; it waits behind big.txt.
+    await sleep(300);
+    truncateSync(join(root, 'next.txt'), 10);
+    client.socket.resume();
+    const [big, next] = await client.responses(2, 10_000);
+    assert.equal(big!.status, 200);
+    assert.equal(big!.body.length, 32 * 1024 * 1024);
+    assert.equal(next!.status, 503);
+    assert.equal(next!.headers['retry-after'], '1');
+    assert.match(next!.body.toString(), /The file changed while it was read; please retry\./);
+    client.write(get('/index.html', server.port));
+    const [, , after] = await client.responses(3);
+    assert.equal(after!.status, 200, 'the connection stays');
+    client.close();
+    const line = await server.waitForLog((entry) => entry.msg === 'request' && entry.traceId === traceId);
+    assert.deepEqual([line.status, line.aborted, line.reason], [503, undefined, 'file_changed']);
+    const exposition = await scrape(server.adminPort);
+    assert.equal(valueOf(exposition, 'http_server_requests_total', { method: 'GET', status: '503' }), 1);
+    assert.equal(valueOf(exposition, 'http_server_requests_total', { method: 'GET', status: '200' }), 2);
   } finally {
     await server.stop();
     rmSync(root, { recursive: true, force: true });

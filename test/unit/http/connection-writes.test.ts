@@ -2,17 +2,23 @@
 // in one writev system call (the socket is corked while they are parsed), not one call each.
 // The Connection runs in-process over a stream of the test's own that counts the writes.
 import assert from 'node:assert/strict';
+import fs, { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { Metrics } from '../../../src/admin/metrics.js';
 import type { Representation } from '../../../src/core/job.js';
+import type { Response } from '../../../src/core/response.js';
 import { ResponseCache } from '../../../src/http/response-cache.js';
 import { BodyBudget } from '../../../src/http/body-budget.js';
 import { Connection } from '../../../src/http/connection.js';
 import { ConditionLogs } from '../../../src/log.js';
 import type { ConnectionDeps } from '../../../src/http/connection-settings.js';
+import type { ServerEvents } from '../../../src/http/events.js';
 import { defaultAccessPolicy, defaultConnectionSettings, direct, NO_OWNER } from '../../helpers/connection.js';
 import { RawClient } from '../../helpers/raw.js';
 
@@ -65,6 +71,16 @@ class CountingStream extends Duplex {
     callback(error);
   }
 }
+
+/** Events that count nothing. */
+const silentEvents: ServerEvents = {
+  connectionOpened: () => undefined,
+  requestCompleted: () => undefined,
+  rejected: () => undefined,
+  securityRejection: () => undefined,
+  proxyRefused: () => undefined,
+  uploadStored: () => undefined,
+};
 
 /** Connection dependencies in which every request for /page.html is answered from the cache. */
 function cachedPageDeps(allowedHosts: ReadonlySet<string>, settings: Partial<ConnectionDeps['settings']> = {}): ConnectionDeps {
@@ -226,4 +242,74 @@ test('a shutdown answers every request received before it, whether waiting for i
     await closed;
     assert.equal(answered(writes, 'client'), 99, `buffer ${bufferBytes}: ${writes.join(' ')}`);
   }
+});
+
+/** Dependencies whose every job answers with a 1 MiB download of `fd`; the statuses recorded go to `recorded`. */
+function downloadDeps(fd: number, recorded: number[]): ConnectionDeps {
+  const cached = cachedPageDeps(new Set([`${HOST}:80`]));
+  return {
+    ...cached,
+    jobs: {
+      submit: (_job, done) => {
+        const response: Response = { status: 200, headers: [['Content-Type', 'application/octet-stream']], contentLength: 1 << 20, body: { kind: 'file', fd, start: 0, length: 1 << 20 } };
+        setImmediate(() => done({ ok: true, result: { response }, workerId: 1 }));
+        return true;
+      },
+    },
+    events: { ...silentEvents, requestCompleted: (_method, status) => recorded.push(status) },
+  };
+}
+
+/** Runs `body` with node:fs's read (the file sender's) replaced by `read`. */
+async function withRead(read: (...args: unknown[]) => void, body: () => Promise<void>): Promise<void> {
+  const realRead = fs.read;
+  (fs as { read: unknown }).read = read;
+  syncBuiltinESMExports();
+  try {
+    await body();
+  } finally {
+    fs.read = realRead;
+    syncBuiltinESMExports();
+  }
+}
+
+test('a client that leaves while its download waits for the first chunk of its file is counted as 499: no byte of the 200 had gone out', async () => {
+  const folder = mkdtempSync(join(tmpdir(), 'rawhttp-first-chunk-'));
+  writeFileSync(join(folder, 'big.bin'), Buffer.alloc(1 << 20));
+  const fd = openSync(join(folder, 'big.bin'), 'r');
+  const recorded: number[] = [];
+  const realRead = fs.read as (...args: unknown[]) => void;
+  // Reads wait until the test lets them go, as reads from a hung mount would.
+  const held: Array<() => void> = [];
+  await withRead((...args) => held.push(() => realRead(...args)), async () => {
+    const writes: string[] = [];
+    const { stream } = await memoryConnection('client', writes, downloadDeps(fd, recorded));
+    stream.push(`GET /big.bin HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
+    while (held.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(writes, [], 'nothing written while the first read waits');
+    stream.destroy();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(recorded, [499]);
+  });
+  // The read returns to a stopped sender, which closes the descriptor.
+  for (const release of held) release();
+  rmSync(folder, { recursive: true, force: true });
+});
+
+test('a download whose first read fails gets 500 in its place, and the connection carries on', async () => {
+  const recorded: number[] = [];
+  type ReadDone = (error: NodeJS.ErrnoException | null, bytesRead: number) => void;
+  const failing = (...args: unknown[]): void => {
+    const done = args.at(-1) as ReadDone;
+    setImmediate(() => done(Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' }), 0));
+  };
+  await withRead(failing, async () => {
+    const writes: string[] = [];
+    // A descriptor of its own, which the sender closes.
+    const { stream } = await memoryConnection('client', writes, downloadDeps(openSync(tmpdir(), 'r'), recorded));
+    stream.push(`GET /big.bin HTTP/1.1\r\nHost: ${HOST}\r\n\r\n${GET_PAGE}`);
+    await untilAnswered(writes, 'client', 1);
+    assert.deepEqual(recorded, [500, 200]);
+    stream.destroy();
+  });
 });

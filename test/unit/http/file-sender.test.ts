@@ -1,5 +1,6 @@
-// FileSender over a real loopback socket pair: exact byte ranges, a file that shrinks while
-// it is sent, a stop in the middle; in every case the descriptor ends up closed.
+// FileSender over a real loopback socket pair: the head, then exact byte ranges; a file that
+// shrank before its head went out or while it is sent, a stop in the middle; in every case the
+// descriptor ends up closed.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs, { fstatSync, mkdtempSync, openSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
@@ -45,8 +46,10 @@ async function closesSoon(fd: number): Promise<boolean> {
   return false;
 }
 
+const HEAD = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: ...\r\n\r\n', 'latin1');
+
 function send(sending: Socket, fd: number, start: number, length: number): Promise<SendOutcome> {
-  return new Promise((resolve) => new FileSender(sending, { fd, start, length }, () => undefined, resolve).start());
+  return new Promise((resolve) => new FileSender(sending, HEAD, { fd, start, length }, () => undefined, resolve).start());
 }
 
 describe('FileSender', () => {
@@ -59,7 +62,7 @@ describe('FileSender', () => {
     const outcome = await send(sending, fd, 1000, 600 * 1024);
     sending.end();
     assert.deepEqual(outcome, { ok: true, bytes: 600 * 1024 });
-    assert.ok((await received()).equals(bytes.subarray(1000, 1000 + 600 * 1024)));
+    assert.ok((await received()).equals(Buffer.concat([HEAD, bytes.subarray(1000, 1000 + 600 * 1024)])));
     assert.ok(await closesSoon(fd));
   });
 
@@ -73,22 +76,37 @@ describe('FileSender', () => {
       const outcome = await send(sending, openSync(join(dir, name), 'r'), 0, bytes.length);
       sending.end();
       assert.deepEqual(outcome, { ok: true, bytes: bytes.length });
-      assert.ok((await received()).equals(bytes), name);
+      assert.ok((await received()).equals(Buffer.concat([HEAD, bytes])), name);
     }
   });
 
-  test('a file that shrinks while it is sent ends with a failure, and the descriptor is closed', async () => {
+  test('a file that shrinks while it is sent ends with a failure once its head has gone, and the descriptor is closed', async () => {
     const file = join(dir, 'shrinks.bin');
-    writeFileSync(file, randomBytes(100 * 1024));
+    writeFileSync(file, randomBytes(600 * 1024));
     const fd = openSync(file, 'r');
-    truncateSync(file, 10 * 1024);
+    // Past the first chunk: that one is read whole, and the head leaves with it.
+    truncateSync(file, 300 * 1024);
     const { sending, received } = await socketPair();
-    const outcome = await send(sending, fd, 0, 100 * 1024);
+    const outcome = await send(sending, fd, 0, 600 * 1024);
     sending.destroy();
-    assert.equal(outcome.ok, false);
-    assert.equal(!outcome.ok && outcome.reason, 'file changed while being sent');
-    assert.equal((await received()).length, 10 * 1024);
+    assert.deepEqual(outcome, { ok: false, begun: true, reason: 'file changed while being sent' });
+    assert.equal((await received()).length, HEAD.length + 300 * 1024);
     assert.ok(await closesSoon(fd));
+  });
+
+  test('a file that shrank within its first chunk before it was sent sends nothing, not even the head, and says so', async () => {
+    for (const [name, size, start, kept] of [['emptied.bin', 100 * 1024, 0, 0], ['shortened.bin', 100 * 1024, 0, 10 * 1024], ['range-cut.bin', 900 * 1024, 512 * 1024, 600 * 1024]] as const) {
+      const file = join(dir, name);
+      writeFileSync(file, randomBytes(size));
+      const fd = openSync(file, 'r');
+      truncateSync(file, kept);
+      const { sending, received } = await socketPair();
+      const outcome = await send(sending, fd, start, size - start);
+      sending.end();
+      assert.deepEqual(outcome, { ok: false, begun: false, reason: 'file changed before being sent' }, name);
+      assert.equal((await received()).length, 0, name);
+      assert.ok(await closesSoon(fd), name);
+    }
   });
 
   test('stop() in the middle sends nothing more, never reports, and closes the descriptor', async () => {
@@ -98,7 +116,7 @@ describe('FileSender', () => {
     const { sending, client, received } = await socketPair();
     client.pause(); // the client does not read, so the sender waits on the socket
     let reported = false;
-    const sender = new FileSender(sending, { fd, start: 0, length: 4 * 1024 * 1024 }, () => undefined, () => (reported = true));
+    const sender = new FileSender(sending, HEAD, { fd, start: 0, length: 4 * 1024 * 1024 }, () => undefined, () => (reported = true));
     sender.start();
     await new Promise((resolve) => setTimeout(resolve, 100));
     sender.stop();
@@ -131,7 +149,7 @@ describe('FileSender', () => {
     const reported: Array<SendOutcome | null> = files.map(() => null);
     const senders = files.map((fd, i) => {
       const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => ((received[i] += chunk.toString()), done()) });
-      return new FileSender(sink, { fd, start: 0, length: 5 }, () => undefined, (outcome) => (reported[i] = outcome));
+      return new FileSender(sink, Buffer.from(`head${i} `), { fd, start: 0, length: 5 }, () => undefined, (outcome) => (reported[i] = outcome));
     });
     (fs as { read: unknown }).read = heldRead;
     syncBuiltinESMExports();
@@ -153,6 +171,6 @@ describe('FileSender', () => {
     fs.read = realRead;
     syncBuiltinESMExports();
     assert.deepEqual(reported, [...files.slice(0, -1).map(() => ({ ok: true, bytes: 5 })), null]);
-    assert.deepEqual(received, [...files.slice(0, -1).map((_, i) => `file${i}`), '']);
+    assert.deepEqual(received, [...files.slice(0, -1).map((_, i) => `head${i} file${i}`), '']);
   });
 });
