@@ -5,6 +5,7 @@
 // time; the port is for operators, and answers only GET and HEAD of a few paths.
 import type { Socket } from 'node:net';
 import { setTimeoutAfterPoll } from '../core/after-poll.js';
+import { refusalStatus } from '../core/refusals.js';
 import type { ParsedRequest } from '../core/request.js';
 import { errorDocument, reasonPhrase, type Status } from '../core/status.js';
 import { RequestParser, type ParserLimits } from '../http/parser.js';
@@ -77,7 +78,7 @@ export class AdminConnection {
       return;
     }
     this.stopHeadTimer();
-    if (event.type === 'error') return this.send(methodRead(event.read) ?? '', errorAnswer(event.status, event.reason), false);
+    if (event.type === 'error') return this.send(methodRead(event.read) ?? '', errorAnswer(refusalStatus(event.refusal), event.detail), false);
     if (event.type === 'head') return this.send(event.head.method, errorAnswer(413, 'the admin port takes no request body'), false);
     const request = event.request;
     this.answering = true;

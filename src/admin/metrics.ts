@@ -4,7 +4,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { ProxyRefusal, RejectionReason, ServerEvents } from '../http/events.js';
 import type { PoolStats } from '../pool/pool.js';
 import type { DiskSpace } from '../core/disk-space.js';
-import { STANDARD_METHODS, type SecurityRule } from '../core/routes.js';
+import type { SecurityRule } from '../core/refusals.js';
+import { STANDARD_METHODS } from '../core/routes.js';
 import type { AdminRefusal } from './server.js';
 
 export interface LiveState {

@@ -7,6 +7,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
+import { refusalStatus } from '../core/refusals.js';
 import type { ParsedRequest } from '../core/request.js';
 import { peerAddress } from '../security/address.js';
 import { checkBearer, type TokenSet } from '../security/bearer.js';
@@ -139,7 +140,7 @@ export class AdminServer {
     // Repeated Authorization fields arrive joined, as on the public port: two are malformed (400).
     const check = tokens === null ? null : checkBearer(request.headers.authorization, tokens);
     if (check !== null && !check.ok) {
-      return errorAnswer(check.status, check.status === 401 ? 'a valid bearer token is required' : 'malformed Authorization header', check.headers);
+      return errorAnswer(refusalStatus(check.refusal), check.refusal === 'malformed_token' ? 'malformed Authorization header' : 'a valid bearer token is required', check.headers);
     }
     this.rendered ??= this.options.registry.metrics().finally(() => setImmediate(() => (this.rendered = null)));
     return { status: 200, contentType: this.options.registry.contentType, body: await this.rendered };

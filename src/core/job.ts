@@ -2,7 +2,6 @@
 // travel as transferred ArrayBuffers (moved, not copied), so every buffer named here owns its
 // memory whole.
 import type { HeaderList, Response } from './response.js';
-import type { SecurityRule } from './routes.js';
 
 /** The request headers the conditional rules read (RFC 9110 §13, §14), raw values. */
 export interface ConditionalHeaders {
@@ -105,10 +104,9 @@ export interface WorkLog {
 }
 
 export interface JobResult {
+  /** A refusal's status, and its security rule if it has one, are its catalogue's (refusals.ts). */
   readonly response: Response;
   readonly log?: WorkLog;
-  /** Set when the refusal was a security rule, for the rejection metric. */
-  readonly securityRule?: SecurityRule;
   /** Bytes stored by an upload. */
   readonly storedBytes?: number;
   readonly cacheable?: CachedFile;

@@ -1,6 +1,6 @@
 // A response as handlers and the engine build it, and the builders every part shares. The
 // engine adds Date, Server, Connection and framing when it writes one (see http/head.ts).
-import type { Refusal } from './refusals.js';
+import { refusalSentence, refusalStatus, type Refusal } from './refusals.js';
 import { errorDocument, errorPage, redirectPage, type ErrorStatus, type Status } from './status.js';
 
 export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
@@ -46,17 +46,35 @@ const encoder = new TextEncoder();
 /** The field of a 503 (or 429) the client may retry in a second. */
 export const RETRY_IN_A_SECOND: HeaderList = [['Retry-After', '1']];
 
-/**
- * An error as an HTML page (see status.ts), saying why when `refusal` is given; HEAD gets the
- * same head without the body.
- */
-export function errorResponse(status: ErrorStatus, method: string, extraHeaders: HeaderList = [], refusal?: Refusal): Response {
+function htmlError(status: ErrorStatus, method: string, extraHeaders: HeaderList, text: string | undefined, refusal: Refusal | undefined): Response {
   const headers: HeaderList = [['Content-Type', 'text/html; charset=utf-8'], ['Cache-Control', 'no-store'], ...extraHeaders];
-  return withBytes(status, headers, encoder.encode(errorPage(status, refusal)), method, refusal);
+  return withBytes(status, headers, encoder.encode(errorPage(status, text)), method, refusal);
 }
 
-/** A JSON document, never cached; `refusal` names why a request was refused, for the log. */
-export function jsonResponse(status: Status, document: unknown, extraHeaders: HeaderList = [], refusal?: Refusal): Response {
+/**
+ * An error as an HTML page (see status.ts) that says what the status means, for an answer
+ * with no cause to name (404, 500, a file's 412 or 416); HEAD gets the same head without the body.
+ */
+export function errorResponse(status: ErrorStatus, method: string, extraHeaders: HeaderList = []): Response {
+  return htmlError(status, method, extraHeaders, undefined, undefined);
+}
+
+/** A refusal as an HTML page: its status, and its sentence instead of the status's explanation. */
+export function refusalResponse(refusal: Refusal, method: string, extraHeaders: HeaderList = []): Response {
+  return htmlError(refusalStatus(refusal), method, extraHeaders, refusalSentence(refusal), refusal);
+}
+
+/** A JSON document, never cached. */
+export function jsonResponse(status: Status, document: unknown, extraHeaders: HeaderList = []): Response {
+  return jsonWithRefusal(status, document, extraHeaders, undefined);
+}
+
+/** A refusal as a JSON error document whose `message` says what was wrong with this request's body. */
+export function jsonRefusal(refusal: Refusal, message: string): Response {
+  return jsonWithRefusal(refusalStatus(refusal), errorDocument(message), [], refusal);
+}
+
+function jsonWithRefusal(status: Status, document: unknown, extraHeaders: HeaderList, refusal: Refusal | undefined): Response {
   const headers: HeaderList = [['Content-Type', 'application/json'], ['Cache-Control', 'no-store'], ...extraHeaders];
   return withBytes(status, headers, encoder.encode(JSON.stringify(document)), 'POST', refusal);
 }

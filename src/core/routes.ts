@@ -14,24 +14,3 @@ export const STANDARD_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PO
 /** Where uploaded documents are served from. */
 export const UPLOADS_PREFIX = '/uploads';
 
-/**
- * Bounded labels for the security rejection metric: why a request was refused for what it
- * asked or who sent it (4xx answers, unlike the 503s of http/events.ts RejectionReason).
- * `unauthorized`: an upload without a valid bearer token (401, or 400 for a malformed one);
- * `upload_rate`: an upload past its client's rate (429); `body_memory_share`: a request whose
- * body would take its client past its part of MAX_BODY_MEMORY_BYTES (429);
- * `bad_forwarded_source`: a trusted proxy's X-Forwarded-For names a source no TCP client has
- * (400), as a PROXY header's `bad_source` does (counted as `proxy_header`).
- */
-export type SecurityRule =
-  | 'bad_path'
-  | 'traversal'
-  | 'hidden_file'
-  | 'outside_root'
-  | 'missing_host'
-  | 'invalid_host'
-  | 'host_not_allowed'
-  | 'unauthorized'
-  | 'upload_rate'
-  | 'body_memory_share'
-  | 'bad_forwarded_source';

@@ -1,7 +1,6 @@
 // The status catalogue: every status this server sends, with its reason phrase and, for
 // errors, a one-line explanation; and the two renderings of an error (an HTML page for the
 // public port, a JSON document for uploads and the admin port). Nothing else spells them.
-import { refusalSentence, type Refusal } from './refusals.js';
 
 interface StatusEntry {
   readonly reason: string;
@@ -60,12 +59,11 @@ function escapeHtml(text: string): string {
 }
 
 /**
- * The HTML rendering: code, reason phrase, what was wrong (the refusal's sentence, else the
- * status's explanation) and the server's name.
+ * The HTML rendering: code, reason phrase, what was wrong (a refusal's fixed sentence, see
+ * refusals.ts, else the status's explanation) and the server's name.
  */
-export function errorPage(status: ErrorStatus, refusal?: Refusal): string {
+export function errorPage(status: ErrorStatus, text: string = explanation(status)): string {
   const title = `${status} ${escapeHtml(reasonPhrase(status))}`;
-  const text = refusal === undefined ? explanation(status) : refusalSentence(refusal);
   return (
     `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${title}</title></head>\n` +
     `<body><h1>${title}</h1><p>${escapeHtml(text)}</p><hr><address>${SERVER_NAME}</address></body></html>\n`

@@ -3,7 +3,7 @@
 // cost a fraction of the same calls through libuv's thread pool.
 import type { Stats } from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
-import { errorResponse, redirectResponse, RETRY_IN_A_SECOND, type HeaderList } from '../core/response.js';
+import { errorResponse, redirectResponse, refusalResponse, RETRY_IN_A_SECOND, type HeaderList } from '../core/response.js';
 import { STATIC_ALLOW, UPLOADS_PREFIX } from '../core/routes.js';
 import type { ConditionalHeaders, FileFacts, JobResult, Representation, StaticJob, WorkLog } from '../core/job.js';
 import { pathBelow, placeInRoot } from '../security/path.js';
@@ -156,22 +156,14 @@ function refuseOpen(problem: OpenProblem, method: string): JobResult {
     case 'missing':
       return { response: errorResponse(404, method) };
     case 'outside':
-      return {
-        response: errorResponse(403, method, [], 'outside_root'),
-        securityRule: 'outside_root',
-        log: { level: 'warn', message: 'security refusal', fields: { reason: 'path resolves outside the document root' } },
-      };
+      return { response: refusalResponse('outside_root', method), log: { level: 'warn', message: 'security refusal', fields: { reason: 'path resolves outside the document root' } } };
     case 'hidden':
-      return {
-        response: errorResponse(403, method, [], 'hidden_file'),
-        securityRule: 'hidden_file',
-        log: { level: 'warn', message: 'security refusal', fields: { reason: 'path resolves to a hidden file or folder' } },
-      };
+      return { response: refusalResponse('hidden_file', method), log: { level: 'warn', message: 'security refusal', fields: { reason: 'path resolves to a hidden file or folder' } } };
     case 'denied':
-      return { response: errorResponse(403, method, [], 'not_readable'), log: { level: 'warn', message: 'file not readable by the server' } };
+      return { response: refusalResponse('not_readable', method), log: { level: 'warn', message: 'file not readable by the server' } };
     case 'exhausted':
       // Out of file descriptors: a passing condition, so the client may retry.
-      return { response: errorResponse(503, method, RETRY_IN_A_SECOND, 'too_many_open_files'), log: { level: 'error', message: 'too many open files (EMFILE/ENFILE): cannot open the file', oncePerSecond: true } };
+      return { response: refusalResponse('too_many_open_files', method, RETRY_IN_A_SECOND), log: { level: 'error', message: 'too many open files (EMFILE/ENFILE): cannot open the file', oncePerSecond: true } };
     default:
       return { response: errorResponse(500, method), log: { level: 'error', message: 'cannot open the file', fields: { code: problem.failed } } };
   }
@@ -318,7 +310,7 @@ function respondFromFile(method: 'GET' | 'HEAD', conditions: ConditionalHeaders,
     // Rewritten while being read (shorter than its size a moment ago, or changed since the
     // stat its ETag comes from): the bytes may belong to another version than the tag. Nothing
     // is sent yet, and a moment later the file is whole: 503 with Retry-After says so.
-    if (after === 'changed') return { result: { response: errorResponse(503, method, RETRY_IN_A_SECOND, 'file_changed'), log: { level: 'warn', message: 'file changed while being read: 503' } }, keptOpen: false };
+    if (after === 'changed') return { result: { response: refusalResponse('file_changed', method, RETRY_IN_A_SECOND), log: { level: 'warn', message: 'file changed while being read: 503' } }, keptOpen: false };
     const response = respondWith(method, conditions, representation, (start, length) => ({ kind: 'bytes', bytes: bytes.subarray(start, start + length) }));
     // An unlinked file is sent (a whole version, as it was when asked for) but not cached: its name serves another now.
     if (after === 'unlinked') return { result: { response }, keptOpen: false };
@@ -344,10 +336,10 @@ export function serveStatic(job: StaticJob, context: StaticContext, watch: Descr
   let file = found.file;
   let keptOpen = false;
   try {
-    if (job.method === 'POST') return { response: errorResponse(405, job.method, [['Allow', STATIC_ALLOW]], 'method_not_allowed') };
+    if (job.method === 'POST') return { response: refusalResponse('method_not_allowed', job.method, [['Allow', STATIC_ALLOW]]) };
     const name = basename(file.realPath);
     const presentation = classify(name, context.contentTable);
-    if (presentation.kind === 'unsupported') return { response: errorResponse(415, job.method, [], 'file_type_not_served') };
+    if (presentation.kind === 'unsupported') return { response: refusalResponse('file_type_not_served', job.method) };
     // Attachments are sent as stored; only pages shown inline may come precompressed.
     const encoding = presentation.kind === 'inline' ? chooseEncoding(file, found.root, job.acceptEncoding, watch) : NO_ENCODING;
     if (encoding.chosen !== null) {

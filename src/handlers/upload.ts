@@ -3,9 +3,8 @@
 // final name, every answer names it, so a client never has cause to send it twice.
 import { isUtf8 } from 'node:buffer';
 import type { JobResult, NamedUploadJob } from '../core/job.js';
-import { errorResponse, jsonResponse, storedUnconfirmedResponse } from '../core/response.js';
+import { errorResponse, jsonRefusal, jsonResponse, refusalResponse, storedUnconfirmedResponse } from '../core/response.js';
 import { UPLOADS_PREFIX } from '../core/routes.js';
-import { errorDocument } from '../core/status.js';
 import { freeBytes, hasRoom } from './disk-guard.js';
 import { checkJson } from './json.js';
 import { completeAll, writeAndLink, type Completion, type Linked, type StorageFs } from './upload-storage.js';
@@ -21,7 +20,7 @@ export interface UploadContext {
 const STORAGE_FULL = new Set(['ENOSPC', 'EDQUOT']);
 
 function badRequest(message: string): JobResult {
-  return { response: jsonResponse(400, errorDocument(message), [], 'invalid_document') };
+  return { response: jsonRefusal('invalid_document', message) };
 }
 
 /** 507 before anything is written when the upload would eat into MIN_FREE_DISK_BYTES. */
@@ -30,7 +29,7 @@ function checkFreeSpace(bytes: number, context: UploadContext): JobResult | null
   const free = freeBytes(context.uploadsRoot);
   if (hasRoom(free, bytes, context.minFreeDiskBytes)) return null;
   return {
-    response: errorResponse(507, 'POST', [], 'storage_full'),
+    response: refusalResponse('storage_full', 'POST'),
     log: { level: 'warn', message: 'upload refused: free space below MIN_FREE_DISK_BYTES', fields: { freeBytes: free!, minFreeDiskBytes: context.minFreeDiskBytes, bytes }, oncePerSecond: true },
   };
 }
@@ -77,7 +76,7 @@ export function uploadProblem(body: Uint8Array): string | null {
 function notStored(error: unknown): JobResult {
   const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
   if (STORAGE_FULL.has(code)) {
-    return { response: errorResponse(507, 'POST', [], 'storage_full'), log: { level: 'warn', message: 'upload refused: storage full', fields: { code }, oncePerSecond: true } };
+    return { response: refusalResponse('storage_full', 'POST'), log: { level: 'warn', message: 'upload refused: storage full', fields: { code }, oncePerSecond: true } };
   }
   return {
     response: errorResponse(500, 'POST'),

@@ -1,6 +1,6 @@
 // The responses the engine makes itself: refusals and OPTIONS decided from the head, and the
 // answer to a job that has no result. Pure.
-import { errorResponse, jsonResponse, optionsResponse, RETRY_IN_A_SECOND, storedUnconfirmedResponse, type Response } from '../core/response.js';
+import { errorResponse, jsonResponse, optionsResponse, refusalResponse, RETRY_IN_A_SECOND, storedUnconfirmedResponse, type Response } from '../core/response.js';
 import type { Refusal } from '../core/refusals.js';
 import { UPLOADS_PREFIX } from '../core/routes.js';
 import { errorDocument } from '../core/status.js';
@@ -13,12 +13,12 @@ const MAY_BE_STORED = 'the server failed while storing the document: it may exis
 
 /** Answers that need no worker. */
 export function immediateRouteResponse(decision: ImmediateRoute, method: string): Response {
-  return decision.kind === 'options' ? optionsResponse(decision.allow) : errorResponse(decision.status, method, decision.headers, decision.refusal);
+  return decision.kind === 'options' ? optionsResponse(decision.allow) : refusalResponse(decision.refusal, method, decision.headers);
 }
 
 /** 503, try again in a second: every worker busy and the queue full, or a job that never ran. */
 export function unavailable(method: string, refusal: Extract<Refusal, 'queue_full' | 'queue_timeout' | 'worker_lost'>): Response {
-  return errorResponse(503, method, RETRY_IN_A_SECOND, refusal);
+  return refusalResponse(refusal, method, RETRY_IN_A_SECOND);
 }
 
 /** The job failed before any worker ran it: nothing was done, and sending it again is safe. */

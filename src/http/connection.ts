@@ -6,9 +6,8 @@ import type { Duplex } from 'node:stream';
 import { setTimeoutAfterPoll } from '../core/after-poll.js';
 import type { Job } from '../core/job.js';
 import type { ParsedRequest, RequestHead } from '../core/request.js';
-import { errorResponse, RETRY_IN_A_SECOND, type Response } from '../core/response.js';
-import type { Refusal } from '../core/refusals.js';
-import type { ErrorStatus } from '../core/status.js';
+import { errorResponse, refusalResponse, RETRY_IN_A_SECOND, type Response } from '../core/response.js';
+import { refusalStatus, type Refusal } from '../core/refusals.js';
 import { MAX_HOLDING, MAX_IN_FLIGHT, type Accepted, type ConnectionDeps, type ConnectionOwner } from './connection-settings.js';
 import { advance, closesWhenAnswered, hasEnded, type Lifecycle } from './connection-lifecycle.js';
 import { Deadline } from './deadline.js';
@@ -58,7 +57,7 @@ export class Connection implements Responder {
       hasRoom: () => this.exchanges.length < MAX_IN_FLIGHT && this.exchanges.holding() < MAX_HOLDING && !this.stream.writableNeedDrain,
       head: (head) => this.onHead(head),
       request: (request) => this.onRequest(request),
-      invalid: (status, refusal, reason, read) => this.failRequest(status, refusal, reason, read),
+      invalid: (refusal, detail, read) => this.failRequest(refusal, detail, read),
       inputEnded: () => this.onInputEnded(),
       nextTurn: () => {
         if (!hasEnded(this.lifecycle)) this.read(null);
@@ -106,7 +105,7 @@ export class Connection implements Responder {
       this.end();
     } else if (phase === 'headers' || phase === 'body') {
       // A head cut short still names its request, if its line came: a HEAD's 408 has no body.
-      this.failRequest(408, phase === 'headers' ? 'head_timeout' : 'body_timeout', `${phase} not received in time`, this.reader.readSoFar());
+      this.failRequest(phase === 'headers' ? 'head_timeout' : 'body_timeout', `${phase} not received in time`, this.reader.readSoFar());
     } else if (phase === 'write' || phase === 'closing') {
       this.deps.log.debug({ conn: this.id, phase }, phase === 'write' ? 'client stopped reading, destroying' : 'client never closed, destroying');
       this.stream.destroy();
@@ -202,27 +201,27 @@ export class Connection implements Responder {
   }
 
   /**
-   * A request that cannot be read any further: answer with `status` and close. `read`: what
+   * A request that cannot be read any further: answer with the refusal and close. `read`: what
    * the parser had read of it, whose answer it then is (a HEAD gets no body).
    */
-  private failRequest(status: ErrorStatus, refusal: Refusal, reason: string, read: ReadSoFar = NOTHING_READ): void {
+  private failRequest(refusal: Refusal, detail: string, read: ReadSoFar = NOTHING_READ): void {
     this.reader.stop();
     let exchange: Exchange;
     const awaited = this.takeAwaitingBody();
     if (awaited !== null) {
       exchange = awaited.exchange;
       awaited.share.release();
-      if (status === 413 && awaited.route.kind === 'upload') giveUploadBack(this.deps, exchange);
+      if (refusal === 'body_too_large' && awaited.route.kind === 'upload') giveUploadBack(this.deps, exchange);
     } else if (read.kind === 'head') {
       exchange = this.openExchange(read.head, false);
     } else {
       exchange = unreadableExchange(this.accepted, read, ++this.requestCount);
       this.exchanges.push(exchange);
     }
-    this.deps.log.info({ conn: this.id, client: exchange.client, status, reason, traceId: exchange.traceId }, 'bad request');
+    this.deps.log.info({ conn: this.id, client: exchange.client, status: refusalStatus(refusal), reason: detail, traceId: exchange.traceId }, 'bad request');
     exchange.keepAlive = false;
     // A HEAD request's answer has no body, whatever went wrong with it (RFC 9110 §9.3.2).
-    this.respond(exchange, errorResponse(status, exchange.method, [], refusal));
+    this.respond(exchange, refusalResponse(refusal, exchange.method));
   }
 
   // Sending -----------------------------------------------------------------------------
@@ -285,7 +284,7 @@ export class Connection implements Responder {
     const fields = { conn: this.id, path: exchange.target, err: outcome.error, traceId: exchange.traceId };
     if (outcome.error === undefined) {
       this.deps.log.warn(fields, `${outcome.reason}: 503`);
-      exchange.response = errorResponse(503, exchange.method, RETRY_IN_A_SECOND, 'file_changed');
+      exchange.response = refusalResponse('file_changed', exchange.method, RETRY_IN_A_SECOND);
     } else {
       this.deps.log.error(fields, `${outcome.reason}: 500`);
       exchange.response = errorResponse(500, exchange.method);

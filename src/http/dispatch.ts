@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Job, JobResult, WorkLog } from '../core/job.js';
 import type { RequestHead } from '../core/request.js';
 import type { Response } from '../core/response.js';
-import type { SecurityRule } from '../core/routes.js';
+import { securityRuleOf, type SecurityRule } from '../core/refusals.js';
 import type { ConditionLogs } from '../log.js';
 import type { JobOutcome, JobRunner } from '../pool/pool.js';
 import type { CanonicalAddress } from '../security/address.js';
@@ -54,7 +54,7 @@ export function routeAndGate(deps: DispatchDeps, head: RequestHead, exchange: Ex
 }
 
 function impossibleSourceRefusal(source: CanonicalAddress): Route {
-  return { kind: 'reject', status: 400, refusal: 'bad_forwarded_source', reason: `X-Forwarded-For names ${source}, which no TCP client has`, rule: 'bad_forwarded_source' };
+  return { kind: 'reject', refusal: 'bad_forwarded_source', detail: `X-Forwarded-For names ${source}, which no TCP client has` };
 }
 
 /**
@@ -69,9 +69,12 @@ export function giveUploadBack(deps: DispatchDeps, exchange: Exchange): void {
 
 /** The response to a refusal or OPTIONS; a security refusal is counted and logged. */
 export function immediateResponse(deps: DispatchDeps, connection: number, exchange: Exchange, decision: ImmediateRoute): Response {
-  if (decision.kind === 'reject' && decision.rule !== undefined) {
-    deps.events.securityRejection(decision.rule);
-    logSecurityRefusal(deps, decision.rule, SECURITY_REFUSAL, { conn: connection, client: exchange.client, target: exchange.target, reason: decision.reason, traceId: exchange.traceId });
+  if (decision.kind === 'reject') {
+    const rule = securityRuleOf(decision.refusal);
+    if (rule !== undefined) {
+      deps.events.securityRejection(rule);
+      logSecurityRefusal(deps, rule, SECURITY_REFUSAL, { conn: connection, client: exchange.client, target: exchange.target, reason: decision.detail, traceId: exchange.traceId });
+    }
   }
   return immediateRouteResponse(decision, exchange.method);
 }
@@ -131,7 +134,9 @@ function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Excha
   }
   const { result } = outcome;
   if (result.cacheable !== undefined && job.kind === 'static') deps.cache.store(job, result.cacheable, performance.now());
-  if (result.securityRule !== undefined) deps.events.securityRejection(result.securityRule);
+  const refusal = result.response.refusal;
+  const rule = refusal === undefined ? undefined : securityRuleOf(refusal);
+  if (rule !== undefined) deps.events.securityRejection(rule);
   if (result.storedBytes !== undefined) deps.events.uploadStored(result.storedBytes);
   // Not stored, for the server's own reason (a folder it cannot write). Not a 507: the disk
   // guard weighs each upload's size, so a client could have large ones refused for free.
@@ -140,7 +145,7 @@ function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Excha
     const { level, message, oncePerSecond } = result.log;
     const fields = { conn: connection, client: exchange.client, target: exchange.target, worker: outcome.workerId, traceId: exchange.traceId, ...result.log.fields };
     // A security refusal names its rule, as one made on the main thread does.
-    if (result.securityRule !== undefined) logSecurityRefusal(deps, result.securityRule, result.log, fields);
+    if (rule !== undefined) logSecurityRefusal(deps, rule, result.log, fields);
     else if (oncePerSecond === undefined) deps.log[level](fields, message);
     else deps.conditionLogs.of(conditionOf(message, result.log.fields)).maybe((suppressed) => deps.log[level]({ ...fields, suppressed }, message));
   }

@@ -1,6 +1,6 @@
 // What the HTTP engine reports as it runs. The admin side turns these into metrics; the
 // engine itself knows nothing of Prometheus.
-import type { SecurityRule } from '../core/routes.js';
+import type { SecurityRule } from '../core/refusals.js';
 
 /**
  * `client_limit`: one client address holds MAX_CONNECTIONS_PER_CLIENT connections already.

@@ -25,9 +25,9 @@ export interface AwaitingBody {
 }
 
 /** A client at its part of the body memory (body-budget.ts): its own excess, like the upload rate. */
-const OVER_CLIENT_BODY_SHARE: ImmediateRoute = { kind: 'reject', status: 429, refusal: 'body_memory_share', reason: 'client holds its part of the request-body memory', rule: 'body_memory_share', headers: RETRY_IN_A_SECOND };
+const OVER_CLIENT_BODY_SHARE: ImmediateRoute = { kind: 'reject', refusal: 'body_memory_share', detail: 'client holds its part of the request-body memory', headers: RETRY_IN_A_SECOND };
 /** Every body together holds MAX_BODY_MEMORY_BYTES: the server is full, for now. */
-const BODY_MEMORY_FULL: ImmediateRoute = { kind: 'reject', status: 503, refusal: 'body_memory', reason: 'request-body memory full', headers: RETRY_IN_A_SECOND };
+const BODY_MEMORY_FULL: ImmediateRoute = { kind: 'reject', refusal: 'body_memory', detail: 'request-body memory full', headers: RETRY_IN_A_SECOND };
 
 /**
  * The exchange of the `index`th request on a connection. Through a trusted proxy the client

@@ -6,7 +6,7 @@
 import type { Refusal } from '../core/refusals.js';
 import type { BodyFraming, ParsedRequest, RequestHead } from '../core/request.js';
 import { headReadSoFar, NOTHING_READ, type ReadSoFar } from './read-so-far.js';
-import { checkTrailerField, parseChunkSize, parseHead, ParseFailure, type ParseErrorStatus } from './request-grammar.js';
+import { checkTrailerField, parseChunkSize, parseHead, ParseFailure } from './request-grammar.js';
 
 export type ParseEvent =
   /** Feed more bytes. */
@@ -15,8 +15,8 @@ export type ParseEvent =
   | { readonly type: 'head'; readonly head: RequestHead }
   /** A complete request. */
   | { readonly type: 'request'; readonly request: ParsedRequest }
-  /** The bytes cannot be served; the connection must answer with `status` and close. */
-  | { readonly type: 'error'; readonly status: ParseErrorStatus; readonly refusal: Refusal; readonly reason: string; readonly read: ReadSoFar };
+  /** The bytes cannot be served; the connection must answer with the refusal's status and close. */
+  | { readonly type: 'error'; readonly refusal: Refusal; readonly detail: string; readonly read: ReadSoFar };
 
 export interface ParserLimits {
   readonly maxRequestLineBytes: number;
@@ -138,7 +138,7 @@ export class RequestParser {
       this.state = 'failed';
       this.body = NO_BODY_BYTES;
       this.releaseInput();
-      return { type: 'error', status: error.status, refusal: error.refusal, reason: error.message, read };
+      return { type: 'error', refusal: error.refusal, detail: error.detail, read };
     }
   }
 
@@ -186,10 +186,10 @@ export class RequestParser {
       const lineEnd = bareLf ? end : end - 1;
       // Limits before the line ending: a long line gets the same answer whether or not its LF has arrived.
       this.checkHeadLimits(lineEnd - this.lineStart);
-      if (bareLf) throw new ParseFailure(400, 'bare_lf', 'line ending without CR (bare LF)');
+      if (bareLf) throw new ParseFailure('bare_lf', 'line ending without CR (bare LF)');
       this.scanned = end + 1;
       if (lineEnd === this.lineStart) {
-        if (this.lines.length === 0) throw new ParseFailure(400, 'missing_request_line', 'missing request line');
+        if (this.lines.length === 0) throw new ParseFailure('missing_request_line', 'missing request line');
         return this.finishHead(base + end + 1);
       }
       if (this.lines.length > 0) this.headerBytes += lineEnd - this.lineStart + 2;
@@ -205,9 +205,9 @@ export class RequestParser {
    */
   private checkHeadLimits(content: number): void {
     if (this.lines.length === 0) {
-      if (content > this.limits.maxRequestLineBytes) throw new ParseFailure(414, 'request_line_too_long', 'request line too long');
+      if (content > this.limits.maxRequestLineBytes) throw new ParseFailure('request_line_too_long', 'request line too long');
     } else if (content > 0 && this.headerBytes + content + 2 > this.limits.maxHeaderBytes) {
-      throw new ParseFailure(431, 'header_section_too_large', 'header section too large');
+      throw new ParseFailure('header_section_too_large', 'header section too large');
     }
   }
 
@@ -216,7 +216,7 @@ export class RequestParser {
     const { framing } = head;
     // With its head, so that the answer can be the request's own (its log line, CORS fields).
     if (framing.kind === 'length' && framing.length > this.limits.maxBodyBytes) {
-      throw new ParseFailure(413, 'body_too_large', `body of ${framing.length} bytes exceeds the limit of ${this.limits.maxBodyBytes}`, head);
+      throw new ParseFailure('body_too_large', `body of ${framing.length} bytes exceeds the limit of ${this.limits.maxBodyBytes}`, head);
     }
     this.offset = headEnd;
     this.scanned = 0;
@@ -269,7 +269,7 @@ export class RequestParser {
         case 'chunk-data-end':
           if (this.pendingBytes < 2) return this.needMore();
           if (this.buffer[this.offset] !== CR || this.buffer[this.offset + 1] !== LF) {
-            throw new ParseFailure(400, 'chunk_without_crlf', 'chunk data not followed by CRLF');
+            throw new ParseFailure('chunk_without_crlf', 'chunk data not followed by CRLF');
           }
           this.offset += 2;
           this.state = 'chunk-size';
@@ -313,7 +313,7 @@ export class RequestParser {
     if (line === null) return false;
     const size = parseChunkSize(line);
     if (this.bodyAnnounced + size > this.limits.maxBodyBytes) {
-      throw new ParseFailure(413, 'body_too_large', `chunked body exceeds the limit of ${this.limits.maxBodyBytes} bytes`);
+      throw new ParseFailure('body_too_large', `chunked body exceeds the limit of ${this.limits.maxBodyBytes} bytes`);
     }
     this.bodyAnnounced += size;
     this.chunkRemaining = size;
@@ -326,7 +326,7 @@ export class RequestParser {
     for (;;) {
       // Trailer lines spend what the head left of maxHeaderBytes, each with its CRLF.
       const room = Math.max(this.limits.maxHeaderBytes - this.headerBytes - 2, 0);
-      const line = this.readLine(room, 'header_section_too_large', 'header and trailer sections too large', 431);
+      const line = this.readLine(room, 'header_section_too_large', 'header and trailer sections too large');
       if (line === null) return false;
       if (line === '') return true;
       checkTrailerField(line);
@@ -335,20 +335,20 @@ export class RequestParser {
   }
 
   /** One CRLF-terminated line from the buffer, or null if it has not arrived yet. */
-  private readLine(maxLength: number, tooLongRefusal: Refusal, tooLong: string, tooLongStatus: ParseErrorStatus = 400): string | null {
+  private readLine(maxLength: number, tooLongRefusal: Refusal, tooLong: string): string | null {
     const lf = this.buffer.indexOf(LF, this.offset + this.scanned);
     if (lf === -1) {
-      if (this.pendingBytes > maxLength + 1) throw new ParseFailure(tooLongStatus, tooLongRefusal, tooLong);
+      if (this.pendingBytes > maxLength + 1) throw new ParseFailure(tooLongRefusal, tooLong);
       this.scanned = this.pendingBytes;
       return null;
     }
     this.scanned = 0;
     const bareLf = lf === this.offset || this.buffer[lf - 1] !== CR;
     // Length before the line ending, as for a line whose LF has not arrived yet.
-    if (lf - this.offset - (bareLf ? 0 : 1) > maxLength) throw new ParseFailure(tooLongStatus, tooLongRefusal, tooLong);
-    if (bareLf) throw new ParseFailure(400, 'bare_lf', 'line ending without CR (bare LF)');
+    if (lf - this.offset - (bareLf ? 0 : 1) > maxLength) throw new ParseFailure(tooLongRefusal, tooLong);
+    if (bareLf) throw new ParseFailure('bare_lf', 'line ending without CR (bare LF)');
     const line = this.buffer.toString('latin1', this.offset, lf - 1);
-    if (line.includes('\r')) throw new ParseFailure(400, 'bare_cr', 'bare CR');
+    if (line.includes('\r')) throw new ParseFailure('bare_cr', 'bare CR');
     this.offset = lf + 1;
     return line;
   }

@@ -1,11 +1,10 @@
 // The grammar of an HTTP/1.1 request (RFC 9110, RFC 9112), line by line: the request line,
 // field lines, the body's framing, keep-alive, Expect, a chunk's size line and trailers. Pure
 // functions of strings; a violation throws ParseFailure, which the parser (parser.ts, the
-// byte-level state machine) turns into an error event with its status and refusal.
+// byte-level state machine) turns into an error event with its refusal (whose status
+// refusals.ts gives).
 import type { Refusal } from '../core/refusals.js';
 import type { BodyFraming, HttpVersion, RequestHead } from '../core/request.js';
-
-export type ParseErrorStatus = 400 | 413 | 414 | 417 | 431 | 501 | 505;
 
 const NO_BODY: BodyFraming = { kind: 'none' };
 const CHUNKED: BodyFraming = { kind: 'chunked' };
@@ -77,11 +76,10 @@ export function trimOws(value: string): string {
  */
 export class ParseFailure {
   constructor(
-    readonly status: ParseErrorStatus,
-    /** What the client is told (refusals.ts). */
+    /** Why, and so the status and what the client is told (refusals.ts). */
     readonly refusal: Refusal,
-    /** What the log says, with the detail the client is not shown. */
-    readonly message: string,
+    /** What the log adds, with the detail the client is not shown. */
+    readonly detail: string,
     readonly head?: RequestHead,
   ) {}
 }
@@ -115,14 +113,14 @@ export function parseHead(text: string, lines: readonly number[]): RequestHead {
     const [name, value] = parseFieldLine(line);
     if (name === 'content-length') {
       // RFC 9110 §8.6 lets a recipient refuse a repeated Content-Length, even with one value; llhttp does.
-      if (contentLength !== null) throw new ParseFailure(400, 'duplicate_content_length', 'more than one Content-Length');
+      if (contentLength !== null) throw new ParseFailure('duplicate_content_length', 'more than one Content-Length');
       contentLength = parseContentLength(value);
       fields[name] = String(contentLength);
     } else if (name === 'host' && fields.host !== undefined) {
-      throw new ParseFailure(400, 'duplicate_host', 'more than one Host header');
+      throw new ParseFailure('duplicate_host', 'more than one Host header');
     } else if (name === 'transfer-encoding' && endsWithTab(line)) {
       // OWS may hold a tab (RFC 9110 §5.6.3), but llhttp refuses one after a transfer coding.
-      throw new ParseFailure(400, 'tab_after_transfer_encoding', 'tab after the Transfer-Encoding value');
+      throw new ParseFailure('tab_after_transfer_encoding', 'tab after the Transfer-Encoding value');
     } else {
       fields[name] = joinFieldValues(fields[name], value);
     }
@@ -136,8 +134,8 @@ export function parseChunkSize(line: string): number {
   const semicolon = line.indexOf(';');
   const sizeText = semicolon === -1 ? line : line.slice(0, semicolon);
   // chunk-size = 1*HEXDIG, nothing around it (the BWS before ";" is refused, as by llhttp).
-  if (!HEX.test(sizeText)) throw new ParseFailure(400, 'invalid_chunk_size', 'invalid chunk size');
-  if (semicolon !== -1 && !CHUNK_EXTENSIONS.test(line.slice(semicolon))) throw new ParseFailure(400, 'invalid_chunk_extension', 'invalid chunk extension');
+  if (!HEX.test(sizeText)) throw new ParseFailure('invalid_chunk_size', 'invalid chunk size');
+  if (semicolon !== -1 && !CHUNK_EXTENSIONS.test(line.slice(semicolon))) throw new ParseFailure('invalid_chunk_extension', 'invalid chunk extension');
   const digits = sizeText.replace(/^0+/, '');
   // More than 12 hex digits is far past any body limit and past exact float arithmetic.
   return digits.length > 12 ? Infinity : digits === '' ? 0 : parseInt(digits, 16);
@@ -146,7 +144,7 @@ export function parseChunkSize(line: string): number {
 /** A trailer field line: valid as a field, and not one that framing or routing depends on. */
 export function checkTrailerField(line: string): void {
   const [name] = parseFieldLine(line);
-  if (PROHIBITED_TRAILERS.has(name)) throw new ParseFailure(400, 'trailer_not_allowed', `${name} is not allowed in a trailer`);
+  if (PROHIBITED_TRAILERS.has(name)) throw new ParseFailure('trailer_not_allowed', `${name} is not allowed in a trailer`);
 }
 
 /** What a request line names, known even when the rest of its head is refused. */
@@ -171,23 +169,23 @@ function parseVersion(text: string): HttpVersion {
   if (text === 'HTTP/1.1') return '1.1';
   if (text === 'HTTP/1.0') return '1.0';
   const match = VERSION.exec(text);
-  if (match === null) throw new ParseFailure(400, 'malformed_version', 'malformed HTTP version');
+  if (match === null) throw new ParseFailure('malformed_version', 'malformed HTTP version');
   // A later minor version of HTTP/1 is read as the highest we implement (RFC 9110 §2.5).
   if (match[1] === '1') return '1.1';
-  throw new ParseFailure(505, 'version_not_supported', `HTTP/${match[1]}.${match[2]} is not supported`);
+  throw new ParseFailure('version_not_supported', `HTTP/${match[1]}.${match[2]} is not supported`);
 }
 
 /** The method and target of a request line, whatever its version. */
 export function parseMethodAndTarget(line: string): RequestLine {
-  if (line.includes('\r')) throw new ParseFailure(400, 'bare_cr', 'bare CR in request line');
+  if (line.includes('\r')) throw new ParseFailure('bare_cr', 'bare CR in request line');
   // Exactly two spaces. indexOf rather than split(' '): split is a slow call into the runtime.
   const space1 = line.indexOf(' ');
   const space2 = space1 === -1 ? -1 : line.indexOf(' ', space1 + 1);
-  if (space2 === -1 || line.indexOf(' ', space2 + 1) !== -1) throw new ParseFailure(400, 'malformed_request_line', 'malformed request line');
+  if (space2 === -1 || line.indexOf(' ', space2 + 1) !== -1) throw new ParseFailure('malformed_request_line', 'malformed request line');
   const method = line.slice(0, space1);
   const target = line.slice(space1 + 1, space2);
-  if (!isMethod(method)) throw new ParseFailure(400, 'invalid_method', 'invalid method token');
-  if (!isRequestTarget(method, target)) throw new ParseFailure(400, 'invalid_target', 'invalid request target');
+  if (!isMethod(method)) throw new ParseFailure('invalid_method', 'invalid method token');
+  if (!isRequestTarget(method, target)) throw new ParseFailure('invalid_target', 'invalid request target');
   return { method, target };
 }
 
@@ -199,21 +197,21 @@ function isRequestTarget(method: string, target: string): boolean {
 }
 
 function parseFieldLine(line: string): [name: string, value: string] {
-  if (isOws(line.charCodeAt(0))) throw new ParseFailure(400, 'obsolete_line_folding', 'obsolete line folding');
-  if (line.includes('\r')) throw new ParseFailure(400, 'bare_cr', 'bare CR in header');
+  if (isOws(line.charCodeAt(0))) throw new ParseFailure('obsolete_line_folding', 'obsolete line folding');
+  if (line.includes('\r')) throw new ParseFailure('bare_cr', 'bare CR in header');
   const colon = line.indexOf(':');
-  if (colon <= 0) throw new ParseFailure(400, 'header_without_colon', 'header line without a name and colon');
+  if (colon <= 0) throw new ParseFailure('header_without_colon', 'header line without a name and colon');
   const name = line.slice(0, colon);
   let key = COMMON_FIELD_NAMES.get(name);
   if (key === undefined) {
     if (!TOKEN.test(name)) {
-      if (isOws(name.charCodeAt(name.length - 1))) throw new ParseFailure(400, 'whitespace_before_colon', 'whitespace before colon');
-      throw new ParseFailure(400, 'invalid_header_name', 'invalid header name');
+      if (isOws(name.charCodeAt(name.length - 1))) throw new ParseFailure('whitespace_before_colon', 'whitespace before colon');
+      throw new ParseFailure('invalid_header_name', 'invalid header name');
     }
     key = name.toLowerCase();
   }
   const value = trimOws(line.slice(colon + 1));
-  if (INVALID_FIELD_VALUE.test(value)) throw new ParseFailure(400, 'invalid_header_value', `invalid byte in ${name} header`);
+  if (INVALID_FIELD_VALUE.test(value)) throw new ParseFailure('invalid_header_value', `invalid byte in ${name} header`);
   return [key, value];
 }
 
@@ -231,7 +229,7 @@ function listItems(value: string): string[] {
 
 /** RFC 9110 §8.6: `Content-Length = 1*DIGIT`. The list form `5, 5` is refused too, as llhttp does. */
 function parseContentLength(value: string): number {
-  if (!DECIMAL.test(value)) throw new ParseFailure(400, 'invalid_content_length', 'invalid Content-Length');
+  if (!DECIMAL.test(value)) throw new ParseFailure('invalid_content_length', 'invalid Content-Length');
   return Number(value);
 }
 
@@ -240,14 +238,14 @@ function parseFraming(fields: Record<string, string>, contentLength: number | nu
   if (transferEncoding === undefined) {
     return contentLength === null ? NO_BODY : { kind: 'length', length: contentLength };
   }
-  if (contentLength !== null) throw new ParseFailure(400, 'length_and_chunked', 'both Content-Length and Transfer-Encoding');
-  if (version === '1.0') throw new ParseFailure(400, 'transfer_encoding_in_http10', 'Transfer-Encoding in an HTTP/1.0 request');
+  if (contentLength !== null) throw new ParseFailure('length_and_chunked', 'both Content-Length and Transfer-Encoding');
+  if (version === '1.0') throw new ParseFailure('transfer_encoding_in_http10', 'Transfer-Encoding in an HTTP/1.0 request');
   // Without chunked last, the body's length cannot be known (RFC 9112 §6.3).
-  if (transferEncoding === '') throw new ParseFailure(400, 'empty_transfer_encoding', 'empty Transfer-Encoding');
+  if (transferEncoding === '') throw new ParseFailure('empty_transfer_encoding', 'empty Transfer-Encoding');
   const codings = listItems(transferEncoding.toLowerCase());
   if (codings.length === 1 && codings[0] === 'chunked') return CHUNKED;
-  if (codings.includes('chunked')) throw new ParseFailure(400, 'chunked_not_last', 'chunked must be the only and final transfer coding');
-  throw new ParseFailure(501, 'transfer_coding_not_implemented', `unsupported transfer coding "${transferEncoding}"`);
+  if (codings.includes('chunked')) throw new ParseFailure('chunked_not_last', 'chunked must be the only and final transfer coding');
+  throw new ParseFailure('transfer_coding_not_implemented', `unsupported transfer coding "${transferEncoding}"`);
 }
 
 function wantsKeepAlive(version: HttpVersion, connection: string | undefined): boolean {
@@ -262,6 +260,6 @@ function parseExpect(expect: string | undefined, framing: BodyFraming): boolean 
   // A list (RFC 9110 §10.1.1): `100-continue` repeated, or in two fields, is still the one we
   // meet; an empty one expects nothing.
   const expectations = listItems(expect).filter((item) => item !== '');
-  if (expectations.some((item) => item.toLowerCase() !== '100-continue')) throw new ParseFailure(417, 'expectation_unsupported', `unsupported expectation "${expect}"`);
+  if (expectations.some((item) => item.toLowerCase() !== '100-continue')) throw new ParseFailure('expectation_unsupported', `unsupported expectation "${expect}"`);
   return expectations.length > 0 && framing.kind !== 'none';
 }

@@ -9,7 +9,6 @@ import type { Refusal } from '../core/refusals.js';
 import type { ParsedRequest, RequestHead } from '../core/request.js';
 import { RequestParser, type ParserLimits } from './parser.js';
 import type { ReadSoFar } from './read-so-far.js';
-import type { ParseErrorStatus } from './request-grammar.js';
 
 export interface RequestEvents {
   /** Whether another request may be taken now. */
@@ -18,7 +17,7 @@ export interface RequestEvents {
   head(head: RequestHead): void;
   request(request: ParsedRequest): void;
   /** The bytes cannot be read as a request; nothing more is read. */
-  invalid(status: ParseErrorStatus, refusal: Refusal, reason: string, read: ReadSoFar): void;
+  invalid(refusal: Refusal, detail: string, read: ReadSoFar): void;
   /**
    * The client sent FIN and every complete request it sent before has been taken. When the
    * reader is `inRequest`, the bytes after them began a request that can never complete.
@@ -158,7 +157,7 @@ export class RequestReader {
       }
       if (event.type === 'error') {
         this.input = 'done';
-        return this.events.invalid(event.status, event.refusal, event.reason, event.read);
+        return this.events.invalid(event.refusal, event.detail, event.read);
       }
       if (event.type === 'head') {
         // The body is part of the same request: its deadline still counts from the head's first byte.

@@ -2,9 +2,8 @@
 // refusal (and the answer to `Expect: 100-continue`) never costs a worker or a body read.
 import type { RequestHead } from '../core/request.js';
 import type { HeaderList } from '../core/response.js';
-import { SERVER_ALLOW, STANDARD_METHODS, STATIC_ALLOW, UPLOAD_ALLOW, UPLOAD_PATH, type SecurityRule } from '../core/routes.js';
+import { SERVER_ALLOW, STANDARD_METHODS, STATIC_ALLOW, UPLOAD_ALLOW, UPLOAD_PATH } from '../core/routes.js';
 import type { Refusal } from '../core/refusals.js';
-import type { ErrorStatus } from '../core/status.js';
 import type { ConditionalHeaders, StaticJob } from '../core/job.js';
 import { checkHost } from '../security/host.js';
 import { checkRequestPath } from '../security/path.js';
@@ -20,12 +19,10 @@ export type Route =
   | { readonly kind: 'options'; readonly allow: string }
   | {
       readonly kind: 'reject';
-      readonly status: ErrorStatus;
-      /** What the client and the access log are told. */
+      /** Why: the status, what the client is told and the security rule, if any, follow (refusals.ts). */
       readonly refusal: Refusal;
-      /** What a security refusal's log line says, with the detail the client is not shown. */
-      readonly reason: string;
-      readonly rule?: SecurityRule;
+      /** What a security refusal's log line adds, with the detail the client is not shown. */
+      readonly detail: string;
       readonly headers?: HeaderList;
     };
 
@@ -70,14 +67,14 @@ function checkAuthority(head: RequestHead, allowedHosts: ReadonlySet<string>): T
   // The usual origin form ("/path") cannot match the pattern, so it is not even tried.
   const absolute = head.target.startsWith('/') ? null : ABSOLUTE_FORM.exec(head.target);
   if (absolute === null) {
-    return host.ok ? { ok: true, target: head.target } : { kind: 'reject', status: host.status, refusal: host.refusal, reason: host.reason, rule: host.rule };
+    return host.ok ? { ok: true, target: head.target } : { kind: 'reject', refusal: host.refusal, detail: host.detail };
   }
   const [, scheme, authority, rest] = absolute as unknown as [string, string, string, string];
   // The authority stands in for an allowed Host, not for a missing or malformed one (RFC 9112 §3.2).
-  if (host.ok === false && host.status === 400) return { kind: 'reject', status: 400, refusal: host.refusal, reason: host.reason, rule: host.rule };
-  if (scheme.toLowerCase() !== 'http') return { kind: 'reject', status: 400, refusal: 'scheme_not_served', reason: `scheme ${scheme} not served` };
+  if (host.ok === false && host.refusal !== 'host_not_allowed') return { kind: 'reject', refusal: host.refusal, detail: host.detail };
+  if (scheme.toLowerCase() !== 'http') return { kind: 'reject', refusal: 'scheme_not_served', detail: `scheme ${scheme} not served` };
   const byAuthority = checkHost(authority, allowedHosts);
-  if (!byAuthority.ok) return { kind: 'reject', status: byAuthority.status, refusal: byAuthority.refusal, reason: byAuthority.reason, rule: byAuthority.rule };
+  if (!byAuthority.ok) return { kind: 'reject', refusal: byAuthority.refusal, detail: byAuthority.detail };
   // An empty path is "/" (RFC 9110 §4.2.3), also before a query: `http://host?x` asks for `/?x`.
   return { ok: true, target: rest.startsWith('/') ? rest : `/${rest}` };
 }
@@ -95,7 +92,7 @@ function conditionsOf(headers: RequestHead['headers']): ConditionalHeaders {
 
 /** 405, with the methods the target does allow (RFC 9110 §15.5.6). */
 function notAllowed(method: string, allow: string): Route {
-  return { kind: 'reject', status: 405, refusal: 'method_not_allowed', reason: `method ${method} not allowed`, headers: [['Allow', allow]] };
+  return { kind: 'reject', refusal: 'method_not_allowed', detail: `method ${method} not allowed`, headers: [['Allow', allow]] };
 }
 
 /** A body in no content coding: an absent or empty `Content-Encoding`, or `identity`. */
@@ -110,15 +107,15 @@ function uploadRoute(head: RequestHead): Route {
   if (method === 'OPTIONS') return { kind: 'options', allow: UPLOAD_ALLOW };
   if (method !== 'POST') return notAllowed(method, UPLOAD_ALLOW);
   const contentType = headers['content-type'];
-  if (contentType === undefined || !isJsonMediaType(contentType)) return { kind: 'reject', status: 415, refusal: 'upload_not_json', reason: 'upload must be application/json' };
+  if (contentType === undefined || !isJsonMediaType(contentType)) return { kind: 'reject', refusal: 'upload_not_json', detail: 'upload must be application/json' };
   const charset = declaredCharset(contentType);
   // A charset parameter that names no charset leaves no well-formed application/json: answered as any other Content-Type that is not one.
-  if (charset === 'malformed') return { kind: 'reject', status: 415, refusal: 'upload_not_json', reason: 'upload Content-Type malformed: a charset that is not a token' };
-  if (charset === 'other') return { kind: 'reject', status: 415, refusal: 'upload_not_utf8', reason: 'upload charset must be UTF-8' };
+  if (charset === 'malformed') return { kind: 'reject', refusal: 'upload_not_json', detail: 'upload Content-Type malformed: a charset that is not a token' };
+  if (charset === 'other') return { kind: 'reject', refusal: 'upload_not_utf8', detail: 'upload charset must be UTF-8' };
   // A coded body would be stored as its coded bytes. The answer says what is taken (RFC 9110 §15.5.16).
-  if (!isIdentityCoded(headers['content-encoding'])) return { kind: 'reject', status: 415, refusal: 'upload_content_coded', reason: 'upload must not be content-coded', headers: [['Accept-Encoding', 'identity']] };
+  if (!isIdentityCoded(headers['content-encoding'])) return { kind: 'reject', refusal: 'upload_content_coded', detail: 'upload must not be content-coded', headers: [['Accept-Encoding', 'identity']] };
   // Without either framing there is no body (RFC 9112 §6.3); a client that meant one forgot to say how long it is.
-  if (head.framing.kind === 'none') return { kind: 'reject', status: 411, refusal: 'upload_length_required', reason: 'upload needs Content-Length or Transfer-Encoding: chunked' };
+  if (head.framing.kind === 'none') return { kind: 'reject', refusal: 'upload_length_required', detail: 'upload needs Content-Length or Transfer-Encoding: chunked' };
   return { kind: 'upload' };
 }
 
@@ -129,10 +126,10 @@ export function route(head: RequestHead, allowedHosts: ReadonlySet<string>): Rou
   const method = head.method;
   if (method === 'OPTIONS' && authority.target === '*') return { kind: 'options', allow: SERVER_ALLOW };
   const served = method === 'GET' || method === 'HEAD' || method === 'POST' || method === 'OPTIONS';
-  if (!served && !STANDARD_METHODS.has(method)) return { kind: 'reject', status: 501, refusal: 'method_not_implemented', reason: `method ${method} not implemented` };
+  if (!served && !STANDARD_METHODS.has(method)) return { kind: 'reject', refusal: 'method_not_implemented', detail: `method ${method} not implemented` };
   if (method === 'CONNECT') return notAllowed(method, SERVER_ALLOW);
   const path = checkRequestPath(authority.target);
-  if (!path.ok) return { kind: 'reject', status: path.status, refusal: path.refusal, reason: path.reason, rule: path.rule };
+  if (!path.ok) return { kind: 'reject', refusal: path.refusal, detail: path.detail };
   if (path.path === UPLOAD_PATH) return uploadRoute(head);
   if (!served) return notAllowed(method, STATIC_ALLOW);
   if (method === 'OPTIONS') return { kind: 'options', allow: STATIC_ALLOW };

@@ -17,17 +17,17 @@ type UploadRefusal = Extract<Route, { kind: 'reject' }>;
 export function gateUpload(head: RequestHead, client: string, access: AccessPolicy): UploadRefusal | null {
   if (access.uploadTokens !== null) {
     const check = checkBearer(head.headers.authorization, access.uploadTokens.tokens);
-    if (!check.ok) return { kind: 'reject', status: check.status, refusal: check.reason, reason: check.reason, rule: 'unauthorized', headers: check.headers };
+    if (!check.ok) return { kind: 'reject', refusal: check.refusal, detail: check.detail, headers: check.headers };
   }
   const admission = access.limits.takeUpload(client);
-  if (!admission.ok) return { kind: 'reject', status: 429, refusal: 'upload_rate', reason: 'upload rate exceeded', rule: 'upload_rate', headers: [['Retry-After', String(admission.retryAfterSeconds)]] };
+  if (!admission.ok) return { kind: 'reject', refusal: 'upload_rate', detail: 'upload rate exceeded', headers: [['Retry-After', String(admission.retryAfterSeconds)]] };
   // Each upload makes a new document: /upload itself has no current representation, so any
   // If-Match is false and the method must not run (RFC 9110 §13.1.1). Evaluated last, as
   // preconditions are when the answer without them would be a 2xx (§13.2.1).
   // Nothing is stored, so nothing is spent either.
   if (head.headers['if-match'] !== undefined) {
     access.limits.returnUpload(client);
-    return { kind: 'reject', status: 412, refusal: 'upload_if_match', reason: 'If-Match on /upload, which has no current representation' };
+    return { kind: 'reject', refusal: 'upload_if_match', detail: 'If-Match on /upload, which has no current representation' };
   }
   return null;
 }

@@ -2,6 +2,7 @@
 // a set of accepted tokens, and the refusal a request without a good one gets.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { inspect } from 'node:util';
+import type { Refused } from '../core/refusals.js';
 import type { HeaderList } from '../core/response.js';
 
 /** RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
@@ -73,9 +74,8 @@ export class TokenSet {
 }
 
 
-export type BearerCheck =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly status: 400 | 401; readonly reason: 'missing_token' | 'malformed_token' | 'invalid_token'; readonly headers: HeaderList };
+/** A refusal with the challenge (`WWW-Authenticate`) its answer carries. */
+export type BearerCheck = { readonly ok: true } | (Refused<'missing_token' | 'malformed_token' | 'invalid_token'> & { readonly headers: HeaderList });
 
 /**
  * RFC 6750 §3: no credentials get a bare challenge (no error code); a malformed header is an
@@ -83,12 +83,8 @@ export type BearerCheck =
  */
 export function checkBearer(authorization: string | undefined, tokens: TokenSet): BearerCheck {
   const credentials = bearerCredentials(authorization);
-  if (credentials.kind === 'none') return refuse(401, 'missing_token', `Bearer realm="${REALM}"`);
-  if (credentials.kind === 'malformed') return refuse(400, 'malformed_token', `Bearer realm="${REALM}", error="invalid_request"`);
-  if (!tokens.has(credentials.token)) return refuse(401, 'invalid_token', `Bearer realm="${REALM}", error="invalid_token"`);
+  if (credentials.kind === 'none') return { ok: false, refusal: 'missing_token', detail: 'missing_token', headers: [['WWW-Authenticate', `Bearer realm="${REALM}"`]] };
+  if (credentials.kind === 'malformed') return { ok: false, refusal: 'malformed_token', detail: 'malformed_token', headers: [['WWW-Authenticate', `Bearer realm="${REALM}", error="invalid_request"`]] };
+  if (!tokens.has(credentials.token)) return { ok: false, refusal: 'invalid_token', detail: 'invalid_token', headers: [['WWW-Authenticate', `Bearer realm="${REALM}", error="invalid_token"`]] };
   return { ok: true };
-}
-
-function refuse(status: 400 | 401, reason: 'missing_token' | 'malformed_token' | 'invalid_token', challenge: string): BearerCheck {
-  return { ok: false, status, reason, headers: [['WWW-Authenticate', challenge]] };
 }

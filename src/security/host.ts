@@ -1,8 +1,8 @@
 // Host header rules, pure: a request must name one of the hosts this server answers for.
 import { ipv6UrlText } from './address.js';
-import type { SecurityRefusal } from './path.js';
+import type { Refused } from '../core/refusals.js';
 
-export type HostCheck = { readonly ok: true } | SecurityRefusal;
+export type HostCheck = { readonly ok: true } | Refused<'missing_host' | 'invalid_host' | 'host_not_allowed'>;
 
 /** The default port of the `http` scheme, meant by a Host without a port (RFC 9110 §7.2). */
 const DEFAULT_PORT = '80';
@@ -45,12 +45,12 @@ function ipv6Literal(bracketed: string): string | null {
 
 /** `allowed` holds values in the form normalizeHost gives. */
 export function checkHost(host: string | undefined, allowed: ReadonlySet<string>): HostCheck {
-  if (host === undefined || host === '') return { ok: false, status: 400, rule: 'missing_host', refusal: 'missing_host', reason: 'missing Host header' };
+  if (host === undefined || host === '') return { ok: false, refusal: 'missing_host', detail: 'missing Host header' };
   // Most clients send the canonical form already: only a value that is not in the set needs it.
   if (allowed.has(host)) return { ok: true };
   const normalized = normalizeHost(host);
   // RFC 9112 §3.2: a Host whose value is not a host and optional port is a bad request.
-  if (normalized === null) return { ok: false, status: 400, rule: 'invalid_host', refusal: 'invalid_host', reason: `Host "${host}" is not a host and port` };
-  if (!allowed.has(normalized)) return { ok: false, status: 403, rule: 'host_not_allowed', refusal: 'host_not_allowed', reason: `Host "${host}" not allowed` };
+  if (normalized === null) return { ok: false, refusal: 'invalid_host', detail: `Host "${host}" is not a host and port` };
+  if (!allowed.has(normalized)) return { ok: false, refusal: 'host_not_allowed', detail: `Host "${host}" not allowed` };
   return { ok: true };
 }

@@ -1,22 +1,11 @@
 // Path rules, pure: what a target may name before the file system is touched, and where a
 // real path the worker resolved lies against its root.
 import { sep } from 'node:path';
-import type { Refusal } from '../core/refusals.js';
-import type { SecurityRule } from '../core/routes.js';
+import type { Refused } from '../core/refusals.js';
 
-export interface SecurityRefusal {
-  readonly ok: false;
-  readonly status: 400 | 403;
-  readonly rule: SecurityRule;
-  /** What the client is told (refusals.ts). */
-  readonly refusal: Refusal;
-  /** What the log says, with the detail the client is not shown. */
-  readonly reason: string;
-}
+export type PathCheck = { readonly ok: true; readonly path: string } | Refused;
 
-export type PathCheck = { readonly ok: true; readonly path: string } | SecurityRefusal;
-
-const refuse = (status: 400 | 403, rule: SecurityRule, refusal: Refusal, reason: string): SecurityRefusal => ({ ok: false, status, rule, refusal, reason });
+const refuse = (refusal: Refused['refusal'], detail: string): Refused => ({ ok: false, refusal, detail });
 
 /**
  * Decodes the path part of an origin-form target once and refuses anything that could
@@ -25,23 +14,23 @@ const refuse = (status: 400 | 403, rule: SecurityRule, refusal: Refusal, reason:
 export function checkRequestPath(target: string): PathCheck {
   const queryAt = target.indexOf('?');
   const rawPath = queryAt === -1 ? target : target.slice(0, queryAt);
-  if (!rawPath.startsWith('/')) return refuse(400, 'bad_path', 'path_not_absolute', 'target is not an absolute path');
-  if (rawPath.startsWith('//')) return refuse(403, 'traversal', 'double_slash', 'path starts with //');
+  if (!rawPath.startsWith('/')) return refuse('path_not_absolute', 'target is not an absolute path');
+  if (rawPath.startsWith('//')) return refuse('double_slash', 'path starts with //');
   let path = rawPath;
   try {
     if (rawPath.includes('%')) path = decodeURIComponent(rawPath);
   } catch {
-    return refuse(400, 'bad_path', 'bad_percent_encoding', 'invalid percent-encoding');
+    return refuse('bad_percent_encoding', 'invalid percent-encoding');
   }
-  if (path.includes('\0')) return refuse(400, 'bad_path', 'nul_in_path', 'NUL byte in path');
-  if (/[\x01-\x1f\x7f]/.test(path)) return refuse(400, 'bad_path', 'control_in_path', 'control character in path');
-  if (path.includes('\\')) return refuse(403, 'traversal', 'backslash_in_path', 'backslash in path');
-  if (path.startsWith('//')) return refuse(403, 'traversal', 'double_slash', 'path starts with //');
+  if (path.includes('\0')) return refuse('nul_in_path', 'NUL byte in path');
+  if (/[\x01-\x1f\x7f]/.test(path)) return refuse('control_in_path', 'control character in path');
+  if (path.includes('\\')) return refuse('backslash_in_path', 'backslash in path');
+  if (path.startsWith('//')) return refuse('double_slash', 'path starts with //');
   // Every segment follows a "/", so without "/." no segment starts with a dot.
   if (!path.includes('/.')) return { ok: true, path };
   for (const segment of path.split('/')) {
-    if (segment === '.' || segment === '..') return refuse(403, 'traversal', 'dot_segment', 'dot segment in path');
-    if (segment.startsWith('.')) return refuse(403, 'hidden_file', 'hidden_file', 'hidden file');
+    if (segment === '.' || segment === '..') return refuse('dot_segment', 'dot segment in path');
+    if (segment.startsWith('.')) return refuse('hidden_file', 'hidden file');
   }
   return { ok: true, path };
 }

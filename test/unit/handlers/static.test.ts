@@ -240,7 +240,7 @@ test('a document root removed while serving answers 404, not a security refusal 
   for (const path of ['/', '/index.html', '/uploads/', '/uploads/a.json']) {
     const result = serveStatic({ kind: 'static', method: 'GET', path, conditions: {}, acceptEncoding: undefined, query: '', held: undefined }, context, UNWATCHED);
     assert.equal(result.response.status, 404, path);
-    assert.equal(result.securityRule, undefined, path);
+    assert.equal(result.response.refusal, undefined, path);
   }
 });
 
@@ -323,7 +323,7 @@ test("the file system's root as the document root: files below it are served, hi
   const context: StaticContext = { resourcesRoot: '/', uploadsRoot: join(below, 'uploads'), contentTable: contentTable({ inlineTypes: ['application/json'], downloadTypes: ['text/plain'] }), smallFileBytes: 64 * 1024, cacheControl: 'no-cache' };
   const answer = (path: string): JobResult => serveStatic({ kind: 'static', method: 'GET', path, conditions: {}, acceptEncoding: undefined, query: '', held: undefined }, context, UNWATCHED);
   assert.equal(answer(`${below}/page.txt`).response.status, 200);
-  for (const name of ['.env.txt', 'leak.txt', 'shown/missing.txt']) assert.equal(answer(`${below}/${name}`).securityRule, 'hidden_file', name);
+  for (const name of ['.env.txt', 'leak.txt', 'shown/missing.txt']) assert.equal(answer(`${below}/${name}`).response.refusal, 'hidden_file', name);
   assert.equal(answer(`${below}/missing.txt`).response.status, 404);
   const upload = answer(`${below}/uploads/stored.json`);
   assert.equal(upload.response.status, 200);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import type { Job, JobResult, Representation, StaticJob } from '../../../src/core/job.js';
-import { jsonResponse, type Response } from '../../../src/core/response.js';
+import { jsonResponse, refusalResponse, type Response } from '../../../src/core/response.js';
 import { BodyBudget, type BodyShare, type BodyTake } from '../../../src/http/body-budget.js';
 import { completed, dispatch, immediateResponse, type DispatchDeps, type Responder } from '../../../src/http/dispatch.js';
 import type { ServerEvents } from '../../../src/http/events.js';
@@ -110,8 +110,9 @@ describe('dispatch', () => {
     const { deps, submitted, events, logged, responder } = setUp({ acceptsJobs: true });
     const exchange = exchangeFor('GET', '/%2e%2e/secret');
     dispatch(deps, responder, exchange, { ...pageJob(), path: '/../secret' }, null);
-    const refusal = jsonResponse(403, {});
-    submitted[0]!.done({ ok: true, workerId: 2, result: { response: refusal, securityRule: 'outside_root', log: { level: 'warn', message: 'outside the root' } } });
+    const refusal = refusalResponse('outside_root', 'GET');
+    submitted[0]!.done({ ok: true, workerId: 2, result: { response: refusal, log: { level: 'warn', message: 'outside the root' } } });
+    // The security rule is the catalogue's for the refusal: the worker does not name it.
     assert.deepEqual(events, ['security outside_root']);
     const line = logged.find((entry) => entry.msg === 'outside the root');
     assert.equal(line?.client, '192.0.2.1');
@@ -220,7 +221,7 @@ describe("an upload refused for the server's reasons", () => {
 describe('immediateResponse and completed', () => {
   test('a security refusal is counted and logged; OPTIONS is not', () => {
     const { deps, events, logged } = setUp({ acceptsJobs: true });
-    const refused = immediateResponse(deps, 7, exchangeFor('GET', '/../x'), { kind: 'reject', status: 403, refusal: 'dot_segment', reason: 'traversal', rule: 'traversal' });
+    const refused = immediateResponse(deps, 7, exchangeFor('GET', '/../x'), { kind: 'reject', refusal: 'dot_segment', detail: 'dot segment in path' });
     assert.equal(refused.status, 403);
     const options = immediateResponse(deps, 7, exchangeFor('OPTIONS', '*'), { kind: 'options', allow: 'GET, HEAD, OPTIONS' });
     assert.equal(options.status, 204);
@@ -231,8 +232,8 @@ describe('immediateResponse and completed', () => {
   test('security refusals are logged at most once a second for each rule, each counted', () => {
     const { deps, events, logged } = setUp({ acceptsJobs: true });
     // A client pipelining refused requests: every one is counted, not every one is a log line.
-    for (let i = 0; i < 50; i++) immediateResponse(deps, 7, exchangeFor('GET', '/../x'), { kind: 'reject', status: 403, refusal: 'dot_segment', reason: 'traversal', rule: 'traversal' });
-    immediateResponse(deps, 7, exchangeFor('GET', '/.env'), { kind: 'reject', status: 403, refusal: 'hidden_file', reason: 'hidden', rule: 'hidden_file' });
+    for (let i = 0; i < 50; i++) immediateResponse(deps, 7, exchangeFor('GET', '/../x'), { kind: 'reject', refusal: 'dot_segment', detail: 'dot segment in path' });
+    immediateResponse(deps, 7, exchangeFor('GET', '/.env'), { kind: 'reject', refusal: 'hidden_file', detail: 'hidden file' });
     assert.equal(events.length, 51);
     const lines = logged.filter((entry) => entry.msg === 'security refusal');
     assert.deepEqual(lines.map((line) => line.rule), ['traversal', 'hidden_file'], 'the first of each rule at once');

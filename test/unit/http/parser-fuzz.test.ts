@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { refusalStatus } from '../../../src/core/refusals.js';
 import type { ParsedRequest, RequestHead } from '../../../src/core/request.js';
 import { RequestParser, type ParseEvent, type ParserLimits } from '../../../src/http/parser.js';
 
@@ -45,7 +46,7 @@ function observe(event: Exclude<ParseEvent, { type: 'need-more' }>): Observed {
     case 'request':
       return { type: 'request', head: plainHead(event.request), body: event.request.body === null ? null : Buffer.from(event.request.body).toString('hex') };
     case 'error':
-      return { type: 'error', status: event.status };
+      return { type: 'error', status: refusalStatus(event.refusal) };
   }
 }
 
@@ -74,8 +75,8 @@ function run(chunks: readonly Buffer[], limits: ParserLimits): Run {
       events.push(observe(event));
       if (event.type === 'request') requests.push(event.request);
       if (event.type === 'error') {
-        assert.ok(ERROR_STATUSES.has(event.status), `error status ${event.status}`);
-        assert.ok(event.reason.length > 0, 'an error has a reason');
+        assert.ok(ERROR_STATUSES.has(refusalStatus(event.refusal)), `error status ${refusalStatus(event.refusal)}`);
+        assert.ok(event.detail.length > 0, 'an error has a detail');
         // A failed parser is finished: nothing more comes out, whatever is fed.
         parser.feed(Buffer.from('GET / HTTP/1.1\r\n\r\n'));
         assert.deepEqual(parser.next(), { type: 'need-more' });

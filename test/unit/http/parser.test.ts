@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Refusal } from '../../../src/core/refusals.js';
+import { refusalStatus, type Refusal } from '../../../src/core/refusals.js';
 import type { ParsedRequest } from '../../../src/core/request.js';
 import { RequestParser, type ParseEvent, type ParserLimits } from '../../../src/http/parser.js';
 import { NOTHING_READ, type ReadSoFar } from '../../../src/http/read-so-far.js';
@@ -51,12 +51,12 @@ function parseOne(text: string, limits: ParserLimits = LIMITS): ParsedRequest {
 }
 
 /** The error `text` ends in; fails if the parser accepted it or served a request from it. */
-function errorOf(text: string | Buffer, limits: ParserLimits = LIMITS): { status: number; refusal: Refusal; reason: string } {
+function errorOf(text: string | Buffer, limits: ParserLimits = LIMITS): { status: number; refusal: Refusal; detail: string } {
   const events = parse(text, limits);
   const last = events.at(-1);
   assert.ok(last?.type === 'error', `expected an error, got ${JSON.stringify(events.map((event) => event.type))}`);
   assert.equal(requestsOf(events).length, 0, 'no request may be served from malformed bytes');
-  return { status: last.status, refusal: last.refusal, reason: last.reason };
+  return { status: refusalStatus(last.refusal), refusal: last.refusal, detail: last.detail };
 }
 
 const plain = (headers: Readonly<Record<string, string>>): Record<string, string> => ({ ...headers });
@@ -164,7 +164,7 @@ describe('request line', () => {
   test('an over-long request line gets 414 before its end arrives', () => {
     const events = parse(`GET /${'a'.repeat(LIMITS.maxRequestLineBytes)}`);
     assert.deepEqual(
-      events.map((event) => event.type === 'error' && event.status),
+      events.map((event) => event.type === 'error' && refusalStatus(event.refusal)),
       [414],
     );
   });
@@ -226,7 +226,7 @@ describe('header fields', () => {
   test('an endless header line gets 431 before its end arrives', () => {
     const events = parse(`GET / HTTP/1.1\r\nX-Long: ${'v'.repeat(LIMITS.maxHeaderBytes)}`);
     assert.deepEqual(
-      events.map((event) => event.type === 'error' && event.status),
+      events.map((event) => event.type === 'error' && refusalStatus(event.refusal)),
       [431],
     );
   });
@@ -364,7 +364,7 @@ describe('bodies', () => {
     const events: ParseEvent[] = [];
     feedEvents(parser, bytes(`POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${SMALL.maxBodyBytes + 1}\r\n\r\n`), events);
     assert.deepEqual(
-      events.map((event) => event.type === 'error' && event.status),
+      events.map((event) => event.type === 'error' && refusalStatus(event.refusal)),
       [413],
     );
     // The head comes with the error, so that the answer can be the request's own.
@@ -418,7 +418,7 @@ describe('bodies', () => {
     const events: ParseEvent[] = [];
     feedEvents(parser, bytes('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n9\r\n'), events);
     assert.deepEqual(
-      events.map((event) => (event.type === 'error' ? event.status : event.type)),
+      events.map((event) => (event.type === 'error' ? refusalStatus(event.refusal) : event.type)),
       ['head', 413],
     );
     const pending = parser.pendingBytes;
@@ -431,7 +431,7 @@ describe('bodies', () => {
     for (const size of ['100001', 'ffffffffffff', 'ffffffffffffffffffffffffffffffff', '1' + '0'.repeat(40)]) {
       const events = parse(`POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${size}\r\n`);
       assert.deepEqual(
-        events.map((event) => (event.type === 'error' ? event.status : event.type)),
+        events.map((event) => (event.type === 'error' ? refusalStatus(event.refusal) : event.type)),
         ['head', 413],
         size,
       );
@@ -554,14 +554,14 @@ describe('request smuggling and malformed framing', () => {
       const events = parse(input);
       const last = events.at(-1);
       assert.ok(last?.type === 'error', `expected an error, got ${JSON.stringify(events.map((event) => event.type))}`);
-      assert.equal(last.status, status, last.reason);
+      assert.equal(refusalStatus(last.refusal), status, last.detail);
     });
   }
 
   test('garbage after a valid request: the valid one is served first', () => {
     const events = parse(MALFORMED.find(([name]) => name === 'garbage after a valid request')![1]);
     assert.deepEqual(
-      events.map((event) => (event.type === 'error' ? event.status : event.type)),
+      events.map((event) => (event.type === 'error' ? refusalStatus(event.refusal) : event.type)),
       ['request', 400],
     );
   });
@@ -723,7 +723,7 @@ describe('every split point gives the same result', () => {
     test(`${name}: ${status}`, () => {
       const events = assertSplitInvariant(bytes(input), SMALL);
       const last = events.at(-1);
-      assert.ok(last?.type === 'error' && last.status === status, JSON.stringify(last));
+      assert.ok(last?.type === 'error' && refusalStatus(last.refusal) === status, JSON.stringify(last));
     });
   }
 
@@ -731,7 +731,7 @@ describe('every split point gives the same result', () => {
     test(`malformed: ${name}`, () => {
       const events = assertSplitInvariant(bytes(input), LIMITS);
       const last = events.at(-1);
-      assert.ok(last?.type === 'error' && last.status === status);
+      assert.ok(last?.type === 'error' && refusalStatus(last.refusal) === status);
     });
   }
 });
@@ -752,7 +752,7 @@ describe('an error names its refusal', () => {
   for (const [input, status, refusal] of cases) {
     test(refusal, () => {
       const error = errorOf(input);
-      assert.deepEqual([error.status, error.refusal], [status, refusal], error.reason);
+      assert.deepEqual([error.status, error.refusal], [status, refusal], error.detail);
     });
   }
 });

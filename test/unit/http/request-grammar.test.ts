@@ -2,6 +2,7 @@
 // byte-level parser, split at every boundary.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { refusalStatus } from '../../../src/core/refusals.js';
 import { checkTrailerField, parseChunkSize, parseHead, ParseFailure } from '../../../src/http/request-grammar.js';
 
 /** The line boundaries the parser would record for `text`: start and end of each line, CRLF excluded. */
@@ -20,7 +21,7 @@ function head(text: string) {
 }
 
 function failsWith(status: number, run: () => unknown): void {
-  assert.throws(run, (error: unknown) => error instanceof ParseFailure && error.status === status);
+  assert.throws(run, (error: unknown) => error instanceof ParseFailure && refusalStatus(error.refusal) === status);
 }
 
 describe('parseHead', () => {

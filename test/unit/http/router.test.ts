@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { RequestHead } from '../../../src/core/request.js';
+import { refusalStatus, securityRuleOf } from '../../../src/core/refusals.js';
 import { SERVER_ALLOW, STATIC_ALLOW, UPLOAD_ALLOW } from '../../../src/core/routes.js';
 import { declaredCharset, isJsonMediaType, route, type Route } from '../../../src/http/router.js';
 
@@ -41,36 +42,36 @@ describe('routing', () => {
   test('other standard methods get 405 with Allow listing what the target allows (RFC 9110 §15.5.6)', () => {
     for (const method of ['PUT', 'DELETE', 'PATCH', 'TRACE']) {
       const file = route(head(method, '/index.html'), ALLOWED);
-      assert.deepEqual(file.kind === 'reject' && [file.status, file.headers], [405, [['Allow', STATIC_ALLOW]]], method);
+      assert.deepEqual(file.kind === 'reject' && [refusalStatus(file.refusal), file.headers], [405, [['Allow', STATIC_ALLOW]]], method);
     }
     // No file is served at the upload path: GET and HEAD there are not allowed either.
     for (const method of ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'TRACE']) {
       const upload = route(head(method, '/upload'), ALLOWED);
-      assert.deepEqual(upload.kind === 'reject' && [upload.status, upload.headers], [405, [['Allow', UPLOAD_ALLOW]]], method);
+      assert.deepEqual(upload.kind === 'reject' && [refusalStatus(upload.refusal), upload.headers], [405, [['Allow', UPLOAD_ALLOW]]], method);
     }
     // CONNECT names a host, not one of our targets: what the server allows.
     const connect = route(head('CONNECT', 'localhost:8080'), ALLOWED);
-    assert.deepEqual(connect.kind === 'reject' && [connect.status, connect.headers], [405, [['Allow', SERVER_ALLOW]]]);
+    assert.deepEqual(connect.kind === 'reject' && [refusalStatus(connect.refusal), connect.headers], [405, [['Allow', SERVER_ALLOW]]]);
     assert.equal(SERVER_ALLOW, 'GET, HEAD, POST, OPTIONS');
   });
 
   test('a method that is not a standard one is not implemented: 501 (RFC 9110 §9.1)', () => {
     for (const method of ['get', 'PROPFIND', 'M-SEARCH', 'BREW']) {
       const decision = route(head(method, '/index.html'), ALLOWED);
-      assert.deepEqual(decision.kind === 'reject' && [decision.status, decision.headers], [501, undefined], method);
+      assert.deepEqual(decision.kind === 'reject' && [refusalStatus(decision.refusal), decision.headers], [501, undefined], method);
     }
   });
 
   test('a bad target is refused as such before any 405', () => {
     const traversal = route(head('DELETE', '/../etc/passwd'), ALLOWED);
-    assert.deepEqual(traversal.kind === 'reject' && traversal.status, 403);
+    assert.deepEqual(traversal.kind === 'reject' && refusalStatus(traversal.refusal), 403);
   });
 
   test('an upload in a content coding is 415 with Accept-Encoding: identity (RFC 9110 §15.5.16)', () => {
     const json = { 'content-type': 'application/json' };
     for (const coding of ['gzip', 'br', 'gzip, identity', 'x-custom']) {
       const refused = route(head('POST', '/upload', { ...json, 'content-encoding': coding }), ALLOWED);
-      assert.deepEqual(refused.kind === 'reject' && [refused.status, refused.headers], [415, [['Accept-Encoding', 'identity']]], coding);
+      assert.deepEqual(refused.kind === 'reject' && [refusalStatus(refused.refusal), refused.headers], [415, [['Accept-Encoding', 'identity']]], coding);
     }
     for (const coding of ['identity', 'IDENTITY', ' ', '']) assert.deepEqual(route(head('POST', '/upload', { ...json, 'content-encoding': coding }), ALLOWED), { kind: 'upload' }, coding);
   });
@@ -78,7 +79,7 @@ describe('routing', () => {
   test('an upload without Content-Length or chunked framing is 411: it has no body to store', () => {
     const unframed = { ...head('POST', '/upload', { 'content-type': 'application/json' }), framing: { kind: 'none' } } as const;
     const refused = route(unframed, ALLOWED);
-    assert.deepEqual(refused.kind === 'reject' && refused.status, 411);
+    assert.deepEqual(refused.kind === 'reject' && refusalStatus(refused.refusal), 411);
     const chunked = { ...unframed, framing: { kind: 'chunked' } } as const;
     assert.deepEqual(route(chunked, ALLOWED), { kind: 'upload' });
   });
@@ -88,7 +89,7 @@ describe('routing', () => {
     assert.deepEqual(route(head('OPTIONS', '/index.html'), ALLOWED), { kind: 'options', allow: STATIC_ALLOW });
     assert.deepEqual(route(head('OPTIONS', '/upload'), ALLOWED), { kind: 'options', allow: UPLOAD_ALLOW });
     const star = route(head('GET', '*'), ALLOWED);
-    assert.equal(star.kind === 'reject' && star.status, 400);
+    assert.equal(star.kind === 'reject' && refusalStatus(star.refusal), 400);
   });
 
   test('the absolute form is served when its authority is an allowed host', () => {
@@ -99,16 +100,16 @@ describe('routing', () => {
     // The authority replaces the Host header, which may then name anything.
     assert.deepEqual(route(head('GET', 'http://localhost:8080/', { host: 'other' }), ALLOWED), plain('GET', '/'));
     const evil = route(head('GET', 'http://evil.com/about.html'), ALLOWED);
-    assert.deepEqual(evil.kind === 'reject' && [evil.status, evil.rule], [403, 'host_not_allowed']);
+    assert.deepEqual(evil.kind === 'reject' && [refusalStatus(evil.refusal), securityRuleOf(evil.refusal)], [403, 'host_not_allowed']);
     const https = route(head('GET', 'https://localhost:8080/'), ALLOWED);
-    assert.equal(https.kind === 'reject' && https.status, 400);
+    assert.equal(https.kind === 'reject' && refusalStatus(https.refusal), 400);
     const noHost = route({ ...head('GET', 'http://localhost:8080/'), headers: {} }, ALLOWED);
-    assert.equal(noHost.kind === 'reject' && noHost.status, 400);
+    assert.equal(noHost.kind === 'reject' && refusalStatus(noHost.refusal), 400);
     // A malformed Host is a bad request even here, as is an authority with userinfo.
     const badHost = route(head('GET', 'http://localhost:8080/', { host: 'a b' }), ALLOWED);
-    assert.deepEqual(badHost.kind === 'reject' && [badHost.status, badHost.rule], [400, 'invalid_host']);
+    assert.deepEqual(badHost.kind === 'reject' && [refusalStatus(badHost.refusal), securityRuleOf(badHost.refusal)], [400, 'invalid_host']);
     const userinfo = route(head('GET', 'http://user@localhost:8080/'), ALLOWED);
-    assert.deepEqual(userinfo.kind === 'reject' && [userinfo.status, userinfo.rule], [400, 'invalid_host']);
+    assert.deepEqual(userinfo.kind === 'reject' && [refusalStatus(userinfo.refusal), securityRuleOf(userinfo.refusal)], [400, 'invalid_host']);
   });
 
   test('conditional, range and encoding headers travel with a static route', () => {
@@ -136,14 +137,14 @@ describe('routing', () => {
     for (const contentType of [undefined, '', 'text/plain', 'text/json', 'application/jsonx', 'application/json-patch+json', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
       const headers: Record<string, string> = contentType === undefined ? {} : { 'content-type': contentType };
       const decision = route(head('POST', '/upload', headers), ALLOWED);
-      assert.equal(decision.kind === 'reject' && decision.status, 415, String(contentType));
+      assert.equal(decision.kind === 'reject' && refusalStatus(decision.refusal), 415, String(contentType));
     }
   });
 
   test('POST /upload declaring a charset other than UTF-8 gets 415 upload_not_utf8, before its body is read', () => {
     for (const contentType of ['application/json; charset=utf-16', 'application/json;charset=UTF-16LE', 'application/json; charset="iso-8859-1"', 'application/json; charset=utf-8; charset=utf-16']) {
       const decision = route(head('POST', '/upload', { 'content-type': contentType }), ALLOWED);
-      assert.deepEqual(decision.kind === 'reject' && [decision.status, decision.refusal], [415, 'upload_not_utf8'], contentType);
+      assert.deepEqual(decision.kind === 'reject' && [refusalStatus(decision.refusal), decision.refusal], [415, 'upload_not_utf8'], contentType);
     }
     const notJson = route(head('POST', '/upload', { 'content-type': 'text/plain; charset=utf-16' }), ALLOWED);
     assert.equal(notJson.kind === 'reject' && notJson.refusal, 'upload_not_json');
@@ -152,7 +153,7 @@ describe('routing', () => {
   test('POST /upload whose charset names no charset (empty, quoted or not) gets 415 upload_not_json, as a malformed media type', () => {
     for (const contentType of ['application/json; charset=', 'application/json;charset=""', 'application/json; charset= ; v=1', 'application/json; charset="utf 8"', 'application/json; charset=utf-8; charset=']) {
       const decision = route(head('POST', '/upload', { 'content-type': contentType }), ALLOWED);
-      assert.deepEqual(decision.kind === 'reject' && [decision.status, decision.refusal], [415, 'upload_not_json'], contentType);
+      assert.deepEqual(decision.kind === 'reject' && [refusalStatus(decision.refusal), decision.refusal], [415, 'upload_not_json'], contentType);
     }
   });
 
@@ -163,25 +164,34 @@ describe('routing', () => {
 
   test('the Host header is checked first, for every method', () => {
     const missing = route({ ...head('GET', '/'), headers: {} }, ALLOWED);
-    assert.deepEqual(missing.kind === 'reject' && [missing.status, missing.rule], [400, 'missing_host']);
+    assert.deepEqual(missing.kind === 'reject' && [refusalStatus(missing.refusal), securityRuleOf(missing.refusal)], [400, 'missing_host']);
     for (const method of ['GET', 'PUT', 'POST']) {
       const evil = route(head(method, '/', { host: 'evil.com' }), ALLOWED);
-      assert.deepEqual(evil.kind === 'reject' && [evil.status, evil.rule], [403, 'host_not_allowed'], method);
+      assert.deepEqual(evil.kind === 'reject' && [refusalStatus(evil.refusal), securityRuleOf(evil.refusal)], [403, 'host_not_allowed'], method);
     }
     assert.equal(route(head('GET', '/', { host: 'LOCALHOST:8080' }), ALLOWED).kind, 'static');
   });
 
+  test('a refusal names its cause alone: a status or rule beside it does not compile', () => {
+    const reject: Extract<Route, { kind: 'reject' }> = { kind: 'reject', refusal: 'host_not_allowed', detail: 'Host "evil" not allowed' };
+    // @ts-expect-error the status is the catalogue's
+    const withStatus: Extract<Route, { kind: 'reject' }> = { ...reject, status: 400 };
+    // @ts-expect-error and so is the security rule
+    const withRule: Extract<Route, { kind: 'reject' }> = { ...reject, rule: 'bad_path' };
+    assert.deepEqual([withStatus.refusal, withRule.refusal].map(refusalStatus), [403, 403]);
+  });
+
   test('path refusals come back with their status and rule', () => {
     const traversal = route(head('GET', '/../etc/passwd'), ALLOWED);
-    assert.deepEqual(traversal.kind === 'reject' && [traversal.status, traversal.rule], [403, 'traversal']);
+    assert.deepEqual(traversal.kind === 'reject' && [refusalStatus(traversal.refusal), securityRuleOf(traversal.refusal)], [403, 'traversal']);
     const hidden = route(head('HEAD', '/.env'), ALLOWED);
-    assert.deepEqual(hidden.kind === 'reject' && [hidden.status, hidden.rule], [403, 'hidden_file']);
+    assert.deepEqual(hidden.kind === 'reject' && [refusalStatus(hidden.refusal), securityRuleOf(hidden.refusal)], [403, 'hidden_file']);
     const bad = route(head('GET', '/%00'), ALLOWED);
-    assert.deepEqual(bad.kind === 'reject' && [bad.status, bad.rule], [400, 'bad_path']);
+    assert.deepEqual(bad.kind === 'reject' && [refusalStatus(bad.refusal), securityRuleOf(bad.refusal)], [400, 'bad_path']);
     const relative = route(head('GET', 'about.html'), ALLOWED);
-    assert.deepEqual(relative.kind === 'reject' && relative.status, 400);
+    assert.deepEqual(relative.kind === 'reject' && refusalStatus(relative.refusal), 400);
     const upload = route(head('POST', '/%2e%2e/upload', { 'content-type': 'application/json' }), ALLOWED);
-    assert.deepEqual(upload.kind === 'reject' && upload.status, 403);
+    assert.deepEqual(upload.kind === 'reject' && refusalStatus(upload.refusal), 403);
   });
 });
 

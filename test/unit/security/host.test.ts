@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { refusalStatus, securityRuleOf } from '../../../src/core/refusals.js';
 import { checkHost, normalizeHost } from '../../../src/security/host.js';
 
 const ALLOWED: ReadonlySet<string> = new Set(['localhost:8080', '127.0.0.1:8080', '[::1]:8080', 'example.test:8080']);
@@ -39,11 +40,11 @@ describe('normalizeHost', () => {
 
 describe('Host rules', () => {
   test('a missing or empty Host gets 400', () => {
-    assert.deepEqual(checkHost(undefined, ALLOWED), { ok: false, status: 400, rule: 'missing_host', refusal: 'missing_host', reason: 'missing Host header' });
+    assert.deepEqual(checkHost(undefined, ALLOWED), { ok: false, refusal: 'missing_host', detail: 'missing Host header' });
     const empty = checkHost('', ALLOWED);
     assert.ok(!empty.ok);
-    assert.equal(empty.status, 400);
-    assert.equal(empty.rule, 'missing_host');
+    assert.equal(refusalStatus(empty.refusal), 400);
+    assert.equal(securityRuleOf(empty.refusal), 'missing_host');
   });
 
   test('an allowed Host passes', () => {
@@ -61,9 +62,9 @@ describe('Host rules', () => {
     for (const host of hosts) {
       const check = checkHost(host, ALLOWED);
       assert.ok(!check.ok, host);
-      assert.equal(check.status, 403, host);
-      assert.equal(check.rule, 'host_not_allowed', host);
-      assert.ok(check.reason.includes(host), check.reason);
+      assert.equal(refusalStatus(check.refusal), 403, host);
+      assert.equal(securityRuleOf(check.refusal), 'host_not_allowed', host);
+      assert.ok(check.detail.includes(host), check.detail);
     }
   });
 
@@ -72,9 +73,9 @@ describe('Host rules', () => {
     for (const host of hosts) {
       const check = checkHost(host, ALLOWED);
       assert.ok(!check.ok, host);
-      assert.equal(check.status, 400, host);
-      assert.equal(check.rule, 'invalid_host', host);
-      assert.ok(check.reason.includes(host), check.reason);
+      assert.equal(refusalStatus(check.refusal), 400, host);
+      assert.equal(securityRuleOf(check.refusal), 'invalid_host', host);
+      assert.ok(check.detail.includes(host), check.detail);
     }
   });
 
@@ -120,14 +121,14 @@ describe('Host rules', () => {
     for (const host of ['[1.2.3.4]:8080', '[:]:8080', '[::ffff:1.2.3.4.5]:8080', '[v1.fe]:8080', '[::1%25lo]:8080']) {
       const check = checkHost(host, ALLOWED);
       assert.ok(!check.ok, host);
-      assert.equal(check.status, 400, host);
-      assert.equal(check.rule, 'invalid_host', host);
+      assert.equal(refusalStatus(check.refusal), 400, host);
+      assert.equal(securityRuleOf(check.refusal), 'invalid_host', host);
     }
   });
 
   test('an empty allowed set refuses everything', () => {
     const check = checkHost('localhost:8080', new Set());
     assert.ok(!check.ok);
-    assert.equal(check.status, 403);
+    assert.equal(refusalStatus(check.refusal), 403);
   });
 });

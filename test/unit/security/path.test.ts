@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { refusalStatus, securityRuleOf } from '../../../src/core/refusals.js';
 import { checkRequestPath, isHiddenOnDisk, pathBelow, placeInRoot } from '../../../src/security/path.js';
 
-/** The refusal for `target`; fails if the path was accepted. */
-function refusal(target: string): { status: number; rule: string } {
+/** The status and security rule of the refusal for `target`; fails if the path was accepted. */
+function refusal(target: string): { status: number; rule: string | undefined } {
   const check = checkRequestPath(target);
   assert.ok(!check.ok, `${target} must be refused`);
-  assert.ok(check.reason.length > 0);
-  return { status: check.status, rule: check.rule };
+  assert.ok(check.detail.length > 0);
+  return { status: refusalStatus(check.refusal), rule: securityRuleOf(check.refusal) };
 }
 
 describe('request path rules', () => {
