@@ -106,6 +106,7 @@ export interface WorkLog {
 export interface JobResult {
   /** A refusal's status, and its security rule if it has one, are its catalogue's (refusals.ts). */
   readonly response: Response;
+  /** For a refused request, the main thread adds the refusal's code as `reason`; free text goes in `detail`. */
   readonly log?: WorkLog;
   /** Bytes stored by an upload. */
   readonly storedBytes?: number;

@@ -3,8 +3,9 @@
 // explanation, and, for a cause that is a security rule, the label it is counted under in
 // http_server_security_rejections_total. Callers name the code alone: a cause cannot be sent
 // with a status, or counted under a label, other than its own.
-// The code is the access log's `reason`; the detail (which header, which byte) goes to the
-// server's log. Fixed sentences only: a refusal never repeats the bytes the client sent, so no page can carry markup a
+// The code is the log's `reason`, on the access line and on the refusal's own lines; the
+// detail (which header, which byte) goes only to those lines, as `detail`. Fixed sentences
+// only: a refusal never repeats the bytes the client sent, so no page can carry markup a
 // client chose. A cause that is also a label of the rejection metrics (http/events.ts) has
 // the same name here.
 import type { ErrorStatus } from './status.js';

@@ -156,9 +156,9 @@ function refuseOpen(problem: OpenProblem, method: string): JobResult {
     case 'missing':
       return { response: errorResponse(404, method) };
     case 'outside':
-      return { response: refusalResponse('outside_root', method), log: { level: 'warn', message: 'security refusal', fields: { reason: 'path resolves outside the document root' } } };
+      return { response: refusalResponse('outside_root', method), log: { level: 'warn', message: 'security refusal', fields: { detail: 'path resolves outside the document root' } } };
     case 'hidden':
-      return { response: refusalResponse('hidden_file', method), log: { level: 'warn', message: 'security refusal', fields: { reason: 'path resolves to a hidden file or folder' } } };
+      return { response: refusalResponse('hidden_file', method), log: { level: 'warn', message: 'security refusal', fields: { detail: 'path resolves to a hidden file or folder' } } };
     case 'denied':
       return { response: refusalResponse('not_readable', method), log: { level: 'warn', message: 'file not readable by the server' } };
     case 'exhausted':

@@ -218,7 +218,7 @@ export class Connection implements Responder {
       exchange = unreadableExchange(this.accepted, read, ++this.requestCount);
       this.exchanges.push(exchange);
     }
-    this.deps.log.info({ conn: this.id, client: exchange.client, status: refusalStatus(refusal), reason: detail, traceId: exchange.traceId }, 'bad request');
+    this.deps.log.info({ conn: this.id, client: exchange.client, status: refusalStatus(refusal), reason: refusal, detail, traceId: exchange.traceId }, 'bad request');
     exchange.keepAlive = false;
     // A HEAD request's answer has no body, whatever went wrong with it (RFC 9110 §9.3.2).
     this.respond(exchange, refusalResponse(refusal, exchange.method));
@@ -283,7 +283,8 @@ export class Connection implements Responder {
   private replaceUnsent(exchange: Exchange, outcome: Extract<SendOutcome, { ok: false }>): void {
     const fields = { conn: this.id, path: exchange.target, err: outcome.error, traceId: exchange.traceId };
     if (outcome.error === undefined) {
-      this.deps.log.warn(fields, `${outcome.reason}: 503`);
+      // A refusal's line names its code as `reason`, as its access line does.
+      this.deps.log.warn({ ...fields, reason: 'file_changed' }, `${outcome.reason}: 503`);
       exchange.response = refusalResponse('file_changed', exchange.method, RETRY_IN_A_SECOND);
     } else {
       this.deps.log.error(fields, `${outcome.reason}: 500`);

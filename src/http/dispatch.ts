@@ -73,7 +73,7 @@ export function immediateResponse(deps: DispatchDeps, connection: number, exchan
     const rule = securityRuleOf(decision.refusal);
     if (rule !== undefined) {
       deps.events.securityRejection(rule);
-      logSecurityRefusal(deps, rule, SECURITY_REFUSAL, { conn: connection, client: exchange.client, target: exchange.target, reason: decision.detail, traceId: exchange.traceId });
+      logSecurityRefusal(deps, rule, SECURITY_REFUSAL, { conn: connection, client: exchange.client, target: exchange.target, reason: decision.refusal, detail: decision.detail, traceId: exchange.traceId });
     }
   }
   return immediateRouteResponse(decision, exchange.method);
@@ -143,7 +143,8 @@ function outcomeResponse(deps: DispatchDeps, connection: number, exchange: Excha
   else if (job.kind === 'upload' && result.response.status === 500) giveUploadBack(deps, exchange);
   if (result.log !== undefined) {
     const { level, message, oncePerSecond } = result.log;
-    const fields = { conn: connection, client: exchange.client, target: exchange.target, worker: outcome.workerId, traceId: exchange.traceId, ...result.log.fields };
+    // A refusal's line names its code as `reason`, as its access line does; the worker's own words are `detail`.
+    const fields = { conn: connection, client: exchange.client, target: exchange.target, worker: outcome.workerId, traceId: exchange.traceId, ...result.log.fields, reason: refusal };
     // A security refusal names its rule, as one made on the main thread does.
     if (rule !== undefined) logSecurityRefusal(deps, rule, result.log, fields);
     else if (oncePerSecond === undefined) deps.log[level](fields, message);

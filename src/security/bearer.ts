@@ -83,8 +83,8 @@ export type BearerCheck = { readonly ok: true } | (Refused<'missing_token' | 'ma
  */
 export function checkBearer(authorization: string | undefined, tokens: TokenSet): BearerCheck {
   const credentials = bearerCredentials(authorization);
-  if (credentials.kind === 'none') return { ok: false, refusal: 'missing_token', detail: 'missing_token', headers: [['WWW-Authenticate', `Bearer realm="${REALM}"`]] };
-  if (credentials.kind === 'malformed') return { ok: false, refusal: 'malformed_token', detail: 'malformed_token', headers: [['WWW-Authenticate', `Bearer realm="${REALM}", error="invalid_request"`]] };
-  if (!tokens.has(credentials.token)) return { ok: false, refusal: 'invalid_token', detail: 'invalid_token', headers: [['WWW-Authenticate', `Bearer realm="${REALM}", error="invalid_token"`]] };
+  if (credentials.kind === 'none') return { ok: false, refusal: 'missing_token', detail: 'no bearer token', headers: [['WWW-Authenticate', `Bearer realm="${REALM}"`]] };
+  if (credentials.kind === 'malformed') return { ok: false, refusal: 'malformed_token', detail: 'malformed bearer token', headers: [['WWW-Authenticate', `Bearer realm="${REALM}", error="invalid_request"`]] };
+  if (!tokens.has(credentials.token)) return { ok: false, refusal: 'invalid_token', detail: 'bearer token not accepted', headers: [['WWW-Authenticate', `Bearer realm="${REALM}", error="invalid_token"`]] };
   return { ok: true };
 }

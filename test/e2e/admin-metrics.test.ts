@@ -478,6 +478,8 @@ test('a large file that shrank while its response waited its turn in a pipeline 
     client.close();
     const line = await server.waitForLog((entry) => entry.msg === 'request' && entry.traceId === traceId);
     assert.deepEqual([line.status, line.aborted, line.reason], [503, undefined, 'file_changed']);
+    const warned = await server.waitForLog((entry) => entry.level === 'warn' && entry.traceId === traceId);
+    assert.deepEqual([warned.msg, warned.reason], ['file changed before being sent: 503', 'file_changed'], 'the code as reason, as on the access line');
     const exposition = await scrape(server.adminPort);
     assert.equal(valueOf(exposition, 'http_server_requests_total', { method: 'GET', status: '503' }), 1);
     assert.equal(valueOf(exposition, 'http_server_requests_total', { method: 'GET', status: '200' }), 2);

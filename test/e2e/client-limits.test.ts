@@ -167,6 +167,9 @@ describe('X-Forwarded-For', () => {
       assert.equal(await counted(), before + impossible.length);
       const refusal = await server.waitForLog((entry) => entry.msg === 'security refusal' && entry.rule === 'bad_forwarded_source');
       assert.equal(refusal.client, PROXY);
+      // Its code as reason, as on the access line; the address it named in the words of detail.
+      assert.equal(refusal.reason, 'bad_forwarded_source');
+      assert.match(String(refusal.detail), /^X-Forwarded-For names \S+, which no TCP client has$/);
       // The refusal is that request's alone: the proxy's connection carries the next client.
       const next = tracedGet('X-Forwarded-For: 198.51.100.25\r\n');
       connection.write(next.text);

@@ -94,7 +94,7 @@ describe('a ConfigMap volume as the document root', () => {
       assert.equal(response.status, 403, path);
       assert.doesNotMatch(response.body.toString(), /not for the web|TOKEN/);
       const line = await server.waitForLog((l) => l.level === 'warn' && l.target === path);
-      assert.match(String(line.reason), /hidden/);
+      assert.deepEqual([line.reason, line.detail], ['hidden_file', 'path resolves to a hidden file or folder']);
     }
     // Nor can a request name the data folder, its link, or the dot key.
     for (const path of ['/.env', '/..data/index.html', `/${readlinkSync(join(volume, '..data'))}/index.html`]) {

@@ -142,9 +142,10 @@ test('a Host that is not allowed is 403 and logged at warn with the client and r
     assertErrorPage(await request(server.port, `GET / HTTP/1.1\r\nHost: ${value}\r\n\r\n`), 403, 'Forbidden');
   }
   assertErrorPage(await request(server.port, `GET / HTTP/1.0\r\nHost: evil.com\r\n\r\n`), 403, 'Forbidden');
-  const line = await server.waitForLog((l) => l.level === 'warn' && typeof l.reason === 'string' && l.reason.includes('evil.com'));
+  const line = await server.waitForLog((l) => l.level === 'warn' && typeof l.detail === 'string' && l.detail.includes('evil.com'));
   assert.equal(line.client, '127.0.0.1');
   assert.equal(line.rule, 'host_not_allowed');
+  assert.equal(line.reason, 'host_not_allowed', 'the code, as on the access line');
   assert.equal(typeof line.conn, 'number');
 });
 

@@ -105,7 +105,8 @@ describe('shipped resources', () => {
       assertErrorPage(await request(server.port, get(target, server.port)), 403, 'Forbidden');
       const line = await server.waitForLog((l) => l.level === 'warn' && l.target === target);
       assert.equal(line.client, '127.0.0.1');
-      assert.equal(typeof line.reason, 'string');
+      assert.match(String(line.reason), /^(dot_segment|double_slash|backslash_in_path)$/);
+      assert.equal(typeof line.detail, 'string');
     });
   }
 
@@ -254,7 +255,7 @@ describe('a prepared document root', () => {
     assertErrorPage(await request(server.port, get('/.hidden.txt', server.port)), 403, 'Forbidden');
     const line = await server.waitForLog((l) => l.level === 'warn' && l.target === '/.hidden.txt');
     assert.equal(line.client, '127.0.0.1');
-    assert.equal(typeof line.reason, 'string');
+    assert.deepEqual([line.reason, line.detail], ['hidden_file', 'hidden file']);
   });
 
   test('a stat that fails is never a 500: a sibling name too long, a sibling or an index that loops', async () => {
@@ -281,7 +282,7 @@ describe('a prepared document root', () => {
       const response = await request(server.port, get(path, server.port));
       assertErrorPage(response, 403, 'Forbidden');
       const line = await server.waitForLog((l) => l.level === 'warn' && l.target === path);
-      assert.match(String(line.reason), /hidden/);
+      assert.deepEqual([line.reason, line.detail], ['hidden_file', 'path resolves to a hidden file or folder']);
     }
   });
 
@@ -317,7 +318,7 @@ describe('a prepared document root', () => {
       assert.doesNotMatch(response.body.toString(), /not for the web/);
       const line = await server.waitForLog((l) => l.level === 'warn' && l.target === path);
       assert.equal(line.client, '127.0.0.1');
-      assert.match(String(line.reason), /outside/);
+      assert.deepEqual([line.reason, line.detail], ['outside_root', 'path resolves outside the document root']);
     }
   });
 

@@ -1,5 +1,6 @@
 // A refused request is told why: the error page says the cause in one sentence, and the access
-// log line carries its code as `reason`; a served request's line has no `reason`.
+// log line carries its code as `reason`, as do the refusal's own lines (`security refusal`,
+// `bad request`), whose free text is `detail`; a served request's line has no `reason`.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { get, RawClient, request, type RawResponse } from '../helpers/raw.js';
@@ -72,6 +73,17 @@ describe('refusals say why', () => {
     const served = server.logs.filter((entry) => entry.msg === 'request' && entry.path === '/sample.txt?served');
     assert.equal(served.length, 2);
     for (const line of served) assert.equal('reason' in line, false);
+  });
+
+  test("a refusal's own log line names its code as reason, as the access line does, and its free text as detail", async () => {
+    await request(server.port, `GET /a/../b?traversal HTTP/1.1\r\n${host}\r\n`);
+    const security = await server.waitForLog((entry) => entry.msg === 'security refusal' && entry.target === '/a/../b?traversal');
+    assert.deepEqual([security.level, security.rule, security.reason, security.detail], ['warn', 'traversal', 'dot_segment', 'dot segment in path']);
+    await request(server.port, `GET /?bad-request HTTP/1.1\r\n${host}Content-Length: 1\r\nContent-Length: 1\r\n\r\nx`);
+    const access = await server.waitForLog((entry) => entry.msg === 'request' && entry.path === '/?bad-request');
+    const bad = await server.waitForLog((entry) => entry.msg === 'bad request' && entry.traceId === access.traceId);
+    assert.deepEqual([bad.status, bad.reason, bad.detail], [400, 'duplicate_content_length', 'more than one Content-Length']);
+    assert.equal(access.reason, bad.reason);
   });
 
   test('a refusal never echoes what the client sent into the page', async () => {

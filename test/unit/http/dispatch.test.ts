@@ -111,7 +111,7 @@ describe('dispatch', () => {
     const exchange = exchangeFor('GET', '/%2e%2e/secret');
     dispatch(deps, responder, exchange, { ...pageJob(), path: '/../secret' }, null);
     const refusal = refusalResponse('outside_root', 'GET');
-    submitted[0]!.done({ ok: true, workerId: 2, result: { response: refusal, log: { level: 'warn', message: 'outside the root' } } });
+    submitted[0]!.done({ ok: true, workerId: 2, result: { response: refusal, log: { level: 'warn', message: 'outside the root', fields: { detail: 'resolves elsewhere' } } } });
     // The security rule is the catalogue's for the refusal: the worker does not name it.
     assert.deepEqual(events, ['security outside_root']);
     const line = logged.find((entry) => entry.msg === 'outside the root');
@@ -119,6 +119,17 @@ describe('dispatch', () => {
     assert.equal(line?.conn, 7);
     assert.equal(line?.worker, 2);
     assert.equal(line?.rule, 'outside_root');
+    assert.deepEqual([line?.reason, line?.detail], ['outside_root', 'resolves elsewhere'], 'reason is the code, as on the access line');
+  });
+
+  test("a worker's refusal that is no security rule is not counted as one; its line still names the code", () => {
+    const { deps, submitted, events, logged, responder } = setUp({ acceptsJobs: true });
+    dispatch(deps, responder, exchangeFor('GET', '/secret.txt'), pageJob(), null);
+    submitted[0]!.done({ ok: true, workerId: 2, result: { response: refusalResponse('not_readable', 'GET'), log: { level: 'warn', message: 'file not readable by the server' } } });
+    assert.deepEqual(events, []);
+    const line = logged.find((entry) => entry.msg === 'file not readable by the server');
+    assert.equal(line?.reason, 'not_readable');
+    assert.equal(line?.rule, undefined);
   });
 
   test('a job that never ran answers 503, counted as a refusal; a failed static job 500; all are logged', () => {
@@ -226,7 +237,9 @@ describe('immediateResponse and completed', () => {
     const options = immediateResponse(deps, 7, exchangeFor('OPTIONS', '*'), { kind: 'options', allow: 'GET, HEAD, OPTIONS' });
     assert.equal(options.status, 204);
     assert.deepEqual(events, ['security traversal']);
-    assert.equal(logged.filter((entry) => entry.msg === 'security refusal').length, 1);
+    const lines = logged.filter((entry) => entry.msg === 'security refusal');
+    assert.equal(lines.length, 1);
+    assert.deepEqual([lines[0]!.reason, lines[0]!.detail, lines[0]!.rule], ['dot_segment', 'dot segment in path', 'traversal'], 'reason is the code, as on the access line; the free text is detail');
   });
 
   test('security refusals are logged at most once a second for each rule, each counted', () => {

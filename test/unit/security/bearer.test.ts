@@ -38,10 +38,10 @@ test('the token set holds exactly its tokens', () => {
 
 test('checkBearer: 401 with a bare challenge, 400 invalid_request, 401 invalid_token, or ok', () => {
   assert.deepEqual(checkBearer(`Bearer ${TOKEN}`, tokens), { ok: true });
-  assert.deepEqual(checkBearer(undefined, tokens), { ok: false, refusal: 'missing_token', detail: 'missing_token', headers: [['WWW-Authenticate', 'Bearer realm="rawhttp"']] });
-  assert.deepEqual(checkBearer('Basic dXNlcjpwYXNz', tokens), { ok: false, refusal: 'missing_token', detail: 'missing_token', headers: [['WWW-Authenticate', 'Bearer realm="rawhttp"']] });
-  assert.deepEqual(checkBearer('Bearer a b', tokens), { ok: false, refusal: 'malformed_token', detail: 'malformed_token', headers: [['WWW-Authenticate', 'Bearer realm="rawhttp", error="invalid_request"']] });
-  assert.deepEqual(checkBearer('Bearer wrong', tokens), { ok: false, refusal: 'invalid_token', detail: 'invalid_token', headers: [['WWW-Authenticate', 'Bearer realm="rawhttp", error="invalid_token"']] });
+  assert.deepEqual(checkBearer(undefined, tokens), { ok: false, refusal: 'missing_token', detail: 'no bearer token', headers: [['WWW-Authenticate', 'Bearer realm="rawhttp"']] });
+  assert.deepEqual(checkBearer('Basic dXNlcjpwYXNz', tokens), { ok: false, refusal: 'missing_token', detail: 'no bearer token', headers: [['WWW-Authenticate', 'Bearer realm="rawhttp"']] });
+  assert.deepEqual(checkBearer('Bearer a b', tokens), { ok: false, refusal: 'malformed_token', detail: 'malformed bearer token', headers: [['WWW-Authenticate', 'Bearer realm="rawhttp", error="invalid_request"']] });
+  assert.deepEqual(checkBearer('Bearer wrong', tokens), { ok: false, refusal: 'invalid_token', detail: 'bearer token not accepted', headers: [['WWW-Authenticate', 'Bearer realm="rawhttp", error="invalid_token"']] });
   // The statuses RFC 6750 §3.1 gives each, from the refusal catalogue.
   assert.deepEqual((['missing_token', 'malformed_token', 'invalid_token'] as const).map(refusalStatus), [401, 400, 401]);
 });
