@@ -12,8 +12,11 @@ import type { ErrorStatus } from './status.js';
 
 /**
  * Bounded labels for the security rejection metric: why a request was refused for what it
- * asked or who sent it (4xx answers, unlike the 503s of http/events.ts RejectionReason).
- * `traversal`: a dot segment, a backslash or a leading //; `unauthorized`: an upload without a valid bearer token (401,
+ * asked or who sent it, unlike the 503s of http/events.ts RejectionReason. A request that
+ * cannot be understood at all is malformed, not refused by a rule: the parser's causes, an
+ * invalid percent-encoding, a target that is no path (docs/security.md).
+ * `bad_path`: a path that decodes to a NUL or control character; `traversal`: a dot segment,
+ * a backslash or a leading //; `unauthorized`: an upload without a valid bearer token (401,
  * or 400 for a malformed one); `upload_rate`: an upload past its client's rate (429);
  * `body_memory_share`: a request whose body would take its client past its part of
  * MAX_BODY_MEMORY_BYTES (429); `bad_forwarded_source`: a trusted proxy's X-Forwarded-For names
@@ -85,8 +88,8 @@ const CATALOGUE = {
   scheme_not_served: { status: 400, sentence: 'Only http targets are served.' },
   method_not_implemented: { status: 501, sentence: 'This server does not implement the request method.' },
   method_not_allowed: { status: 405, sentence: 'The request method is not allowed for this resource; the Allow header lists those that are.' },
-  path_not_absolute: { status: 400, sentence: 'The request target is not an absolute path.', rule: 'bad_path' },
-  bad_percent_encoding: { status: 400, sentence: 'The path holds an invalid percent-encoding.', rule: 'bad_path' },
+  path_not_absolute: { status: 400, sentence: 'The request target is not an absolute path.' },
+  bad_percent_encoding: { status: 400, sentence: 'The path holds an invalid percent-encoding.' },
   nul_in_path: { status: 400, sentence: 'The path holds a NUL byte.', rule: 'bad_path' },
   control_in_path: { status: 400, sentence: 'The path holds a control character.', rule: 'bad_path' },
   double_slash: { status: 403, sentence: 'A path that starts with // is refused.', rule: 'traversal' },

@@ -3,6 +3,7 @@
 // `bad request`), whose free text is `detail`; a served request's line has no `reason`.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { metric } from '../fixtures/probes.js';
 import { get, RawClient, request, type RawResponse } from '../helpers/raw.js';
 import { ONE_CLIENT_LOAD, startServer, type StartedServer } from '../helpers/server.js';
 
@@ -84,6 +85,24 @@ describe('refusals say why', () => {
     const bad = await server.waitForLog((entry) => entry.msg === 'bad request' && entry.traceId === access.traceId);
     assert.deepEqual([bad.status, bad.reason, bad.detail], [400, 'duplicate_content_length', 'more than one Content-Length']);
     assert.equal(access.reason, bad.reason);
+  });
+
+  test('invalid percent-encoding is a malformed request, not a security refusal; an encoded NUL is one', async () => {
+    const counted = (): Promise<number> => metric(server.adminPort, 'http_server_security_rejections_total', 'reason="bad_path"');
+    const before = await counted();
+    const undecodable = await request(server.port, get('/100%.txt', server.port));
+    assert.equal(undecodable.status, 400);
+    assert.equal(pageText(undecodable), 'The path holds an invalid percent-encoding.');
+    const access = await server.waitForLog((entry) => entry.msg === 'request' && entry.path === '/100%.txt');
+    assert.equal(access.reason, 'bad_percent_encoding');
+    assert.equal(await counted(), before, 'not counted as a security rejection');
+    const nul = await request(server.port, get('/a%00b.txt', server.port));
+    assert.equal(nul.status, 400);
+    await server.waitForLog((entry) => entry.msg === 'request' && entry.path === '/a%00b.txt');
+    assert.equal(await counted(), before + 1, 'an encoded NUL still is');
+    const warned = server.logs.filter((entry) => entry.msg === 'security refusal');
+    assert.deepEqual(warned.filter((entry) => entry.target === '/100%.txt'), [], 'and not logged as one');
+    assert.equal(warned.find((entry) => entry.target === '/a%00b.txt')?.reason, 'nul_in_path');
   });
 
   test('a refusal never echoes what the client sent into the page', async () => {

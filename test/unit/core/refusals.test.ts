@@ -47,14 +47,12 @@ test('each refusal is answered with its one status', () => {
 });
 
 // The label each security refusal counts under in http_server_security_rejections_total; every
-// other refusal counts under none.
+// other refusal counts under none (a malformed request is no rule's refusal: docs/security.md).
 const SECURITY_RULES: Readonly<Partial<Record<Refusal, SecurityRule>>> = {
   missing_host: 'missing_host',
   invalid_host: 'invalid_host',
   host_not_allowed: 'host_not_allowed',
   bad_forwarded_source: 'bad_forwarded_source',
-  path_not_absolute: 'bad_path',
-  bad_percent_encoding: 'bad_path',
   nul_in_path: 'bad_path',
   control_in_path: 'bad_path',
   double_slash: 'traversal',
@@ -71,7 +69,7 @@ const SECURITY_RULES: Readonly<Partial<Record<Refusal, SecurityRule>>> = {
 
 test('each security refusal counts under its rule, and no other refusal under any', () => {
   for (const refusal of REFUSALS) assert.equal(securityRuleOf(refusal), SECURITY_RULES[refusal], refusal);
-  for (const refusal of ['invalid_target', 'duplicate_host'] as const) assert.equal(securityRuleOf(refusal), undefined, refusal);
+  for (const refusal of ['bad_percent_encoding', 'path_not_absolute', 'invalid_target', 'duplicate_host'] as const) assert.equal(securityRuleOf(refusal), undefined, refusal);
 });
 
 test("the page of a refusal says its cause instead of the status's explanation", () => {

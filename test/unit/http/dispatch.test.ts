@@ -242,6 +242,14 @@ describe('immediateResponse and completed', () => {
     assert.deepEqual([lines[0]!.reason, lines[0]!.detail, lines[0]!.rule], ['dot_segment', 'dot segment in path', 'traversal'], 'reason is the code, as on the access line; the free text is detail');
   });
 
+  test('a refusal that is no security rule is neither counted nor logged as one', () => {
+    const { deps, events, logged } = setUp({ acceptsJobs: true });
+    const refused = immediateResponse(deps, 7, exchangeFor('GET', '/100%.txt'), { kind: 'reject', refusal: 'bad_percent_encoding', detail: 'invalid percent-encoding' });
+    assert.equal(refused.status, 400);
+    assert.deepEqual(events, []);
+    assert.equal(logged.filter((entry) => entry.msg === 'security refusal').length, 0);
+  });
+
   test('security refusals are logged at most once a second for each rule, each counted', () => {
     const { deps, events, logged } = setUp({ acceptsJobs: true });
     // A client pipelining refused requests: every one is counted, not every one is a log line.

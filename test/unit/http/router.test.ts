@@ -188,8 +188,11 @@ describe('routing', () => {
     assert.deepEqual(hidden.kind === 'reject' && [refusalStatus(hidden.refusal), securityRuleOf(hidden.refusal)], [403, 'hidden_file']);
     const bad = route(head('GET', '/%00'), ALLOWED);
     assert.deepEqual(bad.kind === 'reject' && [refusalStatus(bad.refusal), securityRuleOf(bad.refusal)], [400, 'bad_path']);
+    // Malformed rather than refused by a rule, as the parser's invalid target is: not a security rejection.
     const relative = route(head('GET', 'about.html'), ALLOWED);
-    assert.deepEqual(relative.kind === 'reject' && refusalStatus(relative.refusal), 400);
+    assert.deepEqual(relative.kind === 'reject' && [refusalStatus(relative.refusal), relative.refusal, securityRuleOf(relative.refusal)], [400, 'path_not_absolute', undefined]);
+    const undecodable = route(head('GET', '/100%.txt'), ALLOWED);
+    assert.deepEqual(undecodable.kind === 'reject' && [refusalStatus(undecodable.refusal), undecodable.refusal, securityRuleOf(undecodable.refusal)], [400, 'bad_percent_encoding', undefined]);
     const upload = route(head('POST', '/%2e%2e/upload', { 'content-type': 'application/json' }), ALLOWED);
     assert.deepEqual(upload.kind === 'reject' && refusalStatus(upload.refusal), 403);
   });

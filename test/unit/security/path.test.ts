@@ -1,14 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { refusalStatus, securityRuleOf } from '../../../src/core/refusals.js';
+import { refusalStatus, securityRuleOf, type Refusal } from '../../../src/core/refusals.js';
 import { checkRequestPath, isHiddenOnDisk, pathBelow, placeInRoot } from '../../../src/security/path.js';
 
-/** The status and security rule of the refusal for `target`; fails if the path was accepted. */
+/** The status and security rule of the refusal for `target` (none: not a security rejection); fails if the path was accepted. */
 function refusal(target: string): { status: number; rule: string | undefined } {
   const check = checkRequestPath(target);
   assert.ok(!check.ok, `${target} must be refused`);
   assert.ok(check.detail.length > 0);
   return { status: refusalStatus(check.refusal), rule: securityRuleOf(check.refusal) };
+}
+
+/** The code `target` is refused with. */
+function codeOf(target: string): Refusal | null {
+  const check = checkRequestPath(target);
+  return check.ok ? null : check.refusal;
 }
 
 describe('request path rules', () => {
@@ -64,9 +70,15 @@ describe('request path rules', () => {
     }
   });
 
-  test('invalid percent-encoding is refused with 400', () => {
-    for (const target of ['/%', '/%2', '/%zz', '/a%g0', '/%C3', '/%C0%AE%C0%AE/etc', '/%ED%A0%80', '/%FF']) {
-      assert.deepEqual(refusal(target), { status: 400, rule: 'bad_path' }, target);
+  test('NUL and control characters are security refusals (bad_path): well-formed escapes chosen to carry them', () => {
+    assert.equal(codeOf('/index.html%00'), 'nul_in_path');
+    assert.equal(codeOf('/a%0d%0aSet-Cookie:x'), 'control_in_path');
+  });
+
+  test('invalid percent-encoding is a malformed request, 400, counted under no security rule', () => {
+    for (const target of ['/%', '/%2', '/%zz', '/a%g0', '/100%.txt', '/%C3', '/%C0%AE%C0%AE/etc', '/%ED%A0%80', '/%FF']) {
+      assert.deepEqual(refusal(target), { status: 400, rule: undefined }, target);
+      assert.equal(codeOf(target), 'bad_percent_encoding', target);
     }
   });
 
@@ -76,9 +88,10 @@ describe('request path rules', () => {
     }
   });
 
-  test('targets that are not absolute paths are refused with 400', () => {
+  test('targets that are not absolute paths are malformed, 400, counted under no security rule', () => {
     for (const target of ['*', 'index.html', 'http://example.com/', '', '?x=1']) {
-      assert.deepEqual(refusal(target), { status: 400, rule: 'bad_path' }, JSON.stringify(target));
+      assert.deepEqual(refusal(target), { status: 400, rule: undefined }, JSON.stringify(target));
+      assert.equal(codeOf(target), 'path_not_absolute', JSON.stringify(target));
     }
   });
 });
