@@ -137,6 +137,9 @@ describe('X-Forwarded-For', () => {
       ['[2001:db8::5]:4711', '2001:db8::5'],
       // Not an address: the walk stops and the proxy is all that is known.
       ['unknown', PROXY],
+      // Loopback and link-local sources are clients: processes on the proxy's own host.
+      ['127.0.0.1', '127.0.0.1'],
+      ['[fe80::1]:80', 'fe80::1'],
     ];
     for (const [forwarded, client] of cases) {
       const request = tracedGet(`X-Forwarded-For: ${forwarded}\r\n`);
@@ -176,17 +179,6 @@ describe('X-Forwarded-For', () => {
       assert.equal((await connection.responses(impossible.length + 1))[impossible.length]!.status, 200);
       assert.equal(await clientLogged(next.traceId), '198.51.100.25');
     } finally {
-      connection.close();
-    }
-  });
-
-  test("loopback and link-local sources are clients: processes on the proxy's own host", async () => {
-    for (const [forwarded, client] of [['127.0.0.1', '127.0.0.1'], ['[fe80::1]:80', 'fe80::1']] as const) {
-      const request = tracedGet(`X-Forwarded-For: ${forwarded}\r\n`);
-      const connection = await RawClient.connect(server.port, '127.0.0.1', PROXY);
-      connection.write(request.text);
-      assert.equal((await connection.responses(1))[0]!.status, 200);
-      assert.equal(await clientLogged(request.traceId), client, forwarded);
       connection.close();
     }
   });
