@@ -4,7 +4,6 @@
 // other than EPIPE (a full disk) as an uncaught exception; and its synchronous flush, run for a
 // fatal line and at exit, retries a failing write forever, so the process never exits.
 import { writeSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
 import { RateLimitedLog } from './log.js';
@@ -15,32 +14,6 @@ import { RateLimitedLog } from './log.js';
  * loses nothing, and a small part of the memory bound (src/memory-bound.ts) for one that stalls.
  */
 export const LOG_BUFFER_MAX_BYTES = 4 * 1024 * 1024;
-
-/** How long a synchronous flush (a fatal line, the exit) waits for a stalled reader before it gives up the lines left. */
-export const LOG_FLUSH_TIMEOUT_MS = 500;
-
-/** How long a synchronous flush sleeps before it tries a reader that was not ready again. */
-const FLUSH_RETRY_MS = 10;
-const FLUSH_PAUSE = new Int32Array(new SharedArrayBuffer(4));
-
-/**
- * What sonic-boom 4 holds of the lines it has not written, read by the bounded flush below
- * (its flushSync cannot be bounded); checked at each use, so another version gives up a
- * flush rather than hang it.
- */
-interface HeldLines {
-  fd: number;
-  /** Chunks waiting, oldest first. */
-  _bufs: string[];
-  /**
-   * The chunk an asynchronous write has taken, and whether that write is under way: a string
-   * until part of it is written, then a Buffer of what is left (empty once all is).
-   */
-  _writingBuf: string | Buffer;
-  _writing: boolean;
-  /** Bytes held, which maxLength is weighed against. */
-  _len: number;
-}
 
 /** Failures and drops are told on stderr at most this often. */
 const REPORT_INTERVAL_MS = 1000;
@@ -62,10 +35,6 @@ export function writeToStderr(level: 'warn' | 'error' | 'fatal', fields: Record<
 export class LogOutput {
   readonly stream: ReturnType<typeof pino.destination>;
   private dropped = 0;
-  /** The code of the last write that failed, until one succeeds again. */
-  private failure: string | null = null;
-  /** Whether the last synchronous flush wrote every line held. */
-  private flushedAll = true;
   /** The reader closed stdout (EPIPE): every line from then on is dropped. */
   private readerGone = false;
   private readonly failureReports = new RateLimitedLog(REPORT_INTERVAL_MS);
@@ -85,10 +54,14 @@ export class LogOutput {
       lastError = error;
       this.failed(error.code ?? error.message);
     });
-    this.stream.on('write', () => (this.failure = null));
     this.stream.on('drop', () => this.droppedLine());
-    // pino flushes synchronously after a fatal line and at exit: both get the bounded flush.
-    this.stream.flushSync = () => this.flush();
+    // pino flushes synchronously after a fatal line and at exit. Every line held then waits
+    // behind an asynchronous write under way (sonic-boom starts one whenever none is), and
+    // only that write knows how much of its chunk the kernel took: a line written now could
+    // land inside it. And sonic-boom's own flush retries a failing write (ENOSPC, EPIPE)
+    // without end. So the flush writes nothing: the event loop writes what is held (the fatal
+    // path waits before it exits), and a fatal line goes to stderr too (process-errors.ts).
+    this.stream.flushSync = () => undefined;
   }
 
   /** Lines dropped since start: stdout was not taking them fast enough, or its reader had closed it. */
@@ -96,58 +69,7 @@ export class LogOutput {
     return this.dropped;
   }
 
-  /** Whether the last synchronous flush (pino's, after a fatal line) wrote every line held. */
-  get lastFlushWroteAll(): boolean {
-    return this.flushedAll;
-  }
-
-  /**
-   * Writes what is held, giving up after LOG_FLUSH_TIMEOUT_MS or at the first error other than
-   * EAGAIN (the reader is slow: wait and retry). sonic-boom's own flushSync retries every other
-   * error (ENOSPC, EIO, EPIPE) without end, so a disk that fills during a fatal line's flush
-   * would hold the process for good: this loop writes sonic-boom's held lines itself.
-   */
-  private flush(): void {
-    this.flushedAll = false;
-    if (this.failure !== null) return;
-    const held = this.stream as unknown as Partial<HeldLines>;
-    // Another sonic-boom than the one read here: the lines are given up, never waited on.
-    if (!Array.isArray(held._bufs) || !isChunk(held._writingBuf) || typeof held._len !== 'number' || typeof held.fd !== 'number') return;
-    const state = held as HeldLines;
-    // A line partly written (a slow reader took only part of it) is finished by its own write,
-    // whose retry may already be under way: anything written now would land inside that line.
-    if (state._writing && Buffer.isBuffer(state._writingBuf) && state._writingBuf.length > 0) return;
-    // A chunk taken for an asynchronous write that has not started is written here instead.
-    if (!state._writing && state._writingBuf.length > 0) {
-      state._bufs.unshift(state._writingBuf.toString());
-      state._writingBuf = '';
-    }
-    const deadline = performance.now() + LOG_FLUSH_TIMEOUT_MS;
-    while (state._bufs.length > 0) {
-      let chunk = Buffer.from(state._bufs[0]!);
-      while (chunk.length > 0) {
-        try {
-          const written = writeSync(state.fd, chunk);
-          chunk = chunk.subarray(written);
-          state._len = Math.max(0, state._len - written);
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
-          if ((code !== 'EAGAIN' && code !== 'EBUSY') || performance.now() >= deadline) {
-            // What is left of the chunk stays held, so no line is written twice.
-            state._bufs[0] = chunk.toString();
-            if (code !== 'EAGAIN' && code !== 'EBUSY') this.failed(code);
-            return;
-          }
-          Atomics.wait(FLUSH_PAUSE, 0, 0, FLUSH_RETRY_MS);
-        }
-      }
-      state._bufs.shift();
-    }
-    this.flushedAll = true;
-  }
-
   private failed(code: string): void {
-    this.failure = code;
     if (code === 'EPIPE') this.dropFromNowOn();
     const msg = code === 'EPIPE' ? 'logging to stdout failed: the reader closed it (EPIPE); log lines no longer reach it and are counted in http_server_log_lines_dropped_total' : `logging to stdout failed (${code}): lines are held up to the buffer's limit, then dropped and counted in http_server_log_lines_dropped_total`;
     this.failureReports.maybe((suppressed) => writeToStderr('error', { code, suppressed }, msg));
@@ -175,10 +97,6 @@ export class LogOutput {
   }
 }
 
-function isChunk(value: unknown): value is string | Buffer {
-  return typeof value === 'string' || Buffer.isBuffer(value);
-}
-
 /** The lines sonic-boom holds, the one an asynchronous write has taken included; 0 for another version's shape. */
 function heldLineCount(stream: unknown): number {
   const { _bufs: chunks, _writingBuf: taken } = stream as Partial<Record<'_bufs' | '_writingBuf', unknown>>;
@@ -186,7 +104,7 @@ function heldLineCount(stream: unknown): number {
   let lines = 0;
   for (const chunk of [taken, ...chunks]) {
     // A chunk is a string, or a Buffer once part of it was written; each line ends with a newline.
-    if (isChunk(chunk)) lines += chunk.toString().split('\n').length - 1;
+    if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) lines += chunk.toString().split('\n').length - 1;
   }
   return lines;
 }
@@ -194,7 +112,7 @@ function heldLineCount(stream: unknown): number {
 export function createLogger(level: Config['logLevel']): { log: Logger; output: LogOutput } {
   // process.stdout first, as pino's default destination does: for a pipe, opening it makes the
   // descriptor non-blocking (libuv), so a stalled reader makes writes wait on a timer rather
-  // than hold a thread of libuv's pool, and lets a synchronous flush give up.
+  // than hold a thread of libuv's pool.
   const output = new LogOutput(process.stdout.fd);
   const log = pino(
     {

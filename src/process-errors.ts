@@ -3,11 +3,11 @@
 // resuming after 'uncaughtException' is not safe), so the process logs it with its stack,
 // stops accepting, and exits non-zero for the orchestrator to restart it. It does not drain:
 // requests in flight get FATAL_GRACE_MS at most, not SHUTDOWN_TIMEOUT_MS. Nothing on the way
-// may wait without end for stdout (log-output.ts bounds its flushes), or the process would
-// neither exit nor answer.
+// may wait without end for stdout (log-output.ts: pino's synchronous flush writes nothing), or
+// the process would neither exit nor answer.
 import type { Logger } from 'pino';
 import type { App } from './app.js';
-import { writeToStderr, type LogOutput } from './log-output.js';
+import { writeToStderr } from './log-output.js';
 
 /** How long requests in flight may take to finish before the process exits. */
 export const FATAL_GRACE_MS = 1000;
@@ -29,30 +29,29 @@ function described(error: unknown): string {
 }
 
 /**
- * Logs the fatal line, and says it on stderr too when stdout may not have taken it (a line
- * dropped, or the flush after it left lines unwritten): the reason for a restart is not lost.
+ * Logs the fatal line, and says it on stderr too: stdout takes it asynchronously, if at all (a
+ * stalled or failing reader, an exit before the write), and the reason for a restart must not be lost.
  */
-function logFatal(log: Logger, output: LogOutput, message: string, error: unknown): void {
-  const dropped = output.droppedLines;
+export function logFatal(log: Logger, message: string, error: unknown): void {
   log.fatal({ err: error }, message);
-  if (output.droppedLines !== dropped || !output.lastFlushWroteAll) writeToStderr('fatal', { err: described(error) }, message);
+  writeToStderr('fatal', { err: described(error) }, message);
 }
 
 /**
  * Makes uncaught exceptions and unhandled rejections fatal, the same way whatever
  * `--unhandled-rejections` says. `running` gives the app once it has started (null before).
  */
-export function exitOnProcessErrors(log: Logger, output: LogOutput, running: () => App | null): void {
+export function exitOnProcessErrors(log: Logger, running: () => App | null): void {
   let exiting = false;
   const fail = (message: string, error: unknown): void => {
-    logFatal(log, output, message, error);
+    logFatal(log, message, error);
     // A second error while stopping: nothing is left worth waiting for.
     if (exiting) process.exit(FATAL_EXIT_CODE);
     exiting = true;
     const app = running();
     const stopped = app === null ? Promise.resolve() : stopAccepting(app);
     const grace = new Promise((resolve) => setTimeout(resolve, FATAL_GRACE_MS));
-    // pino flushes its pending lines on exit (within LOG_FLUSH_TIMEOUT_MS), so the fatal line is not lost.
+    // Meanwhile the event loop writes the lines stdout still takes.
     void Promise.race([stopped, grace]).finally(() => process.exit(FATAL_EXIT_CODE));
   };
   process.on('uncaughtException', (error) => fail('uncaught exception, exiting', error));
