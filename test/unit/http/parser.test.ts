@@ -748,9 +748,19 @@ describe('an error names its refusal', () => {
     ['GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n', 501, 'transfer_coding_not_implemented'],
     ['POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 400, 'invalid_chunk_size'],
     ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2000000\r\n\r\n', 413, 'body_too_large'],
+    ['GET / HTTP/1.1\r\nHost: a\r\nX-Foo\r\n\r\n', 400, 'header_without_colon'],
+    ['GET / HTTP/1.1\r\nHost: a\r\n: a\r\n\r\n', 400, 'header_without_colon'],
+    ['GET / XHTTP/1.1\r\nHost: a\r\n\r\n', 400, 'malformed_version'],
+    ['GET / HTTP/1.1x\r\nHost: a\r\n\r\n', 400, 'malformed_version'],
+    ['GET / HTTP/1.1 x\r\nHost: a\r\n\r\n', 400, 'malformed_request_line'],
+    ['GET /\r\nHost: a\r\n\r\n', 400, 'malformed_request_line'],
+    ['GET\r\nHost: a\r\n\r\n', 400, 'malformed_request_line'],
+    // RFC 9112 §2.2 skips empty lines (CRLF) before a request line, nothing else.
+    ['X\nGET / HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'bare_lf'],
+    ['\rGET / HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'bare_cr'],
   ];
   for (const [input, status, refusal] of cases) {
-    test(refusal, () => {
+    test(`${refusal}: ${JSON.stringify(input)}`, () => {
       const error = errorOf(input);
       assert.deepEqual([error.status, error.refusal], [status, refusal], error.detail);
     });
