@@ -59,6 +59,39 @@ describe('BoundedQueue', () => {
     assert.equal(queue.length, 0);
   });
 
+  test('unshift on a full queue is refused and changes nothing', () => {
+    const queue = new BoundedQueue<string>(2);
+    queue.push('a');
+    queue.push('b');
+    assert.equal(queue.unshift('x'), false);
+    assert.equal(queue.length, 2);
+    assert.equal(queue.peek(), 'a');
+    assert.deepEqual(queue.drain(), ['a', 'b']);
+    assert.equal(new BoundedQueue<string>(0).unshift('x'), false);
+  });
+
+  test('unshift puts an item before the oldest, across the start of the ring', () => {
+    const queue = new BoundedQueue<string>(3);
+    assert.equal(queue.peek(), undefined);
+    // The head sits at slot 0: the first unshift wraps it to the last slot.
+    queue.push('b');
+    assert.equal(queue.unshift('a'), true);
+    assert.equal(queue.peek(), 'a');
+    assert.equal(queue.unshift('first'), true);
+    assert.equal(queue.length, 3);
+    assert.equal(queue.peek(), 'first');
+    assert.equal(queue.unshift('x'), false);
+    assert.deepEqual(queue.drain(), ['first', 'a', 'b']);
+    // After the ring has turned (head past its end), unshift and push still keep the order.
+    for (const item of ['c', 'd', 'e']) queue.push(item);
+    queue.shift();
+    queue.shift();
+    assert.equal(queue.unshift('back'), true);
+    queue.push('f');
+    assert.equal(queue.peek(), 'back');
+    assert.deepEqual(queue.drain(), ['back', 'e', 'f']);
+  });
+
   test('falsy items other than undefined are kept', () => {
     const queue = new BoundedQueue<number | string | null>(4);
     for (const item of [0, '', null]) queue.push(item);
