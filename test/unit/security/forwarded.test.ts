@@ -51,6 +51,10 @@ test('when every entry is a trusted proxy, the leftmost is the client', () => {
 test('an entry that is not an address stops the walk at the peer', () => {
   const cases = ['garbage, 10.0.0.2', 'unknown', '198.51.100.7, 10.0.0.2 10.0.0.3', '198.51.100.07', 'fe80::1%eth0', '198.51.100.7:http', '[198.51.100.7]', '2001:db8::7:4711x', '198.51.100.7:99999', '[2001:db8::7]:65536'];
   for (const header of cases) assert.equal(clientAddress(BALANCER, header, trusted), BALANCER, header);
+  // An address with a port is the whole entry, not a part of one.
+  for (const header of ['junk1.2.3.4:80', '1.2.3.4:80junk', 'x[2001:db8::1]:80', '[2001:db8::1]:80junk', '[2001:db8::1]junk']) {
+    assert.equal(clientAddress(BALANCER, header, trusted), BALANCER, header);
+  }
   // Past the first untrusted address, nothing else is read.
   assert.equal(clientAddress(BALANCER, 'garbage, 198.51.100.7', trusted), '198.51.100.7');
 });
