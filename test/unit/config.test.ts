@@ -104,6 +104,19 @@ describe('configuration', () => {
     assert.equal(loadConfig([], { ...env, MAX_THREADS: ' 4 ' }).maxThreads, 4);
   });
 
+  test('the lowest value of each integer format is taken, the one below refused', () => {
+    const cases: ReadonlyArray<readonly [name: string, lowest: number, key: 'maxThreads' | 'queueSize' | 'keepAliveTimeoutMs' | 'clientIpv6Prefix']> = [
+      ['MAX_THREADS', 1, 'maxThreads'], // positive-int
+      ['QUEUE_SIZE', 0, 'queueSize'], // non-negative-int
+      ['KEEP_ALIVE_TIMEOUT_MS', 1, 'keepAliveTimeoutMs'], // duration-ms
+      ['CLIENT_IPV6_PREFIX', 32, 'clientIpv6Prefix'], // ipv6-prefix
+    ];
+    for (const [name, lowest, key] of cases) {
+      assert.equal(loadConfig([], { ...env, [name]: String(lowest) })[key], lowest, name);
+      assert.match(configError([], { ...env, [name]: String(lowest - 1) }), new RegExp(`${name}: must be`), name);
+    }
+  });
+
   test('a port has no leading zeros, and Cache-Control is not empty', () => {
     assert.match(configError([], { ...env, PORT: '00080' }), /PORT: must be a port number/);
     assert.equal(loadConfig([], { ...env, PORT: '0' }).port, 0);
