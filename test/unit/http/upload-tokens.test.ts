@@ -210,6 +210,16 @@ describe('UploadTokens', () => {
     assert.throws(() => start([], huge), /larger than 65536 bytes/);
   });
 
+  test('a file of exactly 65536 bytes is read; one byte more is refused', () => {
+    const file = join(dir, 'tokens');
+    /** A token and a comment line padded to `size` bytes in all. */
+    const padded = (size: number): string => `${ALPHA}\n#${'x'.repeat(size - ALPHA.length - 3)}\n`;
+    writeFileSync(file, padded(65_536));
+    assert.ok(start([], file)!.tokens.has(ALPHA));
+    writeFileSync(file, padded(65_537));
+    assert.throws(() => start([], file), /larger than 65536 bytes/);
+  });
+
   test('a change is used only when two reads in a row agree: a half-written file never is', async () => {
     const file = join(dir, 'tokens');
     writeFileSync(file, `${ALPHA}\n`);
