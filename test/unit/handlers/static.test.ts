@@ -329,3 +329,11 @@ test("the file system's root as the document root: files below it are served, hi
   assert.equal(upload.response.status, 200);
   assert.equal(upload.response.headers.find(([name]) => name === 'Cache-Control')?.[1], 'no-store');
 });
+
+test('POST to a file is 405 with the methods a file allows, not 501: POST is a method we implement', () => {
+  const root = realpathSync(folder);
+  const context: StaticContext = { resourcesRoot: root, uploadsRoot: join(root, 'uploads'), contentTable: contentTable({ inlineTypes: ['text/html'], downloadTypes: [] }), smallFileBytes: 64 * 1024, cacheControl: 'no-cache' };
+  writeFileSync(join(root, 'form.html'), 'page');
+  const { response } = serveStatic({ kind: 'static', method: 'POST', path: '/form.html', conditions: {}, acceptEncoding: undefined, query: '', held: undefined }, context, UNWATCHED);
+  assert.deepEqual([response.status, response.refusal, response.headers.find(([name]) => name === 'Allow')?.[1]], [405, 'method_not_allowed', 'GET, HEAD, OPTIONS']);
+});
