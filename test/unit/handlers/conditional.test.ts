@@ -55,7 +55,15 @@ describe('parseHttpDate', () => {
     const tooFar = (thisYear + 51) % 100;
     const two = (year: number): string => String(year).padStart(2, '0');
     assert.equal(new Date(parseHttpDate(`Monday, 01-Jan-${two(ahead)} 00:00:00 GMT`)!).getUTCFullYear(), thisYear + 49);
+    // The boundary: 1 January of the year 50 ahead is not more than 50 years ahead; of the year 51 ahead it is.
+    assert.equal(new Date(parseHttpDate(`Monday, 01-Jan-${two((thisYear + 50) % 100)} 00:00:00 GMT`)!).getUTCFullYear(), thisYear + 50);
     assert.equal(new Date(parseHttpDate(`Monday, 01-Jan-${two(tooFar)} 00:00:00 GMT`)!).getUTCFullYear(), thisYear + 51 - 100);
+  });
+
+  test('a leap second (:60) is read as the second before it; :61 is no time', () => {
+    assert.equal(parseHttpDate('Sat, 31 Dec 2016 23:59:60 GMT'), Date.UTC(2016, 11, 31, 23, 59, 59));
+    assert.equal(parseHttpDate('Saturday, 31-Dec-16 23:59:60 GMT'), Date.UTC(2016, 11, 31, 23, 59, 59));
+    assert.equal(parseHttpDate('Sat, 31 Dec 2016 23:59:61 GMT'), null);
   });
 
   test('a four-digit year below 100 is that year, not one of the 1900s (as Date.UTC would read it)', () => {
@@ -328,7 +336,7 @@ describe('parseRange', () => {
   });
 
   test('anything unparsable is ignored', () => {
-    for (const value of ['', 'bytes', 'bytes=', 'bytes=-', 'bytes=a-b', 'bytes=1-2-3', 'bytes=+1-2', 'bytes=1.5-2', 'items=0-1', 'bytes 0-1', 'bytes=0x10-']) {
+    for (const value of ['', 'bytes', 'bytes=', 'bytes=-', 'bytes=a-b', 'bytes=1-2-3', 'bytes=+1-2', 'bytes=1.5-2', 'items=0-1', 'bytes 0-1', 'bytes=0x10-', 'xbytes=0-1', 'bytes=0-1x']) {
       assert.deepEqual(parseRange(value, 1000), full, value);
     }
   });
@@ -358,6 +366,8 @@ describe('acceptedEncodings', () => {
   test('q-values order the choice', () => {
     assert.deepEqual(acceptedEncodings('br;q=0.5, gzip;q=0.8'), ['gzip', 'br']);
     assert.deepEqual(acceptedEncodings('br;q=1.0, gzip;q=0.999'), ['br', 'gzip']);
+    assert.deepEqual(acceptedEncodings('br;q=1, gzip'), ['br', 'gzip']);
+    assert.deepEqual(acceptedEncodings('gzip;q=1, br;q=0.9'), ['gzip', 'br']);
     assert.deepEqual(acceptedEncodings('gzip;Q=0.1, br;q=0.2'), ['br', 'gzip']);
   });
 
