@@ -62,6 +62,8 @@ describe('version 1', () => {
     const longest = `PROXY UNKNOWN ${'ffff:'.repeat(7)}ffff ${'ffff:'.repeat(7)}ffff 65535 65535\r\n`;
     assert.equal(longest.length, MAX_V1_BYTES);
     assert.deepEqual(parseProxyHeader(text(longest)), { kind: 'header', header: { kind: 'local' }, consumed: MAX_V1_BYTES });
+    // Every visible character and space is text: the first and last of US-ASCII's printable range.
+    assert.deepEqual(parseProxyHeader(text('PROXY UNKNOWN ~ !\r\n')), { kind: 'header', header: { kind: 'local' }, consumed: 19 });
   });
 
   test('a line without CRLF in its first 107 bytes is refused at byte 107', () => {
@@ -92,6 +94,8 @@ describe('version 1', () => {
       ['PROXY TCP4 192.168.0.1 192.168.0.11 1 2\rX', 'v1_bad_character'], // bare CR
       ['PROXY TCP4 192.168.0.1\t192.168.0.11 1 2\r\n', 'v1_bad_character'],
       ['PROXY UNKNOWN \xff\r\n', 'v1_bad_character'],
+      ['PROXY UNKNOWN \x7f\r\n', 'v1_bad_character'], // DEL is a control, not text
+      ['PROXY UNKNOWN \x1f\r\n', 'v1_bad_character'],
     ];
     for (const [line, error] of cases) assert.equal(errorOf(parseProxyHeader(text(line))), error, JSON.stringify(line));
   });
