@@ -18,6 +18,13 @@ describe('parameterValues', () => {
     assert.deepEqual(parameterValues('application/json; charset="utf-8', 'charset'), ['utf-8']);
   });
 
+  test('whitespace around "=", which RFC 9110 §5.6.6 does not allow, is read past: the value is the one the sender meant', () => {
+    // Refusing it would turn a UTF-8 upload away for a space; reading past it cannot change a framing or a route.
+    assert.deepEqual(parameterValues('application/json; charset= "utf-8"', 'charset'), ['utf-8']);
+    assert.deepEqual(parameterValues('application/json; charset=\t"utf-16"', 'charset'), ['utf-16']);
+    assert.deepEqual(parameterValues('application/json; charset = utf-8', 'charset'), ['utf-8']);
+  });
+
   test('nothing for a type without parameters, and parameters without a value are skipped', () => {
     for (const value of ['application/json', 'application/json;', 'application/json; ;', 'application/json; charset', 'application/json; charsetx=utf-16']) {
       assert.deepEqual(parameterValues(value, 'charset'), [], value);
