@@ -36,12 +36,13 @@ export function respondWith(method: 'GET' | 'HEAD', conditions: ConditionalHeade
     case 'unsatisfiable':
       return errorResponse(416, method, [['Content-Range', `bytes */${size}`], ...varyOf(representation)]);
     case 'partial': {
+      // Only a GET is given a range (decide), so a part always has its body.
       const length = decision.end - decision.start + 1;
       return {
         status: 206,
         headers: [...representation.headers, ['Content-Range', `bytes ${decision.start}-${decision.end}/${size}`]],
         contentLength: length,
-        body: method === 'HEAD' ? NO_BODY : read(decision.start, length),
+        body: read(decision.start, length),
       };
     }
     case 'full': {
