@@ -18,6 +18,9 @@ export const LOG_BUFFER_MAX_BYTES = 4 * 1024 * 1024;
 /** Failures and drops are told on stderr at most this often. */
 const REPORT_INTERVAL_MS = 1000;
 
+/** How soon a write that failed (a full disk) is tried again, when no new line would try it. */
+const RETRY_FAILED_WRITE_MS = 1000;
+
 /** Writes a line to stderr at once, or not at all: a stderr that is full or failing must not stop the server. */
 export function writeToStderr(level: 'warn' | 'error' | 'fatal', fields: Record<string, unknown>, msg: string): void {
   try {
@@ -37,6 +40,7 @@ export class LogOutput {
   private dropped = 0;
   /** The reader closed stdout (EPIPE): every line from then on is dropped. */
   private readerGone = false;
+  private retry: NodeJS.Timeout | null = null;
   private readonly failureReports = new RateLimitedLog(REPORT_INTERVAL_MS);
   private readonly dropReports = new RateLimitedLog(REPORT_INTERVAL_MS);
 
@@ -71,8 +75,26 @@ export class LogOutput {
 
   private failed(code: string): void {
     if (code === 'EPIPE') this.dropFromNowOn();
+    else this.retryLater();
     const msg = code === 'EPIPE' ? 'logging to stdout failed: the reader closed it (EPIPE); log lines no longer reach it and are counted in http_server_log_lines_dropped_total' : `logging to stdout failed (${code}): lines are held up to the buffer's limit, then dropped and counted in http_server_log_lines_dropped_total`;
     this.failureReports.maybe((suppressed) => writeToStderr('error', { code, suppressed }, msg));
+  }
+
+  /**
+   * sonic-boom tries a failed write again only when a new line comes, and drops a line that
+   * would take it past its cap before trying: once the lines held after a failure reach the
+   * cap, nothing would try again, and logging would not resume when the disk has room. So a
+   * timer tries, through sonic-boom's own write step (held lines go out in order, once).
+   */
+  private retryLater(): void {
+    if (this.retry !== null) return;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      const writer = this.stream as unknown as { _writing?: unknown; _len?: unknown; _actualWrite?: unknown };
+      // Another sonic-boom than the one read here: no retry, as before this timer.
+      if (writer._writing !== false || typeof writer._len !== 'number' || writer._len === 0 || typeof writer._actualWrite !== 'function') return;
+      (writer._actualWrite as () => void).call(writer);
+    }, RETRY_FAILED_WRITE_MS).unref();
   }
 
   /**

@@ -231,6 +231,49 @@ test('stdout on a full disk: the server answers, says so on stderr once a second
   }
 });
 
+test('stdout on a disk that filled past the buffer\'s cap: logging resumes once the disk has room', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('mounting a tmpfs needs root');
+  const disk = join(scratch, 'refilled');
+  mkdirSync(disk);
+  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', disk], { encoding: 'utf8' });
+  if (mount.status !== 0) return t.skip(`mount -t tmpfs failed: ${mount.stderr}`);
+  try {
+    // Room for a few lines only, until the filler goes.
+    const filler = join(disk, 'filler');
+    spawnSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=64k', `count=${8 * 16 - 2}`]);
+    const path = join(disk, 'out.log');
+    const file = openSync(path, 'w');
+    const server = await spawnServer(file);
+    closeSync(file);
+    try {
+      // More than the buffer holds: the lines held reach the cap, and later ones are dropped.
+      const requests = Math.ceil((1.5 * LOG_BUFFER_MAX_BYTES) / LONG_TARGET.length);
+      assert.equal(await pipelinedHeads(server.port, requests), Math.ceil(requests / 4 / 32) * 4 * 32);
+      assert.ok((await droppedLines(server.adminPort)) > 0, 'the buffer filled and lines were dropped');
+      const full = readFileSync(path).length;
+      rmSync(filler);
+      // No new line comes to start a write (and a long one would be dropped at the cap): the held lines go out by themselves.
+      for (let tries = 0; tries < 50 && readFileSync(path).length === full; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.ok(readFileSync(path).length > full, 'the lines held went out once the disk had room');
+      // As long as the lines that filled the buffer: held with them, it would pass the cap.
+      assert.equal(await status(server.port, `${LONG_TARGET}&after-the-disk-had-room`), 200);
+      let written = '';
+      for (let tries = 0; tries < 100 && !written.includes('after-the-disk-had-room'); tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        written = readFileSync(path, 'latin1');
+      }
+      assert.ok(written.includes('after-the-disk-had-room'), `a line logged after the disk had room reached it (${written.length} bytes written)`);
+      server.child.kill('SIGTERM');
+      assert.equal(await exitWithin(server, 5000), 0);
+    } finally {
+      server.child.kill('SIGKILL');
+      await server.exited;
+    }
+  } finally {
+    spawnSync('umount', [disk]);
+  }
+});
+
 test('stdout closed by its reader (EPIPE): the server goes on serving, says once on stderr that logging stopped, and counts every line lost', async () => {
   const server = await spawnServer('pipe');
   try {
