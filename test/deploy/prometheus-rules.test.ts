@@ -46,6 +46,7 @@ test('every alert has a for clause, a severity, a summary, a description and a r
     alerts.map((alert) => alert.alert),
     [
       'RawhttpDown',
+      'RawhttpRestarting',
       'RawhttpAbsent',
       'RawhttpOverloaded',
       'RawhttpPoolSaturated',
