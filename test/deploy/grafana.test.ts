@@ -71,6 +71,18 @@ test('the dashboard shows traffic, errors, latency, the pool, connections, the p
   assert.match(exprs, /sum by \(status\) \(rate\(http_server_requests_total/, 'responses by status');
 });
 
+test('every panel honours the Instance variable, or says in its title and description that it shows the whole job', () => {
+  const panels = allPanels(dashboard()).filter((panel) => panel.type !== 'row') as unknown as { title: string; description: string; targets: { expr: string }[] }[];
+  for (const panel of panels) {
+    if (panel.targets.every((target) => target.expr.includes('instance=~"$instance"'))) continue;
+    assert.match(panel.title, /\(whole job\)$/, `panel "${panel.title}" ignores $instance: its title must say so`);
+    assert.match(panel.description, /Whole job: .*Instance filter does not apply/, `panel "${panel.title}" ignores $instance: its description must say so`);
+  }
+  // The job-wide panels are the service level objectives, whose recording rules have no instance.
+  const wholeJob = panels.filter((panel) => panel.title.endsWith('(whole job)')).map((panel) => panel.title);
+  assert.deepEqual(wholeJob, ['Availability, 1 h (whole job)', 'Within 250 ms, 1 h (whole job)', 'Error budget burn rate (whole job)']);
+});
+
 interface ComposeService {
   readonly image?: string;
   readonly profiles?: string[];
