@@ -18,6 +18,9 @@ export const LOG_BUFFER_MAX_BYTES = 4 * 1024 * 1024;
 /** Failures and drops are told on stderr at most this often. */
 const REPORT_INTERVAL_MS = 1000;
 
+/** How often an exit that waits for stdout looks whether it has taken every line. */
+const SETTLED_POLL_MS = 10;
+
 /** How soon a write that failed (a full disk) is tried again, when no new line would try it. */
 const RETRY_FAILED_WRITE_MS = 1000;
 
@@ -63,14 +66,38 @@ export class LogOutput {
     // behind an asynchronous write under way (sonic-boom starts one whenever none is), and
     // only that write knows how much of its chunk the kernel took: a line written now could
     // land inside it. And sonic-boom's own flush retries a failing write (ENOSPC, EPIPE)
-    // without end. So the flush writes nothing: the event loop writes what is held (the fatal
-    // path waits before it exits), and a fatal line goes to stderr too (process-errors.ts).
+    // without end. So the flush writes nothing: the event loop writes what is held (an exit
+    // waits for it: settled), and a fatal line goes to stderr too (process-errors.ts).
     this.stream.flushSync = () => undefined;
+  }
+
+  /**
+   * Resolves once stdout has taken every line held (or its reader has gone), or after `ms`: an
+   * exit that does not wait for it may leave the last lines, a fatal one too, unwritten.
+   */
+  settled(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timeout);
+        clearInterval(poll);
+        resolve();
+      };
+      const timeout = setTimeout(done, ms);
+      const poll = setInterval(() => {
+        if (this.nothingHeld()) done();
+      }, SETTLED_POLL_MS);
+      if (this.nothingHeld()) done();
+    });
   }
 
   /** Lines dropped since start: stdout was not taking them fast enough, or its reader had closed it. */
   get droppedLines(): number {
     return this.dropped;
+  }
+
+  /** Whether stdout has taken every line: sonic-boom 4 counts what it holds in `_len`; another version's shape counts as holding some. */
+  private nothingHeld(): boolean {
+    return this.readerGone || (this.stream as unknown as { _len?: unknown })._len === 0;
   }
 
   private failed(code: string): void {
@@ -90,9 +117,9 @@ export class LogOutput {
     if (this.retry !== null) return;
     this.retry = setTimeout(() => {
       this.retry = null;
-      const writer = this.stream as unknown as { _writing?: unknown; _len?: unknown; _actualWrite?: unknown };
+      const writer = this.stream as unknown as { destroyed?: unknown; _writing?: unknown; _len?: unknown; _actualWrite?: unknown };
       // Another sonic-boom than the one read here: no retry, as before this timer.
-      if (writer._writing !== false || typeof writer._len !== 'number' || writer._len === 0 || typeof writer._actualWrite !== 'function') return;
+      if (writer.destroyed === true || writer._writing !== false || typeof writer._len !== 'number' || writer._len === 0 || typeof writer._actualWrite !== 'function') return;
       (writer._actualWrite as () => void).call(writer);
     }, RETRY_FAILED_WRITE_MS).unref();
   }

@@ -30,7 +30,7 @@ try {
 
 const { createLogger } = await import('./log-output.js');
 const { misspeltSettings, misspellingWarning } = await import('./config-typos.js');
-const { exitOnProcessErrors, logFatal } = await import('./process-errors.js');
+const { exitOnProcessErrors, FATAL_GRACE_MS, logFatal } = await import('./process-errors.js');
 const { startApp } = await import('./app.js');
 const { log, output } = createLogger(config.logLevel);
 // A misspelt variable is ignored, leaving its setting at the default: say so before anything runs.
@@ -38,7 +38,7 @@ const misspelt = misspeltSettings(SETTING_NAMES, Object.keys(process.env));
 if (misspelt.length > 0) log.warn({ misspelt: Object.fromEntries(misspelt.map(({ name, meant }) => [name, meant])) }, misspellingWarning(misspelt));
 signals.logTo(log);
 let app: App | null = null;
-exitOnProcessErrors(log, () => app);
+exitOnProcessErrors(log, output, () => app);
 try {
   app = await startApp(config, log, output);
   signals.started(app);
@@ -49,5 +49,6 @@ try {
     process.exit(2);
   }
   logFatal(log, 'failed to start', error);
+  await output.settled(FATAL_GRACE_MS);
   process.exit(1);
 }

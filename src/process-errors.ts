@@ -7,7 +7,7 @@
 // the process would neither exit nor answer.
 import type { Logger } from 'pino';
 import type { App } from './app.js';
-import { writeToStderr } from './log-output.js';
+import { writeToStderr, type LogOutput } from './log-output.js';
 
 /** How long requests in flight may take to finish before the process exits. */
 export const FATAL_GRACE_MS = 1000;
@@ -41,7 +41,7 @@ export function logFatal(log: Logger, message: string, error: unknown): void {
  * Makes uncaught exceptions and unhandled rejections fatal, the same way whatever
  * `--unhandled-rejections` says. `running` gives the app once it has started (null before).
  */
-export function exitOnProcessErrors(log: Logger, running: () => App | null): void {
+export function exitOnProcessErrors(log: Logger, output: LogOutput, running: () => App | null): void {
   let exiting = false;
   const fail = (message: string, error: unknown): void => {
     logFatal(log, message, error);
@@ -51,8 +51,8 @@ export function exitOnProcessErrors(log: Logger, running: () => App | null): voi
     const app = running();
     const stopped = app === null ? Promise.resolve() : stopAccepting(app);
     const grace = new Promise((resolve) => setTimeout(resolve, FATAL_GRACE_MS));
-    // Meanwhile the event loop writes the lines stdout still takes.
-    void Promise.race([stopped, grace]).finally(() => process.exit(FATAL_EXIT_CODE));
+    // Until the requests in flight end and stdout has taken the lines held, the fatal one among them.
+    void Promise.race([Promise.all([stopped, output.settled(FATAL_GRACE_MS)]), grace]).finally(() => process.exit(FATAL_EXIT_CODE));
   };
   process.on('uncaughtException', (error) => fail('uncaught exception, exiting', error));
   process.on('unhandledRejection', (reason) => fail('unhandled rejection, exiting', reason));

@@ -194,6 +194,21 @@ test('an uncaught exception while the reader is stalled: the fatal line goes to 
   }
 });
 
+test('an uncaught exception right after a burst, with a reader that keeps up: stdout gets every access line and the fatal line before the process exits', async () => {
+  const server = await spawnServer('pipe', ['--import', FAULTS]);
+  try {
+    const lines = readToEnd(server.child);
+    const answered = await pipelinedHeads(server.port, 300);
+    server.child.kill('SIGUSR2');
+    assert.equal(await exitWithin(server, FATAL_GRACE_MS + 3000), FATAL_EXIT_CODE);
+    const parsed = (await lines).map((line) => JSON.parse(line) as LogLine);
+    assert.equal(parsed.filter((line) => line.msg === 'request').length, answered, 'every access line');
+    assert.equal(parsed.at(-1)?.msg, 'uncaught exception, exiting', 'the fatal line, last');
+  } finally {
+    server.child.kill('SIGKILL');
+  }
+});
+
 test('stdout on a full disk: the server answers, says so on stderr once a second at most, and exits on SIGTERM and after an uncaught exception', async (t) => {
   if (process.getuid?.() !== 0) return t.skip('mounting a tmpfs needs root');
   const disk = join(scratch, 'tiny');

@@ -38,9 +38,9 @@ const LOG_OUTPUT = pathToFileURL(join(import.meta.dirname, '..', '..', 'src', 'l
 
 /**
  * Logs `a`, `b`, `c` (the first taken by an asynchronous write at once), then a fatal `d`, to
- * `path`, and exits after `exitAfterMs` (the event loop runs meanwhile); returns the exit status.
+ * `path`, waits until stdout has settled, as an exit does, and exits; returns the exit status.
  */
-function logThenFatal(path: string, exitAfterMs: number): number | null {
+function logThenFatal(path: string): number | null {
   const script = `
     import { openSync } from 'node:fs';
     import { pino } from 'pino';
@@ -51,22 +51,24 @@ function logThenFatal(path: string, exitAfterMs: number): number | null {
     log.info('b');
     log.info('c');
     log.fatal('d');
-    setTimeout(() => process.exit(0), ${exitAfterMs});
+    await output.settled(5000);
+    process.exit(0);
   `;
   const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: join(import.meta.dirname, '..', '..', '..'), encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
   return child.status;
 }
 
 test('a fatal line on a full disk does not hold the process: it exits by itself', () => {
-  // /dev/full fails every write with ENOSPC; sonic-boom's own flush would retry it forever.
-  assert.equal(logThenFatal('/dev/full', 0), 0, 'the process exited by itself (null: killed after 20 s, the flush hung)');
+  // /dev/full fails every write with ENOSPC; sonic-boom's own flush would retry it forever, and
+  // stdout never settles: the wait ends at its limit.
+  assert.equal(logThenFatal('/dev/full'), 0, 'the process exited by itself (null: killed after 20 s, the flush hung)');
 });
 
-test('the lines held at a fatal line are written by the event loop after it, each once and in order', () => {
+test('the lines held at a fatal line are written after it, each once and in order, before an exit that waits for stdout to settle', () => {
   const folder = mkdtempSync(join(tmpdir(), 'rawhttp-log-flush-'));
   try {
     const path = join(folder, 'out.log');
-    assert.equal(logThenFatal(path, 200), 0);
+    assert.equal(logThenFatal(path), 0);
     const written = readFileSync(path, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg);
     assert.deepEqual(written, ['a', 'b', 'c', 'd']);
   } finally {
@@ -115,6 +117,40 @@ test('a flush while a slow reader has taken part of a line writes nothing into t
   } finally {
     rmSync(folder, { recursive: true, force: true });
   }
+});
+
+test('a write that failed (a full disk) is tried again by itself, so lines held past the cap go out once the disk has room', () => {
+  // fs.write for one descriptor fails with ENOSPC until `full` is cleared: what sonic-boom calls.
+  const script = `
+    import fs from 'node:fs';
+    const FD = 99;
+    let full = true;
+    let written = 0;
+    const write = fs.write;
+    fs.write = function (fd, data, ...rest) {
+      if (fd !== FD) return write.call(this, fd, data, ...rest);
+      const callback = rest.at(-1);
+      if (full) return process.nextTick(callback, Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' }));
+      const bytes = Buffer.byteLength(data);
+      written += bytes;
+      process.nextTick(callback, null, bytes);
+    };
+    const { LogOutput, LOG_BUFFER_MAX_BYTES } = await import(${JSON.stringify(LOG_OUTPUT)});
+    const output = new LogOutput(FD);
+    const line = 'x'.repeat(64 * 1024) + '\\n';
+    // More than the cap: the lines held reach it, the rest are dropped, and nothing new comes.
+    for (let i = 0; i < LOG_BUFFER_MAX_BYTES / line.length + 2; i++) output.stream.write(line);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    full = false;
+    await output.settled(5000);
+    process.stdout.write(JSON.stringify({ written, dropped: output.droppedLines, cap: LOG_BUFFER_MAX_BYTES }));
+    process.exit(0);
+  `;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: join(import.meta.dirname, '..', '..', '..'), encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+  assert.equal(child.status, 0, child.stderr);
+  const { written, dropped, cap } = JSON.parse(child.stdout) as { written: number; dropped: number; cap: number };
+  assert.ok(dropped > 0, 'lines were dropped at the cap');
+  assert.ok(written > cap - 64 * 1024, `the lines held went out once the disk had room (${written} bytes)`);
 });
 
 test('a reader that closed the pipe (EPIPE): the lines held and every line after are counted as dropped; before, writes go straight to sonic-boom', async () => {
