@@ -118,7 +118,7 @@ export class LogOutput {
     this.retry = setTimeout(() => {
       this.retry = null;
       const writer = this.stream as unknown as { destroyed?: unknown; _writing?: unknown; _len?: unknown; _actualWrite?: unknown };
-      // Another sonic-boom than the one read here: no retry, as before this timer.
+      // Nothing to try (the stream closed, a write under way, nothing held), or another sonic-boom than the one read here.
       if (writer.destroyed === true || writer._writing !== false || typeof writer._len !== 'number' || writer._len === 0 || typeof writer._actualWrite !== 'function') return;
       (writer._actualWrite as () => void).call(writer);
     }, RETRY_FAILED_WRITE_MS).unref();
