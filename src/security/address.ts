@@ -52,7 +52,12 @@ const FIRST_NON_UNICAST_OCTET = 224;
  * The one rule for what a balancer may name, in a PROXY header or in X-Forwarded-For.
  */
 export function isClientAddress(address: CanonicalAddress): boolean {
-  if (address.includes(':')) return address !== '::' && !IPV6_MULTICAST.test(address);
+  if (address.includes(':')) {
+    // A NAT64 address is the IPv4 host it carries, and is counted as that host (clientNetwork).
+    const host = nat64Host(address);
+    if (host !== null) return isClientAddress(host as CanonicalAddress);
+    return address !== '::' && !IPV6_MULTICAST.test(address);
+  }
   const first = Number(address.slice(0, address.indexOf('.')));
   return first !== 0 && first < FIRST_NON_UNICAST_OCTET;
 }
@@ -102,6 +107,13 @@ export function ipv6UrlText(text: string): string | null {
 /** RFC 6052's well-known prefix, 64:ff9b::/96: an IPv4 host translated to IPv6 by NAT64 or SIIT. */
 const NAT64_GROUPS = [0x64, 0xff9b, 0, 0, 0, 0];
 
+/** The IPv4 host an IPv6 address of the NAT64 prefix carries (dotted), else null. */
+function nat64Host(address: string): string | null {
+  const all = ipv6Groups(address);
+  if (!NAT64_GROUPS.every((group, index) => all[index] === group)) return null;
+  return `${all[6]! >> 8}.${all[6]! & 0xff}.${all[7]! >> 8}.${all[7]! & 0xff}`;
+}
+
 /**
  * The network a client is counted as, for per-client limits: an IPv4 address itself, an IPv6
  * address its first `ipv6PrefixBits` bits (`2001:db8:1:2::/64`), since one subscriber or host
@@ -112,8 +124,9 @@ const NAT64_GROUPS = [0x64, 0xff9b, 0, 0, 0, 0];
  */
 export function clientNetwork(address: string, ipv6PrefixBits: number): string {
   if (ipv6PrefixBits >= IPV6_BITS || isIP(address) !== 6) return address;
+  const host = nat64Host(address);
+  if (host !== null) return host;
   const all = ipv6Groups(address);
-  if (NAT64_GROUPS.every((group, index) => all[index] === group)) return `${all[6]! >> 8}.${all[6]! & 0xff}.${all[7]! >> 8}.${all[7]! & 0xff}`;
   const groups = all.map((group, index) => {
     const bitsKept = Math.min(16, Math.max(0, ipv6PrefixBits - index * 16));
     return group & ~(0xffff >>> bitsKept) & 0xffff;

@@ -118,7 +118,8 @@ describe('sources no client has', () => {
       assert.equal(errorOf(parseProxyHeader(text(`PROXY TCP4 ${source} 192.0.2.1 1 2\r\n`))), 'bad_source', source);
       assert.equal(errorOf(parseProxyHeader(v2(0x21, 0x11, block(bytes, Buffer.of(192, 0, 2, 1), 1, 2)))), 'bad_source', source);
     }
-    for (const source of ['::', '0:0:0:0:0:0:0:0', 'ff02::1', 'FF05::1:3', 'ff00::', '::ffff:0.0.0.0', '::ffff:0.1.2.3', '::ffff:224.0.0.1', '::ffff:240.0.0.1']) {
+    // NAT64 (64:ff9b::/96) addresses are the IPv4 hosts they carry, these among them.
+    for (const source of ['::', '0:0:0:0:0:0:0:0', 'ff02::1', 'FF05::1:3', 'ff00::', '::ffff:0.0.0.0', '::ffff:0.1.2.3', '::ffff:224.0.0.1', '::ffff:240.0.0.1', '64:ff9b::e000:1', '64:ff9b::0.0.0.0', '64:ff9b::255.255.255.255']) {
       assert.equal(errorOf(parseProxyHeader(text(`PROXY TCP6 ${source} ::1 1 2\r\n`))), 'bad_source', source);
       assert.equal(errorOf(parseProxyHeader(v2(0x21, 0x21, block(ipv6Bytes(source), ipv6Bytes('::1'), 1, 2)))), 'bad_source', source);
     }
@@ -128,7 +129,7 @@ describe('sources no client has', () => {
     for (const source of ['1.0.0.0', '9.255.255.255', '127.0.0.1', '223.255.255.255']) {
       assert.equal(parseProxyHeader(text(`PROXY TCP4 ${source} 0.0.0.0 1 2\r\n`)).kind, 'header', source);
     }
-    for (const source of ['::1', 'ff::1', 'fe80::1', 'fec0::1', '2001:db8::1']) {
+    for (const source of ['::1', 'ff::1', 'fe80::1', 'fec0::1', '2001:db8::1', '64:ff9b::198.51.100.1']) {
       assert.equal(parseProxyHeader(text(`PROXY TCP6 ${source} :: 1 2\r\n`)).kind, 'header', source);
     }
   });
