@@ -62,11 +62,15 @@ export function parseHttpDate(value: string | undefined): number | null {
   if (match !== null) return utc(Number(match[6]), match[1]!, match[2]!.trim(), match[3]!, match[4]!, match[5]!);
   match = RFC850_DATE.exec(text);
   if (match === null) return null;
-  // Two-digit years: the most recent year with those digits not over 50 years ahead (§5.6.7).
-  const thisYear = new Date().getUTCFullYear();
-  let year = thisYear - (thisYear % 100) + Number(match[3]);
-  if (year > thisYear + 50) year -= 100;
-  return utc(year, match[2]!, match[1]!, match[4]!, match[5]!, match[6]!);
+  // A two-digit year: a timestamp that would be more than 50 years ahead is of the century
+  // before (§5.6.7), judged on the whole timestamp, not its year alone.
+  const now = new Date();
+  const year = now.getUTCFullYear() - (now.getUTCFullYear() % 100) + Number(match[3]);
+  const [day, month, hour, minute, second] = [match[1]!, match[2]!, match[4]!, match[5]!, match[6]!];
+  const date = utc(year, month, day, hour, minute, second);
+  const fiftyYearsAhead = new Date(now);
+  fiftyYearsAhead.setUTCFullYear(now.getUTCFullYear() + 50);
+  return date !== null && date > fiftyYearsAhead.getTime() ? utc(year - 100, month, day, hour, minute, second) : date;
 }
 
 function entityTags(list: string): string[] {

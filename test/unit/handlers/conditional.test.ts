@@ -58,6 +58,8 @@ describe('parseHttpDate', () => {
     // The boundary: 1 January of the year 50 ahead is not more than 50 years ahead; of the year 51 ahead it is.
     assert.equal(new Date(parseHttpDate(`Monday, 01-Jan-${two((thisYear + 50) % 100)} 00:00:00 GMT`)!).getUTCFullYear(), thisYear + 50);
     assert.equal(new Date(parseHttpDate(`Monday, 01-Jan-${two(tooFar)} 00:00:00 GMT`)!).getUTCFullYear(), thisYear + 51 - 100);
+    // Judged on the whole timestamp: late in the year 50 ahead is more than 50 years ahead.
+    assert.equal(new Date(parseHttpDate(`Friday, 31-Dec-${two((thisYear + 50) % 100)} 23:59:59 GMT`)!).getUTCFullYear(), thisYear + 50 - 100);
   });
 
   test('a leap second (:60) is read as the second before it; :61 is no time', () => {
