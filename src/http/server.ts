@@ -17,6 +17,7 @@ import type { CountedConnection } from '../security/client-limits.js';
 import { connectionAddress } from '../security/forwarded.js';
 import { Connection } from './connection.js';
 import type { ConnectionDeps } from './connection-settings.js';
+import type { RejectionReason } from './events.js';
 import { headBytes } from './head.js';
 import { assembleHead } from './head-slab.js';
 import { readProxyHeader } from './proxy-accept.js';
@@ -59,6 +60,14 @@ function overloadResponse(): Buffer {
 
 const REFUSED_LINGER_MS = 1000;
 
+/** The connection caps a refused connection is counted under (http_server_rejected_total). */
+type ConnectionCap = Extract<RejectionReason, 'connection_limit' | 'client_limit'>;
+
+const OVER_CAP_MESSAGES: Readonly<Record<ConnectionCap, string>> = {
+  connection_limit: 'connection refused with 503: MAX_CONNECTIONS connections are being served',
+  client_limit: 'connection refused with 503: its client has MAX_CONNECTIONS_PER_CLIENT connections being served',
+};
+
 /** A trusted proxy's connections are not counted per client (see open). */
 const NOT_COUNTED: CountedConnection = { ended: () => undefined, release: () => undefined };
 
@@ -80,6 +89,8 @@ export class HttpServer {
   /** Refused PROXY connections are logged at most once a second each way: a misconfigured balancer refuses them all. */
   private readonly untrustedLog = new RateLimitedLog(1000);
   private readonly badHeaderLog = new RateLimitedLog(1000);
+  /** A client over a cap connects again and again: each refusal is counted, told once a second. */
+  private readonly overLimitLogs: Record<ConnectionCap, RateLimitedLog> = { connection_limit: new RateLimitedLog(1000), client_limit: new RateLimitedLog(1000) };
 
   constructor(private readonly options: HttpServerOptions) {
     // allowHalfOpen: a client that shuts down its sending side still gets its responses.
@@ -196,13 +207,13 @@ export class HttpServer {
 
   private accept(socket: Socket): void {
     const { events, access } = this.options.connection;
-    if (this.draining || this.atCapacity()) {
-      events.rejected(this.draining ? 'draining' : 'connection_limit');
-      this.refuse(socket);
-      return;
+    if (this.draining) {
+      events.rejected('draining');
+      return this.refuse(socket);
     }
     // Undefined once the socket is gone (reset before it was accepted).
     const peer = socket.remoteAddress === undefined ? null : peerAddress(socket.remoteAddress);
+    if (this.atCapacity()) return this.refuseOverCap(socket, 'connection_limit', peer);
     if (peer === null) {
       socket.destroy();
       return;
@@ -252,10 +263,7 @@ export class HttpServer {
     }
     const fromProxy = access.trustedProxies.matches(client);
     const counted = fromProxy ? NOT_COUNTED : access.limits.acquireConnection(client);
-    if (counted === null) {
-      events.rejected('client_limit');
-      return this.refuse(socket);
-    }
+    if (counted === null) return this.refuseOverCap(socket, 'client_limit', client);
     let state: 'serving' | 'finished' | 'closed' = 'serving';
     const logOpenClose = this.options.log.isLevelEnabled('debug');
     const id = this.nextConnectionId++;
@@ -278,6 +286,13 @@ export class HttpServer {
     }));
     events.connectionOpened();
     if (logOpenClose) this.options.log.debug({ conn: id, client }, 'connection opened');
+  }
+
+  /** Refuses a connection over MAX_CONNECTIONS or its client's MAX_CONNECTIONS_PER_CLIENT: counted, and told once a second. */
+  private refuseOverCap(socket: Socket, cap: ConnectionCap, client: string | null): void {
+    this.options.connection.events.rejected(cap);
+    this.overLimitLogs[cap].maybe((suppressed) => this.options.log.warn({ client, reason: cap, suppressed }, OVER_CAP_MESSAGES[cap]));
+    this.refuse(socket);
   }
 
   /**

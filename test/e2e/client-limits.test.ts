@@ -71,6 +71,8 @@ describe('connections per client address', () => {
     assert.match(refused!.headers['x-trace-id'] ?? '', /^[0-9a-f]{32}$/, 'every response on the public port has a trace id');
     await over.waitClosed();
     assert.equal(await rejected(), before + 1);
+    const told = await server.waitForLog((line) => line.reason === 'client_limit');
+    assert.deepEqual([told.level, told.client], ['warn', '127.0.1.1']);
 
     const others = await Promise.all(Array.from({ length: 20 * CAP }, (_, i) => served(`127.0.1.${2 + (i % 20)}`)));
     assert.ok(others.every(({ response }) => response.status === 200), 'every other address has its own cap');

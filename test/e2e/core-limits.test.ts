@@ -158,6 +158,8 @@ describe('MAX_CONNECTIONS=3', () => {
       assertErrorPage(refused!, 503, 'Service Unavailable');
       assert.equal(refused!.headers['retry-after'], '1');
       await fourth.waitClosed();
+      const told = await server.waitForLog((line) => line.reason === 'connection_limit');
+      assert.deepEqual([told.level, told.client], ['warn', '127.0.0.1']);
 
       held.shift()!.close();
       // The server notices the close asynchronously: retry until a new connection is accepted.
