@@ -231,7 +231,7 @@ export class HttpServer {
     const { log } = this.options;
     if (!access.trustedProxies.matches(peer)) {
       events.proxyRefused('untrusted_proxy');
-      this.untrustedLog.maybe((suppressed) => log.warn({ peer, suppressed }, 'PROXY protocol: a connection from outside TRUSTED_PROXIES closed unread'));
+      this.untrustedLog.maybe((suppressed) => log.warn({ peer, reason: 'untrusted_proxy', suppressed }, 'PROXY protocol: a connection from outside TRUSTED_PROXIES closed unread'));
       socket.destroy();
       return;
     }
@@ -244,8 +244,9 @@ export class HttpServer {
       if (result.ok) return this.open(socket, connectionAddress(peer, result.header), result.rest, result.header.kind === 'proxied');
       // A health check that only connects is no fault of the balancer's.
       if (result.code === 'unused') return log.debug({ peer }, 'PROXY protocol: connection closed before its first byte');
-      events.proxyRefused(result.code === 'timeout' ? 'proxy_header_timeout' : 'proxy_header');
-      this.badHeaderLog.maybe((suppressed) => log.warn({ peer, code: result.code, err: result.message, suppressed }, 'PROXY protocol: no valid header, connection closed'));
+      const reason = result.code === 'timeout' ? 'proxy_header_timeout' : 'proxy_header';
+      events.proxyRefused(reason);
+      this.badHeaderLog.maybe((suppressed) => log.warn({ peer, reason, code: result.code, err: result.message, suppressed }, 'PROXY protocol: no valid header, connection closed'));
     });
   }
 

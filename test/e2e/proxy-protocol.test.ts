@@ -135,6 +135,7 @@ describe('connections refused without harm', () => {
     for (const [, bytes] of cases) await expectClosedUnanswered(bytes);
     const logged = await server.waitForLog((line) => line.msg === 'PROXY protocol: no valid header, connection closed');
     assert.equal(logged.code, 'v1_malformed');
+    assert.equal(logged.reason, 'proxy_header', 'the label it is counted under, as on every refusal line');
     assert.equal(logged.peer, BALANCER);
     // The log line names the code and the problem, not the bytes sent.
     assert.doesNotMatch(JSON.stringify(logged), /not-an-address/);
@@ -145,6 +146,7 @@ describe('connections refused without harm', () => {
     await expectClosedUnanswered(Buffer.concat([proxyV1('203.0.113.9', '192.0.2.1'), request.bytes]), STRANGER);
     const logged = await server.waitForLog((line) => line.msg === 'PROXY protocol: a connection from outside TRUSTED_PROXIES closed unread');
     assert.equal(logged.peer, STRANGER);
+    assert.equal(logged.reason, 'untrusted_proxy');
     assert.equal(logged.level, 'warn');
     assert.ok(!server.logs.some((line) => line.traceId === request.traceId), 'the request was never read');
   });
