@@ -54,7 +54,9 @@ type FileState = Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs' | 'nlink'>;
  */
 export function afterRead(before: FileState, now: FileState): 'same' | 'unlinked' | 'changed' {
   if (now.size !== before.size || now.mtimeMs !== before.mtimeMs) return 'changed';
-  const lostName = now.nlink < before.nlink;
-  if (now.ctimeMs !== before.ctimeMs && !lostName) return 'changed';
-  return lostName || now.nlink === 0 ? 'unlinked' : 'same';
+  // A file with no name left moved its change time by losing the last one: a rename over it
+  // drops the link count before it sets the time (ext4), so the fstat before may already see
+  // no link and still the old time.
+  if (now.nlink < before.nlink || now.nlink === 0) return 'unlinked';
+  return now.ctimeMs === before.ctimeMs ? 'same' : 'changed';
 }
