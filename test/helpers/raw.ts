@@ -1,7 +1,8 @@
 // A raw-socket HTTP client for tests: sends exact bytes and parses exact responses, so tests
 // see what is on the wire (no client library fixing things up on the way).
 import { once } from 'node:events';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 
 export interface RawResponse {
   readonly status: number;
@@ -158,16 +159,35 @@ export class RawClient {
   }
 }
 
-/** A port nothing listens on right now on `host` (the system picks it; it is released at once). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** The lowest port the kernel gives connections as their own (ip_local_port_range). */
+function lowestEphemeralPort(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+function canListen(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
     const probe = createServer();
-    probe.once('error', reject);
-    probe.listen({ port: 0, host }, () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
+    probe.once('error', () => resolve(false));
+    probe.listen({ port, host }, () => probe.close(() => resolve(true)));
   });
+}
+
+/**
+ * A port nothing listens on right now on `host`, for a server that is told its port before it
+ * starts. Picked below the ports the kernel gives connections as their own: a port of that
+ * range, free a moment ago, may be taken by any connection made before the server binds it.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const below = lowestEphemeralPort();
+  for (let tries = 0; tries < 100; tries++) {
+    const port = 10_000 + Math.floor(Math.random() * (below - 10_000));
+    if (await canListen(port, host)) return port;
+  }
+  throw new Error(`no free port found below ${below}`);
 }
 
 /** One request on a fresh connection; resolves with the first response. */
